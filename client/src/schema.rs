@@ -1,0 +1,285 @@
+//! Collection schemas and index specifications, as stored in the catalog (bincode) and exchanged with the
+//! Python front (JSON). The serde shapes avoid what bincode cannot encode (no untagged enums, no
+//! `serde_json::Value`, no skipped fields).
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Field types, numbered as Milvus numbers them (pymilvus `DataType`).
+/// Stored in db files: changing a number breaks databases.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum DataType {
+    Bool = 1,
+    Int8 = 2,
+    Int16 = 3,
+    Int32 = 4,
+    Int64 = 5,
+    Float = 10,
+    Double = 11,
+    VarChar = 21,
+    Json = 23,
+    FloatVector = 101,
+}
+
+impl DataType {
+    pub fn from_milvus(code: i64) -> Result<DataType> {
+        Ok(match code {
+            1 => DataType::Bool,
+            2 => DataType::Int8,
+            3 => DataType::Int16,
+            4 => DataType::Int32,
+            5 => DataType::Int64,
+            10 => DataType::Float,
+            11 => DataType::Double,
+            21 => DataType::VarChar,
+            23 => DataType::Json,
+            101 => DataType::FloatVector,
+            other => {
+                return Err(Error::invalid(format!(
+                    "data type {} is not supported by covec; supported: BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE, VARCHAR, JSON, FLOAT_VECTOR",
+                    milvus_type_name(other)
+                )))
+            }
+        })
+    }
+
+    pub fn name(self) -> &'static str {
+        milvus_type_name(self as i64)
+    }
+
+    pub fn is_integer(self) -> bool {
+        matches!(
+            self,
+            DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64
+        )
+    }
+
+    pub fn is_vector(self) -> bool {
+        self == DataType::FloatVector
+    }
+
+    /// Bytes per row of a fixed-width column, or None for variable-length and vector columns.
+    pub fn fixed_width(self) -> Option<usize> {
+        match self {
+            DataType::Bool | DataType::Int8 => Some(1),
+            DataType::Int16 => Some(2),
+            DataType::Int32 | DataType::Float => Some(4),
+            DataType::Int64 | DataType::Double => Some(8),
+            DataType::VarChar | DataType::Json | DataType::FloatVector => None,
+        }
+    }
+}
+
+fn milvus_type_name(code: i64) -> &'static str {
+    match code {
+        1 => "BOOL",
+        2 => "INT8",
+        3 => "INT16",
+        4 => "INT32",
+        5 => "INT64",
+        10 => "FLOAT",
+        11 => "DOUBLE",
+        20 => "STRING",
+        21 => "VARCHAR",
+        22 => "ARRAY",
+        23 => "JSON",
+        24 => "GEOMETRY",
+        100 => "BINARY_VECTOR",
+        101 => "FLOAT_VECTOR",
+        102 => "FLOAT16_VECTOR",
+        103 => "BFLOAT16_VECTOR",
+        104 => "SPARSE_FLOAT_VECTOR",
+        105 => "INT8_VECTOR",
+        _ => "UNKNOWN",
+    }
+}
+
+/// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Metric {
+    L2 = 0,
+    Ip = 1,
+    Cosine = 2,
+}
+
+impl Metric {
+    pub fn parse(s: &str) -> Result<Metric> {
+        match s.to_ascii_uppercase().as_str() {
+            "L2" => Ok(Metric::L2),
+            "IP" => Ok(Metric::Ip),
+            "COSINE" => Ok(Metric::Cosine),
+            _ => Err(Error::invalid(format!(
+                "metric_type must be one of COSINE/L2/IP, got '{s}'"
+            ))),
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::L2 => "L2",
+            Metric::Ip => "IP",
+            Metric::Cosine => "COSINE",
+        }
+    }
+
+    /// True when a larger distance is a better hit.
+    pub fn higher_is_better(self) -> bool {
+        !matches!(self, Metric::L2)
+    }
+}
+
+/// A scalar default value (JSON defaults are kept as JSON text).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum DefaultValue {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    JsonText(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldSchema {
+    pub name: String,
+    pub dtype: DataType,
+    pub description: String,
+    pub is_primary: bool,
+    pub auto_id: bool,
+    /// VARCHAR: the limit in characters (None: unlimited, as Milvus Lite allows).
+    pub max_length: Option<u32>,
+    /// FLOAT_VECTOR: the dimension.
+    pub dim: Option<u32>,
+    pub nullable: bool,
+    pub default_value: Option<DefaultValue>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionSchema {
+    pub fields: Vec<FieldSchema>,
+    pub description: String,
+    pub enable_dynamic_field: bool,
+}
+
+/// Names Milvus reserves; a field may not be called this.
+pub const RESERVED_FIELD_NAMES: [&str; 5] = ["$meta", "_partition", "_seq", "count(*)", "*"];
+
+impl CollectionSchema {
+    pub fn primary(&self) -> &FieldSchema {
+        self.fields
+            .iter()
+            .find(|f| f.is_primary)
+            .expect("validated schema has a primary key")
+    }
+
+    pub fn field(&self, name: &str) -> Option<&FieldSchema> {
+        self.fields.iter().find(|f| f.name == name)
+    }
+
+    pub fn vector_fields(&self) -> impl Iterator<Item = &FieldSchema> {
+        self.fields.iter().filter(|f| f.dtype.is_vector())
+    }
+
+    /// Checks the rules Milvus applies at create time; errors name the field and the rule.
+    pub fn validate(&self) -> Result<()> {
+        let primaries: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_primary).collect();
+        match primaries.len() {
+            0 => return Err(Error::invalid("schema must have a primary key field")),
+            1 => {}
+            _ => {
+                return Err(Error::invalid(
+                    "schema must have exactly one primary key field",
+                ))
+            }
+        }
+        let pk = primaries[0];
+        if !matches!(pk.dtype, DataType::Int64 | DataType::VarChar) {
+            return Err(Error::invalid(format!(
+                "primary key '{}' must be INT64 or VARCHAR, got {}",
+                pk.name,
+                pk.dtype.name()
+            )));
+        }
+        if pk.auto_id && pk.dtype != DataType::Int64 {
+            return Err(Error::invalid(format!(
+                "auto_id primary key '{}' must be INT64, got {}",
+                pk.name,
+                pk.dtype.name()
+            )));
+        }
+        if pk.nullable {
+            return Err(Error::invalid(format!(
+                "primary key '{}' cannot be nullable",
+                pk.name
+            )));
+        }
+        if self.vector_fields().next().is_none() {
+            return Err(Error::invalid("schema has no vector field (FLOAT_VECTOR)"));
+        }
+        let mut seen = std::collections::HashSet::new();
+        for f in &self.fields {
+            if f.name.is_empty() || f.name.len() > 255 {
+                return Err(Error::invalid(format!(
+                    "field name '{}' must be 1 to 255 bytes",
+                    f.name
+                )));
+            }
+            if RESERVED_FIELD_NAMES.contains(&f.name.as_str()) {
+                return Err(Error::invalid(format!(
+                    "field name '{}' is reserved",
+                    f.name
+                )));
+            }
+            if !seen.insert(f.name.as_str()) {
+                return Err(Error::invalid(format!("duplicate field name '{}'", f.name)));
+            }
+            if f.dtype.is_vector() {
+                match f.dim {
+                    Some(d) if (1..=32768).contains(&d) => {}
+                    Some(d) => {
+                        return Err(Error::invalid(format!(
+                            "vector field '{}' requires dim between 1 and 32768, got {d}",
+                            f.name
+                        )))
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "vector field '{}' requires dim > 0",
+                            f.name
+                        )))
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Index types covec builds. Other Milvus names are mapped to one of these (see docs/compatibility.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum IndexKind {
+    /// Exact search over the vectors (FLAT, BRUTE_FORCE).
+    Flat = 0,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IndexSpec {
+    pub field: String,
+    pub index_name: String,
+    /// The Milvus name the user asked for (HNSW, AUTOINDEX, ...), reported back by describe_index.
+    pub index_type: String,
+    pub kind: IndexKind,
+    pub metric: Metric,
+    /// Build parameters as given, values JSON-encoded (M=16 is ("M", "16")).
+    pub params: Vec<(String, String)>,
+}
+
+/// Collection names follow Milvus: 1 to 255 bytes.
+pub fn validate_collection_name(name: &str) -> Result<()> {
+    if name.is_empty() || name.len() > 255 {
+        return Err(Error::invalid(format!(
+            "collection name '{name}' must be 1 to 255 bytes"
+        )));
+    }
+    Ok(())
+}

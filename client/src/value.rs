@@ -1,0 +1,44 @@
+//! Values as they cross the API: rows in, rows out. The engine coerces them to the field's type.
+
+/// A primary key: Milvus allows INT64 or VARCHAR primary keys.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Pk {
+    Int(i64),
+    Str(String),
+}
+
+/// One field value. `Json` holds any JSON (JSON fields and dynamic keys); `FloatVector` a vector.
+/// Input is loose (a JSON array of numbers is accepted for a vector field, a vector for a JSON field);
+/// output always uses the variant of the field's type.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Value {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+    Json(serde_json::Value),
+    FloatVector(Vec<f32>),
+}
+
+/// A row: field names with their values, in output order (primary key first, then schema order, then
+/// dynamic keys).
+pub type Row = Vec<(String, Value)>;
+
+impl From<Pk> for Value {
+    fn from(pk: Pk) -> Value {
+        match pk {
+            Pk::Int(i) => Value::Int(i),
+            Pk::Str(s) => Value::Str(s),
+        }
+    }
+}
+
+impl std::fmt::Display for Pk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Pk::Int(i) => write!(f, "{i}"),
+            Pk::Str(s) => write!(f, "{s:?}"),
+        }
+    }
+}
