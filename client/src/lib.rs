@@ -13,6 +13,7 @@ pub mod filter;
 pub mod format;
 pub mod kernels;
 pub mod schema;
+pub mod rowview;
 pub mod segment;
 pub mod store;
 pub mod value;
