@@ -1,0 +1,51 @@
+# The one entry point. `make demo` runs the main job, `make test` runs every test (CI runs it through .ci/run).
+# Both work on a fresh machine with Python 3.9+ and a Rust toolchain: they make .venv and install what they need.
+
+PYTHON ?= python3
+VENV := $(CURDIR)/.venv
+VPY := $(VENV)/bin/python
+export VIRTUAL_ENV := $(VENV)
+export PATH := $(VENV)/bin:$(PATH)
+export PYO3_PYTHON := $(VPY)
+
+.PHONY: demo test lint rust-test py-test dev daemon bench clean-venv
+
+$(VENV)/.base: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(VPY) -m pip install -q --disable-pip-version-check maturin numpy pytest
+	touch $@
+
+# Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory.
+$(VENV)/.test: $(VENV)/.base
+	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil
+	touch $@
+
+# Builds the Rust extension in release mode and installs covec into .venv.
+dev: $(VENV)/.base
+	cd $(CURDIR) && maturin develop --release --quiet
+
+daemon:
+	cargo build --release -p covecd
+
+demo: dev daemon
+	$(VPY) demo/run_demo.py
+
+lint: $(VENV)/.base
+	cargo fmt --all --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p covec --features python --all-targets -- -D warnings
+
+rust-test:
+	cargo test --workspace --quiet
+
+py-test: dev daemon $(VENV)/.test
+	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests -q -p no:cacheprovider
+
+test: lint rust-test py-test
+
+bench: dev daemon $(VENV)/.test
+	$(VPY) -m pip install -q --disable-pip-version-check hnswlib matplotlib
+	$(VPY) bench/run.py
+
+clean-venv:
+	rm -rf $(VENV)
