@@ -1,1 +1,172 @@
-fn main() {}
+//! covecd: keeps the segments of named dbs loaded between worker restarts, moves them to each new
+//! generation as commits land, sweeps references left by dead processes, and answers status queries.
+//!
+//! It is optional: every client can load and publish segments itself. The daemon is one more holder of a
+//! reference, so a segment stays warm while no worker runs, and the one process that does the copying
+//! when a writer commits.
+
+mod args;
+mod notify;
+mod status;
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crossbeam_channel::{select, tick, Receiver};
+use nix::sys::signal::{SigSet, Signal};
+
+use covec::segment::{self, Attachment, ShmConfig};
+use covec::store::CommittedImage;
+
+use args::{Args, Command};
+use status::{DbReport, StatusRequest};
+
+/// One served db: the generation the daemon holds and what identifies the file version it came from.
+struct Served {
+    path: PathBuf,
+    attachment: Option<Attachment>,
+    file_stamp: Option<status::FileStamp>,
+    last_error: Option<String>,
+}
+
+fn main() {
+    let args = match args::parse(std::env::args().skip(1)) {
+        Ok(args) => args,
+        Err(message) => {
+            eprintln!("covecd: {message}\n\n{}", args::USAGE);
+            std::process::exit(2);
+        }
+    };
+    let code = match args.command {
+        Command::Status => status::query(&args.socket),
+        Command::Serve => serve(&args),
+    };
+    std::process::exit(code);
+}
+
+fn serve(args: &Args) -> i32 {
+    // Signals are taken by one thread through sigwait, so they arrive as channel messages; block them
+    // before any other thread starts so every thread inherits the mask.
+    let signals = signal_channel();
+    let cfg = ShmConfig { dir: args.shm_dir.clone(), group: args.group };
+    let mut served: Vec<Served> = args
+        .dbs
+        .iter()
+        .map(|path| Served { path: path.clone(), attachment: None, file_stamp: None, last_error: None })
+        .collect();
+    for db in &mut served {
+        refresh(&cfg, db);
+        if let Some(err) = &db.last_error {
+            eprintln!("covecd: {}: {err}", db.path.display());
+        }
+    }
+    let requests = match status::listen(&args.socket) {
+        Ok(requests) => requests,
+        Err(err) => {
+            eprintln!("covecd: cannot listen on {}: {err}", args.socket.display());
+            return 1;
+        }
+    };
+    let started = Instant::now();
+    println!("ready: serving {} db(s); status socket {}", served.len(), args.socket.display());
+    notify::send("READY=1");
+
+    let poll = tick(args.poll);
+    let sweep = tick(args.sweep);
+    loop {
+        select! {
+            recv(poll) -> _ => {
+                for db in &mut served {
+                    refresh(&cfg, db);
+                }
+            }
+            recv(sweep) -> _ => {
+                if let Err(err) = segment::sweep(&cfg) {
+                    eprintln!("covecd: sweep: {err}");
+                }
+            }
+            recv(requests) -> request => {
+                if let Ok(StatusRequest { reply }) = request {
+                    let _ = reply.send(report(&cfg, &served, started));
+                }
+            }
+            recv(signals) -> signal => {
+                let signal = signal.map(|s| s.as_str()).unwrap_or("channel closed");
+                println!("covecd: {signal}: detaching and exiting");
+                notify::send("STOPPING=1");
+                break;
+            }
+        }
+    }
+    // Dropping the attachments detaches; a segment nobody else reads is unlinked now.
+    drop(served);
+    let _ = std::fs::remove_file(&args.socket);
+    if let Err(err) = segment::sweep(&cfg) {
+        eprintln!("covecd: final sweep: {err}");
+    }
+    0
+}
+
+/// Moves `db` to its newest committed generation when the file changed since the last look.
+fn refresh(cfg: &ShmConfig, db: &mut Served) {
+    let stamp = status::FileStamp::of(&db.path);
+    if stamp.is_some() && stamp == db.file_stamp && db.attachment.is_some() {
+        return;
+    }
+    let result = CommittedImage::open(&db.path).and_then(|image| {
+        let held = db.attachment.as_ref().map(|a| a.generation());
+        if held == Some(image.generation()) {
+            return Ok(None);
+        }
+        segment::attach(cfg, &image).map(Some)
+    });
+    match result {
+        Ok(Some(attachment)) => {
+            // The new generation is attached before the old one is released, so it never drops to zero
+            // holders in between.
+            db.attachment = Some(attachment);
+            db.file_stamp = stamp;
+            db.last_error = None;
+        }
+        Ok(None) => {
+            db.file_stamp = stamp;
+            db.last_error = None;
+        }
+        Err(err) => db.last_error = Some(err.to_string()),
+    }
+}
+
+fn report(cfg: &ShmConfig, served: &[Served], started: Instant) -> String {
+    let dbs: Vec<DbReport> = served
+        .iter()
+        .map(|db| DbReport {
+            path: db.path.display().to_string(),
+            generation: db.attachment.as_ref().map(|a| a.generation()),
+            segment: db.attachment.as_ref().map(|a| a.segment_name().to_string()),
+            bytes: db.attachment.as_ref().map(|a| a.mapped_len() as u64),
+            error: db.last_error.clone(),
+        })
+        .collect();
+    let segments = segment::status(cfg).map_err(|e| e.to_string());
+    status::render(std::process::id(), started.elapsed(), &dbs, segments)
+}
+
+fn signal_channel() -> Receiver<Signal> {
+    let mut set = SigSet::empty();
+    for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
+        set.add(signal);
+    }
+    set.thread_block().expect("blocking signals in the main thread");
+    let (tx, rx) = crossbeam_channel::bounded(4);
+    std::thread::spawn(move || loop {
+        match set.wait() {
+            Ok(signal) => {
+                if tx.send(signal).is_err() {
+                    return;
+                }
+            }
+            Err(_) => std::thread::sleep(Duration::from_millis(10)),
+        }
+    });
+    rx
+}

@@ -1,0 +1,117 @@
+"""Child processes for the multi-process tests: each mode is a small real program using covec.
+
+Usage: python procs.py MODE DB [ARGS...]; prints JSON lines on stdout. The shm dir comes from COVEC_SHM_DIR.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+COLLECTION = "docs"
+DIM = 16
+
+
+def say(**fields) -> None:
+    print(json.dumps(fields), flush=True)
+
+
+def vectors(n: int, seed: int) -> np.ndarray:
+    return np.random.default_rng(seed).random((n, DIM), dtype=np.float32)
+
+
+def status_of(client) -> dict:
+    return client._db.status()
+
+
+def start_at(deadline: float) -> None:
+    """Waits until a shared wall-clock instant so that many processes start together."""
+    delay = deadline - time.time()
+    if delay > 0:
+        time.sleep(delay)
+
+
+def mode_attach(db: str, deadline: str) -> None:
+    """Opens the db at the given instant, searches once, reports the segment, waits for stdin to close."""
+    from covec import MilvusClient
+
+    start_at(float(deadline))
+    client = MilvusClient(db)
+    hits = client.search(COLLECTION, data=vectors(1, 0), limit=3)
+    say(pid=os.getpid(), status=status_of(client), ids=[h["id"] for h in hits[0]])
+    sys.stdin.read()
+    client.close()
+
+
+def mode_reader(db: str) -> None:
+    """Searches in a loop; reports every generation change with the row count it sees.
+
+    Stops when stdin says 'quit'. Any error is reported and ends the process with status 1.
+    """
+    import select
+
+    from covec import MilvusClient
+
+    client = MilvusClient(db)
+    last = None
+    searches = 0
+    while True:
+        count = client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        client.search(COLLECTION, data=vectors(1, searches), limit=5)
+        searches += 1
+        generation = status_of(client)["generation"]
+        if generation != last:
+            say(generation=generation, count=count, searches=searches)
+            last = generation
+        ready, _, _ = select.select([sys.stdin], [], [], 0.002)
+        if ready and sys.stdin.readline().strip() == "quit":
+            break
+    say(done=True, searches=searches)
+    client.close()
+
+
+def mode_writer(db: str, batches: str, batch_size: str, first_id: str) -> None:
+    """Inserts batches; reports each committed batch (the ids are durable once reported)."""
+    from covec import MilvusClient
+
+    client = MilvusClient(db)
+    n, size, start = int(batches), int(batch_size), int(first_id)
+    for b in range(n):
+        ids = list(range(start + b * size, start + (b + 1) * size))
+        data = vectors(size, ids[0])
+        client.insert(COLLECTION, [{"id": i, "vector": data[k]} for k, i in enumerate(ids)])
+        say(committed=ids[-1] + 1, generation=status_of(client)["generation"])
+    client.close()
+
+
+def mode_serve(db: str) -> None:
+    """Answers one line per command on stdin: the row count and generation it sees on that call."""
+    from covec import MilvusClient
+
+    client = MilvusClient(db)
+    for command in sys.stdin:
+        if command.strip() == "quit":
+            break
+        count = client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        say(count=count, generation=status_of(client)["generation"])
+    client.close()
+
+
+def mode_hold(db: str) -> None:
+    """Attaches and waits forever (until killed)."""
+    from covec import MilvusClient
+
+    client = MilvusClient(db)
+    client.search(COLLECTION, data=vectors(1, 0), limit=1)
+    say(pid=os.getpid(), status=status_of(client))
+    while True:
+        time.sleep(1)
+
+
+if __name__ == "__main__":
+    mode = sys.argv[1]
+    globals()["mode_" + mode](*sys.argv[2:])

@@ -1,0 +1,190 @@
+"""Real processes sharing one db: one load for many simultaneous starters, fresh generations for running
+readers, and SIGKILL at random moments never leaking a segment, unlinking one in use, or losing a commit."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import covec
+from covec import MilvusClient
+
+PROCS = str(Path(__file__).with_name("procs.py"))
+DIM = 16
+
+
+class Child:
+    """A child process from procs.py speaking JSON lines."""
+
+    def __init__(self, *args: str):
+        self.proc = subprocess.Popen(
+            [sys.executable, PROCS, *args],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+
+    def read(self, timeout: float = 60) -> dict:
+        import select
+
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        assert ready, f"child {self.proc.args} said nothing in {timeout}s"
+        line = self.proc.stdout.readline()
+        assert line, f"child exited: {self.proc.wait()} {self.proc.stderr.read()}"
+        return json.loads(line)
+
+    def send(self, line: str) -> None:
+        self.proc.stdin.write(line + "\n")
+        self.proc.stdin.flush()
+
+    def close(self, timeout: float = 60) -> int:
+        if self.proc.stdin and not self.proc.stdin.closed:
+            try:
+                self.proc.stdin.close()
+            except BrokenPipeError:
+                pass
+        code = self.proc.wait(timeout=timeout)
+        return code
+
+    def kill(self) -> None:
+        self.proc.send_signal(signal.SIGKILL)
+        self.proc.wait(timeout=30)
+
+
+def covec_files(shm: Path) -> list[str]:
+    return sorted(p.name for p in shm.iterdir() if p.name.startswith("covec."))
+
+
+def make_db(path: Path, rows: int) -> None:
+    client = MilvusClient(str(path))
+    client.create_collection("docs", dimension=DIM, metric_type="L2")
+    data = np.random.default_rng(7).random((rows, DIM), dtype=np.float32)
+    for start in range(0, rows, 5000):
+        client.insert(
+            "docs",
+            [{"id": i, "vector": data[i]} for i in range(start, min(rows, start + 5000))],
+        )
+    client.close()
+
+
+@pytest.fixture
+def db(tmp_path, shm_dir):
+    path = tmp_path / "shared.db"
+    make_db(path, 2000)
+    return path
+
+
+def test_sixteen_processes_starting_at_once_make_one_load_and_one_segment(db, shm_dir):
+    deadline = time.time() + 6
+    children = [Child("attach", str(db), str(deadline)) for _ in range(16)]
+    reports = [c.read(timeout=120) for c in children]
+    segments = {r["status"]["segment"] for r in reports}
+    loaders = {r["status"]["loaded_by"] for r in reports}
+    assert len(segments) == 1, segments
+    assert len(loaders) == 1, f"more than one process loaded the segment: {loaders}"
+    assert [f for f in covec_files(shm_dir) if not f.endswith(".ref")] == sorted(segments)
+    assert len({tuple(r["ids"]) for r in reports}) == 1
+    assert all(c.close() == 0 for c in children)
+    assert covec_files(shm_dir) == []
+
+
+def test_running_reader_sees_each_commit_on_its_next_call(db, shm_dir):
+    reader = Child("serve", str(db))
+    reader.send("count")
+    first = reader.read()
+    assert first["count"] == 2000
+    client = MilvusClient(str(db))
+    for k in range(3):
+        rows = np.random.default_rng(k).random((10, DIM), dtype=np.float32)
+        client.insert("docs", [{"id": 10_000 + 10 * k + i, "vector": v} for i, v in enumerate(rows)])
+        reader.send("count")
+        seen = reader.read()
+        assert seen["count"] == 2000 + 10 * (k + 1)
+        assert seen["generation"] > first["generation"]
+    client.close()
+    reader.send("quit")
+    assert reader.close() == 0
+    assert covec_files(shm_dir) == []
+
+
+def test_readers_search_while_a_writer_commits(db, shm_dir):
+    readers = [Child("reader", str(db)) for _ in range(3)]
+    for r in readers:
+        assert r.read()["count"] == 2000
+    writer = Child("writer", str(db), "8", "50", "100000")
+    committed = [writer.read() for _ in range(8)]
+    assert writer.close() == 0
+    final = 2000 + 8 * 50
+    for r in readers:
+        seen = r.read()
+        while seen.get("count") != final:
+            seen = r.read()
+        assert seen["generation"] >= committed[-1]["generation"]
+        r.send("quit")
+        assert r.read()["done"]
+        assert r.close() == 0
+    assert covec_files(shm_dir) == []
+
+
+def test_killed_reader_neither_leaks_nor_unlinks_a_segment_in_use(db, shm_dir):
+    a, b = Child("hold", str(db)), Child("hold", str(db))
+    segment = a.read()["status"]["segment"]
+    assert b.read()["status"]["segment"] == segment
+    a.kill()
+    covec.sweep()
+    assert segment in covec_files(shm_dir), "segment unlinked while b still maps it"
+    client = MilvusClient(str(db))
+    assert len(client.search("docs", data=np.zeros((1, DIM), np.float32), limit=3)[0]) == 3
+    client.close()
+    b.kill()
+    covec.sweep()
+    assert covec_files(shm_dir) == []
+
+
+def test_sigkill_at_random_moments_keeps_every_returned_commit_and_leaks_nothing(
+    tmp_path, shm_dir
+):
+    path = tmp_path / "crash.db"
+    make_db(path, 20_000)
+    rng = random.Random(1234)
+    durable = 20_000
+    next_id = 1_000_000
+    kills = 0
+    for round_ in range(8):
+        writer = Child("writer", str(path), "1000", "20", str(next_id))
+        readers = [Child("reader", str(path)) for _ in range(2)]
+        loader = Child("attach", str(path), "0")
+        time.sleep(rng.uniform(0.05, 0.8))
+        victims = [writer, readers[rng.randrange(2)], loader]
+        rng.shuffle(victims)
+        for victim in victims:
+            victim.kill()
+            kills += 1
+            time.sleep(rng.uniform(0, 0.05))
+        # Every batch the writer reported is durable; the one in flight may or may not be.
+        reported = [json.loads(line) for line in writer.proc.stdout.read().splitlines() if line]
+        if reported:
+            durable += reported[-1]["committed"] - next_id
+        next_id += 1000 * 20
+        for r in readers:
+            if r.proc.poll() is None:
+                r.kill()
+                kills += 1
+        client = MilvusClient(str(path))
+        count = client.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"]
+        assert durable <= count <= durable + 20, (round_, durable, count)
+        durable = count
+        client.close()
+    covec.sweep()
+    assert covec_files(shm_dir) == []
+    assert kills >= 20
