@@ -1,0 +1,73 @@
+"""`covec import` brings a Milvus Lite database along: the same collections, schemas, rows and answers."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+pymilvus = pytest.importorskip("pymilvus")
+pytest.importorskip("milvus_lite")
+
+from covec import MilvusClient  # noqa: E402
+
+
+def test_import_copies_collections_rows_and_search_results(tmp_path, shm_dir):
+    lite_path = str(tmp_path / "milvus_demo.db")
+    lite = pymilvus.MilvusClient(lite_path)
+    rng = np.random.default_rng(3)
+    vectors = rng.random((120, 8), dtype=np.float32)
+    lite.create_collection("schemas", dimension=8, metric_type="COSINE")
+    lite.insert(
+        "schemas",
+        [
+            {"id": i, "vector": vectors[i].tolist(), "table": f"t{i}", "n": i * 3}
+            for i in range(120)
+        ],
+    )
+    schema = pymilvus.MilvusClient.create_schema(auto_id=False, enable_dynamic_field=False)
+    schema.add_field("pk", pymilvus.DataType.VARCHAR, is_primary=True, max_length=16)
+    schema.add_field("emb", pymilvus.DataType.FLOAT_VECTOR, dim=8)
+    schema.add_field("score", pymilvus.DataType.DOUBLE)
+    index = pymilvus.MilvusClient.prepare_index_params()
+    index.add_index("emb", index_type="FLAT", metric_type="L2")
+    lite.create_collection("other", schema=schema, index_params=index)
+    lite.insert(
+        "other",
+        [{"pk": f"k{i}", "emb": vectors[i].tolist(), "score": i / 2} for i in range(30)],
+    )
+    lite.flush("schemas")
+    lite.flush("other")
+    query = vectors[5:6].tolist()
+    expected = lite.search("schemas", data=query, limit=5, output_fields=["table", "n"])
+    expected_other = lite.query("other", filter="score > 10", output_fields=["score"])
+    lite.close()
+    # Milvus Lite keeps its directory locked until its server is released at exit.
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(lite_path)
+
+    covec_path = str(tmp_path / "imported.covec")
+    out = subprocess.run(
+        [sys.executable, "-m", "covec.cli", "import", lite_path, covec_path],
+        capture_output=True,
+        text=True,
+    )
+    assert out.returncode == 0, out.stderr
+
+    client = MilvusClient(covec_path)
+    assert sorted(client.list_collections()) == ["other", "schemas"]
+    assert client.get_collection_stats("schemas")["row_count"] == 120
+    got = client.search("schemas", data=query, limit=5, output_fields=["table", "n"])
+    assert [h["id"] for h in got[0]] == [h["id"] for h in expected[0]]
+    np.testing.assert_allclose(
+        [h["distance"] for h in got[0]], [h["distance"] for h in expected[0]], rtol=1e-5
+    )
+    assert [h["entity"] for h in got[0]] == [h["entity"] for h in expected[0]]
+    other = client.describe_collection("other")
+    assert [f["name"] for f in other["fields"]] == ["pk", "emb", "score"]
+    got_other = client.query("other", filter="score > 10", output_fields=["score"])
+    assert sorted(got_other, key=lambda r: r["pk"]) == sorted(expected_other, key=lambda r: r["pk"])
+    client.close()
