@@ -33,6 +33,9 @@ pub trait ImageSource {
     fn commit_id(&self) -> u64;
     /// Image length in bytes.
     fn len(&self) -> u64;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
     /// Fills `dst` (exactly `len()` bytes) with the image.
     fn copy_into(&self, dst: &mut [u8]) -> Result<()>;
 }
@@ -442,7 +445,7 @@ fn check_trusted(
             reason,
         })
     };
-    let mode = st.st_mode as u32;
+    let mode = st.st_mode;
     if mode & libc::S_IFMT != libc::S_IFREG {
         return untrusted("it is not a regular file".into());
     }
