@@ -1,0 +1,384 @@
+//! The reference-count file: an array of 64-byte slot records, each rewritten by one `pwrite` under the
+//! file's exclusive `flock`, plus process liveness from /proc.
+//!
+//! Record layout (little-endian): magic b"CVSL" | pid u32 | start time u64 | generation u64 | count u64 |
+//! 24 zero bytes | xxh3-64 of bytes [0, 56). All zeros is a free record. Anything else that fails the
+//! checksum is torn: only the lock holder writes, and it writes either its own record or a dead
+//! process's, so a torn record belongs to a dead process and is freed like one (docs/protocol.md).
+
+use std::fs::File;
+use std::io::ErrorKind;
+use std::os::fd::AsFd;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::{Path, PathBuf};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use nix::sys::stat::{fchmod, fstat, Mode};
+
+use crate::error::{Error, Result};
+
+pub const RECORD_LEN: usize = 64;
+const MAGIC: [u8; 4] = *b"CVSL";
+const HASHED: usize = 56;
+
+/// A process's hold on one generation. `start` (clock ticks after boot, /proc/<pid>/stat field 22)
+/// tells a live process from a later one that reuses the pid.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Slot {
+    pub pid: u32,
+    pub start: u64,
+    pub generation: u64,
+    pub count: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Free,
+    Torn,
+    Used(Slot),
+}
+
+pub fn encode(slot: &Slot) -> [u8; RECORD_LEN] {
+    let mut r = [0u8; RECORD_LEN];
+    r[0..4].copy_from_slice(&MAGIC);
+    r[4..8].copy_from_slice(&slot.pid.to_le_bytes());
+    r[8..16].copy_from_slice(&slot.start.to_le_bytes());
+    r[16..24].copy_from_slice(&slot.generation.to_le_bytes());
+    r[24..32].copy_from_slice(&slot.count.to_le_bytes());
+    let sum = xxhash_rust::xxh3::xxh3_64(&r[..HASHED]);
+    r[HASHED..].copy_from_slice(&sum.to_le_bytes());
+    r
+}
+
+pub fn decode(r: &[u8]) -> Record {
+    if r.len() != RECORD_LEN {
+        return Record::Torn;
+    }
+    if r.iter().all(|&b| b == 0) {
+        return Record::Free;
+    }
+    let u64_at = |at: usize| {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(&r[at..at + 8]);
+        u64::from_le_bytes(a)
+    };
+    if r[0..4] != MAGIC || u64_at(HASHED) != xxhash_rust::xxh3::xxh3_64(&r[..HASHED]) {
+        return Record::Torn;
+    }
+    let mut pid = [0u8; 4];
+    pid.copy_from_slice(&r[4..8]);
+    Record::Used(Slot {
+        pid: u32::from_le_bytes(pid),
+        start: u64_at(8),
+        generation: u64_at(16),
+        count: u64_at(24),
+    })
+}
+
+/// (state, start time) from the text of /proc/<pid>/stat. The command name (field 2) may hold spaces
+/// and parentheses, so fields are counted after the last ')'.
+fn parse_stat(text: &str) -> Option<(char, u64)> {
+    let rest = &text[text.rfind(')')? + 1..];
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    // Field 3 is the state; field 22, the start time, is 19 fields later.
+    let start = fields.nth(18)?.parse().ok()?;
+    Some((state, start))
+}
+
+/// This process's (pid, start time). Fails, rather than guessing, when /proc is missing or belongs to
+/// another pid namespace: every liveness decision would then be wrong.
+pub fn self_identity() -> Result<(u32, u64)> {
+    let path = Path::new("/proc/self/stat");
+    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    let pid = std::process::id();
+    let stat_pid: Option<u32> = text.split_whitespace().next().and_then(|p| p.parse().ok());
+    match (stat_pid, parse_stat(&text)) {
+        (Some(p), Some((_, start))) if p == pid => Ok((pid, start)),
+        _ => Err(Error::Internal(format!(
+            "/proc/self/stat does not describe this process (pid {pid}); covec needs /proc of its own pid namespace"
+        ))),
+    }
+}
+
+/// Whether the process that wrote `slot` still runs. A zombie has already dropped its mappings, so it
+/// counts as dead. When /proc hides other processes (hidepid), `kill(pid, 0)` decides, and an existing
+/// pid whose start time cannot be read is kept: wrongly keeping a segment costs memory, wrongly
+/// dropping one would not, but it would break the protocol's promise.
+pub fn is_alive(slot: &Slot) -> bool {
+    match std::fs::read_to_string(format!("/proc/{}/stat", slot.pid)) {
+        Ok(text) => match parse_stat(&text) {
+            Some((state, start)) => start == slot.start && state != 'Z' && state != 'X',
+            None => true,
+        },
+        Err(e) if e.kind() == ErrorKind::NotFound => false,
+        Err(_) => {
+            let pid = nix::unistd::Pid::from_raw(slot.pid as i32);
+            !matches!(nix::sys::signal::kill(pid, None), Err(Errno::ESRCH))
+        }
+    }
+}
+
+/// A reference file held under `flock`: shared for reading (`status`), exclusive for everything else.
+pub struct RefFile {
+    file: Flock<File>,
+    path: PathBuf,
+    records: Vec<Record>,
+}
+
+impl RefFile {
+    /// Opens and locks `path`. With `create`, a missing file is created (0600, or 0660 with `group`:
+    /// group members write their slots too) and the lock is exclusive; without, a missing file is
+    /// `None` and the lock is shared. Retries when the locked inode is no longer the one at `path`: the
+    /// last detacher unlinks the file, and a lock on an unlinked file protects nothing.
+    pub fn lock(path: &Path, group: Option<u32>, create: bool) -> Result<Option<RefFile>> {
+        loop {
+            let file = match open_ref(path, group, create)? {
+                Some(f) => f,
+                None => return Ok(None),
+            };
+            let st = fstat(file.as_fd()).map_err(|e| Error::io(path, e.into()))?;
+            super::check_trusted(path, &st, group, true)?;
+            let arg = if create {
+                FlockArg::LockExclusive
+            } else {
+                FlockArg::LockShared
+            };
+            let locked = lock_retrying(file, arg).map_err(|e| Error::io(path, e.into()))?;
+            match std::fs::symlink_metadata(path) {
+                Ok(m) if m.ino() == st.st_ino as u64 && m.dev() == st.st_dev as u64 => {
+                    let mut rf = RefFile {
+                        file: locked,
+                        path: path.to_path_buf(),
+                        records: Vec::new(),
+                    };
+                    rf.read()?;
+                    return Ok(Some(rf));
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == ErrorKind::NotFound => continue,
+                Err(e) => return Err(Error::io(path, e)),
+            }
+        }
+    }
+
+    fn read(&mut self) -> Result<()> {
+        use std::io::{Read, Seek, SeekFrom};
+        let mut bytes = Vec::new();
+        let f: &mut File = &mut self.file;
+        f.seek(SeekFrom::Start(0))
+            .and_then(|_| f.read_to_end(&mut bytes))
+            .map_err(|e| Error::io(&self.path, e))?;
+        // A trailing partial record can only come from a torn append; the next append overwrites it.
+        self.records = bytes.chunks_exact(RECORD_LEN).map(decode).collect();
+        Ok(())
+    }
+
+    fn write(&mut self, index: usize, record: &[u8; RECORD_LEN]) -> Result<()> {
+        let offset = (index * RECORD_LEN) as libc::off_t;
+        // One pwrite of 64 bytes at a 64-aligned offset never straddles a page, so it lands whole or
+        // (on error) not at all.
+        match nix::sys::uio::pwrite(self.file.as_fd(), record, offset) {
+            Ok(n) if n == RECORD_LEN => {}
+            Ok(n) => {
+                return Err(Error::Internal(format!(
+                    "short write of {n} bytes to slot {index} of {}",
+                    self.path.display()
+                )))
+            }
+            Err(e) => return Err(Error::io(&self.path, e.into())),
+        }
+        let decoded = decode(record);
+        match self.records.get_mut(index) {
+            Some(r) => *r = decoded,
+            None => self.records.push(decoded),
+        }
+        Ok(())
+    }
+
+    /// Frees every dead or torn record; returns how many.
+    pub fn sweep(&mut self) -> Result<usize> {
+        let mut freed = 0;
+        for i in 0..self.records.len() {
+            let dead = match self.records[i] {
+                Record::Free => false,
+                Record::Torn => true,
+                Record::Used(s) => !is_alive(&s),
+            };
+            if dead {
+                self.write(i, &[0u8; RECORD_LEN])?;
+                freed += 1;
+            }
+        }
+        Ok(freed)
+    }
+
+    /// Adds one hold of (`pid`, `start`) on `generation`.
+    pub fn add(&mut self, pid: u32, start: u64, generation: u64) -> Result<()> {
+        let mine = |s: &Slot| s.pid == pid && s.start == start && s.generation == generation;
+        let found = self
+            .records
+            .iter()
+            .position(|r| matches!(r, Record::Used(s) if mine(s)));
+        let (index, count) = match found {
+            Some(i) => match self.records[i] {
+                Record::Used(s) => (i, s.count.saturating_add(1)),
+                _ => (i, 1),
+            },
+            None => {
+                let free = self.records.iter().position(|r| *r == Record::Free);
+                (free.unwrap_or(self.records.len()), 1)
+            }
+        };
+        let slot = Slot {
+            pid,
+            start,
+            generation,
+            count,
+        };
+        self.write(index, &encode(&slot))
+    }
+
+    /// Drops one hold of (`pid`, `start`) on `generation`; a missing slot (already swept) is not an error.
+    pub fn release(&mut self, pid: u32, start: u64, generation: u64) -> Result<()> {
+        let found = self.records.iter().enumerate().find_map(|(i, r)| match r {
+            Record::Used(s) if s.pid == pid && s.start == start && s.generation == generation => {
+                Some((i, *s))
+            }
+            _ => None,
+        });
+        match found {
+            Some((i, s)) if s.count > 1 => self.write(
+                i,
+                &encode(&Slot {
+                    count: s.count - 1,
+                    ..s
+                }),
+            ),
+            Some((i, _)) => self.write(i, &[0u8; RECORD_LEN]),
+            None => Ok(()),
+        }
+    }
+
+    /// Used slots as last read or written (after `sweep`, the live ones).
+    pub fn slots(&self) -> impl Iterator<Item = &Slot> {
+        self.records.iter().filter_map(|r| match r {
+            Record::Used(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// Unlinks the file while still holding its lock, so a waiter wakes on an unlinked inode and retries.
+    pub fn remove(self) -> Result<()> {
+        match std::fs::remove_file(&self.path) {
+            Ok(()) => Ok(()),
+            Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
+            Err(e) => Err(Error::io(&self.path, e)),
+        }
+    }
+}
+
+fn lock_retrying(mut file: File, arg: FlockArg) -> std::result::Result<Flock<File>, Errno> {
+    loop {
+        match Flock::lock(file, arg) {
+            Ok(l) => return Ok(l),
+            Err((f, Errno::EINTR)) => file = f,
+            Err((_, e)) => return Err(e),
+        }
+    }
+}
+
+fn open_ref(path: &Path, group: Option<u32>, create: bool) -> Result<Option<File>> {
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true)
+        .write(create)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC);
+    loop {
+        match opts.open(path) {
+            Ok(f) => return Ok(Some(f)),
+            Err(e) if e.kind() == ErrorKind::NotFound && !create => return Ok(None),
+            Err(e) if e.kind() == ErrorKind::NotFound => {}
+            Err(e) => return Err(Error::io(path, e)),
+        }
+        let created = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+            .open(path);
+        match created {
+            Ok(f) => {
+                if let Some(g) = group {
+                    super::give_to_group(&f, path, g, 0o660)?;
+                }
+                return Ok(Some(f));
+            }
+            // Another process created it between our two opens: open theirs.
+            Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io(path, e)),
+        }
+    }
+}
+
+/// Sets `mode` exactly, whatever the umask did to the create mode.
+pub fn set_mode(f: &File, path: &Path, mode: u32) -> Result<()> {
+    fchmod(f.as_fd(), Mode::from_bits_truncate(mode)).map_err(|e| Error::io(path, e.into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn record_round_trips_and_zero_is_free() {
+        let s = Slot {
+            pid: 4242,
+            start: 987654,
+            generation: 3,
+            count: 2,
+        };
+        assert_eq!(decode(&encode(&s)), Record::Used(s));
+        assert_eq!(decode(&[0u8; RECORD_LEN]), Record::Free);
+    }
+
+    #[test]
+    fn half_written_record_is_torn() {
+        let s = Slot {
+            pid: 1,
+            start: 2,
+            generation: 3,
+            count: 4,
+        };
+        let new = encode(&s);
+        let mut torn = [0u8; RECORD_LEN];
+        torn[..20].copy_from_slice(&new[..20]);
+        assert_eq!(decode(&torn), Record::Torn);
+    }
+
+    #[test]
+    fn stat_parsing_survives_odd_command_names() {
+        let mut fields: Vec<String> = (3..=52).map(|i| i.to_string()).collect();
+        fields[0] = "S".into();
+        let text = format!("77 (a) b (c)) {}", fields.join(" "));
+        assert_eq!(parse_stat(&text), Some(('S', 22)));
+        assert_eq!(parse_stat("77 (truncated"), None);
+    }
+
+    #[test]
+    fn this_process_is_alive_and_a_wrong_start_time_is_not() {
+        let (pid, start) = self_identity().expect("own identity");
+        let me = Slot {
+            pid,
+            start,
+            generation: 0,
+            count: 1,
+        };
+        assert!(is_alive(&me));
+        assert!(!is_alive(&Slot {
+            start: start + 1,
+            ..me
+        }));
+    }
+}
