@@ -101,6 +101,7 @@ pub struct Attachment {
     map: Mmap,
     image_len: usize,
     image_hash: u64,
+    loaded_by: u32,
     generation: u64,
     name: String,
     cfg: ShmConfig,
@@ -124,6 +125,11 @@ impl Attachment {
     /// The segment's file name inside the shm dir.
     pub fn segment_name(&self) -> &str {
         &self.name
+    }
+
+    /// The pid of the process that loaded this segment (from its header).
+    pub fn loaded_by(&self) -> u32 {
+        self.loaded_by
     }
 
     /// Bytes mapped: header plus image.
@@ -194,6 +200,7 @@ pub fn attach(cfg: &ShmConfig, src: &dyn ImageSource) -> Result<Attachment> {
     Ok(Attachment {
         image_len: h.image_len as usize,
         image_hash: h.image_hash,
+        loaded_by: h.creator_pid,
         map,
         generation,
         name: segment_name(db_id, generation),

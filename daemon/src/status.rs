@@ -86,11 +86,22 @@ pub fn render(
         })
         .collect();
     let segments = match segments {
-        Ok(list) => Value::Array(list.iter().map(covec::segment::DbSegments::to_json).collect()),
+        Ok(list) => Value::Array(list.iter().map(segments_json).collect()),
         Err(message) => json!({ "error": message }),
     };
     let doc = json!({"pid": pid, "uptime_s": uptime.as_secs_f64(), "dbs": dbs, "shm": segments});
     format!("{doc}\n")
+}
+
+fn segments_json(db: &covec::segment::DbSegments) -> Value {
+    let segments: Vec<Value> =
+        db.segments.iter().map(|s| json!({"generation": s.generation, "bytes": s.bytes})).collect();
+    let slots: Vec<Value> = db
+        .slots
+        .iter()
+        .map(|s| json!({"pid": s.pid, "generation": s.generation, "count": s.count}))
+        .collect();
+    json!({"db_id": db.db_id, "segments": segments, "attached": slots})
 }
 
 /// `covecd status`: prints the running daemon's report.
