@@ -509,3 +509,43 @@ proptest! {
         }
     }
 }
+
+/// Counts how often the row's JSON sources are fetched.
+struct CountingRow {
+    inner: TestRow,
+    fetches: std::cell::Cell<usize>,
+}
+
+impl RowView for CountingRow {
+    fn value(&self, field: &str) -> ValueRef<'_> {
+        let v = self.inner.value(field);
+        if matches!(v, ValueRef::Json(_)) {
+            self.fetches.set(self.fetches.get() + 1);
+        }
+        v
+    }
+
+    fn dynamic(&self) -> Option<&str> {
+        self.fetches.set(self.fetches.get() + 1);
+        self.inner.dynamic()
+    }
+}
+
+#[test]
+fn json_is_fetched_only_when_needed_and_once_per_row() {
+    let count = |expr: &str| {
+        let p = compile(expr, &schema(true)).expect("compiles");
+        let row = CountingRow {
+            inner: rows().remove(0),
+            fetches: std::cell::Cell::new(0),
+        };
+        p.matches(&row);
+        row.fetches.get()
+    };
+    assert_eq!(count("age > 1 and name like 'A%'"), 0);
+    assert_eq!(
+        count(r#"meta["k"] == 2 or meta["arr"][1] == 2 or meta["s"] == "q""#),
+        1
+    );
+    assert_eq!(count(r#"color == "blue" or size > 1 or meta["k"] == 0"#), 2);
+}
