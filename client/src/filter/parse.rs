@@ -380,41 +380,42 @@ impl<'s> Parser<'s> {
     /// An identifier in operand position: a literal keyword, `exists`, a call, or a name.
     fn name(&mut self, name: String, column: usize) -> Result<Expr> {
         let lower = name.to_ascii_lowercase();
-        let kind =
-            match lower.as_str() {
-                "true" => ExprKind::Bool(true),
-                "false" => ExprKind::Bool(false),
-                "exists" => {
-                    self.enter(column)?;
-                    let operand = self.postfix()?;
-                    self.leave(1);
-                    ExprKind::Exists(Box::new(operand))
-                }
-                "iso" | "interval" if matches!(self.peek().tok, Tok::Str(_)) => return self.err(
+        let kind = match lower.as_str() {
+            "true" => ExprKind::Bool(true),
+            "false" => ExprKind::Bool(false),
+            "exists" => {
+                self.enter(column)?;
+                let operand = self.postfix()?;
+                self.leave(1);
+                ExprKind::Exists(Box::new(operand))
+            }
+            "iso" | "interval" if matches!(self.peek().tok, Tok::Str(_)) => {
+                return self.err(
                     format!(
                         "{name} literals need a TIMESTAMPTZ field, which covec does not support"
                     ),
                     column,
-                ),
-                _ if self.peek().tok == Tok::LParen => {
-                    self.bump();
-                    self.enter(column)?;
-                    let args = self.args()?;
-                    self.leave(1);
-                    ExprKind::Call { name, args }
-                }
-                _ if KEYWORDS.contains(&lower.as_str()) => {
-                    return self.err(format!("unexpected token '{name}'"), column)
-                }
-                _ if name == "$meta" => ExprKind::Meta,
-                _ if name.starts_with('$') => {
-                    return self.err(
-                        format!("unknown name '{name}'; the only $-name is $meta"),
-                        column,
-                    )
-                }
-                _ => ExprKind::Field(name),
-            };
+                )
+            }
+            _ if self.peek().tok == Tok::LParen => {
+                self.bump();
+                self.enter(column)?;
+                let args = self.args()?;
+                self.leave(1);
+                ExprKind::Call { name, args }
+            }
+            _ if KEYWORDS.contains(&lower.as_str()) => {
+                return self.err(format!("unexpected token '{name}'"), column)
+            }
+            _ if name == "$meta" => ExprKind::Meta,
+            _ if name.starts_with('$') => {
+                return self.err(
+                    format!("unknown name '{name}'; the only $-name is $meta"),
+                    column,
+                )
+            }
+            _ => ExprKind::Field(name),
+        };
         Ok(Expr { kind, column })
     }
 
