@@ -1,0 +1,618 @@
+//! Name resolution and type checking: the syntax tree becomes a tree of `Node`s that `eval` runs.
+//! Static types come from the schema; JSON paths and dynamic keys have no static type (`Ty::Json`)
+//! and are checked per row instead, where a mismatch is "unknown" (no match), never an error.
+
+use crate::error::Result;
+use crate::rowview::{RowFilter, RowView};
+use crate::schema::{CollectionSchema, DataType};
+
+use super::{error_at, ArithOp, CmpOp, Expr, ExprKind, PathStep};
+
+/// A literal as predicates hold it.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Lit {
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Str(String),
+}
+
+/// Where a JSON document comes from: a JSON field, or the dynamic-field object.
+#[derive(Debug, Clone, PartialEq)]
+pub(super) enum Source {
+    Field(String),
+    Dynamic,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum Contains {
+    One,
+    All,
+    Any,
+}
+
+/// One piece of a `like` pattern.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) enum LikeTok {
+    Char(char),
+    /// `_`
+    One,
+    /// `%`
+    Many,
+}
+
+#[derive(Debug, Clone)]
+pub(super) enum Node {
+    Const(Lit),
+    /// A scalar schema field.
+    Field(String),
+    /// A value inside the JSON document `sources[source]`; an empty path is the whole document.
+    Json {
+        source: usize,
+        path: Vec<PathStep>,
+    },
+    Not(Box<Node>),
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Neg(Box<Node>),
+    Arith(ArithOp, Box<Node>, Box<Node>),
+    Cmp(CmpOp, Box<Node>, Box<Node>),
+    In {
+        lhs: Box<Node>,
+        list: Vec<Lit>,
+        negated: bool,
+    },
+    Like {
+        lhs: Box<Node>,
+        pattern: Vec<LikeTok>,
+    },
+    IsNull {
+        operand: Box<Node>,
+        negated: bool,
+    },
+    Exists {
+        source: usize,
+        path: Vec<PathStep>,
+    },
+    Contains {
+        kind: Contains,
+        operand: Box<Node>,
+        values: Vec<Lit>,
+    },
+    ArrayLength(Box<Node>),
+    TextMatch {
+        operand: Box<Node>,
+        tokens: Vec<String>,
+    },
+}
+
+/// A compiled filter, ready to test rows. Cheap to share across threads.
+#[derive(Debug, Clone)]
+pub struct Predicate {
+    pub(super) root: Node,
+    pub(super) sources: Vec<Source>,
+}
+
+impl Predicate {
+    pub(super) fn everything() -> Predicate {
+        Predicate {
+            root: Node::Const(Lit::Bool(true)),
+            sources: Vec::new(),
+        }
+    }
+
+    /// True for the empty filter: callers may skip evaluation.
+    pub fn matches_everything(&self) -> bool {
+        matches!(self.root, Node::Const(Lit::Bool(true)))
+    }
+}
+
+impl RowFilter for Predicate {
+    fn matches(&self, row: &dyn RowView) -> bool {
+        super::eval::matches(self, row)
+    }
+}
+
+/// Static types. `Json` is "known only per row".
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Ty {
+    Bool,
+    Int,
+    Float,
+    Str,
+    Json,
+}
+
+impl Ty {
+    fn name(self) -> &'static str {
+        match self {
+            Ty::Bool => "bool",
+            Ty::Int => "int",
+            Ty::Float => "float",
+            Ty::Str => "string",
+            Ty::Json => "json",
+        }
+    }
+
+    fn numeric(self) -> bool {
+        matches!(self, Ty::Int | Ty::Float)
+    }
+
+    fn of_lit(lit: &Lit) -> Ty {
+        match lit {
+            Lit::Bool(_) => Ty::Bool,
+            Lit::Int(_) => Ty::Int,
+            Lit::Float(_) => Ty::Float,
+            Lit::Str(_) => Ty::Str,
+        }
+    }
+}
+
+/// Can values of these types be compared with `==` (and, with `ordered`, `<`)?
+fn comparable(a: Ty, b: Ty, ordered: bool) -> bool {
+    match (a, b) {
+        (Ty::Json, _) | (_, Ty::Json) => true,
+        (x, y) if x.numeric() && y.numeric() => true,
+        (Ty::Str, Ty::Str) => true,
+        (Ty::Bool, Ty::Bool) => !ordered,
+        _ => false,
+    }
+}
+
+struct Typed {
+    node: Node,
+    ty: Ty,
+    /// "field 'age'" when the node is a plain field, for error messages.
+    field: Option<String>,
+}
+
+impl Typed {
+    fn of(node: Node, ty: Ty) -> Typed {
+        Typed {
+            node,
+            ty,
+            field: None,
+        }
+    }
+
+    /// "int (field 'age')" or "string".
+    fn describe(&self) -> String {
+        match &self.field {
+            Some(f) => format!("{} (field '{f}')", self.ty.name()),
+            None => self.ty.name().to_string(),
+        }
+    }
+}
+
+pub(super) fn compile(ast: &Expr, src: &str, schema: &CollectionSchema) -> Result<Predicate> {
+    let mut c = Compiler {
+        src,
+        schema,
+        sources: Vec::new(),
+    };
+    let root = c.expr(ast)?;
+    c.boolean(&root, ast.column, "a filter")?;
+    Ok(Predicate {
+        root: root.node,
+        sources: c.sources,
+    })
+}
+
+struct Compiler<'a> {
+    src: &'a str,
+    schema: &'a CollectionSchema,
+    sources: Vec<Source>,
+}
+
+impl Compiler<'_> {
+    fn err<T>(&self, message: String, column: usize) -> Result<T> {
+        Err(error_at(message, column, self.src))
+    }
+
+    fn source(&mut self, source: Source) -> usize {
+        match self.sources.iter().position(|s| *s == source) {
+            Some(i) => i,
+            None => {
+                self.sources.push(source);
+                self.sources.len() - 1
+            }
+        }
+    }
+
+    fn boolean(&self, t: &Typed, column: usize, what: &str) -> Result<()> {
+        if matches!(t.ty, Ty::Bool | Ty::Json) {
+            Ok(())
+        } else {
+            self.err(
+                format!("{what} must be a boolean expression, got {}", t.describe()),
+                column,
+            )
+        }
+    }
+
+    fn expr(&mut self, e: &Expr) -> Result<Typed> {
+        let col = e.column;
+        Ok(match &e.kind {
+            ExprKind::Bool(b) => Typed::of(Node::Const(Lit::Bool(*b)), Ty::Bool),
+            ExprKind::Int(i) => Typed::of(Node::Const(Lit::Int(*i)), Ty::Int),
+            ExprKind::Float(f) => Typed::of(Node::Const(Lit::Float(*f)), Ty::Float),
+            ExprKind::Str(s) => Typed::of(Node::Const(Lit::Str(s.clone())), Ty::Str),
+            ExprKind::List(_) => {
+                return self.err(
+                    "a list is only allowed after 'in' or as a function argument".into(),
+                    col,
+                )
+            }
+            ExprKind::Field(name) => self.field(name, col)?,
+            ExprKind::Meta => {
+                if !self.schema.enable_dynamic_field {
+                    return self.err(
+                        "$meta needs a collection with enable_dynamic_field=True".into(),
+                        col,
+                    );
+                }
+                let source = self.source(Source::Dynamic);
+                Typed::of(
+                    Node::Json {
+                        source,
+                        path: Vec::new(),
+                    },
+                    Ty::Json,
+                )
+            }
+            ExprKind::Index(base, step) => {
+                let base = self.expr(base)?;
+                match base.node {
+                    Node::Json { source, mut path } => {
+                        path.push(step.clone());
+                        Typed::of(Node::Json { source, path }, Ty::Json)
+                    }
+                    _ => {
+                        return self.err(
+                            format!(
+                                "only JSON fields, dynamic keys and $meta can be indexed with [...], not {}",
+                                base.describe()
+                            ),
+                            col,
+                        )
+                    }
+                }
+            }
+            ExprKind::Neg(inner) => {
+                let t = self.expr(inner)?;
+                if !(t.ty.numeric() || t.ty == Ty::Json) {
+                    return self.err(
+                        format!("unary '-' needs a number, got {}", t.describe()),
+                        col,
+                    );
+                }
+                Typed::of(Node::Neg(Box::new(t.node)), t.ty)
+            }
+            ExprKind::Not(inner) => {
+                let t = self.expr(inner)?;
+                self.boolean(&t, col, "the operand of 'not'")?;
+                Typed::of(Node::Not(Box::new(t.node)), Ty::Bool)
+            }
+            ExprKind::And(items) | ExprKind::Or(items) => {
+                let mut nodes = Vec::with_capacity(items.len());
+                for item in items {
+                    let t = self.expr(item)?;
+                    self.boolean(&t, item.column, "each side of 'and'/'or'")?;
+                    nodes.push(t.node);
+                }
+                let node = if matches!(e.kind, ExprKind::And(_)) {
+                    Node::And(nodes)
+                } else {
+                    Node::Or(nodes)
+                };
+                Typed::of(node, Ty::Bool)
+            }
+            ExprKind::Arith(op, l, r) => {
+                let (l, r) = (self.expr(l)?, self.expr(r)?);
+                for side in [&l, &r] {
+                    if !(side.ty.numeric() || side.ty == Ty::Json) {
+                        return self.err(
+                            format!(
+                                "arithmetic '{}' needs numbers: left side is {}, right side is {}",
+                                op.symbol(),
+                                l.describe(),
+                                r.describe()
+                            ),
+                            col,
+                        );
+                    }
+                }
+                let ty = match (l.ty, r.ty) {
+                    (Ty::Json, _) | (_, Ty::Json) => Ty::Json,
+                    (Ty::Int, Ty::Int) => Ty::Int,
+                    _ => Ty::Float,
+                };
+                Typed::of(Node::Arith(*op, Box::new(l.node), Box::new(r.node)), ty)
+            }
+            ExprKind::Cmp(op, l, r) => {
+                let (l, r) = (self.expr(l)?, self.expr(r)?);
+                let ordered = !matches!(op, CmpOp::Eq | CmpOp::Ne);
+                if !comparable(l.ty, r.ty, ordered) {
+                    return self.err(
+                        format!(
+                            "comparison '{}' between incompatible types: left side is {}, right side is {}",
+                            op.symbol(),
+                            l.describe(),
+                            r.describe()
+                        ),
+                        col,
+                    );
+                }
+                Typed::of(Node::Cmp(*op, Box::new(l.node), Box::new(r.node)), Ty::Bool)
+            }
+            ExprKind::In { lhs, list, negated } => {
+                let l = self.expr(lhs)?;
+                let list = self.literals(list, "'in'")?;
+                if let Some(first) = list.first() {
+                    let ty = Ty::of_lit(first);
+                    if !comparable(l.ty, ty, false) {
+                        return self.err(
+                            format!(
+                                "'in' between incompatible types: left side is {}, the list holds {}",
+                                l.describe(),
+                                ty.name()
+                            ),
+                            col,
+                        );
+                    }
+                }
+                Typed::of(
+                    Node::In {
+                        lhs: Box::new(l.node),
+                        list,
+                        negated: *negated,
+                    },
+                    Ty::Bool,
+                )
+            }
+            ExprKind::Like { lhs, pattern } => {
+                let l = self.expr(lhs)?;
+                if !matches!(l.ty, Ty::Str | Ty::Json) {
+                    return self.err(format!("'like' needs a string, got {}", l.describe()), col);
+                }
+                Typed::of(
+                    Node::Like {
+                        lhs: Box::new(l.node),
+                        pattern: like_pattern(pattern),
+                    },
+                    Ty::Bool,
+                )
+            }
+            ExprKind::IsNull { operand, negated } => {
+                let t = self.expr(operand)?;
+                Typed::of(
+                    Node::IsNull {
+                        operand: Box::new(t.node),
+                        negated: *negated,
+                    },
+                    Ty::Bool,
+                )
+            }
+            ExprKind::Exists(operand) => {
+                let t = self.expr(operand)?;
+                match t.node {
+                    Node::Json { source, path } if !path.is_empty() => {
+                        Typed::of(Node::Exists { source, path }, Ty::Bool)
+                    }
+                    _ => {
+                        return self.err(
+                            "'exists' needs a JSON path or a dynamic key, e.g. exists meta[\"k\"]"
+                                .into(),
+                            col,
+                        )
+                    }
+                }
+            }
+            ExprKind::Call { name, args } => self.call(name, args, col)?,
+        })
+    }
+
+    fn field(&mut self, name: &str, col: usize) -> Result<Typed> {
+        let Some(f) = self.schema.field(name) else {
+            if self.schema.enable_dynamic_field {
+                let source = self.source(Source::Dynamic);
+                return Ok(Typed::of(
+                    Node::Json {
+                        source,
+                        path: vec![PathStep::Key(name.to_string())],
+                    },
+                    Ty::Json,
+                ));
+            }
+            let mut names: Vec<&str> = self.schema.fields.iter().map(|f| f.name.as_str()).collect();
+            names.sort_unstable();
+            let list: Vec<String> = names.iter().map(|n| format!("'{n}'")).collect();
+            return self.err(
+                format!(
+                    "unknown field '{name}' (available fields: [{}])",
+                    list.join(", ")
+                ),
+                col,
+            );
+        };
+        let ty = match f.dtype {
+            DataType::Bool => Ty::Bool,
+            d if d.is_integer() => Ty::Int,
+            DataType::Float | DataType::Double => Ty::Float,
+            DataType::VarChar => Ty::Str,
+            DataType::Json => {
+                let source = self.source(Source::Field(name.to_string()));
+                return Ok(Typed {
+                    node: Node::Json {
+                        source,
+                        path: Vec::new(),
+                    },
+                    ty: Ty::Json,
+                    field: Some(name.to_string()),
+                });
+            }
+            other => {
+                return self.err(
+                    format!(
+                        "field '{name}' is a {} and cannot be used in a filter",
+                        other.name()
+                    ),
+                    col,
+                )
+            }
+        };
+        Ok(Typed {
+            node: Node::Field(name.to_string()),
+            ty,
+            field: Some(name.to_string()),
+        })
+    }
+
+    /// List elements: literals of one kind (ints and floats mix).
+    fn literals(&self, items: &[Expr], what: &str) -> Result<Vec<Lit>> {
+        let mut out: Vec<Lit> = Vec::with_capacity(items.len());
+        for item in items {
+            let lit = match &item.kind {
+                ExprKind::Bool(b) => Lit::Bool(*b),
+                ExprKind::Int(i) => Lit::Int(*i),
+                ExprKind::Float(f) => Lit::Float(*f),
+                ExprKind::Str(s) => Lit::Str(s.clone()),
+                _ => {
+                    return self.err(
+                        format!("the list of {what} must hold only literals"),
+                        item.column,
+                    )
+                }
+            };
+            if let Some(first) = out.first() {
+                let (a, b) = (Ty::of_lit(first), Ty::of_lit(&lit));
+                if !comparable(a, b, false) {
+                    return self.err(
+                        format!(
+                            "list elements must be of compatible types, got {} and {}",
+                            a.name(),
+                            b.name()
+                        ),
+                        item.column,
+                    );
+                }
+            }
+            out.push(lit);
+        }
+        Ok(out)
+    }
+
+    fn call(&mut self, name: &str, args: &[Expr], col: usize) -> Result<Typed> {
+        let lower = name.to_ascii_lowercase();
+        let arity = |n: usize| -> Result<()> {
+            if args.len() == n {
+                Ok(())
+            } else {
+                self.err(
+                    format!("{name} takes {n} argument(s), got {}", args.len()),
+                    col,
+                )
+            }
+        };
+        let contains = match lower.as_str() {
+            "json_contains" | "array_contains" => Some(Contains::One),
+            "json_contains_all" | "array_contains_all" => Some(Contains::All),
+            "json_contains_any" | "array_contains_any" => Some(Contains::Any),
+            _ => None,
+        };
+        if let Some(kind) = contains {
+            arity(2)?;
+            let operand = self.json_operand(name, &args[0])?;
+            let values = match (&args[1].kind, kind) {
+                (ExprKind::List(items), Contains::All | Contains::Any) => {
+                    self.literals(items, name)?
+                }
+                (_, Contains::All | Contains::Any) => {
+                    return self.err(
+                        format!("the second argument of {name} must be a list, e.g. [1, 2]"),
+                        args[1].column,
+                    )
+                }
+                (_, Contains::One) => self.literals(std::slice::from_ref(&args[1]), name)?,
+            };
+            return Ok(Typed::of(
+                Node::Contains {
+                    kind,
+                    operand: Box::new(operand),
+                    values,
+                },
+                Ty::Bool,
+            ));
+        }
+        match lower.as_str() {
+            "array_length" => {
+                arity(1)?;
+                let operand = self.json_operand(name, &args[0])?;
+                Ok(Typed::of(Node::ArrayLength(Box::new(operand)), Ty::Int))
+            }
+            "text_match" => {
+                arity(2)?;
+                let t = self.expr(&args[0])?;
+                if !matches!(t.ty, Ty::Str | Ty::Json) {
+                    return self.err(
+                        format!("{name} needs a VARCHAR field, got {}", t.describe()),
+                        args[0].column,
+                    );
+                }
+                let ExprKind::Str(query) = &args[1].kind else {
+                    return self.err(
+                        format!("the second argument of {name} must be a quoted string"),
+                        args[1].column,
+                    );
+                };
+                let mut tokens = super::eval::words(query);
+                tokens.sort_unstable();
+                tokens.dedup();
+                Ok(Typed::of(
+                    Node::TextMatch {
+                        operand: Box::new(t.node),
+                        tokens,
+                    },
+                    Ty::Bool,
+                ))
+            }
+            l if l.starts_with("st_") || l.starts_with("geometry_") => self.err(
+                format!("{name} needs a GEOMETRY field, which covec does not support"),
+                col,
+            ),
+            _ => self.err(format!("unknown function '{name}'"), col),
+        }
+    }
+
+    /// The array argument of the contains family and array_length: a JSON field, path or dynamic key.
+    fn json_operand(&mut self, name: &str, arg: &Expr) -> Result<Node> {
+        let t = self.expr(arg)?;
+        if t.ty == Ty::Json {
+            Ok(t.node)
+        } else {
+            self.err(
+                format!(
+                    "{name} needs a JSON array (a JSON field, path or dynamic key), got {}",
+                    t.describe()
+                ),
+                arg.column,
+            )
+        }
+    }
+}
+
+/// `%` any run, `_` any one character; a backslash makes the next character literal (`\%`, `\_`,
+/// `\\`; a covec extension, Milvus has no escapes).
+fn like_pattern(pattern: &str) -> Vec<LikeTok> {
+    let mut out = Vec::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '%' => LikeTok::Many,
+            '_' => LikeTok::One,
+            '\\' => LikeTok::Char(chars.next().unwrap_or('\\')),
+            c => LikeTok::Char(c),
+        });
+    }
+    out
+}
