@@ -151,6 +151,23 @@ fn temp_name(path: &Path, what: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Compaction runs only under the writer lock, so while we hold it any `<name>.compact-<pid>` file is
+/// left over from a writer that died mid-compaction.
+fn remove_stale_compactions(path: &Path) {
+    let Some(name) = path.file_name() else {
+        return;
+    };
+    let prefix = format!("{}.compact-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir_of(path)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
 fn read_header(file: &File, path: &Path) -> Result<(Preamble, MetaSlot, u64)> {
     let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let mut head = vec![0u8; HEADER_LEN.min(file_len) as usize];
@@ -327,6 +344,7 @@ impl Writer {
             if !same_inode(&locked, path)? {
                 continue;
             }
+            remove_stale_compactions(path);
             let (preamble, meta, file_len) = read_header(&locked, path)?;
             if file_len > meta.committed_len {
                 // A torn commit's tail: nothing references it.
