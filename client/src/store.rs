@@ -400,10 +400,6 @@ impl Writer {
         let base = builder.base;
         let catalog_offset = format::align_up(base + builder.buf.len() as u64)
             .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
-        let mut tail = vec![0u8; (base - self.meta.committed_len) as usize];
-        tail.extend_from_slice(&builder.buf);
-        tail.resize((catalog_offset - self.meta.committed_len) as usize, 0);
-        tail.extend_from_slice(&cat);
         let live: u64 = catalog.sections().map(|s| s.len).sum();
         let meta = MetaSlot {
             generation: self.meta.generation + 1,
@@ -415,8 +411,10 @@ impl Writer {
             live_bytes: HEADER_LEN + live + cat.len() as u64,
         };
         let path = &self.path;
+        // Alignment gaps are never written: the file reads them back as zeros.
         self.file
-            .write_all_at(&tail, self.meta.committed_len)
+            .write_all_at(&builder.buf, base)
+            .and_then(|_| self.file.write_all_at(&cat, catalog_offset))
             .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io(path, e))?;
         let slot = format::SLOT_OFFSETS[meta.slot_index()];
