@@ -162,3 +162,41 @@ fn verify_finds_a_damaged_section_that_open_does_not_read() {
     let db = t.open();
     assert_eq!(db.get("c", &[Pk::Int(19)], &all()).unwrap().len(), 1);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::test_runner::Config::with_cases(200))]
+
+    /// Any byte damage yields an error or readable rows, never a panic or an absurd allocation.
+    #[test]
+    fn damaged_images_never_panic(flips in proptest::collection::vec((0usize..1 << 16, 1u8..=255), 1..4)) {
+        let image = sample_image();
+        let mut bytes = image.clone();
+        for (at, x) in flips {
+            let at = at % bytes.len();
+            bytes[at] ^= x;
+        }
+        if let Ok(snap) = Snapshot::open(&bytes) {
+            if let Ok(view) = snap.collection("c") {
+                let _ = view.query(None, &all(), None, 0);
+                let _ = view.get(&[Pk::Int(3)], &all());
+            }
+            let _ = snap.verify(std::path::Path::new("x"));
+        }
+    }
+}
+
+fn sample_image() -> Vec<u8> {
+    static IMAGE: std::sync::OnceLock<Vec<u8>> = std::sync::OnceLock::new();
+    IMAGE
+        .get_or_init(|| {
+            let t = TempDb::new("fuzz");
+            two_commits(&t).1
+        })
+        .clone()
+}
+
+#[test]
+fn handles_are_send_and_sync() {
+    fn assert_send_sync<T: Send + Sync>() {}
+    assert_send_sync::<Db>();
+}
