@@ -376,12 +376,6 @@ impl Writer {
         &self.map
     }
 
-    pub fn catalog(&self) -> Result<Catalog> {
-        let m = &self.meta;
-        let cat = &self.map[m.catalog_offset as usize..m.committed_len as usize];
-        format::decode_catalog(cat, m.catalog_xxh3, m.committed_len, &self.path)
-    }
-
     /// Where the next commit's first section goes.
     pub fn builder(&self) -> CommitBuilder {
         // committed_len is at most the mapped length, so it cannot overflow after alignment.
