@@ -325,3 +325,53 @@ fn two_handles_share_state_and_see_each_others_commits() {
     b.drop_collection("d").unwrap();
     assert!(a.list_collections().unwrap().is_empty());
 }
+
+#[test]
+fn auto_ids_count_up_and_skip_explicit_ones_and_varchar_keys_sort() {
+    let t = TempDb::new("autoid");
+    let db = t.open();
+    let mut schema = simple_schema(2);
+    schema.fields[0].auto_id = true;
+    db.create_collection("a", schema, vec![]).unwrap();
+    let row = |id: Option<i64>| {
+        let mut r = simple_row(0, [1.0, 0.0], "x");
+        match id {
+            Some(i) => r[0].1 = Value::Int(i),
+            None => {
+                r.remove(0);
+            }
+        }
+        r
+    };
+    let ids = db.insert("a", vec![row(None), row(None)]).unwrap();
+    assert_eq!(ids, vec![Pk::Int(1), Pk::Int(2)]);
+    db.insert("a", vec![row(Some(10))]).unwrap();
+    assert_eq!(db.insert("a", vec![row(None)]).unwrap(), vec![Pk::Int(11)]);
+
+    let mut schema = simple_schema(2);
+    schema.fields[0] = field("id", DataType::VarChar, |f| f.is_primary = true);
+    db.create_collection("s", schema, vec![]).unwrap();
+    let srow = |k: &str| {
+        let mut r = simple_row(0, [1.0, 0.0], "x");
+        r[0].1 = Value::Str(k.into());
+        r
+    };
+    db.insert("s", vec![srow("pear"), srow("apple")]).unwrap();
+    db.insert("s", vec![srow("fig")]).unwrap();
+    let keys: Vec<Value> = db
+        .query("s", "", &OutputFields::default(), None, 0)
+        .unwrap()
+        .into_iter()
+        .map(|r| r[0].1.clone())
+        .collect();
+    assert_eq!(
+        keys,
+        ["apple", "fig", "pear"]
+            .map(|k| Value::Str(k.into()))
+            .to_vec()
+    );
+    assert_eq!(
+        db.get("s", &[Pk::Str("fig".into())], &all()).unwrap().len(),
+        1
+    );
+}
