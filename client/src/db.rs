@@ -5,10 +5,17 @@
 //! was committed; if so it attaches to it and detaches from the old one. Writes take the db's writer
 //! lock, commit durably, and publish the new generation when other processes are reading.
 
+use std::collections::HashMap;
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
-use crate::error::Result;
+use crate::engine::{self, Deletion, Snapshot, WriteMode};
+use crate::error::{Error, Result};
+use crate::format::{Catalog, MetaSlot};
+use crate::rowview::RowFilter;
 use crate::schema::{CollectionSchema, IndexSpec, Metric};
+use crate::store::{self, CommitBuilder, CommittedImage, Writer};
 use crate::value::{Pk, Row};
 
 #[derive(Debug, Clone)]
@@ -75,21 +82,210 @@ pub struct CollectionInfo {
     pub row_count: u64,
 }
 
-pub struct Db {}
+/// What a generation's bytes are mapped from.
+enum Backing {
+    /// The db file itself, mapped read-only ([0, committed_len)).
+    File(memmap2::Mmap),
+}
+
+impl Backing {
+    fn bytes(&self) -> &[u8] {
+        match self {
+            Backing::File(m) => m,
+        }
+    }
+}
+
+/// What `stat` says about the db path; any change may mean a new generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct StatKey {
+    dev: u64,
+    ino: u64,
+    size: u64,
+    mtime_ns: i128,
+}
+
+fn stat_key(path: &Path) -> Result<StatKey> {
+    let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
+    Ok(StatKey {
+        dev: m.dev(),
+        ino: m.ino(),
+        size: m.size(),
+        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
+    })
+}
+
+/// One mapped generation with its decoded catalog.
+struct Mapped {
+    key: StatKey,
+    backing: Backing,
+    catalog: Arc<Catalog>,
+    meta: MetaSlot,
+}
+
+impl Mapped {
+    fn load(path: &Path) -> Result<Mapped> {
+        let key = stat_key(path)?;
+        let image = CommittedImage::open(path)?;
+        let map = image.map()?;
+        let snap = Snapshot::open_at(&map, path)?;
+        let (catalog, meta) = (snap.shared_catalog(), *snap.meta());
+        Ok(Mapped {
+            key,
+            backing: Backing::File(map),
+            catalog,
+            meta,
+        })
+    }
+
+    fn snapshot(&self) -> Snapshot<'_> {
+        Snapshot::with_catalog(self.backing.bytes(), Arc::clone(&self.catalog), self.meta)
+    }
+}
+
+/// The state every `Db` of one canonical path shares within one process.
+struct Inner {
+    path: PathBuf,
+    pid: u32,
+    current: RwLock<Arc<Mapped>>,
+}
+
+impl Inner {
+    /// The newest generation, remapped when the path's stat changed since the last call.
+    fn current(&self) -> Result<Arc<Mapped>> {
+        let key = stat_key(&self.path)?;
+        {
+            let cur = self.current.read().map_err(|_| poisoned())?;
+            if cur.key == key {
+                return Ok(Arc::clone(&cur));
+            }
+        }
+        let fresh = Arc::new(Mapped::load(&self.path)?);
+        let mut cur = self.current.write().map_err(|_| poisoned())?;
+        // Another thread may have loaded a newer one meanwhile; never go back a generation.
+        if fresh.meta.generation >= cur.meta.generation || fresh.key.ino != cur.key.ino {
+            *cur = Arc::clone(&fresh);
+        }
+        Ok(Arc::clone(&cur))
+    }
+}
+
+fn poisoned() -> Error {
+    Error::Internal("a thread panicked while holding the db state lock".into())
+}
+
+type Registry = Mutex<HashMap<PathBuf, Weak<Inner>>>;
+
+fn registry() -> &'static Registry {
+    static REGISTRY: OnceLock<Registry> = OnceLock::new();
+    REGISTRY.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The shared state for `canonical` in this process, created when nobody holds it (or when the
+/// holder is a parent process we were forked from).
+fn shared_inner(canonical: &Path) -> Result<Arc<Inner>> {
+    let pid = std::process::id();
+    let mut reg = registry().lock().map_err(|_| poisoned())?;
+    if let Some(inner) = reg.get(canonical).and_then(Weak::upgrade) {
+        if inner.pid == pid {
+            return Ok(inner);
+        }
+    }
+    let inner = Arc::new(Inner {
+        path: canonical.to_path_buf(),
+        pid,
+        current: RwLock::new(Arc::new(Mapped::load(canonical)?)),
+    });
+    reg.retain(|_, w| w.strong_count() > 0);
+    reg.insert(canonical.to_path_buf(), Arc::downgrade(&inner));
+    Ok(inner)
+}
+
+/// Until crate::filter lands, only the empty filter is accepted.
+fn compile_filter(filter: &str) -> Result<Option<Box<dyn RowFilter>>> {
+    if filter.trim().is_empty() {
+        Ok(None)
+    } else {
+        Err(Error::invalid("filters are not available yet"))
+    }
+}
+
+pub struct Db {
+    path: PathBuf,
+    inner: RwLock<Arc<Inner>>,
+}
 
 impl Db {
     /// Opens the db at `path`, creating an empty one if there is no file. Errors if the path is not a
     /// covec db (a Milvus Lite directory gets a message pointing at `covec import`).
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Db> {
-        let _ = (path, options);
-        todo!()
+        // Only the file backing exists so far; segments come with crate::segment.
+        let _ = options;
+        store::create_if_missing(path)?;
+        let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        let inner = shared_inner(&canonical)?;
+        Ok(Db {
+            path: path.to_path_buf(),
+            inner: RwLock::new(inner),
+        })
+    }
+
+    /// Full check of a db file: header, catalog and every section checksum (`covec verify`).
+    /// Returns the generation it checked.
+    pub fn verify(path: &Path) -> Result<u64> {
+        store::verify(path).map(|m| m.generation)
+    }
+
+    /// This process's shared state; after a fork, the child builds its own instead of using the
+    /// parent's.
+    fn inner(&self) -> Result<Arc<Inner>> {
+        {
+            let inner = self.inner.read().map_err(|_| poisoned())?;
+            if inner.pid == std::process::id() {
+                return Ok(Arc::clone(&inner));
+            }
+        }
+        let path = self.inner.read().map_err(|_| poisoned())?.path.clone();
+        let fresh = shared_inner(&path)?;
+        *self.inner.write().map_err(|_| poisoned())? = Arc::clone(&fresh);
+        Ok(fresh)
+    }
+
+    fn current(&self) -> Result<Arc<Mapped>> {
+        self.inner()?.current()
+    }
+
+    /// One durable commit: `plan` sees the newest generation under the writer lock and returns the
+    /// next catalog (None: nothing to commit) and its result.
+    fn write<T>(
+        &self,
+        plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
+    ) -> Result<T> {
+        let inner = self.inner()?;
+        let writer = Writer::lock(&inner.path)?;
+        let mut builder = writer.builder();
+        let (catalog, out) = {
+            let snap = Snapshot::open_at(writer.image(), &inner.path)?;
+            plan(&snap, &mut builder)?
+        };
+        if let Some(catalog) = catalog {
+            writer.commit(builder, &catalog)?;
+        }
+        Ok(out)
     }
 
     pub fn path(&self) -> &Path {
-        todo!()
+        &self.path
     }
+
     pub fn status(&self) -> Result<DbStatus> {
-        todo!()
+        let cur = self.current()?;
+        Ok(DbStatus {
+            path: self.path.clone(),
+            generation: cur.meta.generation,
+            segment: None,
+            mapped_bytes: cur.backing.bytes().len() as u64,
+        })
     }
 
     // Collections. Every mutating call is one durable commit: when it returns, the change is on disk.
@@ -99,66 +295,114 @@ impl Db {
         schema: CollectionSchema,
         indexes: Vec<IndexSpec>,
     ) -> Result<()> {
-        let _ = (name, schema, indexes);
-        todo!()
+        self.write(|snap, _| {
+            let next = engine::plan_create_collection(snap.catalog(), name, schema, indexes)?;
+            Ok((Some(next), ()))
+        })
     }
     /// Dropping a missing collection is not an error (as in Milvus).
     pub fn drop_collection(&self, name: &str) -> Result<()> {
-        let _ = name;
-        todo!()
+        self.write(|snap, _| {
+            let cat = snap.catalog();
+            Ok((
+                cat.collection(name)
+                    .map(|_| engine::plan_drop_collection(cat, name)),
+                (),
+            ))
+        })
     }
     pub fn rename_collection(&self, old: &str, new: &str) -> Result<()> {
-        let _ = (old, new);
-        todo!()
+        self.write(|snap, _| {
+            let next = engine::plan_rename_collection(snap.catalog(), old, new)?;
+            Ok((Some(next), ()))
+        })
     }
     pub fn list_collections(&self) -> Result<Vec<String>> {
-        todo!()
+        let cur = self.current()?;
+        Ok(cur
+            .catalog
+            .collections
+            .iter()
+            .map(|c| c.name.clone())
+            .collect())
     }
     pub fn has_collection(&self, name: &str) -> Result<bool> {
-        let _ = name;
-        todo!()
+        Ok(self.current()?.catalog.collection(name).is_some())
     }
     pub fn describe_collection(&self, name: &str) -> Result<CollectionInfo> {
-        let _ = name;
-        todo!()
+        let cur = self.current()?;
+        let snap = cur.snapshot();
+        let view = snap.collection(name)?;
+        Ok(CollectionInfo {
+            name: name.into(),
+            schema: view.schema().clone(),
+            indexes: view.entry().indexes.clone(),
+            row_count: view.row_count(),
+        })
     }
 
     // Indexes.
     pub fn create_index(&self, collection: &str, spec: IndexSpec) -> Result<()> {
-        let _ = (collection, spec);
-        todo!()
+        self.write(|snap, _| {
+            let next = engine::plan_create_index(snap.catalog(), collection, spec)?;
+            Ok((Some(next), ()))
+        })
     }
     pub fn drop_index(&self, collection: &str, index_name: &str) -> Result<()> {
-        let _ = (collection, index_name);
-        todo!()
+        self.write(|snap, _| {
+            let next = engine::plan_drop_index(snap.catalog(), collection, index_name)?;
+            Ok((Some(next), ()))
+        })
     }
 
     // Rows.
     /// Inserts rows (last write wins on a duplicate primary key); returns their primary keys in order.
     pub fn insert(&self, collection: &str, rows: Vec<Row>) -> Result<Vec<Pk>> {
-        let _ = (collection, rows);
-        todo!()
+        self.write_rows(collection, rows, WriteMode::Insert)
     }
     /// Replaces rows by primary key (or, with `partial`, merges the given fields into the stored row).
     pub fn upsert(&self, collection: &str, rows: Vec<Row>, partial: bool) -> Result<Vec<Pk>> {
-        let _ = (collection, rows, partial);
-        todo!()
+        self.write_rows(collection, rows, WriteMode::Upsert { partial })
     }
+
+    fn write_rows(&self, collection: &str, rows: Vec<Row>, mode: WriteMode) -> Result<Vec<Pk>> {
+        self.write(|snap, b| {
+            if rows.is_empty() {
+                snap.collection(collection)?;
+                return Ok((None, Vec::new()));
+            }
+            let (next, ids) = engine::plan_write(snap, b, collection, rows, mode)?;
+            Ok((Some(next), ids))
+        })
+    }
+
     /// Deletes by primary key; returns how many rows existed and were deleted.
     pub fn delete_ids(&self, collection: &str, ids: &[Pk]) -> Result<u64> {
-        let _ = (collection, ids);
-        todo!()
+        self.delete(collection, Deletion::Ids(ids))
     }
     pub fn delete_filter(&self, collection: &str, filter: &str) -> Result<u64> {
-        let _ = (collection, filter);
-        todo!()
+        if filter.trim().is_empty() {
+            return Err(Error::invalid(
+                "delete needs ids or a non-empty filter expression",
+            ));
+        }
+        let compiled = compile_filter(filter)?;
+        self.delete(collection, Deletion::Filter(compiled.as_deref()))
+    }
+
+    fn delete(&self, collection: &str, which: Deletion<'_>) -> Result<u64> {
+        self.write(|snap, b| {
+            let (next, n) = engine::plan_delete(snap, b, collection, which)?;
+            Ok(((n > 0).then_some(next), n))
+        })
     }
 
     // Reads, from the current generation.
     /// Rows for these keys, in the order asked; missing keys are left out.
     pub fn get(&self, collection: &str, ids: &[Pk], output: &OutputFields) -> Result<Vec<Row>> {
-        let _ = (collection, ids, output);
-        todo!()
+        let cur = self.current()?;
+        let snap = cur.snapshot();
+        snap.collection(collection)?.get(ids, output)
     }
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
     pub fn query(
@@ -169,16 +413,25 @@ impl Db {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
-        let _ = (collection, filter, output, limit, offset);
-        todo!()
+        let cur = self.current()?;
+        let snap = cur.snapshot();
+        let view = snap.collection(collection)?;
+        let f = compile_filter(filter)?;
+        view.query(f.as_deref(), output, limit, offset)
     }
     pub fn count(&self, collection: &str, filter: &str) -> Result<u64> {
-        let _ = (collection, filter);
-        todo!()
+        let cur = self.current()?;
+        let snap = cur.snapshot();
+        let view = snap.collection(collection)?;
+        let f = compile_filter(filter)?;
+        Ok(view.count(f.as_deref()))
     }
     /// One list of hits per query vector, best first.
     pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {
-        let _ = (collection, request);
-        todo!()
+        let cur = self.current()?;
+        let snap = cur.snapshot();
+        let view = snap.collection(collection)?;
+        let f = compile_filter(&request.filter)?;
+        view.search(request, f.as_deref())
     }
 }

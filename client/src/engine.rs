@@ -1,1 +1,681 @@
-//! (being written)
+//! One committed generation as views over its image bytes (`Snapshot`, `CollectionView`), the reads
+//! (get, query, count, search), and in `write` the planning of mutations into new parts.
+//!
+//! Invariant kept by every write: a primary key has at most one live (not deleted) row in a
+//! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
+
+mod write;
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+use std::path::Path;
+use std::sync::Arc;
+
+pub use write::{
+    plan_create_collection, plan_create_index, plan_delete, plan_drop_collection, plan_drop_index,
+    plan_rename_collection, plan_write, Deletion, WriteMode,
+};
+
+use crate::db::{Hit, OutputFields, SearchRequest};
+use crate::error::{Error, Result};
+use crate::format::{self, Catalog, CollectionEntry, MetaSlot, Part, Section};
+use crate::rowview::{RowFilter, RowView, ValueRef};
+use crate::schema::{CollectionSchema, DataType, Metric};
+use crate::value::{Pk, Row, Value};
+
+const IMAGE_NAME: &str = "<image>";
+
+/// A decoded generation: the catalog, validated against the image it borrows.
+pub struct Snapshot<'a> {
+    image: &'a [u8],
+    catalog: Arc<Catalog>,
+    meta: MetaSlot,
+}
+
+impl<'a> Snapshot<'a> {
+    /// Decodes the header and catalog of `image` and checks every section's bounds (not checksums:
+    /// that is `verify`, so attaching stays instant).
+    pub fn open(image: &'a [u8]) -> Result<Snapshot<'a>> {
+        Snapshot::open_at(image, Path::new(IMAGE_NAME))
+    }
+
+    /// `open`, naming `path` in errors.
+    pub fn open_at(image: &'a [u8], path: &Path) -> Result<Snapshot<'a>> {
+        let (_, meta) = format::decode_header(image, image.len() as u64, path)?;
+        let cat = &image[meta.catalog_offset as usize..meta.committed_len as usize];
+        let catalog = format::decode_catalog(cat, meta.catalog_xxh3, meta.committed_len, path)?;
+        Ok(Snapshot {
+            image: &image[..meta.committed_len as usize],
+            catalog: Arc::new(catalog),
+            meta,
+        })
+    }
+
+    /// A generation whose catalog was decoded earlier from this same image (cached by `Db`). Views
+    /// bounds-check every access, so a mismatched pair gives errors, never undefined behaviour.
+    pub fn with_catalog(image: &'a [u8], catalog: Arc<Catalog>, meta: MetaSlot) -> Snapshot<'a> {
+        Snapshot {
+            image,
+            catalog,
+            meta,
+        }
+    }
+
+    pub fn shared_catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog)
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    pub fn meta(&self) -> &MetaSlot {
+        &self.meta
+    }
+    pub fn image(&self) -> &'a [u8] {
+        self.image
+    }
+
+    /// Checks every section's checksum (the full walk of `covec verify`).
+    pub fn verify(&self, path: &Path) -> Result<()> {
+        format::verify_sections(&self.catalog, self.image, path)
+    }
+
+    pub fn collection(&self, name: &str) -> Result<CollectionView<'_>> {
+        let entry = self
+            .catalog
+            .collection(name)
+            .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
+        CollectionView::new(entry, self.image)
+    }
+}
+
+fn corrupt(reason: impl Into<String>) -> Error {
+    Error::corrupt(IMAGE_NAME, reason)
+}
+
+fn slice<'a>(image: &'a [u8], s: &Section) -> Result<&'a [u8]> {
+    usize::try_from(s.offset)
+        .ok()
+        .zip(usize::try_from(s.len).ok())
+        .and_then(|(o, l)| image.get(o..o.checked_add(l)?))
+        .ok_or_else(|| corrupt(format!("section at {} outside the image", s.offset)))
+}
+
+fn as_f32s(bytes: &[u8]) -> Result<&[f32]> {
+    // SAFETY: every bit pattern is a valid f32; alignment is checked by requiring empty ends.
+    let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
+    if !head.is_empty() || !tail.is_empty() {
+        return Err(corrupt("vector section is not 4-byte aligned in memory"));
+    }
+    Ok(floats)
+}
+
+fn bit(bitmap: &[u8], row: usize) -> bool {
+    bitmap.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1)
+}
+
+fn u64_at(b: &[u8], i: usize) -> Option<u64> {
+    let s = b.get(i * 8..i * 8 + 8)?;
+    let mut x = [0u8; 8];
+    x.copy_from_slice(s);
+    Some(u64::from_le_bytes(x))
+}
+
+/// Variable-length values: rows+1 u64 offsets into `bytes`.
+#[derive(Clone, Copy)]
+struct VarView<'a> {
+    offsets: &'a [u8],
+    bytes: &'a [u8],
+}
+
+impl<'a> VarView<'a> {
+    /// None when the offsets or the UTF-8 are damaged.
+    fn text(&self, row: usize) -> Option<&'a str> {
+        let start = usize::try_from(u64_at(self.offsets, row)?).ok()?;
+        let end = usize::try_from(u64_at(self.offsets, row + 1)?).ok()?;
+        std::str::from_utf8(self.bytes.get(start..end)?).ok()
+    }
+}
+
+enum ColData<'a> {
+    Fixed(&'a [u8]),
+    Var(VarView<'a>),
+    Vector {
+        dim: usize,
+        data: &'a [f32],
+        inv_norms: &'a [f32],
+    },
+}
+
+struct ColView<'a> {
+    dtype: DataType,
+    data: ColData<'a>,
+    validity: Option<&'a [u8]>,
+}
+
+impl<'a> ColView<'a> {
+    /// The value at `row`; None when the bytes are damaged.
+    fn get(&self, row: usize) -> Option<ValueRef<'a>> {
+        if let Some(v) = self.validity {
+            if !bit(v, row) {
+                return Some(ValueRef::Null);
+            }
+        }
+        Some(match &self.data {
+            ColData::Fixed(d) => {
+                let w = self.dtype.fixed_width()?;
+                let b = d.get(row * w..row * w + w)?;
+                let mut x = [0u8; 8];
+                x[..w].copy_from_slice(b);
+                match self.dtype {
+                    DataType::Bool => ValueRef::Bool(b[0] != 0),
+                    DataType::Int8 => ValueRef::Int(i64::from(b[0] as i8)),
+                    DataType::Int16 => ValueRef::Int(i64::from(i16::from_le_bytes([b[0], b[1]]))),
+                    DataType::Int32 => {
+                        ValueRef::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                    }
+                    DataType::Int64 => ValueRef::Int(i64::from_le_bytes(x)),
+                    DataType::Float => {
+                        ValueRef::Float(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
+                    }
+                    DataType::Double => ValueRef::Float(f64::from_le_bytes(x)),
+                    _ => return None,
+                }
+            }
+            ColData::Var(v) => {
+                let t = v.text(row)?;
+                if self.dtype == DataType::Json {
+                    ValueRef::Json(t)
+                } else {
+                    ValueRef::Str(t)
+                }
+            }
+            ColData::Vector { dim, data, .. } => {
+                ValueRef::Vector(data.get(row * dim..row * dim + dim)?)
+            }
+        })
+    }
+}
+
+/// One part's columns over the image.
+struct PartView<'a> {
+    rows: usize,
+    cols: Vec<ColView<'a>>,
+    dynamic: Option<VarView<'a>>,
+    pk_index: &'a [u8],
+    deleted: Option<&'a [u8]>,
+    deleted_count: u64,
+}
+
+impl<'a> PartView<'a> {
+    fn new(schema: &CollectionSchema, part: &Part, image: &'a [u8]) -> Result<PartView<'a>> {
+        let mut cols = Vec::with_capacity(part.columns.len());
+        for (f, c) in schema.fields.iter().zip(&part.columns) {
+            let data = slice(image, &c.data)?;
+            let data = match f.dtype {
+                DataType::VarChar | DataType::Json => ColData::Var(VarView {
+                    offsets: slice(
+                        image,
+                        c.offsets.as_ref().ok_or_else(|| corrupt("no offsets"))?,
+                    )?,
+                    bytes: data,
+                }),
+                DataType::FloatVector => ColData::Vector {
+                    dim: f.dim.unwrap_or(0) as usize,
+                    data: as_f32s(data)?,
+                    inv_norms: as_f32s(slice(
+                        image,
+                        c.inv_norms.as_ref().ok_or_else(|| corrupt("no norms"))?,
+                    )?)?,
+                },
+                _ => ColData::Fixed(data),
+            };
+            let validity = c.validity.as_ref().map(|v| slice(image, v)).transpose()?;
+            cols.push(ColView {
+                dtype: f.dtype,
+                data,
+                validity,
+            });
+        }
+        let dynamic = match &part.dynamic {
+            Some(d) => Some(VarView {
+                offsets: slice(
+                    image,
+                    d.offsets.as_ref().ok_or_else(|| corrupt("no offsets"))?,
+                )?,
+                bytes: slice(image, &d.data)?,
+            }),
+            None => None,
+        };
+        Ok(PartView {
+            rows: part.rows as usize,
+            cols,
+            dynamic,
+            pk_index: slice(image, &part.pk_index)?,
+            deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
+            deleted_count: part.deleted_count,
+        })
+    }
+
+    fn is_live(&self, row: usize) -> bool {
+        !self.deleted.is_some_and(|d| bit(d, row))
+    }
+
+    /// The row number at position `i` of the primary-key order.
+    fn pk_order(&self, i: usize) -> Option<usize> {
+        let b = self.pk_index.get(i * 4..i * 4 + 4)?;
+        let r = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        (r < self.rows).then_some(r)
+    }
+}
+
+fn pk_of(v: ValueRef<'_>) -> Option<Pk> {
+    match v {
+        ValueRef::Int(i) => Some(Pk::Int(i)),
+        ValueRef::Str(s) => Some(Pk::Str(s.to_owned())),
+        _ => None,
+    }
+}
+
+fn cmp_pk_ref(v: ValueRef<'_>, pk: &Pk) -> Option<Ordering> {
+    match (v, pk) {
+        (ValueRef::Int(a), Pk::Int(b)) => Some(a.cmp(b)),
+        (ValueRef::Str(a), Pk::Str(b)) => Some(a.cmp(b.as_str())),
+        _ => None,
+    }
+}
+
+/// Where a row lives: part index and row number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowId {
+    pub part: usize,
+    pub row: usize,
+}
+
+/// A collection of one generation: its schema and its parts' columns.
+pub struct CollectionView<'a> {
+    entry: &'a CollectionEntry,
+    image: &'a [u8],
+    parts: Vec<PartView<'a>>,
+    pk_col: usize,
+}
+
+/// One row shown to filters.
+struct RowRef<'v, 'a> {
+    view: &'v CollectionView<'a>,
+    id: RowId,
+}
+
+impl RowView for RowRef<'_, '_> {
+    fn value(&self, field: &str) -> ValueRef<'_> {
+        self.view
+            .field_index(field)
+            .and_then(|c| self.view.parts[self.id.part].cols[c].get(self.id.row))
+            .unwrap_or(ValueRef::Null)
+    }
+    fn dynamic(&self) -> Option<&str> {
+        self.view.dynamic_text(self.id)
+    }
+}
+
+/// An f32 score ordered so that larger is a better hit, NaN worst.
+#[derive(Clone, Copy, PartialEq)]
+struct Rank(f32);
+impl Eq for Rank {}
+impl PartialOrd for Rank {
+    fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
+        Some(self.cmp(o))
+    }
+}
+impl Ord for Rank {
+    fn cmp(&self, o: &Self) -> Ordering {
+        let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
+        key(self.0).total_cmp(&key(o.0))
+    }
+}
+
+/// Stand-ins until crate::kernels lands.
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+fn l2(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// 1/|v|, or 0 for a zero (or non-finite) vector so that its cosine is 0.
+pub(crate) fn inv_norm(v: &[f32]) -> f32 {
+    let n = dot(v, v).sqrt();
+    if n > 0.0 && n.is_finite() {
+        1.0 / n
+    } else {
+        0.0
+    }
+}
+
+impl<'a> CollectionView<'a> {
+    fn new(entry: &'a CollectionEntry, image: &'a [u8]) -> Result<CollectionView<'a>> {
+        let parts = entry
+            .parts
+            .iter()
+            .map(|p| PartView::new(&entry.schema, p, image))
+            .collect::<Result<Vec<_>>>()?;
+        let pk_col = entry
+            .schema
+            .fields
+            .iter()
+            .position(|f| f.is_primary)
+            .ok_or_else(|| corrupt("schema without primary key"))?;
+        Ok(CollectionView {
+            entry,
+            image,
+            parts,
+            pk_col,
+        })
+    }
+
+    pub fn entry(&self) -> &'a CollectionEntry {
+        self.entry
+    }
+    pub fn schema(&self) -> &'a CollectionSchema {
+        &self.entry.schema
+    }
+
+    /// Live rows.
+    pub fn row_count(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| p.rows as u64 - p.deleted_count)
+            .sum()
+    }
+
+    fn field_index(&self, name: &str) -> Option<usize> {
+        self.entry.schema.fields.iter().position(|f| f.name == name)
+    }
+
+    fn dynamic_text(&self, id: RowId) -> Option<&'a str> {
+        self.parts[id.part].dynamic.as_ref()?.text(id.row)
+    }
+
+    fn pk(&self, id: RowId) -> Result<Pk> {
+        self.parts[id.part].cols[self.pk_col]
+            .get(id.row)
+            .and_then(pk_of)
+            .ok_or_else(|| corrupt("primary key value unreadable"))
+    }
+
+    /// The live row holding `pk`, if any.
+    pub fn find(&self, pk: &Pk) -> Option<RowId> {
+        for (pi, part) in self.parts.iter().enumerate().rev() {
+            let col = &part.cols[self.pk_col];
+            let (mut lo, mut hi) = (0usize, part.rows);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let row = part.pk_order(mid)?;
+                match cmp_pk_ref(col.get(row)?, pk)? {
+                    Ordering::Less => lo = mid + 1,
+                    Ordering::Greater => hi = mid,
+                    Ordering::Equal => {
+                        if part.is_live(row) {
+                            return Some(RowId { part: pi, row });
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Every live row, part by part.
+    fn live_rows(&self) -> impl Iterator<Item = RowId> + '_ {
+        self.parts.iter().enumerate().flat_map(|(pi, p)| {
+            (0..p.rows)
+                .filter(move |&r| p.is_live(r))
+                .map(move |row| RowId { part: pi, row })
+        })
+    }
+
+    /// Live rows the filter accepts (all live rows without one).
+    pub fn matching(&self, filter: Option<&dyn RowFilter>) -> Vec<RowId> {
+        match filter {
+            None => self.live_rows().collect(),
+            Some(f) => self
+                .live_rows()
+                .filter(|&id| f.matches(&RowRef { view: self, id }))
+                .collect(),
+        }
+    }
+
+    /// The value of field `c` as an owned `Value` of the field's type.
+    fn value(&self, id: RowId, c: usize) -> Result<Value> {
+        let v = self.parts[id.part].cols[c].get(id.row).ok_or_else(|| {
+            corrupt(format!(
+                "field '{}' unreadable",
+                self.entry.schema.fields[c].name
+            ))
+        })?;
+        Ok(match v {
+            ValueRef::Null => Value::Null,
+            ValueRef::Bool(b) => Value::Bool(b),
+            ValueRef::Int(i) => Value::Int(i),
+            ValueRef::Float(x) => Value::Float(x),
+            ValueRef::Str(s) => Value::Str(s.to_owned()),
+            ValueRef::Json(t) => Value::Json(
+                serde_json::from_str(t).map_err(|e| corrupt(format!("stored JSON: {e}")))?,
+            ),
+            ValueRef::Vector(v) => Value::FloatVector(v.to_vec()),
+        })
+    }
+
+    /// The row's dynamic keys as a JSON object (empty without dynamic fields).
+    fn dynamic_map(&self, id: RowId) -> Result<serde_json::Map<String, serde_json::Value>> {
+        if self.parts[id.part].dynamic.is_none() {
+            return Ok(serde_json::Map::new());
+        }
+        let text = self
+            .dynamic_text(id)
+            .ok_or_else(|| corrupt("dynamic field unreadable"))?;
+        match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(corrupt("dynamic field is not a JSON object")),
+        }
+    }
+
+    /// The output row: pk first (if `with_pk`), then the chosen schema fields in schema order, then
+    /// the chosen dynamic keys.
+    fn output_row(&self, id: RowId, out: &OutputFields, with_pk: bool) -> Result<Row> {
+        let schema = &self.entry.schema;
+        let named = |n: &str| out.names.iter().any(|x| x == n);
+        let mut row = Row::new();
+        if with_pk {
+            row.push((schema.fields[self.pk_col].name.clone(), self.pk(id)?.into()));
+        }
+        for (c, f) in schema.fields.iter().enumerate() {
+            if c != self.pk_col && (out.all || named(&f.name)) {
+                row.push((f.name.clone(), self.value(id, c)?));
+            }
+        }
+        if schema.enable_dynamic_field {
+            let all_dynamic = out.all || named("$meta");
+            for (k, v) in self.dynamic_map(id)? {
+                if all_dynamic || (named(&k) && schema.field(&k).is_none()) {
+                    row.push((k, Value::Json(v)));
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// Full stored row (every field and the dynamic object), for merges and partial upserts.
+    pub(crate) fn stored_row(
+        &self,
+        id: RowId,
+    ) -> Result<(Vec<Value>, serde_json::Map<String, serde_json::Value>)> {
+        let values = (0..self.entry.schema.fields.len())
+            .map(|c| self.value(id, c))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((values, self.dynamic_map(id)?))
+    }
+
+    pub(crate) fn parts_len(&self) -> usize {
+        self.parts.len()
+    }
+
+    pub fn get(&self, ids: &[Pk], out: &OutputFields) -> Result<Vec<Row>> {
+        ids.iter()
+            .filter_map(|pk| self.find(pk))
+            .map(|id| self.output_row(id, out, true))
+            .collect()
+    }
+
+    /// Matching rows in primary-key order, after `offset`, at most `limit`.
+    pub fn query(
+        &self,
+        filter: Option<&dyn RowFilter>,
+        out: &OutputFields,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Row>> {
+        let mut keyed = self
+            .matching(filter)
+            .into_iter()
+            .map(|id| Ok((self.pk(id)?, id)))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed
+            .into_iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(_, id)| self.output_row(id, out, true))
+            .collect()
+    }
+
+    pub fn count(&self, filter: Option<&dyn RowFilter>) -> u64 {
+        match filter {
+            None => self.row_count(),
+            Some(_) => self.matching(filter).len() as u64,
+        }
+    }
+
+    /// Exact top-k per query vector, best first. `request.filter` is not read: the caller compiles it.
+    pub fn search(
+        &self,
+        request: &SearchRequest,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<Vec<Vec<Hit>>> {
+        let schema = &self.entry.schema;
+        let c = match &request.anns_field {
+            Some(name) => {
+                let c = self.field_index(name).ok_or_else(|| {
+                    Error::invalid(format!("anns_field '{name}' not found in schema"))
+                })?;
+                if !schema.fields[c].dtype.is_vector() {
+                    return Err(Error::invalid(format!(
+                        "anns_field '{name}' is not a vector field (dtype={})",
+                        schema.fields[c].dtype.name()
+                    )));
+                }
+                c
+            }
+            None => schema
+                .fields
+                .iter()
+                .position(|f| f.dtype.is_vector())
+                .ok_or_else(|| corrupt("schema without vector field"))?,
+        };
+        let field = &schema.fields[c];
+        let index_metric = self
+            .entry
+            .indexes
+            .iter()
+            .find(|i| i.field == field.name)
+            .map(|i| i.metric);
+        let metric = match (request.metric, index_metric) {
+            (Some(m), Some(i)) if m != i => {
+                return Err(Error::invalid(format!(
+                    "metric type {} does not match the index metric {} of field '{}'",
+                    m.name(),
+                    i.name(),
+                    field.name
+                )))
+            }
+            (Some(m), _) => m,
+            (None, Some(i)) => i,
+            (None, None) => Metric::Cosine,
+        };
+        let dim = field.dim.unwrap_or(0) as usize;
+        if request.limit == 0 {
+            return Err(Error::invalid("search limit must be at least 1"));
+        }
+        if request.nq == 0 || request.vectors.len() != request.nq.saturating_mul(dim) {
+            return Err(Error::invalid(format!(
+                "search got {} floats for {} query vectors, but field '{}' has dim {dim}",
+                request.vectors.len(),
+                request.nq,
+                field.name
+            )));
+        }
+        let pk_name = &schema.fields[self.pk_col].name;
+        let with_pk = request.output.names.iter().any(|n| n == pk_name);
+        let candidates = self.matching(filter);
+        let keep = request.limit.saturating_add(request.offset);
+        let mut results = Vec::with_capacity(request.nq);
+        for q in request.vectors.chunks_exact(dim) {
+            let q_inv = inv_norm(q);
+            // Min-heap of the best `keep` hits: the worst kept hit is on top.
+            let mut heap: BinaryHeap<std::cmp::Reverse<(Rank, std::cmp::Reverse<RowId>)>> =
+                BinaryHeap::with_capacity(keep.min(candidates.len()) + 1);
+            for &id in &candidates {
+                let part = &self.parts[id.part];
+                let col = &part.cols[c];
+                if col.validity.is_some_and(|v| !bit(v, id.row)) {
+                    continue;
+                }
+                let ColData::Vector {
+                    data, inv_norms, ..
+                } = &col.data
+                else {
+                    return Err(corrupt("vector column without vectors"));
+                };
+                let Some(v) = data.get(id.row * dim..id.row * dim + dim) else {
+                    return Err(corrupt("vector out of range"));
+                };
+                let score = match metric {
+                    Metric::L2 => l2(q, v),
+                    Metric::Ip => dot(q, v),
+                    Metric::Cosine => {
+                        dot(q, v) * q_inv * inv_norms.get(id.row).copied().unwrap_or(0.0)
+                    }
+                };
+                let rank = Rank(if metric.higher_is_better() {
+                    score
+                } else {
+                    -score
+                });
+                heap.push(std::cmp::Reverse((rank, std::cmp::Reverse(id))));
+                if heap.len() > keep {
+                    heap.pop();
+                }
+            }
+            let mut best: Vec<_> = heap.into_iter().map(|r| r.0).collect();
+            best.sort_unstable_by(|a, b| b.cmp(a));
+            let hits = best
+                .into_iter()
+                .skip(request.offset)
+                .map(|(rank, std::cmp::Reverse(id))| {
+                    Ok(Hit {
+                        id: self.pk(id)?,
+                        distance: if metric.higher_is_better() {
+                            rank.0
+                        } else {
+                            -rank.0
+                        },
+                        entity: self.output_row(id, &request.output, with_pk)?,
+                    })
+                })
+                .collect::<Result<Vec<_>>>()?;
+            results.push(hits);
+        }
+        Ok(results)
+    }
+}

@@ -1,1 +1,621 @@
-//! (being written)
+//! Pure encode/decode of the db file's header, meta slots and catalog, and of the segment header.
+//! No I/O here: every function takes bytes and returns values, never panics, and never trusts a length
+//! it has not checked against the input (see docs/format.md for the byte layout).
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::{Error, Result};
+use crate::schema::{CollectionSchema, DataType, IndexSpec};
+
+#[cfg(target_endian = "big")]
+compile_error!("covec maps little-endian columns in place and supports little-endian targets only");
+
+pub const MAGIC: &[u8; 8] = b"COVECDB\0";
+pub const FORMAT_VERSION: u32 = 1;
+/// Bytes 0..HEADER_LEN hold the preamble and the two meta slots; data starts here.
+pub const HEADER_LEN: u64 = 4096;
+pub const PREAMBLE_LEN: usize = 48;
+/// Meta slot A (even generations) and B (odd generations), each within one 512-byte sector.
+pub const SLOT_OFFSETS: [usize; 2] = [1024, 2048];
+pub const SLOT_LEN: usize = 64;
+/// Every section and the catalog start at a multiple of this.
+pub const ALIGN: u64 = 64;
+/// The catalog never exceeds this; it also bounds what bincode may allocate while decoding.
+pub const CATALOG_LIMIT: usize = 256 << 20;
+
+pub const SEGMENT_MAGIC: &[u8; 8] = b"COVECSEG";
+pub const SEGMENT_VERSION: u32 = 1;
+pub const SEGMENT_HEADER_LEN: u64 = 4096;
+pub const SEGMENT_HEADER_USED: usize = 64;
+
+type CatalogConfig = bincode::config::Configuration<
+    bincode::config::LittleEndian,
+    bincode::config::Varint,
+    bincode::config::Limit<CATALOG_LIMIT>,
+>;
+
+fn catalog_config() -> CatalogConfig {
+    bincode::config::standard().with_limit::<CATALOG_LIMIT>()
+}
+
+fn u32_at(b: &[u8], at: usize) -> u32 {
+    let mut x = [0u8; 4];
+    x.copy_from_slice(&b[at..at + 4]);
+    u32::from_le_bytes(x)
+}
+
+fn u64_at(b: &[u8], at: usize) -> u64 {
+    let mut x = [0u8; 8];
+    x.copy_from_slice(&b[at..at + 8]);
+    u64::from_le_bytes(x)
+}
+
+/// Rounds `n` up to the next multiple of `ALIGN` (None on overflow).
+pub fn align_up(n: u64) -> Option<u64> {
+    n.checked_add(ALIGN - 1).map(|x| x & !(ALIGN - 1))
+}
+
+/// Bytes of a bitmap with one bit per row.
+pub fn bitmap_len(rows: u64) -> u64 {
+    rows.div_ceil(8)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Preamble {
+    pub format_version: u32,
+    pub flags: u32,
+    pub db_uuid: [u8; 16],
+    pub created_unix_nanos: u64,
+}
+
+pub fn encode_preamble(p: &Preamble) -> [u8; PREAMBLE_LEN] {
+    let mut b = [0u8; PREAMBLE_LEN];
+    b[0..8].copy_from_slice(MAGIC);
+    b[8..12].copy_from_slice(&p.format_version.to_le_bytes());
+    b[12..16].copy_from_slice(&p.flags.to_le_bytes());
+    b[16..32].copy_from_slice(&p.db_uuid);
+    b[32..40].copy_from_slice(&p.created_unix_nanos.to_le_bytes());
+    let sum = xxh3_64(&b[0..40]);
+    b[40..48].copy_from_slice(&sum.to_le_bytes());
+    b
+}
+
+/// Decodes the preamble at the start of `bytes`. The version is checked before the checksum so that
+/// a newer format (which may checksum differently) is reported as newer, not as damaged.
+pub fn decode_preamble(bytes: &[u8], path: &Path) -> Result<Preamble> {
+    if bytes.len() < HEADER_LEN as usize {
+        return Err(Error::NotCovec {
+            path: path.into(),
+            reason: format!(
+                "file is {} bytes, shorter than the {HEADER_LEN}-byte header",
+                bytes.len()
+            ),
+        });
+    }
+    if &bytes[0..8] != MAGIC {
+        return Err(Error::NotCovec {
+            path: path.into(),
+            reason: "wrong magic bytes (expected COVECDB)".into(),
+        });
+    }
+    let format_version = u32_at(bytes, 8);
+    if format_version > FORMAT_VERSION {
+        return Err(Error::NewerVersion {
+            path: path.into(),
+            found: format_version,
+            supported: FORMAT_VERSION,
+        });
+    }
+    if xxh3_64(&bytes[0..40]) != u64_at(bytes, 40) {
+        return Err(Error::corrupt(path, "header checksum mismatch"));
+    }
+    if format_version == 0 {
+        return Err(Error::corrupt(path, "format version 0 does not exist"));
+    }
+    let mut db_uuid = [0u8; 16];
+    db_uuid.copy_from_slice(&bytes[16..32]);
+    Ok(Preamble {
+        format_version,
+        flags: u32_at(bytes, 12),
+        db_uuid,
+        created_unix_nanos: u64_at(bytes, 32),
+    })
+}
+
+/// One meta slot: the root of one committed generation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetaSlot {
+    pub generation: u64,
+    /// Random per commit: tells two histories apart that reached the same generation number.
+    pub commit_id: u64,
+    pub catalog_offset: u64,
+    pub catalog_len: u64,
+    pub catalog_xxh3: u64,
+    /// Bytes [0, committed_len) are this generation's image; anything beyond is a torn or newer tail.
+    pub committed_len: u64,
+    /// Header + catalog + sections the catalog references: what a compaction would keep.
+    pub live_bytes: u64,
+}
+
+impl MetaSlot {
+    /// The slot this generation is written to: generations alternate between A and B.
+    pub fn slot_index(&self) -> usize {
+        (self.generation % 2) as usize
+    }
+}
+
+pub fn encode_meta(m: &MetaSlot) -> [u8; SLOT_LEN] {
+    let mut b = [0u8; SLOT_LEN];
+    let fields = [
+        m.generation,
+        m.commit_id,
+        m.catalog_offset,
+        m.catalog_len,
+        m.catalog_xxh3,
+        m.committed_len,
+        m.live_bytes,
+    ];
+    for (i, f) in fields.iter().enumerate() {
+        b[i * 8..i * 8 + 8].copy_from_slice(&f.to_le_bytes());
+    }
+    let sum = xxh3_64(&b[0..56]);
+    b[56..64].copy_from_slice(&sum.to_le_bytes());
+    b
+}
+
+/// A slot whose checksum fails (torn write, never written) is None.
+pub fn decode_meta(b: &[u8]) -> Option<MetaSlot> {
+    let b = b.get(0..SLOT_LEN)?;
+    if xxh3_64(&b[0..56]) != u64_at(b, 56) {
+        return None;
+    }
+    Some(MetaSlot {
+        generation: u64_at(b, 0),
+        commit_id: u64_at(b, 8),
+        catalog_offset: u64_at(b, 16),
+        catalog_len: u64_at(b, 24),
+        catalog_xxh3: u64_at(b, 32),
+        committed_len: u64_at(b, 40),
+        live_bytes: u64_at(b, 48),
+    })
+}
+
+/// Checks that a slot's numbers describe a possible image of a file of `file_len` bytes.
+fn meta_is_plausible(m: &MetaSlot, file_len: u64) -> bool {
+    let catalog_end = m.catalog_offset.checked_add(m.catalog_len);
+    m.committed_len >= HEADER_LEN
+        && m.committed_len <= file_len
+        && m.catalog_offset >= HEADER_LEN
+        && m.catalog_offset % ALIGN == 0
+        && m.catalog_len as usize <= CATALOG_LIMIT
+        && catalog_end == Some(m.committed_len)
+}
+
+/// Preamble plus the valid meta slot with the higher generation. `file_len` is the file's current
+/// length: a slot pointing past it is not a usable root.
+pub fn decode_header(bytes: &[u8], file_len: u64, path: &Path) -> Result<(Preamble, MetaSlot)> {
+    let preamble = decode_preamble(bytes, path)?;
+    let best = SLOT_OFFSETS
+        .iter()
+        .filter_map(|&at| decode_meta(&bytes[at..at + SLOT_LEN]))
+        .filter(|m| meta_is_plausible(m, file_len))
+        .max_by_key(|m| m.generation);
+    match best {
+        Some(m) => Ok((preamble, m)),
+        None => Err(Error::corrupt(path, "neither meta slot is valid")),
+    }
+}
+
+/// Writes `m` into both meta slots of a header held in `dst` (used when copying an image whose other
+/// slot may since have been overwritten by a later commit).
+pub fn write_both_slots(dst: &mut [u8], m: &MetaSlot) -> Result<()> {
+    if dst.len() < HEADER_LEN as usize {
+        return Err(Error::Internal(
+            "image buffer shorter than the header".into(),
+        ));
+    }
+    let enc = encode_meta(m);
+    for at in SLOT_OFFSETS {
+        dst[at..at + SLOT_LEN].copy_from_slice(&enc);
+    }
+    Ok(())
+}
+
+/// A byte range of the file with its checksum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Section {
+    pub offset: u64,
+    pub len: u64,
+    pub xxh3: u64,
+}
+
+/// One schema field's column within a part. Which sections are present depends on the type:
+/// fixed-width types use `data`; VARCHAR and JSON add `offsets` (rows+1 u64); FLOAT_VECTOR adds
+/// `inv_norms` (one f32 per row); a nullable field adds `validity` (bit set = value present).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Column {
+    pub data: Section,
+    pub offsets: Option<Section>,
+    pub inv_norms: Option<Section>,
+    pub validity: Option<Section>,
+}
+
+/// An immutable batch of rows. Only `deleted` changes between generations (a new bitmap section).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Part {
+    pub rows: u64,
+    /// One per schema field, in schema order.
+    pub columns: Vec<Column>,
+    /// The `$meta` object of each row as JSON text, when the schema enables dynamic fields.
+    pub dynamic: Option<Column>,
+    /// Row numbers (u32) in ascending primary-key order; the keys are read from the pk column.
+    pub pk_index: Section,
+    /// Bit set = row deleted (or shadowed by a later write of the same key).
+    pub deleted: Option<Section>,
+    pub deleted_count: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CollectionEntry {
+    pub name: String,
+    pub schema: CollectionSchema,
+    pub indexes: Vec<IndexSpec>,
+    pub next_auto_id: i64,
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Catalog {
+    pub collections: Vec<CollectionEntry>,
+}
+
+impl Catalog {
+    pub fn collection(&self, name: &str) -> Option<&CollectionEntry> {
+        self.collections.iter().find(|c| c.name == name)
+    }
+
+    /// Every section the catalog references.
+    pub fn sections(&self) -> impl Iterator<Item = &Section> {
+        self.collections
+            .iter()
+            .flat_map(|c| c.parts.iter())
+            .flat_map(|p| {
+                p.columns
+                    .iter()
+                    .chain(p.dynamic.iter())
+                    .flat_map(|c| {
+                        std::iter::once(&c.data)
+                            .chain(c.offsets.iter())
+                            .chain(c.inv_norms.iter())
+                            .chain(c.validity.iter())
+                    })
+                    .chain(std::iter::once(&p.pk_index))
+                    .chain(p.deleted.iter())
+            })
+    }
+}
+
+/// Calls `f` on every section the catalog references, in the order `Catalog::sections` yields them.
+pub fn for_each_section_mut(c: &mut Catalog, mut f: impl FnMut(&mut Section)) {
+    for part in c.collections.iter_mut().flat_map(|c| c.parts.iter_mut()) {
+        for col in part.columns.iter_mut().chain(part.dynamic.iter_mut()) {
+            f(&mut col.data);
+            col.offsets.iter_mut().for_each(&mut f);
+            col.inv_norms.iter_mut().for_each(&mut f);
+            col.validity.iter_mut().for_each(&mut f);
+        }
+        f(&mut part.pk_index);
+        part.deleted.iter_mut().for_each(&mut f);
+    }
+}
+
+pub fn encode_catalog(c: &Catalog) -> Result<Vec<u8>> {
+    bincode::serde::encode_to_vec(c, catalog_config())
+        .map_err(|e| Error::Internal(format!("catalog does not encode: {e}")))
+}
+
+/// Checks the catalog's checksum, decodes it and validates its structure against an image of
+/// `image_len` bytes (see `validate_catalog`).
+pub fn decode_catalog(bytes: &[u8], xxh3: u64, image_len: u64, path: &Path) -> Result<Catalog> {
+    if xxh3_64(bytes) != xxh3 {
+        return Err(Error::corrupt(path, "catalog checksum mismatch"));
+    }
+    let (catalog, used): (Catalog, usize) =
+        bincode::serde::decode_from_slice(bytes, catalog_config())
+            .map_err(|e| Error::corrupt(path, format!("catalog does not decode: {e}")))?;
+    if used != bytes.len() {
+        return Err(Error::corrupt(path, "catalog has trailing bytes"));
+    }
+    validate_catalog(&catalog, image_len, path)?;
+    Ok(catalog)
+}
+
+fn check_section(
+    s: &Section,
+    want_len: Option<u64>,
+    image_len: u64,
+    what: &str,
+    path: &Path,
+) -> Result<()> {
+    let end = s.offset.checked_add(s.len);
+    if s.offset < HEADER_LEN || s.offset % ALIGN != 0 || end.is_none_or(|e| e > image_len) {
+        return Err(Error::corrupt(
+            path,
+            format!(
+                "{what} section [{}, +{}) lies outside the image",
+                s.offset, s.len
+            ),
+        ));
+    }
+    if let Some(w) = want_len {
+        if s.len != w {
+            return Err(Error::corrupt(
+                path,
+                format!("{what} section is {} bytes, expected {w}", s.len),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn check_var_column(c: &Column, rows: u64, image_len: u64, what: &str, path: &Path) -> Result<()> {
+    check_section(&c.data, None, image_len, what, path)?;
+    match &c.offsets {
+        Some(o) => check_section(o, Some((rows + 1) * 8), image_len, what, path)?,
+        None => return Err(Error::corrupt(path, format!("{what} has no offsets"))),
+    }
+    if c.inv_norms.is_some() {
+        return Err(Error::corrupt(path, format!("{what} has norms")));
+    }
+    Ok(())
+}
+
+/// Structural checks that make every later access in bounds: schemas are valid, every section lies
+/// inside the image, is aligned, and has the length its type and row count imply.
+pub fn validate_catalog(c: &Catalog, image_len: u64, path: &Path) -> Result<()> {
+    for (i, coll) in c.collections.iter().enumerate() {
+        if c.collections[..i].iter().any(|o| o.name == coll.name) {
+            return Err(Error::corrupt(
+                path,
+                format!("collection '{}' appears twice", coll.name),
+            ));
+        }
+        coll.schema
+            .validate()
+            .map_err(|e| Error::corrupt(path, format!("collection '{}': {e}", coll.name)))?;
+        for part in &coll.parts {
+            let n = part.rows;
+            if n > u64::from(u32::MAX) {
+                return Err(Error::corrupt(path, "part has more than 2^32 rows"));
+            }
+            if part.columns.len() != coll.schema.fields.len() {
+                return Err(Error::corrupt(
+                    path,
+                    "part column count differs from schema",
+                ));
+            }
+            if part.deleted_count > n {
+                return Err(Error::corrupt(path, "part deletes more rows than it has"));
+            }
+            for (f, col) in coll.schema.fields.iter().zip(&part.columns) {
+                let what = format!("field '{}'", f.name);
+                match f.dtype {
+                    DataType::VarChar | DataType::Json => {
+                        check_var_column(col, n, image_len, &what, path)?
+                    }
+                    DataType::FloatVector => {
+                        let dim = u64::from(f.dim.unwrap_or(0));
+                        check_section(&col.data, Some(n * dim * 4), image_len, &what, path)?;
+                        match &col.inv_norms {
+                            Some(s) => check_section(s, Some(n * 4), image_len, &what, path)?,
+                            None => {
+                                return Err(Error::corrupt(path, format!("{what} has no norms")))
+                            }
+                        }
+                        if col.offsets.is_some() {
+                            return Err(Error::corrupt(path, format!("{what} has offsets")));
+                        }
+                    }
+                    fixed => {
+                        let w = fixed.fixed_width().unwrap_or(0) as u64;
+                        check_section(&col.data, Some(n * w), image_len, &what, path)?;
+                        if col.offsets.is_some() || col.inv_norms.is_some() {
+                            return Err(Error::corrupt(path, format!("{what} has extra sections")));
+                        }
+                    }
+                }
+                match (&col.validity, f.nullable) {
+                    (Some(v), true) => {
+                        check_section(v, Some(bitmap_len(n)), image_len, &what, path)?
+                    }
+                    (None, false) => {}
+                    _ => {
+                        return Err(Error::corrupt(
+                            path,
+                            format!("{what}: validity bitmap disagrees with nullable"),
+                        ))
+                    }
+                }
+            }
+            match (&part.dynamic, coll.schema.enable_dynamic_field) {
+                (Some(d), true) => {
+                    check_var_column(d, n, image_len, "$meta", path)?;
+                    if d.validity.is_some() {
+                        return Err(Error::corrupt(path, "$meta has a validity bitmap"));
+                    }
+                }
+                (None, false) => {}
+                _ => return Err(Error::corrupt(path, "dynamic column disagrees with schema")),
+            }
+            check_section(&part.pk_index, Some(n * 4), image_len, "pk index", path)?;
+            if let Some(d) = &part.deleted {
+                check_section(d, Some(bitmap_len(n)), image_len, "deletion bitmap", path)?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Checks every section's checksum against `image` (the full walk `covec verify` does).
+pub fn verify_sections(c: &Catalog, image: &[u8], path: &Path) -> Result<()> {
+    for s in c.sections() {
+        let bytes = usize::try_from(s.offset)
+            .ok()
+            .zip(usize::try_from(s.len).ok())
+            .and_then(|(o, l)| image.get(o..o.checked_add(l)?))
+            .ok_or_else(|| Error::corrupt(path, "section outside the image"))?;
+        if xxh3_64(bytes) != s.xxh3 {
+            return Err(Error::corrupt(
+                path,
+                format!("section at offset {} fails its checksum", s.offset),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The 4 KiB header in front of a segment's copy of a committed image (written by `segment`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentHeader {
+    pub version: u32,
+    pub generation: u64,
+    pub commit_id: u64,
+    pub image_len: u64,
+    pub image_xxh3: u64,
+    pub creator_pid: u32,
+}
+
+pub fn encode_segment_header(h: &SegmentHeader) -> [u8; SEGMENT_HEADER_USED] {
+    let mut b = [0u8; SEGMENT_HEADER_USED];
+    b[0..8].copy_from_slice(SEGMENT_MAGIC);
+    b[8..12].copy_from_slice(&h.version.to_le_bytes());
+    b[12..16].copy_from_slice(&h.creator_pid.to_le_bytes());
+    b[16..24].copy_from_slice(&h.generation.to_le_bytes());
+    b[24..32].copy_from_slice(&h.commit_id.to_le_bytes());
+    b[32..40].copy_from_slice(&h.image_len.to_le_bytes());
+    b[40..48].copy_from_slice(&h.image_xxh3.to_le_bytes());
+    let sum = xxh3_64(&b[0..48]);
+    b[48..56].copy_from_slice(&sum.to_le_bytes());
+    b
+}
+
+pub fn decode_segment_header(b: &[u8], path: &Path) -> Result<SegmentHeader> {
+    if b.len() < SEGMENT_HEADER_USED || &b[0..8] != SEGMENT_MAGIC {
+        return Err(Error::NotCovec {
+            path: path.into(),
+            reason: "not a covec segment (wrong magic or too short)".into(),
+        });
+    }
+    let version = u32_at(b, 8);
+    if version > SEGMENT_VERSION {
+        return Err(Error::NewerVersion {
+            path: path.into(),
+            found: version,
+            supported: SEGMENT_VERSION,
+        });
+    }
+    if xxh3_64(&b[0..48]) != u64_at(b, 48) {
+        return Err(Error::corrupt(path, "segment header checksum mismatch"));
+    }
+    Ok(SegmentHeader {
+        version,
+        creator_pid: u32_at(b, 12),
+        generation: u64_at(b, 16),
+        commit_id: u64_at(b, 24),
+        image_len: u64_at(b, 32),
+        image_xxh3: u64_at(b, 40),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header_with(slots: &[MetaSlot]) -> Vec<u8> {
+        let mut b = vec![0u8; HEADER_LEN as usize];
+        b[..PREAMBLE_LEN].copy_from_slice(&encode_preamble(&Preamble {
+            format_version: FORMAT_VERSION,
+            flags: 0,
+            db_uuid: [7; 16],
+            created_unix_nanos: 1,
+        }));
+        for m in slots {
+            let at = SLOT_OFFSETS[m.slot_index()];
+            b[at..at + SLOT_LEN].copy_from_slice(&encode_meta(m));
+        }
+        b
+    }
+
+    fn meta(generation: u64) -> MetaSlot {
+        MetaSlot {
+            generation,
+            commit_id: 9,
+            catalog_offset: HEADER_LEN,
+            catalog_len: 1,
+            catalog_xxh3: 0,
+            committed_len: HEADER_LEN + 1,
+            live_bytes: HEADER_LEN + 1,
+        }
+    }
+
+    #[test]
+    fn newest_valid_slot_wins_and_torn_slot_falls_back() {
+        let mut b = header_with(&[meta(4), meta(5)]);
+        let p = Path::new("x");
+        assert_eq!(decode_header(&b, 10_000, p).unwrap().1.generation, 5);
+        b[SLOT_OFFSETS[1] + 3] ^= 1;
+        assert_eq!(decode_header(&b, 10_000, p).unwrap().1.generation, 4);
+        b[SLOT_OFFSETS[0] + 3] ^= 1;
+        assert!(matches!(
+            decode_header(&b, 10_000, p),
+            Err(Error::Corrupt { .. })
+        ));
+    }
+
+    #[test]
+    fn slot_beyond_file_end_is_ignored() {
+        let b = header_with(&[meta(4), meta(5)]);
+        let mut far = meta(5);
+        far.committed_len = 1 << 40;
+        assert_eq!(
+            decode_header(&b, HEADER_LEN + 1, Path::new("x")).unwrap().1,
+            meta(5)
+        );
+        let b = header_with(&[meta(4), far]);
+        assert_eq!(
+            decode_header(&b, HEADER_LEN + 1, Path::new("x")).unwrap().1,
+            meta(4)
+        );
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        let p = Path::new("x");
+        for len in [0usize, 7, 100, 4096, 5000] {
+            let junk: Vec<u8> = (0..len).map(|i| (i * 31 % 251) as u8).collect();
+            assert!(decode_header(&junk, len as u64, p).is_err());
+            assert!(decode_catalog(&junk, xxh3_64(&junk), len as u64, p).is_err());
+        }
+    }
+
+    #[test]
+    fn segment_header_round_trips() {
+        let h = SegmentHeader {
+            version: SEGMENT_VERSION,
+            generation: 3,
+            commit_id: 4,
+            image_len: 5,
+            image_xxh3: 6,
+            creator_pid: 7,
+        };
+        let p = Path::new("s");
+        assert_eq!(
+            decode_segment_header(&encode_segment_header(&h), p).unwrap(),
+            h
+        );
+        assert!(decode_segment_header(b"COVECDB\0", p).is_err());
+    }
+}

@@ -1,1 +1,499 @@
-//! (being written)
+//! The db file on disk: create, the writer lock, the atomic durable commit, compaction, and the
+//! committed image a loader copies. Layout and invariants: docs/format.md.
+//!
+//! Durability order of a commit: append sections + catalog beyond `committed_len`, fdatasync, write the
+//! meta slot the current generation does not use, fdatasync. A crash before the slot write leaves the
+//! old slot newest (the tail is truncated by the next writer); a torn slot fails its checksum.
+
+use std::fs::{File, OpenOptions};
+use std::io::{ErrorKind, Write};
+use std::os::unix::fs::{FileExt, MetadataExt};
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+use xxhash_rust::xxh3::xxh3_64;
+
+use crate::error::{Error, Result};
+use crate::format::{self, Catalog, MetaSlot, Preamble, Section, HEADER_LEN};
+
+/// Compact when the file is larger than twice the live bytes plus this slack.
+const COMPACT_SLACK: u64 = 1 << 20;
+
+fn random_u64() -> u64 {
+    let mut b = [0u8; 8];
+    // /dev/urandom never blocks after boot; the fallback only needs to differ between commits.
+    if File::open("/dev/urandom")
+        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
+        .is_ok()
+    {
+        return u64::from_le_bytes(b);
+    }
+    let nanos = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0);
+    xxh3_64(
+        &[
+            nanos.to_le_bytes(),
+            u64::from(std::process::id()).to_le_bytes(),
+        ]
+        .concat(),
+    )
+}
+
+fn dir_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    }
+}
+
+fn sync_dir(path: &Path) -> Result<()> {
+    let dir = dir_of(path);
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(|e| Error::io(dir, e))
+}
+
+/// A Milvus Lite db is a directory; say how to bring it over instead of failing obscurely.
+fn reject_directory(path: &Path) -> Result<()> {
+    if path.is_dir() {
+        return Err(Error::NotCovec {
+            path: path.into(),
+            reason: format!(
+                "it is a directory (a Milvus Lite db?); convert it with `covec import {} <new.covec>`",
+                path.display()
+            ),
+        });
+    }
+    Ok(())
+}
+
+/// Writes a complete file at `tmp`: header (both slots at `generation`), `body` at HEADER_LEN, and the
+/// catalog after it; fsyncs it. Returns the meta slot written.
+fn write_fresh_file(
+    tmp: &Path,
+    preamble: &Preamble,
+    generation: u64,
+    body: &[u8],
+    catalog: &Catalog,
+    live_sections: u64,
+) -> Result<MetaSlot> {
+    let cat = format::encode_catalog(catalog)?;
+    let catalog_offset = format::align_up(HEADER_LEN + body.len() as u64)
+        .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
+    let meta = MetaSlot {
+        generation,
+        commit_id: random_u64(),
+        catalog_offset,
+        catalog_len: cat.len() as u64,
+        catalog_xxh3: xxh3_64(&cat),
+        committed_len: catalog_offset + cat.len() as u64,
+        live_bytes: HEADER_LEN + live_sections + cat.len() as u64,
+    };
+    let mut bytes = vec![0u8; HEADER_LEN as usize];
+    bytes[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
+    format::write_both_slots(&mut bytes, &meta)?;
+    bytes.extend_from_slice(body);
+    bytes.resize(catalog_offset as usize, 0);
+    bytes.extend_from_slice(&cat);
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| Error::io(tmp, e))?;
+    f.write_all(&bytes)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| Error::io(tmp, e))?;
+    Ok(meta)
+}
+
+/// Creates an empty db at `path` unless a file is there already (then it is left alone). The file
+/// appears under its name only when complete: it is written under a temporary name and hard-linked.
+pub fn create_if_missing(path: &Path) -> Result<()> {
+    reject_directory(path)?;
+    if path.exists() {
+        return Ok(());
+    }
+    let tmp = temp_name(path, "create");
+    let preamble = Preamble {
+        format_version: format::FORMAT_VERSION,
+        flags: 0,
+        db_uuid: {
+            let mut u = [0u8; 16];
+            u[..8].copy_from_slice(&random_u64().to_le_bytes());
+            u[8..].copy_from_slice(&random_u64().to_le_bytes());
+            u
+        },
+        created_unix_nanos: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_nanos() as u64)
+            .unwrap_or(0),
+    };
+    let _ = std::fs::remove_file(&tmp);
+    let written = write_fresh_file(&tmp, &preamble, 0, &[], &Catalog::default(), 0);
+    let linked = written.and_then(|_| match std::fs::hard_link(&tmp, path) {
+        Ok(()) => Ok(()),
+        // Another process created it first: theirs is as good as ours.
+        Err(e) if e.kind() == ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(Error::io(path, e)),
+    });
+    let _ = std::fs::remove_file(&tmp);
+    linked?;
+    sync_dir(path)
+}
+
+fn temp_name(path: &Path, what: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{what}-{}", std::process::id()));
+    PathBuf::from(name)
+}
+
+/// Compaction runs only under the writer lock, so while we hold it any `<name>.compact-<pid>` file is
+/// left over from a writer that died mid-compaction.
+fn remove_stale_compactions(path: &Path) {
+    let Some(name) = path.file_name() else {
+        return;
+    };
+    let prefix = format!("{}.compact-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir_of(path)) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with(&prefix) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
+}
+
+fn read_header(file: &File, path: &Path) -> Result<(Preamble, MetaSlot, u64)> {
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut head = vec![0u8; HEADER_LEN.min(file_len) as usize];
+    file.read_exact_at(&mut head, 0)
+        .map_err(|e| Error::io(path, e))?;
+    let (p, m) = format::decode_header(&head, file_len, path)?;
+    Ok((p, m, file_len))
+}
+
+fn open_read(path: &Path) -> Result<File> {
+    reject_directory(path)?;
+    File::open(path).map_err(|e| Error::io(path, e))
+}
+
+/// Which db and which committed state: what a segment name and a loader need.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageIdentity {
+    pub db_uuid: [u8; 16],
+    pub canonical_path: PathBuf,
+}
+
+impl ImageIdentity {
+    /// 16 hex chars of xxh3(uuid || canonical path): names this db's segments.
+    pub fn db_id(&self) -> String {
+        let mut key = self.db_uuid.to_vec();
+        key.extend_from_slice(self.canonical_path.as_os_str().as_encoded_bytes());
+        format!("{:016x}", xxh3_64(&key))
+    }
+}
+
+/// The newest committed generation of a db file, with the file kept open so that a copy reads that
+/// generation's bytes even if the path is replaced by compaction meanwhile.
+pub struct CommittedImage {
+    file: File,
+    identity: ImageIdentity,
+    meta: MetaSlot,
+}
+
+impl CommittedImage {
+    pub fn open(path: &Path) -> Result<CommittedImage> {
+        let file = open_read(path)?;
+        let canonical_path = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
+        let (preamble, meta, _) = read_header(&file, path)?;
+        Ok(CommittedImage {
+            file,
+            identity: ImageIdentity {
+                db_uuid: preamble.db_uuid,
+                canonical_path,
+            },
+            meta,
+        })
+    }
+
+    pub fn identity(&self) -> &ImageIdentity {
+        &self.identity
+    }
+    pub fn db_id(&self) -> String {
+        self.identity.db_id()
+    }
+    pub fn generation(&self) -> u64 {
+        self.meta.generation
+    }
+    pub fn commit_id(&self) -> u64 {
+        self.meta.commit_id
+    }
+    pub fn meta(&self) -> &MetaSlot {
+        &self.meta
+    }
+    /// Bytes of the image: [0, committed_len).
+    pub fn len(&self) -> u64 {
+        self.meta.committed_len
+    }
+    pub fn is_empty(&self) -> bool {
+        self.meta.committed_len == 0
+    }
+
+    /// Copies the image from this handle's file into `dst` (exactly `len()` bytes) and rewrites both
+    /// meta slots to this generation: a later commit may have overwritten the other slot, and the copy
+    /// must read back as exactly this generation.
+    pub fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
+        if dst.len() as u64 != self.meta.committed_len {
+            return Err(Error::Internal(format!(
+                "copy_into: buffer is {} bytes, image is {}",
+                dst.len(),
+                self.meta.committed_len
+            )));
+        }
+        let path = &self.identity.canonical_path;
+        self.file
+            .read_exact_at(dst, 0)
+            .map_err(|e| Error::io(path, e))?;
+        format::write_both_slots(dst, &self.meta)
+    }
+
+    /// A read-only map of the image.
+    pub fn map(&self) -> Result<memmap2::Mmap> {
+        let path = &self.identity.canonical_path;
+        let len = usize::try_from(self.meta.committed_len)
+            .map_err(|_| Error::corrupt(path, "image larger than the address space"))?;
+        // SAFETY: bytes below committed_len are never modified in place (the meta slots excepted,
+        // which readers do not consult through the map) and the file is never truncated below
+        // committed_len; compaction replaces the file by rename, leaving this inode intact.
+        unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }
+            .map_err(|e| Error::io(path, e))
+    }
+}
+
+/// Builds the bytes a commit appends. Sections get absolute offsets starting at `base`.
+pub struct CommitBuilder {
+    base: u64,
+    buf: Vec<u8>,
+}
+
+impl CommitBuilder {
+    pub fn new(base: u64) -> CommitBuilder {
+        CommitBuilder {
+            base,
+            buf: Vec::new(),
+        }
+    }
+
+    /// Appends `bytes` at the next aligned offset and returns where they landed.
+    pub fn push(&mut self, bytes: &[u8]) -> Section {
+        let pad = (format::ALIGN - (self.buf.len() as u64 % format::ALIGN)) % format::ALIGN;
+        self.buf.resize(self.buf.len() + pad as usize, 0);
+        let offset = self.base + self.buf.len() as u64;
+        self.buf.extend_from_slice(bytes);
+        Section {
+            offset,
+            len: bytes.len() as u64,
+            xxh3: xxh3_64(bytes),
+        }
+    }
+}
+
+/// The writer: holds the exclusive lock on the db file and its newest committed state.
+pub struct Writer {
+    file: Flock<File>,
+    path: PathBuf,
+    preamble: Preamble,
+    meta: MetaSlot,
+    map: memmap2::Mmap,
+}
+
+fn same_inode(file: &File, path: &Path) -> Result<bool> {
+    let a = file.metadata().map_err(|e| Error::io(path, e))?;
+    match std::fs::metadata(path) {
+        Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
+        Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(Error::io(path, e)),
+    }
+}
+
+impl Writer {
+    /// Takes the writer lock (blocking while another writer commits), creating the db if missing.
+    pub fn lock(path: &Path) -> Result<Writer> {
+        loop {
+            create_if_missing(path)?;
+            reject_directory(path)?;
+            let file = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .open(path)
+                .map_err(|e| Error::io(path, e))?;
+            let mut file = file;
+            let locked = loop {
+                match Flock::lock(file, FlockArg::LockExclusive) {
+                    Ok(l) => break l,
+                    Err((f, Errno::EINTR)) => file = f,
+                    Err((_, e)) => return Err(Error::io(path, e.into())),
+                }
+            };
+            // Compaction renames a new file over the path while we wait: lock the file the path names.
+            if !same_inode(&locked, path)? {
+                continue;
+            }
+            remove_stale_compactions(path);
+            let (preamble, meta, file_len) = read_header(&locked, path)?;
+            if file_len > meta.committed_len {
+                // A torn commit's tail: nothing references it.
+                locked
+                    .set_len(meta.committed_len)
+                    .map_err(|e| Error::io(path, e))?;
+            }
+            let len = usize::try_from(meta.committed_len)
+                .map_err(|_| Error::corrupt(path, "image larger than the address space"))?;
+            // SAFETY: we hold the writer lock, so only we append; bytes below committed_len never change.
+            let map = unsafe { memmap2::MmapOptions::new().len(len).map(&*locked) }
+                .map_err(|e| Error::io(path, e))?;
+            return Ok(Writer {
+                file: locked,
+                path: path.to_path_buf(),
+                preamble,
+                meta,
+                map,
+            });
+        }
+    }
+
+    pub fn meta(&self) -> &MetaSlot {
+        &self.meta
+    }
+
+    /// The committed image the next commit builds on.
+    pub fn image(&self) -> &[u8] {
+        &self.map
+    }
+
+    /// Where the next commit's first section goes.
+    pub fn builder(&self) -> CommitBuilder {
+        // committed_len is at most the mapped length, so it cannot overflow after alignment.
+        CommitBuilder::new(format::align_up(self.meta.committed_len).unwrap_or(u64::MAX))
+    }
+
+    /// Makes `catalog` (whose new sections are in `builder`) the next generation, durably.
+    /// Compacts the file afterwards when it has grown past twice its live bytes.
+    pub fn commit(self, builder: CommitBuilder, catalog: &Catalog) -> Result<MetaSlot> {
+        let cat = format::encode_catalog(catalog)?;
+        if cat.len() > format::CATALOG_LIMIT {
+            return Err(Error::invalid(
+                "the catalog would exceed 256 MiB; too many collections or parts",
+            ));
+        }
+        let base = builder.base;
+        let catalog_offset = format::align_up(base + builder.buf.len() as u64)
+            .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
+        let live: u64 = catalog.sections().map(|s| s.len).sum();
+        let meta = MetaSlot {
+            generation: self.meta.generation + 1,
+            commit_id: random_u64(),
+            catalog_offset,
+            catalog_len: cat.len() as u64,
+            catalog_xxh3: xxh3_64(&cat),
+            committed_len: catalog_offset + cat.len() as u64,
+            live_bytes: HEADER_LEN + live + cat.len() as u64,
+        };
+        let path = &self.path;
+        // Alignment gaps are never written: the file reads them back as zeros.
+        self.file
+            .write_all_at(&builder.buf, base)
+            .and_then(|_| self.file.write_all_at(&cat, catalog_offset))
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(path, e))?;
+        let slot = format::SLOT_OFFSETS[meta.slot_index()];
+        self.file
+            .write_all_at(&format::encode_meta(&meta), slot as u64)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(path, e))?;
+        if meta.committed_len > meta.live_bytes.saturating_mul(2) + COMPACT_SLACK {
+            return self.compact(catalog, meta);
+        }
+        Ok(meta)
+    }
+
+    /// Rewrites the live sections of `meta`'s generation into a fresh file, renamed over the path,
+    /// as generation + 1 (same uuid). Readers of the old inode keep their maps.
+    fn compact(self, catalog: &Catalog, meta: MetaSlot) -> Result<MetaSlot> {
+        let path = self.path.clone();
+        // Re-map: the commit just appended beyond the writer's map.
+        let image = CommittedImage::open(&path)?;
+        if image.commit_id() != meta.commit_id {
+            return Err(Error::Internal("db changed under the writer lock".into()));
+        }
+        let map = image.map()?;
+        let mut moved = catalog.clone();
+        let mut body = Vec::new();
+        let mut failure = None;
+        format::for_each_section_mut(&mut moved, |s| {
+            let src = map.get(s.offset as usize..(s.offset + s.len) as usize);
+            match src {
+                Some(src) => {
+                    let pad = (format::ALIGN - (body.len() as u64 % format::ALIGN)) % format::ALIGN;
+                    body.resize(body.len() + pad as usize, 0);
+                    s.offset = HEADER_LEN + body.len() as u64;
+                    body.extend_from_slice(src);
+                }
+                None => failure = Some(s.offset),
+            }
+        });
+        if let Some(off) = failure {
+            return Err(Error::corrupt(
+                &path,
+                format!("section at {off} outside the image"),
+            ));
+        }
+        let live: u64 = moved.sections().map(|s| s.len).sum();
+        let tmp = temp_name(&path, "compact");
+        let _ = std::fs::remove_file(&tmp);
+        let written = write_fresh_file(
+            &tmp,
+            &self.preamble,
+            meta.generation + 1,
+            &body,
+            &moved,
+            live,
+        )
+        .and_then(|m| {
+            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+            Ok(m)
+        });
+        match written {
+            Ok(m) => {
+                sync_dir(&path)?;
+                Ok(m)
+            }
+            // The commit itself is durable; a failed compaction (e.g. a full disk) only leaves the
+            // file large, and the next commit tries again.
+            Err(_) => {
+                let _ = std::fs::remove_file(&tmp);
+                Ok(meta)
+            }
+        }
+    }
+}
+
+/// Full check of a db file: header, catalog, and every section's checksum (`covec verify`).
+pub fn verify(path: &Path) -> Result<MetaSlot> {
+    let image = CommittedImage::open(path)?;
+    let map = image.map()?;
+    let m = *image.meta();
+    let cat = format::decode_catalog(
+        &map[m.catalog_offset as usize..m.committed_len as usize],
+        m.catalog_xxh3,
+        m.committed_len,
+        path,
+    )?;
+    format::verify_sections(&cat, &map, path)?;
+    Ok(m)
+}

@@ -1,0 +1,679 @@
+//! Planning mutations: each `plan_*` takes the current generation and returns the catalog of the next
+//! one, after pushing any new sections (parts, deletion bitmaps) into the commit builder.
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value as Json};
+
+use super::{inv_norm, CollectionView, RowId, Snapshot};
+use crate::error::{Error, Result};
+use crate::format::{bitmap_len, Catalog, CollectionEntry, Column, Part};
+use crate::rowview::RowFilter;
+use crate::schema::{
+    validate_collection_name, CollectionSchema, DataType, DefaultValue, FieldSchema, IndexSpec,
+};
+use crate::store::CommitBuilder;
+use crate::value::{Pk, Row, Value};
+
+/// Merge a collection's parts into one beyond this many parts...
+const MAX_PARTS: usize = 8;
+/// ...or when more than this fraction of its stored rows are deleted.
+const MAX_DELETED_FRACTION: f64 = 0.3;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteMode {
+    Insert,
+    /// Replace the row with that key; `partial` merges the given fields into the stored row instead.
+    Upsert {
+        partial: bool,
+    },
+}
+
+pub enum Deletion<'f> {
+    Ids(&'f [Pk]),
+    /// Rows the filter accepts; None deletes every row.
+    Filter(Option<&'f dyn RowFilter>),
+}
+
+fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionEntry> {
+    cat.collections
+        .iter_mut()
+        .find(|c| c.name == name)
+        .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
+}
+
+fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
+    match schema.field(&spec.field) {
+        Some(f) if f.dtype.is_vector() => Ok(()),
+        Some(f) => Err(Error::invalid(format!(
+            "field '{}' has type {}; covec indexes vector fields only",
+            f.name,
+            f.dtype.name()
+        ))),
+        None => Err(Error::invalid(format!(
+            "cannot create index on non-existent field '{}'",
+            spec.field
+        ))),
+    }
+}
+
+pub fn plan_create_collection(
+    cat: &Catalog,
+    name: &str,
+    schema: CollectionSchema,
+    indexes: Vec<IndexSpec>,
+) -> Result<Catalog> {
+    validate_collection_name(name)?;
+    schema.validate()?;
+    if cat.collection(name).is_some() {
+        return Err(Error::AlreadyExists {
+            what: format!("collection '{name}'"),
+        });
+    }
+    for (i, spec) in indexes.iter().enumerate() {
+        check_index(&schema, spec)?;
+        if indexes[..i].iter().any(|o| o.field == spec.field) {
+            return Err(Error::IndexExists {
+                field: spec.field.clone(),
+            });
+        }
+    }
+    let mut next = cat.clone();
+    next.collections.push(CollectionEntry {
+        name: name.into(),
+        schema,
+        indexes,
+        next_auto_id: 1,
+        parts: Vec::new(),
+    });
+    Ok(next)
+}
+
+pub fn plan_drop_collection(cat: &Catalog, name: &str) -> Catalog {
+    let mut next = cat.clone();
+    next.collections.retain(|c| c.name != name);
+    next
+}
+
+pub fn plan_rename_collection(cat: &Catalog, old: &str, new: &str) -> Result<Catalog> {
+    validate_collection_name(new)?;
+    if cat.collection(new).is_some() {
+        return Err(Error::AlreadyExists {
+            what: format!("collection '{new}'"),
+        });
+    }
+    let mut next = cat.clone();
+    entry_mut(&mut next, old)?.name = new.into();
+    Ok(next)
+}
+
+pub fn plan_create_index(cat: &Catalog, collection: &str, spec: IndexSpec) -> Result<Catalog> {
+    let mut next = cat.clone();
+    let entry = entry_mut(&mut next, collection)?;
+    check_index(&entry.schema, &spec)?;
+    if entry.indexes.iter().any(|i| i.field == spec.field) {
+        return Err(Error::IndexExists { field: spec.field });
+    }
+    entry.indexes.push(spec);
+    Ok(next)
+}
+
+pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Result<Catalog> {
+    let mut next = cat.clone();
+    let entry = entry_mut(&mut next, collection)?;
+    let before = entry.indexes.len();
+    entry.indexes.retain(|i| i.index_name != index_name);
+    if entry.indexes.len() == before {
+        return Err(Error::IndexNotFound {
+            name: index_name.into(),
+        });
+    }
+    Ok(next)
+}
+
+fn type_word(t: DataType) -> &'static str {
+    match t {
+        DataType::Bool => "bool",
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => "int",
+        DataType::Float | DataType::Double => "float",
+        DataType::VarChar => "varchar",
+        DataType::Json => "json",
+        DataType::FloatVector => "float vector",
+    }
+}
+
+fn value_word(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "None",
+        Value::Bool(_) => "bool",
+        Value::Int(_) => "int",
+        Value::Float(_) => "float",
+        Value::Str(_) => "str",
+        Value::Json(_) => "json",
+        Value::FloatVector(_) => "float vector",
+    }
+}
+
+fn mismatch(f: &FieldSchema, v: &Value) -> Error {
+    Error::invalid_code(
+        1,
+        format!(
+            "The Input data type is inconsistent with defined schema, {} field should be a {}, but got a {} instead.",
+            f.name,
+            type_word(f.dtype),
+            value_word(v)
+        ),
+    )
+}
+
+fn json_to_value(j: Json) -> Value {
+    match j {
+        Json::Bool(b) => Value::Bool(b),
+        Json::Number(n) => match n.as_i64() {
+            Some(i) => Value::Int(i),
+            None => Value::Float(n.as_f64().unwrap_or(f64::NAN)),
+        },
+        Json::String(s) => Value::Str(s),
+        other => Value::Json(other),
+    }
+}
+
+/// Any value as JSON (vectors become arrays; non-finite floats become null, as JSON has none).
+fn value_to_json(v: Value) -> Json {
+    match v {
+        Value::Null => Json::Null,
+        Value::Bool(b) => Json::Bool(b),
+        Value::Int(i) => Json::from(i),
+        Value::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
+        Value::Str(s) => Json::String(s),
+        Value::Json(j) => j,
+        Value::FloatVector(v) => Json::Array(
+            v.into_iter()
+                .map(|x| {
+                    serde_json::Number::from_f64(f64::from(x)).map_or(Json::Null, Json::Number)
+                })
+                .collect(),
+        ),
+    }
+}
+
+/// A non-null input value as the field's type.
+fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
+    let v = match (f.dtype, v) {
+        (DataType::Json, Value::Str(s)) => {
+            return serde_json::from_str(&s).map(Value::Json).map_err(|e| {
+                Error::invalid_code(
+                    1,
+                    format!("Invalid JSON string for field '{}': {e}", f.name),
+                )
+            })
+        }
+        (DataType::Json, v) => return Ok(Value::Json(value_to_json(v))),
+        (DataType::FloatVector, Value::Json(Json::Array(a))) => {
+            let mut out = Vec::with_capacity(a.len());
+            for x in a {
+                match x.as_f64() {
+                    Some(x) => out.push(x as f32),
+                    None => return Err(mismatch(f, &Value::Json(x))),
+                }
+            }
+            Value::FloatVector(out)
+        }
+        // JSON scalars (e.g. from a dynamic round trip) stand for the plain values.
+        (_, Value::Json(j)) if !matches!(j, Json::Array(_) | Json::Object(_)) => json_to_value(j),
+        (_, v) => v,
+    };
+    let (min, max) = match f.dtype {
+        DataType::Int8 => (i64::from(i8::MIN), i64::from(i8::MAX)),
+        DataType::Int16 => (i64::from(i16::MIN), i64::from(i16::MAX)),
+        DataType::Int32 => (i64::from(i32::MIN), i64::from(i32::MAX)),
+        _ => (i64::MIN, i64::MAX),
+    };
+    Ok(match (f.dtype, v) {
+        (DataType::Bool, Value::Bool(b)) => Value::Bool(b),
+        (t, Value::Int(i)) if t.is_integer() => {
+            if i < min || i > max {
+                return Err(Error::invalid(format!(
+                    "field '{}' value {i} does not match dtype DataType.{}",
+                    f.name,
+                    t.name()
+                )));
+            }
+            Value::Int(i)
+        }
+        (DataType::Float | DataType::Double, Value::Float(x)) => Value::Float(x),
+        (DataType::Float | DataType::Double, Value::Int(i)) => Value::Float(i as f64),
+        (DataType::VarChar, Value::Str(s)) => {
+            if let Some(max) = f.max_length {
+                let n = s.chars().count();
+                if n > max as usize {
+                    return Err(Error::invalid(format!(
+                        "VARCHAR field '{}' value length {n} exceeds max_length={max}",
+                        f.name
+                    )));
+                }
+            }
+            Value::Str(s)
+        }
+        (DataType::FloatVector, Value::FloatVector(v)) => {
+            let dim = f.dim.unwrap_or(0) as usize;
+            if v.len() != dim {
+                return Err(Error::invalid(format!(
+                    "vector field '{}' expected dim {dim}, got {}",
+                    f.name,
+                    v.len()
+                )));
+            }
+            Value::FloatVector(v)
+        }
+        (_, v) => return Err(mismatch(f, &v)),
+    })
+}
+
+fn default_of(f: &FieldSchema) -> Result<Option<Value>> {
+    let Some(d) = &f.default_value else {
+        return Ok(None);
+    };
+    let v = match d {
+        DefaultValue::Bool(b) => Value::Bool(*b),
+        DefaultValue::Int(i) => Value::Int(*i),
+        DefaultValue::Float(x) => Value::Float(*x),
+        DefaultValue::Str(s) => Value::Str(s.clone()),
+        DefaultValue::JsonText(t) => Value::Str(t.clone()),
+    };
+    coerce(f, v).map(Some)
+}
+
+/// The stored value for an input that may be missing (None) or null.
+fn fill(f: &FieldSchema, v: Option<Value>) -> Result<Value> {
+    match v {
+        Some(Value::Null) | None => {
+            if let Some(d) = default_of(f)? {
+                Ok(d)
+            } else if f.nullable {
+                Ok(Value::Null)
+            } else if v.is_none() {
+                Err(Error::invalid_code(
+                    1,
+                    format!(
+                        "Insert missed an field `{}` to collection without set nullable==true or set default_value",
+                        f.name
+                    ),
+                ))
+            } else {
+                Err(Error::invalid(format!(
+                    "FieldData '{}' has 0 rows, expected 1",
+                    f.name
+                )))
+            }
+        }
+        Some(v) => coerce(f, v),
+    }
+}
+
+/// A row's dynamic keys (the `$meta` object).
+type DynamicKeys = Map<String, Json>;
+
+/// A row in stored form: one value per schema field (of the field's type) and the dynamic keys.
+#[derive(Clone)]
+struct NewRow {
+    values: Vec<Value>,
+    dynamic: Map<String, Json>,
+}
+
+fn pk_of(v: &Value) -> Result<Pk> {
+    match v {
+        Value::Int(i) => Ok(Pk::Int(*i)),
+        Value::Str(s) => Ok(Pk::Str(s.clone())),
+        _ => Err(Error::Internal("primary key of a non-key type".into())),
+    }
+}
+
+/// Splits an input row into schema fields (by index) and dynamic keys, rejecting unknown keys
+/// without dynamic fields.
+fn split(schema: &CollectionSchema, row: Row) -> Result<(Vec<Option<Value>>, DynamicKeys)> {
+    let mut fields: Vec<Option<Value>> = vec![None; schema.fields.len()];
+    let mut dynamic = Map::new();
+    for (k, v) in row {
+        if let Some(c) = schema.fields.iter().position(|f| f.name == k) {
+            fields[c] = Some(v);
+        } else if k == "$meta" {
+            return Err(Error::invalid(
+                "`$meta` is reserved for the dynamic field; insert its keys as top-level fields",
+            ));
+        } else if schema.enable_dynamic_field {
+            dynamic.insert(k, value_to_json(v));
+        } else {
+            return Err(Error::invalid_code(
+                1,
+                format!("Attempt to insert an unexpected field `{k}` to collection without enabling dynamic field"),
+            ));
+        }
+    }
+    Ok((fields, dynamic))
+}
+
+/// Plans an insert or upsert of `rows` into collection `name`: returns the next catalog and the
+/// rows' primary keys in input order. Within the batch and against stored rows, the last write of a
+/// key wins.
+pub fn plan_write(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    name: &str,
+    rows: Vec<Row>,
+    mode: WriteMode,
+) -> Result<(Catalog, Vec<Pk>)> {
+    let view = snap.collection(name)?;
+    let schema = view.schema();
+    let pk_col = schema
+        .fields
+        .iter()
+        .position(|f| f.is_primary)
+        .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
+    let pk_field = &schema.fields[pk_col];
+    let mut next_auto_id = view.entry().next_auto_id;
+    let mut batch: Vec<NewRow> = Vec::with_capacity(rows.len());
+    let mut ids = Vec::with_capacity(rows.len());
+    let mut latest: HashMap<Pk, usize> = HashMap::new();
+    for row in rows {
+        let (mut given, dynamic) = split(schema, row)?;
+        let pk_value = match given[pk_col].take() {
+            Some(v) if v != Value::Null => coerce(pk_field, v)?,
+            _ if pk_field.auto_id && mode == WriteMode::Insert => {
+                let id = next_auto_id;
+                next_auto_id = id
+                    .checked_add(1)
+                    .ok_or_else(|| Error::invalid("auto_id counter exhausted"))?;
+                Value::Int(id)
+            }
+            _ => fill(pk_field, None)?,
+        };
+        if let (true, Value::Int(i)) = (pk_field.auto_id, &pk_value) {
+            // An explicit id must not be handed out again by the counter.
+            next_auto_id = next_auto_id.max(i.saturating_add(1));
+        }
+        let pk = pk_of(&pk_value)?;
+        let base = match mode {
+            WriteMode::Upsert { partial: true } => match latest.get(&pk) {
+                Some(&i) => Some(batch[i].clone()),
+                None => match view.find(&pk) {
+                    Some(id) => {
+                        let (values, dynamic) = view.stored_row(id)?;
+                        Some(NewRow { values, dynamic })
+                    }
+                    None => None,
+                },
+            },
+            _ => None,
+        };
+        let new = match base {
+            Some(mut base) => {
+                for (c, v) in given.into_iter().enumerate() {
+                    if let Some(v) = v {
+                        base.values[c] = fill(&schema.fields[c], Some(v))?;
+                    }
+                }
+                base.values[pk_col] = pk_value;
+                base.dynamic.extend(dynamic);
+                base
+            }
+            None => {
+                let mut values = Vec::with_capacity(given.len());
+                for (c, v) in given.into_iter().enumerate() {
+                    values.push(if c == pk_col {
+                        pk_value.clone()
+                    } else {
+                        fill(&schema.fields[c], v)?
+                    });
+                }
+                NewRow { values, dynamic }
+            }
+        };
+        latest.insert(pk.clone(), batch.len());
+        batch.push(new);
+        ids.push(pk);
+    }
+    let survivors: Vec<NewRow> = batch
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| latest.get(&ids[*i]) == Some(i))
+        .map(|(_, r)| r)
+        .collect();
+    let shadowed: HashSet<RowId> = latest.keys().filter_map(|pk| view.find(pk)).collect();
+    let mut entry = rebuild_entry(&view, b, &shadowed, survivors)?;
+    entry.next_auto_id = next_auto_id;
+    Ok((replace_entry(snap.catalog(), entry), ids))
+}
+
+/// Plans a delete; returns the next catalog and how many live rows it deletes.
+pub fn plan_delete(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    name: &str,
+    which: Deletion<'_>,
+) -> Result<(Catalog, u64)> {
+    let view = snap.collection(name)?;
+    let doomed: HashSet<RowId> = match which {
+        Deletion::Ids(ids) => ids.iter().filter_map(|pk| view.find(pk)).collect(),
+        Deletion::Filter(f) => view.matching(f).into_iter().collect(),
+    };
+    let n = doomed.len() as u64;
+    if n == 0 {
+        return Ok((snap.catalog().clone(), 0));
+    }
+    let entry = rebuild_entry(&view, b, &doomed, Vec::new())?;
+    Ok((replace_entry(snap.catalog(), entry), n))
+}
+
+fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
+    let mut next = cat.clone();
+    for c in &mut next.collections {
+        if c.name == entry.name {
+            *c = entry;
+            break;
+        }
+    }
+    next
+}
+
+/// The collection after deleting `doomed` rows and appending `new_rows` as a part. Merges every live
+/// row into one part when that would leave more than MAX_PARTS parts or too many deleted rows.
+fn rebuild_entry(
+    view: &CollectionView<'_>,
+    b: &mut CommitBuilder,
+    doomed: &HashSet<RowId>,
+    new_rows: Vec<NewRow>,
+) -> Result<CollectionEntry> {
+    let mut entry = view.entry().clone();
+    let stored: u64 = entry.parts.iter().map(|p| p.rows).sum::<u64>() + new_rows.len() as u64;
+    let deleted: u64 =
+        entry.parts.iter().map(|p| p.deleted_count).sum::<u64>() + doomed.len() as u64;
+    let parts_after = view.parts_len() + usize::from(!new_rows.is_empty());
+    let merge = parts_after > MAX_PARTS
+        || (stored > 0 && deleted as f64 / stored as f64 > MAX_DELETED_FRACTION);
+    if merge {
+        let mut rows = Vec::with_capacity((stored - deleted) as usize);
+        for id in view.matching(None) {
+            if !doomed.contains(&id) {
+                let (values, dynamic) = view.stored_row(id)?;
+                rows.push(NewRow { values, dynamic });
+            }
+        }
+        rows.extend(new_rows);
+        entry.parts = match build_part(&entry.schema, &rows, b)? {
+            Some(p) => vec![p],
+            None => Vec::new(),
+        };
+        return Ok(entry);
+    }
+    let mut by_part: HashMap<usize, Vec<usize>> = HashMap::new();
+    for id in doomed {
+        by_part.entry(id.part).or_default().push(id.row);
+    }
+    for (pi, rows) in by_part {
+        let part = &mut entry.parts[pi];
+        let mut bitmap = match &part.deleted {
+            Some(s) => super::slice(view.image, s)?.to_vec(),
+            None => vec![0u8; bitmap_len(part.rows) as usize],
+        };
+        for r in rows {
+            if let Some(byte) = bitmap.get_mut(r / 8) {
+                *byte |= 1 << (r % 8);
+            }
+        }
+        part.deleted_count = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
+        part.deleted = Some(b.push(&bitmap));
+    }
+    if let Some(p) = build_part(&entry.schema, &new_rows, b)? {
+        entry.parts.push(p);
+    }
+    Ok(entry)
+}
+
+fn bitmap_of(present: impl Iterator<Item = bool>, rows: usize) -> Vec<u8> {
+    let mut b = vec![0u8; rows.div_ceil(8)];
+    for (i, p) in present.enumerate() {
+        if p {
+            b[i / 8] |= 1 << (i % 8);
+        }
+    }
+    b
+}
+
+fn var_column(texts: &[String], b: &mut CommitBuilder) -> Column {
+    let mut offsets = Vec::with_capacity((texts.len() + 1) * 8);
+    let mut bytes = Vec::new();
+    offsets.extend_from_slice(&0u64.to_le_bytes());
+    for t in texts {
+        bytes.extend_from_slice(t.as_bytes());
+        offsets.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
+    }
+    let data = b.push(&bytes);
+    Column {
+        data,
+        offsets: Some(b.push(&offsets)),
+        inv_norms: None,
+        validity: None,
+    }
+}
+
+/// Encodes `rows` (values already of their fields' types) as a new part; None for no rows.
+fn build_part(
+    schema: &CollectionSchema,
+    rows: &[NewRow],
+    b: &mut CommitBuilder,
+) -> Result<Option<Part>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    if rows.len() > u32::MAX as usize {
+        return Err(Error::invalid("a write may hold at most 2^32 - 1 rows"));
+    }
+    let n = rows.len();
+    let mut columns = Vec::with_capacity(schema.fields.len());
+    for (c, f) in schema.fields.iter().enumerate() {
+        let vals = rows.iter().map(|r| &r.values[c]);
+        let mut col = match f.dtype {
+            DataType::VarChar | DataType::Json => {
+                let texts: Vec<String> = vals
+                    .map(|v| match v {
+                        Value::Str(s) => s.clone(),
+                        Value::Json(j) => j.to_string(),
+                        _ => String::new(),
+                    })
+                    .collect();
+                var_column(&texts, b)
+            }
+            DataType::FloatVector => {
+                let dim = f.dim.unwrap_or(0) as usize;
+                let mut data = Vec::with_capacity(n * dim * 4);
+                let mut norms = Vec::with_capacity(n * 4);
+                for v in vals {
+                    match v {
+                        Value::FloatVector(x) if x.len() == dim => {
+                            x.iter()
+                                .for_each(|f| data.extend_from_slice(&f.to_le_bytes()));
+                            norms.extend_from_slice(&inv_norm(x).to_le_bytes());
+                        }
+                        _ => {
+                            data.resize(data.len() + dim * 4, 0);
+                            norms.extend_from_slice(&0f32.to_le_bytes());
+                        }
+                    }
+                }
+                Column {
+                    data: b.push(&data),
+                    offsets: None,
+                    inv_norms: Some(b.push(&norms)),
+                    validity: None,
+                }
+            }
+            t => {
+                let w = t.fixed_width().unwrap_or(0);
+                let mut data = Vec::with_capacity(n * w);
+                for v in vals {
+                    match (t, v) {
+                        (DataType::Bool, Value::Bool(x)) => data.push(u8::from(*x)),
+                        (DataType::Int8, Value::Int(i)) => data.push(*i as i8 as u8),
+                        (DataType::Int16, Value::Int(i)) => {
+                            data.extend_from_slice(&(*i as i16).to_le_bytes())
+                        }
+                        (DataType::Int32, Value::Int(i)) => {
+                            data.extend_from_slice(&(*i as i32).to_le_bytes())
+                        }
+                        (DataType::Int64, Value::Int(i)) => {
+                            data.extend_from_slice(&i.to_le_bytes())
+                        }
+                        (DataType::Float, Value::Float(x)) => {
+                            data.extend_from_slice(&(*x as f32).to_le_bytes())
+                        }
+                        (DataType::Double, Value::Float(x)) => {
+                            data.extend_from_slice(&x.to_le_bytes())
+                        }
+                        _ => data.resize(data.len() + w, 0),
+                    }
+                }
+                Column {
+                    data: b.push(&data),
+                    offsets: None,
+                    inv_norms: None,
+                    validity: None,
+                }
+            }
+        };
+        if f.nullable {
+            let present = rows.iter().map(|r| r.values[c] != Value::Null);
+            col.validity = Some(b.push(&bitmap_of(present, n)));
+        }
+        columns.push(col);
+    }
+    let dynamic = if schema.enable_dynamic_field {
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|r| Json::Object(r.dynamic.clone()).to_string())
+            .collect();
+        Some(var_column(&texts, b))
+    } else {
+        None
+    };
+    let pk_col = schema
+        .fields
+        .iter()
+        .position(|f| f.is_primary)
+        .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
+    let keys = rows
+        .iter()
+        .map(|r| pk_of(&r.values[pk_col]))
+        .collect::<Result<Vec<_>>>()?;
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    let pk_index: Vec<u8> = order.iter().flat_map(|r| r.to_le_bytes()).collect();
+    Ok(Some(Part {
+        rows: n as u64,
+        columns,
+        dynamic,
+        pk_index: b.push(&pk_index),
+        deleted: None,
+        deleted_count: 0,
+    }))
+}

@@ -1,0 +1,91 @@
+//! Helpers shared by the storage_* tests: unique db files in the temp dir, small schemas.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use covec::value::Value;
+use covec::{CollectionSchema, DataType, Db, FieldSchema, OpenOptions, OutputFields, Row};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A db path unique to this process and call; the file is removed on drop.
+pub struct TempDb {
+    path: PathBuf,
+}
+
+impl TempDb {
+    pub fn new(name: &str) -> TempDb {
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = std::env::temp_dir().join(format!(
+            "covec-storage-test-{}-{name}-{n}.covec",
+            std::process::id()
+        ));
+        let _ = std::fs::remove_file(&path);
+        TempDb { path }
+    }
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+    pub fn open(&self) -> Db {
+        Db::open(&self.path, &options()).expect("open db")
+    }
+}
+
+impl Drop for TempDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.path);
+    }
+}
+
+pub fn options() -> OpenOptions {
+    OpenOptions {
+        shm_dir: std::env::temp_dir(),
+        use_segment: false,
+        group: None,
+    }
+}
+
+pub fn field(name: &str, dtype: DataType, tweak: impl FnOnce(&mut FieldSchema)) -> FieldSchema {
+    let mut f = FieldSchema {
+        name: name.into(),
+        dtype,
+        description: String::new(),
+        is_primary: false,
+        auto_id: false,
+        max_length: None,
+        dim: None,
+        nullable: false,
+        default_value: None,
+    };
+    tweak(&mut f);
+    f
+}
+
+/// id INT64 pk, v FLOAT_VECTOR(dim), tag VARCHAR.
+pub fn simple_schema(dim: u32) -> CollectionSchema {
+    CollectionSchema {
+        fields: vec![
+            field("id", DataType::Int64, |f| f.is_primary = true),
+            field("v", DataType::FloatVector, |f| f.dim = Some(dim)),
+            field("tag", DataType::VarChar, |_| {}),
+        ],
+        description: String::new(),
+        enable_dynamic_field: false,
+    }
+}
+
+pub fn simple_row(id: i64, v: impl AsRef<[f32]>, tag: &str) -> Row {
+    vec![
+        ("id".into(), Value::Int(id)),
+        ("v".into(), Value::FloatVector(v.as_ref().to_vec())),
+        ("tag".into(), Value::Str(tag.into())),
+    ]
+}
+
+pub fn all() -> OutputFields {
+    OutputFields {
+        names: vec![],
+        all: true,
+    }
+}
