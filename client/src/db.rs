@@ -12,6 +12,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::engine::{self, Deletion, Snapshot, WriteMode};
 use crate::error::{Error, Result};
+use crate::filter;
+use crate::segment::{self, Attachment, ShmConfig};
 use crate::format::{Catalog, MetaSlot};
 use crate::rowview::RowFilter;
 use crate::schema::{CollectionSchema, IndexSpec, Metric};
@@ -27,6 +29,26 @@ pub struct OpenOptions {
     pub use_segment: bool,
     /// Give segments and reference files to this group (mode 0640/0660) instead of owner-only (0600).
     pub group: Option<u32>,
+}
+
+impl Default for OpenOptions {
+    /// Segments in `$COVEC_SHM_DIR` (or /dev/shm), owner-only; `COVEC_NO_SHM=1` maps the db file instead.
+    fn default() -> OpenOptions {
+        OpenOptions {
+            shm_dir: ShmConfig::from_env().dir,
+            use_segment: std::env::var_os("COVEC_NO_SHM").is_none_or(|v| v != "1"),
+            group: None,
+        }
+    }
+}
+
+impl OpenOptions {
+    fn shm_config(&self) -> ShmConfig {
+        ShmConfig {
+            dir: self.shm_dir.clone(),
+            group: self.group,
+        }
+    }
 }
 
 /// Which fields a read returns.
@@ -70,6 +92,8 @@ pub struct DbStatus {
     pub generation: u64,
     /// Segment name in the shm dir, or None when the db file is mapped directly.
     pub segment: Option<String>,
+    /// The pid of the process that loaded the segment.
+    pub loaded_by: Option<u32>,
     pub mapped_bytes: u64,
 }
 
@@ -86,12 +110,15 @@ pub struct CollectionInfo {
 enum Backing {
     /// The db file itself, mapped read-only ([0, committed_len)).
     File(memmap2::Mmap),
+    /// The generation's shared-memory segment; dropping it detaches.
+    Segment(Attachment),
 }
 
 impl Backing {
     fn bytes(&self) -> &[u8] {
         match self {
             Backing::File(m) => m,
+            Backing::Segment(a) => a.image(),
         }
     }
 }
@@ -121,20 +148,26 @@ struct Mapped {
     backing: Backing,
     catalog: Arc<Catalog>,
     meta: MetaSlot,
+    db_id: String,
 }
 
 impl Mapped {
-    fn load(path: &Path) -> Result<Mapped> {
+    fn load(path: &Path, options: &OpenOptions) -> Result<Mapped> {
         let key = stat_key(path)?;
         let image = CommittedImage::open(path)?;
-        let map = image.map()?;
-        let snap = Snapshot::open_at(&map, path)?;
+        let backing = if options.use_segment {
+            Backing::Segment(segment::attach(&options.shm_config(), &image)?)
+        } else {
+            Backing::File(image.map()?)
+        };
+        let snap = Snapshot::open_at(backing.bytes(), path)?;
         let (catalog, meta) = (snap.shared_catalog(), *snap.meta());
         Ok(Mapped {
             key,
-            backing: Backing::File(map),
+            backing,
             catalog,
             meta,
+            db_id: image.db_id().to_string(),
         })
     }
 
@@ -146,6 +179,7 @@ impl Mapped {
 /// The state every `Db` of one canonical path shares within one process.
 struct Inner {
     path: PathBuf,
+    options: OpenOptions,
     pid: u32,
     current: RwLock<Arc<Mapped>>,
 }
@@ -160,7 +194,7 @@ impl Inner {
                 return Ok(Arc::clone(&cur));
             }
         }
-        let fresh = Arc::new(Mapped::load(&self.path)?);
+        let fresh = Arc::new(Mapped::load(&self.path, &self.options)?);
         let mut cur = self.current.write().map_err(|_| poisoned())?;
         // Another thread may have loaded a newer one meanwhile; never go back a generation.
         if fresh.meta.generation >= cur.meta.generation || fresh.key.ino != cur.key.ino {
@@ -183,7 +217,7 @@ fn registry() -> &'static Registry {
 
 /// The shared state for `canonical` in this process, created when nobody holds it (or when the
 /// holder is a parent process we were forked from).
-fn shared_inner(canonical: &Path) -> Result<Arc<Inner>> {
+fn shared_inner(canonical: &Path, options: &OpenOptions) -> Result<Arc<Inner>> {
     let pid = std::process::id();
     let mut reg = registry().lock().map_err(|_| poisoned())?;
     if let Some(inner) = reg.get(canonical).and_then(Weak::upgrade) {
@@ -193,21 +227,19 @@ fn shared_inner(canonical: &Path) -> Result<Arc<Inner>> {
     }
     let inner = Arc::new(Inner {
         path: canonical.to_path_buf(),
+        options: options.clone(),
         pid,
-        current: RwLock::new(Arc::new(Mapped::load(canonical)?)),
+        current: RwLock::new(Arc::new(Mapped::load(canonical, options)?)),
     });
     reg.retain(|_, w| w.strong_count() > 0);
     reg.insert(canonical.to_path_buf(), Arc::downgrade(&inner));
     Ok(inner)
 }
 
-/// Until crate::filter lands, only the empty filter is accepted.
-fn compile_filter(filter: &str) -> Result<Option<Box<dyn RowFilter>>> {
-    if filter.trim().is_empty() {
-        Ok(None)
-    } else {
-        Err(Error::invalid("filters are not available yet"))
-    }
+/// The compiled filter, or None when it accepts every row (so the engine can skip evaluating it).
+fn compile_filter(filter: &str, schema: &CollectionSchema) -> Result<Option<Box<dyn RowFilter>>> {
+    let predicate = filter::compile(filter, schema)?;
+    Ok((!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>))
 }
 
 pub struct Db {
@@ -218,12 +250,12 @@ pub struct Db {
 impl Db {
     /// Opens the db at `path`, creating an empty one if there is no file. Errors if the path is not a
     /// covec db (a Milvus Lite directory gets a message pointing at `covec import`).
+    /// Within one process, every `Db` of one canonical path shares the state (and the options) of the
+    /// first one opened.
     pub fn open(path: &Path, options: &OpenOptions) -> Result<Db> {
-        // Only the file backing exists so far; segments come with crate::segment.
-        let _ = options;
         store::create_if_missing(path)?;
         let canonical = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
-        let inner = shared_inner(&canonical)?;
+        let inner = shared_inner(&canonical, options)?;
         Ok(Db {
             path: path.to_path_buf(),
             inner: RwLock::new(inner),
@@ -245,8 +277,11 @@ impl Db {
                 return Ok(Arc::clone(&inner));
             }
         }
-        let path = self.inner.read().map_err(|_| poisoned())?.path.clone();
-        let fresh = shared_inner(&path)?;
+        let (path, options) = {
+            let inner = self.inner.read().map_err(|_| poisoned())?;
+            (inner.path.clone(), inner.options.clone())
+        };
+        let fresh = shared_inner(&path, &options)?;
         *self.inner.write().map_err(|_| poisoned())? = Arc::clone(&fresh);
         Ok(fresh)
     }
@@ -270,8 +305,28 @@ impl Db {
         };
         if let Some(catalog) = catalog {
             writer.commit(builder, &catalog)?;
+            self.publish(&inner)?;
         }
         Ok(out)
+    }
+
+    /// After a commit: when other processes are reading this db, load the new generation now, so that
+    /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
+    /// when it runs; whoever comes first loads, the other finds the segment there.)
+    fn publish(&self, inner: &Inner) -> Result<()> {
+        if !inner.options.use_segment {
+            return Ok(());
+        }
+        let db_id = inner.current.read().map_err(|_| poisoned())?.db_id.clone();
+        let me = std::process::id();
+        let readers = segment::status(&inner.options.shm_config())?
+            .into_iter()
+            .filter(|db| db.db_id == db_id)
+            .any(|db| db.slots.iter().any(|slot| slot.pid != me));
+        if readers {
+            inner.current()?;
+        }
+        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -280,11 +335,20 @@ impl Db {
 
     pub fn status(&self) -> Result<DbStatus> {
         let cur = self.current()?;
+        let (segment, loaded_by, mapped_bytes) = match &cur.backing {
+            Backing::File(map) => (None, None, map.len() as u64),
+            Backing::Segment(a) => (
+                Some(a.segment_name().to_string()),
+                Some(a.loaded_by()),
+                a.mapped_len(),
+            ),
+        };
         Ok(DbStatus {
             path: self.path.clone(),
             generation: cur.meta.generation,
-            segment: None,
-            mapped_bytes: cur.backing.bytes().len() as u64,
+            segment,
+            loaded_by,
+            mapped_bytes,
         })
     }
 
@@ -386,8 +450,12 @@ impl Db {
                 "delete needs ids or a non-empty filter expression",
             ));
         }
-        let compiled = compile_filter(filter)?;
-        self.delete(collection, Deletion::Filter(compiled.as_deref()))
+        self.write(|snap, b| {
+            let compiled = compile_filter(filter, snap.collection(collection)?.schema())?;
+            let which = Deletion::Filter(compiled.as_deref());
+            let (next, n) = engine::plan_delete(snap, b, collection, which)?;
+            Ok(((n > 0).then_some(next), n))
+        })
     }
 
     fn delete(&self, collection: &str, which: Deletion<'_>) -> Result<u64> {
@@ -416,14 +484,14 @@ impl Db {
         let cur = self.current()?;
         let snap = cur.snapshot();
         let view = snap.collection(collection)?;
-        let f = compile_filter(filter)?;
+        let f = compile_filter(filter, view.schema())?;
         view.query(f.as_deref(), output, limit, offset)
     }
     pub fn count(&self, collection: &str, filter: &str) -> Result<u64> {
         let cur = self.current()?;
         let snap = cur.snapshot();
         let view = snap.collection(collection)?;
-        let f = compile_filter(filter)?;
+        let f = compile_filter(filter, view.schema())?;
         Ok(view.count(f.as_deref()))
     }
     /// One list of hits per query vector, best first.
@@ -431,7 +499,7 @@ impl Db {
         let cur = self.current()?;
         let snap = cur.snapshot();
         let view = snap.collection(collection)?;
-        let f = compile_filter(&request.filter)?;
+        let f = compile_filter(&request.filter, view.schema())?;
         view.search(request, f.as_deref())
     }
 }

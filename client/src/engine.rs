@@ -19,6 +19,7 @@ pub use write::{
 use crate::db::{Hit, OutputFields, SearchRequest};
 use crate::error::{Error, Result};
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot, Part, Section};
+use crate::kernels::{dot, l2_squared};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::{CollectionSchema, DataType, Metric};
 use crate::value::{Pk, Row, Value};
@@ -334,13 +335,6 @@ impl Ord for Rank {
     }
 }
 
-/// Stand-ins until crate::kernels lands.
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-fn l2(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
-}
 
 /// 1/|v|, or 0 for a zero (or non-finite) vector so that its cosine is 0.
 pub(crate) fn inv_norm(v: &[f32]) -> f32 {
@@ -641,7 +635,7 @@ impl<'a> CollectionView<'a> {
                     return Err(corrupt("vector out of range"));
                 };
                 let score = match metric {
-                    Metric::L2 => l2(q, v),
+                    Metric::L2 => l2_squared(q, v),
                     Metric::Ip => dot(q, v),
                     Metric::Cosine => {
                         dot(q, v) * q_inv * inv_norms.get(id.row).copied().unwrap_or(0.0)
@@ -652,9 +646,13 @@ impl<'a> CollectionView<'a> {
                 } else {
                     -score
                 });
-                heap.push(std::cmp::Reverse((rank, std::cmp::Reverse(id))));
-                if heap.len() > keep {
+                let entry = std::cmp::Reverse((rank, std::cmp::Reverse(id)));
+                if heap.len() < keep {
+                    heap.push(entry);
+                } else if heap.peek().is_some_and(|worst| entry < *worst) {
+                    // `entry < worst` in Reverse order: better than the worst kept hit.
                     heap.pop();
+                    heap.push(entry);
                 }
             }
             let mut best: Vec<_> = heap.into_iter().map(|r| r.0).collect();

@@ -203,6 +203,8 @@ impl ImageIdentity {
 pub struct CommittedImage {
     file: File,
     identity: ImageIdentity,
+    /// `identity.db_id()`, computed once: segment names use it on every attach.
+    db_id: String,
     meta: MetaSlot,
 }
 
@@ -211,12 +213,14 @@ impl CommittedImage {
         let file = open_read(path)?;
         let canonical_path = std::fs::canonicalize(path).map_err(|e| Error::io(path, e))?;
         let (preamble, meta, _) = read_header(&file, path)?;
+        let identity = ImageIdentity {
+            db_uuid: preamble.db_uuid,
+            canonical_path,
+        };
         Ok(CommittedImage {
             file,
-            identity: ImageIdentity {
-                db_uuid: preamble.db_uuid,
-                canonical_path,
-            },
+            db_id: identity.db_id(),
+            identity,
             meta,
         })
     }
@@ -224,8 +228,8 @@ impl CommittedImage {
     pub fn identity(&self) -> &ImageIdentity {
         &self.identity
     }
-    pub fn db_id(&self) -> String {
-        self.identity.db_id()
+    pub fn db_id(&self) -> &str {
+        &self.db_id
     }
     pub fn generation(&self) -> u64 {
         self.meta.generation
@@ -239,9 +243,6 @@ impl CommittedImage {
     /// Bytes of the image: [0, committed_len).
     pub fn len(&self) -> u64 {
         self.meta.committed_len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.meta.committed_len == 0
     }
 
     /// Copies the image from this handle's file into `dst` (exactly `len()` bytes) and rewrites both
@@ -272,6 +273,25 @@ impl CommittedImage {
         // committed_len; compaction replaces the file by rename, leaving this inode intact.
         unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }
             .map_err(|e| Error::io(path, e))
+    }
+}
+
+/// The loader copies a db's committed image into its segment through this.
+impl crate::segment::ImageSource for CommittedImage {
+    fn db_id(&self) -> &str {
+        &self.db_id
+    }
+    fn generation(&self) -> u64 {
+        self.meta.generation
+    }
+    fn commit_id(&self) -> u64 {
+        self.meta.commit_id
+    }
+    fn len(&self) -> u64 {
+        self.meta.committed_len
+    }
+    fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
+        CommittedImage::copy_into(self, dst)
     }
 }
 
