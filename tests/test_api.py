@@ -385,3 +385,39 @@ def test_clients_in_one_process_share_the_database(make_client):
     assert a._db is b._db
     a.create_collection("c", dimension=DIM)
     assert b.has_collection("c")
+
+
+def test_cli_refuses_missing_inputs(tmp_path):
+    from covec import cli
+
+    with pytest.raises(SystemExit, match="no such covec db"):
+        cli.main(["status", str(tmp_path / "missing.db")])
+    with pytest.raises(SystemExit, match="not a Milvus Lite database directory"):
+        cli.main(["import", str(tmp_path / "missing.db"), str(tmp_path / "out.db")])
+    with pytest.raises(SystemExit):
+        cli.main(["verify", "x"])  # not a command: the engine has no verify yet
+
+
+def test_cli_reads_lite_schema_and_indexes():
+    from covec import cli
+
+    desc = {
+        "description": "",
+        "enable_dynamic_field": True,
+        "fields": [
+            {"name": "pk", "type": DataType.VARCHAR, "params": {"max_length": 10}, "is_primary": True, "auto_id": False},
+            {"name": "v", "type": DataType.FLOAT_VECTOR, "params": {"dim": 4}},
+            {"name": "n", "type": DataType.INT16, "params": {}, "nullable": True, "default_value": 3},
+        ],
+    }
+    native = _schema.schema_to_native(cli._schema_from_describe(desc))
+    assert [(f["name"], f["dtype"]) for f in native["fields"]] == [("pk", "VarChar"), ("v", "FloatVector"), ("n", "Int16")]
+    assert native["fields"][0]["max_length"] == 10 and native["fields"][2]["default_value"] == {"Int": 3}
+    assert native["enable_dynamic_field"] is True
+
+
+def test_type_stub_parses():
+    import ast
+    import pathlib
+
+    ast.parse((pathlib.Path(covec.__file__).parent / "_covec.pyi").read_text())
