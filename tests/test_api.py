@@ -368,7 +368,7 @@ def test_rename_drop_and_indexes(client):
         {"id": 2**70, "vector": [0.0] * DIM},
         {"id": 1, "vector": object()},
         {"id": 1, "vector": [0.0] * DIM, "j": {1: 2}},
-        {"id": 1, "vector": [0.0] * DIM, "j": float("nan")},
+        {"id": 1, "vector": [0.0] * DIM, "j": {"x": float("nan")}},
         {"id": "x", "vector": [0.0] * DIM},
     ],
 )

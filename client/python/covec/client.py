@@ -564,6 +564,8 @@ class MilvusClient:
             for pk_value, distance, entity in hits:
                 if not keep_pk:
                     entity.pop(pk, None)
+                elif pk not in entity:
+                    entity = {pk: pk_value, **entity}
                 shaped.append(Hit({pk: pk_value, "distance": distance, "entity": entity}, pk_name=pk))
             out.append(shaped)
         return out
