@@ -21,6 +21,7 @@ from .exceptions import (
     DescribeCollectionException,
     MilvusException,
     ParamError,
+    PrimaryKeyException,
 )
 
 try:
@@ -216,8 +217,6 @@ class MilvusClient:
                 max_length=kwargs.get("max_length"),
             )
         else:
-            from .exceptions import PrimaryKeyException
-
             raise PrimaryKeyException(message="Primary key type must be DataType.INT64 or DataType.VARCHAR.")
         schema.add_field(vector_field_name, _schema.DataType.FLOAT_VECTOR, dim=dimension)
         index_params = _schema.IndexParams()
