@@ -66,8 +66,9 @@ def _index_params(lite, name):
     return params
 
 
-def import_lite(source, target, batch=1000, out=sys.stdout):
+def import_lite(source, target, batch=1000, out=None):
     """Copies every collection of the Milvus Lite db `source` into the covec db `target`."""
+    out = out or sys.stdout  # looked up per call: tests and callers may swap sys.stdout
     try:
         from pymilvus import MilvusClient as LiteClient
     except ImportError:
