@@ -1,0 +1,87 @@
+"""Result containers shaped like pymilvus's: plain lists and dicts with the same extra attributes."""
+
+
+class OmitZeroDict(dict):
+    """insert/upsert results: prints without zero-valued keys, as pymilvus does (``cost`` is 0)."""
+
+    def __str__(self):
+        return str({k: v for k, v in self.items() if v or k in ("insert_count", "upsert_count", "delete_count", "ids")})
+
+    def __repr__(self):
+        return str(dict(self))
+
+
+class ExtraList(list):
+    """get/query results: a list of row dicts with an ``extra`` dict (always empty in covec)."""
+
+    def __init__(self, *args, extra=None):
+        super().__init__(*args)
+        self.extra = OmitZeroDict(extra or {})
+
+
+class Hit(dict):
+    """One search hit: ``{pk_name: id, "distance": d, "entity": {...}}``.
+
+    As in pymilvus, ``hit.id`` and ``hit.distance`` are properties, ``hit.entity`` is the hit itself and
+    ``hit["field"]``/``hit.get("field")`` fall back to the entity's fields.
+    """
+
+    def __init__(self, *args, pk_name="id", **kwargs):
+        super().__init__(*args, **kwargs)
+        self._pk_name = pk_name
+
+    def __getattr__(self, item):
+        if item == "entity":
+            return self
+        try:
+            return self.__getitem__(item)
+        except KeyError as exc:
+            raise AttributeError(item) from exc
+
+    def __getitem__(self, key):
+        try:
+            return super().__getitem__(key)
+        except KeyError:
+            return super().__getitem__("entity")[key]
+
+    def get(self, key, default=None):
+        try:
+            return self.__getitem__(key)
+        except KeyError:
+            return default
+
+    @property
+    def id(self):
+        return super().get(self._pk_name)
+
+    @property
+    def pk(self):
+        return self.id
+
+    @property
+    def distance(self):
+        return super().get("distance")
+
+    @property
+    def score(self):
+        return self.distance
+
+    @property
+    def fields(self):
+        return super().get("entity")
+
+    def to_dict(self):
+        return self
+
+
+class HybridHits(list):
+    """The hits of one query vector, best first."""
+
+
+class SearchResult(list):
+    """One HybridHits per query vector, with ``extra`` (empty) and ``recalls`` (None) as in pymilvus."""
+
+    def __init__(self, *args, extra=None):
+        super().__init__(*args)
+        self.extra = OmitZeroDict(extra or {})
+        self.recalls = None
