@@ -10,10 +10,12 @@ import covec.client
 
 
 @pytest.fixture
-def shm_dir(tmp_path):
-    # Each test gets its own segment directory so leftovers cannot leak between tests.
+def shm_dir(tmp_path, monkeypatch):
+    # Each test gets its own segment directory so leftovers cannot leak between tests; child processes
+    # and clients opened without shm_dir find it through the environment.
     d = tmp_path / "shm"
     d.mkdir()
+    monkeypatch.setenv("COVEC_SHM_DIR", str(d))
     return d
 
 

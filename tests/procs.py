@@ -25,7 +25,9 @@ def vectors(n: int, seed: int) -> np.ndarray:
 
 
 def status_of(client) -> dict:
-    return client._db.status()
+    status = client._db.status()
+    status["path"] = str(status["path"])
+    return status
 
 
 def start_at(deadline: float) -> None:
@@ -48,7 +50,7 @@ def mode_attach(db: str, deadline: str) -> None:
 
 
 def mode_reader(db: str) -> None:
-    """Searches in a loop; reports every generation change with the row count it sees.
+    """Searches in a loop; reports every change of the (generation, row count) it sees.
 
     Stops when stdin says 'quit'. Any error is reported and ends the process with status 1.
     """
@@ -60,13 +62,13 @@ def mode_reader(db: str) -> None:
     last = None
     searches = 0
     while True:
-        count = client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"]
         client.search(COLLECTION, data=vectors(1, searches), limit=5)
         searches += 1
         generation = status_of(client)["generation"]
-        if generation != last:
+        count = client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"]
+        if (generation, count) != last:
             say(generation=generation, count=count, searches=searches)
-            last = generation
+            last = (generation, count)
         ready, _, _ = select.select([sys.stdin], [], [], 0.002)
         if ready and sys.stdin.readline().strip() == "quit":
             break

@@ -394,8 +394,24 @@ def test_cli_refuses_missing_inputs(tmp_path):
         cli.main(["status", str(tmp_path / "missing.db")])
     with pytest.raises(SystemExit, match="not a Milvus Lite database directory"):
         cli.main(["import", str(tmp_path / "missing.db"), str(tmp_path / "out.db")])
-    with pytest.raises(SystemExit):
-        cli.main(["verify", "x"])  # not a command: the engine has no verify yet
+    assert cli.main(["verify", str(tmp_path / "missing.db")]) == 1
+
+
+def test_cli_verify_accepts_a_sound_db_and_names_a_damaged_one(tmp_path, shm_dir, capsys):
+    from covec import cli
+
+    path = tmp_path / "v.db"
+    c = covec.MilvusClient(str(path))
+    c.create_collection("c", dimension=DIM)
+    c.insert("c", [{"id": i, "vector": [float(i)] * DIM} for i in range(50)])
+    c.close()
+    assert cli.main(["verify", str(path)]) == 0
+    assert "every checksum verified" in capsys.readouterr().out
+    data = bytearray(path.read_bytes())
+    data[-100] ^= 0xFF  # inside the last catalog or section
+    path.write_bytes(bytes(data))
+    assert cli.main(["verify", str(path)]) == 1
+    assert "damaged" in capsys.readouterr().err
 
 
 def test_cli_reads_lite_schema_and_indexes():

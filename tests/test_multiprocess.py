@@ -4,11 +4,12 @@ readers, and SIGKILL at random moments never leaking a segment, unlinking one in
 from __future__ import annotations
 
 import json
-import os
+import queue
 import random
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -33,15 +34,30 @@ class Child:
             stderr=subprocess.PIPE,
             text=True,
         )
+        # A thread drains stdout into a queue: select() on a buffered pipe misses lines already read.
+        self.lines: queue.Queue = queue.Queue()
+        threading.Thread(target=self._drain, daemon=True).start()
+
+    def _drain(self) -> None:
+        for line in self.proc.stdout:
+            self.lines.put(line)
+        self.lines.put(None)
 
     def read(self, timeout: float = 60) -> dict:
-        import select
-
-        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
-        assert ready, f"child {self.proc.args} said nothing in {timeout}s"
-        line = self.proc.stdout.readline()
+        try:
+            line = self.lines.get(timeout=timeout)
+        except queue.Empty:
+            raise AssertionError(f"child {self.proc.args} said nothing in {timeout}s") from None
         assert line, f"child exited: {self.proc.wait()} {self.proc.stderr.read()}"
         return json.loads(line)
+
+    def reported(self) -> list[dict]:
+        """Every line the child printed, once it has exited."""
+        self.proc.wait(timeout=30)
+        out = []
+        while (line := self.lines.get(timeout=30)) is not None:
+            out.append(json.loads(line))
+        return out
 
     def send(self, line: str) -> None:
         self.proc.stdin.write(line + "\n")
@@ -172,7 +188,7 @@ def test_sigkill_at_random_moments_keeps_every_returned_commit_and_leaks_nothing
             kills += 1
             time.sleep(rng.uniform(0, 0.05))
         # Every batch the writer reported is durable; the one in flight may or may not be.
-        reported = [json.loads(line) for line in writer.proc.stdout.read().splitlines() if line]
+        reported = writer.reported()
         if reported:
             durable += reported[-1]["committed"] - next_id
         next_id += 1000 * 20

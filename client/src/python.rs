@@ -17,6 +17,7 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 use crate::db::{Db, Hit, OpenOptions, OutputFields, SearchRequest};
 use crate::error::{Error, Result};
 use crate::schema::{CollectionSchema, IndexSpec, Metric};
+use crate::segment::{self, ShmConfig};
 use crate::value::{Pk, Row, Value};
 
 // ---------------------------------------------------------------------------------------------------
@@ -425,13 +426,10 @@ impl Database {
         use_segment: bool,
         group: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
-        let shm_dir = shm_dir
-            .or_else(|| std::env::var_os("COVEC_SHM_DIR").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("/dev/shm"));
-        let no_shm = std::env::var_os("COVEC_NO_SHM").is_some_and(|v| v == "1");
+        let defaults = OpenOptions::default();
         let options = OpenOptions {
-            shm_dir,
-            use_segment: use_segment && !no_shm,
+            shm_dir: shm_dir.unwrap_or(defaults.shm_dir),
+            use_segment: use_segment && defaults.use_segment,
             group: resolve_group(py, group)?,
         };
         let db = run(py, || Db::open(&path, &options))?;
@@ -615,14 +613,41 @@ impl Database {
         dict.set_item("path", status.path)?;
         dict.set_item("generation", status.generation)?;
         dict.set_item("segment", status.segment)?;
+        dict.set_item("loaded_by", status.loaded_by)?;
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
         Ok(dict)
     }
 }
 
+/// Frees the slots of dead processes and unlinks the segments nobody holds (`covec sweep`).
+#[pyfunction]
+#[pyo3(signature = (shm_dir=None))]
+fn sweep<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, PyDict>> {
+    let mut cfg = ShmConfig::from_env();
+    if let Some(dir) = shm_dir {
+        cfg.dir = dir;
+    }
+    let report = run(py, || segment::sweep(&cfg))?;
+    let dict = PyDict::new(py);
+    dict.set_item("dead_slots", report.dead_slots)?;
+    dict.set_item("temps_removed", report.temps_removed)?;
+    dict.set_item("segments_unlinked", report.segments_unlinked)?;
+    dict.set_item("ref_files_removed", report.ref_files_removed)?;
+    Ok(dict)
+}
+
+/// Checks a db file completely: header, catalog and every section checksum (`covec verify`).
+/// Returns the generation checked.
+#[pyfunction]
+fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
+    run(py, || Db::verify(&path))
+}
+
 #[pymodule]
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
+    m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

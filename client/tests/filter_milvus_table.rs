@@ -223,6 +223,10 @@ fn reference_rows_1_to_16_comparisons_logic_lists_like_arithmetic() {
     assert_eq!(ids("age + 5 > 40"), [3, 4]);
     assert_eq!(ids("age * 2 == 80"), [3]);
     assert_eq!(ids("age / 2 == 10"), [1]);
+    // `/` divides as floats, as Milvus Lite does: 30 / 4 is 7.5, not 7.
+    assert_eq!(ids("age / 4 == 7.5"), [2]);
+    assert_eq!(ids("age / 4 == 7"), Vec::<i64>::new());
+    assert_eq!(ids("age / 0 == 1"), Vec::<i64>::new());
     assert_eq!(ids("age - 1 == 19"), [1]);
     assert_eq!(ids("-age < -30"), [3, 4]);
 }

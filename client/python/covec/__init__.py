@@ -3,6 +3,7 @@
 ``from covec import MilvusClient, DataType`` is a drop-in for pymilvus's client on a local path.
 """
 
+from ._covec import sweep, verify
 from ._schema import CollectionSchema, DataType, FieldSchema, IndexParams
 from .client import MilvusClient
 from .exceptions import MilvusException
@@ -21,5 +22,7 @@ __all__ = [
     "CollectionSchema",
     "FieldSchema",
     "IndexParams",
+    "sweep",
+    "verify",
     "__version__",
 ]

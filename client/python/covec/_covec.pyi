@@ -63,4 +63,10 @@ class Database:
         params_json: Optional[str] = None,
     ) -> List[List[Tuple[Pk, float, Row]]]: ...
     def status(self) -> Dict[str, Any]:
-        """{"path", "generation", "segment", "mapped_bytes"}."""
+        """{"path", "generation", "segment", "loaded_by", "mapped_bytes"}."""
+
+def sweep(shm_dir: Optional[str] = None) -> Dict[str, int]:
+    """Frees dead processes' slots and unlinks segments nobody holds."""
+
+def verify(path: str) -> int:
+    """Checks every checksum of a db file; returns the generation checked."""

@@ -2,6 +2,8 @@
 
     covec import <milvus_lite.db dir> <covec db> [--batch N]
     covec status <covec db>
+    covec verify <covec db>
+    covec sweep
 """
 
 import argparse
@@ -111,10 +113,22 @@ def main(argv=None):
     imp.add_argument("--batch", type=int, default=1000, help="rows per page (default 1000)")
     st = sub.add_parser("status", help="which generation and segment a db is read from")
     st.add_argument("db")
+    ver = sub.add_parser("verify", help="check every checksum of a db file")
+    ver.add_argument("db")
+    sub.add_parser("sweep", help="free what dead processes left in the shm dir")
     args = parser.parse_args(argv)
     try:
         if args.command == "import":
             import_lite(args.source, args.target, args.batch)
+        elif args.command == "verify":
+            from . import _covec
+
+            generation = _covec.verify(args.db)
+            print(f"{args.db}: ok (generation {generation}, every checksum verified)")
+        elif args.command == "sweep":
+            from . import _covec
+
+            print(json.dumps(_covec.sweep()))
         else:
             if not os.path.isfile(args.db):
                 raise SystemExit(f"{args.db}: no such covec db")

@@ -215,18 +215,19 @@ fn member(v: V<'_>, list: &[Lit]) -> Option<bool> {
 
 fn arith<'a>(op: ArithOp, l: V<'a>, r: V<'a>) -> V<'a> {
     match (l, r) {
-        // Integers stay integers (division truncates, as Milvus does for int fields); overflow and
-        // division by zero are unknown.
-        (V::Int(a), V::Int(b)) => {
+        // Integers stay integers except under `/`, which divides as floats (Milvus Lite: 21 / 2 is
+        // 10.5); overflow and division by zero are unknown.
+        (V::Int(a), V::Int(b)) if op != ArithOp::Div => {
             let out = match op {
                 ArithOp::Add => a.checked_add(b),
                 ArithOp::Sub => a.checked_sub(b),
                 ArithOp::Mul => a.checked_mul(b),
-                ArithOp::Div => a.checked_div(b),
                 ArithOp::Mod => a.checked_rem(b),
+                ArithOp::Div => None,
             };
             out.map_or(V::Null, V::Int)
         }
+        (_, V::Int(0)) if op == ArithOp::Div => V::Null,
         (a, b) => match (number(a), number(b)) {
             (Some(a), Some(b)) => V::Float(match op {
                 ArithOp::Add => a + b,
