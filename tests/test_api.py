@@ -5,6 +5,8 @@ native Database); the second half runs the real engine end to end.
 """
 
 import json
+import subprocess
+import sys
 
 import numpy as np
 import pymilvus
@@ -28,8 +30,24 @@ def vec(n=None):
 # Without the engine
 
 
+def test_import_covec_loads_no_pymilvus_and_adopts_its_exceptions_later():
+    code = (
+        "import sys, covec\n"
+        "assert 'pymilvus' not in sys.modules, 'import covec pulled in pymilvus'\n"
+        "import pymilvus.exceptions as pme\n"
+        "from covec.exceptions import ParamError\n"
+        "try:\n"
+        "    raise ParamError(code=1, message='late')\n"
+        "except pme.ParamError as e:\n"
+        "    print(e.code, e.message)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "1 late"
+
+
 def test_exported_names_match_pymilvus_classes():
-    assert DataType.FLOAT_VECTOR is pymilvus.DataType.FLOAT_VECTOR
+    assert DataType.FLOAT_VECTOR == pymilvus.DataType.FLOAT_VECTOR
     assert issubclass(MilvusException, pme.MilvusException)
     for ours, theirs in [
         (ParamError, pme.ParamError),

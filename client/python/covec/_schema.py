@@ -7,48 +7,39 @@ pymilvus's own CollectionSchema and IndexParams objects are accepted wherever ou
 
 import enum
 import json
-import os
 
 from .exceptions import MilvusException, ParamError, PrimaryKeyException
 
-_pm_types = None
-if os.environ.get("COVEC_NO_PYMILVUS") != "1":
-    try:
-        import pymilvus as _pm_types
-    except ImportError:
-        _pm_types = None
+# covec's own enum with Milvus's numbers: pymilvus's DataType members compare equal to these (IntEnum),
+# so either package's DataType works, and covec need not import pymilvus.
 
-if _pm_types is not None:
-    # The same enum object, so DataType.FLOAT_VECTOR from either package is the same member.
-    DataType = _pm_types.DataType
-else:
 
-    class DataType(enum.IntEnum):
-        """Field types, numbered as Milvus numbers them."""
+class DataType(enum.IntEnum):
+    """Field types, numbered as Milvus numbers them."""
 
-        NONE = 0
-        BOOL = 1
-        INT8 = 2
-        INT16 = 3
-        INT32 = 4
-        INT64 = 5
-        FLOAT = 10
-        DOUBLE = 11
-        STRING = 20
-        VARCHAR = 21
-        ARRAY = 22
-        JSON = 23
-        GEOMETRY = 24
-        TEXT = 25
-        TIMESTAMPTZ = 26
-        BINARY_VECTOR = 100
-        FLOAT_VECTOR = 101
-        FLOAT16_VECTOR = 102
-        BFLOAT16_VECTOR = 103
-        SPARSE_FLOAT_VECTOR = 104
-        INT8_VECTOR = 105
-        STRUCT = 201
-        UNKNOWN = 999
+    NONE = 0
+    BOOL = 1
+    INT8 = 2
+    INT16 = 3
+    INT32 = 4
+    INT64 = 5
+    FLOAT = 10
+    DOUBLE = 11
+    STRING = 20
+    VARCHAR = 21
+    ARRAY = 22
+    JSON = 23
+    GEOMETRY = 24
+    TEXT = 25
+    TIMESTAMPTZ = 26
+    BINARY_VECTOR = 100
+    FLOAT_VECTOR = 101
+    FLOAT16_VECTOR = 102
+    BFLOAT16_VECTOR = 103
+    SPARSE_FLOAT_VECTOR = 104
+    INT8_VECTOR = 105
+    STRUCT = 201
+    UNKNOWN = 999
 
 
 # Milvus type number -> the engine's DataType variant (schema.rs). Stored in db files through the engine.

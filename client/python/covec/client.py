@@ -6,6 +6,7 @@ it per collection: releasing in one client makes search/query/get raise code 101
 process until ``load_collection``.
 """
 
+import enum
 import json
 import os
 import threading
@@ -24,19 +25,17 @@ from .exceptions import (
     PrimaryKeyException,
 )
 
-try:
-    from pymilvus.client.types import LoadState
-except ImportError:
-    import enum
 
-    class LoadState(enum.IntEnum):
-        NotExist = 0
-        NotLoad = 1
-        Loading = 2
-        Loaded = 3
+class LoadState(enum.IntEnum):
+    """pymilvus's LoadState numbers, so comparisons with pymilvus.client.types.LoadState hold."""
 
-        def __repr__(self):
-            return f"<LoadState: {self.name}>"
+    NotExist = 0
+    NotLoad = 1
+    Loading = 2
+    Loaded = 3
+
+    def __repr__(self):
+        return f"<LoadState: {self.name}>"
 
 
 _REGISTRY_LOCK = threading.Lock()
