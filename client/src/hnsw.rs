@@ -45,7 +45,7 @@ impl Default for HnswParams {
         HnswParams {
             m: 16,
             ef_construction: 200,
-            seed: 0x636f_7665_63,
+            seed: 0x0063_6f76_6563, // "covec"
         }
     }
 }
@@ -148,9 +148,11 @@ impl<'a> HnswView<'a> {
 
     /// The `k` nearest indexed rows to `query`, best first, as `(row, distance)` with the distance as
     /// Milvus reports it (squared L2; IP or cosine similarity). `ef` is the layer-0 beam width (raised to
-    /// `k`). With `filter`, only rows for which it returns true are returned; pass an `ef` from
-    /// [`filtered_ef`] so recall holds at low selectivity, or use [`recommended_strategy`] to choose an
-    /// exact scan instead. `vectors` are the indexed rows (at least `n * dim` floats).
+    /// `k`). With `filter`, only rows for which it returns true are returned; the beam holds matching rows
+    /// only, so it keeps widening through non-matching rows until it has `ef` matches and needs no larger
+    /// `ef` at low selectivity (docs/ann.md); [`recommended_strategy`] says when an exact scan is cheaper. `vectors` are the indexed rows (at least `n * dim` floats).
+    // The engine's calling convention: the view owns no vectors and no metric choice of its own.
+    #[allow(clippy::too_many_arguments)]
     pub fn search(
         &self,
         vectors: &[f32],
@@ -238,7 +240,7 @@ fn unit(v: &[f32]) -> Vec<f32> {
 pub enum Strategy {
     /// Score every matching row: cheap when few rows match, and exact.
     Exact,
-    /// Walk the graph with the filter and [`filtered_ef`].
+    /// Walk the graph with the filter.
     Graph,
 }
 
@@ -258,15 +260,4 @@ pub fn recommended_strategy(n: usize, matching: usize) -> Strategy {
     } else {
         Strategy::Graph
     }
-}
-
-/// The beam width for a filtered graph search: `ef` scaled by 1/selectivity (capped at 50x, i.e. 2 %
-/// selectivity, below which `recommended_strategy` says exact). A beam of `ef` holds about
-/// `ef * selectivity` matching rows, so scaling keeps the number of matching candidates near `ef`.
-pub fn filtered_ef(ef: usize, n: usize, matching: usize) -> usize {
-    if matching == 0 || matching >= n {
-        return ef;
-    }
-    let scale = (n as f64 / matching as f64).min(50.0);
-    (ef as f64 * scale).ceil() as usize
 }

@@ -140,6 +140,8 @@ pub(crate) fn greedy(g: &Graph, space: Space, query: &[f32], mut cur: Cand, leve
 /// With a filter, every node is still traversed (the graph stays connected through non-matching
 /// rows) but only matching nodes enter the results, so the beam keeps widening until it holds `ef`
 /// matching rows.
+// The hot loop takes its inputs as plain arguments rather than a struct rebuilt per layer.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn search_layer(
     g: &Graph,
     space: Space,
