@@ -15,13 +15,15 @@ mod build;
 mod distance;
 mod graph;
 mod layout;
+mod sq8;
 
 use std::cell::RefCell;
 
 use crate::error::{Error, Result};
 use crate::schema::Metric;
-use distance::reported;
-use graph::{greedy, search_layer, Cand, Graph, Scratch, Space};
+use distance::{reported, Space, Sq8Query};
+use graph::{greedy, search_layer, Cand, Graph, Scratch};
+pub use sq8::{quantize, Sq8, Sq8View};
 
 /// Largest accepted M; M0 = 2M. Bounds every block a corrupt header could claim.
 pub const MAX_M: usize = 256;
@@ -200,28 +202,100 @@ impl<'a> HnswView<'a> {
             dim,
             metric,
         };
-        let ef = ef.max(k);
+        let mut hits = self.walk(&|id| space.score_to(query, id), ef.max(k), filter);
+        hits.truncate(k);
+        Ok(hits
+            .into_iter()
+            .map(|c| (c.id, reported(metric, c.d)))
+            .collect())
+    }
+
+    /// Like [`search`](Self::search) but walks the graph with SQ8 codes (a quarter of the memory of the
+    /// f32 rows). With `rerank` (the f32 rows), the best `max(ef, k)` candidates are re-scored exactly
+    /// and the distances are exact; without, distances are the quantized estimates.
+    pub fn search_sq8(
+        &self,
+        codes: &Sq8View,
+        rerank: Option<&[f32]>,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(u32, f32)>> {
+        let (dim, metric, n) = (self.dim, self.metric, self.graph.n);
+        if codes.dim() != dim || query.len() != dim || codes.len() != n {
+            return Err(Error::invalid(format!(
+                "the HNSW index has dimension {dim} over {n} rows; got SQ8 codes of dimension {} \
+                 over {} rows and a query of {} floats",
+                codes.dim(),
+                codes.len(),
+                query.len()
+            )));
+        }
+        if let Some(vectors) = rerank {
+            if vectors.len() / dim < n {
+                return Err(Error::invalid(format!(
+                    "the HNSW index covers {n} rows but only {} vectors were given to re-rank",
+                    vectors.len() / dim
+                )));
+            }
+        }
+        if k == 0 || n == 0 {
+            return Ok(Vec::new());
+        }
+        let normalised;
+        let query = if metric == Metric::Cosine {
+            normalised = unit(query);
+            &normalised[..]
+        } else {
+            query
+        };
+        let prepared = Sq8Query::new(metric, query, codes.min(), codes.scale());
+        let mut hits = self.walk(&|id| prepared.score(codes.codes(id)), ef.max(k), filter);
+        if let Some(vectors) = rerank {
+            let space = Space {
+                vectors,
+                dim,
+                metric,
+            };
+            for c in &mut hits {
+                c.d = space.score_to(query, c.id);
+            }
+            hits.sort_unstable();
+        }
+        hits.truncate(k);
+        Ok(hits
+            .into_iter()
+            .map(|c| (c.id, reported(metric, c.d)))
+            .collect())
+    }
+
+    /// Greedy descent through the upper layers, then the layer-0 beam; the beam best first.
+    fn walk(
+        &self,
+        score: &impl Fn(u32) -> f32,
+        ef: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Vec<Cand> {
+        let g = &self.graph;
         let run = |s: &mut Scratch| {
             let mut cur = Cand {
-                d: space.score_to(query, g.entry),
+                d: score(g.entry),
                 id: g.entry,
             };
             for l in (1..=g.max_level).rev() {
-                cur = greedy(g, space, query, cur, l);
+                cur = greedy(g, score, cur, l);
             }
-            search_layer(g, space, query, &[cur], ef, 0, filter, s);
+            search_layer(g, score, &[cur], ef, 0, filter, s);
             let mut hits: Vec<Cand> = s.results.drain().collect();
             hits.sort_unstable();
-            hits.truncate(k);
-            hits.into_iter()
-                .map(|c| (c.id, reported(metric, c.d)))
-                .collect()
+            hits
         };
         // A filter that itself searches would find the buffer borrowed; it gets a fresh one.
-        Ok(SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        SCRATCH.with(|cell| match cell.try_borrow_mut() {
             Ok(mut s) => run(&mut s),
             Err(_) => run(&mut Scratch::default()),
-        }))
+        })
     }
 }
 

@@ -1,8 +1,8 @@
 //! Construction (writer side): standard HNSW insertion, one node at a time in row order, so the graph is
 //! a pure function of (vectors, metric, params).
 
-use super::distance::row;
-use super::graph::{greedy, search_layer, Cand, Graph, Scratch, Space};
+use super::distance::{row, Space};
+use super::graph::{greedy, search_layer, Cand, Graph, Scratch};
 use super::{HnswIndex, HnswParams, MAX_LEVEL, MAX_M};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
@@ -199,16 +199,16 @@ fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffer
         d: space.score_to(q, links.entry),
         id: links.entry,
     };
+    let score = |id: u32| space.score_to(q, id);
     for l in (level + 1..=top).rev() {
-        cur = greedy(&links.graph(), space, q, cur, l);
+        cur = greedy(&links.graph(), &score, cur, l);
     }
     buf.entries.clear();
     buf.entries.push(cur);
     for l in (0..=level.min(top)).rev() {
         search_layer(
             &links.graph(),
-            space,
-            q,
+            &score,
             &buf.entries,
             ef_c,
             l,

@@ -5,9 +5,6 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
-use super::distance::{row, score};
-use crate::schema::Metric;
-
 /// A node and its score against the current query; smaller scores are better for every metric.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cand {
@@ -105,26 +102,13 @@ impl Scratch {
     }
 }
 
-/// What a search compares against: the row vectors (`n * dim` floats) and the metric.
-#[derive(Clone, Copy)]
-pub(crate) struct Space<'a> {
-    pub vectors: &'a [f32],
-    pub dim: usize,
-    pub metric: Metric,
-}
-
-impl Space<'_> {
-    pub fn score_to(&self, query: &[f32], id: u32) -> f32 {
-        score(self.metric, query, row(self.vectors, self.dim, id))
-    }
-}
-
 /// Greedy walk on one layer: move to the best neighbour until none improves.
-pub(crate) fn greedy(g: &Graph, space: Space, query: &[f32], mut cur: Cand, level: usize) -> Cand {
+/// `score(id)` is the score of row `id` against the query (smaller is better).
+pub(crate) fn greedy(g: &Graph, score: &impl Fn(u32) -> f32, mut cur: Cand, level: usize) -> Cand {
     loop {
         let mut moved = false;
         for &nb in g.neighbours(cur.id, level) {
-            let d = space.score_to(query, nb);
+            let d = score(nb);
             if d < cur.d {
                 cur = Cand { d, id: nb };
                 moved = true;
@@ -140,12 +124,10 @@ pub(crate) fn greedy(g: &Graph, space: Space, query: &[f32], mut cur: Cand, leve
 /// With a filter, every node is still traversed (the graph stays connected through non-matching
 /// rows) but only matching nodes enter the results, so the beam keeps widening until it holds `ef`
 /// matching rows.
-// The hot loop takes its inputs as plain arguments rather than a struct rebuilt per layer.
-#[allow(clippy::too_many_arguments)]
+/// Generic over the scorer so the f32 and the quantized paths each get a monomorphised loop.
 pub(crate) fn search_layer(
     g: &Graph,
-    space: Space,
-    query: &[f32],
+    score: &impl Fn(u32) -> f32,
     entries: &[Cand],
     ef: usize,
     level: usize,
@@ -173,7 +155,7 @@ pub(crate) fn search_layer(
             if !s.first_visit(nb) {
                 continue;
             }
-            let d = space.score_to(query, nb);
+            let d = score(nb);
             let full = s.results.len() >= ef;
             if full && s.results.peek().is_some_and(|w| d >= w.d) {
                 continue;
