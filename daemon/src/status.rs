@@ -86,7 +86,11 @@ pub fn render(
         })
         .collect();
     let segments = match segments {
-        Ok(list) => Value::Array(list.iter().map(covec::segment::DbSegments::to_json).collect()),
+        Ok(list) => Value::Array(
+            list.iter()
+                .map(covec::segment::DbSegments::to_json)
+                .collect(),
+        ),
         Err(message) => json!({ "error": message }),
     };
     let doc = json!({"pid": pid, "uptime_s": uptime.as_secs_f64(), "dbs": dbs, "shm": segments});
@@ -102,7 +106,10 @@ pub fn query(socket: &Path) -> i32 {
             0
         }
         Err(err) => {
-            eprintln!("covecd status: no daemon answers on {}: {err}", socket.display());
+            eprintln!(
+                "covecd status: no daemon answers on {}: {err}",
+                socket.display()
+            );
             1
         }
     }
