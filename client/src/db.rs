@@ -13,10 +13,10 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use crate::engine::{self, Deletion, Snapshot, WriteMode};
 use crate::error::{Error, Result};
 use crate::filter;
-use crate::segment::{self, Attachment, ShmConfig};
 use crate::format::{Catalog, MetaSlot};
 use crate::rowview::RowFilter;
 use crate::schema::{CollectionSchema, IndexSpec, Metric};
+use crate::segment::{self, Attachment, ShmConfig};
 use crate::store::{self, CommitBuilder, CommittedImage, Writer};
 use crate::value::{Pk, Row};
 

@@ -335,7 +335,6 @@ impl Ord for Rank {
     }
 }
 
-
 /// 1/|v|, or 0 for a zero (or non-finite) vector so that its cosine is 0.
 pub(crate) fn inv_norm(v: &[f32]) -> f32 {
     let n = dot(v, v).sqrt();

@@ -189,7 +189,7 @@ fn meta_is_plausible(m: &MetaSlot, file_len: u64) -> bool {
     m.committed_len >= HEADER_LEN
         && m.committed_len <= file_len
         && m.catalog_offset >= HEADER_LEN
-        && m.catalog_offset % ALIGN == 0
+        && m.catalog_offset.is_multiple_of(ALIGN)
         && m.catalog_len as usize <= CATALOG_LIMIT
         && catalog_end == Some(m.committed_len)
 }
@@ -341,7 +341,7 @@ fn check_section(
     path: &Path,
 ) -> Result<()> {
     let end = s.offset.checked_add(s.len);
-    if s.offset < HEADER_LEN || s.offset % ALIGN != 0 || end.is_none_or(|e| e > image_len) {
+    if s.offset < HEADER_LEN || !s.offset.is_multiple_of(ALIGN) || end.is_none_or(|e| e > image_len) {
         return Err(Error::corrupt(
             path,
             format!(

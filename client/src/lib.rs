@@ -11,6 +11,7 @@ pub mod engine;
 pub mod error;
 pub mod filter;
 pub mod format;
+pub mod hnsw;
 pub mod kernels;
 pub mod rowview;
 pub mod schema;

@@ -244,6 +244,9 @@ impl CommittedImage {
     pub fn len(&self) -> u64 {
         self.meta.committed_len
     }
+    pub fn is_empty(&self) -> bool {
+        self.meta.committed_len == 0
+    }
 
     /// Copies the image from this handle's file into `dst` (exactly `len()` bytes) and rewrites both
     /// meta slots to this generation: a later commit may have overwritten the other slot, and the copy

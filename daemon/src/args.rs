@@ -52,7 +52,9 @@ pub fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
             "--socket" => args.socket = PathBuf::from(value("--socket")?),
             "--shm-dir" => args.shm_dir = PathBuf::from(value("--shm-dir")?),
             "--group" => args.group = Some(number(&value("--group")?, "--group")?),
-            "--poll-ms" => args.poll = Duration::from_millis(number(&value("--poll-ms")?, "--poll-ms")?),
+            "--poll-ms" => {
+                args.poll = Duration::from_millis(number(&value("--poll-ms")?, "--poll-ms")?)
+            }
             "--sweep-secs" => {
                 args.sweep = Duration::from_secs(number(&value("--sweep-secs")?, "--sweep-secs")?)
             }
@@ -67,7 +69,8 @@ pub fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
 }
 
 fn number<T: std::str::FromStr>(text: &str, flag: &str) -> Result<T, String> {
-    text.parse().map_err(|_| format!("{flag} takes a whole number, got '{text}'"))
+    text.parse()
+        .map_err(|_| format!("{flag} takes a whole number, got '{text}'"))
 }
 
 fn default_socket() -> PathBuf {

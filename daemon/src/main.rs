@@ -48,11 +48,19 @@ fn serve(args: &Args) -> i32 {
     // Signals are taken by one thread through sigwait, so they arrive as channel messages; block them
     // before any other thread starts so every thread inherits the mask.
     let signals = signal_channel();
-    let cfg = ShmConfig { dir: args.shm_dir.clone(), group: args.group };
+    let cfg = ShmConfig {
+        dir: args.shm_dir.clone(),
+        group: args.group,
+    };
     let mut served: Vec<Served> = args
         .dbs
         .iter()
-        .map(|path| Served { path: path.clone(), attachment: None, file_stamp: None, last_error: None })
+        .map(|path| Served {
+            path: path.clone(),
+            attachment: None,
+            file_stamp: None,
+            last_error: None,
+        })
         .collect();
     for db in &mut served {
         refresh(&cfg, db);
@@ -68,7 +76,11 @@ fn serve(args: &Args) -> i32 {
         }
     };
     let started = Instant::now();
-    println!("ready: serving {} db(s); status socket {}", served.len(), args.socket.display());
+    println!(
+        "ready: serving {} db(s); status socket {}",
+        served.len(),
+        args.socket.display()
+    );
     notify::send("READY=1");
 
     let poll = tick(args.poll);
@@ -143,7 +155,7 @@ fn report(cfg: &ShmConfig, served: &[Served], started: Instant) -> String {
             path: db.path.display().to_string(),
             generation: db.attachment.as_ref().map(|a| a.generation()),
             segment: db.attachment.as_ref().map(|a| a.segment_name().to_string()),
-            bytes: db.attachment.as_ref().map(|a| a.mapped_len() as u64),
+            bytes: db.attachment.as_ref().map(|a| a.mapped_len()),
             error: db.last_error.clone(),
         })
         .collect();
@@ -156,7 +168,8 @@ fn signal_channel() -> Receiver<Signal> {
     for signal in [Signal::SIGTERM, Signal::SIGINT, Signal::SIGHUP] {
         set.add(signal);
     }
-    set.thread_block().expect("blocking signals in the main thread");
+    set.thread_block()
+        .expect("blocking signals in the main thread");
     let (tx, rx) = crossbeam_channel::bounded(4);
     std::thread::spawn(move || loop {
         match set.wait() {

@@ -94,8 +94,11 @@ pub fn render(
 }
 
 fn segments_json(db: &covec::segment::DbSegments) -> Value {
-    let segments: Vec<Value> =
-        db.segments.iter().map(|s| json!({"generation": s.generation, "bytes": s.bytes})).collect();
+    let segments: Vec<Value> = db
+        .segments
+        .iter()
+        .map(|s| json!({"generation": s.generation, "bytes": s.bytes}))
+        .collect();
     let slots: Vec<Value> = db
         .slots
         .iter()
@@ -113,7 +116,10 @@ pub fn query(socket: &Path) -> i32 {
             0
         }
         Err(err) => {
-            eprintln!("covecd status: no daemon answers on {}: {err}", socket.display());
+            eprintln!(
+                "covecd status: no daemon answers on {}: {err}",
+                socket.display()
+            );
             1
         }
     }

@@ -1,0 +1,265 @@
+//! Construction (writer side): standard HNSW insertion, one node at a time in row order, so the graph is
+//! a pure function of (vectors, metric, params).
+
+use super::distance::{row, Space};
+use super::graph::{greedy, search_layer, Cand, Graph, Scratch};
+use super::{HnswIndex, HnswParams, MAX_LEVEL, MAX_M};
+use crate::error::{Error, Result};
+use crate::schema::Metric;
+
+/// Owned adjacency in exactly the serialized layout (see `Graph` for the invariants).
+struct Links {
+    m: usize,
+    m0: usize,
+    max_level: usize,
+    entry: u32,
+    n: usize,
+    layer0: Vec<u32>,
+    upper_off: Vec<u32>,
+    upper: Vec<u32>,
+}
+
+impl Links {
+    fn graph(&self) -> Graph<'_> {
+        Graph {
+            m: self.m,
+            m0: self.m0,
+            max_level: self.max_level,
+            entry: self.entry,
+            n: self.n,
+            layer0: &self.layer0,
+            upper_off: &self.upper_off,
+            upper: &self.upper,
+        }
+    }
+
+    /// Start of node's `[count, ids...]` block on `level`, and its capacity.
+    fn block(&self, node: u32, level: usize) -> (usize, usize) {
+        if level == 0 {
+            (node as usize * (self.m0 + 1), self.m0)
+        } else {
+            let base = self.upper_off[node as usize] as usize + (level - 1) * (self.m + 1);
+            (base, self.m)
+        }
+    }
+
+    fn words_mut(&mut self, level: usize) -> &mut [u32] {
+        if level == 0 {
+            &mut self.layer0
+        } else {
+            &mut self.upper
+        }
+    }
+
+    fn set(&mut self, node: u32, level: usize, ids: impl ExactSizeIterator<Item = u32>) {
+        let (base, cap) = self.block(node, level);
+        let words = self.words_mut(level);
+        let count = ids.len().min(cap);
+        words[base] = count as u32;
+        for (slot, id) in words[base + 1..base + 1 + count].iter_mut().zip(ids) {
+            *slot = id;
+        }
+    }
+}
+
+/// Reusable buffers: nothing is allocated per distance or per neighbour once they have grown.
+#[derive(Default)]
+struct Buffers {
+    search: Scratch,
+    entries: Vec<Cand>,
+    sorted: Vec<Cand>,
+    selected: Vec<Cand>,
+    relink: Vec<Cand>,
+    kept: Vec<Cand>,
+}
+
+/// The selection heuristic of the HNSW paper (algorithm 4): walk candidates best first and keep one
+/// only if it is closer to the base than to every neighbour kept so far. It spreads links over
+/// directions instead of spending them all on one tight cluster, which keeps clustered data navigable.
+fn select(space: Space, sorted: &[Cand], max: usize, out: &mut Vec<Cand>) {
+    out.clear();
+    for &c in sorted {
+        if out.len() >= max {
+            break;
+        }
+        let cv = row(space.vectors, space.dim, c.id);
+        if out.iter().all(|s| space.score_to(cv, s.id) >= c.d) {
+            out.push(c);
+        }
+    }
+}
+
+/// splitmix64: a tiny, well-mixed generator; the build must not depend on a crate's stream changing.
+struct Rng(u64);
+
+impl Rng {
+    fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    /// Uniform in (0, 1].
+    fn unit(&mut self) -> f64 {
+        ((self.next_u64() >> 11) as f64 + 1.0) / (1u64 << 53) as f64
+    }
+}
+
+pub(super) fn build(
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    params: &HnswParams,
+) -> Result<HnswIndex> {
+    if dim == 0 {
+        return Err(Error::invalid("vector dimension must be at least 1"));
+    }
+    if !vectors.len().is_multiple_of(dim) {
+        return Err(Error::invalid(format!(
+            "{} floats is not a whole number of {dim}-dimensional vectors",
+            vectors.len()
+        )));
+    }
+    let n = vectors.len() / dim;
+    if n >= u32::MAX as usize {
+        return Err(Error::invalid(format!(
+            "an HNSW index holds at most {} rows, got {n}",
+            u32::MAX - 1
+        )));
+    }
+    let m = params.m;
+    if !(2..=MAX_M).contains(&m) {
+        return Err(Error::invalid(format!(
+            "HNSW M must be between 2 and {MAX_M}, got {m}"
+        )));
+    }
+    if params.ef_construction == 0 {
+        return Err(Error::invalid("HNSW efConstruction must be at least 1"));
+    }
+    let m0 = 2 * m;
+    let ef_c = params.ef_construction.max(m);
+
+    // Levels are drawn up front, so each node's upper blocks can be laid out before insertion.
+    let mut rng = Rng(params.seed);
+    let ml = 1.0 / (m as f64).ln();
+    let mut upper_off = Vec::with_capacity(n + 1);
+    let mut total = 0usize;
+    upper_off.push(0u32);
+    for _ in 0..n {
+        let level = ((-rng.unit().ln() * ml) as usize).min(MAX_LEVEL);
+        total += level * (m + 1);
+        let off = u32::try_from(total).map_err(|_| {
+            Error::invalid("HNSW upper layers exceed 4 G words; lower M or split the collection")
+        })?;
+        upper_off.push(off);
+    }
+    let mut links = Links {
+        m,
+        m0,
+        max_level: 0,
+        entry: 0,
+        n,
+        layer0: vec![0; n * (m0 + 1)],
+        upper_off,
+        upper: vec![0; total],
+    };
+    let space = Space {
+        vectors,
+        dim,
+        metric,
+    };
+    if n > 0 {
+        links.max_level = links.graph().level(0);
+    }
+    let mut buf = Buffers::default();
+    for i in 1..n as u32 {
+        insert(&mut links, space, i, ef_c, &mut buf);
+    }
+    Ok(HnswIndex {
+        dim,
+        metric,
+        m,
+        m0,
+        max_level: links.max_level,
+        entry: links.entry,
+        n,
+        layer0: links.layer0,
+        upper_off: links.upper_off,
+        upper: links.upper,
+    })
+}
+
+fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffers) {
+    let q = row(space.vectors, space.dim, i);
+    let level = links.graph().level(i);
+    let top = links.max_level;
+    let mut cur = Cand {
+        d: space.score_to(q, links.entry),
+        id: links.entry,
+    };
+    let score = |id: u32| space.score_to(q, id);
+    for l in (level + 1..=top).rev() {
+        cur = greedy(&links.graph(), &score, cur, l);
+    }
+    buf.entries.clear();
+    buf.entries.push(cur);
+    for l in (0..=level.min(top)).rev() {
+        search_layer(
+            &links.graph(),
+            &score,
+            &buf.entries,
+            ef_c,
+            l,
+            None,
+            &mut buf.search,
+        );
+        buf.sorted.clear();
+        buf.sorted.extend(buf.search.results.drain());
+        buf.sorted.sort_unstable();
+        select(space, &buf.sorted, links.m, &mut buf.selected);
+        links.set(i, l, buf.selected.iter().map(|c| c.id));
+        for k in 0..buf.selected.len() {
+            let c = buf.selected[k];
+            link_back(links, space, c.id, Cand { d: c.d, id: i }, l, buf);
+        }
+        // The whole beam seeds the next layer down (the paper's `ep <- W`).
+        std::mem::swap(&mut buf.entries, &mut buf.sorted);
+    }
+    if level > top {
+        links.max_level = level;
+        links.entry = i;
+    }
+}
+
+/// Adds `new` to `node`'s list on `level`; a full list is re-chosen by the heuristic over old + new.
+/// Both metrics are symmetric, so `new.d` is also the score from `node` to `new`.
+fn link_back(
+    links: &mut Links,
+    space: Space,
+    node: u32,
+    new: Cand,
+    level: usize,
+    buf: &mut Buffers,
+) {
+    let (base, cap) = links.block(node, level);
+    let words = links.words_mut(level);
+    let count = words[base] as usize;
+    if count < cap {
+        words[base + 1 + count] = new.id;
+        words[base] = count as u32 + 1;
+        return;
+    }
+    let nv = row(space.vectors, space.dim, node);
+    buf.relink.clear();
+    buf.relink
+        .extend(words[base + 1..base + 1 + count].iter().map(|&id| Cand {
+            d: space.score_to(nv, id),
+            id,
+        }));
+    buf.relink.push(new);
+    buf.relink.sort_unstable();
+    select(space, &buf.relink, cap, &mut buf.kept);
+    links.set(node, level, buf.kept.iter().map(|c| c.id));
+}

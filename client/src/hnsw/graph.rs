@@ -1,0 +1,173 @@
+//! The graph as flat `u32` arrays and the searches over it. The builder (over its own `Vec`s) and every
+//! reader (over words of a mapped segment) use this one code path, so a view searches exactly like the
+//! index it was serialized from.
+
+use std::cmp::{Ordering, Reverse};
+use std::collections::BinaryHeap;
+
+/// A node and its score against the current query; smaller scores are better for every metric.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Cand {
+    pub d: f32,
+    pub id: u32,
+}
+
+// Ties break on the id so that heaps pop in the same order on every run (determinism for a seed).
+impl Ord for Cand {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.d.total_cmp(&other.d).then(self.id.cmp(&other.id))
+    }
+}
+impl PartialOrd for Cand {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Cand {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Cand {}
+
+/// Borrowed adjacency. Invariants (checked by `HnswView::from_bytes`, kept by the builder):
+/// `layer0` holds `n` blocks of `1 + m0` words `[count, ids...]` with `count <= m0`;
+/// `upper_off` holds `n + 1` non-decreasing word offsets into `upper`, node `i` owning
+/// `upper[upper_off[i]..upper_off[i+1]]` = one `[count, ids(m)]` block per level `1..=level(i)`;
+/// every listed id is `< n` and a neighbour on level `l` has a level `>= l`;
+/// `entry` has level `max_level` (when `n > 0`).
+#[derive(Clone, Copy)]
+pub(crate) struct Graph<'a> {
+    pub m: usize,
+    pub m0: usize,
+    pub max_level: usize,
+    pub entry: u32,
+    pub n: usize,
+    pub layer0: &'a [u32],
+    pub upper_off: &'a [u32],
+    pub upper: &'a [u32],
+}
+
+impl<'a> Graph<'a> {
+    pub fn level(&self, node: u32) -> usize {
+        let i = node as usize;
+        (self.upper_off[i + 1] - self.upper_off[i]) as usize / (self.m + 1)
+    }
+
+    pub fn neighbours(&self, node: u32, level: usize) -> &'a [u32] {
+        let (words, base) = if level == 0 {
+            (self.layer0, node as usize * (self.m0 + 1))
+        } else {
+            (
+                self.upper,
+                self.upper_off[node as usize] as usize + (level - 1) * (self.m + 1),
+            )
+        };
+        let count = words[base] as usize;
+        &words[base + 1..base + 1 + count]
+    }
+}
+
+/// Per-search working memory. The visited set is a generation-stamped array: starting a search bumps
+/// the generation instead of clearing `n` entries.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    stamps: Vec<u32>,
+    generation: u32,
+    pub candidates: BinaryHeap<Reverse<Cand>>,
+    /// The best `ef` found so far, worst on top.
+    pub results: BinaryHeap<Cand>,
+}
+
+impl Scratch {
+    fn start(&mut self, n: usize) {
+        if self.stamps.len() < n {
+            self.stamps.resize(n, 0);
+        }
+        self.generation = self.generation.wrapping_add(1);
+        if self.generation == 0 {
+            self.stamps.fill(0);
+            self.generation = 1;
+        }
+        self.candidates.clear();
+        self.results.clear();
+    }
+
+    /// True the first time `id` is seen in this search.
+    fn first_visit(&mut self, id: u32) -> bool {
+        let slot = &mut self.stamps[id as usize];
+        let first = *slot != self.generation;
+        *slot = self.generation;
+        first
+    }
+}
+
+/// Greedy walk on one layer: move to the best neighbour until none improves.
+/// `score(id)` is the score of row `id` against the query (smaller is better).
+pub(crate) fn greedy(g: &Graph, score: &impl Fn(u32) -> f32, mut cur: Cand, level: usize) -> Cand {
+    loop {
+        let mut moved = false;
+        for &nb in g.neighbours(cur.id, level) {
+            let d = score(nb);
+            if d < cur.d {
+                cur = Cand { d, id: nb };
+                moved = true;
+            }
+        }
+        if !moved {
+            return cur;
+        }
+    }
+}
+
+/// Beam search on one layer from `entries`; leaves the best `ef` accepted nodes in `s.results`.
+/// With a filter, every node is still traversed (the graph stays connected through non-matching
+/// rows) but only matching nodes enter the results, so the beam keeps widening until it holds `ef`
+/// matching rows.
+/// Generic over the scorer so the f32 and the quantized paths each get a monomorphised loop.
+pub(crate) fn search_layer(
+    g: &Graph,
+    score: &impl Fn(u32) -> f32,
+    entries: &[Cand],
+    ef: usize,
+    level: usize,
+    filter: Option<&dyn Fn(u32) -> bool>,
+    s: &mut Scratch,
+) {
+    s.start(g.n);
+    let accepts = |id: u32| filter.is_none_or(|f| f(id));
+    for &e in entries {
+        if s.first_visit(e.id) {
+            s.candidates.push(Reverse(e));
+            if accepts(e.id) {
+                s.results.push(e);
+                if s.results.len() > ef {
+                    s.results.pop();
+                }
+            }
+        }
+    }
+    while let Some(Reverse(c)) = s.candidates.pop() {
+        if s.results.len() >= ef && s.results.peek().is_some_and(|w| c.d > w.d) {
+            break;
+        }
+        for &nb in g.neighbours(c.id, level) {
+            if !s.first_visit(nb) {
+                continue;
+            }
+            let d = score(nb);
+            let full = s.results.len() >= ef;
+            if full && s.results.peek().is_some_and(|w| d >= w.d) {
+                continue;
+            }
+            let cand = Cand { d, id: nb };
+            s.candidates.push(Reverse(cand));
+            if accepts(nb) {
+                s.results.push(cand);
+                if s.results.len() > ef {
+                    s.results.pop();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The serialized index: round trip, determinism, and corrupt bytes that must be refused, never panic.
+
+mod hnsw_support;
+
+use covec::hnsw::{build, recommended_strategy, HnswParams, HnswView, Strategy};
+use covec::{Error, Metric};
+use hnsw_support::clustered;
+use proptest::prelude::*;
+
+const DIM: usize = 16;
+
+fn small(n: usize, m: usize, seed: u64) -> (Vec<f32>, Vec<u8>) {
+    let vectors = clustered(n, DIM, 8, 3);
+    let params = HnswParams {
+        m,
+        ef_construction: 40,
+        seed,
+    };
+    let bytes = build(&vectors, DIM, Metric::L2, &params)
+        .unwrap()
+        .to_bytes();
+    (vectors, bytes)
+}
+
+#[test]
+fn search_on_view_equals_search_on_built_index() {
+    let vectors = clustered(3000, DIM, 20, 11);
+    let index = build(&vectors, DIM, Metric::Ip, &HnswParams::default()).unwrap();
+    let bytes = index.to_bytes();
+    assert_eq!(bytes.len() % 4, 0);
+    let view = HnswView::from_bytes(&bytes, 3000).unwrap();
+    assert_eq!(
+        (view.len(), view.dim(), view.metric()),
+        (3000, DIM, Metric::Ip)
+    );
+    let queries = clustered(50, DIM, 20, 12);
+    for q in queries.chunks_exact(DIM) {
+        let keep = |id: u32| id.is_multiple_of(3);
+        for filter in [None, Some(&keep as &dyn Fn(u32) -> bool)] {
+            let a = index
+                .view()
+                .search(&vectors, DIM, Metric::Ip, q, 10, 32, filter)
+                .unwrap();
+            let b = view
+                .search(&vectors, DIM, Metric::Ip, q, 10, 32, filter)
+                .unwrap();
+            assert_eq!(a, b);
+            assert_eq!(a.len(), 10);
+            assert!(
+                a.windows(2).all(|w| w[0].1 >= w[1].1),
+                "IP hits must be best (largest) first"
+            );
+        }
+    }
+}
+
+#[test]
+fn same_seed_builds_identical_bytes_and_other_seed_differs() {
+    let (_, a) = small(2000, 8, 42);
+    let (_, b) = small(2000, 8, 42);
+    let (_, c) = small(2000, 8, 43);
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+}
+
+#[test]
+fn tiny_and_empty_indexes_work() {
+    for n in [0usize, 1, 2, 5] {
+        let vectors = clustered(n, DIM, 2, 1);
+        let index = build(&vectors, DIM, Metric::L2, &HnswParams::default()).unwrap();
+        let bytes = index.to_bytes();
+        let view = HnswView::from_bytes(&bytes, n).unwrap();
+        let q = vec![0.5; DIM];
+        let hits = view
+            .search(&vectors, DIM, Metric::L2, &q, 10, 10, None)
+            .unwrap();
+        assert_eq!(hits.len(), n);
+    }
+}
+
+#[test]
+fn bad_build_input_is_an_error() {
+    let p = HnswParams::default();
+    assert!(matches!(
+        build(&[1.0; 10], 0, Metric::L2, &p),
+        Err(Error::Invalid { .. })
+    ));
+    assert!(matches!(
+        build(&[1.0; 10], 3, Metric::L2, &p),
+        Err(Error::Invalid { .. })
+    ));
+    let m1 = HnswParams { m: 1, ..p.clone() };
+    assert!(matches!(
+        build(&[1.0; 9], 3, Metric::L2, &m1),
+        Err(Error::Invalid { .. })
+    ));
+    let ef0 = HnswParams {
+        ef_construction: 0,
+        ..p
+    };
+    assert!(matches!(
+        build(&[1.0; 9], 3, Metric::L2, &ef0),
+        Err(Error::Invalid { .. })
+    ));
+}
+
+#[test]
+fn search_rejects_mismatched_arguments() {
+    let (vectors, bytes) = small(200, 4, 1);
+    let view = HnswView::from_bytes(&bytes, 200).unwrap();
+    let q = vec![0.0; DIM];
+    assert!(view
+        .search(&vectors, DIM, Metric::Ip, &q, 5, 5, None)
+        .is_err());
+    assert!(view
+        .search(&vectors, DIM + 1, Metric::L2, &[0.0; DIM + 1], 5, 5, None)
+        .is_err());
+    assert!(view
+        .search(&vectors, DIM, Metric::L2, &q[1..], 5, 5, None)
+        .is_err());
+    assert!(view
+        .search(&vectors[DIM..], DIM, Metric::L2, &q, 5, 5, None)
+        .is_err());
+    assert!(view
+        .search(&vectors, DIM, Metric::L2, &q, 0, 5, None)
+        .unwrap()
+        .is_empty());
+}
+
+fn corrupt(bytes: &[u8], n: usize) -> bool {
+    matches!(HnswView::from_bytes(bytes, n), Err(Error::Corrupt { .. }))
+}
+
+fn put_word(bytes: &mut [u8], word: usize, value: u32) {
+    bytes[word * 4..word * 4 + 4].copy_from_slice(&value.to_le_bytes());
+}
+
+#[test]
+fn structural_damage_is_reported_as_corrupt() {
+    let n = 500;
+    let (_, good) = small(n, 4, 5);
+    let m0 = 8;
+    let layer0 = 12; // header words
+    let upper_off = layer0 + n * (m0 + 1);
+    assert!(HnswView::from_bytes(&good, n).is_ok());
+    // Wrong row count, truncation, a trailing word.
+    assert!(corrupt(&good, n + 1));
+    assert!(corrupt(&good[..good.len() - 4], n));
+    assert!(corrupt(&good[..20], n));
+    let mut longer = good.clone();
+    longer.extend_from_slice(&[0; 4]);
+    assert!(corrupt(&longer, n));
+    // A layer-0 neighbour past the end, and a count above M0.
+    let mut b = good.clone();
+    put_word(&mut b, layer0 + 1, n as u32);
+    put_word(&mut b, layer0, 1);
+    assert!(corrupt(&b, n));
+    let mut b = good.clone();
+    put_word(&mut b, layer0, m0 as u32 + 1);
+    assert!(corrupt(&b, n));
+    // Offsets that go backwards, an entry point out of range, a bad magic.
+    let mut b = good.clone();
+    put_word(&mut b, upper_off + 1, u32::MAX);
+    assert!(corrupt(&b, n));
+    let mut b = good.clone();
+    put_word(&mut b, 7, n as u32);
+    assert!(corrupt(&b, n));
+    let mut b = good.clone();
+    b[0] ^= 1;
+    assert!(corrupt(&b, n));
+    // A newer version is refused by name, not as damage.
+    let mut b = good;
+    put_word(&mut b, 2, 99);
+    assert!(matches!(
+        HnswView::from_bytes(&b, n),
+        Err(Error::NewerVersion { found: 99, .. })
+    ));
+}
+
+#[test]
+fn exact_scan_is_recommended_for_few_matches() {
+    assert_eq!(recommended_strategy(1_000_000, 100), Strategy::Exact);
+    assert_eq!(recommended_strategy(1_000_000, 19_999), Strategy::Exact);
+    assert_eq!(recommended_strategy(1_000_000, 20_000), Strategy::Graph);
+    assert_eq!(recommended_strategy(10_000, 5_000), Strategy::Graph);
+    assert_eq!(recommended_strategy(5_000, 4_000), Strategy::Exact);
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// Random mutations either fail validation or give a view that searches without panicking.
+    #[test]
+    fn mutated_bytes_never_panic(
+        edits in prop::collection::vec((any::<usize>(), any::<u32>(), 0u8..3), 1..6),
+        cut in any::<usize>(),
+        truncate in any::<bool>(),
+    ) {
+        let n = 120;
+        let (vectors, good) = small(n, 3, 9);
+        let mut b = good.clone();
+        for (pos, value, kind) in edits {
+            let word = pos % (b.len() / 4);
+            match kind {
+                0 => b[word * 4 + (value as usize % 4)] ^= 1 << (value % 8),
+                1 => put_word(&mut b, word, value),
+                _ => put_word(&mut b, word, value % (n as u32 + 2)),
+            }
+        }
+        if truncate {
+            b.truncate(cut % (b.len() + 1));
+        }
+        if let Ok(view) = HnswView::from_bytes(&b, n) {
+            let q = vec![0.25; view.dim()];
+            if view.dim() == DIM {
+                let _ = view.search(&vectors, DIM, view.metric(), &q, 5, 16, None);
+                let odd = |id: u32| id % 2 == 1;
+                let _ = view.search(&vectors, DIM, view.metric(), &q, 5, 16, Some(&odd));
+            }
+        }
+    }
+}

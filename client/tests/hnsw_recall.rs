@@ -1,0 +1,158 @@
+//! Recall of the graph search against brute force on seeded clustered data (20k x 64 in release builds,
+//! a fifth of that in debug). `cargo test --release -p covec --test hnsw_recall -- --nocapture` prints
+//! the numbers docs/ann.md quotes.
+
+mod hnsw_support;
+
+use std::time::Instant;
+
+use covec::hnsw::{build, HnswParams, HnswView};
+use covec::Metric;
+use hnsw_support::{brute_force, clustered, normalise_rows, recall, rows};
+
+const DIM: usize = 64;
+const QUERIES: usize = 200;
+const K: usize = 10;
+
+/// Rows plus held-out queries from the same clusters.
+fn data(metric: Metric) -> (Vec<f32>, Vec<f32>) {
+    let n = rows(20_000);
+    let mut all = clustered(n + QUERIES, DIM, 100, 7);
+    if metric == Metric::Cosine {
+        normalise_rows(&mut all, DIM);
+    }
+    let queries = all.split_off(n * DIM);
+    (all, queries)
+}
+
+fn mean_recall(
+    view: &HnswView,
+    vectors: &[f32],
+    queries: &[f32],
+    metric: Metric,
+    ef: usize,
+    keep: &dyn Fn(u32) -> bool,
+    filtered: bool,
+) -> (f64, f64) {
+    let mut searching = std::time::Duration::ZERO;
+    let mut total = 0.0;
+    for q in queries.chunks_exact(DIM) {
+        let filter = filtered.then_some(keep);
+        let start = Instant::now();
+        let found = view.search(vectors, DIM, metric, q, K, ef, filter).unwrap();
+        searching += start.elapsed();
+        assert!(found.len() <= K);
+        assert!(
+            found.iter().all(|(id, _)| keep(*id)),
+            "a filtered-out row was returned"
+        );
+        total += recall(&found, &brute_force(vectors, DIM, metric, q, K, keep));
+    }
+    let per_query_us = searching.as_secs_f64() * 1e6 / QUERIES as f64;
+    (total / QUERIES as f64, per_query_us)
+}
+
+fn check_metric(metric: Metric) {
+    let (vectors, queries) = data(metric);
+    let start = Instant::now();
+    let index = build(&vectors, DIM, metric, &HnswParams::default()).unwrap();
+    let built = start.elapsed();
+    let bytes = index.to_bytes();
+    let view = HnswView::from_bytes(&bytes, vectors.len() / DIM).unwrap();
+    let (r, us) = mean_recall(&view, &vectors, &queries, metric, 64, &|_| true, false);
+    eprintln!(
+        "{}: n={} build {:.2}s recall@10(ef=64) {r:.4} ({us:.0} us/query)",
+        metric.name(),
+        vectors.len() / DIM,
+        built.as_secs_f64()
+    );
+    assert!(r >= 0.95, "{} recall@10 {r} < 0.95", metric.name());
+}
+
+#[test]
+fn l2_recall_at_10_is_at_least_095() {
+    check_metric(Metric::L2);
+}
+
+#[test]
+fn ip_recall_at_10_is_at_least_095() {
+    check_metric(Metric::Ip);
+}
+
+#[test]
+fn cosine_recall_at_10_is_at_least_095() {
+    check_metric(Metric::Cosine);
+}
+
+#[test]
+fn cosine_reports_similarity_for_unnormalised_queries() {
+    let (vectors, queries) = data(Metric::Cosine);
+    let index = build(&vectors, DIM, Metric::Cosine, &HnswParams::default()).unwrap();
+    let q: Vec<f32> = queries[..DIM].iter().map(|x| x * 3.0).collect();
+    let found = index
+        .view()
+        .search(&vectors, DIM, Metric::Cosine, &q, K, 64, None)
+        .unwrap();
+    let unit: Vec<f32> = queries[..DIM].to_vec();
+    for (id, sim) in found {
+        let row = &vectors[id as usize * DIM..(id as usize + 1) * DIM];
+        let expect: f32 = row.iter().zip(&unit).map(|(a, b)| a * b).sum::<f32>()
+            / unit.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((sim - expect).abs() < 1e-4, "{sim} vs {expect}");
+        assert!(sim <= 1.0 + 1e-5);
+    }
+}
+
+/// Rows whose hash falls under `percent`: a filter uncorrelated with the clusters.
+fn mask(percent: u64) -> impl Fn(u32) -> bool {
+    move |id: u32| ((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) % 100 < percent
+}
+
+fn check_filtered(percent: u64) {
+    let metric = Metric::L2;
+    let (vectors, queries) = data(metric);
+    let n = vectors.len() / DIM;
+    let index = build(&vectors, DIM, metric, &HnswParams::default()).unwrap();
+    let keep = mask(percent);
+    let matching = (0..n as u32).filter(|&i| keep(i)).count();
+    let view = index.view();
+    let (r, us) = mean_recall(&view, &vectors, &queries, metric, 64, &keep, true);
+    let (narrow, narrow_us) = mean_recall(&view, &vectors, &queries, metric, 16, &keep, true);
+    eprintln!(
+        "filtered {percent}% ({matching} of {n} rows): recall@10 {r:.4} at ef=64 ({us:.0} us/query), \
+         {narrow:.4} at ef=16 ({narrow_us:.0} us/query)"
+    );
+    assert!(r >= 0.95, "filtered recall at {percent}% is {r}");
+}
+
+#[test]
+fn filtered_recall_at_50_percent() {
+    check_filtered(50);
+}
+
+#[test]
+fn filtered_recall_at_10_percent() {
+    check_filtered(10);
+}
+
+#[test]
+fn filtered_recall_at_2_percent() {
+    check_filtered(2);
+}
+
+/// Build speed at the size the design targets. Ignored by default (about a minute of one core); run with
+/// `cargo test --release -p covec --test hnsw_recall -- --ignored --nocapture`.
+#[test]
+#[ignore]
+fn build_100k_x_384_takes_under_two_minutes() {
+    let dim = 384;
+    let vectors = clustered(100_000, dim, 1000, 21);
+    let start = Instant::now();
+    let index = build(&vectors, dim, Metric::L2, &HnswParams::default()).unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!(
+        "100k x 384 L2 build: {secs:.1}s, {} bytes",
+        index.to_bytes().len()
+    );
+    assert!(secs < 120.0, "build took {secs:.1}s");
+}
