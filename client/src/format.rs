@@ -341,7 +341,8 @@ fn check_section(
     path: &Path,
 ) -> Result<()> {
     let end = s.offset.checked_add(s.len);
-    if s.offset < HEADER_LEN || !s.offset.is_multiple_of(ALIGN) || end.is_none_or(|e| e > image_len) {
+    if s.offset < HEADER_LEN || !s.offset.is_multiple_of(ALIGN) || end.is_none_or(|e| e > image_len)
+    {
         return Err(Error::corrupt(
             path,
             format!(
