@@ -254,7 +254,13 @@ fn delete_and_query_paging_in_pk_order() {
         ids(db.query("c", "", &none, Some(2), 1).unwrap()),
         [2, 5].map(Value::Int).to_vec()
     );
-    assert!(db.query("c", "id > 1", &none, None, 0).is_err());
+    assert_eq!(
+        ids(db.query("c", "id > 1 and id != 7", &none, None, 1).unwrap()),
+        [5, 9].map(Value::Int).to_vec()
+    );
+    assert_eq!(db.delete_filter("c", "id >= 7").unwrap(), 2);
+    assert_eq!(db.count("c", "").unwrap(), 3);
+    assert!(db.query("c", "id = 1", &none, None, 0).is_err());
 }
 
 #[test]
