@@ -103,12 +103,17 @@ def mode_serve(db: str) -> None:
     client.close()
 
 
-def mode_hold(db: str) -> None:
-    """Attaches and waits forever (until killed)."""
+def mode_hold(db: str, use_segment: str = "1") -> None:
+    """Attaches, searches once (touching every vector), reports, and waits until killed."""
     from covec import MilvusClient
 
-    client = MilvusClient(db)
-    client.search(COLLECTION, data=vectors(1, 0), limit=1)
+    client = MilvusClient(db, use_segment=use_segment == "1")
+    dim = next(
+        f["params"]["dim"]
+        for f in client.describe_collection(COLLECTION)["fields"]
+        if "dim" in f.get("params", {})
+    )
+    client.search(COLLECTION, data=np.ones((1, dim), np.float32), limit=1)
     say(pid=os.getpid(), status=status_of(client))
     while True:
         time.sleep(1)
