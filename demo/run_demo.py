@@ -251,8 +251,9 @@ def main() -> int:
         f"{segment_bytes * mib:.1f} MiB = {total * mib:.1f} MiB in all"
     )
     print(
-        f"   the per-process-copy workaround holds {WORKERS} copies of the db in /dev/shm "
-        f"({WORKERS} x {segment_bytes * mib:.1f} MiB) plus each worker's own loaded copy"
+        f"   the per-process-copy workaround holds {WORKERS} copies of the db in /dev/shm, at least "
+        f"{WORKERS * segment_bytes * mib:.1f} MiB, plus each worker's own loaded copy, and a copy made before "
+        f"step 4 never sees the new schemas"
     )
     leftover = covec_segments_bytes()
     print(f"   after every process exited: {leftover} bytes of covec left in /dev/shm")
