@@ -405,6 +405,20 @@ def test_clients_in_one_process_share_the_database(make_client):
     assert b.has_collection("c")
 
 
+def test_a_rust_panic_is_a_milvus_exception_not_an_abort():
+    code = (
+        "import covec, covec._covec as n\n"
+        "try:\n"
+        "    n._panic_inside_guard()\n"
+        "except covec.MilvusException as e:\n"
+        "    print(e.code, 'internal error' in e.message)\n"
+        "print('still running')\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split("\n")[:2] == ["1 True", "still running"]
+
+
 def test_cli_refuses_missing_inputs(tmp_path):
     from covec import cli
 

@@ -636,6 +636,15 @@ fn sweep<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, 
     Ok(dict)
 }
 
+/// Panics inside the guard every method runs in, so a test can show that a Rust panic reaches Python
+/// as a `MilvusException` instead of aborting the interpreter.
+#[pyfunction]
+fn _panic_inside_guard(py: Python<'_>) -> PyResult<()> {
+    run(py, || -> Result<()> {
+        panic!("deliberate panic from _panic_inside_guard")
+    })
+}
+
 /// Checks a db file completely: header, catalog and every section checksum (`covec verify`).
 /// Returns the generation checked.
 #[pyfunction]
@@ -648,6 +657,7 @@ fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(_panic_inside_guard, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
