@@ -239,6 +239,9 @@ def build_dbs(children: Children, data: dict, dbs: Path) -> dict:
             f"build-{dbs.name}-{system}",
         )
         res.update(path=str(path), wall_s=time.perf_counter() - t, index_type=index_type)
+        # Sized after the child exits: Milvus Lite may still write its index file while closing.
+        if res["ok"]:
+            res["bytes"] = common.dir_bytes(path)
         if not res["ok"]:
             log(f"    failed: {res['error']}")
         out[system] = res
@@ -442,12 +445,16 @@ def sh(cmd: list) -> str:
 
 
 def machine() -> dict:
+    import importlib.util
     from importlib import metadata
 
+    # The covec measured is the one installed in this Python (maybe another checkout's build): name it.
+    spec = importlib.util.find_spec("covec")
+    covec_dir = str(Path(spec.origin).parent) if spec and spec.origin else ""
     lscpu = sh(["lscpu"])
     model = next((x.split(":", 1)[1].strip() for x in lscpu.splitlines() if x.startswith("Model name")), "unknown")
     versions = {"python": platform.python_version()}
-    for pkg in ("numpy", "pymilvus", "milvus-lite", "hnswlib", "psutil", "matplotlib", "covec"):
+    for pkg in ("numpy", "pymilvus", "milvus-lite", "faiss-cpu", "hnswlib", "psutil", "matplotlib", "covec"):
         try:
             versions[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
@@ -460,7 +467,8 @@ def machine() -> dict:
         "date": time.strftime("%Y-%m-%d %H:%M %Z"),
         "loadavg_start": os.getloadavg(),
         "versions": versions,
-        "covec_commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]),
+        "covec_location": covec_dir,
+        "covec_commit": sh(["git", "-C", covec_dir, "rev-parse", "--short", "HEAD"]) if covec_dir else "unknown",
     }
 
 
@@ -521,6 +529,7 @@ def main(argv=None) -> int:
         children.stop_all()
         shutil.rmtree(shm_dir, ignore_errors=True)
         shutil.rmtree(OUT / "tmp", ignore_errors=True)
+    results["machine"]["loadavg_end"] = os.getloadavg()
     out = OUT / f"results-{mode.name}.json"
     out.write_text(json.dumps(results, indent=1))
     log(f"results: {out}")

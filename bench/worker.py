@@ -33,7 +33,7 @@ def say(**fields) -> None:
 def mode_build(spec: dict) -> None:
     vectors = np.load(spec["vectors"], mmap_mode="r")
     phases = common.build_milvus_shaped(spec["system"], spec["path"], vectors, spec["index_type"])
-    say(ok=True, phases=phases, bytes=common.dir_bytes(Path(spec["path"])))
+    say(ok=True, phases=phases)
 
 
 def mode_sweep(spec: dict) -> None:
