@@ -199,6 +199,28 @@ def tables(results: dict) -> str:
     return "\n\n".join(parts)
 
 
+def kernel_table(k: dict) -> str:
+    if "skipped" in k:
+        return f"_Skipped: {k['skipped']}_"
+    scalar = {(r["kernel"], r["rows"]): r["ns_per_row"] for r in k["results"] if r["isa"] == "scalar"}
+    rows = [
+        [
+            r["isa"],
+            r["kernel"],
+            f"{r['rows']:,}",
+            _f(r["ns_per_row"], 1),
+            _f(r["gib_per_s"], 1),
+            _ratio(scalar.get((r["kernel"], r["rows"])), r["ns_per_row"]),
+        ]
+        for r in k["results"]
+    ]
+    return (
+        f"One 384-d query against many rows, every kernel set this CPU runs (dispatched: `{k['dispatched']}`; "
+        f"covec commit {k['commit']}). 1,024 rows stay in cache; 100,000 rows (146 MiB) stream from memory.\n\n"
+        + _table(["kernel set", "kernel", "rows", "ns per row", "GiB/s of rows", "speed-up vs scalar"], rows)
+    )
+
+
 def plots(results: dict, img: Path) -> dict:
     """Recall-vs-QPS and memory-vs-processes per set; returns {set: [png names]}."""
     import matplotlib
@@ -312,6 +334,10 @@ faiss-cpu {v["faiss-cpu"]} (Milvus Lite's index), hnswlib {v["hnswlib"]}, psutil
             body.append(note)
         for png in pngs.get(name, []):
             body.append(f"![{png}](img/{png})")
+    if "kernels" in results:
+        body.append(
+            "## covec's kernels (Rust, `cargo run --release -p covec-bench`)\n\n" + kernel_table(results["kernels"])
+        )
     doc.write_text(head + "\n" + "\n\n".join(body) + "\n")
 
 
@@ -336,4 +362,6 @@ if __name__ == "__main__":
     res = json.loads(Path(sys.argv[1]).read_text())
     root = Path(__file__).resolve().parent.parent
     print(tables(res))
+    if "kernels" in res:
+        print(kernel_table(res["kernels"]))
     write_doc(res, root / "docs" / "benchmarks.md", root / "docs" / "img")

@@ -430,6 +430,32 @@ def load_figures(children: Children, builds: dict, mode: Mode, set_name: str) ->
     return {"db_bytes": db.stat().st_size, "cp_s": cp_s, "runs": runs}
 
 
+def kernel_throughput() -> dict:
+    """covec's SIMD kernels against their scalar twins, from the Rust bench (bench/src/main.rs) built from
+    this checkout; needs cargo."""
+    if shutil.which("cargo") is None:
+        return {"skipped": "cargo not found: the Rust kernel bench needs a Rust toolchain"}
+    build = subprocess.run(
+        ["cargo", "build", "--release", "--quiet", "-p", "covec-bench"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if build.returncode != 0:
+        return {"skipped": f"cargo build -p covec-bench failed: {build.stderr.strip()[-500:]}"}
+    out = OUT / "kernels.json"
+    run = subprocess.run(
+        [str(ROOT / "target" / "release" / "covec-bench"), "--json", str(out)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if run.returncode != 0:
+        return {"skipped": f"covec-bench failed: {run.stderr.strip()[-500:]}"}
+    return json.loads(out.read_text()) | {"commit": sh(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"])}
+
+
 # --- the run ----------------------------------------------------------------------------------------
 
 
@@ -478,6 +504,7 @@ def main(argv=None) -> int:
     ap.add_argument("--sets", help="comma-separated: A, synth100k, synth1m (default: A quick, all full)")
     ap.add_argument("--procs", help="comma-separated process counts (default 1,2,4 quick, 1,2,4,8 full)")
     ap.add_argument("--data-dir", type=Path, default=None, help="where A_*.npy are (default ../shared/data)")
+    ap.add_argument("--no-kernels", action="store_true", help="skip the Rust kernel bench (needs cargo)")
     ap.add_argument("--no-doc", action="store_true", help="write the JSON only, leave docs/ untouched")
     args = ap.parse_args(argv)
     mode = Mode(args.quick)
@@ -504,6 +531,9 @@ def main(argv=None) -> int:
         "sets": {},
     }
     try:
+        if not args.no_kernels:
+            log("== kernels (cargo build --release -p covec-bench)")
+            results["kernels"] = kernel_throughput()
         for name in sets:
             log(f"== set {name}")
             try:
@@ -534,6 +564,8 @@ def main(argv=None) -> int:
     out.write_text(json.dumps(results, indent=1))
     log(f"results: {out}")
     print(report.tables(results))
+    if "kernels" in results:
+        print(report.kernel_table(results["kernels"]))
     if not args.no_doc:
         report.write_doc(results, ROOT / "docs" / "benchmarks.md", ROOT / "docs" / "img")
         log(f"wrote {ROOT / 'docs' / 'benchmarks.md'}")
