@@ -523,6 +523,7 @@ def main(argv=None) -> int:
     children = Children(shm_dir, OUT / "logs")
     results = {
         "mode": mode.name,
+        "command": " ".join(["python bench/run.py", *(argv if argv is not None else sys.argv[1:])]),
         "duration_s": mode.duration_s,
         "serve_ef": SERVE_EF,
         "efs": EFS,
