@@ -37,6 +37,8 @@ SYNTH_NOISE = 0.8 / np.sqrt(common.DIM)
 EFS = [16, 32, 64, 128, 256]
 SERVE_EF = 64  # Milvus Lite's default ef; covec's graph is searched with the same value
 CHILD_TIMEOUT_S = 4 * 3600
+# How a serve child can fail: an error it reported, no answer in time, a closed pipe, a hung exit.
+WORKER_FAILURES = (RuntimeError, TimeoutError, OSError, subprocess.SubprocessError)
 
 
 class Mode:
@@ -115,12 +117,13 @@ def synth_vectors(n: int, seed: int) -> np.ndarray:
     return out
 
 
-def exact_truth(base: np.ndarray, queries: np.ndarray) -> np.ndarray:
+def exact_truth(base: np.ndarray, queries: np.ndarray, block: int = 100_000) -> np.ndarray:
     """Top-K inner-product ids by numpy brute force: the K best of each block of the base, then of those."""
     ids, scores = [], []
-    for start in range(0, len(base), 100_000):
-        s = queries @ np.asarray(base[start : start + 100_000]).T
-        top = np.argpartition(-s, common.K, axis=1)[:, : common.K]
+    for start in range(0, len(base), block):
+        s = queries @ np.asarray(base[start : start + block]).T
+        # argpartition needs more than K columns; a short last block is simply kept whole.
+        top = np.argpartition(-s, common.K, axis=1)[:, : common.K] if s.shape[1] > common.K else np.argsort(-s, axis=1)
         ids.append(top + start)
         scores.append(np.take_along_axis(s, top, axis=1))
     ids, scores = np.concatenate(ids, axis=1), np.concatenate(scores, axis=1)
@@ -356,7 +359,7 @@ def scaling(children: Children, data: dict, builds: dict, mode: Mode, procs: lis
                         f"serve-{set_name}-{name}-{p}",
                     )
                 )
-            except (RuntimeError, TimeoutError) as e:
+            except WORKER_FAILURES as e:
                 rows.append({"procs": p, "skipped": f"failed: {e}"})
                 log(f"    failed: {e}")
         out[name] = {"rows": rows}
@@ -408,26 +411,32 @@ def load_figures(children: Children, builds: dict, mode: Mode, set_name: str) ->
         if leftover:
             return {"skipped": f"segment files left in {shm_dir} before a cold start: {leftover}"}
         try:
-            cold_t = time.time()
-            cold = children.start(spec, f"attach-{set_name}-cold-{i}")
-            cold_ready = cold.answer(600)
-            warm_t = time.time()
-            warm = children.start(spec, f"attach-{set_name}-warm-{i}")
-            warm_ready = warm.answer(600)
-            segment_bytes = sum(common.dir_bytes(f) for f in shm_dir.glob("covec.*"))
-            for w in (cold, warm):
-                w.send("exit")
-                w.p.wait(timeout=120)
-        finally:
-            children.stop_all()
-        runs.append(
-            {
-                "cold": cold_ready["phases"] | {"startup_s": cold_ready["t_ready"] - cold_t},
-                "warm": warm_ready["phases"] | {"startup_s": warm_ready["t_ready"] - warm_t},
-                "segment_bytes": segment_bytes,
-            }
-        )
+            runs.append(_attach_pair(children, spec, f"attach-{set_name}-{i}"))
+        except WORKER_FAILURES as e:
+            return {"skipped": f"failed: {e}"}
     return {"db_bytes": db.stat().st_size, "cp_s": cp_s, "runs": runs}
+
+
+def _attach_pair(children: Children, spec: dict, label: str) -> dict:
+    """A cold start (no segment yet), then a warm one while the first still holds the segment."""
+    try:
+        cold_t = time.time()
+        cold = children.start(spec, f"{label}-cold")
+        cold_ready = cold.answer(600)
+        warm_t = time.time()
+        warm = children.start(spec, f"{label}-warm")
+        warm_ready = warm.answer(600)
+        segment_bytes = sum(common.dir_bytes(f) for f in children.shm_dir.glob("covec.*"))
+        for w in (cold, warm):
+            w.send("exit")
+            w.p.wait(timeout=120)
+    finally:
+        children.stop_all()
+    return {
+        "cold": cold_ready["phases"] | {"startup_s": cold_ready["t_ready"] - cold_t},
+        "warm": warm_ready["phases"] | {"startup_s": warm_ready["t_ready"] - warm_t},
+        "segment_bytes": segment_bytes,
+    }
 
 
 def kernel_throughput() -> dict:
@@ -509,7 +518,12 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
     mode = Mode(args.quick)
     sets = args.sets.split(",") if args.sets else (["A"] if args.quick else ["A", *SYNTH])
-    procs = [int(p) for p in args.procs.split(",")] if args.procs else ([1, 2, 4] if args.quick else [1, 2, 4, 8])
+    try:
+        procs = [int(p) for p in args.procs.split(",")] if args.procs else ([1, 2, 4] if args.quick else [1, 2, 4, 8])
+    except ValueError:
+        ap.error(f"--procs takes comma-separated whole numbers, got {args.procs!r}")
+    if any(p < 1 for p in procs):
+        ap.error(f"--procs counts must be at least 1, got {args.procs!r}")
     unknown = [s for s in sets if s != "A" and s not in SYNTH]
     if unknown:
         ap.error(f"unknown set(s) {unknown}; choose from A, {', '.join(SYNTH)}")
