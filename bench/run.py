@@ -86,7 +86,8 @@ def prepare_set(name: str, mode: Mode, data_dir: Path) -> dict:
             "source": "real all-MiniLM-L6-v2 embeddings of Debian package descriptions (../shared/data)",
         }
     n = SYNTH[name]
-    base = d / "base.npy"
+    # The cache name carries every generation parameter, so a changed recipe never reuses stale vectors.
+    base = d / f"base-seed{SEED}-c{SYNTH_CENTRES}-noise{SYNTH_NOISE:.4f}.npy"
     if not base.exists():
         np.save(base, synth_vectors(n, seed=SEED))
     queries = synth_vectors(mode.synth_truth_queries, seed=SEED + 1)
@@ -507,6 +508,21 @@ def machine() -> dict:
     }
 
 
+def sweep_dead_runs() -> None:
+    """Removes shm dirs of harness runs that were SIGKILLed (their workers remove their own copies)."""
+    for d in Path("/dev/shm").glob("covec-bench-*"):
+        pid = d.name.removeprefix("covec-bench-")
+        if not pid.isdigit():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            log(f"removing {d}, left by a harness run that no longer exists")
+            shutil.rmtree(d, ignore_errors=True)
+        except PermissionError:
+            pass  # a live process of another user
+
+
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="set A only, 200 queries, 1/2/4 processes, 10 s runs")
@@ -532,6 +548,7 @@ def main(argv=None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     for d in ("data", "dbs", "logs", "tmp"):
         (OUT / d).mkdir(parents=True, exist_ok=True)
+    sweep_dead_runs()
     shm_dir = Path("/dev/shm") / f"covec-bench-{os.getpid()}"
     shm_dir.mkdir(mode=0o700)
     children = Children(shm_dir, OUT / "logs")

@@ -5,6 +5,7 @@ Small and fast; they do not measure anything, they check that what the harness r
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -92,3 +93,20 @@ def test_answer_gives_up_at_its_deadline(tmp_path):
     finally:
         children.stop_all()
     assert time.monotonic() - t < 10
+
+
+def test_shm_dir_of_a_killed_run_is_removed_and_a_live_one_kept():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = Path("/dev/shm") / f"covec-bench-{gone.pid}"
+    live = Path("/dev/shm") / f"covec-bench-{os.getpid()}"
+    dead.mkdir()
+    live.mkdir()
+    try:
+        run.sweep_dead_runs()
+        assert not dead.exists()
+        assert live.exists()
+    finally:
+        for d in (dead, live):
+            if d.exists():
+                d.rmdir()
