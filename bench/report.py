@@ -308,7 +308,7 @@ Machine: {m["cpu"]}, {m["cores"]} cores, {m["ram_bytes"] / 2**30:.1f} GiB RAM, L
 is shared, so absolute numbers are noisy; compare systems through the ratios, which come from the same run).
 Versions: Python {v["python"]}, numpy {v["numpy"]}, pymilvus {v["pymilvus"]}, milvus-lite {v["milvus-lite"]},
 faiss-cpu {v["faiss-cpu"]} (Milvus Lite's index), hnswlib {v["hnswlib"]}, psutil {v["psutil"]}, covec {v["covec"]}
-(installed from `{m["covec_location"]}`, commit {m["covec_commit"]}).
+(imported from `{m["covec_location"]}`, whose checkout was at commit {m["covec_commit"]} during the run).
 
 ## How to run
 
