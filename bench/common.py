@@ -1,0 +1,249 @@
+"""Pieces shared by the harness (run.py) and its child processes (worker.py).
+
+Every system is reached through one `open_searcher` so that each measurement below is written once and
+applied to all systems alike: the numbers differ only by the system, never by the measuring code.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+DIM = 384
+K = 10
+COLLECTION = "bench"
+# Milvus Lite's HNSW defaults (M=16, efConstruction=200) used for every graph index in the run.
+HNSW_M = 16
+HNSW_EFC = 200
+INSERT_BATCH = 2000
+WARMUP_QUERIES = 5
+
+
+# --- systems ----------------------------------------------------------------------------------------
+
+
+def milvus_module(system: str):
+    """pymilvus for Milvus Lite, covec for covec: the same MilvusClient-shaped API."""
+    if system.startswith("covec"):
+        import covec
+
+        return covec
+    import pymilvus
+
+    return pymilvus
+
+
+def build_milvus_shaped(system: str, path: str, vectors: np.ndarray, index_type: str) -> dict:
+    """Creates `path` with one collection (id, vector) and the given index; returns the build phases in s."""
+    mod = milvus_module(system)
+    t0 = time.perf_counter()
+    client = mod.MilvusClient(path)
+    schema = client.create_schema(auto_id=False)
+    schema.add_field("id", mod.DataType.INT64, is_primary=True)
+    schema.add_field("vector", mod.DataType.FLOAT_VECTOR, dim=vectors.shape[1])
+    index = client.prepare_index_params()
+    params = {"M": HNSW_M, "efConstruction": HNSW_EFC} if index_type == "HNSW" else {}
+    index.add_index(field_name="vector", index_type=index_type, metric_type="IP", params=params)
+    client.create_collection(COLLECTION, schema=schema, index_params=index)
+    t1 = time.perf_counter()
+    for start in range(0, len(vectors), INSERT_BATCH):
+        rows = vectors[start : start + INSERT_BATCH]
+        client.insert(COLLECTION, [{"id": start + i, "vector": v.tolist()} for i, v in enumerate(rows)])
+    t2 = time.perf_counter()
+    client.flush(COLLECTION)
+    t3 = time.perf_counter()
+    wait_for_index(client, len(vectors))
+    t4 = time.perf_counter()
+    client.close()
+    return {"create_s": t1 - t0, "insert_s": t2 - t1, "flush_s": t3 - t2, "index_wait_s": t4 - t3}
+
+
+def wait_for_index(client, rows: int, timeout_s: float = 7200.0) -> None:
+    """Milvus Lite builds the index on a background thread after flush; a copy taken earlier has no index.
+
+    covec reports no `indexed_rows` (its index is part of the commit), so there is nothing to wait for.
+    """
+    deadline = time.monotonic() + timeout_s
+    while True:
+        desc = client.describe_index(COLLECTION, "vector") or {}
+        indexed = desc.get("indexed_rows")
+        if indexed is None or int(indexed) >= rows:
+            return
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"index still has {indexed}/{rows} rows after {timeout_s:.0f} s")
+        time.sleep(0.5)
+
+
+def dir_bytes(path: Path) -> int:
+    """Allocated bytes of a file or directory tree (st_blocks, as tmpfs charges memory)."""
+    path = Path(path)
+    if path.is_file():
+        return path.stat().st_blocks * 512
+    total = 0
+    for root, _dirs, files in os.walk(path):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(root, name)).st_blocks * 512
+            except FileNotFoundError:
+                pass  # a file removed while walking (a segment being replaced) holds no memory
+    return total
+
+
+def shm_copy_path(src: str, pid: int) -> str:
+    """The user's workaround names its private copy after the worker pid (seed/SUMMARY.md)."""
+    return f"/dev/shm/pid-{pid}-{Path(src).name}"
+
+
+class Searcher:
+    """One open system: `search(q, ef)` returns the top-K ids of one query, best first."""
+
+    def __init__(self, search, close, phases: dict):
+        self.search = search
+        self.close = close
+        self.phases = phases
+
+
+def open_searcher(spec: dict) -> Searcher:
+    """Opens the system named by spec["system"] and reports how long each start-up phase took.
+
+    spec: system (numpy | hnswlib | milvus | covec-flat | covec-hnsw), path (db or vectors .npy),
+    copy_to_shm (the workaround: private copy of a Milvus Lite db in /dev/shm first).
+    """
+    system = spec["system"]
+    phases = {}
+    if system == "numpy":
+        t = time.perf_counter()
+        base = np.load(spec["path"])
+        phases["open_s"] = time.perf_counter() - t
+        return Searcher(lambda q, ef: exact_top_k(base, q), lambda: None, phases)
+    if system == "hnswlib":
+        return _open_hnswlib(spec, phases)
+    t = time.perf_counter()
+    mod = milvus_module(system)
+    phases["import_s"] = time.perf_counter() - t
+    path = spec["path"]
+    copy = None
+    if spec.get("copy_to_shm"):
+        t = time.perf_counter()
+        copy = shm_copy_path(path, os.getpid())
+        shutil.copytree(path, copy)
+        phases["copy_s"] = time.perf_counter() - t
+        path = copy
+    t = time.perf_counter()
+    client = mod.MilvusClient(path)
+    phases["open_s"] = time.perf_counter() - t
+    t = time.perf_counter()
+    client.load_collection(COLLECTION)
+    phases["load_s"] = time.perf_counter() - t
+
+    def search(q, ef):
+        params = {"metric_type": "IP", "params": {"ef": int(ef)}} if ef else {"metric_type": "IP"}
+        hits = client.search(COLLECTION, data=[q.tolist()], limit=K, search_params=params)
+        return [h["id"] for h in hits[0]]
+
+    def close():
+        client.close()
+        if copy is not None:
+            shutil.rmtree(copy, ignore_errors=True)
+
+    return Searcher(search, close, phases)
+
+
+def _open_hnswlib(spec: dict, phases: dict) -> Searcher:
+    import hnswlib
+
+    base = np.load(spec["path"])
+    t = time.perf_counter()
+    index = hnswlib.Index(space="ip", dim=base.shape[1])
+    index.init_index(max_elements=len(base), M=HNSW_M, ef_construction=HNSW_EFC, random_seed=100)
+    index.add_items(base, np.arange(len(base)), num_threads=os.cpu_count() or 1)
+    phases["build_s"] = time.perf_counter() - t
+    del base
+
+    def search(q, ef):
+        index.set_ef(max(int(ef), K))
+        labels, _ = index.knn_query(q, k=K, num_threads=1)
+        return labels[0].tolist()
+
+    return Searcher(search, lambda: None, phases)
+
+
+def exact_top_k(base: np.ndarray, q: np.ndarray, k: int = K) -> list:
+    """numpy exact inner-product top-k: one matrix-vector product and a partial sort."""
+    scores = base @ q
+    top = np.argpartition(-scores, k)[:k]
+    return top[np.argsort(-scores[top])].tolist()
+
+
+# --- measurements -----------------------------------------------------------------------------------
+
+
+def recall_at_k(found: list, truth: np.ndarray, k: int = K) -> float:
+    return len(set(found[:k]) & set(truth[:k].tolist())) / k
+
+
+def sequential_search(searcher: Searcher, queries: np.ndarray, truth: np.ndarray, ef) -> dict:
+    """Single-query calls one after another: QPS, latency percentiles and recall@K on `queries`."""
+    for q in queries[:WARMUP_QUERIES]:
+        searcher.search(q, ef)
+    lat = np.empty(len(queries))
+    recall = np.empty(len(queries))
+    t0 = time.perf_counter()
+    for i, q in enumerate(queries):
+        t = time.perf_counter()
+        found = searcher.search(q, ef)
+        lat[i] = time.perf_counter() - t
+        recall[i] = recall_at_k(found, truth[i])
+    wall = time.perf_counter() - t0
+    return {
+        "ef": ef,
+        "queries": len(queries),
+        "qps": len(queries) / wall,
+        "p50_ms": float(np.percentile(lat, 50) * 1e3),
+        "p99_ms": float(np.percentile(lat, 99) * 1e3),
+        "recall": float(recall.mean()),
+    }
+
+
+def timed_loop(searcher: Searcher, queries: np.ndarray, ef, until: float, first: int) -> np.ndarray:
+    """Searches queries round-robin (starting at `first`) until wall time `until`; returns latencies in s."""
+    lat = []
+    i = first
+    while time.time() < until:
+        t = time.perf_counter()
+        searcher.search(queries[i % len(queries)], ef)
+        lat.append(time.perf_counter() - t)
+        i += 1
+    return np.asarray(lat)
+
+
+def smaps_rollup(pid: int) -> dict:
+    """Pss and its shared-memory part (kB -> bytes) of one process, from /proc/<pid>/smaps_rollup."""
+    out = {"Pss": 0, "Pss_Shmem": 0, "Rss": 0}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            key, _, rest = line.partition(":")
+            if key in out:
+                out[key] = int(rest.split()[0]) * 1024
+    return out
+
+
+def private_bytes(pid: int) -> int:
+    """Pss - Pss_Shmem summed over a process and its descendants: memory that is its own share of
+    anonymous and file-backed pages, with tmpfs (/dev/shm) pages left out because they are counted once,
+    as files, by the caller."""
+    import psutil
+
+    pids = [pid] + [c.pid for c in psutil.Process(pid).children(recursive=True)]
+    total = 0
+    for p in pids:
+        try:
+            r = smaps_rollup(p)
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total += r["Pss"] - r["Pss_Shmem"]
+    return total

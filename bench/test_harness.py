@@ -1,0 +1,112 @@
+"""Checks of the harness's own arithmetic and clean-up: python -m pytest bench/test_harness.py -q
+
+Small and fast; they do not measure anything, they check that what the harness reports means what the doc says.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import common
+import run
+
+
+def test_exact_truth_merges_blocks_like_a_full_sort():
+    rng = np.random.default_rng(7)
+    base = rng.standard_normal((1_000, 16)).astype(np.float32)
+    queries = rng.standard_normal((5, 16)).astype(np.float32)
+    full = np.argsort(-(queries @ base.T), axis=1, kind="stable")[:, : common.K]
+    assert np.array_equal(run.exact_truth(base, queries, block=37), full)
+
+
+def test_synthetic_sets_are_seeded_unit_vectors():
+    a = run.synth_vectors(500, seed=run.SEED)
+    assert np.array_equal(a, run.synth_vectors(500, seed=run.SEED))
+    assert not np.array_equal(a, run.synth_vectors(500, seed=run.SEED + 1))
+    assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
+
+
+def test_recall_counts_only_the_top_k():
+    truth = np.arange(20)
+    assert common.recall_at_k(list(range(10)), truth) == 1.0
+    assert common.recall_at_k([0, 1, 2, 3, 4, 10, 11, 12, 13, 14], truth) == 0.5
+
+
+def test_private_bytes_leaves_out_touched_shm_pages(tmp_path):
+    # A child maps and touches 64 MiB of /dev/shm: Pss grows by it, Pss - Pss_Shmem must not.
+    shm = Path("/dev/shm") / f"covec-bench-test-{tmp_path.name}"
+    code = (
+        "import mmap, os, sys\n"
+        f"fd = os.open({str(shm)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "os.ftruncate(fd, 64 << 20)\n"
+        "m = mmap.mmap(fd, 64 << 20)\n"
+        "m[:] = b'x' * (64 << 20)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert child.stdout.readline().strip() == "ready"
+        rollup = common.smaps_rollup(child.pid)
+        assert rollup["Pss_Shmem"] >= 60 << 20
+        assert common.private_bytes(child.pid) < rollup["Pss"] - (60 << 20)
+        assert common.dir_bytes(shm) == 64 << 20
+    finally:
+        child.kill()
+        child.wait()
+        shm.unlink(missing_ok=True)
+
+
+def test_failed_worker_is_reported_and_leaves_no_shm_copy(tmp_path):
+    children = run.Children(tmp_path, tmp_path)
+    np.save(tmp_path / "q.npy", np.zeros((1, common.DIM), dtype=np.float32))
+    # The copy into /dev/shm fails (no such db): the worker must report it, not hang or leave a copy.
+    spec = {"system": "milvus", "copy_to_shm": True, "path": str(tmp_path / "absent.db"), "ef": 64}
+    spec["queries"] = str(tmp_path / "q.npy")
+    child = children.start(spec, "fails")
+    try:
+        with pytest.raises(RuntimeError, match="worker"):
+            child.answer(120)
+    finally:
+        pid = child.p.pid
+        children.stop_all()
+    assert not list(Path("/dev/shm").glob(f"pid-{pid}-*"))
+
+
+def test_answer_gives_up_at_its_deadline(tmp_path):
+    children = run.Children(tmp_path, tmp_path)
+    # A child that never answers: the harness gives up instead of hanging.
+    sleeper = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"], stdout=subprocess.PIPE)
+    children.live.append(sleeper)
+    t = time.monotonic()
+    try:
+        with pytest.raises(TimeoutError):
+            run.Child(sleeper).answer(0.5)
+    finally:
+        children.stop_all()
+    assert time.monotonic() - t < 10
+
+
+def test_shm_dir_of_a_killed_run_is_removed_and_a_live_one_kept():
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    dead = Path("/dev/shm") / f"covec-bench-{gone.pid}"
+    live = Path("/dev/shm") / f"covec-bench-{os.getpid()}"
+    dead.mkdir()
+    live.mkdir()
+    try:
+        run.sweep_dead_runs()
+        assert not dead.exists()
+        assert live.exists()
+    finally:
+        for d in (dead, live):
+            if d.exists():
+                d.rmdir()
