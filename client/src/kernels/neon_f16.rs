@@ -1,8 +1,7 @@
 //! aarch64 float16 kernels: NEON, 4 lanes x 4 accumulators. Stable Rust has no `float16x4_t`, so
-//! halves are widened with integer NEON: shift exponent and mantissa into f32 position and multiply
-//! by 2^112 (rebias 15 -> 127; exact, and it turns a half subnormal's f32 subnormal pattern into the
-//! right normal f32), then set the exponent of infinities and NaNs to 255 and OR the sign back.
-//! Encoding to f16 uses the scalar twin. Tails are copied into a zeroed buffer; zero lanes add
+//! halves are widened with integer NEON, the same steps as `scalar::f16_to_f32` (whose exhaustive
+//! test checks them) computed for every class and selected per lane. Integer-only, so a
+//! flush-to-zero FPCR cannot lose subnormal halves. Encoding to f16 uses the scalar twin. Tails are copied into a zeroed buffer; zero lanes add
 //! nothing. NEON is part of the aarch64 base ISA; the functions are still `unsafe` with
 //! `target_feature` so the dispatch table treats every SIMD path alike.
 
@@ -27,22 +26,33 @@ trait Widen: Copy + Default {
 }
 
 impl Widen for u16 {
+    /// `scalar::f16_to_f32` on 4 lanes.
     #[inline(always)]
     unsafe fn load4(p: *const u16) -> float32x4_t {
         // SAFETY: the caller's contract; register-only arithmetic after the load.
         unsafe {
             let w = vmovl_u16(vld1_u16(p));
             let sign = vshlq_n_u32::<16>(vandq_u32(w, vdupq_n_u32(0x8000)));
-            let body = vshlq_n_u32::<13>(vandq_u32(w, vdupq_n_u32(0x7fff)));
-            let scaled = vmulq_f32(
-                vreinterpretq_f32_u32(body),
-                vdupq_n_f32(f32::from_bits(0x7780_0000)),
+            let exp = vandq_u32(vshrq_n_u32::<10>(w), vdupq_n_u32(0x1f));
+            let mant = vandq_u32(w, vdupq_n_u32(0x03ff));
+            let mant_hi = vshlq_n_u32::<13>(mant);
+            let normal = vorrq_u32(vshlq_n_u32::<23>(vaddq_u32(exp, vdupq_n_u32(112))), mant_hi);
+            let shift = vsubq_u32(vclzq_u32(vorrq_u32(mant, vdupq_n_u32(1))), vdupq_n_u32(21));
+            let moved = vandq_u32(
+                vshlq_u32(mant, vreinterpretq_s32_u32(shift)),
+                vdupq_n_u32(0x03ff),
             );
-            let special = vceqq_u32(vandq_u32(w, vdupq_n_u32(0x7c00)), vdupq_n_u32(0x7c00));
+            let subnormal = vorrq_u32(
+                vshlq_n_u32::<23>(vsubq_u32(vdupq_n_u32(113), shift)),
+                vshlq_n_u32::<13>(moved),
+            );
+            // A zero mantissa with a zero exponent is zero: mask the subnormal pattern away.
+            let subnormal = vandq_u32(subnormal, vtstq_u32(mant, mant));
+            let special = vorrq_u32(mant_hi, vdupq_n_u32(0x7f80_0000));
             let bits = vbslq_u32(
+                vceqq_u32(exp, vdupq_n_u32(31)),
                 special,
-                vorrq_u32(body, vdupq_n_u32(0x7f80_0000)),
-                vreinterpretq_u32_f32(scaled),
+                vbslq_u32(vceqq_u32(exp, vdupq_n_u32(0)), subnormal, normal),
             );
             vreinterpretq_f32_u32(vorrq_u32(bits, sign))
         }

@@ -44,22 +44,26 @@ pub fn l2_many(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
 
 /// Exact IEEE binary16 -> binary32: every half value, subnormals, infinities and NaN payloads
 /// (shifted into the top of the f32 mantissa, so a quiet NaN stays quiet) are represented exactly.
+/// Integer operations only, so a flush-to-zero mode some library set in the process cannot touch
+/// subnormals; `neon_f16.rs` runs the same steps lane by lane.
 pub fn f16_to_f32(h: u16) -> f32 {
-    let sign = u32::from(h & 0x8000) << 16;
-    let exp = u32::from((h >> 10) & 0x1f);
-    let mant = u32::from(h & 0x03ff);
-    let bits = match (exp, mant) {
-        (0, 0) => sign,
-        (0, _) => {
-            // Subnormal, mant * 2^-24: move the top set bit to the implicit position (bit 10).
-            let shift = mant.leading_zeros() - 21;
-            sign | ((113 - shift) << 23) | (((mant << shift) & 0x03ff) << 13)
-        }
-        (31, _) => sign | 0x7f80_0000 | (mant << 13),
-        // Rebias the exponent from 15 to 127.
-        _ => sign | ((exp + 112) << 23) | (mant << 13),
+    let h = u32::from(h);
+    let sign = (h & 0x8000) << 16;
+    let exp = (h >> 10) & 0x1f;
+    let mant = h & 0x03ff;
+    // Normal: rebias the exponent from 15 to 127.
+    let normal = ((exp + 112) << 23) | (mant << 13);
+    // Subnormal, mant * 2^-24: move the top set bit to the implicit position (bit 10). `| 1` keeps
+    // the shift in range for a zero mantissa, which is selected away below.
+    let shift = (mant | 1).leading_zeros() - 21;
+    let subnormal = ((113 - shift) << 23) | (((mant << shift) & 0x03ff) << 13);
+    let bits = match exp {
+        31 => 0x7f80_0000 | (mant << 13),
+        0 if mant == 0 => 0,
+        0 => subnormal,
+        _ => normal,
     };
-    f32::from_bits(bits)
+    f32::from_bits(sign | bits)
 }
 
 /// binary32 -> binary16, rounding to nearest with ties to even (as F16C's `vcvtps2ph` does with
