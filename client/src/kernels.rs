@@ -316,6 +316,7 @@ pub fn f32_to_f16_slice(src: &[f32], dst: &mut [u16]) {
 pub const I8_BLOCK: usize = 32_768;
 
 type I8PairFn = unsafe fn(&[i8], &[i8]) -> i32;
+type F32I8PairFn = unsafe fn(&[f32], &[i8]) -> f32;
 
 /// The int8 kernel set for one instruction set; like [`Kernels`], a value exists only for an
 /// instruction set the running CPU supports. Results are exact integers, identical on every path.
@@ -329,6 +330,7 @@ pub struct I8Kernels {
     isa: &'static str,
     dot: I8PairFn,
     l2_squared: I8PairFn,
+    dot_f32: F32I8PairFn,
 }
 
 impl std::fmt::Debug for I8Kernels {
@@ -354,6 +356,14 @@ impl I8Kernels {
         // SAFETY: as in `dot_i8`.
         by_blocks(a, b, |x, y| unsafe { (self.l2_squared)(x, y) })
     }
+
+    /// `sum(query[i] * codes[i])` in f32; within rounding (not bit for bit) across paths.
+    pub fn dot_f32_i8(&self, query: &[f32], codes: &[i8]) -> f32 {
+        debug_assert_eq!(query.len(), codes.len());
+        // SAFETY: `available_i8()` builds an `I8Kernels` only for instruction sets this CPU
+        // supports; this kernel sums in f32 and has no length limit.
+        unsafe { (self.dot_f32)(query, codes) }
+    }
 }
 
 /// Sums `block` over the common prefix in pieces of at most `I8_BLOCK`, saturating to i32.
@@ -371,6 +381,7 @@ const SCALAR_I8: I8Kernels = I8Kernels {
     isa: "scalar",
     dot: scalar::dot_i8_block,
     l2_squared: scalar::l2_squared_i8_block,
+    dot_f32: scalar::dot_f32_i8,
 };
 
 /// Every int8 kernel set this CPU can run, fastest first; the last is always `scalar`.
@@ -410,4 +421,11 @@ pub fn dot_i8(a: &[i8], b: &[i8]) -> i32 {
 /// Exact squared L2 distance of two int8 vectors (saturating; see [`I8Kernels`]).
 pub fn l2_squared_i8(a: &[i8], b: &[i8]) -> i32 {
     dispatched_i8().l2_squared_i8(a, b)
+}
+
+/// Dot product of an f32 query with int8 codes, for asymmetric search over quantized rows: with
+/// `x[j] = min[j] + scale[j] * code[j]`, `dot(q, x) = dot(q, min) + dot_f32_i8(q * scale, code)`,
+/// where both `dot(q, min)` and `q * scale` are computed once per query.
+pub fn dot_f32_i8(query: &[f32], codes: &[i8]) -> f32 {
+    dispatched_i8().dot_f32_i8(query, codes)
 }

@@ -1,6 +1,6 @@
 //! The int8 kernels: every SIMD set this CPU runs gives exactly the scalar twin's (and a plain i64
 //! sum's) result for lengths up to 1100 and unaligned starts, and all sets saturate identically
-//! when the true result leaves i32.
+//! when the true result leaves i32. `dot_f32_i8` agrees within rounding, exactly on small integers.
 
 use covec::kernels::{self, I8Kernels, I8_BLOCK};
 use proptest::prelude::*;
@@ -85,6 +85,23 @@ fn free_functions_use_the_dispatched_set() {
         9 + 49 + 81
     );
     assert_eq!(kernels::dot_i8(&[], &[]), 0);
+    assert_eq!(
+        kernels::dot_f32_i8(&[0.5, -2.0, 1.0], &[4, 5, -128]),
+        -136.0
+    );
+}
+
+#[test]
+fn dot_f32_i8_is_exact_on_small_integer_queries() {
+    // Every partial sum stays below 2^24, so f32 holds it exactly in any order.
+    for n in [0usize, 1, 7, 8, 15, 16, 17, 63, 64, 65, 100, 1000] {
+        let q: Vec<f32> = (0..n).map(|i| (i % 9) as f32 - 4.0).collect();
+        let c: Vec<i8> = (0..n).map(|i| (i * 37 % 256) as u8 as i8).collect();
+        let want: i64 = (0..n).map(|i| ((i % 9) as i64 - 4) * i64::from(c[i])).sum();
+        for k in kernels::available_i8() {
+            assert_eq!(k.dot_f32_i8(&q, &c), want as f32, "{} n={n}", k.isa());
+        }
+    }
 }
 
 fn vectors() -> impl Strategy<Value = (Vec<i8>, Vec<i8>, usize, usize)> {
@@ -104,6 +121,25 @@ fn every_set() -> Vec<I8Kernels> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
+
+    #[test]
+    fn dot_f32_i8_agrees_with_scalar(
+        (q, c, off) in (0usize..1100, 0usize..32).prop_flat_map(|(n, off)| (
+            prop::collection::vec(-100.0f32..100.0, n + off),
+            prop::collection::vec(any::<i8>(), n + off),
+            Just(off),
+        ))
+    ) {
+        let (q, c) = (&q[off..], &c[off..]);
+        let sets = every_set();
+        let scalar = sets.last().map(|k| k.dot_f32_i8(q, c));
+        let scale: f32 = q.iter().zip(c).map(|(x, &y)| (x * f32::from(y)).abs()).sum();
+        let tol = 1e-5 * scale.max(1.0) * (q.len() as f32).sqrt().max(1.0);
+        for k in &sets {
+            let got = k.dot_f32_i8(q, c);
+            prop_assert!(scalar.is_some_and(|s| (got - s).abs() <= tol), "{} {got} vs {scalar:?}", k.isa());
+        }
+    }
 
     #[test]
     fn every_isa_is_exact((a, b, off_a, off_b) in vectors()) {

@@ -13,6 +13,7 @@ pub const NEON: I8Kernels = I8Kernels {
     isa: "neon",
     dot: dot_neon,
     l2_squared: l2_neon,
+    dot_f32: dot_f32_neon,
 };
 
 /// Calls `step(k, x, y)` on every 16-byte piece of the common prefix, spreading the pieces over
@@ -77,4 +78,46 @@ unsafe fn l2_neon(a: &[i8], b: &[i8]) -> i32 {
         vaddq_u32(acc[0], acc[1]),
         vaddq_u32(acc[2], acc[3]),
     )) as i32
+}
+
+/// # Safety
+/// The CPU must have NEON.
+#[target_feature(enable = "neon")]
+unsafe fn dot_f32_neon(query: &[f32], codes: &[i8]) -> f32 {
+    let n = query.len().min(codes.len());
+    let (pq, pc) = (query.as_ptr(), codes.as_ptr());
+    // SAFETY (whole body): every load reads 16 elements ending at or below `n`, or from local
+    // 16-element buffers.
+    unsafe {
+        let mut acc = [vdupq_n_f32(0.0); 4];
+        let mut step = |q: *const f32, c: *const i8| {
+            let c = vld1q_s8(c);
+            let (lo, hi) = (vmovl_s8(vget_low_s8(c)), vmovl_high_s8(c));
+            let lanes = [
+                vmovl_s16(vget_low_s16(lo)),
+                vmovl_high_s16(lo),
+                vmovl_s16(vget_low_s16(hi)),
+                vmovl_high_s16(hi),
+            ];
+            for (k, (acc, l)) in acc.iter_mut().zip(lanes).enumerate() {
+                *acc = vfmaq_f32(*acc, vld1q_f32(q.add(4 * k)), vcvtq_f32_s32(l));
+            }
+        };
+        let mut i = 0;
+        while i + 16 <= n {
+            step(pq.add(i), pc.add(i));
+            i += 16;
+        }
+        if i < n {
+            let mut tq = [0f32; 16];
+            let mut tc = [0i8; 16];
+            tq[..n - i].copy_from_slice(&query[i..n]);
+            tc[..n - i].copy_from_slice(&codes[i..n]);
+            step(tq.as_ptr(), tc.as_ptr());
+        }
+        vaddvq_f32(vaddq_f32(
+            vaddq_f32(acc[0], acc[1]),
+            vaddq_f32(acc[2], acc[3]),
+        ))
+    }
 }

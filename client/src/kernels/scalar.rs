@@ -113,8 +113,9 @@ fn round_shifted(v: u32, shift: u32) -> u32 {
     }
 }
 
+/// As `reduce`, widening each element to f32 with `fa` / `fb` first.
 #[inline(always)]
-fn reduce_f16<A: Copy, B: Copy>(
+fn reduce_widened<A: Copy, B: Copy>(
     a: &[A],
     b: &[B],
     fa: impl Fn(A) -> f32,
@@ -139,19 +140,19 @@ fn reduce_f16<A: Copy, B: Copy>(
 }
 
 pub fn dot_f16(a: &[u16], b: &[u16]) -> f32 {
-    reduce_f16(a, b, f16_to_f32, f16_to_f32, |x, y| x * y)
+    reduce_widened(a, b, f16_to_f32, f16_to_f32, |x, y| x * y)
 }
 
 pub fn l2_squared_f16(a: &[u16], b: &[u16]) -> f32 {
-    reduce_f16(a, b, f16_to_f32, f16_to_f32, |x, y| (x - y) * (x - y))
+    reduce_widened(a, b, f16_to_f32, f16_to_f32, |x, y| (x - y) * (x - y))
 }
 
 pub fn dot_f32_f16(query: &[f32], row: &[u16]) -> f32 {
-    reduce_f16(query, row, |x| x, f16_to_f32, |x, y| x * y)
+    reduce_widened(query, row, |x| x, f16_to_f32, |x, y| x * y)
 }
 
 pub fn l2_squared_f32_f16(query: &[f32], row: &[u16]) -> f32 {
-    reduce_f16(query, row, |x| x, f16_to_f32, |x, y| (x - y) * (x - y))
+    reduce_widened(query, row, |x| x, f16_to_f32, |x, y| (x - y) * (x - y))
 }
 
 /// Converts the common prefix of `src` and `dst`.
@@ -189,4 +190,8 @@ pub(super) fn dot_i8_block(a: &[i8], b: &[i8]) -> i32 {
 pub(super) fn l2_squared_i8_block(a: &[i8], b: &[i8]) -> i32 {
     debug_assert!(a.len().min(b.len()) <= super::I8_BLOCK);
     reduce_i8(a, b, |x, y| (x - y) * (x - y))
+}
+
+pub fn dot_f32_i8(query: &[f32], codes: &[i8]) -> f32 {
+    reduce_widened(query, codes, |x| x, f32::from, |x, y| x * y)
 }
