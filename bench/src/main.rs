@@ -1,7 +1,7 @@
 //! Kernel throughput: one query scored against many 384-d rows by every kernel set this CPU can run
 //! (`covec::kernels::available()`, `available_f16()`, `available_i8()`; fastest first, scalar
 //! last), for rows that fit in cache and rows that do not: f32 rows (`*_many`), f16 rows against an
-//! f16 or an f32 query, f32 -> f16 encoding, and i8 rows. GiB/s counts the row bytes streamed. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
+//! f16 or an f32 query, f32 -> f16 encoding, and i8 rows against an i8 or an f32 query. GiB/s counts the row bytes streamed. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
 //!
 //! Fixed pseudo-random data (xorshift, seed constant); no timed assertions, only measurements.
 
@@ -149,6 +149,10 @@ fn measure() -> Vec<Measurement> {
                 });
                 found.push(measurement(set.isa(), kernel, rows_n, 1, ns));
             }
+            let ns = time_passes(rows_n, || {
+                score_rows(&query[..], &rows8, &mut out, |q, r| set.dot_f32_i8(q, r))
+            });
+            found.push(measurement(set.isa(), "dot_f32_i8", rows_n, 1, ns));
         }
     }
     found
