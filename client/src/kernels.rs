@@ -1,21 +1,29 @@
 //! Vector kernels: dot product, squared L2 distance and squared norm over `f32` slices, single pairs
-//! and one query against many contiguous rows (the engine's scan loop).
+//! and one query against many contiguous rows (the engine's scan loop); the same over float16 rows
+//! (IEEE binary16 bit patterns in `u16`, against an f16 or an f32 query) and int8 codes (exact i32
+//! results, and an f32 query against i8 codes). docs/kernels.md has the measured throughput.
 //!
 //! Every kernel has a scalar twin in [`scalar`]; the SIMD variant is picked once per process by
 //! runtime CPU detection and kept in a `OnceLock` of function pointers, so a call costs one indirect
-//! call. What each path needs:
+//! call. Each element type is its own family with its own dispatch, because each needs different CPU
+//! features. What each path needs:
 //!
-//! | `isa()`    | needs                                        | width, accumulators        |
-//! |------------|----------------------------------------------|----------------------------|
-//! | `avx512f`  | x86_64 with AVX-512F (`is_x86_feature_detected!("avx512f")`) | 16 lanes x 4, masked tail |
-//! | `avx2+fma` | x86_64 with AVX2 and FMA                     | 8 lanes x 4, scalar tail   |
-//! | `neon`     | aarch64 (NEON is part of the base ISA)       | 4 lanes x 4, scalar tail   |
-//! | `scalar`   | anything                                     | 8 independent sums         |
+//! | family | `isa()`         | needs (runtime detection)             | width, accumulators        |
+//! |--------|-----------------|---------------------------------------|----------------------------|
+//! | f32    | `avx512f`       | x86_64 AVX-512F                       | 16 lanes x 4, masked tail  |
+//! | f32    | `avx2+fma`      | x86_64 AVX2 and FMA                   | 8 lanes x 4, scalar tail   |
+//! | f16    | `avx512f`       | x86_64 AVX-512F (`vcvtph2ps` zmm)     | 16 lanes x 4, padded tail  |
+//! | f16    | `avx2+fma+f16c` | x86_64 AVX2, FMA and F16C             | 8 lanes x 4, padded tail   |
+//! | i8     | `avx512bw`      | x86_64 AVX-512BW                      | 32 bytes x 4, padded tail  |
+//! | i8     | `avx2`          | x86_64 AVX2                           | 16 bytes x 4, padded tail  |
+//! | all    | `neon`          | aarch64 (NEON is part of the base ISA)| 4 lanes (16 bytes) x 4     |
+//! | all    | `scalar`        | anything                              | 8 independent sums         |
 //!
 //! Loads are unaligned, so any slice works; rows that start on 64-byte boundaries (as the db format
-//! lays vectors out) avoid split cache lines and run fastest. Summation order differs between
-//! variants, so results agree within floating-point rounding, not bit for bit; sums of small integers
-//! are exact everywhere.
+//! lays vectors out) avoid split cache lines and run fastest. Float summation order differs between
+//! variants, so float results agree within rounding, not bit for bit; sums of small integers are
+//! exact everywhere, f16 widening and f32 -> f16 encoding are bit-identical on every path, and the
+//! i8 kernels are exact integers on every path (see [`I8Kernels`] for overflow).
 //!
 //! Slices of different lengths are a caller bug: debug builds assert, release builds use the common
 //! prefix rather than panic. `*_many` score `out.len()` rows of `dim` floats each (fewer if `rows` is
