@@ -1,6 +1,7 @@
 //! Kernel throughput: one query scored against many 384-d rows by every kernel set this CPU can run
-//! (`covec::kernels::available()`, fastest first, scalar last), for rows that fit in cache and rows
-//! that do not. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
+//! (`covec::kernels::available()`, `available_f16()`, `available_i8()`; fastest first, scalar
+//! last), for rows that fit in cache and rows that do not: f32 rows (`*_many`), f16 rows against an
+//! f16 or an f32 query, f32 -> f16 encoding, and i8 rows against an i8 or an f32 query. GiB/s counts the row bytes streamed. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
 //!
 //! Fixed pseudo-random data (xorshift, seed constant); no timed assertions, only measurements.
 
@@ -8,20 +9,25 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use covec::kernels::{self, Kernels};
+use covec::kernels::{self, F16Kernels, I8Kernels, Kernels};
 
 const DIM: usize = 384;
-/// 1.5 MiB of rows (cache-resident) and 146 MiB (streams from memory, like a scan of a large segment).
+/// 1.5 MiB of f32 rows (cache-resident) and 146 MiB (streams from memory, like a scan of a large
+/// segment); f16 rows are half that and i8 rows a quarter.
 const ROW_COUNTS: [usize; 2] = [1_024, 100_000];
 const MIN_TIME: Duration = Duration::from_millis(300);
 
 type ManyFn = fn(&Kernels, &[f32], &[f32], usize, &mut [f32]);
+type F16Fn = fn(&F16Kernels, &[u16], &[u16]) -> f32;
+type F32F16Fn = fn(&F16Kernels, &[f32], &[u16]) -> f32;
+type I8Fn = fn(&I8Kernels, &[i8], &[i8]) -> i32;
 
 struct Measurement {
     isa: &'static str,
     kernel: &'static str,
     rows: usize,
     ns_per_row: f64,
+    /// Row data streamed: `DIM` times the element size (4 for f32, 2 for f16, 1 for i8).
     gib_per_s: f64,
 }
 
@@ -36,40 +42,117 @@ fn pseudo_random(n: usize, mut state: u64) -> Vec<f32> {
         .collect()
 }
 
-/// Repeats full passes over `rows` until MIN_TIME has passed; returns nanoseconds per row.
-fn time_passes(k: &Kernels, f: ManyFn, query: &[f32], rows: &[f32], out: &mut [f32]) -> f64 {
-    f(k, query, rows, DIM, out); // warm caches and page tables
+/// Repeats `pass` (one full pass over `rows` rows) until MIN_TIME has passed; returns nanoseconds
+/// per row.
+fn time_passes(rows: usize, mut pass: impl FnMut()) -> f64 {
+    pass(); // warm caches and page tables
     let start = Instant::now();
     let mut passes = 0u64;
     while start.elapsed() < MIN_TIME {
-        f(k, black_box(query), black_box(rows), DIM, out);
-        black_box(&mut *out);
+        pass();
         passes += 1;
     }
-    start.elapsed().as_nanos() as f64 / (passes as f64 * out.len() as f64)
+    start.elapsed().as_nanos() as f64 / (passes as f64 * rows as f64)
+}
+
+/// Scores `query` against each `DIM`-element row of `rows` with `score`, into `out`.
+fn score_rows<Q: ?Sized, R, O>(
+    query: &Q,
+    rows: &[R],
+    out: &mut [O],
+    score: impl Fn(&Q, &[R]) -> O,
+) {
+    for (o, row) in out.iter_mut().zip(rows.chunks_exact(DIM)) {
+        *o = score(black_box(query), row);
+    }
+    black_box(out);
+}
+
+fn measurement(
+    isa: &'static str,
+    kernel: &'static str,
+    rows: usize,
+    elem_bytes: usize,
+    ns_per_row: f64,
+) -> Measurement {
+    Measurement {
+        isa,
+        kernel,
+        rows,
+        ns_per_row,
+        gib_per_s: (DIM * elem_bytes) as f64 / ns_per_row * 1e9 / (1u64 << 30) as f64,
+    }
 }
 
 fn measure() -> Vec<Measurement> {
-    let kernels_by_name: [(&'static str, ManyFn); 2] = [
+    let f32_kernels: [(&'static str, ManyFn); 2] = [
         ("dot_many", Kernels::dot_many),
         ("l2_many", Kernels::l2_many),
     ];
+    let f16_kernels: [(&'static str, F16Fn); 2] = [
+        ("dot_f16", F16Kernels::dot_f16),
+        ("l2_f16", F16Kernels::l2_squared_f16),
+    ];
+    let f32_f16_kernels: [(&'static str, F32F16Fn); 2] = [
+        ("dot_f32_f16", F16Kernels::dot_f32_f16),
+        ("l2_f32_f16", F16Kernels::l2_squared_f32_f16),
+    ];
+    let i8_kernels: [(&'static str, I8Fn); 2] = [
+        ("dot_i8", I8Kernels::dot_i8),
+        ("l2_i8", I8Kernels::l2_squared_i8),
+    ];
     let query = pseudo_random(DIM, 0x9E37_79B9_7F4A_7C15);
+    let mut query16 = vec![0u16; DIM];
+    kernels::f32_to_f16_slice(&query, &mut query16);
+    // Codes spread over the whole i8 range.
+    let query8: Vec<i8> = query.iter().map(|x| (x * 254.0) as i8).collect();
     let mut found = Vec::new();
     for rows_n in ROW_COUNTS {
         let rows = pseudo_random(rows_n * DIM, 0xD1B5_4A32_D192_ED03);
+        let mut rows16 = vec![0u16; rows.len()];
+        kernels::f32_to_f16_slice(&rows, &mut rows16);
+        let rows8: Vec<i8> = rows.iter().map(|x| (x * 254.0) as i8).collect();
         let mut out = vec![0.0f32; rows_n];
+        let mut out8 = vec![0i32; rows_n];
         for set in kernels::available() {
-            for (kernel, f) in kernels_by_name {
-                let ns_per_row = time_passes(&set, f, &query, &rows, &mut out);
-                found.push(Measurement {
-                    isa: set.isa(),
-                    kernel,
-                    rows: rows_n,
-                    ns_per_row,
-                    gib_per_s: (DIM * 4) as f64 / ns_per_row * 1e9 / (1u64 << 30) as f64,
+            for (kernel, f) in f32_kernels {
+                let ns = time_passes(rows_n, || {
+                    f(&set, black_box(&query), black_box(&rows), DIM, &mut out);
+                    black_box(&mut out);
                 });
+                found.push(measurement(set.isa(), kernel, rows_n, 4, ns));
             }
+        }
+        for set in kernels::available_f16() {
+            for (kernel, f) in f16_kernels {
+                let ns = time_passes(rows_n, || {
+                    score_rows(&query16[..], &rows16, &mut out, |q, r| f(&set, q, r))
+                });
+                found.push(measurement(set.isa(), kernel, rows_n, 2, ns));
+            }
+            for (kernel, f) in f32_f16_kernels {
+                let ns = time_passes(rows_n, || {
+                    score_rows(&query[..], &rows16, &mut out, |q, r| f(&set, q, r))
+                });
+                found.push(measurement(set.isa(), kernel, rows_n, 2, ns));
+            }
+            let ns = time_passes(rows_n, || {
+                set.f32_to_f16_slice(black_box(&rows), &mut rows16);
+                black_box(&mut rows16);
+            });
+            found.push(measurement(set.isa(), "f32_to_f16", rows_n, 4, ns));
+        }
+        for set in kernels::available_i8() {
+            for (kernel, f) in i8_kernels {
+                let ns = time_passes(rows_n, || {
+                    score_rows(&query8[..], &rows8, &mut out8, |q, r| f(&set, q, r))
+                });
+                found.push(measurement(set.isa(), kernel, rows_n, 1, ns));
+            }
+            let ns = time_passes(rows_n, || {
+                score_rows(&query[..], &rows8, &mut out, |q, r| set.dot_f32_i8(q, r))
+            });
+            found.push(measurement(set.isa(), "dot_f32_i8", rows_n, 1, ns));
         }
     }
     found
@@ -105,7 +188,7 @@ fn main() -> ExitCode {
     let found = measure();
     println!("dispatched kernel set: {}", kernels::isa());
     println!(
-        "{:<10} {:<9} {:>8} {:>10} {:>9} {:>14}",
+        "{:<14} {:<12} {:>8} {:>10} {:>9} {:>14}",
         "isa", "kernel", "rows", "ns/row", "GiB/s", "vs scalar"
     );
     for m in &found {
@@ -114,7 +197,7 @@ fn main() -> ExitCode {
             .find(|s| s.isa == "scalar" && s.kernel == m.kernel && s.rows == m.rows)
             .map_or(f64::NAN, |s| s.ns_per_row / m.ns_per_row);
         println!(
-            "{:<10} {:<9} {:>8} {:>10.1} {:>9.2} {:>13.1}x",
+            "{:<14} {:<12} {:>8} {:>10.1} {:>9.2} {:>13.1}x",
             m.isa, m.kernel, m.rows, m.ns_per_row, m.gib_per_s, scalar
         );
     }
