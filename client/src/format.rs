@@ -662,6 +662,41 @@ pub fn decode_segment_header(b: &[u8], path: &Path) -> Result<SegmentHeader> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn revision_1_catalogs_decode_and_newer_revisions_are_refused() {
+        // A revision-1 catalog is the bincode of the same shapes without `Part::ann`: one collection
+        // with no parts encodes identically in both revisions apart from the tag.
+        let schema = CollectionSchema {
+            fields: vec![],
+            description: String::new(),
+            enable_dynamic_field: false,
+        };
+        let v1 = (vec![(
+            "c".to_string(),
+            schema,
+            Vec::<IndexSpec>::new(),
+            1i64,
+            Vec::<u8>::new(),
+        )],);
+        let old = bincode::serde::encode_to_vec(&v1, catalog_config()).unwrap();
+        let p = Path::new("x");
+        // Schema validation fails (no fields), which proves the bytes decoded as a catalog.
+        let err = decode_catalog(&old, xxh3_64(&old), 4096, p).unwrap_err();
+        assert!(err.to_string().contains("collection 'c'"), "{err}");
+        let new = encode_catalog(&Catalog::default()).unwrap();
+        assert_eq!(new[..2], [CATALOG_TAG, CATALOG_REVISION]);
+        assert_eq!(
+            decode_catalog(&new, xxh3_64(&new), 4096, p).unwrap(),
+            Catalog::default()
+        );
+        let mut newer = new.clone();
+        newer[1] = CATALOG_REVISION + 1;
+        assert!(matches!(
+            decode_catalog(&newer, xxh3_64(&newer), 4096, p),
+            Err(Error::NewerVersion { found: 3, .. })
+        ));
+    }
+
     fn header_with(slots: &[MetaSlot]) -> Vec<u8> {
         let mut b = vec![0u8; HEADER_LEN as usize];
         b[..PREAMBLE_LEN].copy_from_slice(&encode_preamble(&Preamble {
