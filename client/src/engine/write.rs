@@ -538,8 +538,9 @@ fn rebuild_entry(
     let indexed_deleted = sum(true, &|p| p.deleted_count) + doomed_in(true) as u64;
     let tail_stored = sum(false, &|p| p.rows) + new_rows.len() as u64;
     let tail_deleted = sum(false, &|p| p.deleted_count) + doomed_in(false) as u64;
-    let live = indexed_rows + tail_stored - indexed_deleted - tail_deleted;
-    let tail_live = tail_stored - tail_deleted;
+    // Saturating: the counts come from the file (validated per part, not across the sums).
+    let tail_live = tail_stored.saturating_sub(tail_deleted);
+    let live = indexed_rows.saturating_sub(indexed_deleted) + tail_live;
     let rebuild = !fields.is_empty()
         && live >= ann::MIN_GRAPH_ROWS
         && (indexed_rows == 0
