@@ -33,9 +33,9 @@ fn exact_scan_equals_brute_force() {
     let db = t.open();
     // Tags: "a" on every 50th row (sparse: 2 %), "b" on every other row (dense: 50 %).
     let tag = |i: usize| {
-        if i % 50 == 0 {
+        if i.is_multiple_of(50) {
             "a"
-        } else if i % 2 == 0 {
+        } else if i.is_multiple_of(2) {
             "b"
         } else {
             "c"
@@ -67,8 +67,8 @@ fn exact_scan_equals_brute_force() {
         db.delete_ids(name, &gone).unwrap();
         for (filter, keep) in [
             ("", &(|_: usize| true) as &dyn Fn(usize) -> bool),
-            ("tag == \"a\"", &|i| i % 50 == 0),
-            ("tag != \"c\"", &|i| i % 2 == 0),
+            ("tag == \"a\"", &|i| i.is_multiple_of(50)),
+            ("tag != \"c\"", &|i| i.is_multiple_of(2)),
         ] {
             let request = SearchRequest {
                 anns_field: None,
