@@ -66,7 +66,9 @@ def mode_reader(db: str) -> None:
         searches += 1
         generation = status_of(client)["generation"]
         count = client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"]
-        if (generation, count) != last:
+        # A commit between the two calls would pair the old generation with the new count.
+        consistent = status_of(client)["generation"] == generation
+        if consistent and (generation, count) != last:
             say(generation=generation, count=count, searches=searches)
             last = (generation, count)
         ready, _, _ = select.select([sys.stdin], [], [], 0.002)

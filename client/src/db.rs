@@ -407,8 +407,8 @@ impl Db {
 
     // Indexes.
     pub fn create_index(&self, collection: &str, spec: IndexSpec) -> Result<()> {
-        self.write(|snap, _| {
-            let next = engine::plan_create_index(snap.catalog(), collection, spec)?;
+        self.write(|snap, b| {
+            let next = engine::plan_create_index(snap, b, collection, spec)?;
             Ok((Some(next), ()))
         })
     }

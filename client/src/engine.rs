@@ -4,6 +4,7 @@
 //! Invariant kept by every write: a primary key has at most one live (not deleted) row in a
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
+mod ann;
 mod write;
 
 use std::cmp::Ordering;
@@ -18,10 +19,11 @@ pub use write::{
 
 use crate::db::{Hit, OutputFields, SearchRequest};
 use crate::error::{Error, Result};
-use crate::format::{self, Catalog, CollectionEntry, MetaSlot, Part, Section};
-use crate::kernels::{dot, l2_squared};
+use crate::format::{self, AnnIndex, Catalog, CollectionEntry, MetaSlot, Part, Section};
+use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
+use crate::kernels::{dot, dot_many, l2_many, l2_squared};
 use crate::rowview::{RowFilter, RowView, ValueRef};
-use crate::schema::{CollectionSchema, DataType, Metric};
+use crate::schema::{CollectionSchema, DataType, IndexKind, Metric};
 use crate::value::{Pk, Row, Value};
 
 const IMAGE_NAME: &str = "<image>";
@@ -86,7 +88,7 @@ impl<'a> Snapshot<'a> {
             .catalog
             .collection(name)
             .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
-        CollectionView::new(entry, self.image)
+        CollectionView::new(entry, self.image, self.meta.commit_id)
     }
 }
 
@@ -206,10 +208,11 @@ struct PartView<'a> {
     pk_index: &'a [u8],
     deleted: Option<&'a [u8]>,
     deleted_count: u64,
+    ann: &'a [AnnIndex],
 }
 
 impl<'a> PartView<'a> {
-    fn new(schema: &CollectionSchema, part: &Part, image: &'a [u8]) -> Result<PartView<'a>> {
+    fn new(schema: &CollectionSchema, part: &'a Part, image: &'a [u8]) -> Result<PartView<'a>> {
         let mut cols = Vec::with_capacity(part.columns.len());
         for (f, c) in schema.fields.iter().zip(&part.columns) {
             let data = slice(image, &c.data)?;
@@ -255,6 +258,7 @@ impl<'a> PartView<'a> {
             pk_index: slice(image, &part.pk_index)?,
             deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
             deleted_count: part.deleted_count,
+            ann: &part.ann,
         })
     }
 
@@ -297,6 +301,8 @@ pub struct RowId {
 pub struct CollectionView<'a> {
     entry: &'a CollectionEntry,
     image: &'a [u8],
+    /// Names the image's bytes for the graph validation cache (`ann::graph_view`).
+    commit_id: u64,
     parts: Vec<PartView<'a>>,
     pk_col: usize,
 }
@@ -346,7 +352,11 @@ pub(crate) fn inv_norm(v: &[f32]) -> f32 {
 }
 
 impl<'a> CollectionView<'a> {
-    fn new(entry: &'a CollectionEntry, image: &'a [u8]) -> Result<CollectionView<'a>> {
+    fn new(
+        entry: &'a CollectionEntry,
+        image: &'a [u8],
+        commit_id: u64,
+    ) -> Result<CollectionView<'a>> {
         let parts = entry
             .parts
             .iter()
@@ -361,6 +371,7 @@ impl<'a> CollectionView<'a> {
         Ok(CollectionView {
             entry,
             image,
+            commit_id,
             parts,
             pk_col,
         })
@@ -610,56 +621,25 @@ impl<'a> CollectionView<'a> {
         }
         let pk_name = &schema.fields[self.pk_col].name;
         let with_pk = request.output.names.iter().any(|n| n == pk_name);
-        let candidates = self.matching(filter);
         let keep = request.limit.saturating_add(request.offset);
+        let spec = self.entry.indexes.iter().find(|i| i.field == field.name);
+        let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
+        let ef = ann::search_ef(&request.params, keep)?;
+        let plans = (0..self.parts.len())
+            .map(|pi| self.plan_part(pi, c, dim, metric, graph_kind, filter))
+            .collect::<Result<Vec<_>>>()?;
         let mut results = Vec::with_capacity(request.nq);
+        let mut scratch = Vec::new();
         for q in request.vectors.chunks_exact(dim) {
-            let q_inv = inv_norm(q);
-            // Min-heap of the best `keep` hits: the worst kept hit is on top.
-            let mut heap: BinaryHeap<std::cmp::Reverse<(Rank, std::cmp::Reverse<RowId>)>> =
-                BinaryHeap::with_capacity(keep.min(candidates.len()) + 1);
-            for &id in &candidates {
-                let part = &self.parts[id.part];
-                let col = &part.cols[c];
-                if col.validity.is_some_and(|v| !bit(v, id.row)) {
-                    continue;
-                }
-                let ColData::Vector {
-                    data, inv_norms, ..
-                } = &col.data
-                else {
-                    return Err(corrupt("vector column without vectors"));
-                };
-                let Some(v) = data.get(id.row * dim..id.row * dim + dim) else {
-                    return Err(corrupt("vector out of range"));
-                };
-                let score = match metric {
-                    Metric::L2 => l2_squared(q, v),
-                    Metric::Ip => dot(q, v),
-                    Metric::Cosine => {
-                        dot(q, v) * q_inv * inv_norms.get(id.row).copied().unwrap_or(0.0)
-                    }
-                };
-                let rank = Rank(if metric.higher_is_better() {
-                    score
-                } else {
-                    -score
-                });
-                let entry = std::cmp::Reverse((rank, std::cmp::Reverse(id)));
-                if heap.len() < keep {
-                    heap.push(entry);
-                } else if heap.peek().is_some_and(|worst| entry < *worst) {
-                    // `entry < worst` in Reverse order: better than the worst kept hit.
-                    heap.pop();
-                    heap.push(entry);
-                }
+            let mut top = TopK::new(keep);
+            for plan in &plans {
+                plan.search(q, metric, keep, ef, &mut top, &mut scratch)?;
             }
-            let mut best: Vec<_> = heap.into_iter().map(|r| r.0).collect();
-            best.sort_unstable_by(|a, b| b.cmp(a));
-            let hits = best
+            let hits = top
+                .into_sorted()
                 .into_iter()
                 .skip(request.offset)
-                .map(|(rank, std::cmp::Reverse(id))| {
+                .map(|(rank, id)| {
                     Ok(Hit {
                         id: self.pk(id)?,
                         distance: if metric.higher_is_better() {
@@ -674,5 +654,236 @@ impl<'a> CollectionView<'a> {
             results.push(hits);
         }
         Ok(results)
+    }
+
+    /// Decides, once per search call, how part `pi` is searched: which rows may be hits (the filter is
+    /// evaluated here, once for all query vectors) and whether its graph is walked.
+    fn plan_part(
+        &self,
+        pi: usize,
+        c: usize,
+        dim: usize,
+        metric: Metric,
+        graph_kind: IndexKind,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<PartPlan<'_>> {
+        let part = &self.parts[pi];
+        let col = &part.cols[c];
+        let ColData::Vector {
+            data, inv_norms, ..
+        } = &col.data
+        else {
+            return Err(corrupt("vector column without vectors"));
+        };
+        if data.len() < part.rows * dim || inv_norms.len() < part.rows {
+            return Err(corrupt("vector column shorter than its part"));
+        }
+        let eligible = match filter {
+            None => Eligible::Live,
+            Some(f) => {
+                let mut bits = vec![0u64; part.rows.div_ceil(64)];
+                let mut count = 0;
+                for row in 0..part.rows {
+                    let ok = part.is_live(row)
+                        && col.validity.is_none_or(|v| bit(v, row))
+                        && f.matches(&RowRef {
+                            view: self,
+                            id: RowId { part: pi, row },
+                        });
+                    if ok {
+                        bits[row / 64] |= 1 << (row % 64);
+                        count += 1;
+                    }
+                }
+                Eligible::Bits { bits, count }
+            }
+        };
+        let mut plan = PartPlan {
+            pi,
+            rows: part.rows,
+            dim,
+            data,
+            inv_norms,
+            deleted: part.deleted,
+            validity: col.validity,
+            eligible,
+            graph: None,
+        };
+        let ann = part.ann.iter().find(|a| a.field as usize == c);
+        if let (Some(ann), true) = (ann, graph_kind != IndexKind::Flat) {
+            let use_graph = match &plan.eligible {
+                Eligible::Live => true,
+                Eligible::Bits { count, .. } => {
+                    hnsw::recommended_strategy(part.rows, *count) == Strategy::Graph
+                }
+            };
+            if use_graph {
+                let view = ann::graph_view(
+                    slice(self.image, &ann.graph)?,
+                    part.rows,
+                    self.commit_id,
+                    &ann.graph,
+                )?;
+                // A graph built for another metric (index dropped and re-created) is not used.
+                if view.metric() == metric && view.dim() == dim {
+                    let sq8 = match (&ann.sq8, graph_kind) {
+                        (Some(s), IndexKind::HnswSq8) => {
+                            Some(Sq8View::from_bytes(slice(self.image, s)?, part.rows)?)
+                        }
+                        _ => None,
+                    };
+                    plan.graph = Some((view, sq8));
+                }
+            }
+        }
+        Ok(plan)
+    }
+}
+
+/// Rows-per-call of the blocked exact scan: a few KiB of scores, vectors streamed once.
+const BLOCK: usize = 256;
+
+/// Which rows of a part may be hits.
+enum Eligible {
+    /// No filter: live rows with a vector, read from the part's bitmaps.
+    Live,
+    /// Rows the filter accepted (live, with a vector).
+    Bits { bits: Vec<u64>, count: usize },
+}
+
+/// One part, ready to answer any number of query vectors.
+struct PartPlan<'a> {
+    pi: usize,
+    rows: usize,
+    dim: usize,
+    data: &'a [f32],
+    inv_norms: &'a [f32],
+    deleted: Option<&'a [u8]>,
+    validity: Option<&'a [u8]>,
+    eligible: Eligible,
+    graph: Option<(HnswView<'a>, Option<Sq8View<'a>>)>,
+}
+
+impl PartPlan<'_> {
+    fn eligible(&self, row: usize) -> bool {
+        match &self.eligible {
+            Eligible::Live => {
+                !self.deleted.is_some_and(|d| bit(d, row))
+                    && self.validity.is_none_or(|v| bit(v, row))
+            }
+            Eligible::Bits { bits, .. } => bits[row / 64] >> (row % 64) & 1 == 1,
+        }
+    }
+
+    /// Offers this part's best `keep` rows for `q` to `top`.
+    fn search(
+        &self,
+        q: &[f32],
+        metric: Metric,
+        keep: usize,
+        ef: usize,
+        top: &mut TopK,
+        scratch: &mut Vec<f32>,
+    ) -> Result<()> {
+        let id = |row: usize| RowId { part: self.pi, row };
+        let rank = |d: f32| Rank(if metric.higher_is_better() { d } else { -d });
+        if let Some((graph, sq8)) = &self.graph {
+            let all = matches!(self.eligible, Eligible::Live)
+                && self.deleted.is_none()
+                && self.validity.is_none();
+            let accept = |r: u32| self.eligible(r as usize);
+            let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
+            let rows = Rows {
+                vectors: self.data,
+                inv_norms: (metric == Metric::Cosine).then_some(self.inv_norms),
+            };
+            let hits = match sq8 {
+                Some(codes) => graph.search_sq8_rows(codes, Some(rows), q, keep, ef, filter)?,
+                None => graph.search_rows(rows, q, keep, ef, filter)?,
+            };
+            for (r, d) in hits {
+                top.offer(rank(d), id(r as usize));
+            }
+            return Ok(());
+        }
+        let q_inv = inv_norm(q);
+        // Raw kernel value -> reported distance.
+        let finish = |raw: f32, row: usize| match metric {
+            Metric::L2 | Metric::Ip => raw,
+            Metric::Cosine => raw * q_inv * self.inv_norms[row],
+        };
+        let dim = self.dim;
+        let sparse = match &self.eligible {
+            Eligible::Bits { count, .. } => count.saturating_mul(4) < self.rows,
+            Eligible::Live => false,
+        };
+        if let (true, Eligible::Bits { bits, .. }) = (sparse, &self.eligible) {
+            // Few matches: score just them.
+            for (w, &word) in bits.iter().enumerate() {
+                let mut word = word;
+                while word != 0 {
+                    let row = w * 64 + word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    let v = &self.data[row * dim..row * dim + dim];
+                    let raw = match metric {
+                        Metric::L2 => l2_squared(q, v),
+                        Metric::Ip | Metric::Cosine => dot(q, v),
+                    };
+                    top.offer(rank(finish(raw, row)), id(row));
+                }
+            }
+            return Ok(());
+        }
+        for start in (0..self.rows).step_by(BLOCK) {
+            let end = (start + BLOCK).min(self.rows);
+            scratch.resize(end - start, 0.0);
+            let block = &self.data[start * dim..end * dim];
+            match metric {
+                Metric::L2 => l2_many(q, block, dim, scratch),
+                Metric::Ip | Metric::Cosine => dot_many(q, block, dim, scratch),
+            }
+            for (i, &raw) in scratch.iter().enumerate() {
+                let row = start + i;
+                if self.eligible(row) {
+                    top.offer(rank(finish(raw, row)), id(row));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The best `keep` hits seen so far: a bounded min-heap whose top is the worst kept hit.
+struct TopK {
+    keep: usize,
+    heap: BinaryHeap<std::cmp::Reverse<(Rank, std::cmp::Reverse<RowId>)>>,
+}
+
+impl TopK {
+    fn new(keep: usize) -> TopK {
+        TopK {
+            keep,
+            heap: BinaryHeap::with_capacity(keep.min(1 << 16) + 1),
+        }
+    }
+
+    fn offer(&mut self, rank: Rank, id: RowId) {
+        let entry = std::cmp::Reverse((rank, std::cmp::Reverse(id)));
+        if self.heap.len() < self.keep {
+            self.heap.push(entry);
+        } else if self.heap.peek().is_some_and(|worst| entry < *worst) {
+            // `entry < worst` in Reverse order: better than the worst kept hit.
+            self.heap.pop();
+            self.heap.push(entry);
+        }
+    }
+
+    /// Best first; equal scores in row order.
+    fn into_sorted(self) -> Vec<(Rank, RowId)> {
+        let mut best: Vec<_> = self.heap.into_iter().map(|r| r.0).collect();
+        best.sort_unstable_by(|a, b| b.cmp(a));
+        best.into_iter()
+            .map(|(rank, std::cmp::Reverse(id))| (rank, id))
+            .collect()
     }
 }

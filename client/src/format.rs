@@ -256,6 +256,19 @@ pub struct Part {
     /// Bit set = row deleted (or shadowed by a later write of the same key).
     pub deleted: Option<Section>,
     pub deleted_count: u64,
+    /// Approximate-search indexes over this part's rows (catalog revision 2; docs/ann.md).
+    pub ann: Vec<AnnIndex>,
+}
+
+/// An HNSW graph over all rows of one part for one vector field, searched in place by readers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnnIndex {
+    /// Schema position of the indexed FLOAT_VECTOR field.
+    pub field: u32,
+    /// The graph (layout in docs/ann.md); it numbers the part's rows 0..rows.
+    pub graph: Section,
+    /// SQ8 codes of the rows (HNSW_SQ): the graph is walked on them and hits re-ranked exactly.
+    pub sq8: Option<Section>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -294,6 +307,11 @@ impl Catalog {
                     })
                     .chain(std::iter::once(&p.pk_index))
                     .chain(p.deleted.iter())
+                    .chain(
+                        p.ann
+                            .iter()
+                            .flat_map(|a| std::iter::once(&a.graph).chain(a.sq8.iter())),
+                    )
             })
     }
 }
@@ -309,26 +327,119 @@ pub fn for_each_section_mut(c: &mut Catalog, mut f: impl FnMut(&mut Section)) {
         }
         f(&mut part.pk_index);
         part.deleted.iter_mut().for_each(&mut f);
+        for a in &mut part.ann {
+            f(&mut a.graph);
+            a.sq8.iter_mut().for_each(&mut f);
+        }
     }
 }
 
-pub fn encode_catalog(c: &Catalog) -> Result<Vec<u8>> {
-    bincode::serde::encode_to_vec(c, catalog_config())
-        .map_err(|e| Error::Internal(format!("catalog does not encode: {e}")))
+/// First byte of a catalog of revision 2 or later. It can never start a revision-1 catalog: bincode's
+/// varint for the collection count uses 0..=254 as its first byte.
+const CATALOG_TAG: u8 = 0xFF;
+/// Catalog revision written by this build: 2 added `Part::ann`. Revision 1 has no tag byte.
+pub const CATALOG_REVISION: u8 = 2;
+
+/// Revision-1 shapes (before `Part::ann`), decoded and upgraded in memory.
+mod v1 {
+    use super::{CollectionSchema, Column, IndexSpec, Section};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct Part {
+        pub rows: u64,
+        pub columns: Vec<Column>,
+        pub dynamic: Option<Column>,
+        pub pk_index: Section,
+        pub deleted: Option<Section>,
+        pub deleted_count: u64,
+    }
+    #[derive(Deserialize)]
+    pub struct CollectionEntry {
+        pub name: String,
+        pub schema: CollectionSchema,
+        pub indexes: Vec<IndexSpec>,
+        pub next_auto_id: i64,
+        pub parts: Vec<Part>,
+    }
+    #[derive(Deserialize)]
+    pub struct Catalog {
+        pub collections: Vec<CollectionEntry>,
+    }
 }
 
-/// Checks the catalog's checksum, decodes it and validates its structure against an image of
-/// `image_len` bytes (see `validate_catalog`).
+impl From<v1::Catalog> for Catalog {
+    fn from(c: v1::Catalog) -> Catalog {
+        Catalog {
+            collections: c
+                .collections
+                .into_iter()
+                .map(|e| CollectionEntry {
+                    name: e.name,
+                    schema: e.schema,
+                    indexes: e.indexes,
+                    next_auto_id: e.next_auto_id,
+                    parts: e
+                        .parts
+                        .into_iter()
+                        .map(|p| Part {
+                            rows: p.rows,
+                            columns: p.columns,
+                            dynamic: p.dynamic,
+                            pk_index: p.pk_index,
+                            deleted: p.deleted,
+                            deleted_count: p.deleted_count,
+                            ann: Vec::new(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        }
+    }
+}
+
+/// `[CATALOG_TAG, CATALOG_REVISION]` followed by the bincode of the catalog.
+pub fn encode_catalog(c: &Catalog) -> Result<Vec<u8>> {
+    let mut out = vec![CATALOG_TAG, CATALOG_REVISION];
+    bincode::serde::encode_into_std_write(c, &mut out, catalog_config())
+        .map_err(|e| Error::Internal(format!("catalog does not encode: {e}")))?;
+    Ok(out)
+}
+
+fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Result<T> {
+    let (value, used): (T, usize) = bincode::serde::decode_from_slice(bytes, catalog_config())
+        .map_err(|e| Error::corrupt(path, format!("catalog does not decode: {e}")))?;
+    if used != bytes.len() {
+        return Err(Error::corrupt(path, "catalog has trailing bytes"));
+    }
+    Ok(value)
+}
+
+/// Checks the catalog's checksum, decodes it (either revision) and validates its structure against an
+/// image of `image_len` bytes (see `validate_catalog`).
 pub fn decode_catalog(bytes: &[u8], xxh3: u64, image_len: u64, path: &Path) -> Result<Catalog> {
     if xxh3_64(bytes) != xxh3 {
         return Err(Error::corrupt(path, "catalog checksum mismatch"));
     }
-    let (catalog, used): (Catalog, usize) =
-        bincode::serde::decode_from_slice(bytes, catalog_config())
-            .map_err(|e| Error::corrupt(path, format!("catalog does not decode: {e}")))?;
-    if used != bytes.len() {
-        return Err(Error::corrupt(path, "catalog has trailing bytes"));
-    }
+    let catalog = match bytes {
+        [CATALOG_TAG, rev, rest @ ..] => {
+            if *rev > CATALOG_REVISION {
+                return Err(Error::NewerVersion {
+                    path: path.to_path_buf(),
+                    found: u32::from(*rev),
+                    supported: u32::from(CATALOG_REVISION),
+                });
+            }
+            if *rev < 2 {
+                return Err(Error::corrupt(
+                    path,
+                    format!("catalog revision {rev} is tagged"),
+                ));
+            }
+            decode_exact::<Catalog>(rest, path)?
+        }
+        _ => decode_exact::<v1::Catalog>(bytes, path)?.into(),
+    };
     validate_catalog(&catalog, image_len, path)?;
     Ok(catalog)
 }
@@ -455,6 +566,22 @@ pub fn validate_catalog(c: &Catalog, image_len: u64, path: &Path) -> Result<()> 
             if let Some(d) = &part.deleted {
                 check_section(d, Some(bitmap_len(n)), image_len, "deletion bitmap", path)?;
             }
+            for (i, a) in part.ann.iter().enumerate() {
+                let field = coll.schema.fields.get(a.field as usize);
+                if !field.is_some_and(|f| f.dtype.is_vector())
+                    || part.ann[..i].iter().any(|o| o.field == a.field)
+                {
+                    return Err(Error::corrupt(
+                        path,
+                        format!("ANN index names field #{} twice or a non-vector", a.field),
+                    ));
+                }
+                // Lengths depend on the graph's contents: the reader validates them (HnswView).
+                check_section(&a.graph, None, image_len, "HNSW graph", path)?;
+                if let Some(s) = &a.sq8 {
+                    check_section(s, None, image_len, "SQ8 codes", path)?;
+                }
+            }
         }
     }
     Ok(())
@@ -534,6 +661,41 @@ pub fn decode_segment_header(b: &[u8], path: &Path) -> Result<SegmentHeader> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn revision_1_catalogs_decode_and_newer_revisions_are_refused() {
+        // A revision-1 catalog is the bincode of the same shapes without `Part::ann`: one collection
+        // with no parts encodes identically in both revisions apart from the tag.
+        let schema = CollectionSchema {
+            fields: vec![],
+            description: String::new(),
+            enable_dynamic_field: false,
+        };
+        let v1 = (vec![(
+            "c".to_string(),
+            schema,
+            Vec::<IndexSpec>::new(),
+            1i64,
+            Vec::<u8>::new(),
+        )],);
+        let old = bincode::serde::encode_to_vec(&v1, catalog_config()).unwrap();
+        let p = Path::new("x");
+        // Schema validation fails (no fields), which proves the bytes decoded as a catalog.
+        let err = decode_catalog(&old, xxh3_64(&old), 4096, p).unwrap_err();
+        assert!(err.to_string().contains("collection 'c'"), "{err}");
+        let new = encode_catalog(&Catalog::default()).unwrap();
+        assert_eq!(new[..2], [CATALOG_TAG, CATALOG_REVISION]);
+        assert_eq!(
+            decode_catalog(&new, xxh3_64(&new), 4096, p).unwrap(),
+            Catalog::default()
+        );
+        let mut newer = new.clone();
+        newer[1] = CATALOG_REVISION + 1;
+        assert!(matches!(
+            decode_catalog(&newer, xxh3_64(&newer), 4096, p),
+            Err(Error::NewerVersion { found: 3, .. })
+        ));
+    }
 
     fn header_with(slots: &[MetaSlot]) -> Vec<u8> {
         let mut b = vec![0u8; HEADER_LEN as usize];

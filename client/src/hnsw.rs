@@ -111,6 +111,24 @@ impl HnswIndex {
     }
 }
 
+/// The indexed rows a search scores: row-major f32 vectors and, for COSINE over rows stored as given
+/// (not normalised), `1/|row|` per row.
+#[derive(Clone, Copy)]
+pub struct Rows<'a> {
+    pub vectors: &'a [f32],
+    pub inv_norms: Option<&'a [f32]>,
+}
+
+impl<'a> Rows<'a> {
+    /// Rows that need no normalising (L2, IP, or COSINE rows stored as unit vectors).
+    pub fn normalised(vectors: &'a [f32]) -> Rows<'a> {
+        Rows {
+            vectors,
+            inv_norms: None,
+        }
+    }
+}
+
 /// A validated, borrowed index: searching it cannot index out of bounds whatever the bytes were.
 #[derive(Clone, Copy)]
 pub struct HnswView<'a> {
@@ -129,7 +147,14 @@ impl<'a> HnswView<'a> {
     /// format places it 64-byte aligned). Any structural damage is `Error::Corrupt`; a newer layout is
     /// `Error::NewerVersion`. Costs one pass over the section.
     pub fn from_bytes(bytes: &'a [u8], n: usize) -> Result<HnswView<'a>> {
-        layout::view(bytes, n)
+        layout::view(bytes, n, true)
+    }
+
+    /// `from_bytes` checking only the header and array lengths (O(1)), for bytes this process already
+    /// wrapped with [`from_bytes`](Self::from_bytes) (an immutable section of the same image). On bytes
+    /// that never passed the full check, a search may panic (never undefined behaviour).
+    pub fn from_checked_bytes(bytes: &'a [u8], n: usize) -> Result<HnswView<'a>> {
+        layout::view(bytes, n, false)
     }
 
     pub fn metric(&self) -> Metric {
@@ -165,11 +190,10 @@ impl<'a> HnswView<'a> {
         ef: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<(u32, f32)>> {
-        if dim != self.dim || query.len() != dim {
+        if dim != self.dim {
             return Err(Error::invalid(format!(
-                "the HNSW index has dimension {}, got dim {dim} and a query of {} floats",
-                self.dim,
-                query.len()
+                "the HNSW index has dimension {}, got dim {dim}",
+                self.dim
             )));
         }
         if metric != self.metric {
@@ -179,15 +203,28 @@ impl<'a> HnswView<'a> {
                 metric.name()
             )));
         }
-        let g = &self.graph;
-        if vectors.len() / dim < g.n {
+        self.search_rows(Rows::normalised(vectors), query, k, ef, filter)
+    }
+
+    /// [`search`](Self::search) over rows as stored (for COSINE, `rows.inv_norms` normalises them on
+    /// the fly); dimension and metric are the index's own.
+    pub fn search_rows(
+        &self,
+        rows: Rows<'_>,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(u32, f32)>> {
+        let (dim, metric) = (self.dim, self.metric);
+        if query.len() != dim {
             return Err(Error::invalid(format!(
-                "the HNSW index covers {} rows but only {} vectors were given",
-                g.n,
-                vectors.len() / dim
+                "the HNSW index has dimension {dim}, got a query of {} floats",
+                query.len()
             )));
         }
-        if k == 0 || g.n == 0 {
+        let space = self.space(rows, "")?;
+        if k == 0 || self.graph.n == 0 {
             return Ok(Vec::new());
         }
         let normalised;
@@ -197,17 +234,31 @@ impl<'a> HnswView<'a> {
         } else {
             query
         };
-        let space = Space {
-            vectors,
-            dim,
-            metric,
-        };
         let mut hits = self.walk(&|id| space.score_to(query, id), ef.max(k), filter);
         hits.truncate(k);
         Ok(hits
             .into_iter()
             .map(|c| (c.id, reported(metric, c.d)))
             .collect())
+    }
+
+    /// The distance space over `rows`, checked to cover every indexed row.
+    fn space<'r>(&self, rows: Rows<'r>, what: &str) -> Result<Space<'r>> {
+        let n = self.graph.n;
+        let have = rows.vectors.len() / self.dim;
+        let norms = rows.inv_norms.map_or(usize::MAX, <[f32]>::len);
+        if have < n || norms < n {
+            return Err(Error::invalid(format!(
+                "the HNSW index covers {n} rows but only {} vectors{what} were given",
+                have.min(norms)
+            )));
+        }
+        Ok(Space {
+            vectors: rows.vectors,
+            dim: self.dim,
+            metric: self.metric,
+            inv_norms: rows.inv_norms,
+        })
     }
 
     /// Like [`search`](Self::search) but walks the graph with SQ8 codes (a quarter of the memory of the
@@ -217,6 +268,19 @@ impl<'a> HnswView<'a> {
         &self,
         codes: &Sq8View,
         rerank: Option<&[f32]>,
+        query: &[f32],
+        k: usize,
+        ef: usize,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(u32, f32)>> {
+        self.search_sq8_rows(codes, rerank.map(Rows::normalised), query, k, ef, filter)
+    }
+
+    /// [`search_sq8`](Self::search_sq8) re-ranking with rows as stored (see [`Rows`]).
+    pub fn search_sq8_rows(
+        &self,
+        codes: &Sq8View,
+        rerank: Option<Rows<'_>>,
         query: &[f32],
         k: usize,
         ef: usize,
@@ -232,14 +296,7 @@ impl<'a> HnswView<'a> {
                 query.len()
             )));
         }
-        if let Some(vectors) = rerank {
-            if vectors.len() / dim < n {
-                return Err(Error::invalid(format!(
-                    "the HNSW index covers {n} rows but only {} vectors were given to re-rank",
-                    vectors.len() / dim
-                )));
-            }
-        }
+        let space = rerank.map(|r| self.space(r, " to re-rank")).transpose()?;
         if k == 0 || n == 0 {
             return Ok(Vec::new());
         }
@@ -252,12 +309,7 @@ impl<'a> HnswView<'a> {
         };
         let prepared = Sq8Query::new(metric, query, codes.min(), codes.scale());
         let mut hits = self.walk(&|id| prepared.score(codes.codes(id)), ef.max(k), filter);
-        if let Some(vectors) = rerank {
-            let space = Space {
-                vectors,
-                dim,
-                metric,
-            };
+        if let Some(space) = space {
             for c in &mut hits {
                 c.d = space.score_to(query, c.id);
             }

@@ -260,6 +260,10 @@ impl CollectionSchema {
 pub enum IndexKind {
     /// Exact search over the vectors (FLAT, BRUTE_FORCE).
     Flat = 0,
+    /// An HNSW graph built at commit time (HNSW, AUTOINDEX and the other ANN names).
+    Hnsw = 1,
+    /// HNSW walked on SQ8 codes, hits re-ranked with the f32 rows (HNSW_SQ).
+    HnswSq8 = 2,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,7 +5,7 @@ use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value as Json};
 
-use super::{inv_norm, CollectionView, RowId, Snapshot};
+use super::{ann, inv_norm, CollectionView, RowId, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{bitmap_len, Catalog, CollectionEntry, Column, Part};
 use crate::rowview::RowFilter;
@@ -61,10 +61,13 @@ pub fn plan_create_collection(
     cat: &Catalog,
     name: &str,
     schema: CollectionSchema,
-    indexes: Vec<IndexSpec>,
+    mut indexes: Vec<IndexSpec>,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
     schema.validate()?;
+    for spec in &mut indexes {
+        ann::normalise_spec(spec)?;
+    }
     if cat.collection(name).is_some() {
         return Err(Error::AlreadyExists {
             what: format!("collection '{name}'"),
@@ -107,26 +110,49 @@ pub fn plan_rename_collection(cat: &Catalog, old: &str, new: &str) -> Result<Cat
     Ok(next)
 }
 
-pub fn plan_create_index(cat: &Catalog, collection: &str, spec: IndexSpec) -> Result<Catalog> {
-    let mut next = cat.clone();
-    let entry = entry_mut(&mut next, collection)?;
+/// Adds an index; an approximate one on a collection of at least `MIN_GRAPH_ROWS` rows builds its
+/// graph in this commit.
+pub fn plan_create_index(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    collection: &str,
+    mut spec: IndexSpec,
+) -> Result<Catalog> {
+    let view = snap.collection(collection)?;
+    let mut entry = view.entry().clone();
     check_index(&entry.schema, &spec)?;
+    ann::normalise_spec(&mut spec)?;
     if entry.indexes.iter().any(|i| i.field == spec.field) {
         return Err(Error::IndexExists { field: spec.field });
     }
     entry.indexes.push(spec);
-    Ok(next)
+    let entry = rebuild_entry(&view, b, entry, &HashSet::new(), Vec::new())?;
+    Ok(replace_entry(snap.catalog(), entry))
 }
 
 pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Result<Catalog> {
     let mut next = cat.clone();
     let entry = entry_mut(&mut next, collection)?;
-    let before = entry.indexes.len();
-    entry.indexes.retain(|i| i.index_name != index_name);
-    if entry.indexes.len() == before {
+    let Some(at) = entry
+        .indexes
+        .iter()
+        .position(|i| i.index_name == index_name)
+    else {
         return Err(Error::IndexNotFound {
             name: index_name.into(),
         });
+    };
+    let spec = entry.indexes.remove(at);
+    // The field's graphs go with the index; compaction reclaims their bytes.
+    if let Some(field) = entry
+        .schema
+        .fields
+        .iter()
+        .position(|f| f.name == spec.field)
+    {
+        for part in &mut entry.parts {
+            part.ann.retain(|a| a.field as usize != field);
+        }
     }
     Ok(next)
 }
@@ -440,7 +466,7 @@ pub fn plan_write(
         .map(|(_, r)| r)
         .collect();
     let shadowed: HashSet<RowId> = latest.keys().filter_map(|pk| view.find(pk)).collect();
-    let mut entry = rebuild_entry(&view, b, &shadowed, survivors)?;
+    let mut entry = rebuild_entry(&view, b, view.entry().clone(), &shadowed, survivors)?;
     entry.next_auto_id = next_auto_id;
     Ok((replace_entry(snap.catalog(), entry), ids))
 }
@@ -461,7 +487,7 @@ pub fn plan_delete(
     if n == 0 {
         return Ok((snap.catalog().clone(), 0));
     }
-    let entry = rebuild_entry(&view, b, &doomed, Vec::new())?;
+    let entry = rebuild_entry(&view, b, view.entry().clone(), &doomed, Vec::new())?;
     Ok((replace_entry(snap.catalog(), entry), n))
 }
 
@@ -476,36 +502,98 @@ fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
     next
 }
 
-/// The collection after deleting `doomed` rows and appending `new_rows` as a part. Merges every live
-/// row into one part when that would leave more than MAX_PARTS parts or too many deleted rows.
+/// The collection after deleting `doomed` rows and appending `new_rows` as a part, starting from
+/// `entry` (the view's entry, possibly with a changed index list).
+///
+/// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
+/// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
+/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
+/// `DELETED_PERCENT` %. Otherwise only the tail parts are ever merged (beyond MAX_PARTS parts, or
+/// more than MAX_DELETED_FRACTION of the tail deleted): a graph is never dropped by a merge.
 fn rebuild_entry(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
+    mut entry: CollectionEntry,
     doomed: &HashSet<RowId>,
     new_rows: Vec<NewRow>,
 ) -> Result<CollectionEntry> {
-    let mut entry = view.entry().clone();
-    let stored: u64 = entry.parts.iter().map(|p| p.rows).sum::<u64>() + new_rows.len() as u64;
-    let deleted: u64 =
-        entry.parts.iter().map(|p| p.deleted_count).sum::<u64>() + doomed.len() as u64;
+    let fields = ann::graph_fields(&entry)?;
+    // A part is indexed when it carries a graph for every approximate index of the collection.
+    let indexed: Vec<bool> = entry
+        .parts
+        .iter()
+        .map(|p| !fields.is_empty() && ann::covers(&p.ann, &fields))
+        .collect();
+    let doomed_in = |graph: bool| doomed.iter().filter(|id| indexed[id.part] == graph).count();
+    let sum = |graph: bool, f: &dyn Fn(&Part) -> u64| -> u64 {
+        entry
+            .parts
+            .iter()
+            .zip(&indexed)
+            .filter(|(_, &g)| g == graph)
+            .map(|(p, _)| f(p))
+            .sum()
+    };
+    let indexed_rows = sum(true, &|p| p.rows);
+    let indexed_deleted = sum(true, &|p| p.deleted_count) + doomed_in(true) as u64;
+    let tail_stored = sum(false, &|p| p.rows) + new_rows.len() as u64;
+    let tail_deleted = sum(false, &|p| p.deleted_count) + doomed_in(false) as u64;
+    // Saturating: the counts come from the file (validated per part, not across the sums).
+    let tail_live = tail_stored.saturating_sub(tail_deleted);
+    let live = indexed_rows.saturating_sub(indexed_deleted) + tail_live;
+    let rebuild = !fields.is_empty()
+        && live >= ann::MIN_GRAPH_ROWS
+        && (indexed_rows == 0
+            || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
+            || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT);
     let parts_after = view.parts_len() + usize::from(!new_rows.is_empty());
-    let merge = parts_after > MAX_PARTS
-        || (stored > 0 && deleted as f64 / stored as f64 > MAX_DELETED_FRACTION);
-    if merge {
-        let mut rows = Vec::with_capacity((stored - deleted) as usize);
+    let merge_tail = parts_after > MAX_PARTS
+        || (tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION);
+    if rebuild || merge_tail {
+        // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
+        let merged = |pi: usize| rebuild || !indexed[pi];
+        let mut rows = Vec::new();
         for id in view.matching(None) {
-            if !doomed.contains(&id) {
+            if merged(id.part) && !doomed.contains(&id) {
                 let (values, dynamic) = view.stored_row(id)?;
                 rows.push(NewRow { values, dynamic });
             }
         }
         rows.extend(new_rows);
-        entry.parts = match build_part(&entry.schema, &rows, b)? {
-            Some(p) => vec![p],
-            None => Vec::new(),
-        };
+        // Deletions in the parts that stay (the indexed ones) become bitmap bits as usual.
+        let stays: HashSet<RowId> = doomed
+            .iter()
+            .filter(|id| !merged(id.part))
+            .copied()
+            .collect();
+        mark_deleted(view, b, &mut entry, &stays)?;
+        let old = std::mem::take(&mut entry.parts);
+        entry.parts = old
+            .into_iter()
+            .enumerate()
+            .filter(|(pi, _)| !merged(*pi))
+            .map(|(_, p)| p)
+            .collect();
+        let graphs: &[ann::GraphField] = if rebuild { &fields } else { &[] };
+        if let Some(p) = build_part(&entry.schema, &rows, b, graphs)? {
+            entry.parts.push(p);
+        }
         return Ok(entry);
     }
+    mark_deleted(view, b, &mut entry, doomed)?;
+    if let Some(p) = build_part(&entry.schema, &new_rows, b, &[])? {
+        entry.parts.push(p);
+    }
+    Ok(entry)
+}
+
+/// Sets the deletion bits of `doomed` rows in new bitmap sections; `entry.parts` are still the view's.
+fn mark_deleted(
+    view: &CollectionView<'_>,
+    b: &mut CommitBuilder,
+    entry: &mut CollectionEntry,
+    doomed: &HashSet<RowId>,
+) -> Result<()> {
     let mut by_part: HashMap<usize, Vec<usize>> = HashMap::new();
     for id in doomed {
         by_part.entry(id.part).or_default().push(id.row);
@@ -524,10 +612,7 @@ fn rebuild_entry(
         part.deleted_count = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
         part.deleted = Some(b.push(&bitmap));
     }
-    if let Some(p) = build_part(&entry.schema, &new_rows, b)? {
-        entry.parts.push(p);
-    }
-    Ok(entry)
+    Ok(())
 }
 
 fn bitmap_of(present: impl Iterator<Item = bool>, rows: usize) -> Vec<u8> {
@@ -557,11 +642,13 @@ fn var_column(texts: &[String], b: &mut CommitBuilder) -> Column {
     }
 }
 
-/// Encodes `rows` (values already of their fields' types) as a new part; None for no rows.
+/// Encodes `rows` (values already of their fields' types) as a new part with a graph for each of
+/// `graphs`; None for no rows.
 fn build_part(
     schema: &CollectionSchema,
     rows: &[NewRow],
     b: &mut CommitBuilder,
+    graphs: &[ann::GraphField],
 ) -> Result<Option<Part>> {
     if rows.is_empty() {
         return Ok(None);
@@ -668,6 +755,19 @@ fn build_part(
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
     let pk_index: Vec<u8> = order.iter().flat_map(|r| r.to_le_bytes()).collect();
+    let mut ann = Vec::with_capacity(graphs.len());
+    for g in graphs {
+        let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
+        let mut vectors = Vec::with_capacity(n * dim);
+        for r in rows {
+            match &r.values[g.field] {
+                Value::FloatVector(x) if x.len() == dim => vectors.extend_from_slice(x),
+                // A null vector is stored as zeros; it stays unreachable as a hit (validity).
+                _ => vectors.resize(vectors.len() + dim, 0.0),
+            }
+        }
+        ann.push(ann::build_sections(g, &vectors, dim, b)?);
+    }
     Ok(Some(Part {
         rows: n as u64,
         columns,
@@ -675,5 +775,6 @@ fn build_part(
         pk_index: b.push(&pk_index),
         deleted: None,
         deleted_count: 0,
+        ann,
     }))
 }

@@ -169,6 +169,7 @@ pub(super) fn build(
         vectors,
         dim,
         metric,
+        inv_norms: None,
     };
     if n > 0 {
         links.max_level = links.graph().level(0);

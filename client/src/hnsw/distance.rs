@@ -34,12 +34,19 @@ pub(crate) struct Space<'a> {
     pub vectors: &'a [f32],
     pub dim: usize,
     pub metric: Metric,
+    /// COSINE over stored (not normalised) rows: `1/|row|` per row, applied to the inner product.
+    /// Callers guarantee at least `n` entries.
+    pub inv_norms: Option<&'a [f32]>,
 }
 
 impl Space<'_> {
     #[inline]
     pub fn score_to(&self, query: &[f32], id: u32) -> f32 {
-        score(self.metric, query, row(self.vectors, self.dim, id))
+        let s = score(self.metric, query, row(self.vectors, self.dim, id));
+        match self.inv_norms {
+            Some(inv) if self.metric != Metric::L2 => s * inv[id as usize],
+            _ => s,
+        }
     }
 }
 

@@ -105,8 +105,9 @@ fn as_words(bytes: &[u8]) -> Result<&[u32]> {
 }
 
 /// Checks every structural invariant `Graph` relies on, so that searching the view can never index
-/// out of bounds. Reads each word at most once; allocates nothing.
-pub(crate) fn view(bytes: &[u8], n: usize) -> Result<HnswView<'_>> {
+/// out of bounds. Reads each word at most once; allocates nothing. With `deep` false only the header
+/// and the array lengths are checked (O(1)): for bytes that already passed the deep check.
+pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
     if bytes.len() < HEADER_WORDS * 4 {
         return Err(corrupt(format!(
             "HNSW section is {} bytes, shorter than its {}-byte header",
@@ -171,6 +172,39 @@ pub(crate) fn view(bytes: &[u8], n: usize) -> Result<HnswView<'_>> {
     let (layer0, rest) = body.split_at(n * (m0 + 1));
     let (upper_off, upper) = rest.split_at(n + 1);
 
+    let entry = words[W_ENTRY];
+    if deep {
+        check_links(layer0, upper_off, upper, (m, m0, max_level, n, entry))?;
+    } else if n > 0 && entry as usize >= n {
+        return Err(corrupt(format!(
+            "HNSW entry point {entry} is past the {n} rows"
+        )));
+    }
+
+    Ok(HnswView {
+        metric,
+        dim,
+        graph: Graph {
+            m,
+            m0,
+            max_level,
+            entry,
+            n,
+            layer0,
+            upper_off,
+            upper,
+        },
+    })
+}
+
+/// The per-node half of `view`: counts, ids, offsets, levels and the entry point.
+fn check_links(
+    layer0: &[u32],
+    upper_off: &[u32],
+    upper: &[u32],
+    (m, m0, max_level, n, entry): (usize, usize, usize, usize, u32),
+) -> Result<()> {
+    let upper_len = upper.len();
     for (node, block) in layer0.chunks_exact(m0 + 1).enumerate() {
         let count = block[0] as usize;
         if count > m0 {
@@ -234,7 +268,6 @@ pub(crate) fn view(bytes: &[u8], n: usize) -> Result<HnswView<'_>> {
         }
     }
 
-    let entry = words[W_ENTRY];
     if n == 0 {
         if entry != 0 || max_level != 0 {
             return Err(corrupt("empty HNSW index with an entry point"));
@@ -244,19 +277,5 @@ pub(crate) fn view(bytes: &[u8], n: usize) -> Result<HnswView<'_>> {
             "HNSW entry point {entry} is not a node on the top level {max_level}"
         )));
     }
-
-    Ok(HnswView {
-        metric,
-        dim,
-        graph: Graph {
-            m,
-            m0,
-            max_level,
-            entry,
-            n,
-            layer0,
-            upper_off,
-            upper,
-        },
-    })
+    Ok(())
 }

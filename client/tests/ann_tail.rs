@@ -1,0 +1,181 @@
+//! The graph's life cycle through commits: rows written after the build (the tail) and deletions are
+//! searched correctly, the graph is rebuilt only past the tail and deletion thresholds, merges never
+//! drop it, and create_index / drop_index build and remove it.
+
+mod hnsw_support;
+mod storage_util;
+
+use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
+use hnsw_support::clustered;
+use storage_util::{simple_row, simple_schema, TempDb};
+
+const DIM: usize = 16;
+
+fn hnsw() -> IndexSpec {
+    IndexSpec {
+        field: "v".into(),
+        index_name: "v".into(),
+        index_type: "HNSW".into(),
+        kind: IndexKind::Flat,
+        metric: Metric::L2,
+        params: vec![
+            ("M".into(), "8".into()),
+            ("efConstruction".into(), "64".into()),
+        ],
+    }
+}
+
+/// Inserts rows `ids` whose vectors are `data`'s rows of the same number.
+fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
+    let rows = ids
+        .map(|i| simple_row(i as i64, &data[i * DIM..(i + 1) * DIM], "t"))
+        .collect();
+    db.insert("c", rows).unwrap();
+}
+
+/// Per part: (rows, deleted, graph section checksum: compaction may move it, a rebuild changes it).
+fn parts(t: &TempDb) -> Vec<(u64, u64, Option<u64>)> {
+    let bytes = std::fs::read(t.path()).unwrap();
+    let snap = covec::engine::Snapshot::open(&bytes).unwrap();
+    snap.catalog()
+        .collection("c")
+        .unwrap()
+        .parts
+        .iter()
+        .map(|p| (p.rows, p.deleted_count, p.ann.first().map(|a| a.graph.xxh3)))
+        .collect()
+}
+
+/// The top hit's id for each row's own vector, searched with the graph.
+fn nearest(db: &Db, data: &[f32], ids: &[usize]) -> Vec<Option<Pk>> {
+    let request = SearchRequest {
+        anns_field: None,
+        vectors: ids
+            .iter()
+            .flat_map(|&i| data[i * DIM..(i + 1) * DIM].iter().copied())
+            .collect(),
+        nq: ids.len(),
+        limit: 3,
+        offset: 0,
+        filter: String::new(),
+        output: OutputFields::default(),
+        metric: None,
+        params: vec![("ef".into(), "32".into())],
+    };
+    db.search("c", &request)
+        .unwrap()
+        .into_iter()
+        .map(|hits| hits.first().map(|h| h.id.clone()))
+        .collect()
+}
+
+#[test]
+fn tail_and_deletions_until_rebuild() {
+    let data = clustered(4000, DIM, 20, 5);
+    let t = TempDb::new("ann-tail");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+        .unwrap();
+    // Below 1024 rows: no graph.
+    insert(&db, &data, 0..1000);
+    assert_eq!(parts(&t)[0].2, None);
+    // Crossing 1024 builds one indexed part of every row.
+    insert(&db, &data, 1000..2000);
+    let built = parts(&t);
+    assert_eq!(built.len(), 1);
+    let graph = built[0].2.expect("a graph over 2000 rows");
+    // A tail of 10 % or less is searched exactly beside the graph.
+    insert(&db, &data, 2000..2075);
+    insert(&db, &data, 2075..2150);
+    let p = parts(&t);
+    assert_eq!((p.len(), p[0].2), (3, Some(graph)));
+    assert_eq!(p[1].2, None);
+    let probe = [5, 1500, 2060, 2149];
+    let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
+    assert_eq!(nearest(&db, &data, &probe), want);
+    // Deleted rows, indexed or in the tail, are never returned.
+    let gone: Vec<Pk> = [5i64, 2060].iter().map(|&i| Pk::Int(i)).collect();
+    db.delete_ids("c", &gone).unwrap();
+    let hits = nearest(&db, &data, &[5, 2060]);
+    assert!(hits
+        .iter()
+        .all(|h| h.as_ref().is_some_and(|id| !gone.contains(id))));
+    assert_eq!(parts(&t)[0].2, Some(graph), "a delete does not rebuild");
+    // Many small tail writes merge the tail parts only; the graph stays.
+    for i in 2150..2158 {
+        insert(&db, &data, i..i + 1);
+    }
+    let p = parts(&t);
+    assert!(p.len() <= 8, "{p:?}");
+    assert_eq!(p[0].2, Some(graph));
+    assert_eq!(nearest(&db, &data, &[2157]), vec![Some(Pk::Int(2157))]);
+    // The tail passing 10 % of the indexed rows (200) rebuilds: one part, a new graph.
+    insert(&db, &data, 2158..2250);
+    let p = parts(&t);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, 2248);
+    let rebuilt = p[0].2.expect("rebuilt graph");
+    assert_ne!(rebuilt, graph);
+    // Deleting more than 20 % of the indexed rows (449) rebuilds without them.
+    let doomed: Vec<Pk> = (0..400).map(|i| Pk::Int(i as i64)).collect();
+    db.delete_ids("c", &doomed).unwrap();
+    assert_eq!(parts(&t)[0].2, Some(rebuilt), "20 % not yet passed");
+    let more: Vec<Pk> = (400..500).map(|i| Pk::Int(i as i64)).collect();
+    db.delete_ids("c", &more).unwrap();
+    let p = parts(&t);
+    assert_eq!((p.len(), p[0].0, p[0].1), (1, 1749, 0));
+    assert!(p[0].2.is_some_and(|g| g != rebuilt));
+    assert_eq!(
+        nearest(&db, &data, &[700, 2249]),
+        vec![Some(Pk::Int(700)), Some(Pk::Int(2249))]
+    );
+}
+
+#[test]
+fn create_index_builds_and_drop_index_removes_the_graph() {
+    let data = clustered(1500, DIM, 10, 6);
+    let t = TempDb::new("ann-create");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![])
+        .unwrap();
+    insert(&db, &data, 0..1500);
+    assert_eq!(parts(&t)[0].2, None);
+    db.create_index("c", hnsw()).unwrap();
+    assert!(parts(&t)[0].2.is_some());
+    let spec = &db.describe_collection("c").unwrap().indexes[0];
+    assert_eq!(
+        (spec.kind, spec.index_type.as_str()),
+        (IndexKind::Hnsw, "HNSW")
+    );
+    assert_eq!(nearest(&db, &data, &[42]), vec![Some(Pk::Int(42))]);
+    db.drop_index("c", "v").unwrap();
+    assert_eq!(parts(&t)[0].2, None);
+    assert_eq!(nearest(&db, &data, &[42]), vec![Some(Pk::Int(42))]);
+}
+
+#[test]
+fn bad_parameters_are_errors() {
+    let t = TempDb::new("ann-params");
+    let db = t.open();
+    let mut spec = hnsw();
+    spec.params = vec![("M".into(), "1".into())];
+    let err = db
+        .create_collection("c", simple_schema(DIM as u32), vec![spec])
+        .unwrap_err();
+    assert!(err.to_string().contains("M must be"), "{err}");
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+        .unwrap();
+    let request = SearchRequest {
+        anns_field: None,
+        vectors: vec![0.0; DIM],
+        nq: 1,
+        limit: 3,
+        offset: 0,
+        filter: String::new(),
+        output: OutputFields::default(),
+        metric: None,
+        params: vec![("ef".into(), "\"lots\"".into())],
+    };
+    let err = db.search("c", &request).unwrap_err();
+    assert!(err.to_string().contains("ef must be"), "{err}");
+}
