@@ -60,7 +60,7 @@ SUPPORTED_TYPES = "BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE, VARCHAR, JSON
 
 _METRICS = {"L2": "L2", "IP": "Ip", "COSINE": "Cosine"}
 _METRIC_NAMES = {v: k for k, v in _METRICS.items()}
-# Every vector index covec is asked for is served by exact search (docs/compatibility.md).
+# FLAT and BRUTE_FORCE are exact; every other name is served by an HNSW graph (docs/compatibility.md).
 VECTOR_INDEX_TYPES = {
     "AUTOINDEX",
     "FLAT",

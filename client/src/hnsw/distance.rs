@@ -1,6 +1,7 @@
-//! Every distance the index computes goes through `score`, so the SIMD kernels can replace the scalar
-//! loops below in one place.
+//! Every distance the index computes goes through `score`, which uses the runtime-dispatched SIMD
+//! kernels (`crate::kernels`); SQ8 codes have their own scorer below.
 
+use crate::kernels::{dot, l2_squared};
 use crate::schema::Metric;
 
 /// Internal score, smaller is better for every metric: squared L2, or the negated inner product
@@ -48,44 +49,6 @@ impl Space<'_> {
             _ => s,
         }
     }
-}
-
-// Eight independent accumulators let the compiler vectorise without reassociating a single sum.
-#[inline]
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| x * y)
-        .sum();
-    let mut acc = [0f32; 8];
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            acc[i] += x[i] * y[i];
-        }
-    }
-    acc.iter().sum::<f32>() + tail
-}
-
-#[inline]
-fn l2_squared(a: &[f32], b: &[f32]) -> f32 {
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let tail: f32 = ca
-        .remainder()
-        .iter()
-        .zip(cb.remainder())
-        .map(|(x, y)| (x - y) * (x - y))
-        .sum();
-    let mut acc = [0f32; 8];
-    for (x, y) in ca.zip(cb) {
-        for i in 0..8 {
-            let t = x[i] - y[i];
-            acc[i] += t * t;
-        }
-    }
-    acc.iter().sum::<f32>() + tail
 }
 
 /// A query prepared once for scoring SQ8 codes: with `x ≈ min + scale * c`,
