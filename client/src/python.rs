@@ -636,6 +636,42 @@ fn sweep<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, 
     Ok(dict)
 }
 
+/// The segments and live slots of every db in the shm dir (`segment::status`), for tests and tools:
+/// a list of {db_id, segments: [{generation, bytes}], slots: [{pid, generation, count}]}.
+#[pyfunction]
+#[pyo3(signature = (shm_dir=None))]
+fn segment_status<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, PyList>> {
+    let mut cfg = ShmConfig::from_env();
+    if let Some(dir) = shm_dir {
+        cfg.dir = dir;
+    }
+    let dbs = run(py, || segment::status(&cfg))?;
+    let out = PyList::empty(py);
+    for db in dbs {
+        let segments = PyList::empty(py);
+        for s in &db.segments {
+            let d = PyDict::new(py);
+            d.set_item("generation", s.generation)?;
+            d.set_item("bytes", s.bytes)?;
+            segments.append(d)?;
+        }
+        let slots = PyList::empty(py);
+        for s in &db.slots {
+            let d = PyDict::new(py);
+            d.set_item("pid", s.pid)?;
+            d.set_item("generation", s.generation)?;
+            d.set_item("count", s.count)?;
+            slots.append(d)?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("db_id", db.db_id)?;
+        d.set_item("segments", segments)?;
+        d.set_item("slots", slots)?;
+        out.append(d)?;
+    }
+    Ok(out)
+}
+
 /// Panics inside the guard every method runs in, so a test can show that a Rust panic reaches Python
 /// as a `MilvusException` instead of aborting the interpreter.
 #[pyfunction]
@@ -656,6 +692,7 @@ fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(segment_status, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_guard, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

@@ -329,6 +329,7 @@ fn load(
     }
     let (head, image) = map.split_at_mut(HEADER_LEN);
     src.copy_into(image)?;
+    test_slow_load();
     let mut page = [0u8; HEADER_LEN];
     Header {
         db_id: db_id_bytes(db_id)?,
@@ -360,6 +361,18 @@ fn load(
     }
     std::mem::forget(temp);
     Ok(())
+}
+
+/// Test hook (tests/test_crash_matrix.py): `COVEC_TEST_SLOW_LOAD_MS=N` sleeps N ms (at most 10 s)
+/// between copying the image into the temp segment and writing its header, so a SIGKILL can land
+/// while a half-made segment exists. Unset (always, outside tests), it costs one env lookup per load.
+fn test_slow_load() {
+    if let Some(ms) = std::env::var("COVEC_TEST_SLOW_LOAD_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
+    }
 }
 
 /// A temp segment removed on every early return of `load`.
