@@ -633,6 +633,7 @@ fn sweep<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, 
     dict.set_item("temps_removed", report.temps_removed)?;
     dict.set_item("segments_unlinked", report.segments_unlinked)?;
     dict.set_item("ref_files_removed", report.ref_files_removed)?;
+    dict.set_item("untrusted", report.untrusted)?;
     Ok(dict)
 }
 
