@@ -775,7 +775,8 @@ mod tests {
             commit: 70,
             image: (0..5000u32).map(|i| i as u8).collect(),
         };
-        let lies: [(&str, fn(&mut Header)); 3] = [
+        type Lie = fn(&mut Header);
+        let lies: [(&str, Lie); 3] = [
             ("generation", |h| h.generation = 8),
             ("image length", |h| h.image_len += 64),
             ("db id", |h| h.db_id = *b"ffffffffffffffff"),
