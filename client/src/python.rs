@@ -409,10 +409,15 @@ fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<O
     }
 }
 
+/// `Database(path, shm_dir, use_segment, group)`'s arguments, as `__reduce__` returns them.
+type OpenArgs = (PathBuf, PathBuf, bool, Option<u32>);
+
 /// One open covec database. Thread-safe: `Db` serialises its own writes.
 #[pyclass(frozen, weakref, module = "covec._covec")]
 struct Database {
     db: Db,
+    /// As resolved at open; `__reduce__` reopens with them (a 'spawn' child gets its own state).
+    options: OpenOptions,
 }
 
 #[pymethods]
@@ -433,7 +438,23 @@ impl Database {
             group: resolve_group(py, group)?,
         };
         let db = run(py, || Db::open(&path, &options))?;
-        Ok(Database { db })
+        Ok(Database { db, options })
+    }
+
+    /// Pickling (multiprocessing 'spawn', 'forkserver') sends how to open the db, never the mapping:
+    /// the receiving process opens it and holds its own reference-count slot.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, OpenArgs)> {
+        let me = slf.get();
+        let o = &me.options;
+        Ok((
+            slf.get_type().into_any(),
+            (
+                me.db.path().to_path_buf(),
+                o.shm_dir.clone(),
+                o.use_segment,
+                o.group,
+            ),
+        ))
     }
 
     #[getter]
