@@ -59,7 +59,9 @@ impl RowView for Row {
             "small" => ValueRef::Int(i64::from(k as i8)),
             "name" => ValueRef::Str(["", "abc", "ä%_\\", "a\u{0}b"][usize::from(k % 4)]),
             "flag" => ValueRef::Bool(k & 1 == 1),
-            "score" => ValueRef::Float([0.0, -0.0, f64::NAN, f64::INFINITY, 1e308][usize::from(k % 5)]),
+            "score" => {
+                ValueRef::Float([0.0, -0.0, f64::NAN, f64::INFINITY, 1e308][usize::from(k % 5)])
+            }
             "f" if k % 3 == 0 => ValueRef::Null,
             "f" => ValueRef::Float(f64::from(k) / 3.0),
             "meta" if k % 7 == 0 => ValueRef::Null,
