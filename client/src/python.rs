@@ -409,10 +409,15 @@ fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<O
     }
 }
 
+/// `Database(path, shm_dir, use_segment, group)`'s arguments, as `__reduce__` returns them.
+type OpenArgs = (PathBuf, PathBuf, bool, Option<u32>);
+
 /// One open covec database. Thread-safe: `Db` serialises its own writes.
 #[pyclass(frozen, weakref, module = "covec._covec")]
 struct Database {
     db: Db,
+    /// As resolved at open; `__reduce__` reopens with them (a 'spawn' child gets its own state).
+    options: OpenOptions,
 }
 
 #[pymethods]
@@ -433,7 +438,23 @@ impl Database {
             group: resolve_group(py, group)?,
         };
         let db = run(py, || Db::open(&path, &options))?;
-        Ok(Database { db })
+        Ok(Database { db, options })
+    }
+
+    /// Pickling (multiprocessing 'spawn', 'forkserver') sends how to open the db, never the mapping:
+    /// the receiving process opens it and holds its own reference-count slot.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, OpenArgs)> {
+        let me = slf.get();
+        let o = &me.options;
+        Ok((
+            slf.get_type().into_any(),
+            (
+                me.db.path().to_path_buf(),
+                o.shm_dir.clone(),
+                o.use_segment,
+                o.group,
+            ),
+        ))
     }
 
     #[getter]
@@ -633,7 +654,44 @@ fn sweep<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, 
     dict.set_item("temps_removed", report.temps_removed)?;
     dict.set_item("segments_unlinked", report.segments_unlinked)?;
     dict.set_item("ref_files_removed", report.ref_files_removed)?;
+    dict.set_item("untrusted", report.untrusted)?;
     Ok(dict)
+}
+
+/// The segments and live slots of every db in the shm dir (`segment::status`), for tests and tools:
+/// a list of {db_id, segments: [{generation, bytes}], slots: [{pid, generation, count}]}.
+#[pyfunction]
+#[pyo3(signature = (shm_dir=None))]
+fn segment_status<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, PyList>> {
+    let mut cfg = ShmConfig::from_env();
+    if let Some(dir) = shm_dir {
+        cfg.dir = dir;
+    }
+    let dbs = run(py, || segment::status(&cfg))?;
+    let out = PyList::empty(py);
+    for db in dbs {
+        let segments = PyList::empty(py);
+        for s in &db.segments {
+            let d = PyDict::new(py);
+            d.set_item("generation", s.generation)?;
+            d.set_item("bytes", s.bytes)?;
+            segments.append(d)?;
+        }
+        let slots = PyList::empty(py);
+        for s in &db.slots {
+            let d = PyDict::new(py);
+            d.set_item("pid", s.pid)?;
+            d.set_item("generation", s.generation)?;
+            d.set_item("count", s.count)?;
+            slots.append(d)?;
+        }
+        let d = PyDict::new(py);
+        d.set_item("db_id", db.db_id)?;
+        d.set_item("segments", segments)?;
+        d.set_item("slots", slots)?;
+        out.append(d)?;
+    }
+    Ok(out)
 }
 
 /// Panics inside the guard every method runs in, so a test can show that a Rust panic reaches Python
@@ -656,6 +714,7 @@ fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
+    m.add_function(wrap_pyfunction!(segment_status, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_guard, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;

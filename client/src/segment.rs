@@ -6,7 +6,8 @@
 //! hold which generation; all changes to it, loading included, happen under its exclusive `flock`, and
 //! whoever leaves a segment without a live slot unlinks it.
 
-mod header;
+/// Public for the fuzz targets (fuzz/): decoding arbitrary bytes must never panic.
+pub mod header;
 mod slots;
 
 use std::collections::BTreeMap;
@@ -71,6 +72,8 @@ pub struct SweepReport {
     pub segments_unlinked: usize,
     /// Reference files left with no slot.
     pub ref_files_removed: usize,
+    /// Dbs skipped because their reference file is not trusted (another user's, too open, a link).
+    pub untrusted: usize,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -166,7 +169,7 @@ impl Attachment {
         };
         rf.release(self.pid, self.start, self.generation)?;
         rf.sweep()?;
-        finish_locked(&self.cfg.dir, &self.db_id, rf).map(drop)
+        finish_locked(&self.cfg, &self.db_id, rf).map(drop)
     }
 }
 
@@ -191,11 +194,11 @@ pub fn attach(cfg: &ShmConfig, src: &dyn ImageSource) -> Result<Attachment> {
     rf.sweep()?;
     // Loaders hold this lock from creating their temp file to publishing it, so every temp file of this
     // db we can see now was left by a loader that died.
-    remove_temps(&cfg.dir, db_id)?;
+    remove_temps(cfg, db_id)?;
     let attached = attach_locked(cfg, src, &mut rf, pid, start);
     // Collecting garbage (other generations, an empty ref file) must not fail an attach that worked:
     // whatever stays is removed by the next detach or sweep.
-    let _ = finish_locked(&cfg.dir, db_id, rf);
+    let _ = finish_locked(cfg, db_id, rf);
     let (map, h) = attached?;
     Ok(Attachment {
         image_len: h.image_len as usize,
@@ -329,6 +332,7 @@ fn load(
     }
     let (head, image) = map.split_at_mut(HEADER_LEN);
     src.copy_into(image)?;
+    test_slow_load();
     let mut page = [0u8; HEADER_LEN];
     Header {
         db_id: db_id_bytes(db_id)?,
@@ -360,6 +364,18 @@ fn load(
     }
     std::mem::forget(temp);
     Ok(())
+}
+
+/// Test hook (tests/test_crash_matrix.py): `COVEC_TEST_SLOW_LOAD_MS=N` sleeps N ms (at most 10 s)
+/// between copying the image into the temp segment and writing its header, so a SIGKILL can land
+/// while a half-made segment exists. Unset (always, outside tests), it costs one env lookup per load.
+fn test_slow_load() {
+    if let Some(ms) = std::env::var("COVEC_TEST_SLOW_LOAD_MS")
+        .ok()
+        .and_then(|v| v.parse::<u64>().ok())
+    {
+        std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
+    }
 }
 
 /// A temp segment removed on every early return of `load`.
@@ -496,12 +512,12 @@ fn free_bytes(dir: &Path) -> Result<u64> {
 
 /// Under the exclusive lock, after the slots were swept: unlinks every segment of `db_id` that no
 /// live slot holds, and the ref file when no slot is left. Returns (segments unlinked, ref removed).
-fn finish_locked(dir: &Path, db_id: &str, rf: RefFile) -> Result<(usize, bool)> {
+fn finish_locked(cfg: &ShmConfig, db_id: &str, rf: RefFile) -> Result<(usize, bool)> {
     let mut unlinked = 0;
-    for entry in list(dir)? {
+    for entry in list(&cfg.dir)? {
         if let (id, Name::Segment(generation)) = (&entry.db_id, &entry.kind) {
             if id == db_id && !rf.slots().any(|s| s.generation == *generation) {
-                unlinked += usize::from(remove_if_exists(&dir.join(&entry.file))?);
+                unlinked += usize::from(remove_ours(cfg, &cfg.dir.join(&entry.file))?);
             }
         }
     }
@@ -512,14 +528,31 @@ fn finish_locked(dir: &Path, db_id: &str, rf: RefFile) -> Result<(usize, bool)> 
     Ok((unlinked, false))
 }
 
-fn remove_temps(dir: &Path, db_id: &str) -> Result<usize> {
+fn remove_temps(cfg: &ShmConfig, db_id: &str) -> Result<usize> {
     let mut removed = 0;
-    for entry in list(dir)? {
+    for entry in list(&cfg.dir)? {
         if entry.db_id == db_id && matches!(entry.kind, Name::Temp) {
-            removed += usize::from(remove_if_exists(&dir.join(&entry.file))?);
+            removed += usize::from(remove_ours(cfg, &cfg.dir.join(&entry.file))?);
         }
     }
     Ok(removed)
+}
+
+/// Unlinks a file under a covec name only if it is ours (our uid, or our sharing group): another
+/// user's file under our names was planted, and is refused, never deleted (in a sticky dir we could
+/// not, and an error there must not stop a sweep of everything else; as root we must not either).
+fn remove_ours(cfg: &ShmConfig, path: &Path) -> Result<bool> {
+    let st = match nix::sys::stat::lstat(path) {
+        Ok(st) => st,
+        Err(Errno::ENOENT) => return Ok(false),
+        Err(e) => return Err(Error::io(path, e.into())),
+    };
+    let ours =
+        st.st_uid == nix::unistd::geteuid().as_raw() || cfg.group.is_some_and(|g| g == st.st_gid);
+    if !ours {
+        return Ok(false);
+    }
+    remove_if_exists(path)
 }
 
 fn remove_if_exists(path: &Path) -> Result<bool> {
@@ -539,12 +572,19 @@ pub fn sweep(cfg: &ShmConfig) -> Result<SweepReport> {
     ids.sort();
     ids.dedup();
     for id in ids {
-        let Some(mut rf) = RefFile::lock(&ref_path(&cfg.dir, &id), cfg.group, true)? else {
-            continue;
+        // One planted ref file must not stop the sweep of every other db.
+        let mut rf = match RefFile::lock(&ref_path(&cfg.dir, &id), cfg.group, true) {
+            Ok(Some(rf)) => rf,
+            Ok(None) => continue,
+            Err(Error::Untrusted { .. }) => {
+                report.untrusted += 1;
+                continue;
+            }
+            Err(e) => return Err(e),
         };
         report.dead_slots += rf.sweep()?;
-        report.temps_removed += remove_temps(&cfg.dir, &id)?;
-        let (unlinked, removed) = finish_locked(&cfg.dir, &id, rf)?;
+        report.temps_removed += remove_temps(cfg, &id)?;
+        let (unlinked, removed) = finish_locked(cfg, &id, rf)?;
         report.segments_unlinked += unlinked;
         report.ref_files_removed += usize::from(removed);
     }
@@ -669,6 +709,99 @@ fn parse_name(file: &str) -> Option<(&str, Name)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    const ID: &str = "00112233445566ff";
+
+    struct Src {
+        generation: u64,
+        commit: u64,
+        image: Vec<u8>,
+    }
+
+    impl ImageSource for Src {
+        fn db_id(&self) -> &str {
+            ID
+        }
+        fn generation(&self) -> u64 {
+            self.generation
+        }
+        fn commit_id(&self) -> u64 {
+            self.commit
+        }
+        fn len(&self) -> u64 {
+            self.image.len() as u64
+        }
+        fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
+            dst.copy_from_slice(&self.image);
+            Ok(())
+        }
+    }
+
+    fn shm(tag: &str) -> ShmConfig {
+        let dir = std::env::temp_dir().join(format!("covec-lies-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        ShmConfig { dir, group: None }
+    }
+
+    /// Plants, owner-only, a segment for `src` whose checksummed header says what `lie` makes it say.
+    fn plant(cfg: &ShmConfig, src: &Src, lie: impl FnOnce(&mut Header)) -> PathBuf {
+        let mut h = Header {
+            db_id: db_id_bytes(ID).unwrap(),
+            generation: src.generation,
+            commit_id: src.commit,
+            image_len: src.len(),
+            image_hash: xxhash_rust::xxh3::xxh3_64(&src.image),
+            creator_pid: 1,
+        };
+        lie(&mut h);
+        let mut page = [0u8; HEADER_LEN];
+        h.encode_unready(&mut page);
+        page[READY_AT..READY_AT + 8].copy_from_slice(&READY);
+        let mut bytes = page.to_vec();
+        bytes.extend_from_slice(&vec![0xAB; src.image.len()]);
+        let path = cfg.dir.join(segment_name(ID, src.generation));
+        std::fs::write(&path, bytes).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600)).unwrap();
+        path
+    }
+
+    #[test]
+    fn a_checksummed_header_that_lies_is_refused_then_replaced() {
+        let cfg = shm("lies");
+        let src = Src {
+            generation: 7,
+            commit: 70,
+            image: (0..5000u32).map(|i| i as u8).collect(),
+        };
+        type Lie = fn(&mut Header);
+        let lies: [(&str, Lie); 3] = [
+            ("generation", |h| h.generation = 8),
+            ("image length", |h| h.image_len += 64),
+            ("db id", |h| h.db_id = *b"ffffffffffffffff"),
+        ];
+        for (what, lie) in lies {
+            let planted = plant(&cfg, &src, lie);
+            let err = attach(&cfg, &src).err();
+            assert!(
+                matches!(err, Some(Error::Corrupt { .. })),
+                "{what}: {err:?}"
+            );
+            assert!(!planted.exists(), "{what}: unheld and ours, it is removed");
+            let a = attach(&cfg, &src).unwrap();
+            assert_eq!(a.image(), &src.image[..], "{what}: a fresh load");
+            drop(a);
+        }
+        // Another commit under the same generation, held by nobody: replaced at once.
+        plant(&cfg, &src, |h| h.commit_id = 71);
+        let a = attach(&cfg, &src).unwrap();
+        assert_eq!(a.image(), &src.image[..]);
+        a.verify().unwrap();
+        drop(a);
+        assert_eq!(std::fs::read_dir(&cfg.dir).unwrap().count(), 0);
+        std::fs::remove_dir_all(&cfg.dir).unwrap();
+    }
 
     #[test]
     fn names_parse_back() {

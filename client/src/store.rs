@@ -169,11 +169,31 @@ fn remove_stale_compactions(path: &Path) {
 }
 
 fn read_header(file: &File, path: &Path) -> Result<(Preamble, MetaSlot, u64)> {
-    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
-    let mut head = vec![0u8; HEADER_LEN.min(file_len) as usize];
+    let len_before = file.metadata().map_err(|e| Error::io(path, e))?.len();
+    let mut head = vec![0u8; HEADER_LEN.min(len_before) as usize];
     file.read_exact_at(&mut head, 0)
         .map_err(|e| Error::io(path, e))?;
+    // Measured after reading the slots: a writer appends before it writes a slot, and never cuts below
+    // the newest slot's committed_len, so every complete slot we read lies within this length.
+    let file_len = file.metadata().map_err(|e| Error::io(path, e))?.len();
     let (p, m) = format::decode_header(&head, file_len, path)?;
+    // A complete (checksummed) newer slot that points past the end means the file lost committed
+    // bytes: falling back to the older slot would silently drop a commit, and the next writer would
+    // truncate the rest of it away.
+    for at in format::SLOT_OFFSETS {
+        if let Some(newer) = head.get(at..).and_then(format::decode_meta) {
+            if newer.generation > m.generation && newer.committed_len > file_len {
+                return Err(Error::corrupt(
+                    path,
+                    format!(
+                        "file is {file_len} bytes but generation {} was committed with {} bytes \
+                         (truncated or copied incompletely); restore it from a backup",
+                        newer.generation, newer.committed_len
+                    ),
+                ));
+            }
+        }
+    }
     Ok((p, m, file_len))
 }
 
