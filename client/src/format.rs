@@ -1,4 +1,5 @@
-//! Pure encode/decode of the db file's header, meta slots and catalog, and of the segment header.
+//! Pure encode/decode of the db file's header, meta slots and catalog (the segment header is in
+//! `segment/header.rs`).
 //! No I/O here: every function takes bytes and returns values, never panics, and never trusts a length
 //! it has not checked against the input (see docs/format.md for the byte layout).
 
@@ -25,11 +26,6 @@ pub const SLOT_LEN: usize = 64;
 pub const ALIGN: u64 = 64;
 /// The catalog never exceeds this; it also bounds what bincode may allocate while decoding.
 pub const CATALOG_LIMIT: usize = 256 << 20;
-
-pub const SEGMENT_MAGIC: &[u8; 8] = b"COVECSEG";
-pub const SEGMENT_VERSION: u32 = 1;
-pub const SEGMENT_HEADER_LEN: u64 = 4096;
-pub const SEGMENT_HEADER_USED: usize = 64;
 
 type CatalogConfig = bincode::config::Configuration<
     bincode::config::LittleEndian,
@@ -605,59 +601,6 @@ pub fn verify_sections(c: &Catalog, image: &[u8], path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// The 4 KiB header in front of a segment's copy of a committed image (written by `segment`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct SegmentHeader {
-    pub version: u32,
-    pub generation: u64,
-    pub commit_id: u64,
-    pub image_len: u64,
-    pub image_xxh3: u64,
-    pub creator_pid: u32,
-}
-
-pub fn encode_segment_header(h: &SegmentHeader) -> [u8; SEGMENT_HEADER_USED] {
-    let mut b = [0u8; SEGMENT_HEADER_USED];
-    b[0..8].copy_from_slice(SEGMENT_MAGIC);
-    b[8..12].copy_from_slice(&h.version.to_le_bytes());
-    b[12..16].copy_from_slice(&h.creator_pid.to_le_bytes());
-    b[16..24].copy_from_slice(&h.generation.to_le_bytes());
-    b[24..32].copy_from_slice(&h.commit_id.to_le_bytes());
-    b[32..40].copy_from_slice(&h.image_len.to_le_bytes());
-    b[40..48].copy_from_slice(&h.image_xxh3.to_le_bytes());
-    let sum = xxh3_64(&b[0..48]);
-    b[48..56].copy_from_slice(&sum.to_le_bytes());
-    b
-}
-
-pub fn decode_segment_header(b: &[u8], path: &Path) -> Result<SegmentHeader> {
-    if b.len() < SEGMENT_HEADER_USED || &b[0..8] != SEGMENT_MAGIC {
-        return Err(Error::NotCovec {
-            path: path.into(),
-            reason: "not a covec segment (wrong magic or too short)".into(),
-        });
-    }
-    let version = u32_at(b, 8);
-    if version > SEGMENT_VERSION {
-        return Err(Error::NewerVersion {
-            path: path.into(),
-            found: version,
-            supported: SEGMENT_VERSION,
-        });
-    }
-    if xxh3_64(&b[0..48]) != u64_at(b, 48) {
-        return Err(Error::corrupt(path, "segment header checksum mismatch"));
-    }
-    Ok(SegmentHeader {
-        version,
-        creator_pid: u32_at(b, 12),
-        generation: u64_at(b, 16),
-        commit_id: u64_at(b, 24),
-        image_len: u64_at(b, 32),
-        image_xxh3: u64_at(b, 40),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -762,23 +705,5 @@ mod tests {
             assert!(decode_header(&junk, len as u64, p).is_err());
             assert!(decode_catalog(&junk, xxh3_64(&junk), len as u64, p).is_err());
         }
-    }
-
-    #[test]
-    fn segment_header_round_trips() {
-        let h = SegmentHeader {
-            version: SEGMENT_VERSION,
-            generation: 3,
-            commit_id: 4,
-            image_len: 5,
-            image_xxh3: 6,
-            creator_pid: 7,
-        };
-        let p = Path::new("s");
-        assert_eq!(
-            decode_segment_header(&encode_segment_header(&h), p).unwrap(),
-            h
-        );
-        assert!(decode_segment_header(b"COVECDB\0", p).is_err());
     }
 }
