@@ -75,7 +75,20 @@ pub fn build(
     metric: Metric,
     params: &HnswParams,
 ) -> Result<HnswIndex> {
-    build::build(vectors, dim, metric, params)
+    build::build(vectors, dim, metric, params, None)
+}
+
+/// Extends `base`, an index built with the same metric, dimension and params over the first
+/// `base.len()` rows of `vectors`, to every row of `vectors`: only the new rows are inserted, and the
+/// result equals `build` over all rows byte for byte. A base of other params is `Error::Invalid`.
+pub fn extend(
+    base: &HnswView,
+    vectors: &[f32],
+    dim: usize,
+    metric: Metric,
+    params: &HnswParams,
+) -> Result<HnswIndex> {
+    build::build(vectors, dim, metric, params, Some(base))
 }
 
 impl HnswIndex {

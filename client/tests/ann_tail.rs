@@ -179,3 +179,21 @@ fn bad_parameters_are_errors() {
     let err = db.search("c", &request).unwrap_err();
     assert!(err.to_string().contains("ef must be"), "{err}");
 }
+
+#[test]
+fn a_graph_grown_by_appends_is_the_graph_one_build_of_all_rows_makes() {
+    let data = clustered(2300, DIM, 20, 8);
+    let (batched, whole) = (TempDb::new("ann-extend-a"), TempDb::new("ann-extend-b"));
+    let (a, b) = (batched.open(), whole.open());
+    for db in [&a, &b] {
+        db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+            .unwrap();
+    }
+    insert(&a, &data, 0..2000);
+    insert(&a, &data, 2000..2300); // a tail of 15 %: past the threshold, so the graph grows
+    insert(&b, &data, 0..2300);
+    let (pa, pb) = (parts(&batched), parts(&whole));
+    assert_eq!(pa.len(), 1, "one part after the rebuild: {pa:?}");
+    assert!(pa[0].2.is_some());
+    assert_eq!(pa, pb, "same rows, same graph bytes");
+}

@@ -2,7 +2,7 @@
 
 mod hnsw_support;
 
-use covec::hnsw::{build, recommended_strategy, HnswParams, HnswView, Strategy};
+use covec::hnsw::{build, extend, recommended_strategy, HnswParams, HnswView, Strategy};
 use covec::{Error, Metric};
 use hnsw_support::clustered;
 use proptest::prelude::*;
@@ -51,6 +51,60 @@ fn search_on_view_equals_search_on_built_index() {
                 "IP hits must be best (largest) first"
             );
         }
+    }
+}
+
+#[test]
+fn extending_a_graph_row_by_row_equals_building_it_at_once() {
+    let vectors = clustered(1500, DIM, 12, 5);
+    let params = HnswParams {
+        m: 8,
+        ef_construction: 40,
+        seed: 9,
+    };
+    let whole = build(&vectors, DIM, Metric::Ip, &params)
+        .unwrap()
+        .to_bytes();
+    // Two extensions in a row, as two commits of new rows would make them.
+    let mut bytes = build(&vectors[..400 * DIM], DIM, Metric::Ip, &params)
+        .unwrap()
+        .to_bytes();
+    for (before, n) in [(400, 1100), (1100, 1500)] {
+        let base = HnswView::from_bytes(&bytes, before).unwrap();
+        bytes = extend(&base, &vectors[..n * DIM], DIM, Metric::Ip, &params)
+            .unwrap()
+            .to_bytes();
+    }
+    assert_eq!(bytes, whole);
+
+    let base_bytes = build(&vectors[..400 * DIM], DIM, Metric::Ip, &params)
+        .unwrap()
+        .to_bytes();
+    let base = HnswView::from_bytes(&base_bytes, 400).unwrap();
+    for (metric, other) in [
+        (Metric::L2, params.clone()),
+        (
+            Metric::Ip,
+            HnswParams {
+                m: 12,
+                ..params.clone()
+            },
+        ),
+        (
+            Metric::Ip,
+            HnswParams {
+                seed: 10,
+                ..params.clone()
+            },
+        ),
+    ] {
+        assert!(
+            matches!(
+                extend(&base, &vectors, DIM, metric, &other),
+                Err(Error::Invalid { .. })
+            ),
+            "{metric:?} {other:?} must not extend a graph built otherwise"
+        );
     }
 }
 

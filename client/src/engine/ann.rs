@@ -128,11 +128,13 @@ pub(crate) fn covers(ann: &[AnnIndex], fields: &[GraphField]) -> bool {
 }
 
 /// Builds the graph (and SQ8 codes) of one field over a part's rows (`vectors`, row-major) and
-/// pushes them into the commit.
+/// pushes them into the commit. With `base`, the graph of this field over the first rows (same
+/// params), only the rows after them are inserted into it.
 pub(crate) fn build_sections(
     g: &GraphField,
     vectors: &[f32],
     dim: usize,
+    base: Option<&HnswView>,
     b: &mut CommitBuilder,
 ) -> Result<AnnIndex> {
     // COSINE: the graph is built on unit rows (hnsw's contract); searches normalise with inv_norms.
@@ -149,7 +151,10 @@ pub(crate) fn build_sections(
     } else {
         vectors
     };
-    let index = hnsw::build(rows, dim, g.metric, &g.params)?;
+    let index = match base {
+        Some(base) => hnsw::extend(base, rows, dim, g.metric, &g.params)?,
+        None => hnsw::build(rows, dim, g.metric, &g.params)?,
+    };
     let graph = b.push(&index.to_bytes());
     let sq8 = match g.kind {
         IndexKind::HnswSq8 => Some(b.push(&hnsw::quantize(rows, dim)?.to_bytes())),

@@ -8,6 +8,7 @@ use serde_json::{Map, Value as Json};
 use super::{ann, inv_norm, CollectionView, RowId, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{bitmap_len, Catalog, CollectionEntry, Column, Part};
+use crate::hnsw::HnswView;
 use crate::rowview::RowFilter;
 use crate::schema::{
     validate_collection_name, CollectionSchema, DataType, DefaultValue, FieldSchema, IndexSpec,
@@ -546,6 +547,10 @@ fn rebuild_entry(
         && (indexed_rows == 0
             || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
             || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT);
+    // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
+    // row: its rows then come first in the merged part, in order, so its graph covers rows 0..n.
+    let extendable =
+        indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
     let parts_after = view.parts_len() + usize::from(!new_rows.is_empty());
     let merge_tail = parts_after > MAX_PARTS
         || (tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION);
@@ -575,13 +580,18 @@ fn rebuild_entry(
             .map(|(_, p)| p)
             .collect();
         let graphs: &[ann::GraphField] = if rebuild { &fields } else { &[] };
-        if let Some(p) = build_part(&entry.schema, &rows, b, graphs)? {
+        let bases = if rebuild && extendable {
+            base_graphs(view, &fields)?
+        } else {
+            vec![None; graphs.len()]
+        };
+        if let Some(p) = build_part(&entry.schema, &rows, b, graphs, &bases)? {
             entry.parts.push(p);
         }
         return Ok(entry);
     }
     mark_deleted(view, b, &mut entry, doomed)?;
-    if let Some(p) = build_part(&entry.schema, &new_rows, b, &[])? {
+    if let Some(p) = build_part(&entry.schema, &new_rows, b, &[], &[])? {
         entry.parts.push(p);
     }
     Ok(entry)
@@ -642,13 +652,33 @@ fn var_column(texts: &[String], b: &mut CommitBuilder) -> Column {
     }
 }
 
+/// The first part's graph of each of `fields`, to extend (see `rebuild_entry`).
+fn base_graphs<'a>(
+    view: &CollectionView<'a>,
+    fields: &[ann::GraphField],
+) -> Result<Vec<Option<HnswView<'a>>>> {
+    let part = &view.entry().parts[0];
+    fields
+        .iter()
+        .map(|g| {
+            let index = part.ann.iter().find(|a| a.field as usize == g.field);
+            index
+                .map(|a| {
+                    HnswView::from_bytes(super::slice(view.image, &a.graph)?, part.rows as usize)
+                })
+                .transpose()
+        })
+        .collect()
+}
+
 /// Encodes `rows` (values already of their fields' types) as a new part with a graph for each of
-/// `graphs`; None for no rows.
+/// `graphs`, each extending its `bases` entry when there is one; None for no rows.
 fn build_part(
     schema: &CollectionSchema,
     rows: &[NewRow],
     b: &mut CommitBuilder,
     graphs: &[ann::GraphField],
+    bases: &[Option<HnswView>],
 ) -> Result<Option<Part>> {
     if rows.is_empty() {
         return Ok(None);
@@ -756,7 +786,7 @@ fn build_part(
     order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
     let pk_index: Vec<u8> = order.iter().flat_map(|r| r.to_le_bytes()).collect();
     let mut ann = Vec::with_capacity(graphs.len());
-    for g in graphs {
+    for (g, base) in graphs.iter().zip(bases) {
         let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
         let mut vectors = Vec::with_capacity(n * dim);
         for r in rows {
@@ -766,7 +796,7 @@ fn build_part(
                 _ => vectors.resize(vectors.len() + dim, 0.0),
             }
         }
-        ann.push(ann::build_sections(g, &vectors, dim, b)?);
+        ann.push(ann::build_sections(g, &vectors, dim, base.as_ref(), b)?);
     }
     Ok(Some(Part {
         rows: n as u64,

@@ -3,7 +3,7 @@
 
 use super::distance::{row, Space};
 use super::graph::{greedy, search_layer, Cand, Graph, Scratch};
-use super::{HnswIndex, HnswParams, MAX_LEVEL, MAX_M};
+use super::{HnswIndex, HnswParams, HnswView, MAX_LEVEL, MAX_M};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
 
@@ -107,11 +107,16 @@ impl Rng {
     }
 }
 
+/// Builds over every row of `vectors`; with `base`, a graph of the same params over the first
+/// `base.len()` rows, that graph is taken as it is and only the later rows are inserted. Insertion is
+/// sequential in row order and levels come from the seed, so the result is byte-identical to building
+/// over all rows at once.
 pub(super) fn build(
     vectors: &[f32],
     dim: usize,
     metric: Metric,
     params: &HnswParams,
+    base: Option<&HnswView>,
 ) -> Result<HnswIndex> {
     if dim == 0 {
         return Err(Error::invalid("vector dimension must be at least 1"));
@@ -165,17 +170,21 @@ pub(super) fn build(
         upper_off,
         upper: vec![0; total],
     };
+    let first = match base {
+        Some(base) => adopt(&mut links, base, dim, metric)?,
+        None => 1,
+    };
     let space = Space {
         vectors,
         dim,
         metric,
         inv_norms: None,
     };
-    if n > 0 {
+    if n > 0 && first == 1 {
         links.max_level = links.graph().level(0);
     }
     let mut buf = Buffers::default();
-    for i in 1..n as u32 {
+    for i in first as u32..n as u32 {
         insert(&mut links, space, i, ef_c, &mut buf);
     }
     Ok(HnswIndex {
@@ -190,6 +199,36 @@ pub(super) fn build(
         upper_off: links.upper_off,
         upper: links.upper,
     })
+}
+
+/// Copies `base`'s adjacency into `links` (sized for all rows, levels already drawn); returns the
+/// first row still to insert. The base must be a graph of this metric, dimension and M whose levels
+/// are the ones this seed draws, else extending it would not be the graph a full build makes.
+fn adopt(links: &mut Links, base: &HnswView, dim: usize, metric: Metric) -> Result<usize> {
+    let g = &base.graph;
+    let same_levels = g.upper_off.len() <= links.upper_off.len()
+        && links.upper_off[..g.upper_off.len()] == *g.upper_off;
+    if base.metric != metric || base.dim != dim || g.m != links.m || g.n > links.n || !same_levels {
+        return Err(Error::invalid(
+            "cannot extend an HNSW graph built with another metric, dimension, M or seed",
+        ));
+    }
+    if g.n == 0 {
+        return Ok(1);
+    }
+    let (Some(layer0), Some(upper)) = (
+        links.layer0.get_mut(..g.layer0.len()),
+        links.upper.get_mut(..g.upper.len()),
+    ) else {
+        return Err(Error::invalid(
+            "the HNSW graph to extend is larger than its rows",
+        ));
+    };
+    layer0.copy_from_slice(g.layer0);
+    upper.copy_from_slice(g.upper);
+    links.max_level = g.max_level;
+    links.entry = g.entry;
+    Ok(g.n)
 }
 
 fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffers) {
