@@ -6,24 +6,10 @@ mod storage_util;
 
 use covec::{IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
 use hnsw_support::clustered;
-use storage_util::{simple_row, simple_schema, TempDb};
+use storage_util::{brute_force_score, simple_row, simple_schema, TempDb};
 
 const DIM: usize = 12;
 const N: usize = 700; // blocks of 256: 256 + 256 + 188
-
-fn score(metric: Metric, q: &[f32], v: &[f32]) -> f64 {
-    let dot: f64 = q
-        .iter()
-        .zip(v)
-        .map(|(a, b)| f64::from(*a) * f64::from(*b))
-        .sum();
-    let norm = |x: &[f32]| x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>().sqrt();
-    match metric {
-        Metric::L2 => q.iter().zip(v).map(|(a, b)| f64::from(a - b).powi(2)).sum(),
-        Metric::Ip => dot,
-        Metric::Cosine => dot / (norm(q) * norm(v)),
-    }
-}
 
 #[test]
 fn exact_scan_equals_brute_force() {
@@ -85,7 +71,12 @@ fn exact_scan_equals_brute_force() {
             for (qi, q) in queries.chunks_exact(DIM).enumerate() {
                 let mut want: Vec<(f64, usize)> = (0..N)
                     .filter(|&i| !deleted(i) && keep(i))
-                    .map(|i| (score(metric, q, &rows[i * DIM..(i + 1) * DIM]), i))
+                    .map(|i| {
+                        (
+                            brute_force_score(metric, q, &rows[i * DIM..(i + 1) * DIM]),
+                            i,
+                        )
+                    })
                     .collect();
                 want.sort_by(|a, b| {
                     let o = a.0.total_cmp(&b.0);

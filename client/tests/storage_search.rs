@@ -23,20 +23,6 @@ fn vectors(n: usize, seed: u64) -> Vec<Vec<f32>> {
         .collect()
 }
 
-fn score(metric: Metric, q: &[f32], v: &[f32]) -> f64 {
-    let dot: f64 = q
-        .iter()
-        .zip(v)
-        .map(|(a, b)| f64::from(*a) * f64::from(*b))
-        .sum();
-    let norm = |x: &[f32]| x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>().sqrt();
-    match metric {
-        Metric::L2 => q.iter().zip(v).map(|(a, b)| f64::from(a - b).powi(2)).sum(),
-        Metric::Ip => dot,
-        Metric::Cosine => dot / (norm(q) * norm(v)),
-    }
-}
-
 #[test]
 fn search_top_k_equals_brute_force_for_every_metric() {
     let t = TempDb::new("search");
@@ -87,7 +73,7 @@ fn search_top_k_equals_brute_force_for_every_metric() {
         for (q, got) in queries.iter().zip(&hits) {
             let mut reference: Vec<(f64, i64)> = (0..300)
                 .filter(|i| i % 7 != 0)
-                .map(|i| (score(metric, q, &data[i as usize]), i))
+                .map(|i| (brute_force_score(metric, q, &data[i as usize]), i))
                 .collect();
             reference.sort_by(|a, b| a.0.total_cmp(&b.0));
             if metric.higher_is_better() {

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use covec::value::Value;
-use covec::{CollectionSchema, DataType, Db, FieldSchema, OpenOptions, OutputFields, Row};
+use covec::{CollectionSchema, DataType, Db, FieldSchema, Metric, OpenOptions, OutputFields, Row};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -87,5 +87,20 @@ pub fn all() -> OutputFields {
     OutputFields {
         names: vec![],
         all: true,
+    }
+}
+
+/// The distance Milvus reports for `metric`, computed in f64 as the reference for searches.
+pub fn brute_force_score(metric: Metric, q: &[f32], v: &[f32]) -> f64 {
+    let dot: f64 = q
+        .iter()
+        .zip(v)
+        .map(|(a, b)| f64::from(*a) * f64::from(*b))
+        .sum();
+    let norm = |x: &[f32]| x.iter().map(|a| f64::from(*a).powi(2)).sum::<f64>().sqrt();
+    match metric {
+        Metric::L2 => q.iter().zip(v).map(|(a, b)| f64::from(a - b).powi(2)).sum(),
+        Metric::Ip => dot,
+        Metric::Cosine => dot / (norm(q) * norm(v)),
     }
 }
