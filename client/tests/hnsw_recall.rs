@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use covec::hnsw::{build, HnswParams, HnswView};
 use covec::Metric;
-use hnsw_support::{brute_force, clustered, normalise_rows, recall, rows};
+use hnsw_support::{brute_force, clustered, distance, normalise_rows, recall, rows};
 
 const DIM: usize = 64;
 const QUERIES: usize = 200;
@@ -155,4 +155,37 @@ fn build_100k_x_384_takes_under_two_minutes() {
         index.to_bytes().len()
     );
     assert!(secs < 120.0, "build took {secs:.1}s");
+}
+
+/// The same few vectors stored many times over (one chunk embedded again and again): every row has more
+/// copies than links, which must not cut the copies off from the rest of the graph. Each query is one of
+/// the stored vectors; its ten best hits must score as the brute-force ten do (ties make ids ambiguous).
+#[test]
+fn rows_with_more_copies_than_links_stay_reachable() {
+    const DISTINCT: usize = 50;
+    let mut distinct = clustered(DISTINCT, DIM, 10, 31);
+    normalise_rows(&mut distinct, DIM);
+    let n = rows(20_000);
+    let vectors: Vec<f32> = (0..n)
+        .flat_map(|i| distinct[(i * 7 % DISTINCT) * DIM..][..DIM].to_vec())
+        .collect();
+    for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+        let index = build(&vectors, DIM, metric, &HnswParams::default()).unwrap();
+        for q in distinct.chunks_exact(DIM) {
+            let found = index
+                .view()
+                .search(&vectors, DIM, metric, q, K, 64, None)
+                .unwrap();
+            let truth = brute_force(&vectors, DIM, metric, q, K, &|_| true);
+            let score = |id: u32| distance(metric, q, &vectors[id as usize * DIM..][..DIM]);
+            let got: Vec<f32> = found.iter().map(|&(id, _)| score(id)).collect();
+            let want: Vec<f32> = truth.iter().map(|&id| score(id)).collect();
+            assert_eq!(
+                got,
+                want,
+                "{}: {n} rows of {DISTINCT} vectors",
+                metric.name()
+            );
+        }
+    }
 }

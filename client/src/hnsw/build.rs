@@ -76,14 +76,28 @@ struct Buffers {
 /// The selection heuristic of the HNSW paper (algorithm 4): walk candidates best first and keep one
 /// only if it is closer to the base than to every neighbour kept so far. It spreads links over
 /// directions instead of spending them all on one tight cluster, which keeps clustered data navigable.
+///
+/// Exact copies tie with the kept neighbour they copy, so the paper's rule keeps them all: a row with
+/// more copies than links (the same chunk embedded many times) then links only to its copies, and the
+/// copies become an island no search can enter or leave. At most a quarter of the links go to copies
+/// of a kept neighbour; the rest stay free for other directions.
 fn select(space: Space, sorted: &[Cand], max: usize, out: &mut Vec<Cand>) {
     out.clear();
+    let copy_limit = max / 4;
+    let mut copies = 0;
     for &c in sorted {
         if out.len() >= max {
             break;
         }
         let cv = row(space.vectors, space.dim, c.id);
-        if out.iter().all(|s| space.score_to(cv, s.id) >= c.d) {
+        let mut is_copy = false;
+        let diverse = out.iter().all(|s| {
+            let d = space.score_to(cv, s.id);
+            is_copy |= d == c.d && cv == row(space.vectors, space.dim, s.id);
+            d >= c.d
+        });
+        if diverse && (!is_copy || copies < copy_limit) {
+            copies += usize::from(is_copy);
             out.push(c);
         }
     }
