@@ -5,10 +5,10 @@ PYTHON ?= python3
 VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(VENV)
-export PATH := $(VENV)/bin:$(PATH)
+export PATH := $(VENV)/bin:$(CURDIR)/target/tools/bin:$(PATH)
 export PYO3_PYTHON := $(VPY)
 
-.PHONY: demo test lint rust-test py-test dev daemon bench clean-venv
+.PHONY: demo test lint rust-test py-test fuzz dev daemon bench clean-venv
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -41,7 +41,22 @@ rust-test:
 py-test: dev daemon $(VENV)/.test
 	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests -q -p no:cacheprovider
 
-test: lint rust-test py-test
+# A short coverage-guided run of each cargo-fuzz target (docs/reliability.md has the long runs). The stable
+# toolchain runs it with -s none: AddressSanitizer needs nightly. cargo-fuzz is installed on first use.
+FUZZ_SECS ?= 20
+FUZZ_TARGETS := filter db_image segment_header
+
+target/tools/bin/cargo-fuzz:
+	cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-fuzz
+
+fuzz: target/tools/bin/cargo-fuzz
+	cd fuzz && for t in $(FUZZ_TARGETS); do \
+		mkdir -p corpus/$$t && \
+		cargo fuzz run -s none -O $$t corpus/$$t seeds/$$t -- \
+			-max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 || exit 1; \
+	done
+
+test: lint rust-test py-test fuzz
 
 bench: dev daemon $(VENV)/.test
 	$(VPY) -m pip install -q --disable-pip-version-check hnswlib matplotlib
