@@ -4,9 +4,9 @@
 mod hnsw_support;
 mod storage_util;
 
-use covec::{IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
+use covec::{Metric, OutputFields, Pk, SearchRequest};
 use hnsw_support::clustered;
-use storage_util::{brute_force_score, simple_row, simple_schema, TempDb};
+use storage_util::{brute_force_score, flat_index, simple_row, simple_schema, TempDb};
 
 const DIM: usize = 12;
 const N: usize = 700; // blocks of 256: 256 + 256 + 188
@@ -30,15 +30,7 @@ fn exact_scan_equals_brute_force() {
     let deleted = |i: usize| i % 7 == 3;
     for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
         let name = metric.name();
-        let index = IndexSpec {
-            field: "v".into(),
-            index_name: "v".into(),
-            index_type: "FLAT".into(),
-            kind: IndexKind::Flat,
-            metric,
-            params: vec![],
-        };
-        db.create_collection(name, simple_schema(DIM as u32), vec![index])
+        db.create_collection(name, simple_schema(DIM as u32), vec![flat_index(metric)])
             .unwrap();
         for chunk in [0..300, 300..N] {
             let batch = chunk

@@ -2,7 +2,7 @@
 
 mod storage_util;
 
-use covec::{IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest, Value};
+use covec::{Metric, OutputFields, Pk, SearchRequest, Value};
 use storage_util::*;
 
 const DIM: usize = 8;
@@ -31,15 +31,7 @@ fn search_top_k_equals_brute_force_for_every_metric() {
     let deleted: Vec<i64> = (0..300).filter(|i| i % 7 == 0).collect();
     for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
         let name = metric.name();
-        let index = IndexSpec {
-            field: "v".into(),
-            index_name: "v".into(),
-            index_type: "FLAT".into(),
-            kind: IndexKind::Flat,
-            metric,
-            params: vec![],
-        };
-        db.create_collection(name, simple_schema(DIM as u32), vec![index])
+        db.create_collection(name, simple_schema(DIM as u32), vec![flat_index(metric)])
             .unwrap();
         for chunk in data.chunks(100).enumerate() {
             let rows = chunk

@@ -5,21 +5,7 @@ const LANES: usize = 8;
 
 #[inline(always)]
 fn reduce(a: &[f32], b: &[f32], term: impl Fn(f32, f32) -> f32) -> f32 {
-    let n = a.len().min(b.len());
-    let (a, b) = (&a[..n], &b[..n]);
-    let mut acc = [0.0f32; LANES];
-    let mut ca = a.chunks_exact(LANES);
-    let mut cb = b.chunks_exact(LANES);
-    for (x, y) in (&mut ca).zip(&mut cb) {
-        for i in 0..LANES {
-            acc[i] += term(x[i], y[i]);
-        }
-    }
-    let mut sum = acc.iter().sum::<f32>();
-    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
-        sum += term(*x, *y);
-    }
-    sum
+    reduce_widened(a, b, |x| x, |x| x, term)
 }
 
 pub fn dot(a: &[f32], b: &[f32]) -> f32 {
@@ -113,7 +99,7 @@ fn round_shifted(v: u32, shift: u32) -> u32 {
     }
 }
 
-/// As `reduce`, widening each element to f32 with `fa` / `fb` first.
+/// `sum(term(fa(a[i]), fb(b[i])))` over the common length, in `LANES` independent partial sums.
 #[inline(always)]
 fn reduce_widened<A: Copy, B: Copy>(
     a: &[A],

@@ -100,7 +100,7 @@ unsafe fn l2_many_avx512(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32
 
 /// Horizontal sum of 8 lanes.
 #[inline(always)]
-unsafe fn hsum256(v: __m256) -> f32 {
+pub(super) unsafe fn hsum256(v: __m256) -> f32 {
     // SAFETY: register-only shuffles; AVX is implied by the callers' AVX2.
     unsafe {
         let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));

@@ -6,6 +6,7 @@
 
 use std::arch::x86_64::*;
 
+use super::x86::hsum256;
 use super::{scalar, F16Kernels};
 
 pub const AVX512: F16Kernels = F16Kernels {
@@ -143,18 +144,6 @@ unsafe fn reduce256<A: Widen, B: Widen>(
         }
         let sum = _mm256_add_ps(_mm256_add_ps(acc[0], acc[1]), _mm256_add_ps(acc[2], acc[3]));
         hsum256(sum)
-    }
-}
-
-/// Horizontal sum of 8 lanes.
-#[inline(always)]
-unsafe fn hsum256(v: __m256) -> f32 {
-    // SAFETY: register-only shuffles; AVX is implied by the callers' AVX2.
-    unsafe {
-        let s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-        let s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-        let s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0b01));
-        _mm_cvtss_f32(s)
     }
 }
 

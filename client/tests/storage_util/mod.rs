@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use covec::value::Value;
-use covec::{CollectionSchema, DataType, Db, FieldSchema, Metric, OpenOptions, OutputFields, Row};
+use covec::{
+    CollectionSchema, DataType, Db, FieldSchema, IndexKind, IndexSpec, Metric, OpenOptions,
+    OutputFields, Row,
+};
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
@@ -72,6 +75,18 @@ pub fn simple_schema(dim: u32) -> CollectionSchema {
         ],
         description: String::new(),
         enable_dynamic_field: false,
+    }
+}
+
+/// An exact (FLAT) index on the vector field `v` of `simple_schema`.
+pub fn flat_index(metric: Metric) -> IndexSpec {
+    IndexSpec {
+        field: "v".into(),
+        index_name: "v".into(),
+        index_type: "FLAT".into(),
+        kind: IndexKind::Flat,
+        metric,
+        params: vec![],
     }
 }
 
