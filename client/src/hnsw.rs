@@ -21,8 +21,8 @@ use std::cell::RefCell;
 
 use crate::error::{Error, Result};
 use crate::schema::Metric;
-use distance::{reported, Space, Sq8Query};
-use graph::{greedy, search_layer, Cand, Graph, Scratch};
+use distance::{prefetch, reported, row, Space, Sq8Query};
+use graph::{greedy, search_layer, Cand, Graph, Scorer, Scratch};
 pub use sq8::{quantize, Sq8, Sq8View};
 
 /// Largest accepted M; M0 = 2M. Bounds every block a corrupt header could claim.
@@ -247,7 +247,11 @@ impl<'a> HnswView<'a> {
         } else {
             query
         };
-        let mut hits = self.walk(&|id| space.score_to(query, id), ef.max(k), filter);
+        let scorer = Scorer {
+            score: |id| space.score_to(query, id),
+            prefetch: |id| prefetch(row(space.vectors, space.dim, id)),
+        };
+        let mut hits = self.walk(&scorer, ef.max(k), filter);
         hits.truncate(k);
         Ok(hits
             .into_iter()
@@ -321,7 +325,11 @@ impl<'a> HnswView<'a> {
             query
         };
         let prepared = Sq8Query::new(metric, query, codes.min(), codes.scale());
-        let mut hits = self.walk(&|id| prepared.score(codes.codes(id)), ef.max(k), filter);
+        let scorer = Scorer {
+            score: |id| prepared.score(codes.codes(id)),
+            prefetch: |id| prefetch(codes.codes(id)),
+        };
+        let mut hits = self.walk(&scorer, ef.max(k), filter);
         if let Some(space) = space {
             for c in &mut hits {
                 c.d = space.score_to(query, c.id);
@@ -338,20 +346,20 @@ impl<'a> HnswView<'a> {
     /// Greedy descent through the upper layers, then the layer-0 beam; the beam best first.
     fn walk(
         &self,
-        score: &impl Fn(u32) -> f32,
+        rows: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
         ef: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<Cand> {
         let g = &self.graph;
         let run = |s: &mut Scratch| {
             let mut cur = Cand {
-                d: score(g.entry),
+                d: (rows.score)(g.entry),
                 id: g.entry,
             };
             for l in (1..=g.max_level).rev() {
-                cur = greedy(g, score, cur, l);
+                cur = greedy(g, &rows.score, cur, l);
             }
-            search_layer(g, score, &[cur], ef, 0, filter, s);
+            search_layer(g, rows, &[cur], ef, 0, filter, s);
             let mut hits: Vec<Cand> = s.results.drain().collect();
             hits.sort_unstable();
             hits

@@ -1,8 +1,8 @@
 //! Construction (writer side): standard HNSW insertion, one node at a time in row order, so the graph is
 //! a pure function of (vectors, metric, params).
 
-use super::distance::{row, Space};
-use super::graph::{greedy, search_layer, Cand, Graph, Scratch};
+use super::distance::{prefetch, row, Space};
+use super::graph::{greedy, search_layer, Cand, Graph, Scorer, Scratch};
 use super::{HnswIndex, HnswParams, HnswView, MAX_LEVEL, MAX_M};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
@@ -253,16 +253,19 @@ fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffer
         d: space.score_to(q, links.entry),
         id: links.entry,
     };
-    let score = |id: u32| space.score_to(q, id);
+    let scorer = Scorer {
+        score: |id: u32| space.score_to(q, id),
+        prefetch: |id: u32| prefetch(row(space.vectors, space.dim, id)),
+    };
     for l in (level + 1..=top).rev() {
-        cur = greedy(&links.graph(), &score, cur, l);
+        cur = greedy(&links.graph(), &scorer.score, cur, l);
     }
     buf.entries.clear();
     buf.entries.push(cur);
     for l in (0..=level.min(top)).rev() {
         search_layer(
             &links.graph(),
-            &score,
+            &scorer,
             &buf.entries,
             ef_c,
             l,

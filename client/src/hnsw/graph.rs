@@ -77,6 +77,8 @@ pub(crate) struct Scratch {
     pub candidates: BinaryHeap<Reverse<Cand>>,
     /// The best `ef` found so far, worst on top.
     pub results: BinaryHeap<Cand>,
+    /// The unvisited neighbours of the node being expanded.
+    fresh: Vec<u32>,
 }
 
 impl Scratch {
@@ -100,6 +102,13 @@ impl Scratch {
         *slot = self.generation;
         first
     }
+}
+
+/// How a walk reaches the rows: `score(id)` is the score of row `id` against the query (smaller is
+/// better); `prefetch(id)` hints that row `id` is about to be scored.
+pub(crate) struct Scorer<S, P> {
+    pub score: S,
+    pub prefetch: P,
 }
 
 /// Greedy walk on one layer: move to the best neighbour until none improves.
@@ -127,7 +136,7 @@ pub(crate) fn greedy(g: &Graph, score: &impl Fn(u32) -> f32, mut cur: Cand, leve
 /// Generic over the scorer so the f32 and the quantized paths each get a monomorphised loop.
 pub(crate) fn search_layer(
     g: &Graph,
-    score: &impl Fn(u32) -> f32,
+    rows: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
     entries: &[Cand],
     ef: usize,
     level: usize,
@@ -151,11 +160,18 @@ pub(crate) fn search_layer(
         if s.results.len() >= ef && s.results.peek().is_some_and(|w| c.d > w.d) {
             break;
         }
+        // Hint every unvisited neighbour's row first, then score them: their cache misses overlap
+        // instead of each distance waiting for its own row (rows sit far apart in a large collection).
+        let mut fresh = std::mem::take(&mut s.fresh);
+        fresh.clear();
         for &nb in g.neighbours(c.id, level) {
-            if !s.first_visit(nb) {
-                continue;
+            if s.first_visit(nb) {
+                (rows.prefetch)(nb);
+                fresh.push(nb);
             }
-            let d = score(nb);
+        }
+        for &nb in &fresh {
+            let d = (rows.score)(nb);
             let full = s.results.len() >= ef;
             if full && s.results.peek().is_some_and(|w| d >= w.d) {
                 continue;
@@ -169,5 +185,6 @@ pub(crate) fn search_layer(
                 }
             }
         }
+        s.fresh = fresh;
     }
 }
