@@ -51,9 +51,11 @@ target/tools/bin/cargo-fuzz:
 
 fuzz: target/tools/bin/cargo-fuzz
 	cd fuzz && for t in $(FUZZ_TARGETS); do \
-		mkdir -p corpus/$$t && \
-		cargo fuzz run -s none -O $$t corpus/$$t seeds/$$t -- \
-			-max_total_time=$(FUZZ_SECS) -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 || exit 1; \
+		mkdir -p corpus/$$t && echo "fuzz $$t: $(FUZZ_SECS) s (log: fuzz/corpus/$$t.log)" && \
+		if cargo fuzz run -s none -O $$t corpus/$$t seeds/$$t -- -max_total_time=$(FUZZ_SECS) \
+			-rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 > corpus/$$t.log 2>&1; \
+		then grep -E "^stat::(number_of_executed_units|new_units_added)" corpus/$$t.log; \
+		else tail -60 corpus/$$t.log; exit 1; fi; \
 	done
 
 test: lint rust-test py-test fuzz

@@ -564,6 +564,9 @@ class MilvusClient:
                     entity.pop(pk, None)
                 elif pk not in entity:
                     entity = {pk: pk_value, **entity}
-                shaped.append(Hit({pk: pk_value, "distance": distance, "entity": entity}, pk_name=pk))
+                hit = Hit({pk: pk_value, "distance": distance, "entity": entity})
+                if pk != "id":
+                    hit._pk_name = pk
+                shaped.append(hit)
             out.append(shaped)
         return out
