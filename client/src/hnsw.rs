@@ -346,20 +346,20 @@ impl<'a> HnswView<'a> {
     /// Greedy descent through the upper layers, then the layer-0 beam; the beam best first.
     fn walk(
         &self,
-        rows: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
+        scorer: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
         ef: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Vec<Cand> {
         let g = &self.graph;
         let run = |s: &mut Scratch| {
             let mut cur = Cand {
-                d: (rows.score)(g.entry),
+                d: (scorer.score)(g.entry),
                 id: g.entry,
             };
             for l in (1..=g.max_level).rev() {
-                cur = greedy(g, &rows.score, cur, l);
+                cur = greedy(g, &scorer.score, cur, l);
             }
-            search_layer(g, rows, &[cur], ef, 0, filter, s);
+            search_layer(g, scorer, &[cur], ef, 0, filter, s);
             let mut hits: Vec<Cand> = s.results.drain().collect();
             hits.sort_unstable();
             hits

@@ -136,7 +136,7 @@ pub(crate) fn greedy(g: &Graph, score: &impl Fn(u32) -> f32, mut cur: Cand, leve
 /// Generic over the scorer so the f32 and the quantized paths each get a monomorphised loop.
 pub(crate) fn search_layer(
     g: &Graph,
-    rows: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
+    scorer: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
     entries: &[Cand],
     ef: usize,
     level: usize,
@@ -166,12 +166,12 @@ pub(crate) fn search_layer(
         fresh.clear();
         for &nb in g.neighbours(c.id, level) {
             if s.first_visit(nb) {
-                (rows.prefetch)(nb);
+                (scorer.prefetch)(nb);
                 fresh.push(nb);
             }
         }
         for &nb in &fresh {
-            let d = (rows.score)(nb);
+            let d = (scorer.score)(nb);
             let full = s.results.len() >= ef;
             if full && s.results.peek().is_some_and(|w| d >= w.d) {
                 continue;
