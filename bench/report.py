@@ -156,21 +156,27 @@ def build_table(s: dict) -> str:
     return _table(["db", "insert s", "flush s", "whole build: child spawn → exit s", "size on disk MiB"], rows)
 
 
+# Phases of a covec start-up that sum to "open + load + 1st query", and to spawn → 1st result.
+ATTACH = ("open_s", "load_s", "first_search_s")
+STARTUP = ("startup_s",)
+
+
+def _load_median(load: dict, kind: str, phases: tuple) -> float:
+    """Median over the attach runs of the `kind` ("cold" or "warm") process's summed `phases`."""
+    return statistics.median(sum(run[kind].get(k, 0.0) for k in phases) for run in load["runs"])
+
+
 def load_table(s: dict) -> str:
     load = s["load"]
     if "skipped" in load:
         return f"_Skipped: {load['skipped']}_"
 
-    def med(kind, keys):
-        return statistics.median(sum(r[kind].get(k, 0.0) for k in keys) for r in load["runs"])
-
-    attach = ("open_s", "load_s", "first_search_s")
     rows = [
         ["`cp` of the db file into /dev/shm (page cache warm)", _f(statistics.median(load["cp_s"]), 3)],
-        ["first process, no segment yet: open + load + 1st query", _f(med("cold", attach), 3)],
-        ["first process: spawn → 1st result (incl. Python start, import)", _f(med("cold", ("startup_s",)), 3)],
-        ["second process, segment exists: open + load + 1st query", _f(med("warm", attach), 3)],
-        ["second process: spawn → 1st result", _f(med("warm", ("startup_s",)), 3)],
+        ["first process, no segment yet: open + load + 1st query", _f(_load_median(load, "cold", ATTACH), 3)],
+        ["first process: spawn → 1st result (incl. Python start, import)", _f(_load_median(load, "cold", STARTUP), 3)],
+        ["second process, segment exists: open + load + 1st query", _f(_load_median(load, "warm", ATTACH), 3)],
+        ["second process: spawn → 1st result", _f(_load_median(load, "warm", STARTUP), 3)],
     ]
     seg = statistics.median(r["segment_bytes"] for r in load["runs"])
     return (
@@ -185,7 +191,7 @@ def _sweep(s: dict, system: str) -> list:
 
 def _qps_at_recall(points: list, recall: float):
     """QPS at `recall`, interpolated between the two sweep points around it (log QPS, linear recall);
-    None when the sweep never reached it."""
+    the fastest point's QPS when every point is above `recall`; None when the sweep never reached it."""
     points = sorted((r["recall"], r["qps"]) for r in points)
     for (r0, q0), (r1, q1) in zip(points, points[1:]):
         if r0 <= recall <= r1:
@@ -205,14 +211,9 @@ def targets_table(s: dict) -> str:
         rows.append([f"memory of {most} processes / one copy (the segment)", "≤ 1.1×", f"{ratio:.2f}×", ratio <= 1.1])
     load = s.get("load", {})
     if "runs" in load:
-        attach = statistics.median(
-            sum(run["warm"].get(k, 0.0) for k in ("open_s", "load_s", "first_search_s")) for run in load["runs"]
-        )
+        attach = _load_median(load, "warm", ATTACH)
         rows.append(["attach + first query, segment loaded", "< 10 ms", f"{attach * 1e3:.1f} ms", attach < 0.010])
-        cold = statistics.median(
-            sum(run["cold"].get(k, 0.0) for k in ("open_s", "load_s", "first_search_s")) for run in load["runs"]
-        )
-        ratio = cold / statistics.median(load["cp_s"])
+        ratio = _load_median(load, "cold", ATTACH) / statistics.median(load["cp_s"])
         rows.append(["first load / `cp` of the file", "≤ 2×", f"{ratio:.2f}×", ratio <= 2])
     ann = [r for r in _sweep(s, "covec-hnsw") if r["recall"] >= 0.95]
     milvus = [r for r in _sweep(s, "milvus") if r["recall"] >= 0.95]
