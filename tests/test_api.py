@@ -336,6 +336,15 @@ def test_insert_search_query_get_with_lists_and_numpy(client):
     assert got == [{"id": 5, "tag": "t2"}, {"id": 2, "tag": "t2"}]
 
 
+def test_json_and_dynamic_floats_read_back_bit_exact(client):
+    # Found by test_hypothesis: without serde_json's float_roundtrip parser this value came back one ulp off.
+    values = [1.1579208923731604e77, 0.1, 2.2250738585072014e-308, 5e-324, 1.7976931348623157e308]
+    client.create_collection("c", dimension=DIM)
+    client.insert("c", [{"id": i, "vector": vec(), "meta": {"x": x}, "x": x} for i, x in enumerate(values)])
+    got = client.get("c", list(range(len(values))), output_fields=["meta", "x"])
+    assert [(r["meta"]["x"], r["x"]) for r in got] == [(x, x) for x in values]
+
+
 def test_upsert_and_delete(client):
     client.create_collection("c", dimension=DIM)
     client.insert("c", [{"id": i, "vector": vec(), "n": i} for i in range(5)])
