@@ -32,12 +32,9 @@ pub trait ImageSource {
     fn generation(&self) -> u64;
     /// Distinguishes two different images that claim the same generation (a recreated db).
     fn commit_id(&self) -> u64;
-    /// Image length in bytes.
-    fn len(&self) -> u64;
-    fn is_empty(&self) -> bool {
-        self.len() == 0
-    }
-    /// Fills `dst` (exactly `len()` bytes) with the image.
+    /// Image length in bytes; asked only by a loader, so a source may work it out then.
+    fn image_len(&self) -> Result<u64>;
+    /// Fills `dst` (exactly `image_len()` bytes) with the image.
     fn copy_into(&self, dst: &mut [u8]) -> Result<()>;
 }
 
@@ -279,7 +276,7 @@ fn load(
 ) -> Result<()> {
     let db_id = src.db_id();
     let generation = src.generation();
-    let image_len = src.len();
+    let image_len = src.image_len()?;
     let available = free_bytes(&cfg.dir)?;
     let needed = image_len.checked_add(HEADER_LEN as u64);
     let total = match needed {
@@ -729,8 +726,8 @@ mod tests {
         fn commit_id(&self) -> u64 {
             self.commit
         }
-        fn len(&self) -> u64 {
-            self.image.len() as u64
+        fn image_len(&self) -> Result<u64> {
+            Ok(self.image.len() as u64)
         }
         fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
             dst.copy_from_slice(&self.image);
@@ -751,7 +748,7 @@ mod tests {
             db_id: db_id_bytes(ID).unwrap(),
             generation: src.generation,
             commit_id: src.commit,
-            image_len: src.len(),
+            image_len: src.image.len() as u64,
             image_hash: xxhash_rust::xxh3::xxh3_64(&src.image),
             creator_pid: 1,
         };

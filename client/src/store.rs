@@ -5,6 +5,7 @@
 //! meta slot the current generation does not use, fdatasync. A crash before the slot write leaves the
 //! old slot newest (the tail is truncated by the next writer); a torn slot fails its checksum.
 
+use std::cell::OnceCell;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -71,34 +72,108 @@ fn reject_directory(path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes a complete file at `tmp`: header (both slots at `generation`), `body` at HEADER_LEN, and the
-/// catalog after it; fsyncs it. Returns the meta slot written.
+/// A generation rewritten compactly: its live sections back to back from `HEADER_LEN` (each 64-aligned,
+/// in catalog order), then its catalog. Compaction writes one to a new file; a loader copies one into a
+/// segment, so neither holds the dead sections a file accumulates between compactions.
+struct CompactLayout {
+    /// The catalog with every section at its new offset.
+    catalog: Catalog,
+    encoded_catalog: Vec<u8>,
+    /// (offset in the source, offset in the compact image, length) of each section.
+    moves: Vec<(u64, u64, u64)>,
+    catalog_offset: u64,
+}
+
+impl CompactLayout {
+    fn plan(catalog: &Catalog) -> Result<CompactLayout> {
+        let mut moved = catalog.clone();
+        let mut moves = Vec::new();
+        let mut end = HEADER_LEN;
+        let mut overflow = false;
+        format::for_each_section_mut(&mut moved, |s| match format::align_up(end) {
+            Some(at) => {
+                moves.push((s.offset, at, s.len));
+                s.offset = at;
+                end = at.saturating_add(s.len);
+            }
+            None => overflow = true,
+        });
+        let catalog_offset = format::align_up(end).filter(|_| !overflow);
+        let catalog_offset =
+            catalog_offset.ok_or_else(|| Error::Internal("file offset overflow".into()))?;
+        Ok(CompactLayout {
+            encoded_catalog: format::encode_catalog(&moved)?,
+            catalog: moved,
+            moves,
+            catalog_offset,
+        })
+    }
+
+    fn len(&self) -> u64 {
+        self.catalog_offset + self.encoded_catalog.len() as u64
+    }
+
+    fn meta(&self, generation: u64, commit_id: u64) -> MetaSlot {
+        let cat = &self.encoded_catalog;
+        let live: u64 = self.catalog.sections().map(|s| s.len).sum();
+        MetaSlot {
+            generation,
+            commit_id,
+            catalog_offset: self.catalog_offset,
+            catalog_len: cat.len() as u64,
+            catalog_xxh3: xxh3_64(cat),
+            committed_len: self.len(),
+            live_bytes: HEADER_LEN + live + cat.len() as u64,
+        }
+    }
+
+    /// Fills `dst` (exactly `len()` bytes, zeroed) with the image: the preamble, both slots at `meta`,
+    /// each section through `read(source offset, destination)`, and the catalog.
+    fn fill(
+        &self,
+        preamble: &Preamble,
+        meta: &MetaSlot,
+        dst: &mut [u8],
+        mut read: impl FnMut(u64, &mut [u8]) -> Result<()>,
+    ) -> Result<()> {
+        if dst.len() as u64 != self.len() {
+            return Err(Error::Internal(format!(
+                "compact image is {} bytes, buffer {}",
+                self.len(),
+                dst.len()
+            )));
+        }
+        dst[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
+        format::write_both_slots(dst, meta)?;
+        for &(from, to, len) in &self.moves {
+            read(from, &mut dst[to as usize..(to + len) as usize])?;
+        }
+        dst[self.catalog_offset as usize..].copy_from_slice(&self.encoded_catalog);
+        Ok(())
+    }
+}
+
+/// Writes `catalog`'s generation, compacted, as a complete new file at `tmp` (its sections read from
+/// `source`), both slots at `generation`, and fsyncs it. Returns the meta slot written.
 fn write_fresh_file(
     tmp: &Path,
     preamble: &Preamble,
     generation: u64,
-    body: &[u8],
     catalog: &Catalog,
-    live_sections: u64,
+    source: &[u8],
 ) -> Result<MetaSlot> {
-    let cat = format::encode_catalog(catalog)?;
-    let catalog_offset = format::align_up(HEADER_LEN + body.len() as u64)
-        .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
-    let meta = MetaSlot {
-        generation,
-        commit_id: random_u64(),
-        catalog_offset,
-        catalog_len: cat.len() as u64,
-        catalog_xxh3: xxh3_64(&cat),
-        committed_len: catalog_offset + cat.len() as u64,
-        live_bytes: HEADER_LEN + live_sections + cat.len() as u64,
-    };
-    let mut bytes = vec![0u8; HEADER_LEN as usize];
-    bytes[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
-    format::write_both_slots(&mut bytes, &meta)?;
-    bytes.extend_from_slice(body);
-    bytes.resize(catalog_offset as usize, 0);
-    bytes.extend_from_slice(&cat);
+    let layout = CompactLayout::plan(catalog)?;
+    let meta = layout.meta(generation, random_u64());
+    let mut bytes = vec![0u8; layout.len() as usize];
+    layout.fill(preamble, &meta, &mut bytes, |from, dst| {
+        let src = usize::try_from(from)
+            .ok()
+            .and_then(|f| source.get(f..f.checked_add(dst.len())?));
+        let src =
+            src.ok_or_else(|| Error::corrupt(tmp, format!("section at {from} outside the image")))?;
+        dst.copy_from_slice(src);
+        Ok(())
+    })?;
     let mut f = OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -133,7 +208,7 @@ pub fn create_if_missing(path: &Path) -> Result<()> {
             .unwrap_or(0),
     };
     let _ = std::fs::remove_file(&tmp);
-    let written = write_fresh_file(&tmp, &preamble, 0, &[], &Catalog::default(), 0);
+    let written = write_fresh_file(&tmp, &preamble, 0, &Catalog::default(), &[]);
     let linked = written.and_then(|_| match std::fs::hard_link(&tmp, path) {
         Ok(()) => Ok(()),
         // Another process created it first: theirs is as good as ours.
@@ -225,7 +300,11 @@ pub struct CommittedImage {
     identity: ImageIdentity,
     /// `identity.db_id()`, computed once: segment names use it on every attach.
     db_id: String,
+    preamble: Preamble,
     meta: MetaSlot,
+    /// The generation compacted, planned when a loader first asks for it (attaching to a loaded
+    /// segment never does).
+    compact: OnceCell<CompactLayout>,
 }
 
 impl CommittedImage {
@@ -241,7 +320,9 @@ impl CommittedImage {
             file,
             db_id: identity.db_id(),
             identity,
+            preamble,
             meta,
+            compact: OnceCell::new(),
         })
     }
 
@@ -260,30 +341,38 @@ impl CommittedImage {
     pub fn meta(&self) -> &MetaSlot {
         &self.meta
     }
-    /// Bytes of the image: [0, committed_len).
-    pub fn len(&self) -> u64 {
-        self.meta.committed_len
-    }
-    pub fn is_empty(&self) -> bool {
-        self.meta.committed_len == 0
-    }
-
-    /// Copies the image from this handle's file into `dst` (exactly `len()` bytes) and rewrites both
-    /// meta slots to this generation: a later commit may have overwritten the other slot, and the copy
-    /// must read back as exactly this generation.
-    pub fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
-        if dst.len() as u64 != self.meta.committed_len {
-            return Err(Error::Internal(format!(
-                "copy_into: buffer is {} bytes, image is {}",
-                dst.len(),
-                self.meta.committed_len
-            )));
+    fn layout(&self) -> Result<&CompactLayout> {
+        if let Some(layout) = self.compact.get() {
+            return Ok(layout);
         }
         let path = &self.identity.canonical_path;
+        let m = &self.meta;
+        let mut cat = vec![0u8; m.catalog_len as usize];
         self.file
-            .read_exact_at(dst, 0)
+            .read_exact_at(&mut cat, m.catalog_offset)
             .map_err(|e| Error::io(path, e))?;
-        format::write_both_slots(dst, &self.meta)
+        let catalog = format::decode_catalog(&cat, m.catalog_xxh3, m.committed_len, path)?;
+        let layout = CompactLayout::plan(&catalog)?;
+        Ok(self.compact.get_or_init(|| layout))
+    }
+
+    /// Bytes of this generation compacted (its live sections and catalog only): what a segment holds.
+    pub fn compact_len(&self) -> Result<u64> {
+        Ok(self.layout()?.len())
+    }
+
+    /// Copies this generation, compacted, from this handle's file into `dst` (exactly `compact_len()`
+    /// bytes): the same generation and commit id in both slots, even if a later commit has overwritten
+    /// one of them in the file, with only the sections the catalog references.
+    pub fn copy_compact_into(&self, dst: &mut [u8]) -> Result<()> {
+        let layout = self.layout()?;
+        let meta = layout.meta(self.meta.generation, self.meta.commit_id);
+        let path = &self.identity.canonical_path;
+        layout.fill(&self.preamble, &meta, dst, |from, to| {
+            self.file
+                .read_exact_at(to, from)
+                .map_err(|e| Error::io(path, e))
+        })
     }
 
     /// A read-only map of the image.
@@ -310,11 +399,11 @@ impl crate::segment::ImageSource for CommittedImage {
     fn commit_id(&self) -> u64 {
         self.meta.commit_id
     }
-    fn len(&self) -> u64 {
-        self.meta.committed_len
+    fn image_len(&self) -> Result<u64> {
+        self.compact_len()
     }
     fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
-        CommittedImage::copy_into(self, dst)
+        self.copy_compact_into(dst)
     }
 }
 
@@ -475,42 +564,13 @@ impl Writer {
             return Err(Error::Internal("db changed under the writer lock".into()));
         }
         let map = image.map()?;
-        let mut moved = catalog.clone();
-        let mut body = Vec::new();
-        let mut failure = None;
-        format::for_each_section_mut(&mut moved, |s| {
-            let src = map.get(s.offset as usize..(s.offset + s.len) as usize);
-            match src {
-                Some(src) => {
-                    let pad = (format::ALIGN - (body.len() as u64 % format::ALIGN)) % format::ALIGN;
-                    body.resize(body.len() + pad as usize, 0);
-                    s.offset = HEADER_LEN + body.len() as u64;
-                    body.extend_from_slice(src);
-                }
-                None => failure = Some(s.offset),
-            }
-        });
-        if let Some(off) = failure {
-            return Err(Error::corrupt(
-                &path,
-                format!("section at {off} outside the image"),
-            ));
-        }
-        let live: u64 = moved.sections().map(|s| s.len).sum();
         let tmp = temp_name(&path, "compact");
         let _ = std::fs::remove_file(&tmp);
-        let written = write_fresh_file(
-            &tmp,
-            &self.preamble,
-            meta.generation + 1,
-            &body,
-            &moved,
-            live,
-        )
-        .and_then(|m| {
-            std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-            Ok(m)
-        });
+        let written = write_fresh_file(&tmp, &self.preamble, meta.generation + 1, catalog, &map)
+            .and_then(|m| {
+                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
+                Ok(m)
+            });
         match written {
             Ok(m) => {
                 sync_dir(&path)?;

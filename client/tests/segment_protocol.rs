@@ -58,8 +58,8 @@ impl ImageSource for Fake {
     fn commit_id(&self) -> u64 {
         self.commit
     }
-    fn len(&self) -> u64 {
-        self.len
+    fn image_len(&self) -> covec::Result<u64> {
+        Ok(self.len)
     }
     fn copy_into(&self, dst: &mut [u8]) -> covec::Result<()> {
         if let Some(c) = &self.counter {
@@ -455,8 +455,8 @@ fn bad_db_id_is_refused_before_touching_the_dir() {
         fn commit_id(&self) -> u64 {
             1
         }
-        fn len(&self) -> u64 {
-            1
+        fn image_len(&self) -> covec::Result<u64> {
+            Ok(1)
         }
         fn copy_into(&self, _: &mut [u8]) -> covec::Result<()> {
             Ok(())

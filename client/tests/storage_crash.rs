@@ -88,8 +88,15 @@ fn torn_or_corrupt_newer_meta_slot_falls_back() {
     assert_reads_first_commit(&flipped, "flipped slot");
 }
 
+/// A loader's copy of `image`, read back: compacted, of its own generation, every checksum good.
+fn compact_copy(image: &CommittedImage) -> Vec<u8> {
+    let mut buf = vec![0u8; image.compact_len().unwrap() as usize];
+    image.copy_compact_into(&mut buf).unwrap();
+    buf
+}
+
 #[test]
-fn copy_into_reads_back_its_own_generation_after_later_commits() {
+fn a_copy_reads_back_its_own_generation_after_later_commits() {
     let t = TempDb::new("copy");
     let db = t.open();
     db.create_collection("c", simple_schema(4), vec![]).unwrap();
@@ -99,16 +106,63 @@ fn copy_into_reads_back_its_own_generation_after_later_commits() {
     for i in 2..4 {
         db.insert("c", vec![simple_row(i, [1.0; 4], "b")]).unwrap();
     }
-    let mut buf = vec![0u8; image.len() as usize];
-    image.copy_into(&mut buf).unwrap();
+    let buf = compact_copy(&image);
     let snap = Snapshot::open(&buf).unwrap();
     assert_eq!(snap.meta().generation, image.generation());
+    assert_eq!(snap.meta().commit_id, image.commit_id());
     assert_eq!(snap.collection("c").unwrap().row_count(), 1);
     snap.verify(t.path()).unwrap();
     assert_eq!(
         CommittedImage::open(t.path()).unwrap().db_id(),
         image.db_id()
     );
+}
+
+#[test]
+fn a_copy_leaves_out_the_sections_a_merge_left_behind() {
+    let t = TempDb::new("dead");
+    let db = t.open();
+    db.create_collection("c", simple_schema(64), vec![])
+        .unwrap();
+    // The ninth commit merges the eight parts before it into one: their sections stay in the file
+    // (too small to reach the compaction threshold) but no catalog references them any more.
+    for i in 0..9 {
+        db.insert(
+            "c",
+            (i * 100..(i + 1) * 100)
+                .map(|k| simple_row(k, [k as f32; 64], "row"))
+                .collect(),
+        )
+        .unwrap();
+    }
+    let image = CommittedImage::open(t.path()).unwrap();
+    let file = std::fs::read(t.path()).unwrap();
+    let buf = compact_copy(&image);
+    assert!(
+        (buf.len() as u64) < image.meta().live_bytes + 64 * 64,
+        "copy of {} bytes, live {} (file {})",
+        buf.len(),
+        image.meta().live_bytes,
+        file.len()
+    );
+    assert!(
+        buf.len() * 3 < file.len() * 2,
+        "the merged parts are dead weight in the file"
+    );
+    let (from_file, copy) = (
+        Snapshot::open(&file).unwrap(),
+        Snapshot::open(&buf).unwrap(),
+    );
+    copy.verify(t.path()).unwrap();
+    assert_eq!(copy.collection("c").unwrap().row_count(), 900);
+    // Same sections in the same order, each with the same bytes, only at new offsets.
+    let sections = |s: &Snapshot, bytes: &[u8]| -> Vec<Vec<u8>> {
+        s.catalog()
+            .sections()
+            .map(|x| bytes[x.offset as usize..(x.offset + x.len) as usize].to_vec())
+            .collect()
+    };
+    assert_eq!(sections(&from_file, &file), sections(&copy, &buf));
 }
 
 #[test]
