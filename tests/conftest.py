@@ -111,8 +111,8 @@ class FakeDatabase:
         self.calls.append(("count", name, filter))
         return 7
 
-    def search(self, name, anns_field, vectors, limit, offset=0, filter="", names=None, all=False, metric=None, params_json=None):
-        self.calls.append(("search", name, anns_field, vectors, limit, offset, filter, names, all, metric, params_json))
+    def search(self, name, anns_field, vectors, limit, offset=0, filter="", names=None, all=False, metric=None, params=None):
+        self.calls.append(("search", name, anns_field, vectors, limit, offset, filter, names, all, metric, params))
         # Fresh dicts per call: the client may mutate entities while shaping.
         return [[(pk, dist, dict(entity)) for pk, dist, entity in self.hits] for _ in range(vectors.shape[0])]
 

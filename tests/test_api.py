@@ -233,8 +233,21 @@ def test_search_arguments_reach_the_engine(fake):
     )
     _, name, anns, vectors, limit, offset, flt, names, all_fields, metric, params = db.calls[-1]
     assert vectors.dtype == np.float32 and vectors.flags["C_CONTIGUOUS"] and vectors.shape == (2, DIM)
-    assert (anns, limit, offset, flt, metric, json.loads(params)) == ("vector", 4, 2, "id > 1", "COSINE", {"ef": 32})
+    assert (anns, limit, offset, flt, metric, params) == ("vector", 4, 2, "id > 1", "COSINE", {"ef": 32})
     assert (names, all_fields) == ([], True)
+
+
+def test_float_rows_converts_like_numpy_or_declines():
+    rows = [[0.1, -2, True, 1e300, 3.4028235e38, float("nan")], [1, 2, 3, 4, 5, 6]]
+    ours = covec._covec.float_rows(rows)
+    with np.errstate(over="ignore"):  # 1e300 is inf in float32 either way
+        theirs = np.ascontiguousarray(rows, dtype=np.float32)
+    assert ours.dtype == np.float32 and ours.flags["C_CONTIGUOUS"] and ours.shape == (2, 6)
+    assert np.array_equal(ours, theirs, equal_nan=True)
+    assert np.array_equal(covec._covec.float_rows([[]]), np.zeros((1, 0), np.float32))
+    # Anything but equal-length lists of numbers is numpy's to convert (or to explain).
+    for declined in ([[1.0], [1.0, 2.0]], [["1.5"]], [(1.0,)], [[1.0], np.ones(1)], [[[1.0]]], [[2**1100]]):
+        assert covec._covec.float_rows(declined) is None, declined
 
 
 @pytest.mark.parametrize("data", [[], [[1.0, 2.0], [1.0]], [["a", "b"]], None])

@@ -8,7 +8,7 @@
 use std::panic::AssertUnwindSafe;
 use std::path::PathBuf;
 
-use numpy::{PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
+use numpy::{PyArray2, PyArrayMethods, PyReadonlyArray2, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::conversion::IntoPyObjectExt;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -274,12 +274,22 @@ fn parse_json<T: serde::de::DeserializeOwned>(
 }
 
 /// `{"ef": 64}` -> [("ef", "64")]: parameters travel with JSON-encoded values.
-fn parse_params(py: Python<'_>, text: Option<&str>) -> PyResult<Vec<(String, String)>> {
-    let Some(text) = text else {
+fn search_params(params: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
+    let Some(params) = params else {
         return Ok(Vec::new());
     };
-    let map: serde_json::Map<String, serde_json::Value> = parse_json(py, "search params", text)?;
-    Ok(map.into_iter().map(|(k, v)| (k, v.to_string())).collect())
+    params
+        .iter()
+        .map(|(k, v)| {
+            let key = k.cast::<PyString>().map_err(|_| {
+                invalid(
+                    k.py(),
+                    format!("search parameter names must be str, got {}", type_name(&k)),
+                )
+            })?;
+            Ok((key.to_str()?.to_string(), to_json(&v)?.to_string()))
+        })
+        .collect()
 }
 
 fn output_fields(names: Option<Vec<String>>, all: bool) -> OutputFields {
@@ -583,7 +593,7 @@ impl Database {
         run(py, || self.db.count(name, filter))
     }
 
-    #[pyo3(signature = (name, anns_field, vectors, limit, offset=0, filter="", names=None, all=false, metric=None, params_json=None))]
+    #[pyo3(signature = (name, anns_field, vectors, limit, offset=0, filter="", names=None, all=false, metric=None, params=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -597,7 +607,7 @@ impl Database {
         names: Option<Vec<String>>,
         all: bool,
         metric: Option<&str>,
-        params_json: Option<&str>,
+        params: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let nq = vectors.shape()[0];
         // The one copy: the request owns its vectors so the GIL can be released while searching.
@@ -618,7 +628,7 @@ impl Database {
             filter: filter.to_string(),
             output: output_fields(names, all),
             metric,
-            params: parse_params(py, params_json)?,
+            params: search_params(params)?,
         };
         let results = run(py, || self.db.search(name, &request))?;
         let out = PyList::empty(py);
@@ -638,6 +648,35 @@ impl Database {
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
         Ok(dict)
     }
+}
+
+/// `[[x, ...], ...]` (a list of equal-length lists of Python numbers) as a float32 matrix, converted
+/// item by item (numpy's list conversion costs several times more for one query vector); None for
+/// anything else, which the caller hands to numpy to convert or to explain.
+#[pyfunction]
+fn float_rows<'py>(
+    py: Python<'py>,
+    rows: &Bound<'py, PyList>,
+) -> Option<Bound<'py, PyArray2<f32>>> {
+    let first = rows.get_item(0).ok()?;
+    let dim = first.cast::<PyList>().ok()?.len();
+    let mut flat = Vec::with_capacity(rows.len() * dim);
+    for row in rows.iter() {
+        let row = row.cast_into::<PyList>().ok()?;
+        if row.len() != dim {
+            return None;
+        }
+        for x in row.iter() {
+            // Floats and ints only: numpy also parses strings, and its conversion is the reference.
+            if !(x.is_instance_of::<PyFloat>() || x.is_instance_of::<PyInt>()) {
+                return None;
+            }
+            flat.push(x.extract::<f64>().ok()? as f32);
+        }
+    }
+    numpy::PyArray1::from_vec(py, flat)
+        .reshape([rows.len(), dim])
+        .ok()
 }
 
 /// Frees the slots of dead processes and unlinks the segments nobody holds (`covec sweep`).
@@ -713,6 +752,7 @@ fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 #[pymodule]
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
+    m.add_function(wrap_pyfunction!(float_rows, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(segment_status, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;

@@ -15,6 +15,7 @@ import weakref
 import numpy as np
 
 from . import _schema
+from ._covec import float_rows
 from ._results import ExtraList, Hit, HybridHits, OmitZeroDict, SearchResult
 from .exceptions import (
     DataNotMatchException,
@@ -78,6 +79,8 @@ def _local_path(uri):
 def _as_list(value):
     if value is None:
         return []
+    if isinstance(value, (list, tuple)):
+        return list(value)
     if isinstance(value, (str, int)) or np.isscalar(value):
         return [value]
     return list(value)
@@ -500,8 +503,11 @@ class MilvusClient:
     def _query_vectors(data):
         if data is None:
             raise ParamError(message="missing required argument: [data]")
+        # Lists of float lists (the common shape) convert natively; numpy converts the rest or says why not.
+        vectors = float_rows(data) if type(data) is list and data else None
         try:
-            vectors = np.ascontiguousarray(data, dtype=np.float32)
+            if vectors is None:
+                vectors = np.ascontiguousarray(data, dtype=np.float32)
         except (TypeError, ValueError) as e:
             raise MilvusException(code=1, message=f"search data must be a list of equal-length numeric vectors: {e}") from None
         if vectors.ndim == 1 and vectors.size:
@@ -554,7 +560,7 @@ class MilvusClient:
             names,
             all_fields,
             metric,
-            json.dumps(params) if params else None,
+            params or None,
         )
         out = SearchResult()
         for hits in results:
