@@ -142,9 +142,10 @@ def open_searcher(spec: dict) -> Searcher:
 
     def search(q, ef):
         params = {"metric_type": "IP", "params": {"ef": int(ef)}} if ef else {"metric_type": "IP"}
-        # Ids and distances only, as hnswlib returns: the default output_fields would also turn each hit's
-        # vector into Python floats (Milvus Lite returns every field by default, and so does covec).
-        hits = client.search(COLLECTION, data=[q.tolist()], limit=K, search_params=params, output_fields=["id"])
+        # The query as the numpy row an embedding model returns, as hnswlib gets it (both clients also
+        # take lists). Ids and distances only, as hnswlib returns: the default output_fields would also
+        # turn each hit's vector into Python floats (Milvus Lite returns every field, and so does covec).
+        hits = client.search(COLLECTION, data=[q], limit=K, search_params=params, output_fields=["id"])
         return [h["id"] for h in hits[0]]
 
     def close():

@@ -209,6 +209,18 @@ def targets_table(s: dict) -> str:
         r = covec[most]
         ratio = r["total_bytes"] / r["shm_bytes"]
         rows.append([f"memory of {most} processes / one copy (the segment)", "≤ 1.1×", f"{ratio:.2f}×", ratio <= 1.1])
+        if "bare_private_bytes" in r:
+            own = (r["total_bytes"] - r["bare_private_bytes"]) / r["shm_bytes"]
+            bare = r["bare_private_bytes"] / most / MIB
+            rows.append(
+                [
+                    f"the same without what {most} bare Python workers hold ({bare:.0f} MiB each: "
+                    "interpreter, numpy, queries)",
+                    "(context)",
+                    f"{own:.2f}×",
+                    None,
+                ]
+            )
     load = s.get("load", {})
     if "runs" in load:
         attach = _load_median(load, "warm", ATTACH)
@@ -238,7 +250,8 @@ def targets_table(s: dict) -> str:
         rows.append(["exact search time: covec / numpy", "≤ 1.2×", f"{ratio:.2f}×", ratio <= 1.2])
     if not rows:
         return "_No target could be computed for this set._"
-    return _table(["target", "wanted", "measured", "met"], [[*r[:3], "yes" if r[3] else "**no**"] for r in rows])
+    met = {True: "yes", False: "**no**", None: "–"}
+    return _table(["target", "wanted", "measured", "met"], [[*r[:3], met[r[3]]] for r in rows])
 
 
 def tables(results: dict) -> str:

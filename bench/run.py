@@ -164,10 +164,10 @@ class Children:
             return {"ok": False, "error": f"exit status {cp.returncode}, no answer (see bench/out/logs/{label}.log)"}
         return lines[-1]
 
-    def start(self, spec: dict, label: str) -> Child:
+    def start(self, spec: dict, label: str, mode: str = "serve") -> Child:
         with open(self.logs / f"{label}.log", "w") as log:
             p = subprocess.Popen(
-                [sys.executable, str(HERE / "worker.py"), "serve", json.dumps(spec)],
+                [sys.executable, str(HERE / "worker.py"), mode, json.dumps(spec)],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -317,6 +317,18 @@ def concurrent(children: Children, spec: dict, procs: int, duration_s: float, sh
     }
 
 
+def bare_workers(children: Children, data: dict, procs: int, label: str) -> int:
+    """Σ (Pss - Pss_Shmem) of `procs` idle workers (Python, numpy, the queries; no system): the part of
+    each row's memory that any Python worker pays, whatever it searches with."""
+    try:
+        workers = [children.start({"queries": data["queries"]}, f"{label}-{i}", mode="idle") for i in range(procs)]
+        for w in workers:
+            w.answer(120)
+        return sum(common.private_bytes(w.p.pid) for w in workers)
+    finally:
+        children.stop_all()
+
+
 def scaling(children: Children, data: dict, builds: dict, mode: Mode, procs: list, set_name: str) -> dict:
     """The user's workaround against covec for each process count, skipping counts that cannot fit in RAM."""
     shm_dir = children.shm_dir
@@ -350,16 +362,17 @@ def scaling(children: Children, data: dict, builds: dict, mode: Mode, procs: lis
                 continue
             log(f"  {name} P={p}: {mode.duration_s:.0f} s of single-query searches, ef={SERVE_EF}")
             try:
-                rows.append(
-                    concurrent(
-                        children,
-                        dict(spec, queries=data["queries"], ef=SERVE_EF),
-                        p,
-                        mode.duration_s,
-                        shm_files,
-                        f"serve-{set_name}-{name}-{p}",
-                    )
+                row = concurrent(
+                    children,
+                    dict(spec, queries=data["queries"], ef=SERVE_EF),
+                    p,
+                    mode.duration_s,
+                    shm_files,
+                    f"serve-{set_name}-{name}-{p}",
                 )
+                if shared:
+                    row["bare_private_bytes"] = bare_workers(children, data, p, f"bare-{set_name}-{p}")
+                rows.append(row)
             except WORKER_FAILURES as e:
                 rows.append({"procs": p, "skipped": f"failed: {e}"})
                 log(f"    failed: {e}")

@@ -9,6 +9,8 @@ Modes:
   serve  one of P concurrent workers: open and answer one query ("ready"), wait for "go UNTIL" on stdin,
          search until wall time UNTIL, save latencies ("done"), then wait for "exit" so the harness can
          read this process's memory while everything is still mapped.
+  idle   the part of every worker that is not the system: Python, numpy and the queries loaded; says
+         "ready" and waits for "exit", so the harness can measure what a bare worker costs.
 """
 
 from __future__ import annotations
@@ -66,13 +68,19 @@ def mode_serve(spec: dict) -> None:
         searcher.close()
 
 
+def mode_idle(spec: dict) -> None:
+    queries = np.load(spec["queries"])
+    say(ok=True, stage="ready", pid=os.getpid(), t_ready=time.time(), phases={}, queries=len(queries))
+    sys.stdin.readline()
+
+
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "sweep", "serve"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "sweep", "serve", "idle"):
         print(__doc__, file=sys.stderr)
         return 2
     spec = json.loads(sys.argv[2])
     try:
-        {"build": mode_build, "sweep": mode_sweep, "serve": mode_serve}[sys.argv[1]](spec)
+        {"build": mode_build, "sweep": mode_sweep, "serve": mode_serve, "idle": mode_idle}[sys.argv[1]](spec)
     except Exception as e:  # noqa: BLE001 -- reported to the harness, which records the failure beside the system's name
         say(ok=False, error=f"{type(e).__name__}: {e}", trace=traceback.format_exc(limit=4))
         return 1
