@@ -411,12 +411,16 @@ skipped and say so.
   in /dev/shm by the run (the workaround's copies; covec's `covec.*` segment and reference files). `Pss` already
   divides shared pages between the processes mapping them; taking `Pss_Shmem` out and adding the /dev/shm files
   once counts every tmpfs page exactly once, whether or not a process has touched it. Read after the searches,
-  while all workers are still alive.
+  while all workers are still alive. For covec the harness then starts P bare workers (Python, numpy and the
+  queries loaded, no database) and measures them the same way: the targets table shows the ratio with and
+  without that part, which any Python worker pays whatever it searches with.
 - **Throughput**: all P workers search at once for a fixed time, one query per call, top-10, ef={results["serve_ef"]}
   (Milvus Lite's default); aggregate QPS and pooled p50/p99 latency. Milvus Lite and covec are called as a user
-  would, `search(data=[list of floats], output_fields=["id"])`: ids and distances, what hnswlib returns. The
-  default `output_fields` returns every field, vectors included (Milvus Lite's behaviour, which covec keeps);
-  turning ten 384-d vectors into Python floats costs covec ~80 µs per call on this machine.
+  would, `search(data=[query], output_fields=["id"])` with the query a float32 numpy row (what an embedding model
+  returns, and what hnswlib is given): ids and distances, what hnswlib returns. A list of floats instead costs
+  covec ~2 µs more per call (its native list conversion); `q.tolist()` itself costs ~4 µs. The default
+  `output_fields` returns every field, vectors included (Milvus Lite's behaviour, which covec keeps); turning ten
+  384-d vectors into Python floats costs covec ~80 µs per call on this machine.
 - **Single-process peers** on the same data: Milvus Lite (after flush and load; HNSW M=16, efConstruction=200),
   hnswlib (same graph parameters, ef {results["efs"][0]}..{results["efs"][-1]}), numpy exact, covec exact (FLAT) and covec's
   graph index (HNSW, `search_params={{"params": {{"ef": ...}}}}`). Inner product on unit vectors. Recall@10 against
@@ -428,8 +432,9 @@ Reading the numbers:
   start-up under contention, not more throughput.
 - Milvus Lite answers through pymilvus and an in-process gRPC server; hnswlib and numpy are direct calls. Part of
   the gap between Milvus Lite and hnswlib (same graph parameters, similar recall) is that API path, not the index.
-- covec has nothing to load (its `load` phase is a no-op); the first process's open copies the db image into
-  /dev/shm, which the load table below separates from a later process's attach.
+- covec has nothing to load (its `load` phase is a no-op); the first process's open copies the current
+  generation's live sections into /dev/shm (the segment is the db compacted, so it can be smaller than the file
+  `cp` copies), which the load table below separates from a later process's attach.
 """
         + _ann_caveat(results)
         + """
