@@ -8,7 +8,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(CURDIR)/target/tools/bin:$(PATH)
 export PYO3_PYTHON := $(VPY)
 
-.PHONY: demo test lint rust-test py-test fuzz dev daemon bench clean-venv
+.PHONY: demo test lint rust-test neon-test py-test fuzz dev daemon bench clean-venv
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -38,6 +38,19 @@ lint: $(VENV)/.base
 rust-test:
 	cargo test --workspace --quiet
 
+# The NEON kernels cross-built for aarch64 and run under qemu-aarch64, so an x86 machine checks them against their
+# scalar twins too. Needs Debian's qemu-user-static, gcc-aarch64-linux-gnu and libc6-dev-arm64-cross and rustup's
+# aarch64 target (.ci/run installs them); without them it says it skipped. On an arm machine rust-test runs NEON.
+AARCH64 := aarch64-unknown-linux-gnu
+neon-test:
+	@if command -v qemu-aarch64-static >/dev/null && command -v aarch64-linux-gnu-gcc >/dev/null \
+		&& rustup target list --installed 2>/dev/null | grep -qx $(AARCH64); then \
+		echo "neon-test: kernels on $(AARCH64) under qemu-aarch64-static"; \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
+		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu" \
+		cargo test --quiet -p covec --target $(AARCH64) --test kernels_agree --test kernels_f16 --test kernels_i8; \
+	else echo "neon-test SKIPPED: needs qemu-aarch64-static, aarch64-linux-gnu-gcc and rustup target $(AARCH64)"; fi
+
 py-test: dev daemon $(VENV)/.test
 	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests -q -p no:cacheprovider
 
@@ -58,7 +71,7 @@ fuzz: target/tools/bin/cargo-fuzz
 		else tail -60 corpus/$$t.log; exit 1; fi; \
 	done
 
-test: lint rust-test py-test fuzz
+test: lint rust-test neon-test py-test fuzz
 
 bench: dev daemon $(VENV)/.test
 	$(VPY) -m pip install -q --disable-pip-version-check hnswlib matplotlib

@@ -149,6 +149,9 @@ fn dispatch_picks_the_best_available_isa() {
                 && is_x86_feature_detected!("f16c")
         );
     }
+    // NEON is part of the aarch64 baseline: an arm machine (or qemu-aarch64) must run it.
+    #[cfg(target_arch = "aarch64")]
+    assert_eq!(sets[0].isa(), "neon");
 }
 
 #[test]
