@@ -52,7 +52,7 @@ neon-test:
 	else echo "neon-test SKIPPED: needs qemu-aarch64-static, aarch64-linux-gnu-gcc and rustup target $(AARCH64)"; fi
 
 py-test: dev daemon $(VENV)/.test
-	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests -q -p no:cacheprovider
+	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests bench/test_harness.py -q -p no:cacheprovider
 
 # A short coverage-guided run of each cargo-fuzz target (docs/reliability.md has the long runs). The stable
 # toolchain runs it with -s none: AddressSanitizer needs nightly. cargo-fuzz is installed on first use.

@@ -16,6 +16,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import common
+import report
 import run
 
 
@@ -38,6 +39,16 @@ def test_recall_counts_only_the_top_k():
     truth = np.arange(20)
     assert common.recall_at_k(list(range(10)), truth) == 1.0
     assert common.recall_at_k([0, 1, 2, 3, 4, 10, 11, 12, 13, 14], truth) == 0.5
+
+
+def test_equal_recall_reads_the_frontier_not_a_saturated_ef():
+    # ef=256 reaches no more recall than ef=128 and is slower: the curve at recall 1.0 is ef=128's QPS.
+    sweep = [{"recall": r, "qps": q} for r, q in [(0.9, 8000), (0.99, 5000), (1.0, 4000), (1.0, 2500)]]
+    assert report._frontier(sweep) == [(0.9, 8000), (0.99, 5000), (1.0, 4000)]
+    assert report._qps_at_recall(sweep, 1.0) == pytest.approx(4000)
+    assert report._qps_at_recall(sweep, 0.945) == pytest.approx((8000 * 5000) ** 0.5)
+    assert report._qps_at_recall(sweep, 0.5) == 8000
+    assert report._qps_at_recall(sweep[:2], 0.999) is None
 
 
 def test_private_bytes_leaves_out_touched_shm_pages(tmp_path):
