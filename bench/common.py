@@ -65,7 +65,7 @@ def build_milvus_shaped(system: str, path: str, vectors: np.ndarray, index_type:
 def wait_for_index(client, rows: int, timeout_s: float = 7200.0) -> None:
     """Milvus Lite builds the index on a background thread after flush; a copy taken earlier has no index.
 
-    covec reports no `indexed_rows` (its index is part of the commit), so there is nothing to wait for.
+    covec's flush puts every pending row into the graph before it returns, so it waits for nothing.
     """
     deadline = time.monotonic() + timeout_s
     while True:

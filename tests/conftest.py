@@ -75,7 +75,10 @@ class FakeDatabase:
     def describe_collection(self, name):
         self._require(name)
         c = self.collections[name]
-        return json.dumps({"name": name, "schema": c["schema"], "indexes": c["indexes"], "row_count": len(self.rows[name])})
+        return json.dumps({"name": name, "schema": c["schema"], "indexes": c["indexes"], "row_count": len(self.rows[name]), "pending_index_rows": 0})
+
+    def flush(self, name):
+        self._require(name)
 
     def create_index(self, name, spec_json):
         self._require(name)

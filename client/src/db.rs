@@ -104,6 +104,8 @@ pub struct CollectionInfo {
     pub schema: CollectionSchema,
     pub indexes: Vec<IndexSpec>,
     pub row_count: u64,
+    /// Live rows not yet in the graph (searched exactly until `flush` or the tail's growth indexes them).
+    pub pending_index_rows: u64,
 }
 
 /// What a generation's bytes are mapped from.
@@ -402,6 +404,7 @@ impl Db {
             schema: view.schema().clone(),
             indexes: view.entry().indexes.clone(),
             row_count: view.row_count(),
+            pending_index_rows: view.pending_index_rows()?,
         })
     }
 
@@ -411,6 +414,11 @@ impl Db {
             let next = engine::plan_create_index(snap, b, collection, spec)?;
             Ok((Some(next), ()))
         })
+    }
+    /// Puts the rows written since the graph was last grown into it (one commit; none when nothing is
+    /// pending). Every write is already durable; this is what makes it fully indexed, as Milvus's flush.
+    pub fn flush(&self, collection: &str) -> Result<()> {
+        self.write(|snap, b| Ok((engine::plan_index_pending(snap, b, collection)?, ())))
     }
     pub fn drop_index(&self, collection: &str, index_name: &str) -> Result<()> {
         self.write(|snap, _| {

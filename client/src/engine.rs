@@ -14,7 +14,7 @@ use std::sync::Arc;
 
 pub use write::{
     plan_create_collection, plan_create_index, plan_delete, plan_drop_collection, plan_drop_index,
-    plan_rename_collection, plan_write, Deletion, WriteMode,
+    plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
 };
 
 use crate::db::{Hit, OutputFields, SearchRequest};
@@ -88,7 +88,7 @@ impl<'a> Snapshot<'a> {
             .catalog
             .collection(name)
             .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
-        CollectionView::new(entry, self.image, self.meta.commit_id)
+        CollectionView::new(entry, self.image)
     }
 }
 
@@ -301,8 +301,6 @@ pub struct RowId {
 pub struct CollectionView<'a> {
     entry: &'a CollectionEntry,
     image: &'a [u8],
-    /// Names the image's bytes for the graph validation cache (`ann::graph_view`).
-    commit_id: u64,
     parts: Vec<PartView<'a>>,
     pk_col: usize,
 }
@@ -352,11 +350,7 @@ pub(crate) fn inv_norm(v: &[f32]) -> f32 {
 }
 
 impl<'a> CollectionView<'a> {
-    fn new(
-        entry: &'a CollectionEntry,
-        image: &'a [u8],
-        commit_id: u64,
-    ) -> Result<CollectionView<'a>> {
+    fn new(entry: &'a CollectionEntry, image: &'a [u8]) -> Result<CollectionView<'a>> {
         let parts = entry
             .parts
             .iter()
@@ -371,7 +365,6 @@ impl<'a> CollectionView<'a> {
         Ok(CollectionView {
             entry,
             image,
-            commit_id,
             parts,
             pk_col,
         })
@@ -390,6 +383,22 @@ impl<'a> CollectionView<'a> {
             .iter()
             .map(|p| p.rows as u64 - p.deleted_count)
             .sum()
+    }
+
+    /// Live rows outside every graph (the exact-searched tail) when the collection has an approximate
+    /// index and enough rows for a graph; 0 otherwise (an exact scan is then the index).
+    pub fn pending_index_rows(&self) -> Result<u64> {
+        let fields = ann::graph_fields(self.entry)?;
+        if fields.is_empty() || self.row_count() < ann::MIN_GRAPH_ROWS {
+            return Ok(0);
+        }
+        Ok(self
+            .entry
+            .parts
+            .iter()
+            .filter(|p| !ann::covers(&p.ann, &fields))
+            .map(|p| p.rows.saturating_sub(p.deleted_count))
+            .sum())
     }
 
     fn field_index(&self, name: &str) -> Option<usize> {
@@ -718,12 +727,7 @@ impl<'a> CollectionView<'a> {
                 }
             };
             if use_graph {
-                let view = ann::graph_view(
-                    slice(self.image, &ann.graph)?,
-                    part.rows,
-                    self.commit_id,
-                    &ann.graph,
-                )?;
+                let view = HnswView::wrap(slice(self.image, &ann.graph)?, part.rows)?;
                 // A graph built for another metric (index dropped and re-created) is not used.
                 if view.metric() == metric && view.dim() == dim {
                     let sq8 = match (&ann.sq8, graph_kind) {

@@ -2,8 +2,8 @@
 //! searches the one copy in /dev/shm in place: no build, load or copy per process.
 //!
 //! The writer calls [`build`] and stores [`HnswIndex::to_bytes`] in a 64-byte aligned section; a reader
-//! wraps the mapped section with [`HnswView::from_bytes`] (which validates every word once) and calls
-//! [`HnswView::search`] with the row vectors it indexes. docs/ann.md gives the byte layout, the
+//! wraps the mapped section with [`HnswView::wrap`] (O(1); the walk checks each node it expands) and
+//! calls [`HnswView::search`] with the row vectors it indexes. docs/ann.md gives the byte layout, the
 //! parameters and measured recall.
 //!
 //! Metrics: L2 is squared Euclidean (smaller is better). IP ranks by inner product. COSINE ranks by the
@@ -156,17 +156,19 @@ thread_local! {
 }
 
 impl<'a> HnswView<'a> {
-    /// Wraps a serialized index over `n` rows. `bytes` must start 4-byte aligned in memory (the db
-    /// format places it 64-byte aligned). Any structural damage is `Error::Corrupt`; a newer layout is
-    /// `Error::NewerVersion`. Costs one pass over the section.
+    /// Wraps a serialized index over `n` rows, checking every word: any structural damage is
+    /// `Error::Corrupt`, a newer layout `Error::NewerVersion`. `bytes` must start 4-byte aligned in
+    /// memory (the db format places it 64-byte aligned). One pass over the section: for writers that
+    /// extend a stored graph and for tests; readers use [`wrap`](Self::wrap).
     pub fn from_bytes(bytes: &'a [u8], n: usize) -> Result<HnswView<'a>> {
         layout::view(bytes, n, true)
     }
 
-    /// `from_bytes` checking only the header and array lengths (O(1)), for bytes this process already
-    /// wrapped with [`from_bytes`](Self::from_bytes) (an immutable section of the same image). On bytes
-    /// that never passed the full check, a search may panic (never undefined behaviour).
-    pub fn from_checked_bytes(bytes: &'a [u8], n: usize) -> Result<HnswView<'a>> {
+    /// `from_bytes` checking only the header, the array lengths and the entry point (O(1)): a process
+    /// attaching to a 1M-row segment does not read (and fault in) the whole graph before its first
+    /// query. Searches check each node as they expand it, so damage they meet is `Error::Corrupt`
+    /// just the same; damage off their path goes unread.
+    pub fn wrap(bytes: &'a [u8], n: usize) -> Result<HnswView<'a>> {
         layout::view(bytes, n, false)
     }
 
@@ -251,7 +253,7 @@ impl<'a> HnswView<'a> {
             score: |id| space.score_to(query, id),
             prefetch: |id| prefetch(row(space.vectors, space.dim, id)),
         };
-        let mut hits = self.walk(&scorer, ef.max(k), filter);
+        let mut hits = self.walk(&scorer, ef.max(k), filter)?;
         hits.truncate(k);
         Ok(hits
             .into_iter()
@@ -329,7 +331,7 @@ impl<'a> HnswView<'a> {
             score: |id| prepared.score(codes.codes(id)),
             prefetch: |id| prefetch(codes.codes(id)),
         };
-        let mut hits = self.walk(&scorer, ef.max(k), filter);
+        let mut hits = self.walk(&scorer, ef.max(k), filter)?;
         if let Some(space) = space {
             for c in &mut hits {
                 c.d = space.score_to(query, c.id);
@@ -343,13 +345,14 @@ impl<'a> HnswView<'a> {
             .collect())
     }
 
-    /// Greedy descent through the upper layers, then the layer-0 beam; the beam best first.
+    /// Greedy descent through the upper layers, then the layer-0 beam; the beam best first. Each node
+    /// is checked as it is expanded, so damage on the path is `Error::Corrupt`.
     fn walk(
         &self,
         scorer: &Scorer<impl Fn(u32) -> f32, impl Fn(u32)>,
         ef: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
-    ) -> Vec<Cand> {
+    ) -> Result<Vec<Cand>> {
         let g = &self.graph;
         let run = |s: &mut Scratch| {
             let mut cur = Cand {
@@ -357,12 +360,12 @@ impl<'a> HnswView<'a> {
                 id: g.entry,
             };
             for l in (1..=g.max_level).rev() {
-                cur = greedy(g, &scorer.score, cur, l);
+                cur = greedy(g, &scorer.score, cur, l)?;
             }
-            search_layer(g, scorer, &[cur], ef, 0, filter, s);
+            search_layer(g, scorer, &[cur], ef, 0, filter, s)?;
             let mut hits: Vec<Cand> = s.results.drain().collect();
             hits.sort_unstable();
-            hits
+            Ok(hits)
         };
         // A filter that itself searches would find the buffer borrowed; it gets a fresh one.
         SCRATCH.with(|cell| match cell.try_borrow_mut() {

@@ -500,7 +500,8 @@ impl Database {
         run(py, || self.db.has_collection(name))
     }
 
-    /// JSON text: {"name", "schema", "indexes", "row_count"} in the serde shapes of schema.rs.
+    /// JSON text: {"name", "schema", "indexes", "row_count", "pending_index_rows"} in the serde shapes
+    /// of schema.rs.
     fn describe_collection(&self, py: Python<'_>, name: &str) -> PyResult<String> {
         run(py, || {
             let info = self.db.describe_collection(name)?;
@@ -509,6 +510,7 @@ impl Database {
                 "schema": info.schema,
                 "indexes": info.indexes,
                 "row_count": info.row_count,
+                "pending_index_rows": info.pending_index_rows,
             });
             Ok(doc.to_string())
         })
@@ -517,6 +519,10 @@ impl Database {
     fn create_index(&self, py: Python<'_>, name: &str, spec_json: &str) -> PyResult<()> {
         let spec: IndexSpec = parse_json(py, "index JSON", spec_json)?;
         run(py, || self.db.create_index(name, spec))
+    }
+
+    fn flush(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        run(py, || self.db.flush(name))
     }
 
     fn drop_index(&self, py: Python<'_>, name: &str, index_name: &str) -> PyResult<()> {

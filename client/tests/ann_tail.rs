@@ -132,6 +132,54 @@ fn tail_and_deletions_until_rebuild() {
 }
 
 #[test]
+fn flush_puts_the_tail_into_the_graph() {
+    let data = clustered(2500, DIM, 20, 7);
+    let t = TempDb::new("ann-flush");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+        .unwrap();
+    let pending = || db.describe_collection("c").unwrap().pending_index_rows;
+    let generation = || db.status().unwrap().generation;
+    insert(&db, &data, 0..2000);
+    let graph = parts(&t)[0].2.expect("a graph over 2000 rows");
+    assert_eq!(pending(), 0);
+    insert(&db, &data, 2000..2100);
+    insert(&db, &data, 2100..2150);
+    db.delete_ids("c", &[Pk::Int(2120), Pk::Int(7)]).unwrap();
+    assert_eq!(
+        pending(),
+        149,
+        "live tail rows, not deleted or indexed ones"
+    );
+    db.flush("c").unwrap();
+    let p = parts(&t);
+    assert_eq!(p.len(), 1, "{p:?}");
+    // The indexed part lost row 7, so its graph is rebuilt over every live row.
+    assert_eq!((p[0].0, p[0].1), (2148, 0));
+    assert!(p[0].2.is_some_and(|g| g != graph));
+    assert_eq!(pending(), 0);
+    assert_eq!(
+        nearest(&db, &data, &[5, 2050, 2149]),
+        vec![Some(Pk::Int(5)), Some(Pk::Int(2050)), Some(Pk::Int(2149))]
+    );
+    // Nothing pending: no commit.
+    let before = generation();
+    db.flush("c").unwrap();
+    assert_eq!(generation(), before);
+    // A tail on an intact graph is inserted into it (the graph's rows stay first, in order).
+    insert(&db, &data, 2150..2200);
+    assert_eq!(pending(), 50);
+    db.flush("c").unwrap();
+    let p = parts(&t);
+    assert_eq!((p.len(), p[0].0, pending()), (1, 2198, 0));
+    assert_eq!(nearest(&db, &data, &[2199]), vec![Some(Pk::Int(2199))]);
+    assert!(matches!(
+        db.flush("missing"),
+        Err(covec::Error::CollectionNotFound { .. })
+    ));
+}
+
+#[test]
 fn create_index_builds_and_drop_index_removes_the_graph() {
     let data = clustered(1500, DIM, 10, 6);
     let t = TempDb::new("ann-create");

@@ -232,6 +232,34 @@ fn structural_damage_is_reported_as_corrupt() {
 }
 
 #[test]
+fn a_wrapped_graph_reports_damage_its_walk_meets() {
+    let n = 500;
+    let (vectors, good) = small(n, 4, 5);
+    let (m0, layer0) = (8, 12);
+    let q = vec![0.25; DIM];
+    let search = |b: &[u8]| {
+        HnswView::wrap(b, n)
+            .unwrap()
+            .search(&vectors, DIM, Metric::L2, &q, 5, 16, None)
+    };
+    assert!(search(&good).is_ok());
+    // Every layer-0 block lists one neighbour too many: wrapping reads none of them, the walk must.
+    let mut b = good.clone();
+    for node in 0..n {
+        put_word(&mut b, layer0 + node * (m0 + 1), m0 as u32 + 1);
+    }
+    assert!(HnswView::wrap(&b, n).is_ok());
+    assert!(matches!(search(&b), Err(Error::Corrupt { .. })));
+    // Every first layer-0 neighbour past the rows.
+    let mut b = good.clone();
+    for node in 0..n {
+        put_word(&mut b, layer0 + node * (m0 + 1), 1);
+        put_word(&mut b, layer0 + node * (m0 + 1) + 1, n as u32 + 7);
+    }
+    assert!(matches!(search(&b), Err(Error::Corrupt { .. })));
+}
+
+#[test]
 fn exact_scan_is_recommended_for_few_matches() {
     assert_eq!(recommended_strategy(1_000_000, 100), Strategy::Exact);
     assert_eq!(recommended_strategy(1_000_000, 19_999), Strategy::Exact);
@@ -264,13 +292,23 @@ proptest! {
         if truncate {
             b.truncate(cut % (b.len() + 1));
         }
-        if let Ok(view) = HnswView::from_bytes(&b, n) {
+        // Readers wrap in O(1) and check as they walk: never a panic, and on bytes that pass the full
+        // check, the same hits.
+        let checked = HnswView::from_bytes(&b, n).ok();
+        if let Ok(view) = HnswView::wrap(&b, n) {
             let q = vec![0.25; view.dim()];
             if view.dim() == DIM {
-                let _ = view.search(&vectors, DIM, view.metric(), &q, 5, 16, None);
                 let odd = |id: u32| id % 2 == 1;
-                let _ = view.search(&vectors, DIM, view.metric(), &q, 5, 16, Some(&odd));
+                for filter in [None, Some(&odd as &dyn Fn(u32) -> bool)] {
+                    let got = view.search(&vectors, DIM, view.metric(), &q, 5, 16, filter);
+                    if let Some(full) = &checked {
+                        let want = full.search(&vectors, DIM, full.metric(), &q, 5, 16, filter);
+                        prop_assert_eq!(got.ok(), want.ok());
+                    }
+                }
             }
+        } else {
+            prop_assert!(checked.is_none());
         }
     }
 }

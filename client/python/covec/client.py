@@ -296,8 +296,9 @@ class MilvusClient:
         return {"row_count": int(self._describe_native(collection_name)["row_count"])}
 
     def flush(self, collection_name, timeout=None, **kwargs):
-        """Every covec write is durable when it returns; flush only checks that the collection exists."""
-        self._describe_native(collection_name)
+        """Every covec write is durable when it returns; flush puts the rows written since the graph last
+        grew into it (describe_index's pending_index_rows), as Milvus indexes the segments it seals."""
+        self._call(collection_name, self._database.flush, collection_name)
 
     # --- load state ----------------------------------------------------------------------------------
 
@@ -338,7 +339,7 @@ class MilvusClient:
         spec = next((i for i in info["indexes"] if i["index_name"] == index_name), None)
         if spec is None:
             raise MilvusException(code=700, message=f"index '{index_name}' does not exist")
-        rows = int(info["row_count"])
+        rows, pending = int(info["row_count"]), int(info["pending_index_rows"])
         out = {k: json.loads(v) for k, v in spec["params"]}
         out.update(
             {
@@ -347,8 +348,8 @@ class MilvusClient:
                 "field_name": spec["field"],
                 "index_name": spec["index_name"],
                 "total_rows": rows,
-                "indexed_rows": rows,
-                "pending_index_rows": 0,
+                "indexed_rows": rows - pending,
+                "pending_index_rows": pending,
                 "state": "Finished",
             }
         )

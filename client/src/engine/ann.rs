@@ -1,12 +1,8 @@
 //! The engine's side of approximate search: which Milvus index names get a graph, the build and
-//! search parameters as Milvus names them, building the sections a part carries, and wrapping them
-//! for a search (validated once per process).
-
-use std::collections::HashSet;
-use std::sync::Mutex;
+//! search parameters as Milvus names them, and building the sections a part carries.
 
 use crate::error::{Error, Result};
-use crate::format::{AnnIndex, CollectionEntry, Section};
+use crate::format::{AnnIndex, CollectionEntry};
 use crate::hnsw::{self, HnswParams, HnswView};
 use crate::schema::{IndexKind, IndexSpec, Metric};
 use crate::store::CommitBuilder;
@@ -165,39 +161,4 @@ pub(crate) fn build_sections(
         graph,
         sq8,
     })
-}
-
-/// Graph sections this process has fully validated, by (commit id, offset, length, checksum). Bytes
-/// below a commit's length never change, so the same key names the same bytes.
-static CHECKED: Mutex<Option<HashSet<SectionKey>>> = Mutex::new(None);
-type SectionKey = (u64, u64, u64, u64);
-/// Bound on remembered sections; the set is cleared when full (they are simply checked again).
-const CHECKED_MAX: usize = 4096;
-
-/// The graph over a part's `n` rows: fully validated the first time this process sees the section,
-/// header-only afterwards.
-pub(crate) fn graph_view<'a>(
-    bytes: &'a [u8],
-    n: usize,
-    commit_id: u64,
-    s: &Section,
-) -> Result<HnswView<'a>> {
-    let key = (commit_id, s.offset, s.len, s.xxh3);
-    let Ok(mut guard) = CHECKED.lock() else {
-        return HnswView::from_bytes(bytes, n);
-    };
-    let set = guard.get_or_insert_with(HashSet::new);
-    if set.contains(&key) {
-        return HnswView::from_checked_bytes(bytes, n);
-    }
-    drop(guard);
-    let view = HnswView::from_bytes(bytes, n)?;
-    if let Ok(mut guard) = CHECKED.lock() {
-        let set = guard.get_or_insert_with(HashSet::new);
-        if set.len() >= CHECKED_MAX {
-            set.clear();
-        }
-        set.insert(key);
-    }
-    Ok(view)
 }

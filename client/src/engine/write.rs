@@ -127,8 +127,31 @@ pub fn plan_create_index(
         return Err(Error::IndexExists { field: spec.field });
     }
     entry.indexes.push(spec);
-    let entry = rebuild_entry(&view, b, entry, &HashSet::new(), Vec::new())?;
+    let entry = rebuild_entry(&view, b, entry, &HashSet::new(), Vec::new(), false)?;
     Ok(replace_entry(snap.catalog(), entry))
+}
+
+/// Puts the live rows outside the graph (the tail) into it now instead of when they pass
+/// `TAIL_PERCENT`: `flush`, as Milvus seals growing segments and indexes them. None when no row is
+/// pending (`CollectionView::pending_index_rows`).
+pub fn plan_index_pending(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    collection: &str,
+) -> Result<Option<Catalog>> {
+    let view = snap.collection(collection)?;
+    if view.pending_index_rows()? == 0 {
+        return Ok(None);
+    }
+    let entry = rebuild_entry(
+        &view,
+        b,
+        view.entry().clone(),
+        &HashSet::new(),
+        Vec::new(),
+        true,
+    )?;
+    Ok(Some(replace_entry(snap.catalog(), entry)))
 }
 
 pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Result<Catalog> {
@@ -467,7 +490,7 @@ pub fn plan_write(
         .map(|(_, r)| r)
         .collect();
     let shadowed: HashSet<RowId> = latest.keys().filter_map(|pk| view.find(pk)).collect();
-    let mut entry = rebuild_entry(&view, b, view.entry().clone(), &shadowed, survivors)?;
+    let mut entry = rebuild_entry(&view, b, view.entry().clone(), &shadowed, survivors, false)?;
     entry.next_auto_id = next_auto_id;
     Ok((replace_entry(snap.catalog(), entry), ids))
 }
@@ -488,7 +511,7 @@ pub fn plan_delete(
     if n == 0 {
         return Ok((snap.catalog().clone(), 0));
     }
-    let entry = rebuild_entry(&view, b, view.entry().clone(), &doomed, Vec::new())?;
+    let entry = rebuild_entry(&view, b, view.entry().clone(), &doomed, Vec::new(), false)?;
     Ok((replace_entry(snap.catalog(), entry), n))
 }
 
@@ -509,14 +532,16 @@ fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
 /// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
 /// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
 /// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
-/// `DELETED_PERCENT` %. Otherwise only the tail parts are ever merged (beyond MAX_PARTS parts, or
-/// more than MAX_DELETED_FRACTION of the tail deleted): a graph is never dropped by a merge.
+/// `DELETED_PERCENT` %, or, with `index_tail`, when there is any live tail row. Otherwise only the
+/// tail parts are ever merged (beyond MAX_PARTS parts, or more than MAX_DELETED_FRACTION of the tail
+/// deleted): a graph is never dropped by a merge.
 fn rebuild_entry(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
     mut entry: CollectionEntry,
     doomed: &HashSet<RowId>,
     new_rows: Vec<NewRow>,
+    index_tail: bool,
 ) -> Result<CollectionEntry> {
     let fields = ann::graph_fields(&entry)?;
     // A part is indexed when it carries a graph for every approximate index of the collection.
@@ -546,7 +571,8 @@ fn rebuild_entry(
         && live >= ann::MIN_GRAPH_ROWS
         && (indexed_rows == 0
             || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
-            || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT);
+            || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
+            || (index_tail && tail_live > 0));
     // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
     // row: its rows then come first in the merged part, in order, so its graph covers rows 0..n.
     let extendable =

@@ -199,7 +199,7 @@ pub(super) fn build(
     }
     let mut buf = Buffers::default();
     for i in first as u32..n as u32 {
-        insert(&mut links, space, i, ef_c, &mut buf);
+        insert(&mut links, space, i, ef_c, &mut buf)?;
     }
     Ok(HnswIndex {
         dim,
@@ -245,7 +245,7 @@ fn adopt(links: &mut Links, base: &HnswView, dim: usize, metric: Metric) -> Resu
     Ok(g.n)
 }
 
-fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffers) {
+fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffers) -> Result<()> {
     let q = row(space.vectors, space.dim, i);
     let level = links.graph().level(i);
     let top = links.max_level;
@@ -258,7 +258,7 @@ fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffer
         prefetch: |id: u32| prefetch(row(space.vectors, space.dim, id)),
     };
     for l in (level + 1..=top).rev() {
-        cur = greedy(&links.graph(), &scorer.score, cur, l);
+        cur = greedy(&links.graph(), &scorer.score, cur, l)?;
     }
     buf.entries.clear();
     buf.entries.push(cur);
@@ -271,7 +271,7 @@ fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffer
             l,
             None,
             &mut buf.search,
-        );
+        )?;
         buf.sorted.clear();
         buf.sorted.extend(buf.search.results.drain());
         buf.sorted.sort_unstable();
@@ -288,6 +288,7 @@ fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffer
         links.max_level = level;
         links.entry = i;
     }
+    Ok(())
 }
 
 /// Adds `new` to `node`'s list on `level`; a full list is re-chosen by the heuristic over old + new.

@@ -5,6 +5,9 @@
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
+use super::layout::corrupt;
+use crate::error::Result;
+
 /// A node and its score against the current query; smaller scores are better for every metric.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Cand {
@@ -30,7 +33,8 @@ impl PartialEq for Cand {
 }
 impl Eq for Cand {}
 
-/// Borrowed adjacency. Invariants (checked by `HnswView::from_bytes`, kept by the builder):
+/// Borrowed adjacency. Invariants (kept by the builder; checked whole by `HnswView::from_bytes`, and
+/// node by node, as a walk expands it, by `neighbours`):
 /// `layer0` holds `n` blocks of `1 + m0` words `[count, ids...]` with `count <= m0`;
 /// `upper_off` holds `n + 1` non-decreasing word offsets into `upper`, node `i` owning
 /// `upper[upper_off[i]..upper_off[i+1]]` = one `[count, ids(m)]` block per level `1..=level(i)`;
@@ -54,17 +58,41 @@ impl<'a> Graph<'a> {
         (self.upper_off[i + 1] - self.upper_off[i]) as usize / (self.m + 1)
     }
 
-    pub fn neighbours(&self, node: u32, level: usize) -> &'a [u32] {
-        let (words, base) = if level == 0 {
-            (self.layer0, node as usize * (self.m0 + 1))
+    /// The neighbours of `node` on `level`, its block checked first: a reader wraps a graph in O(1)
+    /// (attaching to a 1M-row segment reads no more of it than its first query walks), so a damaged
+    /// graph is `Error::Corrupt` on the path that meets the damage, never an out-of-bounds read.
+    /// `node` must be `< n` (the entry point is checked on wrapping, every other id here).
+    pub fn neighbours(&self, node: u32, level: usize) -> Result<&'a [u32]> {
+        let node = node as usize;
+        let (words, base, cap) = if level == 0 {
+            (self.layer0, node * (self.m0 + 1), self.m0)
         } else {
-            (
-                self.upper,
-                self.upper_off[node as usize] as usize + (level - 1) * (self.m + 1),
-            )
+            let stride = self.m + 1;
+            let (start, end) = (
+                self.upper_off[node] as usize,
+                self.upper_off[node + 1] as usize,
+            );
+            if start > end || end > self.upper.len() || (end - start) / stride < level {
+                return Err(corrupt(format!(
+                    "HNSW node {node} has no level-{level} neighbour list"
+                )));
+            }
+            (self.upper, start + (level - 1) * stride, self.m)
         };
         let count = words[base] as usize;
-        &words[base + 1..base + 1 + count]
+        if count > cap {
+            return Err(corrupt(format!(
+                "HNSW node {node} lists {count} level-{level} neighbours, more than {cap}"
+            )));
+        }
+        let ids = &words[base + 1..base + 1 + count];
+        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= self.n) {
+            return Err(corrupt(format!(
+                "HNSW node {node} links to row {bad}, past the {} rows",
+                self.n
+            )));
+        }
+        Ok(ids)
     }
 }
 
@@ -113,10 +141,15 @@ pub(crate) struct Scorer<S, P> {
 
 /// Greedy walk on one layer: move to the best neighbour until none improves.
 /// `score(id)` is the score of row `id` against the query (smaller is better).
-pub(crate) fn greedy(g: &Graph, score: &impl Fn(u32) -> f32, mut cur: Cand, level: usize) -> Cand {
+pub(crate) fn greedy(
+    g: &Graph,
+    score: &impl Fn(u32) -> f32,
+    mut cur: Cand,
+    level: usize,
+) -> Result<Cand> {
     loop {
         let mut moved = false;
-        for &nb in g.neighbours(cur.id, level) {
+        for &nb in g.neighbours(cur.id, level)? {
             let d = score(nb);
             if d < cur.d {
                 cur = Cand { d, id: nb };
@@ -124,7 +157,7 @@ pub(crate) fn greedy(g: &Graph, score: &impl Fn(u32) -> f32, mut cur: Cand, leve
             }
         }
         if !moved {
-            return cur;
+            return Ok(cur);
         }
     }
 }
@@ -142,7 +175,7 @@ pub(crate) fn search_layer(
     level: usize,
     filter: Option<&dyn Fn(u32) -> bool>,
     s: &mut Scratch,
-) {
+) -> Result<()> {
     s.start(g.n);
     let accepts = |id: u32| filter.is_none_or(|f| f(id));
     for &e in entries {
@@ -164,7 +197,7 @@ pub(crate) fn search_layer(
         // instead of each distance waiting for its own row (rows sit far apart in a large collection).
         let mut fresh = std::mem::take(&mut s.fresh);
         fresh.clear();
-        for &nb in g.neighbours(c.id, level) {
+        for &nb in g.neighbours(c.id, level)? {
             if s.first_visit(nb) {
                 (scorer.prefetch)(nb);
                 fresh.push(nb);
@@ -187,4 +220,5 @@ pub(crate) fn search_layer(
         }
         s.fresh = fresh;
     }
+    Ok(())
 }

@@ -48,7 +48,7 @@ fn section() -> PathBuf {
     PathBuf::from("<hnsw index section>")
 }
 
-fn corrupt(reason: impl Into<String>) -> Error {
+pub(super) fn corrupt(reason: impl Into<String>) -> Error {
     Error::corrupt(section(), reason)
 }
 
