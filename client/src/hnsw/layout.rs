@@ -172,61 +172,39 @@ pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
     let (layer0, rest) = body.split_at(n * (m0 + 1));
     let (upper_off, upper) = rest.split_at(n + 1);
 
-    let entry = words[W_ENTRY];
+    let graph = Graph {
+        m,
+        m0,
+        max_level,
+        entry: words[W_ENTRY],
+        n,
+        layer0,
+        upper_off,
+        upper,
+    };
     if deep {
-        check_links(layer0, upper_off, upper, (m, m0, max_level, n, entry))?;
-    } else if n > 0 && entry as usize >= n {
+        check_links(&graph)?;
+    } else if n > 0 && graph.entry as usize >= n {
         return Err(corrupt(format!(
-            "HNSW entry point {entry} is past the {n} rows"
+            "HNSW entry point {} is past the {n} rows",
+            graph.entry
         )));
     }
-
-    Ok(HnswView {
-        metric,
-        dim,
-        graph: Graph {
-            m,
-            m0,
-            max_level,
-            entry,
-            n,
-            layer0,
-            upper_off,
-            upper,
-        },
-    })
+    Ok(HnswView { metric, dim, graph })
 }
 
-/// The per-node half of `view`: counts, ids, offsets, levels and the entry point.
-fn check_links(
-    layer0: &[u32],
-    upper_off: &[u32],
-    upper: &[u32],
-    (m, m0, max_level, n, entry): (usize, usize, usize, usize, u32),
-) -> Result<()> {
-    let upper_len = upper.len();
-    for (node, block) in layer0.chunks_exact(m0 + 1).enumerate() {
-        let count = block[0] as usize;
-        if count > m0 {
-            return Err(corrupt(format!(
-                "node {node} lists {count} layer-0 neighbours, more than M0={m0}"
-            )));
-        }
-        if let Some(&bad) = block[1..=count].iter().find(|&&id| id as usize >= n) {
-            return Err(corrupt(format!(
-                "node {node} links to row {bad}, past the {n} rows"
-            )));
-        }
-    }
-
-    if upper_off[0] != 0 || upper_off[n] as usize != upper_len {
+/// The per-node half of `view`: offsets and levels, every node's lists through `Graph::neighbours`
+/// (the check a walk makes node by node), then what only the whole graph shows: a neighbour on level
+/// `l` is itself on level `>= l`, and the entry point is a node on the top level.
+fn check_links(g: &Graph) -> Result<()> {
+    let (n, max_level, stride) = (g.n, g.max_level, g.m + 1);
+    if g.upper_off[0] != 0 || g.upper_off[n] as usize != g.upper.len() {
         return Err(corrupt(
             "HNSW upper-layer offsets do not span the upper-layer array",
         ));
     }
-    let stride = m + 1;
     let mut node_max = 0;
-    for (node, pair) in upper_off.windows(2).enumerate() {
+    for (node, pair) in g.upper_off.windows(2).enumerate() {
         let (start, end) = (pair[0] as usize, pair[1] as usize);
         if end < start || (end - start) % stride != 0 {
             return Err(corrupt(format!(
@@ -241,40 +219,30 @@ fn check_links(
         }
         node_max = node_max.max(level);
     }
-    let level_of = |id: u32| -> usize {
-        let i = id as usize;
-        (upper_off[i + 1] - upper_off[i]) as usize / stride
-    };
-    for node in 0..n {
-        let start = upper_off[node] as usize;
-        for (l, block) in upper[start..upper_off[node + 1] as usize]
-            .chunks_exact(stride)
-            .enumerate()
-        {
-            let level = l + 1;
-            let count = block[0] as usize;
-            if count > m {
+    // The offsets are sound from here on, so `g.level` is every node's level.
+    for node in 0..n as u32 {
+        g.neighbours(node, 0)?;
+        for level in 1..=g.level(node) {
+            if let Some(&id) = g
+                .neighbours(node, level)?
+                .iter()
+                .find(|&&id| g.level(id) < level)
+            {
                 return Err(corrupt(format!(
-                    "node {node} lists {count} level-{level} neighbours, more than M={m}"
+                    "node {node} links on level {level} to row {id}, which is not on that level"
                 )));
-            }
-            for &id in &block[1..=count] {
-                if id as usize >= n || level_of(id) < level {
-                    return Err(corrupt(format!(
-                        "node {node} links on level {level} to row {id}, which is not on that level"
-                    )));
-                }
             }
         }
     }
 
     if n == 0 {
-        if entry != 0 || max_level != 0 {
+        if g.entry != 0 || max_level != 0 {
             return Err(corrupt("empty HNSW index with an entry point"));
         }
-    } else if entry as usize >= n || level_of(entry) != max_level || node_max != max_level {
+    } else if g.entry as usize >= n || g.level(g.entry) != max_level || node_max != max_level {
         return Err(corrupt(format!(
-            "HNSW entry point {entry} is not a node on the top level {max_level}"
+            "HNSW entry point {} is not a node on the top level {max_level}",
+            g.entry
         )));
     }
     Ok(())
