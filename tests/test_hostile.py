@@ -10,6 +10,7 @@ import shutil
 import struct
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -368,7 +369,7 @@ def test_small_shm_fails_clearly_and_the_file_fallback_works(tmp_path, small_shm
 
 
 def test_segment_pages_are_reserved_before_anyone_maps_them(tmp_path, small_shm):
-    # posix_fallocate backs every page at load, so a reader can never fault on a page tmpfs cannot
+    # The loader writes every byte of the segment, so a reader can never fault on a page tmpfs cannot
     # supply (SIGBUS): the published file is fully allocated, not sparse.
     path = tmp_path / "fits.db"
     big_db(path, 6_000)  # about 3.1 MB
@@ -390,3 +391,36 @@ def test_segment_pages_are_reserved_before_anyone_maps_them(tmp_path, small_shm)
     gc.collect()
     covec.sweep(str(small_shm))
     assert not any(p.name.startswith("covec.") for p in small_shm.iterdir())
+
+
+def test_shm_filled_by_another_process_during_the_load_fails_clearly(tmp_path, small_shm):
+    # The free-space check passes, then the tmpfs fills while the loader is still writing (here: in the
+    # test pause before it writes the header page, the last page it allocates). Its write fails with
+    # ENOSPC: the loader must say so as the same clear error and leave nothing behind.
+    path = tmp_path / "fits.db"
+    big_db(path, 6_000)  # about 3.1 MB of the 8 MiB
+    code = (
+        "import covec\n"
+        "try:\n"
+        f"    covec.MilvusClient({str(path)!r})\n"
+        "    print('loaded')\n"
+        "except covec.MilvusException as e:\n"
+        "    print(e.message)\n"
+    )
+    env = dict(os.environ, COVEC_TEST_SLOW_LOAD_MS="3000")
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env=env)
+    deadline = time.monotonic() + 60
+    while not any(".tmp-" in p.name for p in small_shm.iterdir()):
+        assert child.poll() is None and time.monotonic() < deadline, child.communicate()
+        time.sleep(0.01)
+    filler = small_shm / "filler"
+    with open(filler, "wb") as f:
+        try:
+            f.write(bytes(16 << 20))
+        except OSError:
+            pass
+    out, err = child.communicate(timeout=60)
+    filler.unlink()
+    assert "needs" in out and "COVEC_NO_SHM=1" in out, (out, err)
+    assert not any(small_shm.iterdir()), "a failed load left files behind"

@@ -14,10 +14,10 @@ use std::collections::BTreeMap;
 use std::fs::File;
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use memmap2::{Mmap, MmapMut};
+use memmap2::Mmap;
 use nix::errno::Errno;
 use nix::sys::stat::FileStat;
 
@@ -34,8 +34,8 @@ pub trait ImageSource {
     fn commit_id(&self) -> u64;
     /// Image length in bytes; asked only by a loader, so a source may work it out then.
     fn image_len(&self) -> Result<u64>;
-    /// Fills `dst` (exactly `image_len()` bytes) with the image.
-    fn copy_into(&self, dst: &mut [u8]) -> Result<()>;
+    /// Passes the image to `out` in order, in pieces: exactly `image_len()` bytes in all.
+    fn emit_image(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
 }
 
 /// Where segments live and who may read them.
@@ -304,31 +304,34 @@ fn load(
     if let Some(g) = cfg.group {
         give_to_group(&file, &temp.0, g, 0o640)?;
     }
-    // Back every page now: on tmpfs a page allocated at first touch can fail with SIGBUS in a reader,
-    // so a full dir must show up here, as an error, before anyone maps the segment.
-    match nix::fcntl::posix_fallocate(file.as_fd(), 0, total as libc::off_t) {
-        Ok(()) => {}
-        Err(Errno::ENOSPC) | Err(Errno::EFBIG) => {
-            return Err(Error::ShmFull {
+    // Every byte is written (no holes), so every page is backed before anyone maps the segment: on
+    // tmpfs a hole would be allocated at a reader's first touch and could fail there with SIGBUS.
+    // Writing through the file, not a fresh mapping, spares the kernel zeroing each page first.
+    let shm_write = |at: u64, bytes: &[u8]| match file.write_all_at(bytes, at) {
+        Ok(()) => Ok(()),
+        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EFBIG)) => {
+            Err(Error::ShmFull {
                 dir: cfg.dir.clone(),
                 needed: total,
                 available: free_bytes(&cfg.dir)?,
             })
         }
-        Err(e) => return Err(Error::io(&temp.0, e.into())),
-    }
-    // SAFETY: the file is ours alone (O_EXCL, unpublished, and every other creator of this name holds
-    // the ref lock we hold); nobody truncates it while the mapping lives.
-    let mut map = unsafe { MmapMut::map_mut(&file) }.map_err(|e| Error::io(&temp.0, e))?;
-    if map.len() as u64 != total {
+        Err(e) => Err(Error::io(&temp.0, e)),
+    };
+    let mut image_hash = xxhash_rust::xxh3::Xxh3::new();
+    let mut written = HEADER_LEN as u64;
+    src.emit_image(&mut |piece| {
+        shm_write(written, piece)?;
+        image_hash.update(piece);
+        written += piece.len() as u64;
+        Ok(())
+    })?;
+    if written != total {
         return Err(Error::Internal(format!(
-            "{} mapped {} bytes, expected {total}",
-            temp.0.display(),
-            map.len()
+            "{} got {written} bytes, expected {total}",
+            temp.0.display()
         )));
     }
-    let (head, image) = map.split_at_mut(HEADER_LEN);
-    src.copy_into(image)?;
     test_slow_load();
     let mut page = [0u8; HEADER_LEN];
     Header {
@@ -336,16 +339,14 @@ fn load(
         generation,
         commit_id: src.commit_id(),
         image_len,
-        image_hash: xxhash_rust::xxh3::xxh3_64(image),
+        image_hash: image_hash.digest(),
         creator_pid: pid,
     }
     .encode_unready(&mut page);
-    head.copy_from_slice(&page);
+    shm_write(0, &page)?;
     // The ready mark goes in last. Readers only see the segment after the rename and our unlock, which
-    // already order these stores; the fence keeps that true even for a reader that opened the temp.
-    std::sync::atomic::fence(std::sync::atomic::Ordering::Release);
-    head[READY_AT..READY_AT + 8].copy_from_slice(&READY);
-    drop(map);
+    // already order these writes; writing it separately keeps that true even for a reader of the temp.
+    shm_write(READY_AT as u64, &READY)?;
     drop(file);
     rf.add(pid, start, generation)?;
     let renamed = nix::fcntl::renameat2(
@@ -729,9 +730,8 @@ mod tests {
         fn image_len(&self) -> Result<u64> {
             Ok(self.image.len() as u64)
         }
-        fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
-            dst.copy_from_slice(&self.image);
-            Ok(())
+        fn emit_image(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+            out(&self.image)
         }
     }
 

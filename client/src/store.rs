@@ -21,6 +21,9 @@ use crate::format::{self, Catalog, MetaSlot, Preamble, Section, HEADER_LEN};
 
 /// Compact when the file is larger than twice the live bytes plus this slack.
 const COMPACT_SLACK: u64 = 1 << 20;
+/// Sections are copied through a buffer of this size: small enough to stay in L2 between the read,
+/// the loader's hash and the write (as `cp`'s own buffer does), large enough that syscalls are cheap.
+const COPY_CHUNK: usize = 128 << 10;
 
 fn random_u64() -> u64 {
     let mut b = [0u8; 8];
@@ -127,29 +130,37 @@ impl CompactLayout {
         }
     }
 
-    /// Fills `dst` (exactly `len()` bytes, zeroed) with the image: the preamble, both slots at `meta`,
-    /// each section through `read(source offset, destination)`, and the catalog.
-    fn fill(
+    /// Passes the image to `out` in order, in pieces of at most `COPY_CHUNK` bytes: the preamble and
+    /// both slots at `meta`, each section through `read(source offset, buffer)`, zeros in the alignment
+    /// gaps, and the catalog. The pieces add up to exactly `len()` bytes.
+    fn emit(
         &self,
         preamble: &Preamble,
         meta: &MetaSlot,
-        dst: &mut [u8],
         mut read: impl FnMut(u64, &mut [u8]) -> Result<()>,
+        out: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        if dst.len() as u64 != self.len() {
-            return Err(Error::Internal(format!(
-                "compact image is {} bytes, buffer {}",
-                self.len(),
-                dst.len()
-            )));
-        }
-        dst[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
-        format::write_both_slots(dst, meta)?;
+        let mut head = vec![0u8; HEADER_LEN as usize];
+        head[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
+        format::write_both_slots(&mut head, meta)?;
+        out(&head)?;
+        let zeros = [0u8; format::ALIGN as usize];
+        let mut buf = vec![0u8; COPY_CHUNK];
+        let mut at = HEADER_LEN;
+        // `plan` places each section at the next aligned offset, so every gap is shorter than ALIGN.
         for &(from, to, len) in &self.moves {
-            read(from, &mut dst[to as usize..(to + len) as usize])?;
+            out(&zeros[..(to - at) as usize])?;
+            let mut done = 0;
+            while done < len {
+                let n = (len - done).min(COPY_CHUNK as u64) as usize;
+                read(from + done, &mut buf[..n])?;
+                out(&buf[..n])?;
+                done += n as u64;
+            }
+            at = to + len;
         }
-        dst[self.catalog_offset as usize..].copy_from_slice(&self.encoded_catalog);
-        Ok(())
+        out(&zeros[..(self.catalog_offset - at) as usize])?;
+        out(&self.encoded_catalog)
     }
 }
 
@@ -164,8 +175,13 @@ fn write_fresh_file(
 ) -> Result<MetaSlot> {
     let layout = CompactLayout::plan(catalog)?;
     let meta = layout.meta(generation, random_u64());
-    let mut bytes = vec![0u8; layout.len() as usize];
-    layout.fill(preamble, &meta, &mut bytes, |from, dst| {
+    let file = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| Error::io(tmp, e))?;
+    let mut w = std::io::BufWriter::with_capacity(COPY_CHUNK, &file);
+    let read = |from: u64, dst: &mut [u8]| {
         let src = usize::try_from(from)
             .ok()
             .and_then(|f| source.get(f..f.checked_add(dst.len())?));
@@ -173,14 +189,12 @@ fn write_fresh_file(
             src.ok_or_else(|| Error::corrupt(tmp, format!("section at {from} outside the image")))?;
         dst.copy_from_slice(src);
         Ok(())
+    };
+    layout.emit(preamble, &meta, read, &mut |piece| {
+        w.write_all(piece).map_err(|e| Error::io(tmp, e))
     })?;
-    let mut f = OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(tmp)
-        .map_err(|e| Error::io(tmp, e))?;
-    f.write_all(&bytes)
-        .and_then(|_| f.sync_all())
+    w.flush()
+        .and_then(|_| file.sync_all())
         .map_err(|e| Error::io(tmp, e))?;
     Ok(meta)
 }
@@ -361,18 +375,19 @@ impl CommittedImage {
         Ok(self.layout()?.len())
     }
 
-    /// Copies this generation, compacted, from this handle's file into `dst` (exactly `compact_len()`
-    /// bytes): the same generation and commit id in both slots, even if a later commit has overwritten
-    /// one of them in the file, with only the sections the catalog references.
-    pub fn copy_compact_into(&self, dst: &mut [u8]) -> Result<()> {
+    /// Passes this generation, compacted, from this handle's file to `out` in order (`compact_len()`
+    /// bytes in all): the same generation and commit id in both slots, even if a later commit has
+    /// overwritten one of them in the file, with only the sections the catalog references.
+    pub fn emit_compact(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
         let layout = self.layout()?;
         let meta = layout.meta(self.meta.generation, self.meta.commit_id);
         let path = &self.identity.canonical_path;
-        layout.fill(&self.preamble, &meta, dst, |from, to| {
+        let read = |from: u64, to: &mut [u8]| {
             self.file
                 .read_exact_at(to, from)
                 .map_err(|e| Error::io(path, e))
-        })
+        };
+        layout.emit(&self.preamble, &meta, read, out)
     }
 
     /// A read-only map of the image.
@@ -402,8 +417,8 @@ impl crate::segment::ImageSource for CommittedImage {
     fn image_len(&self) -> Result<u64> {
         self.compact_len()
     }
-    fn copy_into(&self, dst: &mut [u8]) -> Result<()> {
-        self.copy_compact_into(dst)
+    fn emit_image(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
+        self.emit_compact(out)
     }
 }
 
