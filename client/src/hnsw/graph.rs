@@ -96,12 +96,13 @@ impl<'a> Graph<'a> {
     }
 }
 
-/// Per-search working memory. The visited set is a generation-stamped array: starting a search bumps
-/// the generation instead of clearing `n` entries.
+/// Per-search working memory. The visited set is a bitset over node ids (n/8 bytes: 125 KB for a
+/// million nodes, small enough to stay in cache and to cost each process little) with the list of
+/// ids set in it, so starting a search clears only what the last one visited.
 #[derive(Default)]
 pub(crate) struct Scratch {
-    stamps: Vec<u32>,
-    generation: u32,
+    visited: Vec<u64>,
+    visited_ids: Vec<u32>,
     pub candidates: BinaryHeap<Reverse<Cand>>,
     /// The best `ef` found so far, worst on top.
     pub results: BinaryHeap<Cand>,
@@ -111,24 +112,28 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     fn start(&mut self, n: usize) {
-        if self.stamps.len() < n {
-            self.stamps.resize(n, 0);
+        let words = n.div_ceil(64);
+        if self.visited.len() < words {
+            self.visited.resize(words, 0);
         }
-        self.generation = self.generation.wrapping_add(1);
-        if self.generation == 0 {
-            self.stamps.fill(0);
-            self.generation = 1;
+        // Every set bit belongs to an id in the list, so zeroing those ids' words clears the set.
+        for &id in &self.visited_ids {
+            self.visited[id as usize / 64] = 0;
         }
+        self.visited_ids.clear();
         self.candidates.clear();
         self.results.clear();
     }
 
     /// True the first time `id` is seen in this search.
     fn first_visit(&mut self, id: u32) -> bool {
-        let slot = &mut self.stamps[id as usize];
-        let first = *slot != self.generation;
-        *slot = self.generation;
-        first
+        let (word, bit) = (&mut self.visited[id as usize / 64], 1u64 << (id % 64));
+        if *word & bit != 0 {
+            return false;
+        }
+        *word |= bit;
+        self.visited_ids.push(id);
+        true
     }
 }
 
@@ -221,4 +226,26 @@ pub(crate) fn search_layer(
         s.fresh = fresh;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Scratch;
+
+    #[test]
+    fn each_search_sees_every_node_once_whatever_the_last_searched() {
+        let mut s = Scratch::default();
+        s.start(1000);
+        let first: Vec<u32> = vec![0, 63, 64, 999, 500];
+        for &id in &first {
+            assert!(s.first_visit(id));
+            assert!(!s.first_visit(id), "{id} seen twice in one search");
+        }
+        // A smaller graph next (the thread's scratch serves every collection), then the large one again.
+        s.start(10);
+        assert!((0..10).all(|id| s.first_visit(id)));
+        s.start(1000);
+        assert!(first.iter().chain(&[1, 9]).all(|&id| s.first_visit(id)));
+        assert!((0..1000).filter(|&id| s.first_visit(id)).count() == 1000 - 7);
+    }
 }
