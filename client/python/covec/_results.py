@@ -34,19 +34,20 @@ class Hit(dict):
         if item == "entity":
             return self
         try:
-            return self.__getitem__(item)
+            return self[item]
         except KeyError as exc:
             raise AttributeError(item) from exc
 
-    def __getitem__(self, key):
-        try:
-            return super().__getitem__(key)
-        except KeyError:
-            return super().__getitem__("entity")[key]
+    def __missing__(self, key):
+        # dict's own lookup answers the hit's keys (hit["id"]) at C speed; only other names reach here.
+        entity = dict.get(self, "entity")
+        if entity is None:
+            raise KeyError(key)
+        return entity[key]
 
     def get(self, key, default=None):
         try:
-            return self.__getitem__(key)
+            return self[key]
         except KeyError:
             return default
 
