@@ -335,6 +335,17 @@ def small_shm(tmp_path, monkeypatch):
     subprocess.run(["umount", "-l", str(d)], check=False)
 
 
+def fill(d: Path) -> Path:
+    """Writes a file into tmpfs `d` until it has no free byte left; returns the file."""
+    filler = d / "filler"
+    with open(filler, "wb") as f:
+        try:
+            f.write(bytes(16 << 20))
+        except OSError:
+            pass
+    return filler
+
+
 def big_db(path: Path, rows: int, dim: int = 128) -> None:
     c = MilvusClient(str(path), use_segment=False)
     c.create_collection("docs", dimension=dim)
@@ -378,12 +389,7 @@ def test_segment_pages_are_reserved_before_anyone_maps_them(tmp_path, small_shm)
     st = seg.stat()
     assert st.st_blocks * 512 >= st.st_size, (st.st_blocks, st.st_size)
     # Fill the rest of the tmpfs: reads of the mapped segment keep working.
-    filler = small_shm / "filler"
-    with open(filler, "wb") as f:
-        try:
-            f.write(bytes(16 << 20))
-        except OSError:
-            pass
+    filler = fill(small_shm)
     hits = c.search("docs", data=np.ones((2, 128), np.float32), limit=5)
     assert [len(h) for h in hits] == [5, 5]
     c.close()
@@ -414,12 +420,7 @@ def test_shm_filled_by_another_process_during_the_load_fails_clearly(tmp_path, s
     while not any(".tmp-" in p.name for p in small_shm.iterdir()):
         assert child.poll() is None and time.monotonic() < deadline, child.communicate()
         time.sleep(0.01)
-    filler = small_shm / "filler"
-    with open(filler, "wb") as f:
-        try:
-            f.write(bytes(16 << 20))
-        except OSError:
-            pass
+    filler = fill(small_shm)
     out, err = child.communicate(timeout=60)
     filler.unlink()
     assert "needs" in out and "COVEC_NO_SHM=1" in out, (out, err)
