@@ -212,6 +212,22 @@ def sequential_search(searcher: Searcher, queries: np.ndarray, truth: np.ndarray
     }
 
 
+SWEEP_ROUNDS = 3
+
+
+def best_of_rounds(measure, efs: list, rounds: int = SWEEP_ROUNDS) -> list:
+    """`measure(ef)` for every ef, the whole list `rounds` times over, keeping each ef's fastest round (as
+    ann-benchmarks keeps the best of its runs): a burst of load from another tenant of this shared machine
+    spoils one round of one system, not the ratio between systems. Recall does not change between rounds."""
+    best = {}
+    for _ in range(rounds):
+        for ef in efs:
+            r = measure(ef)
+            if ef not in best or r["qps"] > best[ef]["qps"]:
+                best[ef] = r
+    return [best[ef] for ef in efs]
+
+
 def timed_loop(searcher: Searcher, queries: np.ndarray, ef, until: float, first: int) -> np.ndarray:
     """Searches queries round-robin (starting at `first`) until wall time `until`; returns latencies in s."""
     lat = []

@@ -571,6 +571,7 @@ def main(argv=None) -> int:
         "duration_s": mode.duration_s,
         "serve_ef": SERVE_EF,
         "efs": EFS,
+        "sweep_rounds": common.SWEEP_ROUNDS,
         "procs": procs,
         "machine": machine(),
         "sets": {},

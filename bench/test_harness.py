@@ -35,6 +35,20 @@ def test_synthetic_sets_are_seeded_unit_vectors():
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
 
 
+def test_a_sweep_keeps_each_ef_s_fastest_round():
+    # Round 2 of ef=64 was disturbed; round 1 of ef=16. Each ef keeps its own best round, in ef order.
+    qps = {16: iter([500.0, 900.0, 800.0]), 64: iter([300.0, 100.0, 250.0])}
+    calls = []
+
+    def measure(ef):
+        calls.append(ef)
+        return {"ef": ef, "qps": next(qps[ef]), "recall": 0.9}
+
+    best = common.best_of_rounds(measure, [16, 64], rounds=3)
+    assert calls == [16, 64] * 3, "all efs once per round, so a burst of load spoils one round, not one ef"
+    assert [(r["ef"], r["qps"]) for r in best] == [(16, 900.0), (64, 300.0)]
+
+
 def test_recall_counts_only_the_top_k():
     truth = np.arange(20)
     assert common.recall_at_k(list(range(10)), truth) == 1.0

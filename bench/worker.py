@@ -43,7 +43,9 @@ def mode_sweep(spec: dict) -> None:
     truth = np.load(spec["truth"])
     searcher = common.open_searcher(spec)
     try:
-        results = [common.sequential_search(searcher, queries, truth, ef) for ef in spec["efs"]]
+        results = common.best_of_rounds(
+            lambda ef: common.sequential_search(searcher, queries, truth, ef), spec["efs"]
+        )
     finally:
         searcher.close()
     say(ok=True, phases=searcher.phases, results=results)
