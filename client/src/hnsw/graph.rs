@@ -102,6 +102,9 @@ impl<'a> Graph<'a> {
 #[derive(Default)]
 pub(crate) struct Scratch {
     visited: Vec<u64>,
+    /// At most one id per word of `visited`: a search that visits more (a selective filter walks most
+    /// of the graph) leaves it full, and the next start zeroes the whole bitset instead. That bounds
+    /// the list at n/16 bytes and never clears more ids than there are words.
     visited_ids: Vec<u32>,
     pub candidates: BinaryHeap<Reverse<Cand>>,
     /// The best `ef` found so far, worst on top.
@@ -112,15 +115,19 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     fn start(&mut self, n: usize) {
+        if self.visited_ids.len() == self.visited.len() {
+            self.visited.fill(0);
+        } else {
+            // The list is not full, so it holds every set bit's id: zeroing their words clears the set.
+            for &id in &self.visited_ids {
+                self.visited[id as usize / 64] = 0;
+            }
+        }
+        self.visited_ids.clear();
         let words = n.div_ceil(64);
         if self.visited.len() < words {
             self.visited.resize(words, 0);
         }
-        // Every set bit belongs to an id in the list, so zeroing those ids' words clears the set.
-        for &id in &self.visited_ids {
-            self.visited[id as usize / 64] = 0;
-        }
-        self.visited_ids.clear();
         self.candidates.clear();
         self.results.clear();
     }
@@ -132,7 +139,9 @@ impl Scratch {
             return false;
         }
         *word |= bit;
-        self.visited_ids.push(id);
+        if self.visited_ids.len() < self.visited.len() {
+            self.visited_ids.push(id);
+        }
         true
     }
 }
@@ -247,5 +256,9 @@ mod tests {
         s.start(1000);
         assert!(first.iter().chain(&[1, 9]).all(|&id| s.first_visit(id)));
         assert!((0..1000).filter(|&id| s.first_visit(id)).count() == 1000 - 7);
+        // That search visited every node, more ids than the list keeps: the next one still starts clean.
+        assert!(s.visited_ids.len() <= s.visited.len());
+        s.start(1000);
+        assert!((0..1000).all(|id| s.first_visit(id)));
     }
 }
