@@ -19,6 +19,12 @@ LABELS = {
     "covec-flat": "covec exact (FLAT)",
     "covec-hnsw": "covec HNSW M=16 efC=200",
 }
+# The rows of the many-process measurement.
+SCALING_LABELS = {
+    "workaround": "Milvus Lite, one /dev/shm copy per process",
+    "covec": "covec",
+    "covec-rust": "covec, Rust programs (no interpreter)",
+}
 
 
 def _table(header: list, rows: list) -> str:
@@ -37,14 +43,14 @@ def _ratio(a, b) -> str:
 
 def scaling_table(s: dict) -> str:
     rows = []
-    for name in ("workaround", "covec"):
+    for name, label in SCALING_LABELS.items():
         block = s["scaling"].get(name, {})
         if "skipped" in block:
-            rows.append([name, "–", f"skipped: {block['skipped']}"] + [""] * 7)
+            rows.append([label, "–", f"skipped: {block['skipped']}"] + [""] * 7)
             continue
         for r in block.get("rows", []):
             if "skipped" in r:
-                rows.append([name, r["procs"], f"skipped: {r['skipped']}"] + [""] * 7)
+                rows.append([label, r["procs"], f"skipped: {r['skipped']}"] + [""] * 7)
                 continue
             phases = " / ".join(
                 _f(statistics.mean(p.get(k, 0.0) for p in r["phases"]))
@@ -52,7 +58,7 @@ def scaling_table(s: dict) -> str:
             )
             rows.append(
                 [
-                    name,
+                    label,
                     r["procs"],
                     f"{_f(statistics.mean(r['startup_s']))} / {_f(max(r['startup_s']))}",
                     phases,
@@ -216,10 +222,18 @@ def _rounds_text(results: dict) -> str:
     rounds = results.get("sweep_rounds", 1)
     if rounds == 1:
         return "Each sweep ran once."
-    return (
+    fewer = [
+        f"{LABELS.get(sw['system'], sw['system'])} on {name} ({sw['rounds']})"
+        for name, s in results["sets"].items()
+        for sw in s.get("sweeps", [])
+        if sw["ok"] and sw["rounds"] < rounds
+    ]
+    text = (
         f"Each process runs its whole ef list {rounds} times and keeps each ef's fastest round (as ann-benchmarks "
-        "keeps the best of its runs), so a burst of load from another tenant of the machine spoils a round, not a ratio."
+        "keeps the best of its runs), so a burst of load from another tenant of the machine spoils a round, not a "
+        f"ratio. A sweep whose round takes longer than {results['sweep_repeat_budget_s']:.0f} s is not repeated"
     )
+    return text + (f"; rounds run where fewer: {', '.join(fewer)}." if fewer else "; none did.")
 
 
 def targets_table(s: dict) -> str:
@@ -243,6 +257,13 @@ def targets_table(s: dict) -> str:
                     None,
                 ]
             )
+    rust = {r["procs"]: r for r in s["scaling"].get("covec-rust", {}).get("rows", []) if "total_bytes" in r}
+    if rust:
+        most = max(rust)
+        ratio = rust[most]["total_bytes"] / rust[most]["shm_bytes"]
+        rows.append(
+            [f"the same with {most} Rust programs on covec's client crate", "≤ 1.1×", f"{ratio:.2f}×", ratio <= 1.1]
+        )
     load = s.get("load", {})
     if "runs" in load:
         attach = _load_median(load, "warm", ATTACH)
@@ -358,14 +379,14 @@ def plots(results: dict, img: Path) -> dict:
         plt.close(fig)
 
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for system in ("workaround", "covec"):
+        for system, label in SCALING_LABELS.items():
             rows = [r for r in s["scaling"].get(system, {}).get("rows", []) if "total_bytes" in r]
             if rows:
                 ax.plot(
                     [r["procs"] for r in rows],
                     [r["total_bytes"] / MIB for r in rows],
                     marker="o",
-                    label="Milvus Lite, one /dev/shm copy per process" if system == "workaround" else "covec",
+                    label=label if system != "covec" else "covec, Python workers",
                 )
         ax.set_xticks(results["procs"])
         ax.set_ylim(bottom=0)
@@ -430,14 +451,17 @@ skipped and say so.
 - **The user's workaround** (the issue's story): each of P worker processes copies the Milvus Lite db directory to
   `/dev/shm/pid-<pid>-milvus.db`, opens the copy with pymilvus `MilvusClient`, loads the collection and searches.
   **covec**: P processes open the same covec db file; the first one copies its committed image into one shared
-  segment, the others map it.
+  segment, the others map it. **covec, Rust programs**: the same P processes written in Rust on covec's client
+  crate (`bench/src/serve.rs`: the same queries, ef and top-10, ids only), measured the same way; without an
+  interpreter, their memory is what covec itself costs a process.
 - **Start-up** is wall time from spawning the process to its first search result (Python start and imports
   included), with the mean split into phases.
 - **Memory** = Σ over workers of (`Pss` − `Pss_Shmem`) from `/proc/<pid>/smaps_rollup`, plus the bytes allocated
   in /dev/shm by the run (the workaround's copies; covec's `covec.*` segment and reference files). `Pss` already
   divides shared pages between the processes mapping them; taking `Pss_Shmem` out and adding the /dev/shm files
   once counts every tmpfs page exactly once, whether or not a process has touched it. Read after the searches,
-  while all workers are still alive. For covec the harness then starts P bare workers (Python, numpy and the
+  while all workers are still alive, once each has saved and freed its latency record (the harness's bookkeeping,
+  not the system's memory). The Rust programs map their queries file, so its pages are shared. For covec the harness then starts P bare workers (Python, numpy and the
   queries loaded, no database) and measures them the same way: the targets table shows the ratio with and
   without that part, which any Python worker pays whatever it searches with.
 - **Throughput**: all P workers search at once for a fixed time, one query per call, top-10, ef={results["serve_ef"]}

@@ -165,9 +165,14 @@ class Children:
         return lines[-1]
 
     def start(self, spec: dict, label: str, mode: str = "serve") -> Child:
+        if spec.get("system") == "covec-rust":
+            keys = ("path", "queries", "ef", "first_query", "latencies")
+            argv = [str(RUST_BENCH / "covec-bench-serve"), *(str(spec[k]) for k in keys)]
+        else:
+            argv = [sys.executable, str(HERE / "worker.py"), mode, json.dumps(spec)]
         with open(self.logs / f"{label}.log", "w") as log:
             p = subprocess.Popen(
-                [sys.executable, str(HERE / "worker.py"), mode, json.dumps(spec)],
+                argv,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,
@@ -329,26 +334,34 @@ def bare_workers(children: Children, data: dict, procs: int, label: str) -> int:
         children.stop_all()
 
 
-def scaling(children: Children, data: dict, builds: dict, mode: Mode, procs: list, set_name: str) -> dict:
-    """The user's workaround against covec for each process count, skipping counts that cannot fit in RAM."""
+def scaling(
+    children: Children, data: dict, builds: dict, mode: Mode, procs: list, set_name: str, rust_unavailable
+) -> dict:
+    """The user's workaround against covec for each process count, skipping counts that cannot fit in RAM.
+    covec runs twice: Python workers (as the user's), and Rust programs on the client crate, which show what
+    covec costs a process without an interpreter."""
     shm_dir = children.shm_dir
+
+    def covec_segments(pids):
+        return list(shm_dir.glob("covec.*"))  # one segment for every pid
+
     systems = {
         "workaround": (
             {"system": "milvus", "copy_to_shm": True, "path": builds["milvus"]["path"]},
             lambda pids: [c for pid in pids for c in Path("/dev/shm").glob(f"pid-{pid}-*")],
             False,
         ),
-        "covec": (
-            {"system": "covec-hnsw", "path": builds["covec-hnsw"]["path"]},
-            lambda pids: list(shm_dir.glob("covec.*")),
-            True,
-        ),
+        "covec": ({"system": "covec-hnsw", "path": builds["covec-hnsw"]["path"]}, covec_segments, True),
+        "covec-rust": ({"system": "covec-rust", "path": builds["covec-hnsw"]["path"]}, covec_segments, True),
     }
     out = {}
     for name, (spec, shm_files, shared) in systems.items():
         source = "milvus" if name == "workaround" else "covec-hnsw"
         if not builds[source]["ok"]:
             out[name] = {"skipped": f"no {source} db: {builds[source]['error']}"}
+            continue
+        if name == "covec-rust" and rust_unavailable:
+            out[name] = {"skipped": rust_unavailable}
             continue
         rows = []
         for p in procs:
@@ -370,7 +383,7 @@ def scaling(children: Children, data: dict, builds: dict, mode: Mode, procs: lis
                     shm_files,
                     f"serve-{set_name}-{name}-{p}",
                 )
-                if shared:
+                if name == "covec":
                     row["bare_private_bytes"] = bare_workers(children, data, p, f"bare-{set_name}-{p}")
                 rows.append(row)
             except WORKER_FAILURES as e:
@@ -453,11 +466,14 @@ def _attach_pair(children: Children, spec: dict, label: str) -> dict:
     }
 
 
-def kernel_throughput() -> dict:
-    """covec's SIMD kernels against their scalar twins, from the Rust bench (bench/src/main.rs) built from
-    this checkout; needs cargo."""
+RUST_BENCH = ROOT / "target" / "release"
+
+
+def build_rust_bench():
+    """Builds bench/'s Rust programs (the kernel bench and the Rust serve worker) from this checkout;
+    returns why they cannot be had, or None."""
     if shutil.which("cargo") is None:
-        return {"skipped": "cargo not found: the Rust kernel bench needs a Rust toolchain"}
+        return "cargo not found: the Rust programs of the bench need a Rust toolchain"
     build = subprocess.run(
         ["cargo", "build", "--release", "--quiet", "-p", "covec-bench"],
         cwd=ROOT,
@@ -466,10 +482,15 @@ def kernel_throughput() -> dict:
         check=False,
     )
     if build.returncode != 0:
-        return {"skipped": f"cargo build -p covec-bench failed: {build.stderr.strip()[-500:]}"}
+        return f"cargo build -p covec-bench failed: {build.stderr.strip()[-500:]}"
+    return None
+
+
+def kernel_throughput() -> dict:
+    """covec's SIMD kernels against their scalar twins, from the Rust bench (bench/src/main.rs)."""
     out = OUT / "kernels.json"
     run = subprocess.run(
-        [str(ROOT / "target" / "release" / "covec-bench"), "--json", str(out)],
+        [str(RUST_BENCH / "covec-bench"), "--json", str(out)],
         capture_output=True,
         text=True,
         check=False,
@@ -572,14 +593,19 @@ def main(argv=None) -> int:
         "serve_ef": SERVE_EF,
         "efs": EFS,
         "sweep_rounds": common.SWEEP_ROUNDS,
+        "sweep_repeat_budget_s": common.SWEEP_REPEAT_BUDGET_S,
         "procs": procs,
         "machine": machine(),
         "sets": {},
     }
     try:
+        log("== cargo build --release -p covec-bench")
+        rust_unavailable = build_rust_bench()
+        if rust_unavailable:
+            log(f"  {rust_unavailable}")
         if not args.no_kernels:
-            log("== kernels (cargo build --release -p covec-bench)")
-            results["kernels"] = kernel_throughput()
+            log("== kernels")
+            results["kernels"] = {"skipped": rust_unavailable} if rust_unavailable else kernel_throughput()
         for name in sets:
             log(f"== set {name}")
             try:
@@ -599,7 +625,7 @@ def main(argv=None) -> int:
             }
             r["sweeps"] = sweeps(children, data, builds, name)
             r["load"] = load_figures(children, builds, mode, name)
-            r["scaling"] = scaling(children, data, builds, mode, procs, name)
+            r["scaling"] = scaling(children, data, builds, mode, procs, name, rust_unavailable)
             results["sets"][name] = r
     finally:
         children.stop_all()

@@ -6,6 +6,7 @@ Small and fast; they do not measure anything, they check that what the harness r
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -44,9 +45,23 @@ def test_a_sweep_keeps_each_ef_s_fastest_round():
         calls.append(ef)
         return {"ef": ef, "qps": next(qps[ef]), "recall": 0.9}
 
-    best = common.best_of_rounds(measure, [16, 64], rounds=3)
+    best, rounds = common.best_of_rounds(measure, [16, 64], rounds=3)
     assert calls == [16, 64] * 3, "all efs once per round, so a burst of load spoils one round, not one ef"
+    assert rounds == 3
     assert [(r["ef"], r["qps"]) for r in best] == [(16, 900.0), (64, 300.0)]
+
+
+def test_a_sweep_whose_round_outlasts_the_budget_runs_once():
+    calls = []
+
+    def slow_measure(ef):
+        calls.append(ef)
+        time.sleep(0.02)
+        return {"ef": ef, "qps": 1.0, "recall": 0.9}
+
+    best, rounds = common.best_of_rounds(slow_measure, [16, 64], rounds=3, budget_s=0.03)
+    assert (calls, rounds) == ([16, 64], 1), "a round of 40 ms is over a 30 ms budget: not repeated"
+    assert [r["ef"] for r in best] == [16, 64]
 
 
 def test_recall_counts_only_the_top_k():
@@ -88,6 +103,55 @@ def test_private_bytes_leaves_out_touched_shm_pages(tmp_path):
         child.kill()
         child.wait()
         shm.unlink(missing_ok=True)
+
+
+@pytest.fixture(scope="module")
+def rust_worker():
+    """The harness builds its Rust programs itself (cargo, already a build dependency of covec)."""
+    unavailable = run.build_rust_bench()
+    assert unavailable is None, unavailable
+
+
+def test_rust_worker_searches_the_shared_segment_and_reports_its_latencies(tmp_path, rust_worker):
+    vectors = np.random.default_rng(7).standard_normal((500, common.DIM)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    db = tmp_path / "covec.db"
+    common.build_milvus_shaped("covec-hnsw", str(db), vectors, "HNSW")
+    np.save(tmp_path / "q.npy", vectors[:20])
+    shm = Path("/dev/shm") / f"covec-bench-test-{os.getpid()}"
+    shm.mkdir()
+    children = run.Children(shm, tmp_path)
+    spec = {"system": "covec-rust", "path": str(db), "queries": str(tmp_path / "q.npy"), "ef": 64}
+    try:
+        child = children.start(dict(spec, first_query=3, latencies=str(tmp_path / "lat.npy")), "rust")
+        ready = child.answer(60)
+        assert ready["stage"] == "ready" and ready["pid"] == child.p.pid
+        assert set(ready["phases"]) == {"open_s", "first_search_s"}
+        child.send(f"go {time.time() + 0.3}")
+        done = child.answer(60)
+        assert done["stage"] == "done" and done["queries"] > 0
+        lat = np.load(done["latencies"])
+        assert lat.shape == (done["queries"],) and (lat > 0).all() and lat.sum() < 1.0
+        assert common.smaps_rollup(child.p.pid)["Pss_Shmem"] > 0, "searching maps the segment"
+        assert len(list(shm.glob("covec.*"))) >= 1
+        child.send("exit")
+        assert child.p.wait(timeout=30) == 0
+    finally:
+        children.stop_all()
+        shutil.rmtree(shm, ignore_errors=True)
+
+
+def test_rust_worker_reports_a_bad_queries_file(tmp_path, rust_worker):
+    (tmp_path / "q.npy").write_bytes(b"not numpy")
+    children = run.Children(tmp_path, tmp_path)
+    spec = {"system": "covec-rust", "path": str(tmp_path / "x.db"), "queries": str(tmp_path / "q.npy"), "ef": 64}
+    try:
+        child = children.start(dict(spec, first_query=0, latencies=str(tmp_path / "lat.npy")), "bad")
+        with pytest.raises(RuntimeError, match="not a float32 matrix"):
+            child.answer(30)
+        assert child.p.wait(timeout=30) == 1
+    finally:
+        children.stop_all()
 
 
 def test_failed_worker_is_reported_and_leaves_no_shm_copy(tmp_path):

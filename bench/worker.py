@@ -43,12 +43,12 @@ def mode_sweep(spec: dict) -> None:
     truth = np.load(spec["truth"])
     searcher = common.open_searcher(spec)
     try:
-        results = common.best_of_rounds(
+        results, rounds = common.best_of_rounds(
             lambda ef: common.sequential_search(searcher, queries, truth, ef), spec["efs"]
         )
     finally:
         searcher.close()
-    say(ok=True, phases=searcher.phases, results=results)
+    say(ok=True, phases=searcher.phases, results=results, rounds=rounds)
 
 
 def mode_serve(spec: dict) -> None:
@@ -64,7 +64,10 @@ def mode_serve(spec: dict) -> None:
             lat = common.timed_loop(searcher, queries, spec["ef"], float(command[1]), spec["first_query"])
             out = Path(spec["latencies"])
             np.save(out, lat)
-            say(ok=True, stage="done", queries=len(lat), latencies=str(out))
+            queries = len(lat)
+            # The harness reads memory after "done": the latencies are its bookkeeping, not the system's.
+            del lat
+            say(ok=True, stage="done", queries=queries, latencies=str(out))
             sys.stdin.readline()  # "exit" (or EOF when the harness is gone)
     finally:
         searcher.close()

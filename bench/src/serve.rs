@@ -1,0 +1,199 @@
+//! A Rust program as one of P concurrent covec workers: bench/run.py's `serve` protocol (see
+//! bench/worker.py) without a Python interpreter, so the harness can show what covec itself costs each
+//! process once the interpreter is not there.
+//!
+//! usage: covec-bench-serve DB QUERIES.npy EF FIRST_QUERY LATENCIES.npy
+//!
+//! Opens DB (attaching its segment in `$COVEC_SHM_DIR`), answers query FIRST_QUERY and prints
+//! `{"ok": true, "stage": "ready", ...}`; on `go UNTIL` from stdin searches the queries round-robin, one
+//! per call, top-10 ids, until wall time UNTIL, writes the latencies (s, float64) to LATENCIES.npy and
+//! prints `{"ok": true, "stage": "done", ...}`; then waits for `exit` (or EOF) with the segment still
+//! mapped, so the harness can read this process's memory. Errors: `{"ok": false, "error": ...}`, exit 1.
+
+use std::io::BufRead;
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
+
+use covec::{Db, OpenOptions, OutputFields, SearchRequest};
+use memmap2::Mmap;
+use serde_json::json;
+
+/// bench/common.py's COLLECTION and K.
+const COLLECTION: &str = "bench";
+const K: usize = 10;
+
+type Failure = String;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [db, queries, ef, first, latencies] = args.as_slice() else {
+        eprintln!("usage: covec-bench-serve DB QUERIES.npy EF FIRST_QUERY LATENCIES.npy");
+        return ExitCode::from(2);
+    };
+    match serve(
+        Path::new(db),
+        Path::new(queries),
+        ef,
+        first,
+        Path::new(latencies),
+    ) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            println!("{}", json!({"ok": false, "error": e}));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn serve(
+    db: &Path,
+    queries: &Path,
+    ef: &str,
+    first: &str,
+    latencies: &Path,
+) -> Result<(), Failure> {
+    let queries_file = map_npy(queries)?;
+    let (queries, dim) = f32_matrix(&queries_file, queries)?;
+    let first: usize = first
+        .parse()
+        .map_err(|_| format!("FIRST_QUERY {first:?} is not a number"))?;
+    ef.parse::<u32>()
+        .map_err(|_| format!("EF {ef:?} is not a number"))?;
+    let started = Instant::now();
+    let db = Db::open(db, &OpenOptions::default()).map_err(|e| e.to_string())?;
+    let open_s = started.elapsed().as_secs_f64();
+    let mut request = SearchRequest {
+        anns_field: None,
+        vectors: Vec::new(),
+        nq: 1,
+        limit: K,
+        offset: 0,
+        filter: String::new(),
+        output: OutputFields::default(),
+        metric: None,
+        params: vec![("ef".to_string(), ef.to_string())],
+    };
+    let count = queries.len() / dim;
+    let mut search = |i: usize| -> Result<(), Failure> {
+        let row = i % count;
+        request.vectors.clear();
+        request
+            .vectors
+            .extend_from_slice(&queries[row * dim..(row + 1) * dim]);
+        let hits = db.search(COLLECTION, &request).map_err(|e| e.to_string())?;
+        std::hint::black_box(hits);
+        Ok(())
+    };
+    let t = Instant::now();
+    search(first)?;
+    let first_search_s = t.elapsed().as_secs_f64();
+    let phases = json!({"open_s": open_s, "first_search_s": first_search_s});
+    let ready = json!({"ok": true, "stage": "ready", "pid": std::process::id(), "t_ready": wall_time(), "phases": phases});
+    println!("{ready}");
+
+    let mut stdin = std::io::stdin().lock();
+    let mut line = String::new();
+    stdin.read_line(&mut line).map_err(|e| e.to_string())?;
+    let Some(until) = line.strip_prefix("go ") else {
+        return Ok(()); // EOF or "exit": the harness stopped before the timed part
+    };
+    let until: f64 = until
+        .trim()
+        .parse()
+        .map_err(|_| format!("bad command {line:?}"))?;
+    let mut lat = Vec::new();
+    let mut i = first;
+    while wall_time() < until {
+        let t = Instant::now();
+        search(i)?;
+        lat.push(t.elapsed().as_secs_f64());
+        i += 1;
+    }
+    write_npy_f64(latencies, &lat)?;
+    let queries = lat.len();
+    // The harness reads memory after "done": the latencies are its bookkeeping, not covec's memory.
+    drop(lat);
+    let done = json!({"ok": true, "stage": "done", "queries": queries, "latencies": latencies});
+    println!("{done}");
+    line.clear();
+    let _ = stdin.read_line(&mut line); // "exit", or EOF when the harness is gone
+    Ok(())
+}
+
+fn wall_time() -> f64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0.0, |d| d.as_secs_f64())
+}
+
+/// The queries file mapped read-only: its pages stay in the page cache, shared by every worker, so a
+/// worker's private memory is covec's and the program's, not its copy of the queries.
+fn map_npy(path: &Path) -> Result<Mmap, Failure> {
+    let file = std::fs::File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    // SAFETY: the harness writes the queries file before starting workers and never changes it after.
+    unsafe { Mmap::map(&file) }.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The rows of a C-order little-endian float32 2-D array in an .npy file (format 1.0, as numpy.save
+/// writes it), in place; and the row length.
+fn f32_matrix<'a>(bytes: &'a [u8], path: &Path) -> Result<(&'a [f32], usize), Failure> {
+    let bad = || format!("{}: not a float32 matrix .npy (format 1.0)", path.display());
+    if bytes.len() < 10 || &bytes[..8] != b"\x93NUMPY\x01\x00" || cfg!(target_endian = "big") {
+        return Err(bad());
+    }
+    let header_len = u16::from_le_bytes([bytes[8], bytes[9]]) as usize;
+    let header = bytes
+        .get(10..10 + header_len)
+        .and_then(|h| std::str::from_utf8(h).ok())
+        .ok_or_else(bad)?;
+    if !header.contains("'descr': '<f4'") || !header.contains("'fortran_order': False") {
+        return Err(bad());
+    }
+    let shape = header
+        .split_once("'shape': (")
+        .and_then(|(_, rest)| rest.split_once(')'))
+        .ok_or_else(bad)?
+        .0;
+    let dims: Vec<usize> = shape
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.parse().map_err(|_| bad()))
+        .collect::<Result<_, _>>()?;
+    let [rows, dim] = dims[..] else {
+        return Err(bad());
+    };
+    let data = &bytes[10 + header_len..];
+    // numpy pads the header so the data starts 64-byte aligned in the file, and the map is page aligned.
+    if rows == 0 || dim == 0 || data.len() != rows * dim * 4 || data.as_ptr().align_offset(4) != 0 {
+        return Err(bad());
+    }
+    // SAFETY: `data` is 4-byte aligned, holds exactly rows * dim f32 values (little-endian, as this
+    // target), lives as long as `bytes`, and every bit pattern is a valid f32.
+    Ok((
+        unsafe { std::slice::from_raw_parts(data.as_ptr().cast::<f32>(), rows * dim) },
+        dim,
+    ))
+}
+
+/// A 1-D little-endian float64 .npy file (format 1.0), readable by numpy.load.
+fn write_npy_f64(path: &Path, values: &[f64]) -> Result<(), Failure> {
+    let mut header = format!(
+        "{{'descr': '<f8', 'fortran_order': False, 'shape': ({},), }}",
+        values.len()
+    );
+    // Magic (6) + version (2) + length (2) + header + '\n' is a multiple of 64.
+    while (10 + header.len() + 1) % 64 != 0 {
+        header.push(' ');
+    }
+    header.push('\n');
+    let mut out = Vec::with_capacity(10 + header.len() + values.len() * 8);
+    out.extend_from_slice(b"\x93NUMPY\x01\x00");
+    out.extend_from_slice(&(header.len() as u16).to_le_bytes());
+    out.extend_from_slice(header.as_bytes());
+    for v in values {
+        out.extend_from_slice(&v.to_le_bytes());
+    }
+    std::fs::write(path, out).map_err(|e| format!("{}: {e}", path.display()))
+}
