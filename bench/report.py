@@ -461,11 +461,12 @@ skipped and say so.
   divides shared pages between the processes mapping them; taking `Pss_Shmem` out and adding the /dev/shm files
   once counts every tmpfs page exactly once, whether or not a process has touched it. Read after the searches,
   while all workers are still alive, once each has saved and freed its latency record (the harness's bookkeeping,
-  not the system's memory). The Rust programs map their queries file, so its pages are shared. For covec the harness then starts P bare workers (Python, numpy and the
-  queries loaded, no database) and measures them the same way: the targets table shows the ratio with and
-  without that part, which any Python worker pays whatever it searches with. That difference of two measured
-  groups moves by about 1 MiB a process between sets and runs (its cause not pinned down), so it can
-  come out below 1.00×; the Rust programs' row measures covec's own cost per process directly.
+  not the system's memory). The Rust programs map their queries file, so its pages are shared. For covec the
+  harness then starts P bare workers (Python, numpy and the queries loaded, no database) and measures them the
+  same way: the targets table shows the ratio with and without that part, which any Python worker pays whatever
+  it searches with. That difference of two measured groups moves by about 1 MiB a process between sets and runs
+  (its cause not pinned down), so it can come out below 1.00×; the Rust programs' row measures covec's own cost
+  per process directly.
 - **Throughput**: all P workers search at once for a fixed time, one query per call, top-10, ef={results["serve_ef"]}
   (Milvus Lite's default); aggregate QPS and pooled p50/p99 latency. Milvus Lite and covec are called as a user
   would, `search(data=[query], output_fields=["id"])` with the query a float32 numpy row (what an embedding model
