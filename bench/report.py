@@ -123,7 +123,7 @@ def sweep_table(s: dict) -> str:
     for sw in s["sweeps"]:
         label = LABELS.get(sw["system"], sw["system"])
         if not sw["ok"]:
-            rows.append([label, "–", f"failed: {sw['error']}", "", "", "", ""])
+            rows.append([label, "–", f"failed: {sw['error']}", "", "", "", "", ""])
             continue
         build = sw["phases"].get("build_s")
         for r in sw["results"]:
@@ -135,11 +135,13 @@ def sweep_table(s: dict) -> str:
                     _f(r["p50_ms"], 3),
                     _f(r["p99_ms"], 3),
                     f"{r['recall']:.4f}",
+                    r["queries"],
                     _f(build, 1) if build is not None else "",
                 ]
             )
     return _table(
-        ["system", "ef", "QPS (1 query per call)", "p50 ms", "p99 ms", "recall@10", "in-process build s"], rows
+        ["system", "ef", "QPS (1 query per call)", "p50 ms", "p99 ms", "recall@10", "queries", "in-process build s"],
+        rows,
     )
 
 
@@ -234,6 +236,15 @@ def _rounds_text(results: dict) -> str:
         f"ratio. A sweep whose round takes longer than {results['sweep_repeat_budget_s']:.0f} s is not repeated"
     )
     return text + (f"; rounds run where fewer: {', '.join(fewer)}." if fewer else "; none did.")
+
+
+def _milvus_queries_text(results: dict) -> str:
+    if "milvus_sweep_queries" not in results:
+        return ""
+    return (
+        f" Milvus Lite's sweeps use each set's first {results['milvus_sweep_queries']} queries (it answers about two "
+        "a second at 1M); the `queries` column gives each sweep's count."
+    )
 
 
 def targets_table(s: dict) -> str:
@@ -443,7 +454,7 @@ minutes). `--sets A,synth100k`, `--procs 1,2`, `--data-dir DIR` (where `A_*.npy`
 beside the repository) and `--no-kernels` narrow a run; a missing set A is reported as skipped, never silently.
 Results land in `bench/out/results-<quick|full>.json` (not committed) and this page is rendered from them.
 Synthetic sets are seeded: 100,000 and 1,000,000 384-d unit vectors around 256 Gaussian centres, ground
-truth by numpy brute force on 200 queries. Process counts whose estimated memory (from the one-process row) exceeds 85 % of available RAM are
+truth by numpy brute force (each set's heading says on how many queries). Process counts whose estimated memory (from the one-process row) exceeds 85 % of available RAM are
 skipped and say so.
 
 ## What is measured
@@ -477,7 +488,7 @@ skipped and say so.
 - **Single-process peers** on the same data: Milvus Lite (after flush and load; HNSW M=16, efConstruction=200),
   hnswlib (same graph parameters, ef {results["efs"][0]}..{results["efs"][-1]}), numpy exact, covec exact (FLAT) and covec's
   graph index (HNSW, `search_params={{"params": {{"ef": ...}}}}`). Inner product on unit vectors. Recall@10 against
-  exact ground truth. {_rounds_text(results)}
+  exact ground truth. {_rounds_text(results)}{_milvus_queries_text(results)}
 - Each system runs in fresh child processes, never in the harness, so no run inherits another's memory.
 
 Reading the numbers:

@@ -39,8 +39,8 @@ def mode_build(spec: dict) -> None:
 
 
 def mode_sweep(spec: dict) -> None:
-    queries = np.load(spec["queries"])
-    truth = np.load(spec["truth"])
+    queries = np.load(spec["queries"])[: spec.get("max_queries")]
+    truth = np.load(spec["truth"])[: len(queries)]
     searcher = common.open_searcher(spec)
     try:
         results, rounds = common.best_of_rounds(
