@@ -64,6 +64,21 @@ def test_a_sweep_whose_round_outlasts_the_budget_runs_once():
     assert [r["ef"] for r in best] == [16, 64]
 
 
+def test_a_sweep_with_max_queries_measures_only_the_first_ones(tmp_path):
+    base = np.random.default_rng(3).standard_normal((50, common.DIM)).astype(np.float32)
+    np.save(tmp_path / "base.npy", base)
+    np.save(tmp_path / "q.npy", base[:6])
+    np.save(tmp_path / "truth.npy", np.argsort(-(base[:6] @ base.T), axis=1)[:, : common.K].astype(np.int32))
+    spec = {"system": "numpy", "path": str(tmp_path / "base.npy"), "efs": [None]}
+    spec |= {"queries": str(tmp_path / "q.npy"), "truth": str(tmp_path / "truth.npy")}
+    children = run.Children(tmp_path, tmp_path)
+    every = children.run("sweep", spec, "every")
+    first = children.run("sweep", dict(spec, max_queries=2), "first")
+    assert [r["queries"] for r in every["results"]] == [6]
+    assert [r["queries"] for r in first["results"]] == [2]
+    assert first["results"][0]["recall"] == 1.0
+
+
 def test_recall_counts_only_the_top_k():
     truth = np.arange(20)
     assert common.recall_at_k(list(range(10)), truth) == 1.0
