@@ -41,6 +41,11 @@ def _ratio(a, b) -> str:
     return "–" if not a or not b else f"{a / b:.1f}×"
 
 
+def _measured(s: dict, system: str) -> dict:
+    """One system's many-process rows that were measured (not skipped), by process count."""
+    return {r["procs"]: r for r in s["scaling"].get(system, {}).get("rows", []) if "total_bytes" in r}
+
+
 def scaling_table(s: dict) -> str:
     rows = []
     for name, label in SCALING_LABELS.items():
@@ -88,10 +93,7 @@ def scaling_table(s: dict) -> str:
 
 
 def ratio_table(s: dict) -> str:
-    by = {
-        name: {r["procs"]: r for r in s["scaling"].get(name, {}).get("rows", []) if "total_bytes" in r}
-        for name in ("workaround", "covec")
-    }
+    by = {name: _measured(s, name) for name in ("workaround", "covec")}
     rows = []
     for p in sorted(set(by["workaround"]) & set(by["covec"])):
         w, c = by["workaround"][p], by["covec"][p]
@@ -250,7 +252,7 @@ def _milvus_queries_text(results: dict) -> str:
 def targets_table(s: dict) -> str:
     """Issue 3's targets against this set's figures, each computed from rows printed above."""
     rows = []
-    covec = {r["procs"]: r for r in s["scaling"].get("covec", {}).get("rows", []) if "total_bytes" in r}
+    covec = _measured(s, "covec")
     if covec:
         most = max(covec)
         r = covec[most]
@@ -268,7 +270,7 @@ def targets_table(s: dict) -> str:
                     None,
                 ]
             )
-    rust = {r["procs"]: r for r in s["scaling"].get("covec-rust", {}).get("rows", []) if "total_bytes" in r}
+    rust = _measured(s, "covec-rust")
     if rust:
         most = max(rust)
         ratio = rust[most]["total_bytes"] / rust[most]["shm_bytes"]
@@ -391,7 +393,7 @@ def plots(results: dict, img: Path) -> dict:
 
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for system, label in SCALING_LABELS.items():
-            rows = [r for r in s["scaling"].get(system, {}).get("rows", []) if "total_bytes" in r]
+            rows = list(_measured(s, system).values())
             if rows:
                 ax.plot(
                     [r["procs"] for r in rows],
