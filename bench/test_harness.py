@@ -5,6 +5,7 @@ Small and fast; they do not measure anything, they check that what the harness r
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -36,32 +37,55 @@ def test_synthetic_sets_are_seeded_unit_vectors():
     assert np.allclose(np.linalg.norm(a, axis=1), 1.0, atol=1e-5)
 
 
-def test_a_sweep_keeps_each_ef_s_fastest_round():
-    # Round 2 of ef=64 was disturbed; round 1 of ef=16. Each ef keeps its own best round, in ef order.
-    qps = {16: iter([500.0, 900.0, 800.0]), 64: iter([300.0, 100.0, 250.0])}
-    calls = []
+def test_a_sweep_keeps_each_ef_s_fastest_process():
+    # Process 2 was disturbed at ef=64, process 1 at ef=16: each ef keeps its own best process, in ef order.
+    runs = [
+        {"ok": True, "phases": {"build_s": 9.0}, "round_s": 1.0, "results": [{"ef": e, "qps": q} for e, q in p]}
+        for p in ([(16, 500.0), (64, 300.0)], [(16, 900.0), (64, 100.0)], [(16, 800.0), (64, 250.0)])
+    ]
+    runs[1]["phases"] = {"load_s": 0.1}
+    best = run.best_of_processes("hnswlib", runs)
+    assert [(r["ef"], r["qps"]) for r in best["results"]] == [(16, 900.0), (64, 300.0)]
+    assert (best["processes"], best["phases"]) == (3, {"build_s": 9.0}), "the first process's start-up is the build"
+    failed = {"ok": False, "error": "RuntimeError: gone"}
+    assert run.best_of_processes("hnswlib", [*runs, failed]) == dict(failed, system="hnswlib", processes=4)
 
-    def measure(ef):
-        calls.append(ef)
-        return {"ef": ef, "qps": next(qps[ef]), "recall": 0.9}
 
-    best, rounds = common.best_of_rounds(measure, [16, 64], rounds=3)
-    assert calls == [16, 64] * 3, "all efs once per round, so a burst of load spoils one round, not one ef"
-    assert rounds == 3
-    assert [(r["ef"], r["qps"]) for r in best] == [(16, 900.0), (64, 300.0)]
+def test_a_system_is_swept_again_only_after_a_good_round_within_the_budget():
+    within = {"ok": True, "round_s": run.SWEEP_REPEAT_BUDGET_S - 1}
+    assert run.sweep_again([]) and run.sweep_again([within])
+    assert not run.sweep_again([within, {"ok": True, "round_s": run.SWEEP_REPEAT_BUDGET_S + 1}])
+    assert not run.sweep_again([{"ok": False, "error": "x"}])
 
 
-def test_a_sweep_whose_round_outlasts_the_budget_runs_once():
-    calls = []
+def test_sweeps_take_turns_in_fresh_processes(tmp_path, monkeypatch):
+    base = np.random.default_rng(5).standard_normal((300, common.DIM)).astype(np.float32)
+    np.save(tmp_path / "base.npy", base)
+    np.save(tmp_path / "q.npy", base[:4])
+    np.save(tmp_path / "truth.npy", np.argsort(-(base[:4] @ base.T), axis=1)[:, : common.K].astype(np.int32))
+    data = {"base": str(tmp_path / "base.npy"), "queries": str(tmp_path / "q.npy"), "truth": str(tmp_path / "truth.npy")}
+    no_db = {"ok": False, "error": "not built here"}
+    monkeypatch.setattr(run, "SWEEP_PROCESSES", 3)
+    monkeypatch.setattr(run, "EFS", [16, 64])
+    children = run.Children(tmp_path, tmp_path)
+    out = run.sweeps(children, data, dict.fromkeys(("milvus", "covec-hnsw", "covec-flat"), no_db), "t", tmp_path)
+    assert [(s["system"], s["ok"], s["processes"]) for s in out] == [("numpy", True, 3), ("hnswlib", True, 3)]
+    assert [r["ef"] for r in out[1]["results"]] == [16, 64]
+    assert "build_s" in out[1]["phases"]
+    assert not (tmp_path / "hnswlib.bin").exists(), "the saved graph is this run's, removed after its sweeps"
+    logs = sorted(p.name for p in tmp_path.glob("sweep-t-*"))
+    assert len(logs) == 6, logs
 
-    def slow_measure(ef):
-        calls.append(ef)
-        time.sleep(0.02)
-        return {"ef": ef, "qps": 1.0, "recall": 0.9}
 
-    best, rounds = common.best_of_rounds(slow_measure, [16, 64], rounds=3, budget_s=0.03)
-    assert (calls, rounds) == ([16, 64], 1), "a round of 40 ms is over a 30 ms budget: not repeated"
-    assert [r["ef"] for r in best] == [16, 64]
+def test_hnswlib_loads_the_graph_its_first_process_saved(tmp_path):
+    base = np.random.default_rng(6).standard_normal((300, common.DIM)).astype(np.float32)
+    np.save(tmp_path / "base.npy", base)
+    spec = {"system": "hnswlib", "path": str(tmp_path / "base.npy"), "index_file": str(tmp_path / "g.bin")}
+    built = common.open_searcher(spec)
+    loaded = common.open_searcher(spec)
+    assert "build_s" in built.phases and "load_s" in loaded.phases
+    for q in base[:20]:
+        assert built.search(q, 32) == loaded.search(q, 32)
 
 
 def test_a_sweep_with_max_queries_measures_only_the_first_ones(tmp_path):
@@ -114,6 +138,41 @@ def test_private_bytes_leaves_out_touched_shm_pages(tmp_path):
         assert rollup["Pss_Shmem"] >= 60 << 20
         assert common.private_bytes(child.pid) < rollup["Pss"] - (60 << 20)
         assert common.dir_bytes(shm) == 64 << 20
+    finally:
+        child.kill()
+        child.wait()
+        shm.unlink(missing_ok=True)
+
+
+def test_memory_since_counts_what_a_process_added_and_not_shm(tmp_path):
+    # After its mark a child allocates 32 MiB, maps and reads a new 16 MiB file and touches 64 MiB of /dev/shm:
+    # memory_since counts the first two (the file at its Pss) and leaves the shared memory to the caller.
+    shm = Path("/dev/shm") / f"covec-bench-test-{tmp_path.name}"
+    data = tmp_path / "data.bin"
+    data.write_bytes(os.urandom(16 << 20))
+    code = (
+        "import json, mmap, os, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import common\n"
+        "print(json.dumps(common.memory_mark(os.getpid())), flush=True)\n"
+        "held = bytearray(32 << 20)\n"
+        "held[::4096] = b'x' * len(held[::4096])\n"
+        f"f = open({str(data)!r}, 'rb')\n"
+        "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
+        "total = sum(m[i] for i in range(0, len(m), 4096))\n"
+        f"fd = os.open({str(shm)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
+        "os.ftruncate(fd, 64 << 20)\n"
+        "s = mmap.mmap(fd, 64 << 20)\n"
+        "s[:] = b'x' * (64 << 20)\n"
+        "print('ready', flush=True)\n"
+        "sys.stdin.readline()\n"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        mark = json.loads(child.stdout.readline())
+        assert child.stdout.readline().strip() == "ready"
+        grown = common.memory_since(child.pid, mark)
+        assert (48 << 20) <= grown < (52 << 20), grown / 2**20
     finally:
         child.kill()
         child.wait()

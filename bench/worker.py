@@ -5,12 +5,11 @@ mappings or shared-memory attachments from the harness itself.
 
 Modes:
   build  create a Milvus-shaped db (Milvus Lite or covec) from a vectors file; prints the build phases.
-  sweep  single-process peer: open, then sequential single-query searches for each ef; prints results.
+  sweep  single-process peer: open, then sequential single-query searches for each ef, once; prints results
+         and how long that round of searches took.
   serve  one of P concurrent workers: open and answer one query ("ready"), wait for "go UNTIL" on stdin,
          search until wall time UNTIL, save latencies ("done"), then wait for "exit" so the harness can
          read this process's memory while everything is still mapped.
-  idle   the part of every worker that is not the system: Python, numpy and the queries loaded; says
-         "ready" and waits for "exit", so the harness can measure what a bare worker costs.
 """
 
 from __future__ import annotations
@@ -43,22 +42,25 @@ def mode_sweep(spec: dict) -> None:
     truth = np.load(spec["truth"])[: len(queries)]
     searcher = common.open_searcher(spec)
     try:
-        results, rounds = common.best_of_rounds(
-            lambda ef: common.sequential_search(searcher, queries, truth, ef), spec["efs"]
-        )
+        t = time.perf_counter()
+        results = [common.sequential_search(searcher, queries, truth, ef) for ef in spec["efs"]]
+        round_s = time.perf_counter() - t
     finally:
         searcher.close()
-    say(ok=True, phases=searcher.phases, results=results, rounds=rounds)
+    say(ok=True, phases=searcher.phases, results=results, round_s=round_s)
 
 
 def mode_serve(spec: dict) -> None:
     queries = np.load(spec["queries"])
+    # With mark_memory, what the worker holds before the system is imported, so that the harness can tell what
+    # the system added to it from what Python, numpy and the queries cost.
+    mark = {"memory_mark": common.memory_mark(os.getpid())} if spec.get("mark_memory") else {}
     searcher = common.open_searcher(spec)
     try:
         t = time.perf_counter()
         searcher.search(queries[0], spec["ef"])
         searcher.phases["first_search_s"] = time.perf_counter() - t
-        say(ok=True, stage="ready", pid=os.getpid(), t_ready=time.time(), phases=searcher.phases)
+        say(ok=True, stage="ready", pid=os.getpid(), t_ready=time.time(), phases=searcher.phases, **mark)
         command = sys.stdin.readline().split()
         if command and command[0] == "go":
             lat = common.timed_loop(searcher, queries, spec["ef"], float(command[1]), spec["first_query"])
@@ -73,19 +75,13 @@ def mode_serve(spec: dict) -> None:
         searcher.close()
 
 
-def mode_idle(spec: dict) -> None:
-    queries = np.load(spec["queries"])
-    say(ok=True, stage="ready", pid=os.getpid(), t_ready=time.time(), phases={}, queries=len(queries))
-    sys.stdin.readline()
-
-
 def main() -> int:
-    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "sweep", "serve", "idle"):
+    if len(sys.argv) != 3 or sys.argv[1] not in ("build", "sweep", "serve"):
         print(__doc__, file=sys.stderr)
         return 2
     spec = json.loads(sys.argv[2])
     try:
-        {"build": mode_build, "sweep": mode_sweep, "serve": mode_serve, "idle": mode_idle}[sys.argv[1]](spec)
+        {"build": mode_build, "sweep": mode_sweep, "serve": mode_serve}[sys.argv[1]](spec)
     except Exception as e:  # noqa: BLE001 -- reported to the harness, which records the failure beside the system's name
         say(ok=False, error=f"{type(e).__name__}: {e}", trace=traceback.format_exc(limit=4))
         return 1
