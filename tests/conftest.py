@@ -43,8 +43,9 @@ def client(make_client):
 class FakeDatabase:
     """Stands in for covec._covec.Database in tests of argument handling and result shaping only.
 
-    It stores schemas, returns canned search hits, and records the arguments of every call, so a test
-    can check what the client sent and how it shaped what came back. It does not filter or rank.
+    It stores schemas, answers every search with no hits, and records the arguments of every call, so a
+    test can check what the client sent. It does not filter or rank; the hits' shape is built natively and
+    tested against the real engine.
     """
 
     def __init__(self, path, shm_dir=None, use_segment=True, group=None):
@@ -52,7 +53,6 @@ class FakeDatabase:
         self.collections = {}
         self.rows = {}
         self.calls = []
-        self.hits = []
 
     def _require(self, name):
         if name not in self.collections:
@@ -114,10 +114,14 @@ class FakeDatabase:
         self.calls.append(("count", name, filter))
         return 7
 
-    def search(self, name, anns_field, vectors, limit, offset=0, filter="", names=None, all=False, metric=None, params=None):
-        self.calls.append(("search", name, anns_field, vectors, limit, offset, filter, names, all, metric, params))
-        # Fresh dicts per call: the client may mutate entities while shaping.
-        return [[(pk, dist, dict(entity)) for pk, dist, entity in self.hits] for _ in range(vectors.shape[0])]
+    def search(
+        self, name, anns_field, vectors, limit, offset=0, filter="", names=None, all=False, metric=None, params=None,
+        pk="id", keep_pk=True,
+    ):
+        self.calls.append(
+            ("search", name, anns_field, vectors, limit, offset, filter, names, all, metric, params, pk, keep_pk)
+        )
+        return [[] for _ in range(vectors.shape[0])]
 
 
 @pytest.fixture

@@ -201,23 +201,16 @@ def test_delete_arguments(fake):
     assert c.delete("t", filter="id > 0") == {"delete_count": 0}
 
 
-def test_search_shapes_hits_like_pymilvus(fake):
+def test_search_asks_for_the_primary_key_only_when_named(fake):
     c, db = fake
     c.create_collection("t", dimension=DIM)
-    db.hits = [(3, 0.9, {"id": 3, "vector": [0.0] * DIM, "color": "red"}), (1, 0.5, {"id": 1, "vector": [1.0] * DIM})]
     res = c.search("t", [list(vec())], limit=2)
-    assert len(res) == 1 and len(res[0]) == 2 and res.extra == {}
-    hit = res[0][0]
-    assert dict(hit) == {"id": 3, "distance": 0.9, "entity": {"vector": [0.0] * DIM, "color": "red"}}
-    assert hit.id == 3 and hit.distance == 0.9
-    assert hit.entity.get("color") == "red" and hit.get("color") == "red" and hit["color"] == "red"
-    assert hit.get("missing", "d") == "d"
-    star = c.search("t", vec(2), output_fields=["*"])
-    assert len(star) == 2 and star[0][0]["entity"]["id"] == 3
-    named = c.search("t", vec(), output_fields=["color"])
-    assert "id" not in named[0][0]["entity"]
-    call = db.calls[-1]
-    assert call[7] == ["color"] and call[8] is False
+    assert res == [[]] and res.extra == {}
+    assert db.calls[-1][7:] == ([], True, None, None, "id", False), "default fields: all, the pk not in the entity"
+    c.search("t", vec(2), output_fields=["*"])
+    assert db.calls[-1][-2:] == ("id", True)
+    c.search("t", vec(), output_fields=["color"])
+    assert db.calls[-1][7:9] == (["color"], False) and db.calls[-1][-1] is False
 
 
 def test_search_arguments_reach_the_engine(fake):
@@ -231,7 +224,7 @@ def test_search_arguments_reach_the_engine(fake):
         search_params={"metric_type": "COSINE", "params": {"ef": 32}, "offset": 2},
         anns_field="vector",
     )
-    _, name, anns, vectors, limit, offset, flt, names, all_fields, metric, params = db.calls[-1]
+    _, name, anns, vectors, limit, offset, flt, names, all_fields, metric, params, _, _ = db.calls[-1]
     assert vectors.dtype == np.float32 and vectors.flags["C_CONTIGUOUS"] and vectors.shape == (2, DIM)
     assert (anns, limit, offset, flt, metric, params) == ("vector", 4, 2, "id > 1", "COSINE", {"ef": 32})
     assert (names, all_fields) == ([], True)
@@ -322,6 +315,32 @@ def test_quick_setup_round_trip(client):
     assert client.list_indexes("docs") == ["vector"]
     idx = client.describe_index("docs", "vector")
     assert (idx["metric_type"], idx["field_name"], idx["index_name"]) == ("COSINE", "vector", "vector")
+
+
+def test_search_shapes_hits_like_pymilvus(client):
+    client.create_collection("t", dimension=DIM, metric_type="IP")
+    axis = np.eye(DIM, dtype=np.float32)
+    client.insert("t", [{"id": 3, "vector": axis[0], "color": "red"}, {"id": 1, "vector": axis[1]}])
+    query = axis[0] + np.float32(0.5) * axis[1]
+    res = client.search("t", [query], limit=2)
+    assert len(res) == 1 and len(res[0]) == 2 and res.extra == {} and res.recalls is None
+    hit = res[0][0]
+    assert dict(hit) == {"id": 3, "distance": 1.0, "entity": {"vector": axis[0].tolist(), "color": "red"}}
+    assert hit.id == 3 and hit.distance == 1.0 and (res[0][1].id, res[0][1].distance) == (1, 0.5)
+    assert hit.entity.get("color") == "red" and hit.get("color") == "red" and hit["color"] == "red"
+    assert hit.get("missing", "d") == "d"
+    star = client.search("t", np.stack([query, query]), output_fields=["*"])
+    assert len(star) == 2 and list(star[1][0]["entity"])[0] == "id" and star[1][0]["entity"]["id"] == 3
+    assert "id" not in client.search("t", [query], output_fields=["color"])[0][0]["entity"]
+    assert client.search("t", [query], output_fields=["id"])[0][0]["entity"] == {"id": 3}
+
+
+def test_hits_answer_to_a_primary_key_of_another_name(client):
+    client.create_collection("p", dimension=DIM, primary_field_name="doc", id_type="string", max_length=8)
+    client.insert("p", [{"doc": "a", "vector": np.ones(DIM, np.float32)}])
+    hit = client.search("p", [np.ones(DIM, np.float32)], limit=1, output_fields=["doc"])[0][0]
+    assert (hit.id, hit.pk, hit["doc"], hit.entity["doc"]) == ("a", "a", "a", "a")
+    assert set(hit) == {"doc", "distance", "entity"}
 
 
 def test_insert_search_query_get_with_lists_and_numpy(client):

@@ -16,7 +16,7 @@ import numpy as np
 
 from . import _schema
 from ._covec import float_rows
-from ._results import ExtraList, Hit, HybridHits, OmitZeroDict, SearchResult
+from ._results import ExtraList, OmitZeroDict, SearchResult
 from .exceptions import (
     DataNotMatchException,
     DataTypeNotMatchException,
@@ -549,7 +549,7 @@ class MilvusClient:
         names, all_fields = self._output(output_fields)
         # A hit's entity carries the pk only when asked for by name or by "*", as in Milvus.
         keep_pk = pk in names or (output_fields is not None and "*" in _as_list(output_fields))
-        results = self._call(
+        hits = self._call(
             collection_name,
             self._database.search,
             collection_name,
@@ -562,18 +562,7 @@ class MilvusClient:
             all_fields,
             metric,
             params or None,
+            pk,
+            keep_pk,
         )
-        out = SearchResult()
-        for hits in results:
-            shaped = HybridHits()
-            for pk_value, distance, entity in hits:
-                if not keep_pk:
-                    entity.pop(pk, None)
-                elif pk not in entity:
-                    entity = {pk: pk_value, **entity}
-                hit = Hit({pk: pk_value, "distance": distance, "entity": entity})
-                if pk != "id":
-                    hit._pk_name = pk
-                shaped.append(hit)
-            out.append(shaped)
-        return out
+        return SearchResult(hits)
