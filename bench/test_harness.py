@@ -5,6 +5,7 @@ Small and fast; they do not measure anything, they check that what the harness r
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -119,64 +120,60 @@ def test_equal_recall_reads_the_frontier_not_a_saturated_ef():
     assert report._qps_at_recall(sweep[:2], 0.999) is None
 
 
-def test_private_bytes_leaves_out_touched_shm_pages(tmp_path):
-    # A child maps and touches 64 MiB of /dev/shm: Pss grows by it, Pss - Pss_Shmem must not.
+@contextlib.contextmanager
+def child_touching_shm(tmp_path, before: str = ""):
+    """A Python child that runs `before`, then maps and touches 64 MiB of /dev/shm and waits for a line;
+    yields (the child, the shm file), and removes the file afterwards."""
     shm = Path("/dev/shm") / f"covec-bench-test-{tmp_path.name}"
     code = (
-        "import mmap, os, sys\n"
+        "import json, mmap, os, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
+        "import common\n"
+        f"{before}"
         f"fd = os.open({str(shm)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
         "os.ftruncate(fd, 64 << 20)\n"
-        "m = mmap.mmap(fd, 64 << 20)\n"
-        "m[:] = b'x' * (64 << 20)\n"
+        "shared = mmap.mmap(fd, 64 << 20)\n"
+        "shared[:] = b'x' * (64 << 20)\n"
         "print('ready', flush=True)\n"
         "sys.stdin.readline()\n"
     )
     child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
-        assert child.stdout.readline().strip() == "ready"
-        rollup = common.smaps_rollup(child.pid)
-        assert rollup["Pss_Shmem"] >= 60 << 20
-        assert common.private_bytes(child.pid) < rollup["Pss"] - (60 << 20)
-        assert common.dir_bytes(shm) == 64 << 20
+        yield child, shm
     finally:
         child.kill()
         child.wait()
         shm.unlink(missing_ok=True)
 
 
+def test_private_bytes_leaves_out_touched_shm_pages(tmp_path):
+    # A child maps and touches 64 MiB of /dev/shm: Pss grows by it, Pss - Pss_Shmem must not.
+    with child_touching_shm(tmp_path) as (child, shm):
+        assert child.stdout.readline().strip() == "ready"
+        rollup = common.smaps_rollup(child.pid)
+        assert rollup["Pss_Shmem"] >= 60 << 20
+        assert common.private_bytes(child.pid) < rollup["Pss"] - (60 << 20)
+        assert common.dir_bytes(shm) == 64 << 20
+
+
 def test_memory_since_counts_what_a_process_added_and_not_shm(tmp_path):
     # After its mark a child allocates 32 MiB, maps and reads a new 16 MiB file and touches 64 MiB of /dev/shm:
     # memory_since counts the first two (the file at its Pss) and leaves the shared memory to the caller.
-    shm = Path("/dev/shm") / f"covec-bench-test-{tmp_path.name}"
     data = tmp_path / "data.bin"
     data.write_bytes(os.urandom(16 << 20))
-    code = (
-        "import json, mmap, os, sys\n"
-        f"sys.path.insert(0, {str(Path(__file__).parent)!r})\n"
-        "import common\n"
+    before = (
         "print(json.dumps(common.memory_mark(os.getpid())), flush=True)\n"
         "held = bytearray(32 << 20)\n"
         "held[::4096] = b'x' * len(held[::4096])\n"
         f"f = open({str(data)!r}, 'rb')\n"
         "m = mmap.mmap(f.fileno(), 0, prot=mmap.PROT_READ)\n"
         "total = sum(m[i] for i in range(0, len(m), 4096))\n"
-        f"fd = os.open({str(shm)!r}, os.O_RDWR | os.O_CREAT, 0o600)\n"
-        "os.ftruncate(fd, 64 << 20)\n"
-        "s = mmap.mmap(fd, 64 << 20)\n"
-        "s[:] = b'x' * (64 << 20)\n"
-        "print('ready', flush=True)\n"
-        "sys.stdin.readline()\n"
     )
-    child = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
+    with child_touching_shm(tmp_path, before) as (child, _):
         mark = json.loads(child.stdout.readline())
         assert child.stdout.readline().strip() == "ready"
         grown = common.memory_since(child.pid, mark)
         assert (48 << 20) <= grown < (52 << 20), grown / 2**20
-    finally:
-        child.kill()
-        child.wait()
-        shm.unlink(missing_ok=True)
 
 
 @pytest.fixture(scope="module")
