@@ -15,9 +15,10 @@ $(VENV)/.base: pyproject.toml
 	$(VPY) -m pip install -q --disable-pip-version-check maturin numpy pytest
 	touch $@
 
-# Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory.
+# Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory;
+# hnswlib is a peer the benchmark harness runs (bench/test_harness.py checks it; it builds from source, ~35 s).
 $(VENV)/.test: $(VENV)/.base
-	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil
+	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib
 	touch $@
 
 # Builds the Rust extension in release mode and installs covec into .venv (editable), byte-compiled as
@@ -77,7 +78,7 @@ fuzz: target/tools/bin/cargo-fuzz
 test: lint rust-test neon-test py-test fuzz
 
 bench: dev daemon $(VENV)/.test
-	$(VPY) -m pip install -q --disable-pip-version-check hnswlib matplotlib
+	$(VPY) -m pip install -q --disable-pip-version-check matplotlib
 	$(VPY) bench/run.py
 
 clean-venv:
