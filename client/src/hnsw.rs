@@ -17,6 +17,7 @@ mod graph;
 mod layout;
 mod sq8;
 
+use std::borrow::Cow;
 use std::cell::RefCell;
 
 use crate::error::{Error, Result};
@@ -57,6 +58,13 @@ impl Default for HnswParams {
 pub struct HnswIndex {
     dim: usize,
     metric: Metric,
+    links: Links,
+}
+
+/// Owned adjacency in exactly the serialized layout (see `Graph` for the invariants): the builder's
+/// working graph, then the built index's.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Links {
     m: usize,
     m0: usize,
     max_level: usize,
@@ -65,6 +73,21 @@ pub struct HnswIndex {
     layer0: Vec<u32>,
     upper_off: Vec<u32>,
     upper: Vec<u32>,
+}
+
+impl Links {
+    fn graph(&self) -> Graph<'_> {
+        Graph {
+            m: self.m,
+            m0: self.m0,
+            max_level: self.max_level,
+            entry: self.entry,
+            n: self.n,
+            layer0: &self.layer0,
+            upper_off: &self.upper_off,
+            upper: &self.upper,
+        }
+    }
 }
 
 /// Builds an index over `vectors` (row-major, `n x dim`). Rows are numbered by position. Errors on a
@@ -98,11 +121,11 @@ impl HnswIndex {
     }
 
     pub fn len(&self) -> usize {
-        self.n
+        self.links.n
     }
 
     pub fn is_empty(&self) -> bool {
-        self.n == 0
+        self.links.n == 0
     }
 
     /// A view over the owned arrays: the same search code a reader runs over mapped bytes.
@@ -110,16 +133,7 @@ impl HnswIndex {
         HnswView {
             metric: self.metric,
             dim: self.dim,
-            graph: Graph {
-                m: self.m,
-                m0: self.m0,
-                max_level: self.max_level,
-                entry: self.entry,
-                n: self.n,
-                layer0: &self.layer0,
-                upper_off: &self.upper_off,
-                upper: &self.upper,
-            },
+            graph: self.links.graph(),
         }
     }
 }
@@ -242,13 +256,8 @@ impl<'a> HnswView<'a> {
         if k == 0 || self.graph.n == 0 {
             return Ok(Vec::new());
         }
-        let normalised;
-        let query = if metric == Metric::Cosine {
-            normalised = unit(query);
-            &normalised[..]
-        } else {
-            query
-        };
+        let query = walk_query(metric, query);
+        let query = &query[..];
         let scorer = Scorer {
             score: |id| space.score_to(query, id),
             prefetch: |id| prefetch(row(space.vectors, space.dim, id)),
@@ -319,13 +328,8 @@ impl<'a> HnswView<'a> {
         if k == 0 || n == 0 {
             return Ok(Vec::new());
         }
-        let normalised;
-        let query = if metric == Metric::Cosine {
-            normalised = unit(query);
-            &normalised[..]
-        } else {
-            query
-        };
+        let query = walk_query(metric, query);
+        let query = &query[..];
         let prepared = Sq8Query::new(metric, query, codes.min(), codes.scale());
         let scorer = Scorer {
             score: |id| prepared.score(codes.codes(id)),
@@ -375,13 +379,17 @@ impl<'a> HnswView<'a> {
     }
 }
 
-/// `v / |v|`; a zero vector stays zero (its cosine with anything is 0, as Milvus reports).
-fn unit(v: &[f32]) -> Vec<f32> {
-    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+/// The query as a walk scores it: COSINE compares unit vectors, so the query is normalised (a zero
+/// vector stays zero: its cosine with anything is 0, as Milvus reports).
+fn walk_query(metric: Metric, query: &[f32]) -> Cow<'_, [f32]> {
+    if metric != Metric::Cosine {
+        return Cow::Borrowed(query);
+    }
+    let norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
     if norm > 0.0 {
-        v.iter().map(|x| x / norm).collect()
+        Cow::Owned(query.iter().map(|x| x / norm).collect())
     } else {
-        v.to_vec()
+        Cow::Borrowed(query)
     }
 }
 

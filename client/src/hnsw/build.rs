@@ -2,37 +2,12 @@
 //! a pure function of (vectors, metric, params).
 
 use super::distance::{prefetch, row, Space};
-use super::graph::{greedy, search_layer, Cand, Graph, Scorer, Scratch};
-use super::{HnswIndex, HnswParams, HnswView, MAX_LEVEL, MAX_M};
+use super::graph::{greedy, search_layer, Cand, Scorer, Scratch};
+use super::{HnswIndex, HnswParams, HnswView, Links, MAX_LEVEL, MAX_M};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
 
-/// Owned adjacency in exactly the serialized layout (see `Graph` for the invariants).
-struct Links {
-    m: usize,
-    m0: usize,
-    max_level: usize,
-    entry: u32,
-    n: usize,
-    layer0: Vec<u32>,
-    upper_off: Vec<u32>,
-    upper: Vec<u32>,
-}
-
 impl Links {
-    fn graph(&self) -> Graph<'_> {
-        Graph {
-            m: self.m,
-            m0: self.m0,
-            max_level: self.max_level,
-            entry: self.entry,
-            n: self.n,
-            layer0: &self.layer0,
-            upper_off: &self.upper_off,
-            upper: &self.upper,
-        }
-    }
-
     /// Start of node's `[count, ids...]` block on `level`, and its capacity.
     fn block(&self, node: u32, level: usize) -> (usize, usize) {
         if level == 0 {
@@ -201,18 +176,7 @@ pub(super) fn build(
     for i in first as u32..n as u32 {
         insert(&mut links, space, i, ef_c, &mut buf)?;
     }
-    Ok(HnswIndex {
-        dim,
-        metric,
-        m,
-        m0,
-        max_level: links.max_level,
-        entry: links.entry,
-        n,
-        layer0: links.layer0,
-        upper_off: links.upper_off,
-        upper: links.upper,
-    })
+    Ok(HnswIndex { dim, metric, links })
 }
 
 /// Copies `base`'s adjacency into `links` (sized for all rows, levels already drawn); returns the

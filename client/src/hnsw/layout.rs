@@ -53,18 +53,19 @@ pub(super) fn corrupt(reason: impl Into<String>) -> Error {
 }
 
 pub(crate) fn to_bytes(ix: &HnswIndex) -> Vec<u8> {
+    let (dim, metric, ix) = (ix.dim, ix.metric, &ix.links);
     let words = HEADER_WORDS + ix.layer0.len() + ix.upper_off.len() + ix.upper.len();
     let mut out = Vec::with_capacity(words * 4);
     out.extend_from_slice(&MAGIC);
     let header = [
         VERSION,
-        metric_code(ix.metric),
+        metric_code(metric),
         ix.m as u32,
         ix.m0 as u32,
         ix.max_level as u32,
         ix.entry,
         ix.n as u32,
-        ix.dim as u32,
+        dim as u32,
         ix.upper.len() as u32,
         0,
     ];
