@@ -11,12 +11,17 @@ class OmitZeroDict(dict):
         return str(dict(self))
 
 
-class ExtraList(list):
-    """get/query results: a list of row dicts with an ``extra`` dict (always empty in covec)."""
+class _Extra:
+    """An ``extra`` dict (always empty in covec), made on first use: no __init__ keeps building a
+    result as cheap as building a list, which a search pays on every call."""
 
-    def __init__(self, *args, extra=None):
-        super().__init__(*args)
-        self.extra = OmitZeroDict(extra or {})
+    @property
+    def extra(self):
+        return self.__dict__.setdefault("extra", OmitZeroDict())
+
+
+class ExtraList(_Extra, list):
+    """get/query results: a list of row dicts with an ``extra`` dict."""
 
 
 class Hit(dict):
@@ -79,10 +84,7 @@ class HybridHits(list):
     """The hits of one query vector, best first."""
 
 
-class SearchResult(list):
+class SearchResult(_Extra, list):
     """One HybridHits per query vector, with ``extra`` (empty) and ``recalls`` (None) as in pymilvus."""
 
-    def __init__(self, *args, extra=None):
-        super().__init__(*args)
-        self.extra = OmitZeroDict(extra or {})
-        self.recalls = None
+    recalls = None

@@ -107,7 +107,7 @@ class MilvusClient:
             bool(kwargs.get("use_segment", True)),
             kwargs.get("group"),
         )
-        # Schemas by collection name; dropped on our own DDL and on "collection not found" errors.
+        # (schema, primary key name) by collection name; dropped on our own DDL and on "collection not found" errors.
         self._schemas = {}
 
     # --- plumbing -----------------------------------------------------------------------------------
@@ -131,11 +131,19 @@ class MilvusClient:
             raise
 
     def _schema(self, name):
-        schema = self._schemas.get(name)
-        if schema is None:
+        return self._described(name)[0]
+
+    def _pk(self, name):
+        return self._described(name)[1]
+
+    def _described(self, name):
+        """(schema, primary key name), cached: every search and query needs the key's name."""
+        entry = self._schemas.get(name)
+        if entry is None:
             schema = self._describe_native(name)["schema"]
-            self._schemas[name] = schema
-        return schema
+            pk = next(f["name"] for f in schema["fields"] if f["is_primary"])
+            entry = self._schemas[name] = (schema, pk)
+        return entry
 
     def _call(self, name, fn, *args, **kwargs):
         """Calls the native database; a stale cached schema is forgotten when the collection is gone."""
@@ -145,10 +153,6 @@ class MilvusClient:
             if e.code == 100:
                 self._schemas.pop(name, None)
             raise
-
-    @staticmethod
-    def _pk_name(schema):
-        return next(f["name"] for f in schema["fields"] if f["is_primary"])
 
     def _check_loaded(self, name):
         if (self._path, name) in _RELEASED:
@@ -456,7 +460,7 @@ class MilvusClient:
             return ExtraList([])
         names, all_fields = self._output(output_fields)
         if not all_fields:
-            pk = self._pk_name(self._schema(collection_name))
+            pk = self._pk(collection_name)
             names = [pk] + [n for n in names if n != pk]
         rows = self._call(collection_name, self._database.get, collection_name, ids, names, all_fields)
         return ExtraList(rows)
@@ -477,8 +481,7 @@ class MilvusClient:
             filter = ""
         if not isinstance(filter, str):
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
-        schema = self._schema(collection_name)
-        pk = self._pk_name(schema)
+        pk = self._pk(collection_name)
         if ids is not None:
             id_filter = f"{pk} in [{', '.join(_filter_literal(i) for i in _as_list(ids))}]"
             filter = f"({filter}) and {id_filter}" if filter.strip() else id_filter
@@ -544,8 +547,7 @@ class MilvusClient:
         if offset is None:
             offset = kwargs.get("offset") or 0
         params.update(search_params)
-        schema = self._schema(collection_name)
-        pk = self._pk_name(schema)
+        pk = self._pk(collection_name)
         names, all_fields = self._output(output_fields)
         # A hit's entity carries the pk only when asked for by name or by "*", as in Milvus.
         keep_pk = pk in names or (output_fields is not None and "*" in _as_list(output_fields))
