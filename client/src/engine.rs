@@ -530,10 +530,6 @@ impl<'a> CollectionView<'a> {
         Ok((values, self.dynamic_map(id)?))
     }
 
-    pub(crate) fn parts_len(&self) -> usize {
-        self.parts.len()
-    }
-
     pub fn get(&self, ids: &[Pk], out: &OutputFields) -> Result<Vec<Row>> {
         ids.iter()
             .filter_map(|pk| self.find(pk))

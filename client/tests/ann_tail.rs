@@ -84,12 +84,13 @@ fn tail_and_deletions_until_rebuild() {
     let built = parts(&t);
     assert_eq!(built.len(), 1);
     let graph = built[0].2.expect("a graph over 2000 rows");
-    // A tail of 10 % or less is searched exactly beside the graph.
+    // A tail of 10 % or less is searched exactly beside the graph; the second write, as large as the
+    // first, merges with it into one tail part.
     insert(&db, &data, 2000..2075);
     insert(&db, &data, 2075..2150);
     let p = parts(&t);
-    assert_eq!((p.len(), p[0].2), (3, Some(graph)));
-    assert_eq!(p[1].2, None);
+    assert_eq!((p.len(), p[0].2), (2, Some(graph)));
+    assert_eq!((p[1].0, p[1].2), (150, None));
     let probe = [5, 1500, 2060, 2149];
     let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
     assert_eq!(nearest(&db, &data, &probe), want);

@@ -130,8 +130,9 @@ fn a_copy_leaves_out_the_sections_a_merge_left_behind() {
     let db = t.open();
     db.create_collection("c", simple_schema(64), vec![])
         .unwrap();
-    // The ninth commit merges the eight parts before it into one: their sections stay in the file
-    // (too small to reach the compaction threshold) but no catalog references them any more.
+    // Every second commit merges the newest parts into one (they double in size like a binary counter's
+    // digits): the merged sections stay in the file (too small to reach the compaction threshold) but no
+    // catalog references them any more.
     for i in 0..9 {
         db.insert(
             "c",

@@ -16,9 +16,8 @@ use crate::schema::{
 use crate::store::CommitBuilder;
 use crate::value::{Pk, Row, Value};
 
-/// Merge a collection's parts into one beyond this many parts...
-const MAX_PARTS: usize = 8;
-/// ...or when more than this fraction of its stored rows are deleted.
+/// Merge all of a collection's tail parts into one when more than this fraction of their stored rows are
+/// deleted (otherwise they merge by size: `first_merged_part`).
 const MAX_DELETED_FRACTION: f64 = 0.3;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -533,8 +532,8 @@ fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
 /// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
 /// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
 /// `DELETED_PERCENT` %, or, with `index_tail`, when there is any live tail row. Otherwise only the
-/// tail parts are ever merged (beyond MAX_PARTS parts, or more than MAX_DELETED_FRACTION of the tail
-/// deleted): a graph is never dropped by a merge.
+/// tail parts are ever merged (all of them when more than MAX_DELETED_FRACTION of the tail is deleted,
+/// else the newest by size, `first_merged_part`): a graph is never dropped by a merge.
 fn rebuild_entry(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
@@ -577,12 +576,17 @@ fn rebuild_entry(
     // row: its rows then come first in the merged part, in order, so its graph covers rows 0..n.
     let extendable =
         indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
-    let parts_after = view.parts_len() + usize::from(!new_rows.is_empty());
-    let merge_tail = parts_after > MAX_PARTS
-        || (tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION);
-    if rebuild || merge_tail {
+    let tail: Vec<usize> = (0..indexed.len()).filter(|&pi| !indexed[pi]).collect();
+    let merged_tail =
+        if tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION {
+            &tail[..]
+        } else {
+            let rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
+            &tail[first_merged_part(&rows, new_rows.len() as u64)..]
+        };
+    if rebuild || !merged_tail.is_empty() {
         // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
-        let merged = |pi: usize| rebuild || !indexed[pi];
+        let merged = |pi: usize| rebuild || merged_tail.contains(&pi);
         let mut rows = Vec::new();
         for id in view.matching(None) {
             if merged(id.part) && !doomed.contains(&id) {
@@ -621,6 +625,21 @@ fn rebuild_entry(
         entry.parts.push(p);
     }
     Ok(entry)
+}
+
+/// Of tail parts holding `rows` (oldest first), the index of the first one to merge with `new` rows into
+/// one part (`rows.len()` when none): the newest parts merge while together they hold at least as many
+/// rows as the part before them. Parts then at least double in size from newest to oldest, as the digits
+/// of a binary counter: a tail of n rows has O(log n) parts and each row is rewritten O(log n) times,
+/// where merging every part beyond a fixed count rewrote the whole tail every few commits (quadratic).
+fn first_merged_part(rows: &[u64], new: u64) -> usize {
+    let mut first = rows.len();
+    let mut run = new;
+    while first > 0 && new > 0 && run >= rows[first - 1] {
+        first -= 1;
+        run += rows[first];
+    }
+    first
 }
 
 /// Sets the deletion bits of `doomed` rows in new bitmap sections; `entry.parts` are still the view's.
@@ -833,4 +852,39 @@ fn build_part(
         deleted_count: 0,
         ann,
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_merged_part;
+
+    /// Commits of equal batches: the tail's parts are the binary digits of the number of commits, and the
+    /// merges rewrite each row at most log2(commits) times in all.
+    #[test]
+    fn tail_parts_merge_as_a_binary_counter() {
+        const BATCH: u64 = 10;
+        let mut parts: Vec<u64> = Vec::new();
+        let mut rewritten = 0;
+        for commit in 1..=1000u64 {
+            let first = first_merged_part(&parts, BATCH);
+            rewritten += parts[first..].iter().sum::<u64>();
+            let merged = parts.drain(first..).sum::<u64>() + BATCH;
+            parts.push(merged);
+            let digits: Vec<u64> = (0..64)
+                .rev()
+                .filter(|bit| commit >> bit & 1 == 1)
+                .map(|bit| BATCH << bit)
+                .collect();
+            assert_eq!(parts, digits, "after {commit} commits");
+        }
+        assert!(rewritten <= 1000 * BATCH * 10, "{rewritten} rows rewritten");
+    }
+
+    #[test]
+    fn a_commit_without_new_rows_merges_nothing_by_size() {
+        assert_eq!(first_merged_part(&[40, 20], 0), 2);
+        assert_eq!(first_merged_part(&[], 5), 0);
+        assert_eq!(first_merged_part(&[400, 20, 10], 1000), 0);
+        assert_eq!(first_merged_part(&[400, 20, 10], 15), 1);
+    }
 }
