@@ -167,6 +167,12 @@ fn to_vector(obj: &Bound<'_, PyAny>) -> PyResult<Vec<f32>> {
             ),
         ));
     }
+    // float32 (what the Python front passes) is read as it is; other dtypes are cast by numpy.
+    if let Ok(f32s) = obj.cast::<numpy::PyArray1<f32>>() {
+        if let Ok(values) = f32s.to_vec() {
+            return Ok(values);
+        }
+    }
     let as_f32 = obj.call_method1("astype", ("float32",))?;
     let typed = as_f32
         .cast::<numpy::PyArray1<f32>>()

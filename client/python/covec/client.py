@@ -400,8 +400,11 @@ class MilvusClient:
             for name in vector_fields:
                 value = row.get(name)
                 if value is not None and not isinstance(value, np.ndarray):
+                    # A list of floats converts natively (numpy's list conversion costs ~4x more per row);
+                    # numpy converts anything else, or says why it cannot.
+                    native = float_rows([value]) if type(value) is list and value else None
                     try:
-                        row[name] = np.asarray(value, dtype=np.float32)
+                        row[name] = native[0] if native is not None else np.asarray(value, dtype=np.float32)
                     except (TypeError, ValueError) as e:
                         raise DataNotMatchException(
                             message=f"The Input data type is inconsistent with defined schema, {name} field should be a float_vector. Detail: {e}"
