@@ -140,6 +140,33 @@ fn filtered_recall_at_2_percent() {
     check_filtered(2);
 }
 
+/// Rows in the top `percent` of the first coordinate: a filter correlated with where rows lie, so the
+/// matches sit in a few clusters and, for most queries, far from the query. The walk must cross the graph
+/// to reach them (the engine scans such small shares exactly; this checks the walk itself).
+fn check_filtered_by_position(percent: usize) {
+    let metric = Metric::L2;
+    let (vectors, queries) = data(metric);
+    let n = vectors.len() / DIM;
+    let mut first: Vec<f32> = vectors.chunks_exact(DIM).map(|row| row[0]).collect();
+    first.sort_by(f32::total_cmp);
+    let threshold = first[n - n * percent / 100];
+    let keep = |id: u32| vectors[id as usize * DIM] >= threshold;
+    let index = build(&vectors, DIM, metric, &HnswParams::default()).unwrap();
+    let (r, us) = mean_recall(&index.view(), &vectors, &queries, metric, 64, &keep, true);
+    eprintln!("filtered by position, top {percent}% of coordinate 0: recall@10 {r:.4} at ef=64 ({us:.0} us/query)");
+    assert!(
+        r >= 0.95,
+        "position-correlated filter at {percent}%: recall {r}"
+    );
+}
+
+#[test]
+fn filtered_recall_with_a_filter_correlated_with_position() {
+    for percent in [2, 10] {
+        check_filtered_by_position(percent);
+    }
+}
+
 /// Build speed at the size the design targets. Ignored by default (about a minute of one core); run with
 /// `cargo test --release -p covec --test hnsw_recall -- --ignored --nocapture`.
 #[test]
