@@ -326,6 +326,25 @@ impl RowView for RowRef<'_, '_> {
 /// An f32 score ordered so that larger is a better hit, NaN worst.
 #[derive(Clone, Copy, PartialEq)]
 struct Rank(f32);
+impl Rank {
+    /// A reported distance as a rank: L2 distances are better smaller, similarities larger.
+    fn of(metric: Metric, distance: f32) -> Rank {
+        Rank(if metric.higher_is_better() {
+            distance
+        } else {
+            -distance
+        })
+    }
+
+    /// The reported distance this rank came from.
+    fn distance(self, metric: Metric) -> f32 {
+        if metric.higher_is_better() {
+            self.0
+        } else {
+            -self.0
+        }
+    }
+}
 impl Eq for Rank {}
 impl PartialOrd for Rank {
     fn partial_cmp(&self, o: &Self) -> Option<Ordering> {
@@ -647,11 +666,7 @@ impl<'a> CollectionView<'a> {
                 .map(|(rank, id)| {
                     Ok(Hit {
                         id: self.pk(id)?,
-                        distance: if metric.higher_is_better() {
-                            rank.0
-                        } else {
-                            -rank.0
-                        },
+                        distance: rank.distance(metric),
                         entity: self.output_row(id, &request.output, with_pk)?,
                     })
                 })
@@ -786,7 +801,6 @@ impl PartPlan<'_> {
         scratch: &mut Vec<f32>,
     ) -> Result<()> {
         let id = |row: usize| RowId { part: self.pi, row };
-        let rank = |d: f32| Rank(if metric.higher_is_better() { d } else { -d });
         if let Some((graph, sq8)) = &self.graph {
             let all = matches!(self.eligible, Eligible::Live)
                 && self.deleted.is_none()
@@ -802,16 +816,11 @@ impl PartPlan<'_> {
                 None => graph.search_rows(rows, q, keep, ef, filter)?,
             };
             for (r, d) in hits {
-                top.offer(rank(d), id(r as usize));
+                top.offer(Rank::of(metric, d), id(r as usize));
             }
             return Ok(());
         }
         let q_inv = inv_norm(q);
-        // Raw kernel value -> reported distance.
-        let finish = |raw: f32, row: usize| match metric {
-            Metric::L2 | Metric::Ip => raw,
-            Metric::Cosine => raw * q_inv * self.inv_norms[row],
-        };
         let dim = self.dim;
         let sparse = match &self.eligible {
             Eligible::Bits { count, .. } => count.saturating_mul(4) < self.rows,
@@ -829,13 +838,56 @@ impl PartPlan<'_> {
                         Metric::L2 => l2_squared(q, v),
                         Metric::Ip | Metric::Cosine => dot(q, v),
                     };
-                    top.offer(rank(finish(raw, row)), id(row));
+                    top.offer(self.rank(metric, q_inv, raw, row), id(row));
                 }
             }
             return Ok(());
         }
-        for start in (0..self.rows).step_by(BLOCK) {
-            let end = (start + BLOCK).min(self.rows);
+        let threads = scan_threads(self.rows * dim * 4);
+        if threads == 1 {
+            self.scan(q, q_inv, metric, 0..self.rows, top, scratch);
+            return Ok(());
+        }
+        // One query's scan split into row ranges, one thread each (the vectors stream faster from
+        // several cores than from one); each keeps its own best, and the total order of (rank, row)
+        // makes the merged best the rows a single scan keeps.
+        let chunk = self.rows.div_ceil(threads).next_multiple_of(BLOCK);
+        let bests = std::thread::scope(|s| {
+            let scans: Vec<_> = (0..self.rows)
+                .step_by(chunk)
+                .map(|start| {
+                    s.spawn(move || {
+                        let mut best = TopK::new(keep);
+                        let rows = start..(start + chunk).min(self.rows);
+                        self.scan(q, q_inv, metric, rows, &mut best, &mut Vec::new());
+                        best
+                    })
+                })
+                .collect();
+            scans.into_iter().map(|t| t.join()).collect::<Vec<_>>()
+        });
+        for best in bests {
+            let best = best.map_err(|_| Error::Internal("an exact scan thread panicked".into()))?;
+            for (rank, row) in best.into_sorted() {
+                top.offer(rank, row);
+            }
+        }
+        Ok(())
+    }
+
+    /// Offers every eligible row of `rows` to `top`, scored block by block with the many-row kernels.
+    fn scan(
+        &self,
+        q: &[f32],
+        q_inv: f32,
+        metric: Metric,
+        rows: std::ops::Range<usize>,
+        top: &mut TopK,
+        scratch: &mut Vec<f32>,
+    ) {
+        let dim = self.dim;
+        for start in rows.clone().step_by(BLOCK) {
+            let end = (start + BLOCK).min(rows.end);
             scratch.resize(end - start, 0.0);
             let block = &self.data[start * dim..end * dim];
             match metric {
@@ -845,12 +897,32 @@ impl PartPlan<'_> {
             for (i, &raw) in scratch.iter().enumerate() {
                 let row = start + i;
                 if self.eligible(row) {
-                    top.offer(rank(finish(raw, row)), id(row));
+                    let id = RowId { part: self.pi, row };
+                    top.offer(self.rank(metric, q_inv, raw, row), id);
                 }
             }
         }
-        Ok(())
     }
+
+    /// The rank of `row` from its raw kernel value (`q_inv` = 1/|q|: COSINE divides by both norms).
+    fn rank(&self, metric: Metric, q_inv: f32, raw: f32, row: usize) -> Rank {
+        let distance = match metric {
+            Metric::L2 | Metric::Ip => raw,
+            Metric::Cosine => raw * q_inv * self.inv_norms[row],
+        };
+        Rank::of(metric, distance)
+    }
+}
+
+/// Bytes of vectors one exact scan thread streams at the least: below about this much, starting a thread
+/// (tens of µs) costs more than the second core saves.
+const SCAN_BYTES_PER_THREAD: usize = 8 << 20;
+
+/// Threads for an exact scan of `bytes` of vectors: one per `SCAN_BYTES_PER_THREAD`, at most one per core.
+fn scan_threads(bytes: usize) -> usize {
+    static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    (bytes / SCAN_BYTES_PER_THREAD).clamp(1, cores)
 }
 
 /// The best `keep` hits seen so far: a bounded min-heap whose top is the worst kept hit.

@@ -138,3 +138,48 @@ fn search_rejects_wrong_dims_fields_and_metrics() {
         )
         .is_ok());
 }
+
+/// A part holding more than two scan threads' share of vectors is scanned by several threads; rows tied
+/// on distance, spread over every thread's range, must come back as one scan returns them: the smaller
+/// row first.
+#[test]
+fn a_scan_split_across_threads_keeps_the_rows_one_scan_keeps() {
+    const DIM: usize = 256;
+    const DISTINCT: usize = 1000;
+    const COPIES: usize = 40; // 40,000 rows of 1 KiB: 40 MiB, more than two threads' share
+    let t = TempDb::new("search-threads");
+    let db = t.open();
+    let distinct = vectors(DISTINCT * DIM / 8, 3).concat();
+    let row = |i: usize| &distinct[(i % DISTINCT) * DIM..][..DIM];
+    for metric in [Metric::L2, Metric::Cosine] {
+        let name = metric.name();
+        db.create_collection(name, simple_schema(DIM as u32), vec![flat_index(metric)])
+            .unwrap();
+        let rows = (0..DISTINCT * COPIES)
+            .map(|i| simple_row(i as i64, row(i), "t"))
+            .collect();
+        db.insert(name, rows).unwrap();
+        for (k, filter, first) in [(17, "", 0), (503, "id >= 3000", 3), (999, "id < 39000", 0)] {
+            let request = SearchRequest {
+                anns_field: None,
+                vectors: row(k).to_vec(),
+                nq: 1,
+                limit: 10,
+                offset: 0,
+                filter: filter.into(),
+                output: OutputFields::default(),
+                metric: None,
+                params: vec![],
+            };
+            let hits = db.search(name, &request).unwrap();
+            // The query's own vector is stored COPIES times, at rows k, k + 1000, ...: the ten
+            // smallest of those the filter keeps, all at the same best distance.
+            let want: Vec<Pk> = (first..first + 10)
+                .map(|c| Pk::Int((k + c * DISTINCT) as i64))
+                .collect();
+            let have: Vec<Pk> = hits[0].iter().map(|h| h.id.clone()).collect();
+            assert_eq!(have, want, "{name}, filter {filter:?}");
+            assert!(hits[0].windows(2).all(|w| w[0].distance == w[1].distance));
+        }
+    }
+}
