@@ -335,7 +335,7 @@ def concurrent(children: Children, spec: dict, procs: int, duration_s: float, sh
     what the system added to each worker since before it was imported (grown_bytes).
     """
     lat_dir = OUT / "tmp"
-    lat_dir.mkdir(exist_ok=True)
+    lat_dir.mkdir(parents=True, exist_ok=True)
     try:
         workers, spawned = [], []
         for i in range(procs):

@@ -176,6 +176,27 @@ def test_memory_since_counts_what_a_process_added_and_not_shm(tmp_path):
         assert (48 << 20) <= grown < (52 << 20), grown / 2**20
 
 
+def test_a_python_worker_s_growth_is_what_covec_added(tmp_path, monkeypatch):
+    # A serve worker marks its memory after loading its queries (30 MiB here, far more than covec adds) and
+    # must still hold them when the harness reads it: growth is covec's library, state and page tables, more
+    # than nothing and far less than the queries.
+    vectors = np.random.default_rng(5).standard_normal((300, common.DIM)).astype(np.float32)
+    db = tmp_path / "covec.db"
+    common.build_milvus_shaped("covec-hnsw", str(db), vectors, "FLAT")
+    np.save(tmp_path / "q.npy", np.resize(vectors, (20_000, common.DIM)))
+    monkeypatch.setattr(run, "OUT", tmp_path)  # where the worker's latencies go
+    children = run.Children(tmp_path, tmp_path)
+    spec = {"system": "covec-hnsw", "path": str(db), "queries": str(tmp_path / "q.npy"), "ef": 64}
+    try:
+        row = run.concurrent(
+            children, dict(spec, mark_memory=True), 1, 0.3, lambda pids: [], "grown"
+        )
+    finally:
+        children.stop_all()
+    assert row["queries"] > 0
+    assert 0 < row["grown_bytes"] < (16 << 20), row["grown_bytes"] / 2**20
+
+
 @pytest.fixture(scope="module")
 def rust_worker():
     """The harness builds its Rust programs itself (cargo, already a build dependency of covec)."""

@@ -66,10 +66,12 @@ def mode_serve(spec: dict) -> None:
             lat = common.timed_loop(searcher, queries, spec["ef"], float(command[1]), spec["first_query"])
             out = Path(spec["latencies"])
             np.save(out, lat)
-            queries = len(lat)
-            # The harness reads memory after "done": the latencies are its bookkeeping, not the system's.
+            answered = len(lat)
+            # The harness reads memory after "done": the latencies are its bookkeeping, not the system's. The
+            # queries stay held: they were counted before the mark, and freeing them would hide as much of
+            # what the system added.
             del lat
-            say(ok=True, stage="done", queries=queries, latencies=str(out))
+            say(ok=True, stage="done", queries=answered, latencies=str(out))
             sys.stdin.readline()  # "exit" (or EOF when the harness is gone)
     finally:
         searcher.close()
