@@ -291,3 +291,32 @@ def test_shm_dir_of_a_killed_run_is_removed_and_a_live_one_kept():
         for d in (dead, live):
             if d.exists():
                 d.rmdir()
+
+
+def test_locality_replays_walks_on_hnswlib_s_saved_graph(tmp_path):
+    import hnswlib
+
+    import locality
+
+    n = 2_000
+    base = run.synth_vectors(n, seed=run.SEED)
+    queries = run.synth_vectors(20, seed=run.SEED + 1)
+    index = hnswlib.Index(space="ip", dim=base.shape[1])
+    index.init_index(max_elements=n, M=8, ef_construction=64, random_seed=1)
+    index.add_items(base, np.arange(n))
+    index.save_index(str(tmp_path / "g.bin"))
+    entry, counts, links, labels = locality.load_layer0(tmp_path / "g.bin")
+    assert sorted(labels.tolist()) == list(range(n))
+    assert (counts > 0).all() and (counts <= links.shape[1]).all()
+    vectors = base[labels]
+    node_of_label = locality.position_by_key(labels)
+    # Node ids read from the file must be the rows hnswlib itself returns for each query.
+    best = np.argmax(queries @ vectors.T, axis=1)
+    found = 0
+    for q, b, (label,) in zip(queries, best, index.knn_query(queries, k=1)[0]):
+        scored, expanded = locality.walk(vectors, counts, links, q, int(node_of_label[label]))
+        assert len(set(scored)) == len(scored) and set(expanded) <= set(scored)
+        found += int(b) in scored
+    assert found >= 18, f"the walk reached the exact nearest row for {found} of 20 queries"
+    for name, pos in locality.orders(vectors, entry, counts, links, labels).items():
+        assert sorted(pos.tolist()) == list(range(n)), name
