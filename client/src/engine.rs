@@ -460,11 +460,15 @@ impl<'a> CollectionView<'a> {
 
     /// Every live row, part by part.
     fn live_rows(&self) -> impl Iterator<Item = RowId> + '_ {
-        self.parts.iter().enumerate().flat_map(|(pi, p)| {
-            (0..p.rows)
-                .filter(move |&r| p.is_live(r))
-                .map(move |row| RowId { part: pi, row })
-        })
+        (0..self.parts.len()).flat_map(|pi| self.part_live_rows(pi))
+    }
+
+    /// The live rows of part `pi`, in row order.
+    fn part_live_rows(&self, pi: usize) -> impl Iterator<Item = RowId> + '_ {
+        let p = &self.parts[pi];
+        (0..p.rows)
+            .filter(move |&r| p.is_live(r))
+            .map(move |row| RowId { part: pi, row })
     }
 
     /// Live rows the filter accepts (all live rows without one).

@@ -587,11 +587,15 @@ fn rebuild_entry(
     if rebuild || !merged_tail.is_empty() {
         // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
         let merged = |pi: usize| rebuild || merged_tail.contains(&pi);
+        // Only the merged parts' rows are read: a commit that merges a small tail leaves the indexed
+        // part's rows alone.
         let mut rows = Vec::new();
-        for id in view.matching(None) {
-            if merged(id.part) && !doomed.contains(&id) {
-                let (values, dynamic) = view.stored_row(id)?;
-                rows.push(NewRow { values, dynamic });
+        for pi in (0..entry.parts.len()).filter(|&pi| merged(pi)) {
+            for id in view.part_live_rows(pi) {
+                if !doomed.contains(&id) {
+                    let (values, dynamic) = view.stored_row(id)?;
+                    rows.push(NewRow { values, dynamic });
+                }
             }
         }
         rows.extend(new_rows);
