@@ -24,11 +24,11 @@ pytestmark = pytest.mark.skipif(
     not (DATA / "A_base.f32.npy").exists(), reason=f"data set A is not at {DATA} (../shared/data beside the repo)"
 )
 
-# (filter, the same test in numpy over the metadata columns); the comment is the share of rows it matches.
 def section_in(*names):
     return lambda m: np.isin(m["section"], names)
 
 
+# (filter, the same test in numpy over the metadata columns); the comment is the share of rows it matches.
 FILTERS = [
     ('section == "zope"', lambda m: m["section"] == "zope"),  # 0.03 %
     ('section == "gnustep"', lambda m: m["section"] == "gnustep"),  # 0.11 %
