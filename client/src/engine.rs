@@ -924,9 +924,13 @@ const SCAN_BYTES_PER_THREAD: usize = 8 << 20;
 
 /// Threads for an exact scan of `bytes` of vectors: one per `SCAN_BYTES_PER_THREAD`, at most one per core.
 fn scan_threads(bytes: usize) -> usize {
+    (bytes / SCAN_BYTES_PER_THREAD).clamp(1, cores())
+}
+
+/// The cores this process may run on.
+pub(crate) fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
-    let cores = *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    (bytes / SCAN_BYTES_PER_THREAD).clamp(1, cores)
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
 }
 
 /// The best `keep` hits seen so far: a bounded min-heap whose top is the worst kept hit.

@@ -15,6 +15,7 @@ mod build;
 mod distance;
 mod graph;
 mod layout;
+mod order;
 mod sq8;
 
 use std::borrow::Cow;
@@ -59,6 +60,8 @@ pub struct HnswIndex {
     dim: usize,
     metric: Metric,
     links: Links,
+    /// The node inserted k-th, when nodes were renumbered after the build (`renumbered`).
+    insertion: Option<Vec<u32>>,
 }
 
 /// Owned adjacency in exactly the serialized layout (see `Graph` for the invariants): the builder's
@@ -103,7 +106,9 @@ pub fn build(
 
 /// Extends `base`, an index built with the same metric, dimension and params over the first
 /// `base.len()` rows of `vectors`, to every row of `vectors`: only the new rows are inserted, and the
-/// result equals `build` over all rows byte for byte. A base of other params is `Error::Invalid`.
+/// result equals `build` over all rows byte for byte. A renumbered base is numbered by insertion
+/// again first, so `vectors` start with its rows in insertion order and the result is numbered by
+/// insertion. A base of other params is `Error::Invalid`.
 pub fn extend(
     base: &HnswView,
     vectors: &[f32],
@@ -134,6 +139,7 @@ impl HnswIndex {
             metric: self.metric,
             dim: self.dim,
             graph: self.links.graph(),
+            insertion: self.insertion.as_deref(),
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct HnswView<'a> {
     metric: Metric,
     dim: usize,
     graph: Graph<'a>,
+    /// See `HnswIndex::insertion`; searches never read it.
+    insertion: Option<&'a [u32]>,
 }
 
 thread_local! {

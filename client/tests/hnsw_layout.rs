@@ -108,6 +108,98 @@ fn extending_a_graph_row_by_row_equals_building_it_at_once() {
     }
 }
 
+/// A permutation of `0..n` far from the identity (7919 is prime, so coprime with the sizes used).
+fn scattered(n: usize) -> Vec<u32> {
+    (0..n as u64)
+        .map(|i| (i * 7919 % n as u64) as u32)
+        .collect()
+}
+
+/// `vectors` with row `i` moved to `slots[i]`, as the engine stores a part's rows.
+fn stored(vectors: &[f32], slots: &[u32]) -> Vec<f32> {
+    let mut out = vec![0.0; vectors.len()];
+    for (v, &slot) in vectors.chunks_exact(DIM).zip(slots) {
+        out[slot as usize * DIM..][..DIM].copy_from_slice(v);
+    }
+    out
+}
+
+#[test]
+fn a_renumbered_graph_finds_the_same_rows_under_their_new_numbers() {
+    let n = 1500;
+    let vectors = clustered(n, DIM, 12, 21);
+    let index = build(&vectors, DIM, Metric::L2, &HnswParams::default()).unwrap();
+    let slots = scattered(n);
+    let bytes = index.renumbered(&slots).to_bytes();
+    let view = HnswView::from_bytes(&bytes, n).unwrap();
+    let moved = stored(&vectors, &slots);
+    assert!((0..n).all(|k| view.inserted(k) == slots[k]));
+    for q in clustered(30, DIM, 12, 22).chunks_exact(DIM) {
+        let before = index
+            .view()
+            .search(&vectors, DIM, Metric::L2, q, 10, 32, None)
+            .unwrap();
+        let after = view
+            .search(&moved, DIM, Metric::L2, q, 10, 32, None)
+            .unwrap();
+        let renamed: Vec<(u32, f32)> = before
+            .iter()
+            .map(|&(row, d)| (slots[row as usize], d))
+            .collect();
+        assert_eq!(after, renamed);
+    }
+}
+
+#[test]
+fn extending_a_renumbered_graph_equals_building_it_at_once() {
+    let vectors = clustered(1500, DIM, 12, 5);
+    let params = HnswParams {
+        m: 8,
+        ef_construction: 40,
+        seed: 9,
+    };
+    let (all, first) = (scattered(1500), scattered(400));
+    let whole = build(&vectors, DIM, Metric::Ip, &params)
+        .unwrap()
+        .renumbered(&all)
+        .to_bytes();
+    let base_bytes = build(&vectors[..400 * DIM], DIM, Metric::Ip, &params)
+        .unwrap()
+        .renumbered(&first)
+        .to_bytes();
+    // The caller passes the base's rows in insertion order, then the new rows.
+    let base = HnswView::from_bytes(&base_bytes, 400).unwrap();
+    let grown = extend(&base, &vectors, DIM, Metric::Ip, &params).unwrap();
+    assert!(
+        grown.view().insertion_order().is_none(),
+        "numbered by insertion"
+    );
+    assert_eq!(grown.renumbered(&all).to_bytes(), whole);
+}
+
+#[test]
+fn a_damaged_insertion_order_is_corrupt() {
+    let n = 500;
+    let vectors = clustered(n, DIM, 8, 3);
+    let good = build(&vectors, DIM, Metric::L2, &HnswParams::default())
+        .unwrap()
+        .renumbered(&scattered(n))
+        .to_bytes();
+    assert!(HnswView::from_bytes(&good, n).is_ok());
+    let order = good.len() / 4 - n;
+    let mut twice = good.clone();
+    let first = u32::from_le_bytes(good[order * 4..order * 4 + 4].try_into().unwrap());
+    put_word(&mut twice, order + 1, first);
+    assert!(corrupt(&twice, n));
+    let mut past = good.clone();
+    put_word(&mut past, order, n as u32);
+    assert!(corrupt(&past, n));
+    // Version 1 had no flags: an insertion order there is damage.
+    let mut v1 = good;
+    put_word(&mut v1, 2, 1);
+    assert!(corrupt(&v1, n));
+}
+
 #[test]
 fn same_seed_builds_identical_bytes_and_other_seed_differs() {
     let (_, a) = small(2000, 8, 42);

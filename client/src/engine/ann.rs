@@ -3,7 +3,8 @@
 
 use crate::error::{Error, Result};
 use crate::format::{AnnIndex, CollectionEntry};
-use crate::hnsw::{self, HnswParams, HnswView};
+use crate::hnsw::{self, HnswIndex, HnswParams, HnswView};
+use crate::kernels::{dot_many, norm_squared};
 use crate::schema::{IndexKind, IndexSpec, Metric};
 use crate::store::CommitBuilder;
 
@@ -123,42 +124,182 @@ pub(crate) fn covers(ann: &[AnnIndex], fields: &[GraphField]) -> bool {
         .all(|g| ann.iter().any(|a| a.field as usize == g.field))
 }
 
-/// Builds the graph (and SQ8 codes) of one field over a part's rows (`vectors`, row-major) and
-/// pushes them into the commit. With `base`, the graph of this field over the first rows (same
-/// params), only the rows after them are inserted into it.
-pub(crate) fn build_sections(
-    g: &GraphField,
-    vectors: &[f32],
+/// One field's graph, built over a part's rows in insertion order, before the rows are stored.
+pub(crate) struct BuiltGraph<'g> {
+    field: &'g GraphField,
+    index: HnswIndex,
+    /// The rows the graph walks, in insertion order (unit rows for COSINE: hnsw's contract; searches
+    /// normalise stored rows with their inv_norms).
+    rows: Vec<f32>,
+    dim: usize,
+}
+
+/// Builds the graph of one field over a part's rows (`vectors`, row-major, in insertion order). With
+/// `base`, the graph of this field over the first rows (same params), only the rows after them are
+/// inserted into it.
+pub(crate) fn build_graph<'g>(
+    g: &'g GraphField,
+    mut vectors: Vec<f32>,
     dim: usize,
     base: Option<&HnswView>,
-    b: &mut CommitBuilder,
-) -> Result<AnnIndex> {
-    // COSINE: the graph is built on unit rows (hnsw's contract); searches normalise with inv_norms.
-    let unit: Vec<f32>;
-    let rows = if g.metric == Metric::Cosine {
-        unit = vectors
-            .chunks_exact(dim)
-            .flat_map(|v| {
-                let inv = super::inv_norm(v);
-                v.iter().map(move |x| x * inv)
-            })
-            .collect();
-        &unit[..]
-    } else {
-        vectors
-    };
+) -> Result<BuiltGraph<'g>> {
+    if g.metric == Metric::Cosine {
+        for v in vectors.chunks_exact_mut(dim) {
+            let inv = super::inv_norm(v);
+            v.iter_mut().for_each(|x| *x *= inv);
+        }
+    }
     let index = match base {
-        Some(base) => hnsw::extend(base, rows, dim, g.metric, &g.params)?,
-        None => hnsw::build(rows, dim, g.metric, &g.params)?,
+        Some(base) => hnsw::extend(base, &vectors, dim, g.metric, &g.params)?,
+        None => hnsw::build(&vectors, dim, g.metric, &g.params)?,
     };
-    let graph = b.push(&index.to_bytes());
-    let sq8 = match g.kind {
-        IndexKind::HnswSq8 => Some(b.push(&hnsw::quantize(rows, dim)?.to_bytes())),
-        _ => None,
-    };
-    Ok(AnnIndex {
-        field: g.field as u32,
-        graph,
-        sq8,
+    Ok(BuiltGraph {
+        field: g,
+        index,
+        rows: vectors,
+        dim,
     })
+}
+
+impl BuiltGraph<'_> {
+    /// Where each row is stored, by insertion position: see `locality_order`.
+    pub(crate) fn storage_slots(&self) -> Vec<u32> {
+        locality_order(&self.rows, self.dim)
+    }
+
+    /// Pushes the graph, renumbered to the rows' storage `slots`, and the SQ8 codes of the rows in
+    /// storage order, into the commit.
+    pub(crate) fn push(self, slots: &[u32], b: &mut CommitBuilder) -> Result<AnnIndex> {
+        let graph = b.push(&self.index.renumbered(slots).to_bytes());
+        let sq8 = match self.field.kind {
+            IndexKind::HnswSq8 => {
+                let stored = in_storage_order(&self.rows, self.dim, slots);
+                Some(b.push(&hnsw::quantize(&stored, self.dim)?.to_bytes()))
+            }
+            _ => None,
+        };
+        Ok(AnnIndex {
+            field: self.field.field as u32,
+            graph,
+            sq8,
+        })
+    }
+}
+
+/// `rows` (row-major, `dim` wide) with row `i` moved to `slots[i]`.
+fn in_storage_order(rows: &[f32], dim: usize, slots: &[u32]) -> Vec<f32> {
+    let mut out = vec![0.0; rows.len()];
+    for (v, &slot) in rows.chunks_exact(dim).zip(slots) {
+        let at = slot as usize * dim;
+        out[at..at + dim].copy_from_slice(v);
+    }
+    out
+}
+
+/// Rows scored together against every sampled row: they stay in cache while the samples stream past.
+const LOCALITY_BLOCK: usize = 256;
+
+/// The storage slot of each row (by insertion position) in an order that keeps rows near in space
+/// near in memory: rows grouped by the nearest (L2) of sqrt(n) rows sampled evenly, groups in sample
+/// order, each group in insertion order. A graph walk visits rows near the query, so a first query in
+/// a fresh process faults in far fewer pages than over rows in insertion order (bench/locality.py:
+/// 133 against 1,321 64 KiB chunks a query on synth1m). A pure function of the rows.
+fn locality_order(rows: &[f32], dim: usize) -> Vec<u32> {
+    let n = rows.len() / dim;
+    let samples = ((n as f64).sqrt() as usize).max(1);
+    let centres: Vec<f32> = (0..samples)
+        .flat_map(|i| {
+            let r = i * n / samples;
+            rows[r * dim..(r + 1) * dim].iter().copied()
+        })
+        .collect();
+    // The nearest centre c maximises x.c - |c|^2 / 2.
+    let half_norms: Vec<f32> = centres
+        .chunks_exact(dim)
+        .map(|c| norm_squared(c) / 2.0)
+        .collect();
+    let nearest_in = |block: &[f32], out: &mut [u32]| {
+        let mut best = vec![f32::NEG_INFINITY; out.len()];
+        let mut scores = vec![0.0; out.len()];
+        for (ci, (c, half)) in centres.chunks_exact(dim).zip(&half_norms).enumerate() {
+            dot_many(c, block, dim, &mut scores);
+            for ((s, b), o) in scores.iter().zip(&mut best).zip(out.iter_mut()) {
+                if s - half > *b {
+                    *b = s - half;
+                    *o = ci as u32;
+                }
+            }
+        }
+    };
+    let mut group = vec![0u32; n];
+    let per_thread = n.div_ceil(super::cores()).next_multiple_of(LOCALITY_BLOCK);
+    std::thread::scope(|s| {
+        for (rows, group) in rows
+            .chunks(per_thread * dim)
+            .zip(group.chunks_mut(per_thread))
+        {
+            s.spawn(move || {
+                for (block, out) in rows
+                    .chunks(LOCALITY_BLOCK * dim)
+                    .zip(group.chunks_mut(LOCALITY_BLOCK))
+                {
+                    nearest_in(block, out);
+                }
+            });
+        }
+    });
+    let mut by_group: Vec<u32> = (0..n as u32).collect();
+    by_group.sort_by_key(|&i| group[i as usize]); // stable: insertion order within a group
+    let mut slots = vec![0u32; n];
+    for (slot, &i) in by_group.iter().enumerate() {
+        slots[i as usize] = slot as u32;
+    }
+    slots
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locality_order;
+
+    /// Rows of well-separated clusters, inserted round-robin (cluster `i % clusters`).
+    fn round_robin(n: usize, dim: usize, clusters: usize) -> Vec<f32> {
+        let mut state = 7u64;
+        let mut noise = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 40) as f32 / (1u64 << 24) as f32 - 0.5
+        };
+        (0..n)
+            .flat_map(|i| (0..dim).map(move |j| (j == i % clusters) as u8))
+            .map(|hot| f32::from(hot) * 10.0 + noise())
+            .collect()
+    }
+
+    #[test]
+    fn rows_of_a_cluster_are_stored_together() {
+        let (n, dim, clusters) = (4000, 16, 10);
+        let rows = round_robin(n, dim, clusters);
+        let slots = locality_order(&rows, dim);
+        let mut seen = vec![false; n];
+        assert!(slots
+            .iter()
+            .all(|&s| !std::mem::replace(&mut seen[s as usize], true)));
+        let mut by_slot = vec![0; n];
+        for (i, &s) in slots.iter().enumerate() {
+            by_slot[s as usize] = i % clusters;
+        }
+        // Insertion order changes cluster at every row; each group of the sqrt(n) = 63 samples is one
+        // cluster, so storage order changes cluster fewer than 63 times.
+        let changes = by_slot.windows(2).filter(|w| w[0] != w[1]).count();
+        assert!(
+            changes < 63,
+            "{changes} cluster changes along the stored rows"
+        );
+        assert_eq!(
+            locality_order(&rows, dim),
+            slots,
+            "a pure function of the rows"
+        );
+    }
 }

@@ -573,7 +573,7 @@ fn rebuild_entry(
             || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
             || (index_tail && tail_live > 0));
     // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
-    // row: its rows then come first in the merged part, in order, so its graph covers rows 0..n.
+    // row: its rows then come first in the merged part, in insertion order, as extending requires.
     let extendable =
         indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
     let tail: Vec<usize> = (0..indexed.len()).filter(|&pi| !indexed[pi]).collect();
@@ -591,7 +591,7 @@ fn rebuild_entry(
         // part's rows alone.
         let mut rows = Vec::new();
         for pi in (0..entry.parts.len()).filter(|&pi| merged(pi)) {
-            for id in view.part_live_rows(pi) {
+            for id in live_rows_as_inserted(view, pi)? {
                 if !doomed.contains(&id) {
                     let (values, dynamic) = view.stored_row(id)?;
                     rows.push(NewRow { values, dynamic });
@@ -701,6 +701,22 @@ fn var_column(texts: &[String], b: &mut CommitBuilder) -> Column {
     }
 }
 
+/// The live rows of part `pi` in the order they were inserted: a part with graphs stores its rows in
+/// another order, and its graphs (all renumbered alike) record the insertion order.
+fn live_rows_as_inserted(view: &CollectionView<'_>, pi: usize) -> Result<Vec<RowId>> {
+    let part = &view.entry().parts[pi];
+    let Some(index) = part.ann.first() else {
+        return Ok(view.part_live_rows(pi).collect());
+    };
+    let graph = HnswView::from_bytes(super::slice(view.image, &index.graph)?, part.rows as usize)?;
+    let live = &view.parts[pi];
+    Ok((0..part.rows as usize)
+        .map(|k| graph.inserted(k) as usize)
+        .filter(|&row| live.is_live(row))
+        .map(|row| RowId { part: pi, row })
+        .collect())
+}
+
 /// The first part's graph of each of `fields`, to extend (see `rebuild_entry`).
 fn base_graphs<'a>(
     view: &CollectionView<'a>,
@@ -720,8 +736,10 @@ fn base_graphs<'a>(
         .collect()
 }
 
-/// Encodes `rows` (values already of their fields' types) as a new part with a graph for each of
-/// `graphs`, each extending its `bases` entry when there is one; None for no rows.
+/// Encodes `rows` (values already of their fields' types, in insertion order) as a new part with a
+/// graph for each of `graphs`, each extending its `bases` entry when there is one; None for no rows.
+/// A part with graphs stores its rows in the graphs' locality order, and the graphs record the
+/// insertion order.
 fn build_part(
     schema: &CollectionSchema,
     rows: &[NewRow],
@@ -736,6 +754,27 @@ fn build_part(
         return Err(Error::invalid("a write may hold at most 2^32 - 1 rows"));
     }
     let n = rows.len();
+    // Graphs first: each is built over the rows in insertion order, and the first one's
+    // `storage_slots` fix the order the rows are stored in; every graph is renumbered to it.
+    let mut built = Vec::with_capacity(graphs.len());
+    for (g, base) in graphs.iter().zip(bases) {
+        let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
+        let mut vectors = Vec::with_capacity(n * dim);
+        for r in rows {
+            match &r.values[g.field] {
+                Value::FloatVector(x) if x.len() == dim => vectors.extend_from_slice(x),
+                // A null vector is stored as zeros; it stays unreachable as a hit (validity).
+                _ => vectors.resize(vectors.len() + dim, 0.0),
+            }
+        }
+        built.push(ann::build_graph(g, vectors, dim, base.as_ref())?);
+    }
+    let slots = built.first().map(ann::BuiltGraph::storage_slots);
+    let mut stored: Vec<&NewRow> = rows.iter().collect();
+    for (row, &slot) in rows.iter().zip(slots.iter().flatten()) {
+        stored[slot as usize] = row;
+    }
+    let rows = &stored[..];
     let mut columns = Vec::with_capacity(schema.fields.len());
     for (c, f) in schema.fields.iter().enumerate() {
         let vals = rows.iter().map(|r| &r.values[c]);
@@ -834,19 +873,13 @@ fn build_part(
     let mut order: Vec<u32> = (0..n as u32).collect();
     order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
     let pk_index: Vec<u8> = order.iter().flat_map(|r| r.to_le_bytes()).collect();
-    let mut ann = Vec::with_capacity(graphs.len());
-    for (g, base) in graphs.iter().zip(bases) {
-        let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
-        let mut vectors = Vec::with_capacity(n * dim);
-        for r in rows {
-            match &r.values[g.field] {
-                Value::FloatVector(x) if x.len() == dim => vectors.extend_from_slice(x),
-                // A null vector is stored as zeros; it stays unreachable as a hit (validity).
-                _ => vectors.resize(vectors.len() + dim, 0.0),
-            }
-        }
-        ann.push(ann::build_sections(g, &vectors, dim, base.as_ref(), b)?);
-    }
+    let ann = match &slots {
+        Some(slots) => built
+            .into_iter()
+            .map(|g| g.push(slots, b))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
     Ok(Some(Part {
         rows: n as u64,
         columns,

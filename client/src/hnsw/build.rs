@@ -159,7 +159,10 @@ pub(super) fn build(
         upper_off,
         upper: vec![0; total],
     };
-    let first = match base {
+    let by_insertion = base
+        .filter(|b| b.insertion.is_some())
+        .map(HnswView::by_insertion);
+    let first = match by_insertion.as_ref().map(HnswIndex::view).as_ref().or(base) {
         Some(base) => adopt(&mut links, base, dim, metric)?,
         None => 1,
     };
@@ -176,7 +179,12 @@ pub(super) fn build(
     for i in first as u32..n as u32 {
         insert(&mut links, space, i, ef_c, &mut buf)?;
     }
-    Ok(HnswIndex { dim, metric, links })
+    Ok(HnswIndex {
+        dim,
+        metric,
+        links,
+        insertion: None,
+    })
 }
 
 /// Copies `base`'s adjacency into `links` (sized for all rows, levels already drawn); returns the

@@ -9,7 +9,8 @@ use crate::error::{Error, Result};
 use crate::schema::Metric;
 
 pub(crate) const MAGIC: [u8; 8] = *b"CVECHNSW";
-pub(crate) const VERSION: u32 = 1;
+/// 2 added the insertion order (`FLAG_INSERTION`); version-1 sections are read as ever.
+pub(crate) const VERSION: u32 = 2;
 /// Header words: magic (2), version, metric, m, m0, max_level, entry, n, dim, upper_len, flags.
 pub(crate) const HEADER_WORDS: usize = 12;
 
@@ -24,6 +25,9 @@ const W_N: usize = 8;
 const W_DIM: usize = 9;
 const W_UPPER_LEN: usize = 10;
 const W_FLAGS: usize = 11;
+
+/// Flag: `n` words after the upper layers list the nodes in the order they were inserted.
+const FLAG_INSERTION: u32 = 1;
 
 // Stored metric codes, the discriminants of `schema::Metric`.
 fn metric_code(metric: Metric) -> u32 {
@@ -53,8 +57,16 @@ pub(super) fn corrupt(reason: impl Into<String>) -> Error {
 }
 
 pub(crate) fn to_bytes(ix: &HnswIndex) -> Vec<u8> {
-    let (dim, metric, ix) = (ix.dim, ix.metric, &ix.links);
-    let words = HEADER_WORDS + ix.layer0.len() + ix.upper_off.len() + ix.upper.len();
+    let (dim, metric) = (ix.dim, ix.metric);
+    let insertion = ix.insertion.as_deref().unwrap_or(&[]);
+    let flags = if ix.insertion.is_some() {
+        FLAG_INSERTION
+    } else {
+        0
+    };
+    let ix = &ix.links;
+    let words =
+        HEADER_WORDS + ix.layer0.len() + ix.upper_off.len() + ix.upper.len() + insertion.len();
     let mut out = Vec::with_capacity(words * 4);
     out.extend_from_slice(&MAGIC);
     let header = [
@@ -67,13 +79,14 @@ pub(crate) fn to_bytes(ix: &HnswIndex) -> Vec<u8> {
         ix.n as u32,
         dim as u32,
         ix.upper.len() as u32,
-        0,
+        flags,
     ];
     for w in header
         .iter()
         .chain(&ix.layer0)
         .chain(&ix.upper_off)
         .chain(&ix.upper)
+        .chain(insertion)
     {
         out.extend_from_slice(&w.to_le_bytes());
     }
@@ -106,7 +119,7 @@ fn as_words(bytes: &[u8]) -> Result<&[u32]> {
 }
 
 /// Checks every structural invariant `Graph` relies on, so that searching the view can never index
-/// out of bounds. Reads each word at most once; allocates nothing. With `deep` false only the header
+/// out of bounds. Reads each word at most once; allocates only the insertion order's check bitmap. With `deep` false only the header
 /// and the array lengths are checked (O(1)): for bytes that already passed the deep check.
 pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
     if bytes.len() < HEADER_WORDS * 4 {
@@ -156,13 +169,19 @@ pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
     if dim == 0 {
         return Err(corrupt("HNSW dimension is 0"));
     }
-    if words[W_FLAGS] != 0 {
-        return Err(corrupt(format!("unknown HNSW flags {:#x}", words[W_FLAGS])));
+    let known_flags = if version >= 2 { FLAG_INSERTION } else { 0 };
+    let flags = words[W_FLAGS];
+    if flags & !known_flags != 0 {
+        return Err(corrupt(format!("unknown HNSW flags {flags:#x}")));
     }
+    let insertion_len = if flags & FLAG_INSERTION != 0 { n } else { 0 };
     let upper_len = words[W_UPPER_LEN] as usize;
     // All in u64: a corrupt header cannot overflow its way past the length check.
-    let expected =
-        HEADER_WORDS as u64 + n as u64 * (m0 as u64 + 1) + (n as u64 + 1) + upper_len as u64;
+    let expected = HEADER_WORDS as u64
+        + n as u64 * (m0 as u64 + 1)
+        + (n as u64 + 1)
+        + upper_len as u64
+        + insertion_len as u64;
     if expected != words.len() as u64 {
         return Err(corrupt(format!(
             "HNSW section has {} words; its header implies {expected}",
@@ -171,7 +190,8 @@ pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
     }
     let body = &words[HEADER_WORDS..];
     let (layer0, rest) = body.split_at(n * (m0 + 1));
-    let (upper_off, upper) = rest.split_at(n + 1);
+    let (upper_off, rest) = rest.split_at(n + 1);
+    let (upper, insertion) = rest.split_at(upper_len);
 
     let graph = Graph {
         m,
@@ -183,15 +203,42 @@ pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
         upper_off,
         upper,
     };
+    let insertion = (insertion_len > 0).then_some(insertion);
     if deep {
         check_links(&graph)?;
+        if let Some(order) = insertion {
+            check_permutation(order)?;
+        }
     } else if n > 0 && graph.entry as usize >= n {
         return Err(corrupt(format!(
             "HNSW entry point {} is past the {n} rows",
             graph.entry
         )));
     }
-    Ok(HnswView { metric, dim, graph })
+    Ok(HnswView {
+        metric,
+        dim,
+        graph,
+        insertion,
+    })
+}
+
+/// The insertion order lists every node once.
+fn check_permutation(order: &[u32]) -> Result<()> {
+    let mut seen = vec![0u64; order.len().div_ceil(64)];
+    for &node in order {
+        let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
+        match seen.get_mut(word) {
+            Some(w) if *w & bit == 0 && (node as usize) < order.len() => *w |= bit,
+            _ => {
+                return Err(corrupt(format!(
+                    "HNSW insertion order lists node {node} twice or past the {} rows",
+                    order.len()
+                )))
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The per-node half of `view`: offsets and levels, every node's lists through `Graph::neighbours`
