@@ -1,11 +1,12 @@
 """How many 64 KiB chunks of a mapped segment a first query touches, under different row orders.
 
-A fresh process's first search faults in every chunk its walk touches (docs/ann.md, "Not done"): the kernel
+A fresh process's first search faults in every chunk its walk touches (docs/ann.md, "Row order"): the kernel
 maps up to 16 pages per fault, so distinct 64 KiB chunks count the faults. This replays an HNSW layer-0 beam
 walk (ef 64, from the node the upper layers reach) over an hnswlib graph of the bench's synthetic set and
 counts the chunks its scored rows (1,536 bytes each) and expanded adjacency lists (covec's 132-byte rows)
-fall on, with rows stored in insertion order (covec today) or in three locality orders. A simulation: it
-counts chunks and times nothing.
+fall on, with rows stored in insertion order (covec before 6497837) or in three locality orders, one of them
+covec's (`locality_order` in client/src/engine/ann.rs, which samples rows at even positions, not at random). A
+simulation: it counts chunks and times nothing.
 
     python bench/locality.py 1000000     # builds the graph once into bench/out/locality-<n>.bin
 """
@@ -98,9 +99,9 @@ def orders(vectors: np.ndarray, entry: int, counts, links, labels) -> dict:
     centres /= np.linalg.norm(centres, axis=1, keepdims=True)
     sampled = vectors[np.random.default_rng(0).choice(len(vectors), int(len(vectors) ** 0.5), replace=False)]
     return {
-        "insertion (covec today)": labels,
+        "insertion (covec before 6497837)": labels,
         "breadth-first over layer 0": bfs_positions(entry, counts, links),
-        "by nearest of sqrt(n) sampled rows": position_by_key(nearest(vectors, sampled)),
+        "by nearest of sqrt(n) sampled rows (covec)": position_by_key(nearest(vectors, sampled)),
         "by generating cluster (oracle)": position_by_key(nearest(vectors, centres)),
     }
 
