@@ -206,7 +206,10 @@ const LOCALITY_BLOCK: usize = 256;
 /// 133 against 1,321 64 KiB chunks a query on synth1m). A pure function of the rows.
 fn locality_order(rows: &[f32], dim: usize) -> Vec<u32> {
     let n = rows.len() / dim;
-    let samples = ((n as f64).sqrt() as usize).max(1);
+    if n == 0 {
+        return Vec::new();
+    }
+    let samples = (n as f64).sqrt() as usize;
     let centres: Vec<f32> = (0..samples)
         .flat_map(|i| {
             let r = i * n / samples;

@@ -78,11 +78,6 @@ impl HnswView<'_> {
         self.insertion.map_or(k as u32, |order| order[k])
     }
 
-    /// Nodes in the order they were inserted, when that is not `0..len()`.
-    pub fn insertion_order(&self) -> Option<&[u32]> {
-        self.insertion
-    }
-
     /// This graph numbered by insertion, as a build makes it (what `extend` grows).
     pub(super) fn by_insertion(&self) -> HnswIndex {
         let mut new_id = vec![0u32; self.graph.n];
