@@ -25,6 +25,8 @@ use crate::error::{Error, Result};
 use crate::schema::Metric;
 use distance::{prefetch, reported, row, Space, Sq8Query};
 use graph::{greedy, search_layer, Cand, Graph, Scorer, Scratch};
+#[cfg(test)]
+pub(crate) use order::not_once;
 pub use sq8::{quantize, Sq8, Sq8View};
 
 /// Largest accepted M; M0 = 2M. Bounds every block a corrupt header could claim.

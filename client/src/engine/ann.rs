@@ -263,6 +263,7 @@ fn locality_order(rows: &[f32], dim: usize) -> Vec<u32> {
 #[cfg(test)]
 mod tests {
     use super::locality_order;
+    use crate::hnsw::not_once;
 
     /// Rows of well-separated clusters, inserted round-robin (cluster `i % clusters`).
     fn round_robin(n: usize, dim: usize, clusters: usize) -> Vec<f32> {
@@ -284,10 +285,11 @@ mod tests {
         let (n, dim, clusters) = (4000, 16, 10);
         let rows = round_robin(n, dim, clusters);
         let slots = locality_order(&rows, dim);
-        let mut seen = vec![false; n];
-        assert!(slots
-            .iter()
-            .all(|&s| !std::mem::replace(&mut seen[s as usize], true)));
+        assert_eq!(
+            not_once(&slots),
+            None,
+            "slots are a permutation of the rows"
+        );
         let mut by_slot = vec![0; n];
         for (i, &s) in slots.iter().enumerate() {
             by_slot[s as usize] = i % clusters;

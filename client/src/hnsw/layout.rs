@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use super::graph::Graph;
+use super::order::not_once;
 use super::{HnswIndex, HnswView, MAX_LEVEL, MAX_M};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
@@ -119,8 +120,9 @@ fn as_words(bytes: &[u8]) -> Result<&[u32]> {
 }
 
 /// Checks every structural invariant `Graph` relies on, so that searching the view can never index
-/// out of bounds. Reads each word at most once; allocates only the insertion order's check bitmap. With `deep` false only the header
-/// and the array lengths are checked (O(1)): for bytes that already passed the deep check.
+/// out of bounds. Reads each word at most once; allocates only the insertion order's check bitmap.
+/// With `deep` false only the header and the array lengths are checked (O(1)): for bytes that
+/// already passed the deep check.
 pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
     if bytes.len() < HEADER_WORDS * 4 {
         return Err(corrupt(format!(
@@ -225,20 +227,13 @@ pub(crate) fn view(bytes: &[u8], n: usize, deep: bool) -> Result<HnswView<'_>> {
 
 /// The insertion order lists every node once.
 fn check_permutation(order: &[u32]) -> Result<()> {
-    let mut seen = vec![0u64; order.len().div_ceil(64)];
-    for &node in order {
-        let (word, bit) = (node as usize / 64, 1u64 << (node % 64));
-        match seen.get_mut(word) {
-            Some(w) if *w & bit == 0 && (node as usize) < order.len() => *w |= bit,
-            _ => {
-                return Err(corrupt(format!(
-                    "HNSW insertion order lists node {node} twice or past the {} rows",
-                    order.len()
-                )))
-            }
-        }
+    match not_once(order) {
+        None => Ok(()),
+        Some(node) => Err(corrupt(format!(
+            "HNSW insertion order lists node {node} twice or past the {} rows",
+            order.len()
+        ))),
     }
-    Ok(())
 }
 
 /// The per-node half of `view`: offsets and levels, every node's lists through `Graph::neighbours`

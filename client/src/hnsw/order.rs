@@ -7,6 +7,22 @@
 use super::graph::Graph;
 use super::{HnswIndex, HnswView, Links};
 
+/// The first id in `ids` that repeats an earlier one or is not below `ids.len()`; None when `ids` is
+/// a permutation of `0..ids.len()`.
+pub(crate) fn not_once(ids: &[u32]) -> Option<u32> {
+    let mut seen = vec![0u64; ids.len().div_ceil(64)];
+    ids.iter().copied().find(|&id| {
+        let (word, bit) = (id as usize / 64, 1u64 << (id % 64));
+        match seen.get_mut(word) {
+            Some(w) if *w & bit == 0 && (id as usize) < ids.len() => {
+                *w |= bit;
+                false
+            }
+            _ => true,
+        }
+    })
+}
+
 /// `g` with node `i` renumbered `new_id[i]` (a permutation of `0..n`, checked by the caller). Slots
 /// past a list's count are zeroed: their old contents are never read.
 fn relabel(g: &Graph, new_id: &[u32]) -> Links {
@@ -52,12 +68,8 @@ impl HnswIndex {
     /// return the new numbers. Panics unless `new_id` is a permutation of `0..len()` (the engine makes
     /// it; it is not read from a file).
     pub fn renumbered(&self, new_id: &[u32]) -> HnswIndex {
-        let mut seen = vec![false; self.links.n];
         assert!(
-            new_id.len() == self.links.n
-                && new_id
-                    .iter()
-                    .all(|&id| !std::mem::replace(&mut seen[id as usize], true)),
+            new_id.len() == self.links.n && not_once(new_id).is_none(),
             "a renumbering must be a permutation of the nodes"
         );
         let insertion = (0..self.links.n)
