@@ -295,9 +295,10 @@ def test_closed_client_raises():
         c.list_collections()
 
 
-def test_remote_uri_is_refused():
-    with pytest.raises(ParamError, match="local database files only"):
-        MilvusClient("http://localhost:19530")
+def test_uri_of_no_milvus_scheme_is_refused():
+    # http://, https://, tcp:// and unix: reach a Milvus server through pymilvus (tests/test_remote.py).
+    with pytest.raises(ParamError, match="local database files and Milvus servers"):
+        MilvusClient("s3://bucket/milvus.db")
 
 
 # ---------------------------------------------------------------------------------------------------

@@ -137,11 +137,14 @@ class FieldSchema:
 class CollectionSchema:
     """A collection's fields, built like pymilvus's (``create_schema()`` then ``add_field``)."""
 
-    def __init__(self, fields=None, description="", **kwargs):
+    def __init__(self, fields=None, description="", functions=None, **kwargs):
         self.fields = list(fields or [])
         self.description = description
+        self.functions = list(functions or [])
         self.auto_id = bool(kwargs.get("auto_id", False))
         self.enable_dynamic_field = bool(kwargs.get("enable_dynamic_field", False))
+        # Kept so create_collection can refuse it (covec has no partitions yet) rather than ignore it.
+        self.partition_key_field = kwargs.get("partition_key_field")
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
         self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
@@ -150,6 +153,22 @@ class CollectionSchema:
     @property
     def primary_field(self):
         return next((f for f in self.fields if getattr(f, "is_primary", False)), None)
+
+    def add_function(self, function):
+        """A BM25 or text-embedding function, as pymilvus takes it; create_collection refuses schemas with one."""
+        self.functions.append(function)
+        return self
+
+    def verify(self):
+        """pymilvus's final client-side check, plus everything create_collection would refuse in this schema."""
+        primaries = [f.name for f in self.fields if getattr(f, "is_primary", False)]
+        if not primaries:
+            raise PrimaryKeyException(message="Schema must have a primary key field.")
+        if len(primaries) > 1:
+            raise PrimaryKeyException(
+                message=f"Expected only one primary key field, got [{primaries[0]}, {primaries[1]}, ...]."
+            )
+        schema_to_native(self)
 
     def to_dict(self):
         return {
@@ -223,8 +242,29 @@ def _default_value(field, dtype_number):
     raise ParamError(message=f"default_value of field '{field.name}' has unsupported type {type(value).__name__}")
 
 
+# Field settings that need what covec does not have yet (partitions; analyzers, BM25 and functions): a schema
+# with one is refused at create_collection rather than created without it.
+_UNSUPPORTED_FIELD_SETTINGS = {
+    "is_partition_key": "partition keys",
+    "is_clustering_key": "clustering keys",
+    "is_function_output": "function output fields",
+    "enable_analyzer": "analyzers",
+    "analyzer_params": "analyzers",
+    "multi_analyzer_params": "analyzers",
+    "enable_match": "text match",
+}
+
+
+def _refuse_unsupported_settings(field):
+    params = getattr(field, "params", None) or {}
+    for key, what in _UNSUPPORTED_FIELD_SETTINGS.items():
+        if getattr(field, key, None) or params.get(key):
+            raise MilvusException(code=6, message=f"field '{field.name}' sets {key}: covec does not support {what} yet")
+
+
 def field_to_native(field, schema_auto_id=False):
     name = field.name
+    _refuse_unsupported_settings(field)
     number = _dtype_number(field.dtype)
     native = _NATIVE_TYPES.get(number)
     if native is None:
@@ -256,6 +296,15 @@ def schema_to_native(schema):
     fields = getattr(schema, "fields", None)
     if fields is None:
         raise ParamError(message=f"schema must be a CollectionSchema, got {type(schema).__name__}")
+    if getattr(schema, "functions", None):
+        raise MilvusException(code=6, message="covec does not support schema functions (BM25, text embedding) yet")
+    partition_key = getattr(schema, "partition_key_field", None)
+    if partition_key is not None and not isinstance(partition_key, str):
+        partition_key = getattr(partition_key, "name", partition_key)  # pymilvus's property is the field itself
+    if partition_key:
+        raise MilvusException(
+            code=6, message=f"partition key field '{partition_key}': covec does not support partition keys yet"
+        )
     auto_id = bool(getattr(schema, "auto_id", False))
     return {
         "fields": [field_to_native(f, auto_id) for f in fields],

@@ -14,7 +14,7 @@ import weakref
 
 import numpy as np
 
-from . import _schema
+from . import _remote, _schema
 from ._covec import float_rows
 from ._results import ExtraList, OmitZeroDict, SearchResult
 from .exceptions import (
@@ -71,7 +71,7 @@ def _local_path(uri):
         uri = uri[len("file://") :]
     if "://" in uri:
         raise ParamError(
-            message=f"covec opens local database files only, got uri '{uri}'; use pymilvus for a Milvus server"
+            message=f"covec opens local database files and Milvus servers (http://, https://, tcp://, unix:), got uri '{uri}'"
         )
     return os.path.realpath(uri)
 
@@ -86,6 +86,14 @@ def _as_list(value):
     return list(value)
 
 
+def _only_default_partition(names):
+    """A covec collection has one partition, Milvus's "_default": naming another is "partition not found", as on a
+    server where it was never created, rather than reading or writing the whole collection."""
+    for name in _as_list(names):
+        if name and name != "_default":
+            raise MilvusException(code=200, message=f"partition not found[partition={name}]")
+
+
 def _filter_literal(pk):
     # Filter strings are JSON-compatible double-quoted literals; non-ASCII stays literal (no \\u escapes).
     return json.dumps(pk, ensure_ascii=False) if isinstance(pk, str) else str(int(pk))
@@ -97,7 +105,15 @@ class MilvusClient:
     Extra keyword arguments: ``shm_dir`` (default ``$COVEC_SHM_DIR`` or /dev/shm), ``use_segment``
     (False maps the db file instead of a shared-memory segment), ``group`` (gid or name that may read
     the segments).
+
+    A Milvus server's URI (``http://``, ``https://``, ``tcp://``, ``unix:``) gives pymilvus's own client for that
+    server instead, with the same arguments.
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is MilvusClient and _remote.is_remote(_remote.uri_argument(args, kwargs, None)):
+            return _remote.pymilvus_client("MilvusClient", args, kwargs)
+        return super().__new__(cls)
 
     def __init__(self, uri="milvus.db", user="", password="", db_name="", token="", timeout=None, **kwargs):
         self._path = _local_path(uri)
@@ -315,6 +331,7 @@ class MilvusClient:
         _RELEASED.add((self._path, collection_name))
 
     def get_load_state(self, collection_name, partition_name="", timeout=None, **kwargs):
+        _only_default_partition(partition_name or kwargs.get("partition_names"))
         if not self._database.has_collection(collection_name):
             return {"state": LoadState.NotExist}
         released = (self._path, collection_name) in _RELEASED
@@ -413,6 +430,7 @@ class MilvusClient:
         return rows
 
     def insert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
+        _only_default_partition(partition_name)
         rows = self._prepare_rows(collection_name, data, require_all=True)
         if not rows:
             return OmitZeroDict({"insert_count": 0, "ids": [], "cost": 0})
@@ -420,6 +438,7 @@ class MilvusClient:
         return OmitZeroDict({"insert_count": len(ids), "ids": list(ids), "cost": 0})
 
     def upsert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
+        _only_default_partition(partition_name)
         partial = bool(kwargs.get("partial_update", False))
         rows = self._prepare_rows(collection_name, data, require_all=not partial)
         if not rows:
@@ -428,6 +447,11 @@ class MilvusClient:
         return OmitZeroDict({"upsert_count": len(ids), "ids": list(ids), "cost": 0})
 
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None, **kwargs):
+        _only_default_partition(partition_name)
+        # pymilvus's older spelling: pks=... adds to ids.
+        pks = _as_list(kwargs.pop("pks", None))
+        if pks:
+            ids = pks + _as_list(ids)
         if ids is not None and filter:
             raise ParamError(message="Ambiguous filter parameter, only one deletion condition can be specified.")
         if ids is not None:
@@ -457,6 +481,7 @@ class MilvusClient:
         return names, False
 
     def get(self, collection_name, ids, output_fields=None, timeout=None, partition_names=None, **kwargs):
+        _only_default_partition(partition_names)
         self._check_loaded(collection_name)
         ids = _as_list(ids)
         if not ids:
@@ -478,6 +503,7 @@ class MilvusClient:
         partition_names=None,
         **kwargs,
     ):
+        _only_default_partition(partition_names)
         self._check_loaded(collection_name)
         self._reject_filter_params(kwargs)
         if filter is None:
@@ -536,6 +562,7 @@ class MilvusClient:
         anns_field=None,
         **kwargs,
     ):
+        _only_default_partition(partition_names)
         self._check_loaded(collection_name)
         self._reject_filter_params(kwargs)
         vectors = self._query_vectors(data)
@@ -571,3 +598,28 @@ class MilvusClient:
             keep_pk,
         )
         return SearchResult(hits)
+
+    # --- what frameworks reach beyond the documented API (docs/frameworks.md) --------------------------
+
+    @property
+    def _using(self):
+        """pymilvus's connection alias; frameworks key caches on it. Clients of one db file share it, as pymilvus
+        clients of one server share a connection."""
+        return f"covec:{self._path}"
+
+    def _get_connection(self):
+        """What this client talks through: pymilvus returns its gRPC handler, covec the native database."""
+        return self._database
+
+    def load_partitions(self, collection_name, partition_names, replica_number=1, timeout=None, **kwargs):
+        _only_default_partition(partition_names)
+        self.load_collection(collection_name)
+
+    def alter_collection_properties(self, collection_name, properties, timeout=None, **kwargs):
+        raise MilvusException(
+            code=1,
+            message="covec does not store collection properties yet: alter_collection_properties is not supported",
+        )
+
+    def hybrid_search(self, collection_name, reqs, ranker=None, limit=10, output_fields=None, **kwargs):
+        raise MilvusException(code=1, message="covec does not support hybrid_search yet")
