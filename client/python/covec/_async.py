@@ -44,8 +44,7 @@ def _on_pool(method):
 
     @functools.wraps(method)
     async def run(self, *args, **kwargs):
-        call = functools.partial(getattr(self._client, name), *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(_pool(), call)
+        return await self._run(getattr(self._client, name), *args, **kwargs)
 
     return run
 
@@ -69,6 +68,10 @@ class AsyncMilvusClient:
 
     async def __aexit__(self, exc_type, exc, tb):
         await self.close()
+
+    @staticmethod
+    async def _run(method, *args, **kwargs):
+        return await asyncio.get_running_loop().run_in_executor(_pool(), functools.partial(method, *args, **kwargs))
 
     @property
     def _using(self):
@@ -94,7 +97,11 @@ class AsyncMilvusClient:
     load_collection = _on_pool(MilvusClient.load_collection)
     load_partitions = _on_pool(MilvusClient.load_partitions)
     release_collection = _on_pool(MilvusClient.release_collection)
-    get_load_state = _on_pool(MilvusClient.get_load_state)
+
+    async def get_load_state(self, collection_name, partition_names=None, timeout=None, **kwargs):
+        # pymilvus's async client names partitions where its synchronous one takes one partition_name.
+        return await self._run(self._client.get_load_state, collection_name, partition_names=partition_names, **kwargs)
+
     create_index = _on_pool(MilvusClient.create_index)
     drop_index = _on_pool(MilvusClient.drop_index)
     list_indexes = _on_pool(MilvusClient.list_indexes)

@@ -611,7 +611,7 @@ class MilvusClient:
         """What this client talks through: pymilvus returns its gRPC handler, covec the native database."""
         return self._database
 
-    def load_partitions(self, collection_name, partition_names, replica_number=1, timeout=None, **kwargs):
+    def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
         _only_default_partition(partition_names)
         self.load_collection(collection_name)
 
@@ -621,5 +621,5 @@ class MilvusClient:
             message="covec does not store collection properties yet: alter_collection_properties is not supported",
         )
 
-    def hybrid_search(self, collection_name, reqs, ranker=None, limit=10, output_fields=None, **kwargs):
+    def hybrid_search(self, collection_name, reqs, ranker, limit=10, output_fields=None, timeout=None, **kwargs):
         raise MilvusException(code=1, message="covec does not support hybrid_search yet")
