@@ -1,0 +1,110 @@
+"""Runs a framework scenario on Milvus Lite (pymilvus as installed: the oracle) and on covec (pymilvus patched), and
+compares what the framework returned.
+
+Also a child-process runner: ``python differential.py TEST_FILE FUNCTION BACKEND ARGS_JSON`` imports the test file,
+patches pymilvus if BACKEND is "covec", calls FUNCTION(*ARGS) and prints its result as JSON, for the scenarios that
+reopen a store in a new process or search it from a second one.
+"""
+
+import contextlib
+import hashlib
+import importlib.util
+import json
+import math
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+import covec
+
+BACKENDS = ("lite", "covec")
+
+
+@contextlib.contextmanager
+def backend(name):
+    """Within it, the framework's pymilvus clients on local paths are Milvus Lite's ("lite") or covec's ("covec")."""
+    if name == "covec":
+        covec.patch_pymilvus()
+    try:
+        yield
+    finally:
+        covec.unpatch_pymilvus()
+
+
+def assert_made_by(path, name):
+    """The store at `path` is the backend's own: Milvus Lite keeps a directory there, covec one db file. So a
+    scenario that reached Milvus Lite while pymilvus was patched cannot pass as covec's."""
+    if name == "covec":
+        assert os.path.isfile(path), f"{path} is not a covec db"
+        covec.verify(path)  # raises unless it is one
+    else:
+        assert os.path.isdir(path), f"{path} is not a Milvus Lite db"
+
+
+def run_both(scenario, tmp_path, *args):
+    """{backend: scenario(db path, *args)} with each backend on its own fresh path."""
+    results = {}
+    for name in BACKENDS:
+        os.makedirs(tmp_path / name, exist_ok=True)
+        path = str(tmp_path / name / "store.db")
+        with backend(name):
+            results[name] = scenario(path, *args)
+        assert_made_by(path, name)
+    return results
+
+
+def assert_same(found, expected, where="result", rel=1e-4):
+    """Equal structures; floats (distances, scores, vectors) equal within `rel`, as float32 arithmetic allows."""
+    if isinstance(expected, float) or isinstance(found, float):
+        assert isinstance(found, (int, float)) and isinstance(expected, (int, float)), f"{where}: {found!r} != {expected!r}"
+        assert math.isclose(found, expected, rel_tol=rel, abs_tol=1e-6), f"{where}: {found!r} != {expected!r}"
+    elif isinstance(expected, dict):
+        assert isinstance(found, dict) and found.keys() == expected.keys(), f"{where}: {found!r} != {expected!r}"
+        for key in expected:
+            assert_same(found[key], expected[key], f"{where}[{key!r}]", rel)
+    elif isinstance(expected, (list, tuple)):
+        assert isinstance(found, (list, tuple)) and len(found) == len(expected), f"{where}: {found!r} != {expected!r}"
+        for i, (f, e) in enumerate(zip(found, expected)):
+            assert_same(f, e, f"{where}[{i}]", rel)
+    else:
+        assert found == expected, f"{where}: {found!r} != {expected!r}"
+
+
+def assert_both_same(results):
+    """Both backends ran the scenario and covec's answer is Lite's; returns it (for checks of its own)."""
+    assert_same(results["covec"], results["lite"], "covec vs Milvus Lite")
+    return results["covec"]
+
+
+def hash_vector(text, dim):
+    """A deterministic embedding: a normal vector seeded by the text's SHA-256."""
+    seed = int.from_bytes(hashlib.sha256(text.encode()).digest()[:8], "little")
+    return np.random.default_rng(seed).standard_normal(dim).tolist()
+
+
+def in_child(test_file, function, backend_name, *args):
+    """FUNCTION(*args) of TEST_FILE in a new process with the given backend: (returncode, result or stderr)."""
+    proc = subprocess.run(
+        [sys.executable, __file__, test_file, function, backend_name, json.dumps(args)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if proc.returncode != 0:
+        return proc.returncode, proc.stderr
+    return 0, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def _child_main(test_file, function, backend_name, args_json):
+    spec = importlib.util.spec_from_file_location("scenarios", test_file)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with backend(backend_name):
+        result = getattr(module, function)(*json.loads(args_json))
+    print(json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    _child_main(*sys.argv[1:])
