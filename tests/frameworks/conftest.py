@@ -3,6 +3,8 @@ in any other environment there is nothing here to collect."""
 
 import importlib.util
 
+import pytest
+
 FRAMEWORK_OF = {
     "test_langchain.py": "langchain_milvus",
     "test_llamaindex.py": "llama_index.vector_stores.milvus",
@@ -18,3 +20,8 @@ def _installed(module):
 
 
 collect_ignore = [test_file for test_file, module in FRAMEWORK_OF.items() if not _installed(module)]
+
+
+@pytest.fixture(autouse=True)
+def _private_segments(shm_dir):
+    """Every covec db of these tests (and of their child processes) keeps its segments in the test's own directory."""
