@@ -57,7 +57,9 @@ def test_methods_and_signatures_are_pymilvus_clients(client_class):
 
 
 def named_parameters(method):
-    return [(p.name, p.default) for p in inspect.signature(method).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD]
+    return [
+        (p.name, p.default) for p in inspect.signature(method).parameters.values() if p.kind is p.POSITIONAL_OR_KEYWORD
+    ]
 
 
 def takes_kwargs(method):

@@ -1,4 +1,4 @@
-"""covec.patch_pymilvus(): pymilvus's clients on a local path are covec's, wherever the reference to the class was taken."""
+"""covec.patch_pymilvus(): pymilvus's clients on a local path are covec's, wherever the class was referenced from."""
 
 import asyncio
 import subprocess
@@ -45,14 +45,13 @@ def test_references_taken_before_the_patch_build_covec_clients(patched, tmp_path
 
 
 def test_code_importing_pymilvus_after_the_patch_builds_covec_clients(tmp_path, shm_dir):
-    program = textwrap.dedent(
-        f"""
+    program = textwrap.dedent(f"""
         import covec
         covec.patch_pymilvus()
         from pymilvus import MilvusClient, AsyncMilvusClient
-        print(type(MilvusClient({str(tmp_path / "a.db")!r})).__module__, type(AsyncMilvusClient({str(tmp_path / "a.db")!r})).__module__)
-        """
-    )
+        path = {str(tmp_path / "a.db")!r}
+        print(type(MilvusClient(path)).__module__, type(AsyncMilvusClient(path)).__module__)
+        """)
     out = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True).stdout
     assert out.split() == ["covec.client", "covec._async"]
 

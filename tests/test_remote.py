@@ -29,11 +29,11 @@ def server(tmp_path_factory):
     """{"tcp": uri, "unix": uri, "tls": uri, "cert": path} of one server, stopped when the module's tests end."""
     d = tmp_path_factory.mktemp("server")
     cert, key = d / "cert.pem", d / "key.pem"
+    certificate = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
+    certificate += " -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=localhost",
-         "-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        ["openssl", *certificate.split(), "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True
+    )
     sock = d / "milvus.sock"
     proc = subprocess.Popen(
         [sys.executable, os.path.join(HERE, "milvus_server.py"), str(d / "lite.db"), str(sock), str(cert), str(key)],
@@ -125,14 +125,12 @@ def test_patched_pymilvus_keeps_its_own_client_for_servers(server, tmp_path, shm
 
 
 def test_pymilvus_is_imported_only_for_a_server_uri(server, tmp_path, shm_dir):
-    program = textwrap.dedent(
-        f"""
+    program = textwrap.dedent(f"""
         import sys, covec
         covec.MilvusClient({str(tmp_path / "local.db")!r}).list_collections()
         print("pymilvus" in sys.modules)
         covec.MilvusClient({server["tcp"]!r}).list_collections()
         print("pymilvus" in sys.modules)
-        """
-    )
+        """)
     out = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True).stdout
     assert out.split() == ["False", "True"]

@@ -12,6 +12,7 @@ import importlib.util
 import json
 import math
 import os
+import re
 import subprocess
 import sys
 
@@ -58,7 +59,9 @@ def run_both(scenario, tmp_path, *args):
 def assert_same(found, expected, where="result", rel=1e-4):
     """Equal structures; floats (distances, scores, vectors) equal within `rel`, as float32 arithmetic allows."""
     if isinstance(expected, float) or isinstance(found, float):
-        assert isinstance(found, (int, float)) and isinstance(expected, (int, float)), f"{where}: {found!r} != {expected!r}"
+        assert isinstance(found, (int, float)) and isinstance(
+            expected, (int, float)
+        ), f"{where}: {found!r} != {expected!r}"
         assert math.isclose(found, expected, rel_tol=rel, abs_tol=1e-6), f"{where}: {found!r} != {expected!r}"
     elif isinstance(expected, dict):
         assert isinstance(found, dict) and found.keys() == expected.keys(), f"{where}: {found!r} != {expected!r}"
@@ -95,6 +98,16 @@ def in_child(test_file, function, backend_name, *args):
     if proc.returncode != 0:
         return proc.returncode, proc.stderr
     return 0, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def run_docs_example(module, tmp_path):
+    """Runs the example of docs/frameworks.md that imports `module`, in a new process in `tmp_path`: its output."""
+    docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "frameworks.md")
+    blocks = re.findall(r"```python\n(.*?)```", open(docs).read(), re.S)
+    (code,) = [b for b in blocks if f"from {module} import" in b and "patch_pymilvus()" in b]
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    return proc.stdout
 
 
 def _child_main(test_file, function, backend_name, args_json):

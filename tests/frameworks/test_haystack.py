@@ -1,6 +1,6 @@
-"""milvus-haystack's MilvusDocumentStore on covec: every scenario runs on Milvus Lite (the oracle) and on covec (pymilvus
-patched) with hash-seeded embeddings, and covec must answer as Lite does. Features covec does not have yet must raise
-on covec (and work on Lite, so the scenario itself is sound).
+"""milvus-haystack's MilvusDocumentStore on covec: every scenario runs on Milvus Lite (the oracle) and on covec
+(pymilvus patched) with hash-seeded embeddings, and covec must answer as Lite does. Features covec does not have yet
+must raise on covec (and work on Lite, so the scenario itself is sound).
 
 milvus-haystack 0.1.0 has no max-marginal-relevance search, no delete by filter and no async methods of its own;
 Haystack's Pipeline.run_async running the retriever stands for the async path."""
@@ -8,7 +8,16 @@ Haystack's Pipeline.run_async running the retriever stands for the async path.""
 import asyncio
 
 import pytest
-from differential import assert_both_same, assert_made_by, assert_same, backend, hash_vector, in_child, run_both
+from differential import (
+    assert_both_same,
+    assert_made_by,
+    assert_same,
+    backend,
+    hash_vector,
+    in_child,
+    run_both,
+    run_docs_example,
+)
 from haystack import Document, Pipeline
 from haystack.document_stores.types import DuplicatePolicy
 from milvus_haystack import MilvusDocumentStore, MilvusEmbeddingRetriever, MilvusHybridRetriever
@@ -51,10 +60,19 @@ def everything(store, filters=None):
 
 
 def retrieve(store, text, **kwargs):
-    return shown(MilvusEmbeddingRetriever(document_store=store, top_k=4).run(query_embedding=hash_vector(text, DIM), **kwargs)["documents"])
+    return shown(
+        MilvusEmbeddingRetriever(document_store=store, top_k=4).run(query_embedding=hash_vector(text, DIM), **kwargs)[
+            "documents"
+        ]
+    )
 
 
 # --- scenarios that work on covec -------------------------------------------------------------------------
+
+
+def test_the_example_of_docs_frameworks_md_runs_on_covec(tmp_path):
+    assert "covec shares one copy" in run_docs_example("milvus_haystack", tmp_path)
+    assert_made_by(str(tmp_path / "milvus_haystack.db"), "covec")
 
 
 def test_write_documents_with_metadata(tmp_path):
@@ -77,22 +95,34 @@ def test_similarity_search_with_and_without_scores(tmp_path):
 
 FILTERS = {
     "eq": {"field": "meta.tag", "operator": "==", "value": "even"},
-    "range": {"operator": "AND", "conditions": [{"field": "meta.n", "operator": ">", "value": 10},
-                                                {"field": "meta.n", "operator": "<=", "value": 20}]},
-    "or": {"operator": "OR", "conditions": [{"field": "meta.n", "operator": "<", "value": 3},
-                                            {"field": "meta.weight", "operator": ">=", "value": 7.0}]},
+    "range": {
+        "operator": "AND",
+        "conditions": [
+            {"field": "meta.n", "operator": ">", "value": 10},
+            {"field": "meta.n", "operator": "<=", "value": 20},
+        ],
+    },
+    "or": {
+        "operator": "OR",
+        "conditions": [
+            {"field": "meta.n", "operator": "<", "value": 3},
+            {"field": "meta.weight", "operator": ">=", "value": 7.0},
+        ],
+    },
     "in": {"field": "meta.n", "operator": "in", "value": [1, 5, 9, 28]},
     "not-in": {"field": "meta.tag", "operator": "not in", "value": ["odd"]},
     "not": {"operator": "NOT", "conditions": [{"field": "meta.n", "operator": "<", "value": 25}]},
     "ne": {"field": "meta.tag", "operator": "!=", "value": "odd"},
-}  # fmt: skip
+}
 
 
 def test_metadata_filters(tmp_path):
     def scenario(path):
         store = filled_store(path)
-        return {name: {"retrieved": retrieve(store, QUERIES[0], filters=f), "filtered": everything(store, f)}
-                for name, f in FILTERS.items()}  # fmt: skip
+        return {
+            name: {"retrieved": retrieve(store, QUERIES[0], filters=f), "filtered": everything(store, f)}
+            for name, f in FILTERS.items()
+        }
 
     result = assert_both_same(run_both(scenario, tmp_path))
     assert all(r["retrieved"] for r in result.values()) and len(result["range"]["filtered"]) == 10
@@ -133,7 +163,9 @@ def test_retriever_in_a_pipeline_run_and_run_async(tmp_path):
     def scenario(path):
         store = filled_store(path)
         pipeline = Pipeline()
-        pipeline.add_component("retriever", MilvusEmbeddingRetriever(document_store=store, top_k=3, filters=FILTERS["range"]))
+        pipeline.add_component(
+            "retriever", MilvusEmbeddingRetriever(document_store=store, top_k=3, filters=FILTERS["range"])
+        )
         inputs = {"retriever": {"query_embedding": hash_vector(QUERIES[1], DIM)}}
         sync = pipeline.run(inputs)["retriever"]["documents"]
 
@@ -208,8 +240,9 @@ def lite_answers_covec_raises(tmp_path, scenario, covec_error):
 
 def test_partition_key_needs_partitions_issue_17(tmp_path):
     def scenario(path):
-        return retrieve(filled_store(path, enable_dynamic_field=False, partition_key_field="tag"), QUERIES[0],
-                        filters=FILTERS["eq"])  # fmt: skip
+        return retrieve(
+            filled_store(path, enable_dynamic_field=False, partition_key_field="tag"), QUERIES[0], filters=FILTERS["eq"]
+        )
 
     lite_answers_covec_raises(tmp_path, scenario, "partition key")
 
@@ -234,9 +267,15 @@ def test_array_metadata_needs_issue_17(tmp_path):
 
 def test_bm25_and_hybrid_retrieval_need_issue_18(tmp_path):
     def scenario(path):
-        store = filled_store(path, builtin_function=BM25BuiltInFunction(), sparse_vector_field="sparse",
-                             sparse_index_params={"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"})  # fmt: skip
+        store = filled_store(
+            path,
+            builtin_function=BM25BuiltInFunction(),
+            sparse_vector_field="sparse",
+            sparse_index_params={"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"},
+        )
         retriever = MilvusHybridRetriever(document_store=store, top_k=3)
-        return shown(retriever.run(query_embedding=hash_vector("shared memory", DIM), query_text="shared memory")["documents"])
+        return shown(
+            retriever.run(query_embedding=hash_vector("shared memory", DIM), query_text="shared memory")["documents"]
+        )
 
     lite_answers_covec_raises(tmp_path, scenario, "functions|analyzers")

@@ -5,7 +5,7 @@ does not have yet must raise on covec (and work on Lite, so the scenario itself 
 import asyncio
 
 import pytest
-from differential import assert_both_same, assert_made_by, assert_same, backend, in_child, run_both
+from differential import assert_both_same, assert_made_by, assert_same, backend, in_child, run_both, run_docs_example
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_milvus import BM25BuiltInFunction, Milvus
@@ -47,6 +47,11 @@ def stored_rows(store):
 # --- scenarios that work on covec -------------------------------------------------------------------------
 
 
+def test_the_example_of_docs_frameworks_md_runs_on_covec(tmp_path):
+    assert "covec shares one copy" in run_docs_example("langchain_milvus", tmp_path)
+    assert_made_by(str(tmp_path / "milvus_langchain.db"), "covec")
+
+
 def test_add_texts_with_metadata(tmp_path):
     def scenario(path):
         store = filled_store(path)
@@ -59,7 +64,9 @@ def test_add_texts_with_metadata(tmp_path):
 def test_from_documents_and_drop_old(tmp_path):
     def scenario(path):
         documents = [Document(t, metadata=m) for t, m in zip(TEXTS[:10], METADATAS[:10])]
-        store = Milvus.from_documents(documents, EMBEDDING, connection_args={"uri": path}, collection_name="notes", ids=IDS[:10])
+        store = Milvus.from_documents(
+            documents, EMBEDDING, connection_args={"uri": path}, collection_name="notes", ids=IDS[:10]
+        )
         before = docs(store.similarity_search(QUERIES[0], k=2))
         # drop_old drops the collection (and pymilvus's schema cache, which langchain-milvus reaches through
         # client._get_connection()); the first add makes it again.
@@ -75,7 +82,9 @@ def test_from_documents_and_drop_old(tmp_path):
 def test_similarity_search_with_and_without_scores(tmp_path):
     def scenario(path):
         store = filled_store(path)
-        return [(docs(store.similarity_search(q, k=4)), scored(store.similarity_search_with_score(q, k=4))) for q in QUERIES]
+        return [
+            (docs(store.similarity_search(q, k=4)), scored(store.similarity_search_with_score(q, k=4))) for q in QUERIES
+        ]
 
     for plain, with_scores in assert_both_same(run_both(scenario, tmp_path)):
         assert len(plain) == 4 and plain == [s[:2] for s in with_scores]
@@ -83,7 +92,14 @@ def test_similarity_search_with_and_without_scores(tmp_path):
 
 @pytest.mark.parametrize("dynamic", [False, True], ids=["typed-fields", "dynamic-field"])
 def test_metadata_filters(tmp_path, dynamic):
-    filters = ['tag == "even"', "n > 10 and n <= 20", "n in [1, 5, 9, 28]", 'tag like "od%"', "weight >= 5.5", "not (n < 25)"]
+    filters = [
+        'tag == "even"',
+        "n > 10 and n <= 20",
+        "n in [1, 5, 9, 28]",
+        'tag like "od%"',
+        "weight >= 5.5",
+        "not (n < 25)",
+    ]
 
     def scenario(path):
         store = filled_store(path, enable_dynamic_field=dynamic)
@@ -118,8 +134,10 @@ def test_max_marginal_relevance(tmp_path):
 
 
 def test_upsert(tmp_path):
-    replacement = [Document("replaced note one", metadata={"n": 101, "tag": "new", "weight": 0.5}),
-                   Document("replaced note two", metadata={"n": 102, "tag": "new", "weight": 1.5})]  # fmt: skip
+    replacement = [
+        Document("replaced note one", metadata={"n": 101, "tag": "new", "weight": 0.5}),
+        Document("replaced note two", metadata={"n": 102, "tag": "new", "weight": 1.5}),
+    ]
 
     def scenario(path):
         store = filled_store(path)
@@ -252,7 +270,12 @@ def test_collection_properties_need_issue_17(tmp_path):
 
 
 def test_array_metadata_needs_issue_17(tmp_path):
-    schema = {"labels": {"dtype": DataType.ARRAY, "kwargs": {"element_type": DataType.VARCHAR, "max_capacity": 4, "max_length": 16}}}
+    schema = {
+        "labels": {
+            "dtype": DataType.ARRAY,
+            "kwargs": {"element_type": DataType.VARCHAR, "max_capacity": 4, "max_length": 16},
+        }
+    }
 
     def scenario(path):
         store = open_store(path, metadata_schema=schema)
@@ -266,12 +289,18 @@ def test_bm25_full_text_search_needs_issue_18(tmp_path):
     def scenario(path):
         # Milvus Lite takes BM25 output only with SPARSE_INVERTED_INDEX and no drop ratio (langchain-milvus's defaults
         # are AUTOINDEX and drop_ratio_build 0.2).
-        index_params = [{"index_type": "AUTOINDEX", "metric_type": "L2"},
-                        {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"}]
+        index_params = [
+            {"index_type": "AUTOINDEX", "metric_type": "L2"},
+            {"index_type": "SPARSE_INVERTED_INDEX", "metric_type": "BM25"},
+        ]
         search_params = [{"metric_type": "L2", "params": {}}, {"metric_type": "BM25", "params": {}}]
-        store = filled_store(path, builtin_function=BM25BuiltInFunction(output_field_names="sparse"),
-                             vector_field=["dense", "sparse"], index_params=index_params,
-                             search_params=search_params)  # fmt: skip
+        store = filled_store(
+            path,
+            builtin_function=BM25BuiltInFunction(output_field_names="sparse"),
+            vector_field=["dense", "sparse"],
+            index_params=index_params,
+            search_params=search_params,
+        )
         return docs(store.similarity_search("shared memory", k=3))
 
     lite_answers_covec_raises(tmp_path, scenario, "functions")
@@ -279,8 +308,9 @@ def test_bm25_full_text_search_needs_issue_18(tmp_path):
 
 def test_two_embeddings_hybrid_search_needs_issue_18(tmp_path):
     def scenario(path):
-        store = filled_store(path, embedding_function=[EMBEDDING, DeterministicFakeEmbedding(size=8)],
-                             vector_field=["dense", "small"])  # fmt: skip
+        store = filled_store(
+            path, embedding_function=[EMBEDDING, DeterministicFakeEmbedding(size=8)], vector_field=["dense", "small"]
+        )
         return docs(store.similarity_search(QUERIES[0], k=3))
 
     lite_answers_covec_raises(tmp_path, scenario, "hybrid_search")

@@ -5,7 +5,16 @@ yet must raise on covec (and work on Lite, so the scenario itself is sound)."""
 import asyncio
 
 import pytest
-from differential import assert_both_same, assert_made_by, assert_same, backend, hash_vector, in_child, run_both
+from differential import (
+    assert_both_same,
+    assert_made_by,
+    assert_same,
+    backend,
+    hash_vector,
+    in_child,
+    run_both,
+    run_docs_example,
+)
 from llama_index.core import VectorStoreIndex
 from llama_index.core.embeddings import BaseEmbedding
 from llama_index.core.schema import NodeRelationship, RelatedNodeInfo, TextNode
@@ -78,7 +87,9 @@ def answer(result):
 
 
 def query(store, text, k=4, **kwargs):
-    return answer(store.query(VectorStoreQuery(query_embedding=EMBED.get_query_embedding(text), similarity_top_k=k, **kwargs)))
+    return answer(
+        store.query(VectorStoreQuery(query_embedding=EMBED.get_query_embedding(text), similarity_top_k=k, **kwargs))
+    )
 
 
 def stored(found):
@@ -87,10 +98,19 @@ def stored(found):
 
 
 def all_nodes(store):
-    return stored(store.get_nodes(filters=MetadataFilters(filters=[MetadataFilter(key="n", value=-1, operator=FilterOperator.GT)])))
+    return stored(
+        store.get_nodes(
+            filters=MetadataFilters(filters=[MetadataFilter(key="n", value=-1, operator=FilterOperator.GT)])
+        )
+    )
 
 
 # --- scenarios that work on covec -------------------------------------------------------------------------
+
+
+def test_the_example_of_docs_frameworks_md_runs_on_covec(tmp_path):
+    assert "NodeWithScore" in run_docs_example("llama_index.vector_stores.milvus", tmp_path)
+    assert_made_by(str(tmp_path / "milvus_llamaindex.db"), "covec")
 
 
 def test_add_nodes_with_metadata(tmp_path):
@@ -117,21 +137,37 @@ def test_similarity_search_with_and_without_scores(tmp_path):
 
 FILTERS = {
     "eq": MetadataFilters(filters=[MetadataFilter(key="tag", value="even")]),
-    "range": MetadataFilters(filters=[MetadataFilter(key="n", value=10, operator=FilterOperator.GT),
-                                      MetadataFilter(key="n", value=20, operator=FilterOperator.LTE)]),
-    "or": MetadataFilters(filters=[MetadataFilter(key="n", value=3, operator=FilterOperator.LT),
-                                   MetadataFilter(key="weight", value=7.0, operator=FilterOperator.GTE)],
-                          condition=FilterCondition.OR),
+    "range": MetadataFilters(
+        filters=[
+            MetadataFilter(key="n", value=10, operator=FilterOperator.GT),
+            MetadataFilter(key="n", value=20, operator=FilterOperator.LTE),
+        ]
+    ),
+    "or": MetadataFilters(
+        filters=[
+            MetadataFilter(key="n", value=3, operator=FilterOperator.LT),
+            MetadataFilter(key="weight", value=7.0, operator=FilterOperator.GTE),
+        ],
+        condition=FilterCondition.OR,
+    ),
     "in": MetadataFilters(filters=[MetadataFilter(key="n", value=[1, 5, 9, 28], operator=FilterOperator.IN)]),
     "not-in": MetadataFilters(filters=[MetadataFilter(key="tag", value=["odd"], operator=FilterOperator.NIN)]),
     "ne": MetadataFilters(filters=[MetadataFilter(key="tag", value="odd", operator=FilterOperator.NE)]),
     "prefix": MetadataFilters(filters=[MetadataFilter(key="tag", value="ev", operator=FilterOperator.TEXT_MATCH)]),
     "contains": MetadataFilters(filters=[MetadataFilter(key="labels", value="l2", operator=FilterOperator.CONTAINS)]),
-    "nested": MetadataFilters(filters=[MetadataFilter(key="tag", value="odd"),
-                                       MetadataFilters(filters=[MetadataFilter(key="n", value=5, operator=FilterOperator.LT),
-                                                                MetadataFilter(key="n", value=25, operator=FilterOperator.GT)],
-                                                       condition=FilterCondition.OR)]),
-}  # fmt: skip
+    "nested": MetadataFilters(
+        filters=[
+            MetadataFilter(key="tag", value="odd"),
+            MetadataFilters(
+                filters=[
+                    MetadataFilter(key="n", value=5, operator=FilterOperator.LT),
+                    MetadataFilter(key="n", value=25, operator=FilterOperator.GT),
+                ],
+                condition=FilterCondition.OR,
+            ),
+        ]
+    ),
+}
 
 
 def test_metadata_filters(tmp_path):
@@ -140,10 +176,13 @@ def test_metadata_filters(tmp_path):
         return {name: query(store, QUERIES[0], k=5, filters=f) for name, f in FILTERS.items()} | {
             "doc_ids": query(store, QUERIES[1], doc_ids=["doc-2", "doc-5"]),
             "node_ids": query(store, QUERIES[1], node_ids=["node-1", "node-2", "node-3"]),
-            "string_expr": answer(store.query(VectorStoreQuery(query_embedding=hash_vector("x", DIM), similarity_top_k=3),
-                                              string_expr="n >= 27")),
+            "string_expr": answer(
+                store.query(
+                    VectorStoreQuery(query_embedding=hash_vector("x", DIM), similarity_top_k=3), string_expr="n >= 27"
+                )
+            ),
             "get_nodes": stored(store.get_nodes(filters=FILTERS["range"])),
-        }  # fmt: skip
+        }
 
     result = assert_both_same(run_both(scenario, tmp_path))
     assert all(result[name]["ids"] for name in FILTERS) and len(result["get_nodes"]) == 10
@@ -155,7 +194,9 @@ def test_search_by_vector_and_output_fields(tmp_path):
         vector = hash_vector("a query vector", DIM)
         return {
             "vector": answer(store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=5))),
-            "fields": answer(store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=2, output_fields=["tag"]))),
+            "fields": answer(
+                store.query(VectorStoreQuery(query_embedding=vector, similarity_top_k=2, output_fields=["tag"]))
+            ),
         }
 
     assert len(assert_both_same(run_both(scenario, tmp_path))["vector"]["ids"]) == 5
@@ -167,10 +208,17 @@ def test_max_marginal_relevance(tmp_path):
         mmr = VectorStoreQueryMode.MMR
         return {
             "default": query(store, QUERIES[1], k=4, mode=mmr),
-            "threshold": answer(store.query(VectorStoreQuery(query_embedding=EMBED.get_query_embedding(QUERIES[2]),
-                                                             similarity_top_k=3, mode=mmr), mmr_threshold=0.3, mmr_prefetch_k=12)),
+            "threshold": answer(
+                store.query(
+                    VectorStoreQuery(
+                        query_embedding=EMBED.get_query_embedding(QUERIES[2]), similarity_top_k=3, mode=mmr
+                    ),
+                    mmr_threshold=0.3,
+                    mmr_prefetch_k=12,
+                )
+            ),
             "filtered": query(store, QUERIES[0], k=3, mode=mmr, filters=FILTERS["eq"]),
-        }  # fmt: skip
+        }
 
     assert len(assert_both_same(run_both(scenario, tmp_path))["default"]["ids"]) == 4
 
@@ -191,7 +239,9 @@ def test_delete_by_id_by_document_and_by_filter(tmp_path):
         store = filled_store(path)
         store.delete_nodes(node_ids=["node-0", "node-7"])
         store.delete("doc-5")  # node-15, 16, 17: llama-index queries their ids, then delete(pks=...)
-        store.delete_nodes(filters=MetadataFilters(filters=[MetadataFilter(key="n", value=26, operator=FilterOperator.GTE)]))
+        store.delete_nodes(
+            filters=MetadataFilters(filters=[MetadataFilter(key="n", value=26, operator=FilterOperator.GTE)])
+        )
         store.delete_nodes(node_ids=["node-1", "node-2", "node-3"], filters=FILTERS["eq"])  # only node-2
         return {"all": all_nodes(store), "hits": query(store, QUERIES[2])}
 
@@ -219,17 +269,25 @@ def test_async_methods(tmp_path):
         out = {"added": await store.async_add(nodes())}
         embedding = EMBED.get_query_embedding(QUERIES[0])
         out["query"] = answer(await store.aquery(VectorStoreQuery(query_embedding=embedding, similarity_top_k=4)))
-        out["filtered"] = answer(await store.aquery(VectorStoreQuery(query_embedding=embedding, similarity_top_k=4,
-                                                                     filters=FILTERS["range"])))  # fmt: skip
-        out["mmr"] = answer(await store.aquery(VectorStoreQuery(query_embedding=embedding, similarity_top_k=3,
-                                                                mode=VectorStoreQueryMode.MMR)))  # fmt: skip
+        out["filtered"] = answer(
+            await store.aquery(
+                VectorStoreQuery(query_embedding=embedding, similarity_top_k=4, filters=FILTERS["range"])
+            )
+        )
+        out["mmr"] = answer(
+            await store.aquery(
+                VectorStoreQuery(query_embedding=embedding, similarity_top_k=3, mode=VectorStoreQueryMode.MMR)
+            )
+        )
         await store.adelete("doc-1")
         await store.adelete_nodes(node_ids=["node-9"])
         await store.adelete_nodes(filters=FILTERS["in"])
         out["by_id"] = stored(await store.aget_nodes(node_ids=["node-2", "node-3", "node-10"]))
         out["by_filter"] = stored(await store.aget_nodes(filters=FILTERS["eq"]))
         index = VectorStoreIndex.from_vector_store(store, embed_model=EMBED)
-        out["retriever"] = [(n.node.get_content(), n.score) for n in await index.as_retriever(similarity_top_k=2).aretrieve(QUERIES[1])]
+        out["retriever"] = [
+            (n.node.get_content(), n.score) for n in await index.as_retriever(similarity_top_k=2).aretrieve(QUERIES[1])
+        ]
         await store.aclear()
         out["cleared"] = store.client.has_collection("notes")
         return out
@@ -332,13 +390,21 @@ def test_array_scalar_field_needs_issue_17(tmp_path):
 
 def test_bm25_sparse_and_hybrid_search_need_issue_18(tmp_path):
     def scenario(path):
-        store = filled_store(path, enable_sparse=True, sparse_embedding_function=BM25BuiltInFunction(),
-                             hybrid_ranker="RRFRanker")  # fmt: skip
+        store = filled_store(
+            path, enable_sparse=True, sparse_embedding_function=BM25BuiltInFunction(), hybrid_ranker="RRFRanker"
+        )
         # (SPARSE and TEXT_SEARCH modes fail on Milvus Lite too: llama-index asks for drop_ratio_search 0.2, Lite
         # takes only 0.)
-        hybrid = answer(store.query(VectorStoreQuery(query_str="shared memory", similarity_top_k=3,
-                                                     query_embedding=EMBED.get_query_embedding("shared memory"),
-                                                     mode=VectorStoreQueryMode.HYBRID)))  # fmt: skip
+        hybrid = answer(
+            store.query(
+                VectorStoreQuery(
+                    query_str="shared memory",
+                    similarity_top_k=3,
+                    query_embedding=EMBED.get_query_embedding("shared memory"),
+                    mode=VectorStoreQueryMode.HYBRID,
+                )
+            )
+        )
         return hybrid["ids"]
 
     lite_answers_covec_raises(tmp_path, scenario, "functions|analyzers")
