@@ -17,10 +17,25 @@ import subprocess
 import sys
 
 import numpy as np
+import pytest
+from pymilvus import MilvusException
 
 import covec
 
 BACKENDS = ("lite", "covec")
+
+# The corpus every framework's scenarios store: note i on one of six topics, with typed metadata, and three queries.
+DIM = 16
+TOPICS = ["rust", "python", "vectors", "shared memory", "search", "filters"]
+QUERIES = ["note 3 on vectors", "shared memory search", "python filters"]
+
+
+def note(i, text="note {i} on {topic}"):
+    return text.format(i=i, topic=TOPICS[i % len(TOPICS)])
+
+
+def metadata(i):
+    return {"n": i, "tag": "even" if i % 2 == 0 else "odd", "weight": i / 4}
 
 
 @contextlib.contextmanager
@@ -100,13 +115,62 @@ def in_child(test_file, function, backend_name, *args):
     return 0, json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run_docs_example(module, tmp_path):
-    """Runs the example of docs/frameworks.md that imports `module`, in a new process in `tmp_path`: its output."""
+def reopened_in_new_processes(test_file, tmp_path):
+    """On each backend, the test file's build(path) in one new process, then its search_reopened(path) in another:
+    their answer, which must be the same on both."""
+    results = {}
+    for name in BACKENDS:
+        path = str(tmp_path / f"{name}.db")
+        assert in_child(test_file, "build", name, path) == (0, None)
+        code, results[name] = in_child(test_file, "search_reopened", name, path)
+        assert code == 0, results[name]
+        assert_made_by(path, name)
+    return assert_both_same(results)
+
+
+def searched_from_a_second_process(test_file, tmp_path, fill, write_later, search, search_later):
+    """On covec, with the store fill(path) made open in this process, a second process's search(path) answers as this
+    one's, and so does its search_later(path) after write_later(store) here; on Milvus Lite the second process cannot
+    open the store, which the first one locks. Returns the second process's answer after the write."""
+    path = str(tmp_path / "covec.db")
+    with backend("covec"):
+        store = fill(path)
+        code, seen = in_child(test_file, search.__name__, "covec", path)
+        assert code == 0, seen
+        assert_same(seen, search(path))
+        write_later(store)
+        code, later = in_child(test_file, search_later.__name__, "covec", path)
+        assert code == 0, later
+        assert_same(later, search_later(path))
+    assert_made_by(path, "covec")
+    lite_path = str(tmp_path / "lite.db")
+    with backend("lite"):
+        fill(lite_path)
+        code, error = in_child(test_file, search.__name__, "lite", lite_path)
+    assert code != 0 and "Open local milvus failed" in error
+    return later
+
+
+def lite_answers_covec_raises(tmp_path, scenario, covec_error):
+    """A feature covec does not have yet: scenario(path) answers on Milvus Lite (so the scenario is sound) and raises a
+    MilvusException matching `covec_error` on covec, rather than answering wrongly."""
+    with backend("lite"):
+        assert scenario(str(tmp_path / "lite.db"))
+    assert_made_by(str(tmp_path / "lite.db"), "lite")
+    with backend("covec"), pytest.raises(MilvusException, match=covec_error):
+        scenario(str(tmp_path / "covec.db"))
+    assert_made_by(str(tmp_path / "covec.db"), "covec")
+
+
+def run_docs_example(module, db_file, tmp_path):
+    """Runs the example of docs/frameworks.md that imports `module`, in a new process in `tmp_path`, and checks that it
+    made its store `db_file` on covec: its output."""
     docs = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "docs", "frameworks.md")
     blocks = re.findall(r"```python\n(.*?)```", open(docs).read(), re.S)
     (code,) = [b for b in blocks if f"from {module} import" in b and "patch_pymilvus()" in b]
     proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
+    assert_made_by(str(tmp_path / db_file), "covec")
     return proc.stdout
 
 

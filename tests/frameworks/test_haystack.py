@@ -7,33 +7,29 @@ Haystack's Pipeline.run_async running the retriever stands for the async path.""
 
 import asyncio
 
-import pytest
 from differential import (
+    DIM,
+    QUERIES,
     assert_both_same,
-    assert_made_by,
-    assert_same,
-    backend,
     hash_vector,
-    in_child,
+    lite_answers_covec_raises,
+    metadata,
+    note,
+    reopened_in_new_processes,
     run_both,
     run_docs_example,
+    searched_from_a_second_process,
 )
 from haystack import Document, Pipeline
 from haystack.document_stores.types import DuplicatePolicy
 from milvus_haystack import MilvusDocumentStore, MilvusEmbeddingRetriever, MilvusHybridRetriever
 from milvus_haystack.function import BM25BuiltInFunction
-from pymilvus import MilvusException
-
-DIM = 16
-TOPICS = ["rust", "python", "vectors", "shared memory", "search", "filters"]
-QUERIES = ["note 3 on vectors", "shared memory search", "python filters"]
 
 
 def documents(count=30, start=0, text="note {i} on {topic}", labels=True):
     made = []
     for i in range(start, start + count):
-        content = text.format(i=i, topic=TOPICS[i % len(TOPICS)])
-        meta = {"n": i, "tag": "even" if i % 2 == 0 else "odd", "weight": i / 4}
+        content, meta = note(i, text), metadata(i)
         if labels:
             meta["labels"] = [f"l{i % 3}", "all"]
         made.append(Document(id=f"doc-{i}", content=content, meta=meta, embedding=hash_vector(content, DIM)))
@@ -71,8 +67,7 @@ def retrieve(store, text, **kwargs):
 
 
 def test_the_example_of_docs_frameworks_md_runs_on_covec(tmp_path):
-    assert "covec shares one copy" in run_docs_example("milvus_haystack", tmp_path)
-    assert_made_by(str(tmp_path / "milvus_haystack.db"), "covec")
+    assert "covec shares one copy" in run_docs_example("milvus_haystack", "milvus_haystack.db", tmp_path)
 
 
 def test_write_documents_with_metadata(tmp_path):
@@ -195,47 +190,18 @@ def search_later(path):
 
 
 def test_reopening_in_a_new_process(tmp_path):
-    results = {}
-    for name in ("lite", "covec"):
-        path = str(tmp_path / f"{name}.db")
-        assert in_child(__file__, "build", name, path) == (0, None)
-        code, results[name] = in_child(__file__, "search_reopened", name, path)
-        assert code == 0, results[name]
-        assert_made_by(path, name)
-    assert assert_both_same(results)[-1] == 30
+    assert reopened_in_new_processes(__file__, tmp_path)[-1] == 30
 
 
 def test_a_second_process_searches_while_the_first_has_the_store_open(tmp_path):
-    path = str(tmp_path / "covec.db")
-    with backend("covec"):
-        store = filled_store(path)
-        code, seen = in_child(__file__, "search_reopened", "covec", path)
-        assert code == 0, seen
-        assert_same(seen, search_reopened(path))
-        # The second process sees what the first writes later.
+    def write_later(store):
         store.write_documents(documents(count=1, start=40, text="a later note {i}"))
-        code, later = in_child(__file__, "search_later", "covec", path)
-        assert code == 0 and later[0][0] == "doc-40", later
-        assert_same(later, search_later(path))
-    assert_made_by(path, "covec")
-    # Milvus Lite cannot: its db is locked by the first process.
-    lite_path = str(tmp_path / "lite.db")
-    with backend("lite"):
-        filled_store(lite_path)
-        code, error = in_child(__file__, "search_reopened", "lite", lite_path)
-    assert code != 0 and "Open local milvus failed" in error
+
+    later = searched_from_a_second_process(__file__, tmp_path, filled_store, write_later, search_reopened, search_later)
+    assert later[0][0] == "doc-40"
 
 
 # --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
-
-
-def lite_answers_covec_raises(tmp_path, scenario, covec_error):
-    with backend("lite"):
-        assert scenario(str(tmp_path / "lite.db"))
-    assert_made_by(str(tmp_path / "lite.db"), "lite")
-    with backend("covec"), pytest.raises(MilvusException, match=covec_error):
-        scenario(str(tmp_path / "covec.db"))
-    assert_made_by(str(tmp_path / "covec.db"), "covec")
 
 
 def test_partition_key_needs_partitions_issue_17(tmp_path):

@@ -5,19 +5,27 @@ does not have yet must raise on covec (and work on Lite, so the scenario itself 
 import asyncio
 
 import pytest
-from differential import assert_both_same, assert_made_by, assert_same, backend, in_child, run_both, run_docs_example
+from differential import (
+    DIM,
+    QUERIES,
+    assert_both_same,
+    lite_answers_covec_raises,
+    metadata,
+    note,
+    reopened_in_new_processes,
+    run_both,
+    run_docs_example,
+    searched_from_a_second_process,
+)
 from langchain_core.documents import Document
 from langchain_core.embeddings import DeterministicFakeEmbedding
 from langchain_milvus import BM25BuiltInFunction, Milvus
-from pymilvus import DataType, MilvusException
+from pymilvus import DataType
 
-DIM = 16
 EMBEDDING = DeterministicFakeEmbedding(size=DIM)
-TOPICS = ["rust", "python", "vectors", "shared memory", "search", "filters"]
-TEXTS = [f"note {i} on {TOPICS[i % len(TOPICS)]}" for i in range(30)]
-METADATAS = [{"n": i, "tag": "even" if i % 2 == 0 else "odd", "weight": i / 4} for i in range(30)]
+TEXTS = [note(i) for i in range(30)]
+METADATAS = [metadata(i) for i in range(30)]
 IDS = [f"doc-{i}" for i in range(30)]
-QUERIES = ["note 3 on vectors", "shared memory search", "python filters"]
 
 
 def open_store(path, **kwargs):
@@ -48,8 +56,7 @@ def stored_rows(store):
 
 
 def test_the_example_of_docs_frameworks_md_runs_on_covec(tmp_path):
-    assert "covec shares one copy" in run_docs_example("langchain_milvus", tmp_path)
-    assert_made_by(str(tmp_path / "milvus_langchain.db"), "covec")
+    assert "covec shares one copy" in run_docs_example("langchain_milvus", "milvus_langchain.db", tmp_path)
 
 
 def test_add_texts_with_metadata(tmp_path):
@@ -205,52 +212,23 @@ def search_reopened(path):
     return [scored(store.similarity_search_with_score(q, k=3)) for q in QUERIES]
 
 
-def test_reopening_in_a_new_process(tmp_path):
-    results = {}
-    for name in ("lite", "covec"):
-        path = str(tmp_path / f"{name}.db")
-        assert in_child(__file__, "build", name, path) == (0, None)
-        code, results[name] = in_child(__file__, "search_reopened", name, path)
-        assert code == 0, results[name]
-        assert_made_by(path, name)
-    assert len(assert_both_same(results)[0]) == 3
-
-
-def test_a_second_process_searches_while_the_first_has_the_store_open(tmp_path):
-    path = str(tmp_path / "covec.db")
-    with backend("covec"):
-        store = filled_store(path)
-        code, seen = in_child(__file__, "search_reopened", "covec", path)
-        assert code == 0, seen
-        assert_same(seen, search_reopened(path))
-        # The second process sees what the first writes later.
-        store.add_texts(["a later note"], [{"n": 99, "tag": "late", "weight": 0.0}], ids=["doc-99"])
-        code, later = in_child(__file__, "search_later", "covec", path)
-        assert code == 0 and later[0][0] == "a later note", later
-        assert_same(later, search_later(path))
-    assert_made_by(path, "covec")
-    # Milvus Lite cannot: its db is locked by the first process.
-    lite_path = str(tmp_path / "lite.db")
-    with backend("lite"):
-        filled_store(lite_path)
-        code, error = in_child(__file__, "search_reopened", "lite", lite_path)
-    assert code != 0 and "Open local milvus failed" in error
-
-
 def search_later(path):
     return scored(open_store(path).similarity_search_with_score("a later note", k=1))
 
 
+def test_reopening_in_a_new_process(tmp_path):
+    assert len(reopened_in_new_processes(__file__, tmp_path)[0]) == 3
+
+
+def test_a_second_process_searches_while_the_first_has_the_store_open(tmp_path):
+    def write_later(store):
+        store.add_texts(["a later note"], [{"n": 99, "tag": "late", "weight": 0.0}], ids=["doc-99"])
+
+    later = searched_from_a_second_process(__file__, tmp_path, filled_store, write_later, search_reopened, search_later)
+    assert later[0][0] == "a later note"
+
+
 # --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
-
-
-def lite_answers_covec_raises(tmp_path, scenario, covec_error):
-    with backend("lite"):
-        assert scenario(str(tmp_path / "lite.db"))
-    assert_made_by(str(tmp_path / "lite.db"), "lite")
-    with backend("covec"), pytest.raises(MilvusException, match=covec_error):
-        scenario(str(tmp_path / "covec.db"))
-    assert_made_by(str(tmp_path / "covec.db"), "covec")
 
 
 def test_partition_key_needs_partitions_issue_17(tmp_path):

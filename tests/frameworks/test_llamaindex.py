@@ -6,14 +6,19 @@ import asyncio
 
 import pytest
 from differential import (
+    DIM,
+    QUERIES,
     assert_both_same,
     assert_made_by,
-    assert_same,
     backend,
     hash_vector,
-    in_child,
+    lite_answers_covec_raises,
+    metadata,
+    note,
+    reopened_in_new_processes,
     run_both,
     run_docs_example,
+    searched_from_a_second_process,
 )
 from llama_index.core import VectorStoreIndex
 from llama_index.core.embeddings import BaseEmbedding
@@ -30,9 +35,6 @@ from llama_index.vector_stores.milvus import MilvusVectorStore
 from llama_index.vector_stores.milvus.utils import BM25BuiltInFunction
 from pymilvus import DataType, MilvusException
 
-DIM = 16
-TOPICS = ["rust", "python", "vectors", "shared memory", "search", "filters"]
-
 
 class HashEmbedding(BaseEmbedding):
     """A deterministic embedding model: hash-seeded normal vectors (llama-index's MockEmbedding is constant)."""
@@ -48,18 +50,17 @@ class HashEmbedding(BaseEmbedding):
 
 
 EMBED = HashEmbedding()
-QUERIES = ["note 3 on vectors", "shared memory search", "python filters"]
 
 
 def nodes(count=30, start=0, text="note {i} on {topic}"):
     """Nodes of source documents doc-0, doc-1, ... (three nodes each), with metadata and embeddings."""
     made = []
     for i in range(start, start + count):
-        body = text.format(i=i, topic=TOPICS[i % len(TOPICS)])
+        body = note(i, text)
         node = TextNode(
             id_=f"node-{i}",
             text=body,
-            metadata={"n": i, "tag": "even" if i % 2 == 0 else "odd", "weight": i / 4, "labels": [f"l{i % 3}", "all"]},
+            metadata={**metadata(i), "labels": [f"l{i % 3}", "all"]},
             embedding=hash_vector(body, DIM),
         )
         node.relationships[NodeRelationship.SOURCE] = RelatedNodeInfo(node_id=f"doc-{i // 3}")
@@ -109,8 +110,7 @@ def all_nodes(store):
 
 
 def test_the_example_of_docs_frameworks_md_runs_on_covec(tmp_path):
-    assert "NodeWithScore" in run_docs_example("llama_index.vector_stores.milvus", tmp_path)
-    assert_made_by(str(tmp_path / "milvus_llamaindex.db"), "covec")
+    assert "NodeWithScore" in run_docs_example("llama_index.vector_stores.milvus", "milvus_llamaindex.db", tmp_path)
 
 
 def test_add_nodes_with_metadata(tmp_path):
@@ -325,47 +325,18 @@ def search_later(path):
 
 
 def test_reopening_in_a_new_process(tmp_path):
-    results = {}
-    for name in ("lite", "covec"):
-        path = str(tmp_path / f"{name}.db")
-        assert in_child(__file__, "build", name, path) == (0, None)
-        code, results[name] = in_child(__file__, "search_reopened", name, path)
-        assert code == 0, results[name]
-        assert_made_by(path, name)
-    assert len(assert_both_same(results)[0]["ids"]) == 3
+    assert len(reopened_in_new_processes(__file__, tmp_path)[0]["ids"]) == 3
 
 
 def test_a_second_process_searches_while_the_first_has_the_store_open(tmp_path):
-    path = str(tmp_path / "covec.db")
-    with backend("covec"):
-        store = filled_store(path)
-        code, seen = in_child(__file__, "search_reopened", "covec", path)
-        assert code == 0, seen
-        assert_same(seen, search_reopened(path))
-        # The second process sees what the first writes later.
+    def write_later(store):
         store.add(nodes(count=1, start=40, text="a later note {i}"))
-        code, later = in_child(__file__, "search_later", "covec", path)
-        assert code == 0 and later["ids"] == ["node-40"], later
-        assert_same(later, search_later(path))
-    assert_made_by(path, "covec")
-    # Milvus Lite cannot: its db is locked by the first process.
-    lite_path = str(tmp_path / "lite.db")
-    with backend("lite"):
-        filled_store(lite_path)
-        code, error = in_child(__file__, "search_reopened", "lite", lite_path)
-    assert code != 0 and "Open local milvus failed" in error
+
+    later = searched_from_a_second_process(__file__, tmp_path, filled_store, write_later, search_reopened, search_later)
+    assert later["ids"] == ["node-40"]
 
 
 # --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
-
-
-def lite_answers_covec_raises(tmp_path, scenario, covec_error):
-    with backend("lite"):
-        assert scenario(str(tmp_path / "lite.db"))
-    assert_made_by(str(tmp_path / "lite.db"), "lite")
-    with backend("covec"), pytest.raises(MilvusException, match=covec_error):
-        scenario(str(tmp_path / "covec.db"))
-    assert_made_by(str(tmp_path / "covec.db"), "covec")
 
 
 def test_collection_properties_need_issue_17(tmp_path):
