@@ -134,3 +134,19 @@ def test_pymilvus_is_imported_only_for_a_server_uri(server, tmp_path, shm_dir):
         """)
     out = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True).stdout
     assert out.split() == ["False", "True"]
+
+
+def test_a_server_uri_without_pymilvus_says_what_to_install(tmp_path):
+    program = textwrap.dedent(
+        """
+        import sys
+        sys.modules["pymilvus"] = None  # as if it were not installed
+        import covec
+        try:
+            covec.MilvusClient("http://127.0.0.1:19530")
+        except covec.exceptions.ParamError as e:
+            print(e.message)
+        """
+    )
+    out = subprocess.run([sys.executable, "-c", program], check=True, capture_output=True, text=True).stdout
+    assert "names a Milvus server; its client is pymilvus's: pip install pymilvus" in out

@@ -1,9 +1,10 @@
 """Runs a framework scenario on Milvus Lite (pymilvus as installed: the oracle) and on covec (pymilvus patched), and
 compares what the framework returned.
 
-Also a child-process runner: ``python differential.py TEST_FILE FUNCTION BACKEND ARGS_JSON`` imports the test file,
-patches pymilvus if BACKEND is "covec", calls FUNCTION(*ARGS) and prints its result as JSON, for the scenarios that
-reopen a store in a new process or search it from a second one.
+Also a child-process runner: ``python differential.py TEST_FILE FUNCTION BACKEND ARGS_JSON`` patches pymilvus if
+BACKEND is "covec", then imports the test file (and so the framework), calls FUNCTION(*ARGS) and prints its result as
+JSON, for the scenarios that reopen a store in a new process or search it from a second one. So those scenarios
+import the framework after the patch, and the ones run in the test process import it before.
 """
 
 import contextlib
@@ -175,10 +176,10 @@ def run_docs_example(module, db_file, tmp_path):
 
 
 def _child_main(test_file, function, backend_name, args_json):
-    spec = importlib.util.spec_from_file_location("scenarios", test_file)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
     with backend(backend_name):
+        spec = importlib.util.spec_from_file_location("scenarios", test_file)
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
         result = getattr(module, function)(*json.loads(args_json))
     print(json.dumps(result), flush=True)
 
