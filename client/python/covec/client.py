@@ -71,7 +71,8 @@ def _local_path(uri):
         uri = uri[len("file://") :]
     if "://" in uri:
         raise ParamError(
-            message=f"covec opens local database files and Milvus servers (http://, https://, tcp://, unix:), got uri '{uri}'"
+            message="covec opens local database files and Milvus servers (http://, https://, tcp://, unix:), "
+            f"got uri '{uri}'"
         )
     return os.path.realpath(uri)
 
