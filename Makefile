@@ -66,7 +66,7 @@ FRAMEWORK_PACKAGES_langchain := langchain-milvus==0.4.0 "pymilvus==3.0.*"
 FRAMEWORK_PACKAGES_llamaindex := llama-index-vector-stores-milvus==1.2.0 "pymilvus==2.6.*"
 FRAMEWORK_PACKAGES_haystack := milvus-haystack==0.1.0 "pymilvus==3.0.*"
 
-$(FRAMEWORK_VENVS)/%/.installed:
+$(FRAMEWORK_VENVS)/%/.installed: Makefile
 	rm -rf $(FRAMEWORK_VENVS)/$*
 	$(PYTHON) -m venv $(FRAMEWORK_VENVS)/$*
 	$(FRAMEWORK_VENVS)/$*/bin/pip install -q --disable-pip-version-check --no-cache-dir \
