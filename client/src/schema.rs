@@ -1,14 +1,15 @@
 //! Collection schemas and index specifications, as stored in the catalog (bincode) and exchanged with the
-//! Python front (JSON). The serde shapes avoid what bincode cannot encode (no untagged enums, no
-//! `serde_json::Value`, no skipped fields).
+//! Python front (JSON). The structs' serde shapes are the catalog's stored format (docs/format.md): their field
+//! order is part of it, and they avoid what bincode cannot encode (no untagged enums, no `serde_json::Value`,
+//! no skipped fields). The enums are stored by the frozen tags of `format::tags`, not by their position here.
 
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
-/// Field types, numbered as Milvus numbers them (pymilvus `DataType`).
-/// Stored in db files: changing a number breaks databases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
+/// stores is each variant's frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataType {
     Bool = 1,
     Int8 = 2,
@@ -96,7 +97,8 @@ fn milvus_type_name(code: i64) -> &'static str {
 }
 
 /// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     L2 = 0,
     Ip = 1,
@@ -129,8 +131,8 @@ impl Metric {
     }
 }
 
-/// A scalar default value (JSON defaults are kept as JSON text).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A scalar default value (JSON defaults are kept as JSON text). Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum DefaultValue {
     Bool(bool),
     Int(i64),
@@ -256,7 +258,8 @@ impl CollectionSchema {
 }
 
 /// Index types covec builds. Other Milvus names are mapped to one of these (see docs/compatibility.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
     /// Exact search over the vectors (FLAT, BRUTE_FORCE).
     Flat = 0,
