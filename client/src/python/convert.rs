@@ -1,15 +1,22 @@
-//! Conversions between Python objects and the crate's types (`Value`, `Pk`, `Row`, `Hit`, ...), in both
-//! directions.
+//! Every conversion between Python objects and the crate's types: values, primary keys and rows here;
+//! schemas, index requests and describe results in `schema`; query vectors, search parameters and hits
+//! in `search`. Python objects become Rust types directly (no JSON text crosses the boundary).
+
+mod schema;
+mod search;
 
 use numpy::{PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::conversion::IntoPyObjectExt;
 use pyo3::prelude::*;
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-use super::errors::{invalid, type_name};
+pub(crate) use schema::{collection_schema, describe_collection, describe_index, index_specs};
+pub(crate) use search::{hits_to_py, query_vectors, search_params};
+
+use super::errors::{invalid, to_py_err, type_name};
+use crate::error::{ClientCheck, Error};
 use crate::value::{Pk, Row, Value};
-use crate::{Hit, OutputFields};
+use crate::{CollectionSchema, OutputFields};
 
 /// Python object -> JSON, for JSON fields and dynamic keys. numpy arrays and scalars go through `tolist()`.
 pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
@@ -170,58 +177,70 @@ pub(crate) fn to_pks(ids: &Bound<'_, PyAny>) -> PyResult<Vec<Pk>> {
     ids.try_iter()?.map(|id| to_pk(&id?)).collect()
 }
 
-pub(crate) fn to_row(obj: &Bound<'_, PyAny>) -> PyResult<Row> {
-    let py = obj.py();
-    let dict = obj.cast::<PyDict>().map_err(|_| {
-        invalid(
-            py,
-            format!("each row must be a dict, got {}", type_name(obj)),
-        )
-    })?;
-    let mut row = Vec::with_capacity(dict.len());
-    for (k, v) in dict.iter() {
-        let key = k.cast::<PyString>().map_err(|_| {
-            invalid(
+/// One value of a vector field: a list of numbers (what most callers pass) or a 1-D numpy array becomes
+/// float32 here; anything else is converted as any value, and the engine says why it is not a vector.
+fn to_vector_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
+    if let Ok(list) = obj.cast::<PyList>() {
+        if let Some(vector) = float_list(list) {
+            return Ok(Value::FloatVector(vector));
+        }
+    }
+    to_value(obj)
+}
+
+/// A list of numbers (anything `float()` takes) as float32 values, item by item; None when an item is not
+/// a number, so the caller can convert the list another way or explain.
+pub(crate) fn float_list(list: &Bound<'_, PyList>) -> Option<Vec<f32>> {
+    let mut out = Vec::with_capacity(list.len());
+    for x in list.iter() {
+        out.push(x.extract::<f64>().ok()? as f32);
+    }
+    Some(out)
+}
+
+/// The rows of an insert or upsert, converted in one pass: a list of dicts, each field's value as
+/// `to_value` makes it, and the schema's vector fields as float32 vectors. The engine checks the rows
+/// against the schema.
+pub(crate) fn to_rows(rows: &Bound<'_, PyAny>, schema: &CollectionSchema) -> PyResult<Vec<Row>> {
+    let py = rows.py();
+    let vector_fields: Vec<&str> = schema.vector_fields().map(|f| f.name.as_str()).collect();
+    let mut out = Vec::new();
+    for row in rows.try_iter()? {
+        let row = row?;
+        let dict = row.cast::<PyDict>().map_err(|_| {
+            to_py_err(
                 py,
-                format!("field names must be str, got {}", type_name(&k)),
+                Error::ClientSide {
+                    check: ClientCheck::DataTypeNotMatch,
+                    message: format!(
+                        "wrong type of argument 'data', expected 'Dict' or list of 'Dict', got '{}'",
+                        type_name(&row)
+                    ),
+                },
             )
         })?;
-        row.push((key.to_str()?.to_string(), to_value(&v)?));
-    }
-    Ok(row)
-}
-
-pub(crate) fn to_rows(rows: &Bound<'_, PyAny>) -> PyResult<Vec<Row>> {
-    rows.try_iter()?.map(|r| to_row(&r?)).collect()
-}
-
-pub(crate) fn parse_json<T: serde::de::DeserializeOwned>(
-    py: Python<'_>,
-    what: &str,
-    text: &str,
-) -> PyResult<T> {
-    serde_json::from_str(text).map_err(|e| invalid(py, format!("{what} is not valid: {e}")))
-}
-
-/// `{"ef": 64}` -> [("ef", "64")]: parameters travel with JSON-encoded values.
-pub(crate) fn search_params(params: Option<&Bound<'_, PyDict>>) -> PyResult<Vec<(String, String)>> {
-    let Some(params) = params else {
-        return Ok(Vec::new());
-    };
-    params
-        .iter()
-        .map(|(k, v)| {
+        let mut values = Vec::with_capacity(dict.len());
+        for (k, v) in dict.iter() {
             let key = k.cast::<PyString>().map_err(|_| {
                 invalid(
-                    k.py(),
-                    format!("search parameter names must be str, got {}", type_name(&k)),
+                    py,
+                    format!("field names must be str, got {}", type_name(&k)),
                 )
             })?;
-            Ok((key.to_str()?.to_string(), to_json(&v)?.to_string()))
-        })
-        .collect()
+            let name = key.to_str()?;
+            let value = if vector_fields.contains(&name) {
+                to_vector_value(&v)?
+            } else {
+                to_value(&v)?
+            };
+            values.push((name.to_string(), value));
+        }
+        out.push(values);
+    }
+    Ok(out)
 }
 
+/// (names, all) as the Python front sends them -> which fields a read returns.
 pub(crate) fn output_fields(names: Option<Vec<String>>, all: bool) -> OutputFields {
     OutputFields {
         names: names.unwrap_or_default(),
@@ -308,55 +327,6 @@ pub(crate) fn pks_to_py<'py>(py: Python<'py>, pks: &[Pk]) -> PyResult<Bound<'py,
     let list = PyList::empty(py);
     for pk in pks {
         list.append(pk_to_py(py, pk)?)?;
-    }
-    Ok(list)
-}
-
-/// covec._results's `Hit` (a dict) and `HybridHits` (a list), imported at the first search and kept.
-/// Search builds its results as them directly: shaping (id, distance, entity) tuples into them in
-/// Python cost about 1 µs a hit, a tenth of a top-10 graph search on 100k rows.
-static RESULT_TYPES: PyOnceLock<(Py<PyType>, Py<PyType>)> = PyOnceLock::new();
-
-pub(crate) fn result_types(py: Python<'_>) -> PyResult<&(Py<PyType>, Py<PyType>)> {
-    RESULT_TYPES.get_or_try_init(py, || {
-        let results = py.import("covec._results")?;
-        let class = |name: &str| -> PyResult<Py<PyType>> {
-            Ok(results.getattr(name)?.cast_into::<PyType>()?.unbind())
-        };
-        Ok((class("Hit")?, class("HybridHits")?))
-    })
-}
-
-/// One query's hits as `HybridHits` of `Hit`s: `{pk: id, "distance": d, "entity": {...}}`. The entity
-/// carries the primary key only when `keep_pk` (asked for by name or by "*", as in Milvus), first
-/// unless the engine already placed it.
-pub(crate) fn hits_to_py<'py>(
-    py: Python<'py>,
-    hits: &[Hit],
-    pk: &str,
-    keep_pk: bool,
-) -> PyResult<Bound<'py, PyList>> {
-    let (hit_type, hits_type) = result_types(py)?;
-    let list = hits_type.bind(py).call0()?.cast_into::<PyList>()?;
-    for hit in hits {
-        let id = pk_to_py(py, &hit.id)?;
-        let entity = PyDict::new(py);
-        if keep_pk && !hit.entity.iter().any(|(name, _)| name == pk) {
-            entity.set_item(pk, &id)?;
-        }
-        for (name, value) in &hit.entity {
-            if keep_pk || name != pk {
-                entity.set_item(name, value_to_py(py, value)?)?;
-            }
-        }
-        let item = hit_type.bind(py).call0()?.cast_into::<PyDict>()?;
-        item.set_item(pk, id)?;
-        item.set_item("distance", f64::from(hit.distance))?;
-        item.set_item("entity", entity)?;
-        if pk != "id" {
-            item.setattr("_pk_name", pk)?;
-        }
-        list.append(item)?;
     }
     Ok(list)
 }

@@ -3,14 +3,15 @@
 
 use std::path::PathBuf;
 
-use numpy::{PyReadonlyArray2, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
-use super::convert::*;
-use super::errors::{invalid, run, to_py_err};
-use crate::schema::{CollectionSchema, IndexSpec, Metric};
-use crate::{Db, OpenOptions, SearchRequest};
+use super::convert::{
+    collection_schema, describe_collection, describe_index, hits_to_py, index_specs, output_fields,
+    pks_to_py, query_vectors, rows_to_py, to_pks, to_rows,
+};
+use super::errors::{invalid, run, run_in, Call};
+use crate::{Db, OpenOptions, Row, SearchRequest};
 
 /// Resolves the shm group argument: a gid or a group name.
 fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
@@ -86,15 +87,18 @@ impl Database {
         self.db.path().to_path_buf()
     }
 
+    /// `schema`: our CollectionSchema or pymilvus's; `index_params`: our IndexParams or pymilvus's (or
+    /// dicts), or None.
+    #[pyo3(signature = (name, schema, index_params=None))]
     fn create_collection(
         &self,
         py: Python<'_>,
         name: &str,
-        schema_json: &str,
-        indexes_json: &str,
+        schema: &Bound<'_, PyAny>,
+        index_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<()> {
-        let schema: CollectionSchema = parse_json(py, "schema JSON", schema_json)?;
-        let indexes: Vec<IndexSpec> = parse_json(py, "index JSON", indexes_json)?;
+        let schema = collection_schema(schema)?;
+        let indexes = index_specs(index_params, &schema)?;
         run(py, || self.db.create_collection(name, schema, indexes))
     }
 
@@ -114,25 +118,56 @@ impl Database {
         run(py, || self.db.has_collection(name))
     }
 
-    /// JSON text: {"name", "schema", "indexes", "row_count", "pending_index_rows"} in the serde shapes
-    /// of schema.rs.
-    fn describe_collection(&self, py: Python<'_>, name: &str) -> PyResult<String> {
-        run(py, || {
-            let info = self.db.describe_collection(name)?;
-            let doc = serde_json::json!({
-                "name": info.name,
-                "schema": info.schema,
-                "indexes": info.indexes,
-                "row_count": info.row_count,
-                "pending_index_rows": info.pending_index_rows,
-            });
-            Ok(doc.to_string())
-        })
+    /// pymilvus's describe_collection dict; a missing collection is `DescribeCollectionException`.
+    fn describe_collection<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let info = run_in(py, Call::Describing, || self.db.describe_collection(name))?;
+        describe_collection(py, &info)
     }
 
-    fn create_index(&self, py: Python<'_>, name: &str, spec_json: &str) -> PyResult<()> {
-        let spec: IndexSpec = parse_json(py, "index JSON", spec_json)?;
-        run(py, || self.db.create_index(name, spec))
+    /// Live rows (get_collection_stats' `row_count`).
+    fn row_count(&self, py: Python<'_>, name: &str) -> PyResult<u64> {
+        run(py, || Ok(self.db.describe_collection(name)?.row_count))
+    }
+
+    /// `index_params`: our IndexParams or pymilvus's (or dicts). Scalar indexes are accepted, not built.
+    fn create_index(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        index_params: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let schema = run(py, || Ok(self.db.describe_collection(name)?.schema))?;
+        for spec in index_specs(Some(index_params), &schema)? {
+            run(py, || self.db.create_index(name, spec))?;
+        }
+        Ok(())
+    }
+
+    /// Index names, of one field when `field_name` is not empty.
+    #[pyo3(signature = (name, field_name=""))]
+    fn list_indexes(&self, py: Python<'_>, name: &str, field_name: &str) -> PyResult<Vec<String>> {
+        let info = run(py, || self.db.describe_collection(name))?;
+        Ok(info
+            .indexes
+            .into_iter()
+            .filter(|i| field_name.is_empty() || i.field == field_name)
+            .map(|i| i.index_name)
+            .collect())
+    }
+
+    /// pymilvus's describe_index dict, or None when the collection has no index.
+    fn describe_index<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        index_name: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let info = run(py, || self.db.describe_collection(name))?;
+        describe_index(py, &info, index_name)
     }
 
     fn flush(&self, py: Python<'_>, name: &str) -> PyResult<()> {
@@ -143,14 +178,15 @@ impl Database {
         run(py, || self.db.drop_index(name, index_name))
     }
 
+    /// `rows`: a list of dicts, vectors as lists or numpy arrays. Returns the primary keys.
     fn insert<'py>(
         &self,
         py: Python<'py>,
         name: &str,
         rows: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = to_rows(rows)?;
-        let pks = run(py, || self.db.insert(name, rows))?;
+        let rows = self.rows(py, name, rows)?;
+        let pks = run_in(py, Call::Writing, || self.db.insert(name, rows))?;
         pks_to_py(py, &pks)
     }
 
@@ -162,8 +198,8 @@ impl Database {
         rows: &Bound<'py, PyAny>,
         partial: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = to_rows(rows)?;
-        let pks = run(py, || self.db.upsert(name, rows, partial))?;
+        let rows = self.rows(py, name, rows)?;
+        let pks = run_in(py, Call::Writing, || self.db.upsert(name, rows, partial))?;
         pks_to_py(py, &pks)
     }
 
@@ -213,49 +249,44 @@ impl Database {
         run(py, || self.db.count(name, filter))
     }
 
-    #[pyo3(signature = (name, anns_field, vectors, limit, offset=0, filter="", names=None, all=false, metric=None, params=None, pk="id", keep_pk=true))]
+    /// `data`: query vectors (lists or numpy arrays); `search_params`, `offset` and `round_decimal` as
+    /// pymilvus takes them. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
+    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, offset=None, round_decimal=None, pk="id", keep_pk=true))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
         name: &str,
-        anns_field: Option<String>,
-        vectors: PyReadonlyArray2<'py, f32>,
+        data: &Bound<'py, PyAny>,
         limit: usize,
-        offset: usize,
         filter: &str,
         names: Option<Vec<String>>,
         all: bool,
-        metric: Option<&str>,
-        params: Option<&Bound<'py, PyDict>>,
+        search_params: Option<&Bound<'py, PyAny>>,
+        anns_field: Option<String>,
+        offset: Option<&Bound<'py, PyAny>>,
+        round_decimal: Option<&Bound<'py, PyAny>>,
         pk: &str,
         keep_pk: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let nq = vectors.shape()[0];
+        let params = super::convert::search_params(py, search_params, offset, round_decimal)?;
         // The one copy: the request owns its vectors so the GIL can be released while searching.
-        let flat = vectors
-            .as_slice()
-            .map_err(|_| invalid(py, "query vectors must be a C-contiguous float32 array"))?
-            .to_vec();
-        let metric = match metric {
-            Some(m) => Some(Metric::parse(m).map_err(|e| to_py_err(py, e))?),
-            None => None,
-        };
+        let (vectors, nq) = query_vectors(data)?;
         let request = SearchRequest {
             anns_field,
-            vectors: flat,
+            vectors,
             nq,
             limit,
-            offset,
+            offset: params.offset,
             filter: filter.to_string(),
             output: output_fields(names, all),
-            metric,
-            params: search_params(params)?,
+            metric: params.metric,
+            params: params.params.clone(),
         };
         let results = run(py, || self.db.search(name, &request))?;
         let out = PyList::empty(py);
         for hits in &results {
-            out.append(hits_to_py(py, hits, pk, keep_pk)?)?;
+            out.append(hits_to_py(py, hits, &params, pk, keep_pk)?)?;
         }
         Ok(out)
     }
@@ -269,5 +300,16 @@ impl Database {
         dict.set_item("loaded_by", status.loaded_by)?;
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
         Ok(dict)
+    }
+}
+
+impl Database {
+    /// An insert's or upsert's rows, converted with the collection's vector fields in hand; a missing
+    /// collection is `DescribeCollectionException`, as pymilvus describes it before it converts rows.
+    fn rows(&self, py: Python<'_>, name: &str, rows: &Bound<'_, PyAny>) -> PyResult<Vec<Row>> {
+        let schema = run_in(py, Call::Writing, || {
+            Ok(self.db.describe_collection(name)?.schema)
+        })?;
+        to_rows(rows, &schema)
     }
 }

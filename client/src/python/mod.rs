@@ -1,6 +1,8 @@
-//! The PyO3 binding `covec._covec`: conversions between Python objects and `Value`/`Pk`/`Row`, and
-//! `Error` -> `covec.exceptions.MilvusException`. No logic of its own: the Milvus-shaped API is the pure
-//! Python front (client/python/covec), the engine is `Db`.
+//! The PyO3 binding `covec._covec`: the `Database` class (`database`), typed conversions between Python
+//! objects and the crate's types (`convert`: schemas, index requests, rows, query vectors, search
+//! parameters in; rows, hits and describe dicts out), and `Error` -> pymilvus's exception classes
+//! (`errors`). No logic of its own: the checks belong to the crate (schema.rs, search_params.rs, the
+//! engine), the pymilvus-shaped API to the Python front (client/python/covec).
 //!
 //! Invariants: every `Db` call runs with the GIL released and inside `catch_unwind`, so a slow call does
 //! not block other Python threads and a Rust panic surfaces as `MilvusException(code=1)`, never an abort.
@@ -11,44 +13,14 @@ mod errors;
 
 use std::path::PathBuf;
 
-use numpy::{PyArray2, PyArrayMethods};
 use pyo3::prelude::*;
-use pyo3::types::{PyDict, PyFloat, PyInt, PyList};
+use pyo3::types::{PyDict, PyList};
 
 use crate::error::Result;
 use crate::segment::{self, ShmConfig};
 use crate::Db;
 use database::Database;
 use errors::run;
-
-/// `[[x, ...], ...]` (a list of equal-length lists of Python numbers) as a float32 matrix, converted
-/// item by item (numpy's list conversion costs several times more for one query vector); None for
-/// anything else, which the caller hands to numpy to convert or to explain.
-#[pyfunction]
-fn float_rows<'py>(
-    py: Python<'py>,
-    rows: &Bound<'py, PyList>,
-) -> Option<Bound<'py, PyArray2<f32>>> {
-    let first = rows.get_item(0).ok()?;
-    let dim = first.cast::<PyList>().ok()?.len();
-    let mut flat = Vec::with_capacity(rows.len() * dim);
-    for row in rows.iter() {
-        let row = row.cast_into::<PyList>().ok()?;
-        if row.len() != dim {
-            return None;
-        }
-        for x in row.iter() {
-            // Floats and ints only: numpy also parses strings, and its conversion is the reference.
-            if !(x.is_instance_of::<PyFloat>() || x.is_instance_of::<PyInt>()) {
-                return None;
-            }
-            flat.push(x.extract::<f64>().ok()? as f32);
-        }
-    }
-    numpy::PyArray1::from_vec(py, flat)
-        .reshape([rows.len(), dim])
-        .ok()
-}
 
 /// Frees the slots of dead processes and unlinks the segments nobody holds (`covec sweep`).
 #[pyfunction]
@@ -123,7 +95,6 @@ fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 #[pymodule]
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
-    m.add_function(wrap_pyfunction!(float_rows, m)?)?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(segment_status, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
