@@ -209,9 +209,9 @@ def test_index_params_validation(client):
 def test_quick_setup_makes_pymilvus_default_schema_and_index(client):
     client.create_collection("q", dimension=DIM)
     desc = client.describe_collection("q")
-    assert [(f["name"], f["type"], f.get("is_primary", False), f.get("auto_id")) for f in desc["fields"]] == [
+    assert [(f["name"], f["type"], f.get("is_primary", False), f.get("auto_id", False)) for f in desc["fields"]] == [
         ("id", DataType.INT64, True, False),
-        ("vector", DataType.FLOAT_VECTOR, False, None),
+        ("vector", DataType.FLOAT_VECTOR, False, False),
     ]
     assert desc["enable_dynamic_field"] is True
     idx = client.describe_index("q", "vector")

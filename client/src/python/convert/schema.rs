@@ -297,9 +297,12 @@ pub(crate) fn describe_collection<'py>(
             params.set_item("max_length", max_length)?;
         }
         d.set_item("params", params)?;
+        // As pymilvus reads a server's answer: flags only when set.
         if f.is_primary {
             d.set_item("is_primary", true)?;
-            d.set_item("auto_id", f.auto_id)?;
+        }
+        if f.auto_id {
+            d.set_item("auto_id", true)?;
         }
         if f.nullable {
             d.set_item("nullable", true)?;
