@@ -180,6 +180,29 @@ def test_schema_parts_covec_lacks_are_refused_by_name(client):
     assert client.describe_collection("keys")["fields"][1]["params"] == {"dim": 2}
 
 
+def test_bad_schema_values_raise_and_name_the_field(client):
+    def create(**field):
+        schema = CollectionSchema().add_field("id", DataType.INT64, is_primary=True).add_field("v", DataType.FLOAT_VECTOR, dim=2)
+        schema.add_field("f", **field)
+        client.create_collection("t", schema=schema)
+
+    with pytest.raises(ParamError, match="default_value of field 'f' has unsupported type list"):
+        create(datatype=DataType.INT64, default_value=[1])
+    with pytest.raises(MilvusException, match="field 'f': max_length must be a non-negative integer"):
+        create(datatype=DataType.VARCHAR, max_length=-1)
+    with pytest.raises(ParamError, match="data type 'x' is not a DataType"):
+        create(datatype="x")
+    struct = pymilvus.MilvusClient.create_struct_field_schema()
+    struct.add_field("x", pymilvus.DataType.INT64)
+    schema = pymilvus.MilvusClient.create_schema()
+    schema.add_field("id", pymilvus.DataType.INT64, is_primary=True)
+    schema.add_field("v", pymilvus.DataType.FLOAT_VECTOR, dim=2)
+    schema.add_field("items", pymilvus.DataType.ARRAY, element_type=pymilvus.DataType.STRUCT, struct_schema=struct, max_capacity=4)
+    with pytest.raises(ParamError, match=r"schema struct_fields \(struct fields\) are not supported by covec yet"):
+        client.create_collection("t", schema=schema)
+    assert client.list_collections() == []
+
+
 def test_index_params_validation(client):
     schema = CollectionSchema().add_field("id", DataType.INT64, is_primary=True).add_field("v", DataType.FLOAT_VECTOR, dim=2)
     client.create_collection("t", schema=schema)
@@ -248,9 +271,13 @@ def test_insert_validates_rows_like_pymilvus(client):
         {"id": 3, "v": [4.0, 5.0]},
     ]
     assert client.insert("t", []) == {"insert_count": 0, "ids": [], "cost": 0}
-    with pytest.raises(covec.exceptions.DescribeCollectionException) as e:
-        client.insert("nope", [{"id": 1}])
-    assert e.value.code == 100
+    with pytest.raises(MilvusException, match="field names must be str, got int") as e:
+        client.insert("t", [{"id": 4, "v": [0, 1], 5: 1}])
+    assert e.value.code == 6
+    for write in (client.insert, client.upsert):
+        with pytest.raises(covec.exceptions.DescribeCollectionException) as e:
+            write("nope", [{"id": 1}])
+        assert e.value.code == 100
 
 
 def test_upsert_partial_allows_missing_fields(client):
@@ -393,6 +420,7 @@ REFUSED = [
     ("upsert", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
     ("delete", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
     ("delete", dict(filter="id > 0", filter_params={"a": 1}), "(filter templates)"),
+    ("delete", dict(ids=[1], filter_params={"a": 1}), "(filter templates)"),
     ("create_collection", dict(dimension=2, properties={"collection.ttl.seconds": 60}), "(collection properties)"),
     ("create_collection", dict(dimension=2, index_params=IndexParams()), "index_params needs schema="),
     ("create_collection", dict(schema=CollectionSchema(), dimension=2), "dimension is for quick setup"),

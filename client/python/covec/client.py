@@ -440,7 +440,7 @@ class MilvusClient:
 
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None, **kwargs):
         _check("delete", "partition_name", partition_name)
-        _check_kwargs("delete", kwargs, {"pks", "filter_params"})
+        _check_kwargs("delete", kwargs, {"pks"})
         if kwargs.get("pks") is not None:  # pymilvus's older name for ids, still read
             ids = _as_list(kwargs["pks"]) + _as_list(ids)
         if ids is not None and filter:
@@ -448,7 +448,6 @@ class MilvusClient:
         if ids is not None:
             count = self._call(collection_name, self._database.delete_ids, collection_name, _as_list(ids))
         elif isinstance(filter, str) and filter.strip():
-            _check("delete", "filter_params", kwargs.get("filter_params"))
             count = self._call(collection_name, self._database.delete_filter, collection_name, filter)
         elif filter is None:
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
