@@ -225,7 +225,9 @@ def test_index_params_validation(client):
     with pytest.raises(MilvusException, match="cannot index scalar field 'id'"):
         create("id", "HNSW", metric_type="L2")
     create("id", "INVERTED")
-    create("v", metric_type="IP")
+    params = IndexParams()
+    params.add_index("v", metric_type="IP")
+    client.create_index("t", params, sync=False)
     assert client.list_indexes("t") == ["v"] and client.describe_index("t", "v")["index_type"] == "AUTOINDEX"
 
 

@@ -391,7 +391,7 @@ class MilvusClient:
     # --- indexes -------------------------------------------------------------------------------------
 
     def create_index(self, collection_name, index_params, timeout=None, **kwargs):
-        _check_kwargs("create_index", kwargs)
+        _check_kwargs("create_index", kwargs, {"sync"})  # covec builds an index inside its commit: always in sync
         self._call(collection_name, self._database.create_index, collection_name, index_params)
 
     def drop_index(self, collection_name, index_name, timeout=None, **kwargs):
