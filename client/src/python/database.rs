@@ -269,7 +269,7 @@ impl Database {
         pk: &str,
         keep_pk: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let params = super::convert::search_params(py, search_params, offset, round_decimal)?;
+        let mut params = super::convert::search_params(py, search_params, offset, round_decimal)?;
         // The one copy: the request owns its vectors so the GIL can be released while searching.
         let (vectors, nq) = query_vectors(data)?;
         let request = SearchRequest {
@@ -281,7 +281,7 @@ impl Database {
             filter: filter.to_string(),
             output: output_fields(names, all),
             metric: params.metric,
-            params: params.params.clone(),
+            params: std::mem::take(&mut params.params),
         };
         let results = run(py, || self.db.search(name, &request))?;
         let out = PyList::empty(py);
