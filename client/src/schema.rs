@@ -1,7 +1,8 @@
 //! Collection schemas and index specifications, as stored in the catalog (bincode); the binding builds them
-//! from Python objects directly (`python/convert`). The structs' serde shapes are the catalog's stored format (docs/format.md): their field
-//! order is part of it, and they avoid what bincode cannot encode (no untagged enums, no `serde_json::Value`,
-//! no skipped fields). The enums are stored by the frozen tags of `format::tags`, not by their position here.
+//! from Python objects directly (`python/convert`). The structs' serde shapes are the catalog's stored format
+//! (docs/format.md): their field order is part of it, and they avoid what bincode cannot encode (no untagged
+//! enums, no `serde_json::Value`, no skipped fields). The enums are stored by the frozen tags of
+//! `format::tags`, not by their position here.
 
 use serde::{Deserialize, Serialize};
 

@@ -5,8 +5,6 @@
 //! silently change what every existing db means. These impls write an explicit tag instead, chosen once per
 //! variant and never reused: adding a variant can never change an existing file's meaning. The tags equal the
 //! positions the first covec's derives wrote, so files of every version decode alike.
-//!
-//! Human-readable formats (JSON) see the variant names, as serde's derive would write them.
 
 use std::fmt;
 
@@ -15,11 +13,8 @@ use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
 use crate::schema::{DataType, DefaultValue, IndexKind, Metric};
 
-/// An enum variant's identifier as a format gives it: the stored tag (bincode) or the name (JSON).
-enum Tag {
-    Number(u64),
-    Name(String),
-}
+/// An enum variant's identifier: its stored tag.
+struct Tag(u64);
 
 impl<'de> Deserialize<'de> for Tag {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Tag, D::Error> {
@@ -27,13 +22,10 @@ impl<'de> Deserialize<'de> for Tag {
         impl Visitor<'_> for TagVisitor {
             type Value = Tag;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a variant tag or name")
+                f.write_str("a stored variant tag")
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Tag, E> {
-                Ok(Tag::Number(v))
-            }
-            fn visit_str<E: de::Error>(self, v: &str) -> Result<Tag, E> {
-                Ok(Tag::Name(v.to_owned()))
+                Ok(Tag(v))
             }
         }
         d.deserialize_identifier(TagVisitor)
@@ -84,19 +76,13 @@ macro_rules! frozen_tags {
     };
 }
 
-/// The variant of `table` that `tag` names.
+/// The variant of `table` stored as `tag`.
 fn lookup<T: Copy, E: de::Error>(table: &[(T, u32, &str)], tag: &Tag, what: &str) -> Result<T, E> {
     table
         .iter()
-        .find(|(_, number, name)| match tag {
-            Tag::Number(n) => *n == u64::from(*number),
-            Tag::Name(s) => s == name,
-        })
+        .find(|(_, number, _)| tag.0 == u64::from(*number))
         .map(|(v, _, _)| *v)
-        .ok_or_else(|| match tag {
-            Tag::Number(n) => E::custom(format!("unknown {what} tag {n}")),
-            Tag::Name(s) => E::custom(format!("unknown {what} '{s}'")),
-        })
+        .ok_or_else(|| E::custom(format!("unknown {what} tag {}", tag.0)))
 }
 
 // The tables. A new variant takes the next unused number; a number is never reused, even for a variant that is
@@ -243,8 +229,6 @@ mod tests {
             DefaultValue::JsonText("[1]".into()),
         ] {
             assert_eq!(from_bincode::<DefaultValue>(&bincode_of(&v)), Ok(v.clone()));
-            let json = serde_json::to_string(&v).unwrap();
-            assert_eq!(serde_json::from_str::<DefaultValue>(&json).unwrap(), v);
         }
     }
 
@@ -253,21 +237,5 @@ mod tests {
         let err = from_bincode::<DataType>(&[200]).unwrap_err();
         assert!(err.contains("unknown DataType tag 200"), "{err}");
         assert!(from_bincode::<DefaultValue>(&[9, 0]).is_err());
-    }
-
-    #[test]
-    fn json_sees_variant_names() {
-        assert_eq!(
-            serde_json::to_string(&DataType::FloatVector).unwrap(),
-            r#""FloatVector""#
-        );
-        assert_eq!(
-            serde_json::to_string(&DefaultValue::Int(5)).unwrap(),
-            r#"{"Int":5}"#
-        );
-        assert_eq!(
-            serde_json::from_str::<Metric>(r#""Cosine""#).unwrap(),
-            Metric::Cosine
-        );
     }
 }
