@@ -17,6 +17,7 @@ pub mod rowview;
 pub mod schema;
 pub mod segment;
 pub mod store;
+pub mod text;
 pub mod value;
 
 #[cfg(feature = "python")]
