@@ -5,7 +5,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::OnceLock;
 
-use regex::Regex;
+use regex_syntax::hir::{Class, HirKind};
 use rust_stemmers::{Algorithm, Stemmer};
 use serde_json::{Map, Value};
 
@@ -228,13 +228,21 @@ impl Filter {
             Filter::AlphaNumOnly => {
                 tokens.retain(|token| token.text.bytes().all(|b| b.is_ascii_alphanumeric()))
             }
-            Filter::CnCharOnly => tokens.retain(|token| han().is_match(&token.text)),
-            Filter::CnAlphaNumOnly => {
-                tokens.retain(|token| han_or_ascii_alphanumeric().is_match(&token.text))
+            Filter::CnCharOnly => {
+                tokens.retain(|token| token.text.chars().any(|c| han().contains(c)))
             }
-            Filter::RemovePunct => {
-                tokens.retain(|token| !punctuation_or_space().is_match(&token.text))
-            }
+            Filter::CnAlphaNumOnly => tokens.retain(|token| {
+                token
+                    .text
+                    .chars()
+                    .any(|c| c.is_ascii_alphanumeric() || han().contains(c))
+            }),
+            Filter::RemovePunct => tokens.retain(|token| {
+                !token
+                    .text
+                    .chars()
+                    .any(|c| punctuation_or_space().contains(c))
+            }),
             Filter::Length { max } => tokens.retain(|token| token.text.len() <= *max),
             Filter::Stop(words) => tokens.retain(|token| !words.contains(&token.text)),
             Filter::Stemmer { stemmer, .. } => tokens.iter_mut().for_each(|token| {
@@ -270,19 +278,39 @@ fn lowercase(text: &mut String) {
     }
 }
 
-fn han() -> &'static Regex {
-    static HAN: OnceLock<Regex> = OnceLock::new();
-    HAN.get_or_init(|| Regex::new(r"\p{Han}").expect("a valid pattern"))
+/// A set of characters, as sorted inclusive ranges.
+struct CharClass(Vec<(char, char)>);
+
+impl CharClass {
+    /// The characters a one-class regex (`\p{Han}`) matches, from the regex crate's Unicode tables.
+    fn of(pattern: &str) -> CharClass {
+        let hir = regex_syntax::parse(pattern).expect("a valid pattern");
+        match hir.kind() {
+            HirKind::Class(Class::Unicode(class)) => CharClass(
+                class
+                    .ranges()
+                    .iter()
+                    .map(|r| (r.start(), r.end()))
+                    .collect(),
+            ),
+            other => unreachable!("{pattern} is not a Unicode class: {other:?}"),
+        }
+    }
+
+    fn contains(&self, c: char) -> bool {
+        let after = self.0.partition_point(|&(start, _)| start <= c);
+        after > 0 && c <= self.0[after - 1].1
+    }
 }
 
-fn han_or_ascii_alphanumeric() -> &'static Regex {
-    static HAN_ALNUM: OnceLock<Regex> = OnceLock::new();
-    HAN_ALNUM.get_or_init(|| Regex::new(r"[\p{Han}a-zA-Z0-9]").expect("a valid pattern"))
+fn han() -> &'static CharClass {
+    static HAN: OnceLock<CharClass> = OnceLock::new();
+    HAN.get_or_init(|| CharClass::of(r"\p{Han}"))
 }
 
-fn punctuation_or_space() -> &'static Regex {
-    static PUNCT: OnceLock<Regex> = OnceLock::new();
-    PUNCT.get_or_init(|| Regex::new(r"[\p{Punct}\s]").expect("a valid pattern"))
+fn punctuation_or_space() -> &'static CharClass {
+    static PUNCT: OnceLock<CharClass> = OnceLock::new();
+    PUNCT.get_or_init(|| CharClass::of(r"[\p{Punct}\s]"))
 }
 
 /// The pieces of `token` if it is a sequence of `words` (taking the longest word at each point), else `token`.
@@ -330,5 +358,35 @@ impl fmt::Debug for Filter {
             Filter::Regex(regex) => write!(f, "Regex({:?})", regex.as_str()),
             Filter::Decompounder { words, .. } => write!(f, "Decompounder({} words)", words.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn char_class_holds_exactly_its_ranges() {
+        for class in [han(), punctuation_or_space()] {
+            let inside = |c: char| class.0.iter().any(|&(start, end)| start <= c && c <= end);
+            for &(start, end) in &class.0 {
+                assert!(class.contains(start) && class.contains(end));
+                for c in [
+                    char::from_u32(start as u32 - 1),
+                    char::from_u32(end as u32 + 1),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    assert_eq!(class.contains(c), inside(c), "{c:?}");
+                }
+            }
+            assert!(!class.contains('a') && !class.contains('\0'));
+        }
+        assert!(han().contains('中') && han().contains('〇') && !han().contains('。'));
+        assert!(
+            punctuation_or_space().contains('。') && punctuation_or_space().contains('\u{3000}')
+        );
+        assert!(!punctuation_or_space().contains('$') && !punctuation_or_space().contains('+'));
     }
 }
