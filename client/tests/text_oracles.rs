@@ -118,3 +118,91 @@ fn jieba_segments_real_chinese_text_as_python_jieba_does() {
         "more texts than the 5 known ones differ: {differing} segmentations"
     );
 }
+
+fn tuples(tokens: &Value) -> Vec<(String, usize, usize, usize)> {
+    tokens
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| {
+            let n = |i: usize| t[i].as_u64().unwrap() as usize;
+            (t[0].as_str().unwrap().to_owned(), n(1), n(2), n(3))
+        })
+        .collect()
+}
+
+/// tantivy's tokenizers and filters, assembled as the Milvus server assembles these analyzers, over Debian package
+/// descriptions and multi-script strings: every token, byte range and position the same.
+#[test]
+fn standard_english_and_filter_pipelines_match_tantivy() {
+    let rows = fixture("tantivy_oracle.jsonl");
+    let pipelines = [
+        ("standard", json!({"type": "standard"})),
+        ("english", json!({"type": "english"})),
+        (
+            "whitespace_fold_lower",
+            json!({"tokenizer": "whitespace", "filter": ["asciifolding", "lowercase"]}),
+        ),
+        (
+            "alphanum_length8",
+            json!({"tokenizer": "standard", "filter": ["alphanumonly", {"type": "length", "max": 8}]}),
+        ),
+        (
+            "decompounder",
+            json!({"tokenizer": "standard", "filter": ["lowercase", {"type": "decompounder",
+                "word_list": ["data", "base", "database", "file", "system", "net", "work"]}]}),
+        ),
+        (
+            "french",
+            json!({"tokenizer": "standard", "filter": [{"type": "stemmer", "language": "french"},
+                {"type": "stop", "stop_words": ["_french_"]}]}),
+        ),
+    ];
+    let mut tokens = 0;
+    for (name, params) in pipelines {
+        let analyzer = Analyzer::from_params(&params).unwrap();
+        for row in &rows {
+            let text = row["text"].as_str().unwrap();
+            let ours: Vec<_> = analyzer
+                .tokens(text)
+                .into_iter()
+                .map(|t| (t.text, t.start, t.end, t.position))
+                .collect();
+            let theirs = tuples(&row[name]);
+            assert_eq!(ours, theirs, "{name} on {text:?}");
+            tokens += theirs.len();
+        }
+    }
+    eprintln!(
+        "{} texts x 6 pipelines: all {tokens} tokens equal",
+        rows.len()
+    );
+    assert!(tokens > 10_000);
+}
+
+/// Every character tantivy's asciifolding filter changes, and only those, is folded the same way.
+#[test]
+fn asciifolding_matches_tantivy_for_every_character() {
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/text/tantivy_asciifolding.json");
+    let folded: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let folded = folded.as_object().unwrap();
+    let folding =
+        Analyzer::from_params(&json!({"tokenizer": "whitespace", "filter": ["asciifolding"]}))
+            .unwrap();
+    let mut changed = 0;
+    for c in (0x80..=0x10FFFF)
+        .filter_map(char::from_u32)
+        .filter(|c| !c.is_ascii_whitespace())
+    {
+        let original = c.to_string();
+        let ours = folding.tokens(&original).remove(0).text;
+        let theirs = folded
+            .get(&original)
+            .and_then(Value::as_str)
+            .unwrap_or(&original);
+        assert_eq!(ours, theirs, "U+{:04X}", c as u32);
+        changed += usize::from(ours != original);
+    }
+    assert_eq!(changed, folded.len());
+}
