@@ -36,6 +36,14 @@ fn assert_refused(params: Value, mentions: &[&str]) {
     }
 }
 
+/// (text, start, end, position) of each token.
+fn spans(tokens: &[Token]) -> Vec<(&str, usize, usize, usize)> {
+    tokens
+        .iter()
+        .map(|t| (t.text.as_str(), t.start, t.end, t.position))
+        .collect()
+}
+
 fn token(text: &str, start: usize, end: usize, position: usize) -> Token {
     Token {
         text: text.to_owned(),
@@ -128,12 +136,8 @@ fn built_in_stop_words_option_adds_words_and_lists() {
 fn chinese_analyzer_segments_with_jieba_and_keeps_only_han_or_alphanumeric_tokens() {
     let tokens =
         analyzer(json!({"type": "chinese"})).tokens("我来到北京清华大学，学习 Milvus 2.5！");
-    let got: Vec<(&str, usize, usize, usize)> = tokens
-        .iter()
-        .map(|t| (t.text.as_str(), t.start, t.end, t.position))
-        .collect();
     assert_eq!(
-        got,
+        spans(&tokens),
         [
             ("我", 0, 3, 0),
             ("来到", 3, 9, 1),
@@ -518,14 +522,10 @@ fn regex_filter_keeps_tokens_the_pattern_matches() {
 fn decompounder_filter_splits_compounds_of_listed_words() {
     let params = json!({"tokenizer": "standard", "filter": [{"type": "decompounder", "word_list": ["bank", "note", "banknote", "dampf", "schiff", "fahrt"]}]});
     let tokens = analyzer(params).tokens("dampfschifffahrt banknotes bank");
-    let got: Vec<(&str, usize, usize, usize)> = tokens
-        .iter()
-        .map(|t| (t.text.as_str(), t.start, t.end, t.position))
-        .collect();
     // The pieces keep the compound's offsets and position; a token that is not all listed words stays whole,
     // and the longest word wins at each point ("banknote" is listed, so "banknotes" would need "s").
     assert_eq!(
-        got,
+        spans(&tokens),
         [
             ("dampf", 0, 16, 0),
             ("schiff", 0, 16, 0),

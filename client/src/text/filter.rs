@@ -9,7 +9,7 @@ use regex_syntax::hir::{Class, HirKind};
 use rust_stemmers::{Algorithm, Stemmer};
 use serde_json::{Map, Value};
 
-use super::params::{check_keys, describe, string_list};
+use super::params::{check_keys, describe, string_list, type_name};
 use super::stop_words::{self, StopWords};
 use super::Token;
 use crate::error::{Error, Result};
@@ -111,20 +111,7 @@ impl Filter {
     }
 
     fn with_options(map: &Map<String, Value>) -> Result<Filter> {
-        let name = match map.get("type") {
-            Some(Value::String(name)) => name.as_str(),
-            Some(other) => {
-                return Err(Error::invalid(format!(
-                    "filter \"type\" must be a string, got {}",
-                    describe(other)
-                )))
-            }
-            None => {
-                return Err(Error::invalid(format!(
-                    "a filter given as an object needs \"type\" ({WITH_OPTIONS})"
-                )))
-            }
-        };
+        let name = type_name(map, "filter", WITH_OPTIONS)?;
         let what = format!("the {name} filter");
         match name {
             "length" => {

@@ -103,6 +103,24 @@ pub(super) fn check_keys(map: &Map<String, Value>, allowed: &[&str], what: &str)
     }
 }
 
+/// The `"type"` of a tokenizer or filter given as an object; `what` names it, `choices` lists the types.
+pub(super) fn type_name<'a>(
+    map: &'a Map<String, Value>,
+    what: &str,
+    choices: &str,
+) -> Result<&'a str> {
+    match map.get("type") {
+        Some(Value::String(name)) => Ok(name),
+        Some(other) => Err(Error::invalid(format!(
+            "{what} \"type\" must be a string, got {}",
+            describe(other)
+        ))),
+        None => Err(Error::invalid(format!(
+            "a {what} given as an object needs \"type\" ({choices})"
+        ))),
+    }
+}
+
 pub(super) fn string_list(value: &Value, what: &str) -> Result<Vec<String>> {
     let items = value.as_array().ok_or_else(|| {
         Error::invalid(format!(

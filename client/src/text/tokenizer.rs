@@ -5,7 +5,7 @@
 use serde_json::Value;
 
 use super::jieba::JiebaTokenizer;
-use super::params::{check_keys, describe};
+use super::params::{check_keys, describe, type_name};
 use super::Token;
 use crate::error::{Error, Result};
 
@@ -23,20 +23,7 @@ impl Tokenizer {
     pub(super) fn from_params(value: &Value) -> Result<Tokenizer> {
         let (name, options) = match value {
             Value::String(name) => (name.as_str(), None),
-            Value::Object(map) => match map.get("type") {
-                Some(Value::String(name)) => (name.as_str(), Some(map)),
-                Some(other) => {
-                    return Err(Error::invalid(format!(
-                        "tokenizer \"type\" must be a string, got {}",
-                        describe(other)
-                    )))
-                }
-                None => {
-                    return Err(Error::invalid(format!(
-                        "a tokenizer given as an object needs \"type\" ({SUPPORTED})"
-                    )))
-                }
-            },
+            Value::Object(map) => (type_name(map, "tokenizer", SUPPORTED)?, Some(map)),
             other => {
                 return Err(Error::invalid(format!(
                     "\"tokenizer\" must be a name or an object with \"type\", got {}",
