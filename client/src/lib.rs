@@ -18,6 +18,7 @@ pub mod schema;
 pub mod search_params;
 pub mod segment;
 pub mod store;
+pub mod text;
 pub mod value;
 
 #[cfg(feature = "python")]
