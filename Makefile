@@ -8,7 +8,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(CURDIR)/target/tools/bin:$(PATH)
 export PYO3_PYTHON := $(VPY)
 
-.PHONY: demo test lint rust-test neon-test py-test frameworks-test fuzz dev daemon bench clean-venv
+.PHONY: demo test lint rust-test neon-test py-test frameworks-test fuzz conformance dev daemon bench clean-venv
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -83,7 +83,7 @@ frameworks-test: dev $(FRAMEWORKS:%=$(FRAMEWORK_VENVS)/%/.installed)
 # A short coverage-guided run of each cargo-fuzz target (docs/reliability.md has the long runs). The stable
 # toolchain runs it with -s none: AddressSanitizer needs nightly. cargo-fuzz is installed on first use.
 FUZZ_SECS ?= 20
-FUZZ_TARGETS := filter db_image segment_header
+FUZZ_TARGETS := filter db_image segment_header text_analyzer
 
 target/tools/bin/cargo-fuzz:
 	cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-fuzz
@@ -97,7 +97,15 @@ fuzz: target/tools/bin/cargo-fuzz
 		else tail -60 corpus/$$t.log; exit 1; fi; \
 	done
 
-test: lint rust-test neon-test py-test frameworks-test fuzz
+# Milvus Lite's own MilvusClient tests run against covec (../shared/conformance, beside the checkout in CI; see its
+# README): prints the score and what fails, file by file. A report, never a failure of `make test`.
+CONFORMANCE := $(abspath $(CURDIR)/../shared/conformance/run_suite.py)
+conformance: dev $(VENV)/.test
+	@if [ -f $(CONFORMANCE) ]; then \
+		COVEC_UNDER_TEST=1 $(VPY) $(CONFORMANCE) --threshold 0 2>&1 | grep -E "^peer suite" || true; \
+	else echo "conformance SKIPPED: $(CONFORMANCE) not found"; fi
+
+test: lint rust-test neon-test py-test frameworks-test fuzz conformance
 
 bench: dev daemon $(VENV)/.test
 	$(VPY) -m pip install -q --disable-pip-version-check matplotlib

@@ -1,20 +1,14 @@
-"""What LangChain, LlamaIndex and Haystack reach beyond pymilvus's documented API (docs/frameworks.md), and what covec
-refuses until it has it: partitions, collection properties, partition keys, analyzers, functions, hybrid search."""
+"""What LangChain, LlamaIndex and Haystack reach beyond pymilvus's documented API (docs/frameworks.md): the client's
+`_using` and `_get_connection()`, and the schemas they build (create_schema's keywords, add_function, verify).
+The arguments they pass to the documented methods follow the client's policy, tested in test_api.py."""
 
 import pytest
 
 import covec
 from covec import DataType, MilvusException
-from covec.exceptions import PrimaryKeyException
+from covec.exceptions import ParamError
 
 DIM = 4
-
-
-@pytest.fixture
-def docs(client):
-    client.create_collection("docs", dimension=DIM)
-    client.insert("docs", [{"id": i, "vector": [float(i)] * DIM, "tag": f"t{i % 2}"} for i in range(6)])
-    return client
 
 
 def schema(**kwargs):
@@ -33,112 +27,55 @@ def test_using_and_connection_are_shared_by_clients_of_one_file(make_client):
         first._get_connection()
 
 
-def test_delete_takes_pks_as_pymilvus_did(docs):
-    assert docs.delete("docs", pks=[1, 2]) == {"delete_count": 2}
-    assert docs.delete(collection_name="docs", pks=3, partition_name=None) == {"delete_count": 1}
-    assert sorted(r["id"] for r in docs.query("docs", filter="id >= 0", output_fields=["id"])) == [0, 4, 5]
-    with pytest.raises(covec.exceptions.ParamError, match="Ambiguous"):
-        docs.delete("docs", pks=[4], filter="id > 0")
-
-
-@pytest.mark.parametrize(
-    "call",
-    [
-        lambda c: c.insert("docs", [{"id": 9, "vector": [0.0] * DIM}], partition_name="p1"),
-        lambda c: c.upsert("docs", [{"id": 9, "vector": [0.0] * DIM}], partition_name="p1"),
-        lambda c: c.delete("docs", ids=[1], partition_name="p1"),
-        lambda c: c.get("docs", ids=[1], partition_names=["p1"]),
-        lambda c: c.query("docs", filter="id > 0", partition_names=["_default", "p1"]),
-        lambda c: c.search("docs", data=[[0.0] * DIM], partition_names=["p1"]),
-        lambda c: c.load_partitions("docs", ["p1"]),
-        lambda c: c.get_load_state("docs", partition_name="p1"),
-    ],
-)
-def test_a_partition_other_than_default_is_not_found_and_nothing_changes(docs, call):
-    with pytest.raises(MilvusException) as e:
-        call(docs)
-    assert e.value.code == 200 and "partition not found[partition=p1]" in e.value.message
-    assert docs.query("docs", filter="", output_fields=["count(*)"])[0]["count(*)"] == 6
-
-
-def test_the_default_partition_is_the_collection(docs):
-    docs.release_collection("docs")
-    docs.load_partitions("docs", ["_default"], timeout=3)
-    assert docs.get_load_state("docs", partition_name="_default")["state"] == 3
-    docs.insert("docs", [{"id": 9, "vector": [0.0] * DIM}], partition_name="_default")
-    hits = docs.search("docs", data=[[0.0] * DIM], limit=1, partition_names=["_default"])
-    assert hits[0][0]["id"] in (0, 9)
-
-
-def test_collection_properties_and_hybrid_search_raise_until_covec_has_them(docs):
-    with pytest.raises(MilvusException, match="does not store collection properties yet"):
-        docs.alter_collection_properties("docs", properties={"collection.ttl.seconds": 60})
-    with pytest.raises(MilvusException, match="does not support hybrid_search yet"):
-        docs.hybrid_search("docs", reqs=[], ranker=None)
-
-
-def test_verify_checks_the_primary_key_and_what_create_collection_would_refuse():
+def test_verify_raises_what_create_collection_would(client):
     schema().verify()
     no_key = covec.MilvusClient.create_schema()
     no_key.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
-    with pytest.raises(PrimaryKeyException, match="must have a primary key"):
-        no_key.verify()
     two_keys = schema()
     two_keys.add_field("other", DataType.VARCHAR, is_primary=True, max_length=8)
-    with pytest.raises(PrimaryKeyException, match="only one primary key"):
-        two_keys.verify()
     with_array = schema()
     with_array.add_field("labels", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4)
-    with pytest.raises(MilvusException, match="ARRAY"):
-        with_array.verify()
-
-
-@pytest.mark.parametrize(
-    "setting, message",
-    [
-        ({"is_partition_key": True}, "partition keys"),
-        ({"is_clustering_key": True}, "clustering keys"),
-        ({"enable_analyzer": True}, "analyzers"),
-        ({"analyzer_params": {"type": "english"}}, "analyzers"),
-        ({"multi_analyzer_params": {"by_field": "lang"}}, "analyzers"),
-        ({"enable_match": True}, "text match"),
-        ({"is_function_output": True}, "function output"),
-    ],
-)
-def test_field_settings_covec_cannot_honour_are_refused(client, setting, message):
-    s = schema()
-    s.add_field("text", DataType.VARCHAR, max_length=64, **setting)
-    with pytest.raises(MilvusException, match=message) as e:
-        client.create_collection("docs", schema=s)
-    assert e.value.code == 6 and not client.has_collection("docs")
-
-
-def test_schema_functions_and_partition_key_fields_are_refused(client):
     with_function = schema()
     with_function.add_function(object())
-    with pytest.raises(MilvusException, match="schema functions"):
-        client.create_collection("docs", schema=with_function)
-    with pytest.raises(MilvusException, match="schema functions"):
-        client.create_collection("docs", schema=schema(functions=[object()]))
-    keyed = schema(partition_key_field="tag")
-    keyed.add_field("tag", DataType.VARCHAR, max_length=8)
-    with pytest.raises(MilvusException, match="partition key field 'tag'"):
-        client.create_collection("docs", schema=keyed)
+    for bad, error, message in [
+        (no_key, MilvusException, "schema must have a primary key field"),
+        (two_keys, MilvusException, "schema must have exactly one primary key field"),
+        (with_array, MilvusException, "ARRAY"),
+        (with_function, ParamError, "schema functions (BM25 and embedding functions) are not supported by covec yet"),
+        (schema(functions=[object()]), ParamError, "schema functions"),
+    ]:
+        with pytest.raises(error) as verified:
+            bad.verify()
+        with pytest.raises(error) as created:
+            client.create_collection("docs", schema=bad)
+        assert message in verified.value.message and verified.value.message == created.value.message
     assert client.list_collections() == []
 
 
-def test_pymilvus_schemas_with_partition_keys_and_functions_are_refused(client):
-    pymilvus = pytest.importorskip("pymilvus")
-    s = pymilvus.MilvusClient.create_schema()
-    s.add_field("id", pymilvus.DataType.INT64, is_primary=True)
-    s.add_field("vector", pymilvus.DataType.FLOAT_VECTOR, dim=DIM)
-    s.add_field("tag", pymilvus.DataType.VARCHAR, max_length=8, is_partition_key=True)
-    with pytest.raises(MilvusException, match="partition key"):
-        client.create_collection("docs", schema=s)
-    s = pymilvus.MilvusClient.create_schema()
-    s.add_field("id", pymilvus.DataType.INT64, is_primary=True)
-    s.add_field("text", pymilvus.DataType.VARCHAR, max_length=64, enable_analyzer=True)
-    s.add_field("sparse", pymilvus.DataType.SPARSE_FLOAT_VECTOR)
-    s.add_function(pymilvus.Function("bm25", pymilvus.FunctionType.BM25, ["text"], ["sparse"]))
-    with pytest.raises(MilvusException, match="schema functions"):
+def test_schemas_as_the_frameworks_build_them_are_created(client):
+    # Haystack: partition_key_field and functions=None; LangChain and LlamaIndex: BM25 input fields' analyzer
+    # settings without a function (those only place rows or serve calls of their own).
+    s = schema(auto_id=False, description="docs", partition_key_field="tag", enable_dynamic_field=False, functions=None)
+    s.add_field("tag", DataType.VARCHAR, max_length=8, is_partition_key=True)
+    s.add_field("text", DataType.VARCHAR, max_length=64, enable_analyzer=True, enable_match=True, analyzer_params={})
+    s.verify()
+    client.create_collection("docs", schema=s, consistency_level="Session", num_partitions=16)
+    client.insert("docs", [{"id": 1, "vector": [1.0] * DIM, "tag": "a", "text": "hello"}])
+    assert client.query("docs", filter='tag == "a"', output_fields=["text"]) == [{"id": 1, "text": "hello"}]
+
+
+def test_create_schema_honours_primary_field_and_refuses_unknown_keywords(client):
+    s = covec.MilvusClient.create_schema(primary_field="key")
+    s.add_field("key", DataType.VARCHAR, max_length=8)
+    s.add_field("vector", DataType.FLOAT_VECTOR, dim=DIM)
+    client.create_collection("docs", schema=s)
+    assert [f["name"] for f in client.describe_collection("docs")["fields"] if f.get("is_primary")] == ["key"]
+    with pytest.raises(ParamError, match="create_schema\\(\\) got an unexpected keyword argument 'enable_namespace'"):
+        covec.MilvusClient.create_schema(enable_namespace=True)
+
+
+def test_a_function_output_field_is_refused_by_name(client):
+    s = schema()
+    s.add_field("sparse", DataType.FLOAT_VECTOR, dim=DIM, is_function_output=True)
+    with pytest.raises(ParamError, match="field 'sparse': parameter 'is_function_output' is not supported"):
         client.create_collection("docs", schema=s)

@@ -268,3 +268,52 @@ def test_cli_import_copies_every_collection(pair, workdir, capsys):
         assert_same_rows(by_id(imported.query("c_cosine")), by_id(lite.query("c_cosine")))
     finally:
         imported.close()
+
+
+def test_describe_collection_agrees(pair):
+    ours, lite = pair
+    a, b = ours.describe_collection("c_l2"), lite.describe_collection("c_l2")
+    # field_id and default_value's form are intended differences (docs/compatibility.md).
+    keys = ("name", "type", "params", "is_primary", "auto_id", "nullable")
+    assert [{k: f.get(k) for k in keys} for f in a["fields"]] == [{k: f.get(k) for k in keys} for f in b["fields"]]
+    for key in ("collection_name", "auto_id", "enable_dynamic_field", "num_shards", "functions", "aliases"):
+        assert a[key] == b[key], key
+
+
+def test_pymilvus_schema_and_index_objects_build_the_same_collection(pair):
+    ours, lite = pair
+    params = pymilvus.MilvusClient.prepare_index_params()
+    params.add_index("v", index_type="FLAT", metric_type="IP")
+    ours.create_collection("pm", schema=build_schema(pymilvus), index_params=params)
+    try:
+        ours.insert("pm", make_rows())
+        q = np.random.default_rng(8).standard_normal((3, DIM)).astype(np.float32).tolist()
+        kwargs = dict(limit=5, output_fields=["age", "meta"])
+        compare_search(ours.search("pm", q, **kwargs), lite.search("c_ip", q, **kwargs), "IP")
+    finally:
+        ours.drop_collection("pm")
+
+
+@pytest.mark.parametrize("decimals", [0, 2, 4])
+def test_round_decimal_agrees(pair, decimals):
+    ours, lite = pair
+    q = np.random.default_rng(6).standard_normal((3, DIM)).astype(np.float32).tolist()
+    a = ours.search("c_l2", q, limit=8, round_decimal=decimals)
+    b = lite.search("c_l2", q, limit=8, round_decimal=decimals)
+    assert [[h["id"] for h in hits] for hits in a] == [[h["id"] for h in hits] for hits in b]
+    assert [[h["distance"] for h in hits] for hits in a] == [[h["distance"] for h in hits] for hits in b]
+
+
+def test_arguments_that_mean_the_default_agree(pair):
+    ours, lite = pair
+    q = np.random.default_rng(7).standard_normal((2, DIM)).astype(np.float32).tolist()
+    kwargs = dict(
+        limit=5,
+        output_fields=["name"],
+        partition_names=["_default"],
+        consistency_level="Strong",
+        search_params={"metric_type": "COSINE", "params": {"nprobe": 10}},
+    )
+    compare_search(ours.search("c_cosine", q, **kwargs), lite.search("c_cosine", q, **kwargs), "COSINE")
+    rows = dict(filter="age > 50", output_fields=["name"], partition_names=["_default"])
+    assert_same_rows(by_id(ours.query("c_cosine", **rows)), by_id(lite.query("c_cosine", **rows)))

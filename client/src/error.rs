@@ -13,6 +13,9 @@ pub enum Error {
     AlreadyExists { what: String },
     /// Bad input from the caller: schema, rows, parameters (code 6 unless `code` says otherwise).
     Invalid { code: i32, message: String },
+    /// Bad input that pymilvus itself refuses before it calls a server, with pymilvus's message; raised
+    /// in Python as pymilvus's exception class for `check` (code 1, as pymilvus gives them).
+    ClientSide { check: ClientCheck, message: String },
     /// A filter expression that does not parse or type-check; `column` is 1-based (code 6).
     Filter {
         message: String,
@@ -54,6 +57,19 @@ pub enum Error {
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// The kinds of check pymilvus makes on the client, each with its own exception class.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientCheck {
+    /// A bad or unsupported argument (`ParamError`).
+    Param,
+    /// Rows that do not fit the collection's schema (`DataNotMatchException`).
+    DataNotMatch,
+    /// An argument of the wrong type (`DataTypeNotMatchException`).
+    DataTypeNotMatch,
+    /// A primary key field of a type Milvus does not allow (`PrimaryKeyException`).
+    PrimaryKey,
+}
+
 impl Error {
     pub fn invalid(message: impl Into<String>) -> Error {
         Error::Invalid {
@@ -65,6 +81,14 @@ impl Error {
     pub fn invalid_code(code: i32, message: impl Into<String>) -> Error {
         Error::Invalid {
             code,
+            message: message.into(),
+        }
+    }
+
+    /// A bad or unsupported argument, as pymilvus's `ParamError`.
+    pub fn param(message: impl Into<String>) -> Error {
+        Error::ClientSide {
+            check: ClientCheck::Param,
             message: message.into(),
         }
     }
@@ -92,7 +116,8 @@ impl Error {
             Error::NotLoaded { .. } => 101,
             Error::IndexExists { .. } => 35,
             Error::IndexNotFound { .. } => 700,
-            Error::AlreadyExists { .. }
+            Error::ClientSide { .. }
+            | Error::AlreadyExists { .. }
             | Error::NotCovec { .. }
             | Error::NewerVersion { .. }
             | Error::Corrupt { .. }
@@ -109,7 +134,9 @@ impl fmt::Display for Error {
         match self {
             Error::CollectionNotFound { name } => write!(f, "collection '{name}' does not exist"),
             Error::AlreadyExists { what } => write!(f, "{what} already exists"),
-            Error::Invalid { message, .. } => f.write_str(message),
+            Error::Invalid { message, .. } | Error::ClientSide { message, .. } => {
+                f.write_str(message)
+            }
             Error::Filter { message, column, expr } => {
                 let caret = " ".repeat(column.saturating_sub(1));
                 write!(f, "{message} at column {column}\n  {expr}\n  {caret}^")

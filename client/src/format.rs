@@ -3,6 +3,8 @@
 //! No I/O here: every function takes bytes and returns values, never panics, and never trusts a length
 //! it has not checked against the input (see docs/format.md for the byte layout).
 
+mod tags;
+
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};

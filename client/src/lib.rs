@@ -15,16 +15,19 @@ pub mod hnsw;
 pub mod kernels;
 pub mod rowview;
 pub mod schema;
+pub mod search_params;
 pub mod segment;
 pub mod store;
+pub mod text;
 pub mod value;
 
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{Db, DbStatus, Hit, OpenOptions, OutputFields, SearchRequest};
-pub use error::{Error, Result};
+pub use db::{CollectionInfo, Db, DbStatus, Hit, OpenOptions, OutputFields, SearchRequest};
+pub use error::{ClientCheck, Error, Result};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
+pub use search_params::SearchParams;
 pub use value::{Pk, Row, Value};

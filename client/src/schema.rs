@@ -1,14 +1,16 @@
-//! Collection schemas and index specifications, as stored in the catalog (bincode) and exchanged with the
-//! Python front (JSON). The serde shapes avoid what bincode cannot encode (no untagged enums, no
-//! `serde_json::Value`, no skipped fields).
+//! Collection schemas and index specifications, as stored in the catalog (bincode); the binding builds them
+//! from Python objects directly (`python/convert`). The structs' serde shapes are the catalog's stored format
+//! (docs/format.md): their field order is part of it, and they avoid what bincode cannot encode (no untagged
+//! enums, no `serde_json::Value`, no skipped fields). The enums are stored by the frozen tags of
+//! `format::tags`, not by their position here.
 
 use serde::{Deserialize, Serialize};
 
-use crate::error::{Error, Result};
+use crate::error::{ClientCheck, Error, Result};
 
-/// Field types, numbered as Milvus numbers them (pymilvus `DataType`).
-/// Stored in db files: changing a number breaks databases.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
+/// stores is each variant's frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataType {
     Bool = 1,
     Int8 = 2,
@@ -96,7 +98,8 @@ fn milvus_type_name(code: i64) -> &'static str {
 }
 
 /// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     L2 = 0,
     Ip = 1,
@@ -129,8 +132,8 @@ impl Metric {
     }
 }
 
-/// A scalar default value (JSON defaults are kept as JSON text).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// A scalar default value (JSON defaults are kept as JSON text). Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, PartialEq)]
 pub enum DefaultValue {
     Bool(bool),
     Int(i64),
@@ -194,11 +197,10 @@ impl CollectionSchema {
         }
         let pk = primaries[0];
         if !matches!(pk.dtype, DataType::Int64 | DataType::VarChar) {
-            return Err(Error::invalid(format!(
-                "primary key '{}' must be INT64 or VARCHAR, got {}",
-                pk.name,
-                pk.dtype.name()
-            )));
+            return Err(Error::ClientSide {
+                check: ClientCheck::PrimaryKey,
+                message: "Primary key type must be DataType.INT64 or DataType.VARCHAR.".into(),
+            });
         }
         if pk.auto_id && pk.dtype != DataType::Int64 {
             return Err(Error::invalid(format!(
@@ -256,7 +258,8 @@ impl CollectionSchema {
 }
 
 /// Index types covec builds. Other Milvus names are mapped to one of these (see docs/compatibility.md).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+/// Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum IndexKind {
     /// Exact search over the vectors (FLAT, BRUTE_FORCE).
     Flat = 0,
@@ -278,6 +281,87 @@ pub struct IndexSpec {
     pub params: Vec<(String, String)>,
 }
 
+/// Milvus's vector index types and the kind covec builds for each: FLAT and BRUTE_FORCE are exact, HNSW_SQ
+/// walks SQ8 codes, and every other approximate type is served by an HNSW graph (docs/compatibility.md).
+const VECTOR_INDEX_TYPES: [(&str, IndexKind); 13] = [
+    ("AUTOINDEX", IndexKind::Hnsw),
+    ("FLAT", IndexKind::Flat),
+    ("BRUTE_FORCE", IndexKind::Flat),
+    ("HNSW", IndexKind::Hnsw),
+    ("HNSW_SQ", IndexKind::HnswSq8),
+    ("HNSW_PQ", IndexKind::Hnsw),
+    ("HNSW_PRQ", IndexKind::Hnsw),
+    ("IVF_FLAT", IndexKind::Hnsw),
+    ("IVF_SQ8", IndexKind::Hnsw),
+    ("IVF_PQ", IndexKind::Hnsw),
+    ("IVF_RABITQ", IndexKind::Hnsw),
+    ("DISKANN", IndexKind::Hnsw),
+    ("SCANN", IndexKind::Hnsw),
+];
+
+/// Milvus's scalar index types. They only speed up Milvus's filters; covec's filters scan, so a request
+/// for one is accepted and nothing is built.
+const SCALAR_INDEX_TYPES: [&str; 5] = ["INVERTED", "STL_SORT", "BITMAP", "TRIE", "NGRAM"];
+
+impl IndexSpec {
+    /// An index request as pymilvus makes it: `index_type` and `metric_type` by Milvus's names (any
+    /// case; an empty type is AUTOINDEX), `params` the other build parameters, values JSON-encoded.
+    /// None for a scalar index, which covec does not build.
+    pub fn from_milvus(
+        schema: &CollectionSchema,
+        field: &str,
+        index_type: &str,
+        index_name: &str,
+        metric_type: Option<&str>,
+        params: Vec<(String, String)>,
+    ) -> Result<Option<IndexSpec>> {
+        let f = schema.field(field).ok_or_else(|| {
+            Error::invalid(format!(
+                "cannot create index on non-existent field '{field}'"
+            ))
+        })?;
+        let index_type = match index_type.to_ascii_uppercase() {
+            t if t.is_empty() => "AUTOINDEX".to_string(),
+            t => t,
+        };
+        if !f.dtype.is_vector() {
+            if index_type == "AUTOINDEX" || SCALAR_INDEX_TYPES.contains(&index_type.as_str()) {
+                return Ok(None);
+            }
+            return Err(Error::invalid(format!(
+                "index_type '{index_type}' cannot index scalar field '{field}'"
+            )));
+        }
+        let Some(&(_, kind)) = VECTOR_INDEX_TYPES.iter().find(|(t, _)| *t == index_type) else {
+            let mut known: Vec<&str> = VECTOR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
+            known.sort_unstable();
+            return Err(Error::invalid_code(
+                1,
+                format!(
+                    "unknown index_type: '{index_type}'; supported: {}",
+                    known.join(", ")
+                ),
+            ));
+        };
+        let metric = metric_type.ok_or_else(|| {
+            Error::invalid("create_index missing required 'metric_type' parameter")
+        })?;
+        Ok(Some(IndexSpec {
+            field: field.to_string(),
+            index_name: if index_name.is_empty() {
+                field
+            } else {
+                index_name
+            }
+            .to_string(),
+            index_type,
+            kind,
+            metric: Metric::parse(metric)?,
+            params,
+        }))
+    }
+}
+
 /// Collection names follow Milvus: 1 to 255 bytes.
 pub fn validate_collection_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 255 {
@@ -286,4 +370,95 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn schema() -> CollectionSchema {
+        let field = |name: &str, dtype, dim| FieldSchema {
+            name: name.into(),
+            dtype,
+            description: String::new(),
+            is_primary: dtype == DataType::Int64,
+            auto_id: false,
+            max_length: None,
+            dim,
+            nullable: false,
+            default_value: None,
+        };
+        CollectionSchema {
+            fields: vec![
+                field("id", DataType::Int64, None),
+                field("v", DataType::FloatVector, Some(4)),
+            ],
+            description: String::new(),
+            enable_dynamic_field: false,
+        }
+    }
+
+    fn spec(field: &str, index_type: &str, metric: Option<&str>) -> Result<Option<IndexSpec>> {
+        IndexSpec::from_milvus(&schema(), field, index_type, "", metric, Vec::new())
+    }
+
+    #[test]
+    fn milvus_index_types_map_to_what_covec_builds() {
+        for (index_type, kind) in [
+            ("", IndexKind::Hnsw),
+            ("flat", IndexKind::Flat),
+            ("BRUTE_FORCE", IndexKind::Flat),
+            ("HNSW_SQ", IndexKind::HnswSq8),
+            ("IVF_PQ", IndexKind::Hnsw),
+            ("DISKANN", IndexKind::Hnsw),
+        ] {
+            let s = spec("v", index_type, Some("ip")).unwrap().unwrap();
+            assert_eq!((s.kind, s.metric), (kind, Metric::Ip), "{index_type}");
+            assert_eq!((s.field.as_str(), s.index_name.as_str()), ("v", "v"));
+        }
+        assert_eq!(
+            spec("v", "", Some("L2")).unwrap().unwrap().index_type,
+            "AUTOINDEX"
+        );
+    }
+
+    #[test]
+    fn scalar_indexes_are_accepted_and_not_built() {
+        assert_eq!(spec("id", "INVERTED", None).unwrap(), None);
+        assert_eq!(spec("id", "", None).unwrap(), None);
+        assert_eq!(spec("id", "HNSW", Some("L2")).unwrap_err().code(), 6);
+    }
+
+    #[test]
+    fn bad_index_requests_name_what_is_wrong() {
+        let unknown = spec("v", "FOO", Some("L2")).unwrap_err();
+        assert_eq!(unknown.code(), 1);
+        assert!(unknown.to_string().contains("unknown index_type: 'FOO'"));
+        let missing = spec("v", "HNSW", None).unwrap_err();
+        assert_eq!(
+            missing.to_string(),
+            "create_index missing required 'metric_type' parameter"
+        );
+        assert!(spec("v", "HNSW", Some("HAMMING"))
+            .unwrap_err()
+            .to_string()
+            .contains("COSINE/L2/IP"));
+        assert!(spec("nope", "HNSW", Some("L2"))
+            .unwrap_err()
+            .to_string()
+            .contains("non-existent field 'nope'"));
+    }
+
+    #[test]
+    fn a_primary_key_of_another_type_is_pymilvus_primary_key_error() {
+        let mut s = schema();
+        s.fields[0].dtype = DataType::Int32;
+        assert!(matches!(
+            s.validate(),
+            Err(Error::ClientSide {
+                check: ClientCheck::PrimaryKey,
+                ..
+            })
+        ));
+    }
 }

@@ -228,15 +228,17 @@ def test_a_second_process_searches_while_the_first_has_the_store_open(tmp_path):
     assert later[0][0] == "a later note"
 
 
-# --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
-
-
-def test_partition_key_needs_partitions_issue_17(tmp_path):
+def test_partition_key(tmp_path):
+    # A partition key only places rows on a server; the answers are the collection's.
     def scenario(path):
-        store = filled_store(path, enable_dynamic_field=True, partition_key_field="tag")
-        return docs(store.similarity_search(QUERIES[0], k=3, expr='tag == "odd"'))
+        store = filled_store(path, enable_dynamic_field=True, partition_key_field="tag", num_partitions=4)
+        return [docs(store.similarity_search(QUERIES[0], k=3, expr=f'tag == "{tag}"')) for tag in ("odd", "even")]
 
-    lite_answers_covec_raises(tmp_path, scenario, "partition key")
+    odd, even = assert_both_same(run_both(scenario, tmp_path))
+    assert [d[1]["tag"] for d in odd + even] == ["odd"] * 3 + ["even"] * 3
+
+
+# --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
 
 
 def test_collection_properties_need_issue_17(tmp_path):

@@ -111,5 +111,42 @@ class AsyncMilvusClient:
     delete = _on_pool(MilvusClient.delete)
     get = _on_pool(MilvusClient.get)
     query = _on_pool(MilvusClient.query)
-    search = _on_pool(MilvusClient.search)
+
+    async def search(
+        self,
+        collection_name,
+        data=None,
+        filter="",
+        limit=10,
+        output_fields=None,
+        search_params=None,
+        timeout=None,
+        partition_names=None,
+        anns_field=None,
+        ranker=None,
+        function_chains=None,
+        ids=None,
+        search_aggregation=None,
+        **kwargs,
+    ):
+        # pymilvus's async search names no highlighter, so its parameters after function_chains sit elsewhere than
+        # the synchronous one's: they are passed on by name.
+        return await self._run(
+            self._client.search,
+            collection_name,
+            data,
+            filter,
+            limit,
+            output_fields,
+            search_params,
+            timeout,
+            partition_names,
+            anns_field,
+            ranker=ranker,
+            function_chains=function_chains,
+            ids=ids,
+            search_aggregation=search_aggregation,
+            **kwargs,
+        )
+
     hybrid_search = _on_pool(MilvusClient.hybrid_search)

@@ -1,18 +1,32 @@
-"""Type stubs for the native module covec._covec (client/src/python.rs)."""
+"""Type stubs for the native module covec._covec (client/src/python/).
+
+Every method raises pymilvus's exception classes from covec.exceptions: ParamError, DataNotMatchException,
+DataTypeNotMatchException, PrimaryKeyException, DescribeCollectionException or MilvusException, each with
+Milvus's code.
+"""
 
 import os
-from typing import Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
 
-import numpy as np
 import numpy.typing as npt
+
+from ._results import HybridHits
 
 Pk = Union[int, str]
 Row = Dict[str, Any]
+# Our CollectionSchema or pymilvus's (anything with `fields`, `auto_id`, `description`,
+# `enable_dynamic_field`; `functions` and `struct_fields` must be empty).
+Schema = Any
+# Our IndexParams or pymilvus's, or dicts: field_name, index_type, index_name, metric_type, build params.
+IndexRequests = Iterable[Any]
+# A list of float lists, a list of 1-D numpy arrays, a 2-D numpy array, one flat vector, or anything
+# numpy converts to float32.
+QueryVectors = Union[Sequence[Sequence[float]], Sequence[npt.NDArray[Any]], npt.NDArray[Any]]
 
 __version__: str
 
 class Database:
-    """One open covec database; every method raises covec.exceptions.MilvusException on error."""
+    """One open covec database."""
 
     def __init__(
         self,
@@ -23,17 +37,24 @@ class Database:
     ) -> None: ...
     @property
     def path(self) -> str: ...
-    def create_collection(self, name: str, schema_json: str, indexes_json: str) -> None: ...
+    def create_collection(self, name: str, schema: Schema, index_params: Optional[IndexRequests] = None) -> None:
+        """Scalar index requests are accepted and not built."""
     def drop_collection(self, name: str) -> None: ...
     def rename_collection(self, old: str, new: str) -> None: ...
     def list_collections(self) -> List[str]: ...
     def has_collection(self, name: str) -> bool: ...
-    def describe_collection(self, name: str) -> str:
-        """JSON text: {"name", "schema", "indexes", "row_count"}."""
-    def create_index(self, name: str, spec_json: str) -> None: ...
+    def describe_collection(self, name: str) -> Dict[str, Any]:
+        """pymilvus's describe_collection dict; DescribeCollectionException when missing."""
+    def row_count(self, name: str) -> int: ...
+    def create_index(self, name: str, index_params: IndexRequests) -> None: ...
+    def list_indexes(self, name: str, field_name: str = "") -> List[str]: ...
+    def describe_index(self, name: str, index_name: str) -> Optional[Dict[str, Any]]:
+        """pymilvus's describe_index dict; None when the collection has no index."""
+    def flush(self, name: str) -> None: ...
     def drop_index(self, name: str, index_name: str) -> None: ...
-    def insert(self, name: str, rows: Sequence[Row]) -> List[Pk]: ...
-    def upsert(self, name: str, rows: Sequence[Row], partial: bool = False) -> List[Pk]: ...
+    def insert(self, name: str, rows: Sequence[Mapping[str, Any]]) -> List[Pk]:
+        """Vectors as lists or numpy arrays; rows that do not fit raise DataNotMatchException."""
+    def upsert(self, name: str, rows: Sequence[Mapping[str, Any]], partial: bool = False) -> List[Pk]: ...
     def delete_ids(self, name: str, ids: Sequence[Pk]) -> int: ...
     def delete_filter(self, name: str, filter: str) -> int: ...
     def get(
@@ -52,24 +73,34 @@ class Database:
     def search(
         self,
         name: str,
-        anns_field: Optional[str],
-        vectors: npt.NDArray[np.float32],
+        data: QueryVectors,
         limit: int,
-        offset: int = 0,
         filter: str = "",
         names: Optional[List[str]] = None,
         all: bool = False,
-        metric: Optional[str] = None,
-        params_json: Optional[str] = None,
-    ) -> List[List[Tuple[Pk, float, Row]]]: ...
+        search_params: Optional[Dict[str, Any]] = None,
+        anns_field: Optional[str] = None,
+        offset: Optional[int] = None,
+        round_decimal: Optional[int] = None,
+        pk: str = "id",
+        keep_pk: bool = True,
+    ) -> List[HybridHits]:
+        """search_params, offset and round_decimal as pymilvus takes them; an unknown search parameter, or
+        one covec has not implemented (radius, group_by_field, ...), raises ParamError naming it."""
     def status(self) -> Dict[str, Any]:
         """{"path", "generation", "segment", "loaded_by", "mapped_bytes"}."""
 
 def sweep(shm_dir: Optional[str] = None) -> Dict[str, int]:
     """Frees dead processes' slots and unlinks segments nobody holds."""
 
+def segment_status(shm_dir: Optional[str] = None) -> List[Dict[str, Any]]:
+    """[{db_id, segments: [{generation, bytes}], slots: [{pid, generation, count}]}]."""
+
 def verify(path: str) -> int:
     """Checks every checksum of a db file; returns the generation checked."""
+
+def check_schema(schema: Schema) -> None:
+    """Raises what create_collection would raise for this schema (CollectionSchema.verify())."""
 
 def _panic_inside_guard() -> None:
     """Test hook: panics inside the guard every call runs in; raises MilvusException(code=1)."""

@@ -1,9 +1,13 @@
 """MilvusClient: pymilvus's client API over a local covec database (change one import).
 
-Everything here is argument handling and result shaping; storage, filters and search are the native
-``covec._covec.Database``. Load state is process-wide per (db file, collection), as a Milvus server keeps
+Everything here is argument handling as pymilvus does it on the client; schemas, index requests, rows,
+query vectors, search parameters, their checks and the results' shapes are the native
+``covec._covec.Database``'s. Load state is process-wide per (db file, collection), as a Milvus server keeps
 it per collection: releasing in one client makes search/query/get raise code 101 in every client of this
 process until ``load_collection``.
+
+No argument is dropped: each is honoured, accepted because it only tunes how a Milvus server reaches the
+same answer, or refused with a ParamError that names it (docs/compatibility.md, "Parameters").
 """
 
 import enum
@@ -15,16 +19,118 @@ import weakref
 import numpy as np
 
 from . import _remote, _schema
-from ._covec import float_rows
 from ._results import ExtraList, OmitZeroDict, SearchResult
-from .exceptions import (
-    DataNotMatchException,
-    DataTypeNotMatchException,
-    DescribeCollectionException,
-    MilvusException,
-    ParamError,
-    PrimaryKeyException,
+from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
+
+# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards):
+# covec's answer is the same without them.
+_SERVER_TUNING = frozenset(
+    {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "num_partitions"}
 )
+# search() keyword arguments it honours.
+_SEARCH_KWARGS = frozenset({"offset", "round_decimal"})
+# load_collection() and load_partitions() keyword arguments that tune how a server loads; covec maps the db on
+# first use.
+_LOAD_TUNING = frozenset({"replica_number", "refresh", "resource_groups", "load_fields"})
+# MilvusClient(...) arguments that configure a connection to a server; covec opens a local file.
+_CONNECTION = frozenset(
+    {
+        "secure",
+        "client_key_path",
+        "client_pem_path",
+        "ca_pem_path",
+        "server_pem_path",
+        "server_name",
+        "grpc_options",
+        "keep_alive",
+        "alias",
+        "dedicated",
+        "cluster_id",
+    }
+)
+# Arguments pymilvus takes that covec has not implemented, with the feature each waits for. A value that
+# asks for what covec does anyway is honoured (`_MEANS_DEFAULT`); any other raises ParamError, except a
+# partition other than "_default" (`_check`).
+_NOT_YET = {
+    "partition_names": "partitions",
+    "partition_name": "partitions",
+    "db_name": "databases",
+    "target_db": "databases",
+    "group_by_field": "grouping search",
+    "group_by_fields": "grouping search",
+    "group_size": "grouping search",
+    "strict_group_size": "grouping search",
+    "json_path": "grouping search",
+    "json_type": "grouping search",
+    "strict_cast": "grouping search",
+    "radius": "range search",
+    "range_filter": "range search",
+    "ranker": "rerankers",
+    "function_chains": "function chains",
+    "highlighter": "highlighting",
+    "search_aggregation": "search aggregation",
+    "order_by_fields": "ordering by fields",
+    "ids": "search by primary keys",
+    "namespace": "namespaces",
+    "filter_params": "filter templates",
+    "timezone": "TIMESTAMPTZ fields",
+    "time_fields": "TIMESTAMPTZ fields",
+    "ignore_growing": "searching indexed rows only",
+    "properties": "collection properties",
+}
+
+
+def _partition_list(names):
+    """A partition_name(s) argument as a list; a value of another type is one item, which names no partition."""
+    return list(names) if isinstance(names, (list, tuple)) else [names]
+
+
+def _default_partitions(names):
+    # Every row lives in the default partition, so naming only it selects every row.
+    return names is None or all(n == "_default" for n in _partition_list(names))
+
+
+# Values of `_NOT_YET` arguments that mean what covec does anyway (the error shows the value); for the
+# others only None does.
+_MEANS_DEFAULT = {
+    "partition_names": _default_partitions,
+    "partition_name": lambda v: v in (None, "", "_default"),
+    "db_name": lambda v: v in (None, "", "default"),
+    "target_db": lambda v: v in (None, "", "default"),
+    "filter_params": lambda v: not v,
+    "properties": lambda v: not v,
+    "ignore_growing": lambda v: v in (None, False),
+}
+
+
+def _missing_partition(names):
+    """The first partition named in `names` other than "_default", or None."""
+    return next((n for n in _partition_list(names) if isinstance(n, str) and n not in ("", "_default")), None)
+
+
+def _check(method, name, value):
+    """Raises unless `value` of the not-yet-implemented argument `name` asks for what covec does: ParamError,
+    or for a partition other than "_default" code 200, which is what a server answers for a partition never
+    created (covec cannot create one)."""
+    means_default = _MEANS_DEFAULT.get(name)
+    if means_default is None:
+        if value is not None:
+            raise ParamError(message=f"{method}(): {name} ({_NOT_YET[name]}) is not supported by covec yet")
+    elif not means_default(value):
+        missing = _missing_partition(value) if _NOT_YET[name] == "partitions" else None
+        if missing is not None:
+            raise MilvusException(code=200, message=f"partition not found[partition={missing}]")
+        raise ParamError(message=f"{method}(): {name}={value!r} ({_NOT_YET[name]}) is not supported by covec yet")
+
+
+def _check_kwargs(method, kwargs, honoured=frozenset()):
+    """Every keyword argument is honoured by the caller, tunes a server, or is checked by `_check`."""
+    for name, value in kwargs.items():
+        if name in honoured or name in _SERVER_TUNING:
+            continue
+        if name not in _NOT_YET:
+            raise ParamError(message=f"{method}() got an unexpected keyword argument '{name}'")
+        _check(method, name, value)
 
 
 class LoadState(enum.IntEnum):
@@ -87,14 +193,6 @@ def _as_list(value):
     return list(value)
 
 
-def _only_default_partition(names):
-    """A covec collection has one partition, Milvus's "_default": naming another is "partition not found", as on a
-    server where it was never created, rather than reading or writing the whole collection."""
-    for name in _as_list(names):
-        if name and name != "_default":
-            raise MilvusException(code=200, message=f"partition not found[partition={name}]")
-
-
 def _filter_literal(pk):
     # Filter strings are JSON-compatible double-quoted literals; non-ASCII stays literal (no \\u escapes).
     return json.dumps(pk, ensure_ascii=False) if isinstance(pk, str) else str(int(pk))
@@ -105,7 +203,8 @@ class MilvusClient:
 
     Extra keyword arguments: ``shm_dir`` (default ``$COVEC_SHM_DIR`` or /dev/shm), ``use_segment``
     (False maps the db file instead of a shared-memory segment), ``group`` (gid or name that may read
-    the segments).
+    the segments). ``user``, ``password``, ``token`` and connection settings are accepted: a local file
+    has no server to authenticate to.
 
     A Milvus server's URI (``http://``, ``https://``, ``tcp://``, ``unix:``) gives pymilvus's own client for that
     server instead, with the same arguments.
@@ -117,6 +216,8 @@ class MilvusClient:
         return super().__new__(cls)
 
     def __init__(self, uri="milvus.db", user="", password="", db_name="", token="", timeout=None, **kwargs):
+        _check("MilvusClient", "db_name", db_name)
+        _check_kwargs("MilvusClient", kwargs, _CONNECTION | {"shm_dir", "use_segment", "group"})
         self._path = _local_path(uri)
         self._db = _open_database(
             self._path,
@@ -124,8 +225,8 @@ class MilvusClient:
             bool(kwargs.get("use_segment", True)),
             kwargs.get("group"),
         )
-        # (schema, primary key name) by collection name; dropped on our own DDL and on "collection not found" errors.
-        self._schemas = {}
+        # Primary key name by collection name; dropped on our own DDL and on "collection not found" errors.
+        self._pks = {}
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -137,38 +238,23 @@ class MilvusClient:
 
     def close(self):
         self._db = None
-        self._schemas.clear()
-
-    def _describe_native(self, name):
-        try:
-            return json.loads(self._database.describe_collection(name))
-        except MilvusException as e:
-            if e.code == 100:
-                self._schemas.pop(name, None)
-            raise
-
-    def _schema(self, name):
-        return self._described(name)[0]
+        self._pks.clear()
 
     def _pk(self, name):
-        return self._described(name)[1]
-
-    def _described(self, name):
-        """(schema, primary key name), cached: every search and query needs the key's name."""
-        entry = self._schemas.get(name)
-        if entry is None:
-            schema = self._describe_native(name)["schema"]
-            pk = next(f["name"] for f in schema["fields"] if f["is_primary"])
-            entry = self._schemas[name] = (schema, pk)
-        return entry
+        """The primary key's name, cached: every search, get and query needs it."""
+        pk = self._pks.get(name)
+        if pk is None:
+            fields = self._call(name, self._database.describe_collection, name)["fields"]
+            pk = self._pks[name] = next(f["name"] for f in fields if f.get("is_primary"))
+        return pk
 
     def _call(self, name, fn, *args, **kwargs):
-        """Calls the native database; a stale cached schema is forgotten when the collection is gone."""
+        """Calls the native database; a stale cached primary key is forgotten when the collection is gone."""
         try:
             return fn(*args, **kwargs)
         except MilvusException as e:
             if e.code == 100:
-                self._schemas.pop(name, None)
+                self._pks.pop(name, None)
             raise
 
     def _check_loaded(self, name):
@@ -209,13 +295,34 @@ class MilvusClient:
         **kwargs,
     ):
         if schema is None:
+            if index_params is not None:
+                raise ParamError(
+                    message="create_collection(): index_params needs schema=; quick setup (dimension=) builds "
+                    "its own AUTOINDEX with metric_type"
+                )
+            quick = {k: kwargs.pop(k) for k in ("enable_dynamic_field", "max_length", "description") if k in kwargs}
+            _check_kwargs("create_collection", kwargs)
             schema, index_params = self._quick_schema(
-                dimension, primary_field_name, id_type, vector_field_name, metric_type, auto_id, **kwargs
+                dimension, primary_field_name, id_type, vector_field_name, metric_type, auto_id, **quick
             )
-        native = _schema.schema_to_native(schema)
-        indexes = [s for s in (_schema.index_to_native(p, native) for p in (index_params or [])) if s is not None]
-        self._database.create_collection(collection_name, json.dumps(native), json.dumps(indexes))
-        self._schemas.pop(collection_name, None)
+        else:
+            # pymilvus drops the quick-setup arguments when a schema is given; a caller who set one meant it.
+            for name, value, default in (
+                ("dimension", dimension, None),
+                ("primary_field_name", primary_field_name, "id"),
+                ("id_type", id_type, "int"),
+                ("vector_field_name", vector_field_name, "vector"),
+                ("metric_type", metric_type, "COSINE"),
+                ("auto_id", auto_id, False),
+            ):
+                if value != default:
+                    raise ParamError(
+                        message=f"create_collection(): {name} is for quick setup (dimension=); with schema= the "
+                        "schema and index_params say it"
+                    )
+            _check_kwargs("create_collection", kwargs)
+        self._database.create_collection(collection_name, schema, index_params)
+        self._pks.pop(collection_name, None)
         _RELEASED.discard((self._path, collection_name))
 
     @staticmethod
@@ -227,7 +334,10 @@ class MilvusClient:
                 message=f"wrong type of argument [dimension], expected type: [int], got type: [{type(dimension).__name__}]"
             )
         schema = _schema.CollectionSchema(
-            [], auto_id=auto_id, enable_dynamic_field=kwargs.get("enable_dynamic_field", True)
+            [],
+            description=kwargs.get("description", ""),
+            auto_id=auto_id,
+            enable_dynamic_field=kwargs.get("enable_dynamic_field", True),
         )
         if id_type in ("int", _schema.DataType.INT64):
             schema.add_field(primary_field_name, _schema.DataType.INT64, is_primary=True, auto_id=auto_id)
@@ -247,92 +357,70 @@ class MilvusClient:
         return schema, index_params
 
     def drop_collection(self, collection_name, timeout=None, **kwargs):
+        _check_kwargs("drop_collection", kwargs)
         self._database.drop_collection(collection_name)
-        self._schemas.pop(collection_name, None)
+        self._pks.pop(collection_name, None)
         _RELEASED.discard((self._path, collection_name))
 
     def rename_collection(self, old_name, new_name, target_db="", timeout=None, **kwargs):
+        _check("rename_collection", "target_db", target_db)
+        _check_kwargs("rename_collection", kwargs)
         self._call(old_name, self._database.rename_collection, old_name, new_name)
-        self._schemas.pop(old_name, None)
-        self._schemas.pop(new_name, None)
+        self._pks.pop(old_name, None)
+        self._pks.pop(new_name, None)
         if (self._path, old_name) in _RELEASED:
             _RELEASED.discard((self._path, old_name))
             _RELEASED.add((self._path, new_name))
 
     def list_collections(self, **kwargs):
+        _check_kwargs("list_collections", kwargs)
         return list(self._database.list_collections())
 
     def has_collection(self, collection_name, timeout=None, **kwargs):
+        _check_kwargs("has_collection", kwargs)
         return bool(self._database.has_collection(collection_name))
 
     def describe_collection(self, collection_name, timeout=None, **kwargs):
-        try:
-            info = self._describe_native(collection_name)
-        except MilvusException as e:
-            if e.code == 100:
-                raise DescribeCollectionException(code=100, message=e.message) from None
-            raise
-        schema = info["schema"]
-        fields = []
-        for i, f in enumerate(schema["fields"]):
-            out = {
-                "field_id": 100 + i,
-                "name": f["name"],
-                "description": f["description"],
-                "type": _schema.DataType(_schema.native_dtype_number(f["dtype"])),
-                "params": {},
-            }
-            if f["dim"] is not None:
-                out["params"]["dim"] = f["dim"]
-            if f["max_length"] is not None:
-                out["params"]["max_length"] = f["max_length"]
-            if f["is_primary"]:
-                out["is_primary"] = True
-                out["auto_id"] = f["auto_id"]
-            if f["nullable"]:
-                out["nullable"] = True
-            if f["default_value"] is not None:
-                out["default_value"] = _schema.default_to_python(f["default_value"])
-            fields.append(out)
-        pk = next(f for f in schema["fields"] if f["is_primary"])
-        return {
-            "collection_name": info["name"],
-            "auto_id": pk["auto_id"],
-            "num_shards": 1,
-            "description": schema["description"],
-            "fields": fields,
-            "functions": [],
-            "aliases": [],
-            "collection_id": 0,
-            "consistency_level": 0,
-            "consistency_level_name": "Strong",
-            "properties": {},
-            "num_partitions": 1,
-            "enable_dynamic_field": schema["enable_dynamic_field"],
-            "enable_namespace": False,
-            "schema_version": 0,
-        }
+        _check_kwargs("describe_collection", kwargs)
+        return self._call(collection_name, self._database.describe_collection, collection_name)
+
+    def alter_collection_properties(self, collection_name, properties, timeout=None, **kwargs):
+        """Only an empty `properties` (nothing to alter) is honoured; covec stores no collection properties yet."""
+        _check("alter_collection_properties", "properties", properties)
+        _check_kwargs("alter_collection_properties", kwargs)
+        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
 
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):
-        return {"row_count": int(self._describe_native(collection_name)["row_count"])}
+        _check_kwargs("get_collection_stats", kwargs)
+        return {"row_count": self._call(collection_name, self._database.row_count, collection_name)}
 
     def flush(self, collection_name, timeout=None, **kwargs):
         """Every covec write is durable when it returns; flush puts the rows written since the graph last
         grew into it (describe_index's pending_index_rows), as Milvus indexes the segments it seals."""
+        _check_kwargs("flush", kwargs)
         self._call(collection_name, self._database.flush, collection_name)
 
     # --- load state ----------------------------------------------------------------------------------
 
     def load_collection(self, collection_name, timeout=None, **kwargs):
-        self._describe_native(collection_name)
+        _check_kwargs("load_collection", kwargs, _LOAD_TUNING)
+        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
         _RELEASED.discard((self._path, collection_name))
 
+    def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
+        """Loads the collection, whose one partition is "_default"."""
+        _check("load_partitions", "partition_names", partition_names)
+        _check_kwargs("load_partitions", kwargs, _LOAD_TUNING)
+        self.load_collection(collection_name)
+
     def release_collection(self, collection_name, timeout=None, **kwargs):
-        self._describe_native(collection_name)
+        _check_kwargs("release_collection", kwargs)
+        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
         _RELEASED.add((self._path, collection_name))
 
     def get_load_state(self, collection_name, partition_name="", timeout=None, **kwargs):
-        _only_default_partition(partition_name or kwargs.get("partition_names"))
+        _check("get_load_state", "partition_name", partition_name)
+        _check_kwargs("get_load_state", kwargs)
         if not self._database.has_collection(collection_name):
             return {"state": LoadState.NotExist}
         released = (self._path, collection_name) in _RELEASED
@@ -341,124 +429,63 @@ class MilvusClient:
     # --- indexes -------------------------------------------------------------------------------------
 
     def create_index(self, collection_name, index_params, timeout=None, **kwargs):
-        schema = self._schema(collection_name)
-        for param in index_params:
-            spec = _schema.index_to_native(param, schema)
-            if spec is not None:
-                self._call(collection_name, self._database.create_index, collection_name, json.dumps(spec))
+        _check_kwargs("create_index", kwargs, {"sync"})  # covec builds an index inside its commit: always in sync
+        self._call(collection_name, self._database.create_index, collection_name, index_params)
 
     def drop_index(self, collection_name, index_name, timeout=None, **kwargs):
+        _check_kwargs("drop_index", kwargs)
         self._call(collection_name, self._database.drop_index, collection_name, index_name)
 
     def list_indexes(self, collection_name, field_name="", timeout=None, **kwargs):
-        indexes = self._describe_native(collection_name)["indexes"]
-        return [i["index_name"] for i in indexes if not field_name or i["field"] == field_name]
+        _check_kwargs("list_indexes", kwargs)
+        return self._call(collection_name, self._database.list_indexes, collection_name, field_name or "")
 
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
-        info = self._describe_native(collection_name)
-        if not info["indexes"]:
-            return None
-        spec = next((i for i in info["indexes"] if i["index_name"] == index_name), None)
-        if spec is None:
-            raise MilvusException(code=700, message=f"index '{index_name}' does not exist")
-        rows, pending = int(info["row_count"]), int(info["pending_index_rows"])
-        out = {k: json.loads(v) for k, v in spec["params"]}
-        out.update(
-            {
-                "index_type": spec["index_type"],
-                "metric_type": _schema.metric_name(spec["metric"]),
-                "field_name": spec["field"],
-                "index_name": spec["index_name"],
-                "total_rows": rows,
-                "indexed_rows": rows - pending,
-                "pending_index_rows": pending,
-                "state": "Finished",
-            }
-        )
-        return out
+        _check_kwargs("describe_index", kwargs)
+        return self._call(collection_name, self._database.describe_index, collection_name, index_name)
 
     # --- writes --------------------------------------------------------------------------------------
 
-    def _prepare_rows(self, collection_name, data, require_all):
-        """Validates rows against the schema as pymilvus does client-side; vectors become float32 arrays."""
+    @staticmethod
+    def _rows(data):
+        """pymilvus's own check of `data`; the rows themselves are checked natively."""
         if isinstance(data, dict):
-            data = [data]
-        elif not isinstance(data, (list, tuple)):
+            return [data]
+        if not isinstance(data, (list, tuple)):
             raise DataTypeNotMatchException(
                 message=f"wrong type of argument 'data', expected 'Dict' or list of 'Dict', got '{type(data).__name__}'"
             )
-        try:
-            schema = self._schema(collection_name)
-        except MilvusException as e:
-            if e.code == 100:
-                raise DescribeCollectionException(code=100, message=e.message) from None
-            raise
-        fields = {f["name"]: f for f in schema["fields"]}
-        vector_fields = [n for n, f in fields.items() if f["dtype"] == "FloatVector"]
-        rows = []
-        for row in data:
-            if not isinstance(row, dict):
-                raise DataTypeNotMatchException(
-                    message=f"wrong type of argument 'data', expected 'Dict' or list of 'Dict', got '{type(row).__name__}'"
-                )
-            if not schema["enable_dynamic_field"]:
-                for key in row:
-                    if key not in fields:
-                        raise DataNotMatchException(
-                            message=f"Attempt to insert an unexpected field `{key}` to collection without enabling dynamic field"
-                        )
-            if require_all:
-                for name, f in fields.items():
-                    optional = f["nullable"] or f["default_value"] is not None or (f["is_primary"] and f["auto_id"])
-                    if name not in row and not optional:
-                        raise DataNotMatchException(
-                            message=f"Insert missed an field `{name}` to collection without set nullable==true or set default_value"
-                        )
-            row = dict(row)
-            for name in vector_fields:
-                value = row.get(name)
-                if value is not None and not isinstance(value, np.ndarray):
-                    # A list of floats converts natively (numpy's list conversion costs ~4x more per row);
-                    # numpy converts anything else, or says why it cannot.
-                    native = float_rows([value]) if type(value) is list and value else None
-                    try:
-                        row[name] = native[0] if native is not None else np.asarray(value, dtype=np.float32)
-                    except (TypeError, ValueError) as e:
-                        raise DataNotMatchException(
-                            message=f"The Input data type is inconsistent with defined schema, {name} field should be a float_vector. Detail: {e}"
-                        ) from None
-            rows.append(row)
-        return rows
+        return data
 
     def insert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
-        _only_default_partition(partition_name)
-        rows = self._prepare_rows(collection_name, data, require_all=True)
+        _check("insert", "partition_name", partition_name)
+        _check_kwargs("insert", kwargs)
+        rows = self._rows(data)
         if not rows:
             return OmitZeroDict({"insert_count": 0, "ids": [], "cost": 0})
         ids = self._call(collection_name, self._database.insert, collection_name, rows)
-        return OmitZeroDict({"insert_count": len(ids), "ids": list(ids), "cost": 0})
+        return OmitZeroDict({"insert_count": len(ids), "ids": ids, "cost": 0})
 
     def upsert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
-        _only_default_partition(partition_name)
-        partial = bool(kwargs.get("partial_update", False))
-        rows = self._prepare_rows(collection_name, data, require_all=not partial)
+        _check("upsert", "partition_name", partition_name)
+        _check_kwargs("upsert", kwargs, {"partial_update"})
+        rows = self._rows(data)
         if not rows:
             return OmitZeroDict({"upsert_count": 0, "ids": [], "cost": 0})
+        partial = bool(kwargs.get("partial_update", False))
         ids = self._call(collection_name, self._database.upsert, collection_name, rows, partial)
-        return OmitZeroDict({"upsert_count": len(ids), "ids": list(ids), "cost": 0})
+        return OmitZeroDict({"upsert_count": len(ids), "ids": ids, "cost": 0})
 
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None, **kwargs):
-        _only_default_partition(partition_name)
-        # pymilvus's older spelling: pks=... adds to ids.
-        pks = _as_list(kwargs.pop("pks", None))
-        if pks:
-            ids = pks + _as_list(ids)
+        _check("delete", "partition_name", partition_name)
+        _check_kwargs("delete", kwargs, {"pks"})
+        if kwargs.get("pks") is not None:  # pymilvus's older name for ids, still read
+            ids = _as_list(kwargs["pks"]) + _as_list(ids)
         if ids is not None and filter:
             raise ParamError(message="Ambiguous filter parameter, only one deletion condition can be specified.")
         if ids is not None:
             count = self._call(collection_name, self._database.delete_ids, collection_name, _as_list(ids))
         elif isinstance(filter, str) and filter.strip():
-            self._reject_filter_params(kwargs)
             count = self._call(collection_name, self._database.delete_filter, collection_name, filter)
         elif filter is None:
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
@@ -469,11 +496,6 @@ class MilvusClient:
     # --- reads ---------------------------------------------------------------------------------------
 
     @staticmethod
-    def _reject_filter_params(kwargs):
-        if kwargs.get("filter_params"):
-            raise ParamError(message="filter_params templates are not supported by covec; put the values in the filter")
-
-    @staticmethod
     def _output(output_fields):
         """(names, all) for the engine: None/[] and '*' select every field, vectors included."""
         names = _as_list(output_fields)
@@ -482,7 +504,8 @@ class MilvusClient:
         return names, False
 
     def get(self, collection_name, ids, output_fields=None, timeout=None, partition_names=None, **kwargs):
-        _only_default_partition(partition_names)
+        _check("get", "partition_names", partition_names)
+        _check_kwargs("get", kwargs)
         self._check_loaded(collection_name)
         ids = _as_list(ids)
         if not ids:
@@ -504,9 +527,9 @@ class MilvusClient:
         partition_names=None,
         **kwargs,
     ):
-        _only_default_partition(partition_names)
+        _check("query", "partition_names", partition_names)
+        _check_kwargs("query", kwargs, {"limit", "offset"})
         self._check_loaded(collection_name)
-        self._reject_filter_params(kwargs)
         if filter is None:
             filter = ""
         if not isinstance(filter, str):
@@ -533,23 +556,6 @@ class MilvusClient:
         )
         return ExtraList(rows)
 
-    @staticmethod
-    def _query_vectors(data):
-        if data is None:
-            raise ParamError(message="missing required argument: [data]")
-        # Lists of float lists (the common shape) convert natively; numpy converts the rest or says why not.
-        vectors = float_rows(data) if type(data) is list and data else None
-        try:
-            if vectors is None:
-                vectors = np.ascontiguousarray(data, dtype=np.float32)
-        except (TypeError, ValueError) as e:
-            raise MilvusException(code=1, message=f"search data must be a list of equal-length numeric vectors: {e}") from None
-        if vectors.ndim == 1 and vectors.size:
-            vectors = vectors.reshape(1, -1)
-        if vectors.ndim != 2 or vectors.shape[0] == 0 or vectors.shape[1] == 0:
-            raise ParamError(message=f"search data must be a non-empty 2-D list of vectors, got shape {vectors.shape}")
-        return vectors
-
     def search(
         self,
         collection_name,
@@ -561,23 +567,28 @@ class MilvusClient:
         timeout=None,
         partition_names=None,
         anns_field=None,
+        ranker=None,
+        function_chains=None,
+        highlighter=None,
+        ids=None,
+        search_aggregation=None,
         **kwargs,
     ):
-        _only_default_partition(partition_names)
+        if partition_names is not None:
+            _check("search", "partition_names", partition_names)
+        if ranker is not None or function_chains is not None or highlighter is not None:
+            for name, value in (("ranker", ranker), ("function_chains", function_chains), ("highlighter", highlighter)):
+                _check("search", name, value)
+        if ids is not None or search_aggregation is not None:
+            _check("search", "ids", ids)
+            _check("search", "search_aggregation", search_aggregation)
+        if kwargs:
+            _check_kwargs("search", kwargs, _SEARCH_KWARGS)
         self._check_loaded(collection_name)
-        self._reject_filter_params(kwargs)
-        vectors = self._query_vectors(data)
+        if data is None:
+            raise ParamError(message="missing required argument: [data]")
         if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
             raise ParamError(message=f"`limit` value {limit} is illegal")
-        search_params = dict(search_params or {})
-        metric = search_params.pop("metric_type", None) or kwargs.get("metric_type")
-        params = dict(search_params.pop("params", None) or {})
-        offset = search_params.pop("offset", None)
-        if offset is None:
-            offset = params.pop("offset", None)
-        if offset is None:
-            offset = kwargs.get("offset") or 0
-        params.update(search_params)
         pk = self._pk(collection_name)
         names, all_fields = self._output(output_fields)
         # A hit's entity carries the pk only when asked for by name or by "*", as in Milvus.
@@ -586,19 +597,23 @@ class MilvusClient:
             collection_name,
             self._database.search,
             collection_name,
-            anns_field,
-            vectors,
+            data,
             limit,
-            int(offset),
             filter or "",
             names,
             all_fields,
-            metric,
-            params or None,
+            search_params,
+            anns_field,
+            kwargs.get("offset"),
+            kwargs.get("round_decimal"),
             pk,
             keep_pk,
         )
         return SearchResult(hits)
+
+    def hybrid_search(self, collection_name, reqs, ranker, limit=10, output_fields=None, timeout=None, **kwargs):
+        """Exists so that callers reaching it get a clear refusal rather than an AttributeError."""
+        raise ParamError(message="hybrid_search() (hybrid search) is not supported by covec yet")
 
     # --- what frameworks reach beyond the documented API (docs/frameworks.md) --------------------------
 
@@ -611,16 +626,3 @@ class MilvusClient:
     def _get_connection(self):
         """What this client talks through: pymilvus returns its gRPC handler, covec the native database."""
         return self._database
-
-    def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
-        _only_default_partition(partition_names)
-        self.load_collection(collection_name)
-
-    def alter_collection_properties(self, collection_name, properties, timeout=None, **kwargs):
-        raise MilvusException(
-            code=1,
-            message="covec does not store collection properties yet: alter_collection_properties is not supported",
-        )
-
-    def hybrid_search(self, collection_name, reqs, ranker, limit=10, output_fields=None, timeout=None, **kwargs):
-        raise MilvusException(code=1, message="covec does not support hybrid_search yet")

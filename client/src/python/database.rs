@@ -1,0 +1,315 @@
+//! The `Database` class: one open db, its methods converting arguments, calling `Db` inside the guard
+//! and converting results.
+
+use std::path::PathBuf;
+
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use super::convert::{
+    collection_schema, describe_collection, describe_index, hits_to_py, index_specs, output_fields,
+    pks_to_py, query_vectors, rows_to_py, to_pks, to_rows,
+};
+use super::errors::{invalid, run, run_in, Call};
+use crate::{Db, OpenOptions, Row, SearchRequest};
+
+/// Resolves the shm group argument: a gid or a group name.
+fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
+    let Some(group) = group else {
+        return Ok(None);
+    };
+    if group.is_none() {
+        return Ok(None);
+    }
+    if let Ok(gid) = group.extract::<u32>() {
+        return Ok(Some(gid));
+    }
+    let name: String = group
+        .extract()
+        .map_err(|_| invalid(py, "group must be a gid (int) or a group name (str)"))?;
+    match nix::unistd::Group::from_name(&name) {
+        Ok(Some(g)) => Ok(Some(g.gid.as_raw())),
+        Ok(None) => Err(invalid(py, format!("group '{name}' does not exist"))),
+        Err(e) => Err(invalid(py, format!("cannot look up group '{name}': {e}"))),
+    }
+}
+
+/// `Database(path, shm_dir, use_segment, group)`'s arguments, as `__reduce__` returns them.
+type OpenArgs = (PathBuf, PathBuf, bool, Option<u32>);
+
+/// One open covec database. Thread-safe: `Db` serialises its own writes.
+#[pyclass(frozen, weakref, module = "covec._covec")]
+pub(crate) struct Database {
+    db: Db,
+    /// As resolved at open; `__reduce__` reopens with them (a 'spawn' child gets its own state).
+    options: OpenOptions,
+}
+
+#[pymethods]
+impl Database {
+    #[new]
+    #[pyo3(signature = (path, shm_dir=None, use_segment=true, group=None))]
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        shm_dir: Option<PathBuf>,
+        use_segment: bool,
+        group: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let defaults = OpenOptions::default();
+        let options = OpenOptions {
+            shm_dir: shm_dir.unwrap_or(defaults.shm_dir),
+            use_segment: use_segment && defaults.use_segment,
+            group: resolve_group(py, group)?,
+        };
+        let db = run(py, || Db::open(&path, &options))?;
+        Ok(Database { db, options })
+    }
+
+    /// Pickling (multiprocessing 'spawn', 'forkserver') sends how to open the db, never the mapping:
+    /// the receiving process opens it and holds its own reference-count slot.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<(Bound<'py, PyAny>, OpenArgs)> {
+        let me = slf.get();
+        let o = &me.options;
+        Ok((
+            slf.get_type().into_any(),
+            (
+                me.db.path().to_path_buf(),
+                o.shm_dir.clone(),
+                o.use_segment,
+                o.group,
+            ),
+        ))
+    }
+
+    #[getter]
+    fn path(&self) -> PathBuf {
+        self.db.path().to_path_buf()
+    }
+
+    /// `schema`: our CollectionSchema or pymilvus's; `index_params`: our IndexParams or pymilvus's (or
+    /// dicts), or None.
+    #[pyo3(signature = (name, schema, index_params=None))]
+    fn create_collection(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        schema: &Bound<'_, PyAny>,
+        index_params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<()> {
+        let schema = collection_schema(schema)?;
+        let indexes = index_specs(index_params, &schema)?;
+        run(py, || self.db.create_collection(name, schema, indexes))
+    }
+
+    fn drop_collection(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        run(py, || self.db.drop_collection(name))
+    }
+
+    fn rename_collection(&self, py: Python<'_>, old: &str, new: &str) -> PyResult<()> {
+        run(py, || self.db.rename_collection(old, new))
+    }
+
+    fn list_collections(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        run(py, || self.db.list_collections())
+    }
+
+    fn has_collection(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
+        run(py, || self.db.has_collection(name))
+    }
+
+    /// pymilvus's describe_collection dict; a missing collection is `DescribeCollectionException`.
+    fn describe_collection<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let info = run_in(py, Call::Describing, || self.db.describe_collection(name))?;
+        describe_collection(py, &info)
+    }
+
+    /// Live rows (get_collection_stats' `row_count`).
+    fn row_count(&self, py: Python<'_>, name: &str) -> PyResult<u64> {
+        run(py, || Ok(self.db.describe_collection(name)?.row_count))
+    }
+
+    /// `index_params`: our IndexParams or pymilvus's (or dicts). Scalar indexes are accepted, not built.
+    fn create_index(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        index_params: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let schema = run(py, || Ok(self.db.describe_collection(name)?.schema))?;
+        for spec in index_specs(Some(index_params), &schema)? {
+            run(py, || self.db.create_index(name, spec))?;
+        }
+        Ok(())
+    }
+
+    /// Index names, of one field when `field_name` is not empty.
+    #[pyo3(signature = (name, field_name=""))]
+    fn list_indexes(&self, py: Python<'_>, name: &str, field_name: &str) -> PyResult<Vec<String>> {
+        let info = run(py, || self.db.describe_collection(name))?;
+        Ok(info
+            .indexes
+            .into_iter()
+            .filter(|i| field_name.is_empty() || i.field == field_name)
+            .map(|i| i.index_name)
+            .collect())
+    }
+
+    /// pymilvus's describe_index dict, or None when the collection has no index.
+    fn describe_index<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        index_name: &str,
+    ) -> PyResult<Option<Bound<'py, PyDict>>> {
+        let info = run(py, || self.db.describe_collection(name))?;
+        describe_index(py, &info, index_name)
+    }
+
+    fn flush(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        run(py, || self.db.flush(name))
+    }
+
+    fn drop_index(&self, py: Python<'_>, name: &str, index_name: &str) -> PyResult<()> {
+        run(py, || self.db.drop_index(name, index_name))
+    }
+
+    /// `rows`: a list of dicts, vectors as lists or numpy arrays. Returns the primary keys.
+    fn insert<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        rows: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let rows = self.rows(py, name, rows)?;
+        let pks = run_in(py, Call::Writing, || self.db.insert(name, rows))?;
+        pks_to_py(py, &pks)
+    }
+
+    #[pyo3(signature = (name, rows, partial=false))]
+    fn upsert<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        rows: &Bound<'py, PyAny>,
+        partial: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let rows = self.rows(py, name, rows)?;
+        let pks = run_in(py, Call::Writing, || self.db.upsert(name, rows, partial))?;
+        pks_to_py(py, &pks)
+    }
+
+    fn delete_ids(&self, py: Python<'_>, name: &str, ids: &Bound<'_, PyAny>) -> PyResult<u64> {
+        let ids = to_pks(ids)?;
+        run(py, || self.db.delete_ids(name, &ids))
+    }
+
+    fn delete_filter(&self, py: Python<'_>, name: &str, filter: &str) -> PyResult<u64> {
+        run(py, || self.db.delete_filter(name, filter))
+    }
+
+    #[pyo3(signature = (name, ids, names=None, all=false))]
+    fn get<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        ids: &Bound<'py, PyAny>,
+        names: Option<Vec<String>>,
+        all: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let ids = to_pks(ids)?;
+        let output = output_fields(names, all);
+        let rows = run(py, || self.db.get(name, &ids, &output))?;
+        rows_to_py(py, &rows)
+    }
+
+    #[pyo3(signature = (name, filter="", names=None, all=false, limit=None, offset=0))]
+    #[allow(clippy::too_many_arguments)] // mirrors Db::query plus the Python handle
+    fn query<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        filter: &str,
+        names: Option<Vec<String>>,
+        all: bool,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let output = output_fields(names, all);
+        let rows = run(py, || self.db.query(name, filter, &output, limit, offset))?;
+        rows_to_py(py, &rows)
+    }
+
+    #[pyo3(signature = (name, filter=""))]
+    fn count(&self, py: Python<'_>, name: &str, filter: &str) -> PyResult<u64> {
+        run(py, || self.db.count(name, filter))
+    }
+
+    /// `data`: query vectors (lists or numpy arrays); `search_params`, `offset` and `round_decimal` as
+    /// pymilvus takes them. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
+    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, offset=None, round_decimal=None, pk="id", keep_pk=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn search<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        data: &Bound<'py, PyAny>,
+        limit: usize,
+        filter: &str,
+        names: Option<Vec<String>>,
+        all: bool,
+        search_params: Option<&Bound<'py, PyAny>>,
+        anns_field: Option<String>,
+        offset: Option<&Bound<'py, PyAny>>,
+        round_decimal: Option<&Bound<'py, PyAny>>,
+        pk: &str,
+        keep_pk: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut params = super::convert::search_params(py, search_params, offset, round_decimal)?;
+        // The one copy: the request owns its vectors so the GIL can be released while searching.
+        let (vectors, nq) = query_vectors(data)?;
+        let request = SearchRequest {
+            anns_field,
+            vectors,
+            nq,
+            limit,
+            offset: params.offset,
+            filter: filter.to_string(),
+            output: output_fields(names, all),
+            metric: params.metric,
+            params: std::mem::take(&mut params.params),
+        };
+        let results = run(py, || self.db.search(name, &request))?;
+        let out = PyList::empty(py);
+        for hits in &results {
+            out.append(hits_to_py(py, hits, &params, pk, keep_pk)?)?;
+        }
+        Ok(out)
+    }
+
+    fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let status = run(py, || self.db.status())?;
+        let dict = PyDict::new(py);
+        dict.set_item("path", status.path)?;
+        dict.set_item("generation", status.generation)?;
+        dict.set_item("segment", status.segment)?;
+        dict.set_item("loaded_by", status.loaded_by)?;
+        dict.set_item("mapped_bytes", status.mapped_bytes)?;
+        Ok(dict)
+    }
+}
+
+impl Database {
+    /// An insert's or upsert's rows, converted with the collection's vector fields in hand; a missing
+    /// collection is `DescribeCollectionException`, as pymilvus describes it before it converts rows.
+    fn rows(&self, py: Python<'_>, name: &str, rows: &Bound<'_, PyAny>) -> PyResult<Vec<Row>> {
+        let schema = run_in(py, Call::Writing, || {
+            Ok(self.db.describe_collection(name)?.schema)
+        })?;
+        to_rows(rows, &schema)
+    }
+}

@@ -1,0 +1,415 @@
+//! Golden db files: every db format covec ever wrote opens in this covec, with the same schemas, rows and search
+//! answers, forever. Each file under client/tests/data/golden/ was written by the covec version its README names,
+//! through `golden::write`; this test checks it against what `golden` says it holds. A db from a newer covec is
+//! refused as newer, and an old db is upgraded only when written.
+
+mod golden_support;
+use golden_support as golden;
+
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use covec::format::{self, MetaSlot, CATALOG_REVISION, FORMAT_VERSION, SLOT_OFFSETS};
+use covec::{
+    CollectionSchema, Db, Error, IndexKind, IndexSpec, Metric, OpenOptions, OutputFields, Pk, Row,
+    SearchRequest, Value,
+};
+use golden::Kinds;
+
+/// A committed golden file and the index kinds the covec that wrote it could store.
+struct Golden {
+    file: &'static str,
+    kinds: Kinds,
+}
+
+/// Every golden file, oldest first. Add the file of each new format version here (README.md says how).
+fn goldens() -> Vec<Golden> {
+    vec![
+        // db format 1, catalog revision 1: no ANN indexes yet, every index exact.
+        Golden {
+            file: "f1-c1.covec",
+            kinds: Kinds {
+                hnsw: IndexKind::Flat,
+                hnsw_sq8: IndexKind::Flat,
+            },
+        },
+        // catalog revision 2, HNSW layout 1: graphs in insertion order.
+        Golden {
+            file: "f1-c2-h1.covec",
+            kinds: current_kinds(),
+        },
+        // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
+        Golden {
+            file: "f1-c2-h2.covec",
+            kinds: current_kinds(),
+        },
+    ]
+}
+
+fn current_kinds() -> Kinds {
+    Kinds {
+        hnsw: IndexKind::Hnsw,
+        hnsw_sq8: IndexKind::HnswSq8,
+    }
+}
+
+fn data_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/golden")
+}
+
+/// A private copy of a golden file (the committed one is never opened for writing) and a private segment dir.
+struct Copy {
+    dir: PathBuf,
+    db: PathBuf,
+}
+
+impl Copy {
+    fn of(file: &str) -> Copy {
+        static COPIES: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "covec-golden-{}-{}-{}",
+            std::process::id(),
+            COPIES.fetch_add(1, Ordering::Relaxed),
+            file.replace('.', "-")
+        ));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(dir.join("shm")).unwrap();
+        let db = dir.join(file);
+        std::fs::copy(data_dir().join(file), &db)
+            .unwrap_or_else(|e| panic!("golden file {file}: {e}"));
+        Copy { dir, db }
+    }
+    fn options(&self, use_segment: bool) -> OpenOptions {
+        OpenOptions {
+            shm_dir: self.dir.join("shm"),
+            use_segment,
+            group: None,
+        }
+    }
+}
+
+impl Drop for Copy {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+fn all_fields() -> OutputFields {
+    OutputFields {
+        names: Vec::new(),
+        all: true,
+    }
+}
+
+/// Live rows of `every_type` in primary-key order, as reads return them.
+fn expected_every_type() -> Vec<Row> {
+    let [a, b, c, tail] = golden::every_type_batches();
+    let mut rows = Vec::new();
+    for id in a.chain(b).chain(c) {
+        if golden::every_type_deleted(id) {
+            continue;
+        }
+        let round = u64::from(golden::every_type_upserted(id));
+        rows.push(golden::every_type_stored(&golden::every_type_input(
+            id, round,
+        )));
+    }
+    rows.extend(tail.map(|id| golden::every_type_stored(&golden::every_type_input(id, 0))));
+    rows
+}
+
+fn expected_names() -> Vec<Row> {
+    (0..golden::NAMES_ROWS)
+        .filter(|&n| !golden::names_deleted(n))
+        .map(golden::names_input)
+        .collect()
+}
+
+fn expected_sq8() -> Vec<Row> {
+    (1..=golden::SQ8_ROWS)
+        .map(|n| {
+            vec![
+                ("pk".to_string(), Value::Int(n)),
+                ("e".to_string(), Value::FloatVector(golden::sq8_vector(n))),
+            ]
+        })
+        .collect()
+}
+
+fn pk_of(row: &Row) -> Pk {
+    match &row[0].1 {
+        Value::Int(i) => Pk::Int(*i),
+        Value::Str(s) => Pk::Str(s.clone()),
+        other => panic!("primary key {other:?}"),
+    }
+}
+
+fn vector_of<'r>(row: &'r Row, field: &str) -> &'r [f32] {
+    match row.iter().find(|(n, _)| n == field) {
+        Some((_, Value::FloatVector(v))) => v,
+        other => panic!("vector field {field}: {other:?}"),
+    }
+}
+
+/// Milvus's distance for the metric: squared L2, inner product, cosine.
+fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
+    let dot: f64 = a
+        .iter()
+        .zip(b)
+        .map(|(x, y)| f64::from(*x) * f64::from(*y))
+        .sum();
+    match metric {
+        Metric::L2 => a
+            .iter()
+            .zip(b)
+            .map(|(x, y)| (f64::from(*x) - f64::from(*y)).powi(2))
+            .sum(),
+        Metric::Ip => dot,
+        Metric::Cosine => {
+            let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+            dot / (norm(a) * norm(b))
+        }
+    }
+}
+
+/// Checks that searching `field` for each query returns the brute-force top 10 of `rows` (the searched graph
+/// is walked with an ef above the row count, so an index must answer exactly).
+fn check_search(db: &Db, collection: &str, field: &str, metric: Metric, rows: &[Row], file: &str) {
+    let dim = vector_of(&rows[0], field).len();
+    let mut rng = golden::Rng::new(42);
+    let queries: Vec<Vec<f32>> = (0..8).map(|_| rng.vector(dim)).collect();
+    let request = SearchRequest {
+        anns_field: Some(field.into()),
+        vectors: queries.concat(),
+        nq: queries.len(),
+        limit: 10,
+        offset: 0,
+        filter: String::new(),
+        output: OutputFields::default(),
+        metric: None,
+        params: vec![("ef".into(), "4096".into())],
+    };
+    let got = db.search(collection, &request).unwrap();
+    for (q, hits) in queries.iter().zip(got) {
+        let mut scored: Vec<(f64, Pk)> = rows
+            .iter()
+            .map(|r| (distance(metric, q, vector_of(r, field)), pk_of(r)))
+            .collect();
+        scored.sort_by(|a, b| {
+            let order = a.0.total_cmp(&b.0);
+            if metric == Metric::L2 {
+                order
+            } else {
+                order.reverse()
+            }
+        });
+        let want: Vec<&Pk> = scored.iter().take(10).map(|(_, pk)| pk).collect();
+        let ids: Vec<&Pk> = hits.iter().map(|h| &h.id).collect();
+        assert_eq!(ids, want, "{file}: {collection} search");
+        for (hit, (d, _)) in hits.iter().zip(&scored) {
+            assert!(
+                (f64::from(hit.distance) - d).abs() <= 1e-4 * d.abs().max(1.0),
+                "{file}: {collection} distance {} against {d}",
+                hit.distance
+            );
+        }
+    }
+}
+
+fn expected_indexes(kinds: &Kinds, collection: &str) -> Vec<IndexSpec> {
+    golden::indexes(kinds)
+        .into_iter()
+        .filter(|(c, _)| *c == collection)
+        .map(|(_, spec)| spec)
+        .collect()
+}
+
+/// Everything `golden` says the db holds, read through `db`.
+fn check_contents(db: &Db, g: &Golden) {
+    let file = g.file;
+    assert_eq!(
+        db.list_collections().unwrap(),
+        [golden::EVERY_TYPE, golden::NAMES, golden::SQ8],
+        "{file}"
+    );
+    let checks: [(&str, CollectionSchema, Vec<Row>, &str, Metric); 3] = [
+        (
+            golden::EVERY_TYPE,
+            golden::every_type_schema(),
+            expected_every_type(),
+            "v",
+            Metric::L2,
+        ),
+        (
+            golden::NAMES,
+            golden::names_schema(),
+            expected_names(),
+            "emb",
+            Metric::Cosine,
+        ),
+        (
+            golden::SQ8,
+            golden::sq8_schema(),
+            expected_sq8(),
+            "e",
+            Metric::Ip,
+        ),
+    ];
+    for (collection, schema, rows, field, metric) in checks {
+        let info = db.describe_collection(collection).unwrap();
+        assert_eq!(info.schema, schema, "{file}: {collection} schema");
+        assert_eq!(
+            info.indexes,
+            expected_indexes(&g.kinds, collection),
+            "{file}: {collection} indexes"
+        );
+        assert_eq!(info.row_count, rows.len() as u64, "{file}: {collection}");
+        let stored = db.query(collection, "", &all_fields(), None, 0).unwrap();
+        assert_eq!(stored.len(), rows.len(), "{file}: {collection} rows");
+        for (got, want) in stored.iter().zip(&rows) {
+            assert_eq!(got, want, "{file}: {collection} row");
+        }
+        check_search(db, collection, field, metric, &rows, file);
+    }
+    // Filters over every stored column kind: fixed-width, var-length, JSON, nullable with defaults, dynamic.
+    let every = expected_every_type();
+    let count = |f: &dyn Fn(&Row) -> bool| every.iter().filter(|r| f(r)).count() as u64;
+    let value = |r: &Row, name: &str| r.iter().find(|(n, _)| n == name).unwrap().1.clone();
+    let filters: [(&str, u64); 5] = [
+        (
+            "i16 < 0 and b == true",
+            count(&|r| {
+                matches!(value(r, "i16"), Value::Int(i) if i < 0)
+                    && value(r, "b") == Value::Bool(true)
+            }),
+        ),
+        ("n_i32 == 7", count(&|r| value(r, "n_i32") == Value::Int(7))),
+        (
+            "opt_s is null",
+            count(&|r| value(r, "opt_s") == Value::Null),
+        ),
+        (
+            r#"j["nested"]["ok"] == true and dyn_num > 300"#,
+            count(&|r| matches!(value(r, "id"), Value::Int(i) if i % 2 == 0 && i * 3 > 300)),
+        ),
+        (
+            r#"s like "a%""#,
+            count(&|r| matches!(value(r, "s"), Value::Str(s) if s.starts_with('a'))),
+        ),
+    ];
+    for (filter, want) in filters {
+        assert_eq!(
+            db.count(golden::EVERY_TYPE, filter).unwrap(),
+            want,
+            "{file}: count({filter})"
+        );
+    }
+}
+
+#[test]
+fn every_golden_file_opens_with_its_schemas_rows_and_search_answers() {
+    for g in goldens() {
+        for use_segment in [false, true] {
+            let copy = Copy::of(g.file);
+            let before = std::fs::read(&copy.db).unwrap();
+            {
+                let db = Db::open(&copy.db, &copy.options(use_segment)).unwrap();
+                check_contents(&db, &g);
+            }
+            assert!(
+                std::fs::read(&copy.db).unwrap() == before,
+                "{}: reading changed the file",
+                g.file
+            );
+        }
+    }
+}
+
+/// The catalog revision byte of the newest generation (revision-1 catalogs have no tag: 1).
+fn catalog_revision(path: &Path) -> u8 {
+    let bytes = std::fs::read(path).unwrap();
+    let (_, meta) = format::decode_header(&bytes, bytes.len() as u64, path).unwrap();
+    match bytes[meta.catalog_offset as usize..] {
+        [0xFF, rev, ..] => rev,
+        _ => 1,
+    }
+}
+
+#[test]
+fn an_old_db_is_upgraded_when_written_and_keeps_its_rows() {
+    for g in goldens() {
+        let copy = Copy::of(g.file);
+        let db = Db::open(&copy.db, &copy.options(false)).unwrap();
+        db.insert(golden::NAMES, vec![golden::names_input(1000)])
+            .unwrap();
+        assert_eq!(catalog_revision(&copy.db), CATALOG_REVISION, "{}", g.file);
+        let mut names = expected_names();
+        names.push(golden::names_input(1000));
+        let stored = db.query(golden::NAMES, "", &all_fields(), None, 0).unwrap();
+        assert_eq!(stored, names, "{}", g.file);
+        // The other collections read as before the write.
+        let every = db
+            .query(golden::EVERY_TYPE, "", &all_fields(), None, 0)
+            .unwrap();
+        assert_eq!(every, expected_every_type(), "{}", g.file);
+    }
+}
+
+/// Rewrites the newest meta slot of the file at `path` with `edit` applied, checksums recomputed (as a newer
+/// covec would have written it).
+fn rewrite_newest_slot(path: &Path, edit: impl FnOnce(&mut Vec<u8>, &mut MetaSlot)) {
+    let mut bytes = std::fs::read(path).unwrap();
+    let (_, mut meta) = format::decode_header(&bytes, bytes.len() as u64, path).unwrap();
+    edit(&mut bytes, &mut meta);
+    let at = SLOT_OFFSETS[meta.slot_index()];
+    bytes[at..at + format::SLOT_LEN].copy_from_slice(&format::encode_meta(&meta));
+    std::fs::write(path, bytes).unwrap();
+}
+
+#[test]
+fn a_db_from_a_newer_covec_is_refused_as_newer() {
+    let newest = goldens().pop().unwrap();
+
+    // A newer db format version in the preamble.
+    let copy = Copy::of(newest.file);
+    let mut bytes = std::fs::read(&copy.db).unwrap();
+    bytes[8..12].copy_from_slice(&(FORMAT_VERSION + 1).to_le_bytes());
+    std::fs::write(&copy.db, bytes).unwrap();
+    let err = Db::open(&copy.db, &copy.options(false)).err().unwrap();
+    assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
+    assert!(err.to_string().contains("newer covec"), "{err}");
+
+    // A newer catalog revision, appended as a newer covec would commit it.
+    let copy = Copy::of(newest.file);
+    rewrite_newest_slot(&copy.db, |bytes, meta| {
+        let mut catalog = bytes[meta.catalog_offset as usize..meta.committed_len as usize].to_vec();
+        catalog[1] = CATALOG_REVISION + 1;
+        let offset = format::align_up(bytes.len() as u64).unwrap();
+        bytes.resize(offset as usize, 0);
+        bytes.extend_from_slice(&catalog);
+        meta.generation += 1;
+        meta.catalog_offset = offset;
+        meta.catalog_len = catalog.len() as u64;
+        meta.catalog_xxh3 = xxhash_rust::xxh3::xxh3_64(&catalog);
+        meta.committed_len = bytes.len() as u64;
+    });
+    let err = Db::open(&copy.db, &copy.options(false)).err().unwrap();
+    assert!(matches!(err, Error::NewerVersion { .. }), "{err}");
+}
+
+/// Writes the golden file of the running version: `COVEC_WRITE_GOLDEN=<file name> cargo test -p covec --test golden
+/// -- --ignored` (then add it to `goldens` and to the README).
+#[test]
+#[ignore]
+fn write_golden_file_of_this_version() {
+    let Ok(name) = std::env::var("COVEC_WRITE_GOLDEN") else {
+        panic!("set COVEC_WRITE_GOLDEN to the new file's name");
+    };
+    let path = data_dir().join(name);
+    assert!(
+        !path.exists(),
+        "{} exists; golden files never change",
+        path.display()
+    );
+    golden::write(&path, &current_kinds()).unwrap();
+}
