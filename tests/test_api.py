@@ -513,6 +513,10 @@ def test_values_that_mean_what_covec_does_are_honoured(client):
     assert client.query("t", filter="id >= 0", partition_names=["_default"], consistency_level="Bounded") == rows
     assert client.get("t", [0, 1], partition_names=["_default"]) == client.get("t", [0, 1])
     assert client.insert("t", [{"id": 7, "vector": [0.0, 1.0]}], partition_name="_default")["ids"] == [7]
+    # What LangChain passes on to insert() after making a collection: the data the rows hold, and its replicas.
+    repeated = dict(embeddings=[[[0.0, 1.0]]], metadatas=[{}], replica_number=1)
+    assert client.insert("t", [{"id": 8, "vector": [0.0, 1.0]}], **repeated)["ids"] == [8]
+    client.delete("t", ids=[8])
     assert client.upsert("t", [{"id": 7, "vector": [0.0, 1.0]}], partition_name="")["ids"] == [7]
     assert client.delete("t", ids=[7], partition_name="_default") == {"delete_count": 1}
     client.rename_collection("t", "u", target_db="default")

@@ -22,16 +22,27 @@ from . import _remote, _schema
 from ._results import ExtraList, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
-# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards):
-# covec's answer is the same without them.
+# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards,
+# replicas): covec's answer is the same without them.
 _SERVER_TUNING = frozenset(
-    {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "num_partitions"}
+    {
+        "consistency_level",
+        "guarantee_timestamp",
+        "graceful_time",
+        "num_shards",
+        "shards_num",
+        "num_partitions",
+        "replica_number",
+    }
 )
 # search() keyword arguments it honours.
 _SEARCH_KWARGS = frozenset({"offset", "round_decimal"})
 # load_collection() and load_partitions() keyword arguments that tune how a server loads; covec maps the db on
 # first use.
-_LOAD_TUNING = frozenset({"replica_number", "refresh", "resource_groups", "load_fields"})
+_LOAD_TUNING = frozenset({"refresh", "resource_groups", "load_fields"})
+# insert() keyword arguments that repeat the rows: LangChain's add_embeddings, having just made the collection
+# from its embeddings and metadatas, passes them on with the rows built from them (pymilvus drops them).
+_REPEATING_ROWS = frozenset({"embeddings", "metadatas"})
 # MilvusClient(...) arguments that configure a connection to a server; covec opens a local file.
 _CONNECTION = frozenset(
     {
@@ -459,7 +470,7 @@ class MilvusClient:
 
     def insert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
         _check("insert", "partition_name", partition_name)
-        _check_kwargs("insert", kwargs)
+        _check_kwargs("insert", kwargs, _REPEATING_ROWS)
         rows = self._rows(data)
         if not rows:
             return OmitZeroDict({"insert_count": 0, "ids": [], "cost": 0})
