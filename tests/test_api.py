@@ -466,6 +466,7 @@ def test_parameters_covec_cannot_honour_are_refused_by_name(client, method, kwar
         lambda c: c.insert("t", [{"id": 9, "vector": [0.0, 1.0]}], partition_name="p1"),
         lambda c: c.upsert("t", [{"id": 9, "vector": [0.0, 1.0]}], partition_name="p1"),
         lambda c: c.delete("t", ids=[1], partition_name="p1"),
+        lambda c: c.delete("t", ids=[1], milvus_partition_name="p1"),
         lambda c: c.get("t", ids=[1], partition_names="p1"),
         lambda c: c.query("t", filter="id > 0", partition_names=["_default", "p1"]),
         lambda c: c.search("t", data=[[0.0, 1.0]], partition_names=["p1"]),
@@ -518,7 +519,7 @@ def test_values_that_mean_what_covec_does_are_honoured(client):
     assert client.insert("t", [{"id": 8, "vector": [0.0, 1.0]}], **repeated)["ids"] == [8]
     client.delete("t", ids=[8])
     assert client.upsert("t", [{"id": 7, "vector": [0.0, 1.0]}], partition_name="")["ids"] == [7]
-    assert client.delete("t", ids=[7], partition_name="_default") == {"delete_count": 1}
+    assert client.delete("t", ids=[7], partition_name="_default", milvus_partition_name="_default") == {"delete_count": 1}
     client.rename_collection("t", "u", target_db="default")
     client.release_collection("u")
     client.load_partitions("u", ["_default"], replica_number=1, timeout=3)

@@ -237,7 +237,8 @@ def test_upsert(tmp_path):
 def test_delete_by_id_by_document_and_by_filter(tmp_path):
     def scenario(path):
         store = filled_store(path)
-        store.delete_nodes(node_ids=["node-0", "node-7"])
+        # llama-index passes milvus_partition_name on to delete() beside the partition_name it makes of it.
+        store.delete_nodes(node_ids=["node-0", "node-7"], milvus_partition_name="_default")
         store.delete("doc-5")  # node-15, 16, 17: llama-index queries their ids, then delete(pks=...)
         store.delete_nodes(
             filters=MetadataFilters(filters=[MetadataFilter(key="n", value=26, operator=FilterOperator.GTE)])

@@ -65,6 +65,8 @@ _CONNECTION = frozenset(
 _NOT_YET = {
     "partition_names": "partitions",
     "partition_name": "partitions",
+    # LlamaIndex's delete_nodes passes its own keyword on to delete(), beside the partition_name it makes of it.
+    "milvus_partition_name": "partitions",
     "db_name": "databases",
     "target_db": "databases",
     "group_by_field": "grouping search",
@@ -101,11 +103,16 @@ def _default_partitions(names):
     return names is None or all(n == "_default" for n in _partition_list(names))
 
 
+def _default_partition(name):
+    return name in (None, "", "_default")
+
+
 # Values of `_NOT_YET` arguments that mean what covec does anyway (the error shows the value); for the
 # others only None does.
 _MEANS_DEFAULT = {
     "partition_names": _default_partitions,
-    "partition_name": lambda v: v in (None, "", "_default"),
+    "partition_name": _default_partition,
+    "milvus_partition_name": _default_partition,
     "db_name": lambda v: v in (None, "", "default"),
     "target_db": lambda v: v in (None, "", "default"),
     "filter_params": lambda v: not v,
