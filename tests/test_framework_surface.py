@@ -6,7 +6,7 @@ import pytest
 
 import covec
 from covec import DataType, MilvusException
-from covec.exceptions import ParamError
+from covec.exceptions import ParamError, PrimaryKeyException
 
 DIM = 4
 
@@ -38,8 +38,8 @@ def test_verify_raises_what_create_collection_would(client):
     with_function = schema()
     with_function.add_function(object())
     for bad, error, message in [
-        (no_key, MilvusException, "schema must have a primary key field"),
-        (two_keys, MilvusException, "schema must have exactly one primary key field"),
+        (no_key, PrimaryKeyException, "Schema must have a primary key field."),
+        (two_keys, PrimaryKeyException, "Expected only one primary key field, got [id, other, ...]."),
         (with_array, MilvusException, "ARRAY"),
         (with_function, ParamError, "schema functions (BM25 and embedding functions) are not supported by covec yet"),
         (schema(functions=[object()]), ParamError, "schema functions"),
