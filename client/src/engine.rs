@@ -5,6 +5,7 @@
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
 mod ann;
+mod request;
 mod write;
 
 use std::cmp::Ordering;
@@ -12,12 +13,12 @@ use std::collections::BinaryHeap;
 use std::path::Path;
 use std::sync::Arc;
 
+pub use request::{Hit, OutputFields, SearchRequest};
 pub use write::{
     plan_create_collection, plan_create_index, plan_delete, plan_drop_collection, plan_drop_index,
     plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
 };
 
-use crate::db::{Hit, OutputFields, SearchRequest};
 use crate::error::{Error, Result};
 use crate::format::{self, AnnIndex, Catalog, CollectionEntry, MetaSlot, Part, Section};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};

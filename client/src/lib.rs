@@ -24,7 +24,8 @@ pub mod value;
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{CollectionInfo, Db, DbStatus, Hit, OpenOptions, OutputFields, SearchRequest};
+pub use db::{CollectionInfo, Db, DbStatus, OpenOptions};
+pub use engine::{Hit, OutputFields, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
