@@ -5,6 +5,7 @@
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
 mod ann;
+mod coerce;
 mod request;
 mod write;
 
@@ -491,17 +492,7 @@ impl<'a> CollectionView<'a> {
                 self.entry.schema.fields[c].name
             ))
         })?;
-        Ok(match v {
-            ValueRef::Null => Value::Null,
-            ValueRef::Bool(b) => Value::Bool(b),
-            ValueRef::Int(i) => Value::Int(i),
-            ValueRef::Float(x) => Value::Float(x),
-            ValueRef::Str(s) => Value::Str(s.to_owned()),
-            ValueRef::Json(t) => Value::Json(
-                serde_json::from_str(t).map_err(|e| corrupt(format!("stored JSON: {e}")))?,
-            ),
-            ValueRef::Vector(v) => Value::FloatVector(v.to_vec()),
-        })
+        coerce::owned(v)
     }
 
     /// The row's dynamic keys as a JSON object (empty without dynamic fields).
