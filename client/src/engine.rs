@@ -6,6 +6,7 @@
 
 mod ann;
 mod coerce;
+mod part;
 mod request;
 mod write;
 
@@ -21,12 +22,13 @@ pub use write::{
 };
 
 use crate::error::{Error, Result};
-use crate::format::{self, AnnIndex, Catalog, CollectionEntry, MetaSlot, Part, Section};
+use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
-use crate::kernels::{dot, dot_many, l2_many, l2_squared};
+use crate::kernels::{dot, dot_many, inv_norm, l2_many, l2_squared};
 use crate::rowview::{RowFilter, RowView, ValueRef};
-use crate::schema::{CollectionSchema, DataType, IndexKind, Metric};
+use crate::schema::{CollectionSchema, IndexKind, Metric};
 use crate::value::{Pk, Row, Value};
+use part::{bit, slice, ColData, PartView};
 
 const IMAGE_NAME: &str = "<image>";
 
@@ -96,184 +98,6 @@ impl<'a> Snapshot<'a> {
 
 fn corrupt(reason: impl Into<String>) -> Error {
     Error::corrupt(IMAGE_NAME, reason)
-}
-
-fn slice<'a>(image: &'a [u8], s: &Section) -> Result<&'a [u8]> {
-    usize::try_from(s.offset)
-        .ok()
-        .zip(usize::try_from(s.len).ok())
-        .and_then(|(o, l)| image.get(o..o.checked_add(l)?))
-        .ok_or_else(|| corrupt(format!("section at {} outside the image", s.offset)))
-}
-
-fn as_f32s(bytes: &[u8]) -> Result<&[f32]> {
-    // SAFETY: every bit pattern is a valid f32; alignment is checked by requiring empty ends.
-    let (head, floats, tail) = unsafe { bytes.align_to::<f32>() };
-    if !head.is_empty() || !tail.is_empty() {
-        return Err(corrupt("vector section is not 4-byte aligned in memory"));
-    }
-    Ok(floats)
-}
-
-fn bit(bitmap: &[u8], row: usize) -> bool {
-    bitmap.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1)
-}
-
-fn u64_at(b: &[u8], i: usize) -> Option<u64> {
-    let s = b.get(i * 8..i * 8 + 8)?;
-    let mut x = [0u8; 8];
-    x.copy_from_slice(s);
-    Some(u64::from_le_bytes(x))
-}
-
-/// Variable-length values: rows+1 u64 offsets into `bytes`.
-#[derive(Clone, Copy)]
-struct VarView<'a> {
-    offsets: &'a [u8],
-    bytes: &'a [u8],
-}
-
-impl<'a> VarView<'a> {
-    /// None when the offsets or the UTF-8 are damaged.
-    fn text(&self, row: usize) -> Option<&'a str> {
-        let start = usize::try_from(u64_at(self.offsets, row)?).ok()?;
-        let end = usize::try_from(u64_at(self.offsets, row + 1)?).ok()?;
-        std::str::from_utf8(self.bytes.get(start..end)?).ok()
-    }
-}
-
-enum ColData<'a> {
-    Fixed(&'a [u8]),
-    Var(VarView<'a>),
-    Vector {
-        dim: usize,
-        data: &'a [f32],
-        inv_norms: &'a [f32],
-    },
-}
-
-struct ColView<'a> {
-    dtype: DataType,
-    data: ColData<'a>,
-    validity: Option<&'a [u8]>,
-}
-
-impl<'a> ColView<'a> {
-    /// The value at `row`; None when the bytes are damaged.
-    fn get(&self, row: usize) -> Option<ValueRef<'a>> {
-        if let Some(v) = self.validity {
-            if !bit(v, row) {
-                return Some(ValueRef::Null);
-            }
-        }
-        Some(match &self.data {
-            ColData::Fixed(d) => {
-                let w = self.dtype.fixed_width()?;
-                let b = d.get(row * w..row * w + w)?;
-                let mut x = [0u8; 8];
-                x[..w].copy_from_slice(b);
-                match self.dtype {
-                    DataType::Bool => ValueRef::Bool(b[0] != 0),
-                    DataType::Int8 => ValueRef::Int(i64::from(b[0] as i8)),
-                    DataType::Int16 => ValueRef::Int(i64::from(i16::from_le_bytes([b[0], b[1]]))),
-                    DataType::Int32 => {
-                        ValueRef::Int(i64::from(i32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-                    }
-                    DataType::Int64 => ValueRef::Int(i64::from_le_bytes(x)),
-                    DataType::Float => {
-                        ValueRef::Float(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]])))
-                    }
-                    DataType::Double => ValueRef::Float(f64::from_le_bytes(x)),
-                    _ => return None,
-                }
-            }
-            ColData::Var(v) => {
-                let t = v.text(row)?;
-                if self.dtype == DataType::Json {
-                    ValueRef::Json(t)
-                } else {
-                    ValueRef::Str(t)
-                }
-            }
-            ColData::Vector { dim, data, .. } => {
-                ValueRef::Vector(data.get(row * dim..row * dim + dim)?)
-            }
-        })
-    }
-}
-
-/// One part's columns over the image.
-struct PartView<'a> {
-    rows: usize,
-    cols: Vec<ColView<'a>>,
-    dynamic: Option<VarView<'a>>,
-    pk_index: &'a [u8],
-    deleted: Option<&'a [u8]>,
-    deleted_count: u64,
-    ann: &'a [AnnIndex],
-}
-
-impl<'a> PartView<'a> {
-    fn new(schema: &CollectionSchema, part: &'a Part, image: &'a [u8]) -> Result<PartView<'a>> {
-        let mut cols = Vec::with_capacity(part.columns.len());
-        for (f, c) in schema.fields.iter().zip(&part.columns) {
-            let data = slice(image, &c.data)?;
-            let data = match f.dtype {
-                DataType::VarChar | DataType::Json => ColData::Var(VarView {
-                    offsets: slice(
-                        image,
-                        c.offsets.as_ref().ok_or_else(|| corrupt("no offsets"))?,
-                    )?,
-                    bytes: data,
-                }),
-                DataType::FloatVector => ColData::Vector {
-                    dim: f.dim.unwrap_or(0) as usize,
-                    data: as_f32s(data)?,
-                    inv_norms: as_f32s(slice(
-                        image,
-                        c.inv_norms.as_ref().ok_or_else(|| corrupt("no norms"))?,
-                    )?)?,
-                },
-                _ => ColData::Fixed(data),
-            };
-            let validity = c.validity.as_ref().map(|v| slice(image, v)).transpose()?;
-            cols.push(ColView {
-                dtype: f.dtype,
-                data,
-                validity,
-            });
-        }
-        let dynamic = match &part.dynamic {
-            Some(d) => Some(VarView {
-                offsets: slice(
-                    image,
-                    d.offsets.as_ref().ok_or_else(|| corrupt("no offsets"))?,
-                )?,
-                bytes: slice(image, &d.data)?,
-            }),
-            None => None,
-        };
-        Ok(PartView {
-            rows: part.rows as usize,
-            cols,
-            dynamic,
-            pk_index: slice(image, &part.pk_index)?,
-            deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
-            deleted_count: part.deleted_count,
-            ann: &part.ann,
-        })
-    }
-
-    fn is_live(&self, row: usize) -> bool {
-        !self.deleted.is_some_and(|d| bit(d, row))
-    }
-
-    /// The row number at position `i` of the primary-key order.
-    fn pk_order(&self, i: usize) -> Option<usize> {
-        let b = self.pk_index.get(i * 4..i * 4 + 4)?;
-        let r = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
-        (r < self.rows).then_some(r)
-    }
 }
 
 fn pk_of(v: ValueRef<'_>) -> Option<Pk> {
@@ -357,16 +181,6 @@ impl Ord for Rank {
     fn cmp(&self, o: &Self) -> Ordering {
         let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
         key(self.0).total_cmp(&key(o.0))
-    }
-}
-
-/// 1/|v|, or 0 for a zero (or non-finite) vector so that its cosine is 0.
-pub(crate) fn inv_norm(v: &[f32]) -> f32 {
-    let n = dot(v, v).sqrt();
-    if n > 0.0 && n.is_finite() {
-        1.0 / n
-    } else {
-        0.0
     }
 }
 

@@ -3,16 +3,15 @@
 
 use std::collections::{HashMap, HashSet};
 
-use serde_json::{Map, Value as Json};
-
 use super::coerce::{coerce, fill, pk_of, split};
 
-use super::{ann, inv_norm, CollectionView, RowId, Snapshot};
+use super::part::{self, build_part, StoredRow};
+use super::{ann, CollectionView, RowId, Snapshot};
 use crate::error::{Error, Result};
-use crate::format::{bitmap_len, Catalog, CollectionEntry, Column, Part};
+use crate::format::{Catalog, CollectionEntry, Part};
 use crate::hnsw::HnswView;
 use crate::rowview::RowFilter;
-use crate::schema::{validate_collection_name, CollectionSchema, DataType, IndexSpec};
+use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
 use crate::value::{Pk, Row, Value};
 
@@ -180,13 +179,6 @@ pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Res
     Ok(next)
 }
 
-/// A row in stored form: one value per schema field (of the field's type) and the dynamic keys.
-#[derive(Clone)]
-struct NewRow {
-    values: Vec<Value>,
-    dynamic: Map<String, Json>,
-}
-
 /// Plans an insert or upsert of `rows` into collection `name`: returns the next catalog and the
 /// rows' primary keys in input order. Within the batch and against stored rows, the last write of a
 /// key wins.
@@ -206,7 +198,7 @@ pub fn plan_write(
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
     let mut next_auto_id = view.entry().next_auto_id;
-    let mut batch: Vec<NewRow> = Vec::with_capacity(rows.len());
+    let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
     let mut latest: HashMap<Pk, usize> = HashMap::new();
     for row in rows {
@@ -233,7 +225,7 @@ pub fn plan_write(
                 None => match view.find(&pk) {
                     Some(id) => {
                         let (values, dynamic) = view.stored_row(id)?;
-                        Some(NewRow { values, dynamic })
+                        Some(StoredRow { values, dynamic })
                     }
                     None => None,
                 },
@@ -260,14 +252,14 @@ pub fn plan_write(
                         fill(&schema.fields[c], v)?
                     });
                 }
-                NewRow { values, dynamic }
+                StoredRow { values, dynamic }
             }
         };
         latest.insert(pk.clone(), batch.len());
         batch.push(new);
         ids.push(pk);
     }
-    let survivors: Vec<NewRow> = batch
+    let survivors: Vec<StoredRow> = batch
         .into_iter()
         .enumerate()
         .filter(|(i, _)| latest.get(&ids[*i]) == Some(i))
@@ -324,7 +316,7 @@ fn rebuild_entry(
     b: &mut CommitBuilder,
     mut entry: CollectionEntry,
     doomed: &HashSet<RowId>,
-    new_rows: Vec<NewRow>,
+    new_rows: Vec<StoredRow>,
     index_tail: bool,
 ) -> Result<CollectionEntry> {
     let fields = ann::graph_fields(&entry)?;
@@ -379,7 +371,7 @@ fn rebuild_entry(
             for id in live_rows_as_inserted(view, pi)? {
                 if !doomed.contains(&id) {
                     let (values, dynamic) = view.stored_row(id)?;
-                    rows.push(NewRow { values, dynamic });
+                    rows.push(StoredRow { values, dynamic });
                 }
             }
         }
@@ -443,47 +435,9 @@ fn mark_deleted(
         by_part.entry(id.part).or_default().push(id.row);
     }
     for (pi, rows) in by_part {
-        let part = &mut entry.parts[pi];
-        let mut bitmap = match &part.deleted {
-            Some(s) => super::slice(view.image, s)?.to_vec(),
-            None => vec![0u8; bitmap_len(part.rows) as usize],
-        };
-        for r in rows {
-            if let Some(byte) = bitmap.get_mut(r / 8) {
-                *byte |= 1 << (r % 8);
-            }
-        }
-        part.deleted_count = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
-        part.deleted = Some(b.push(&bitmap));
+        part::delete_rows(view.image, &mut entry.parts[pi], &rows, b)?;
     }
     Ok(())
-}
-
-fn bitmap_of(present: impl Iterator<Item = bool>, rows: usize) -> Vec<u8> {
-    let mut b = vec![0u8; rows.div_ceil(8)];
-    for (i, p) in present.enumerate() {
-        if p {
-            b[i / 8] |= 1 << (i % 8);
-        }
-    }
-    b
-}
-
-fn var_column(texts: &[String], b: &mut CommitBuilder) -> Column {
-    let mut offsets = Vec::with_capacity((texts.len() + 1) * 8);
-    let mut bytes = Vec::new();
-    offsets.extend_from_slice(&0u64.to_le_bytes());
-    for t in texts {
-        bytes.extend_from_slice(t.as_bytes());
-        offsets.extend_from_slice(&(bytes.len() as u64).to_le_bytes());
-    }
-    let data = b.push(&bytes);
-    Column {
-        data,
-        offsets: Some(b.push(&offsets)),
-        inv_norms: None,
-        validity: None,
-    }
 }
 
 /// The live rows of part `pi` in the order they were inserted: a part with graphs stores its rows in
@@ -493,7 +447,7 @@ fn live_rows_as_inserted(view: &CollectionView<'_>, pi: usize) -> Result<Vec<Row
     let Some(index) = part.ann.first() else {
         return Ok(view.part_live_rows(pi).collect());
     };
-    let graph = HnswView::from_bytes(super::slice(view.image, &index.graph)?, part.rows as usize)?;
+    let graph = HnswView::from_bytes(part::slice(view.image, &index.graph)?, part.rows as usize)?;
     let live = &view.parts[pi];
     Ok((0..part.rows as usize)
         .map(|k| graph.inserted(k) as usize)
@@ -514,166 +468,11 @@ fn base_graphs<'a>(
             let index = part.ann.iter().find(|a| a.field as usize == g.field);
             index
                 .map(|a| {
-                    HnswView::from_bytes(super::slice(view.image, &a.graph)?, part.rows as usize)
+                    HnswView::from_bytes(part::slice(view.image, &a.graph)?, part.rows as usize)
                 })
                 .transpose()
         })
         .collect()
-}
-
-/// Encodes `rows` (values already of their fields' types, in insertion order) as a new part with a
-/// graph for each of `graphs`, each extending its `bases` entry when there is one; None for no rows.
-/// A part with graphs stores its rows in the graphs' locality order, and the graphs record the
-/// insertion order.
-fn build_part(
-    schema: &CollectionSchema,
-    rows: &[NewRow],
-    b: &mut CommitBuilder,
-    graphs: &[ann::GraphField],
-    bases: &[Option<HnswView>],
-) -> Result<Option<Part>> {
-    if rows.is_empty() {
-        return Ok(None);
-    }
-    if rows.len() > u32::MAX as usize {
-        return Err(Error::invalid("a write may hold at most 2^32 - 1 rows"));
-    }
-    let n = rows.len();
-    // Graphs first: each is built over the rows in insertion order, and the first one's
-    // `storage_slots` fix the order the rows are stored in; every graph is renumbered to it.
-    let mut built = Vec::with_capacity(graphs.len());
-    for (g, base) in graphs.iter().zip(bases) {
-        let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
-        let mut vectors = Vec::with_capacity(n * dim);
-        for r in rows {
-            match &r.values[g.field] {
-                Value::FloatVector(x) if x.len() == dim => vectors.extend_from_slice(x),
-                // A null vector is stored as zeros; it stays unreachable as a hit (validity).
-                _ => vectors.resize(vectors.len() + dim, 0.0),
-            }
-        }
-        built.push(ann::build_graph(g, vectors, dim, base.as_ref())?);
-    }
-    let slots = built.first().map(ann::BuiltGraph::storage_slots);
-    let mut stored: Vec<&NewRow> = rows.iter().collect();
-    for (row, &slot) in rows.iter().zip(slots.iter().flatten()) {
-        stored[slot as usize] = row;
-    }
-    let rows = &stored[..];
-    let mut columns = Vec::with_capacity(schema.fields.len());
-    for (c, f) in schema.fields.iter().enumerate() {
-        let vals = rows.iter().map(|r| &r.values[c]);
-        let mut col = match f.dtype {
-            DataType::VarChar | DataType::Json => {
-                let texts: Vec<String> = vals
-                    .map(|v| match v {
-                        Value::Str(s) => s.clone(),
-                        Value::Json(j) => j.to_string(),
-                        _ => String::new(),
-                    })
-                    .collect();
-                var_column(&texts, b)
-            }
-            DataType::FloatVector => {
-                let dim = f.dim.unwrap_or(0) as usize;
-                let mut data = Vec::with_capacity(n * dim * 4);
-                let mut norms = Vec::with_capacity(n * 4);
-                for v in vals {
-                    match v {
-                        Value::FloatVector(x) if x.len() == dim => {
-                            x.iter()
-                                .for_each(|f| data.extend_from_slice(&f.to_le_bytes()));
-                            norms.extend_from_slice(&inv_norm(x).to_le_bytes());
-                        }
-                        _ => {
-                            data.resize(data.len() + dim * 4, 0);
-                            norms.extend_from_slice(&0f32.to_le_bytes());
-                        }
-                    }
-                }
-                Column {
-                    data: b.push(&data),
-                    offsets: None,
-                    inv_norms: Some(b.push(&norms)),
-                    validity: None,
-                }
-            }
-            t => {
-                let w = t.fixed_width().unwrap_or(0);
-                let mut data = Vec::with_capacity(n * w);
-                for v in vals {
-                    match (t, v) {
-                        (DataType::Bool, Value::Bool(x)) => data.push(u8::from(*x)),
-                        (DataType::Int8, Value::Int(i)) => data.push(*i as i8 as u8),
-                        (DataType::Int16, Value::Int(i)) => {
-                            data.extend_from_slice(&(*i as i16).to_le_bytes())
-                        }
-                        (DataType::Int32, Value::Int(i)) => {
-                            data.extend_from_slice(&(*i as i32).to_le_bytes())
-                        }
-                        (DataType::Int64, Value::Int(i)) => {
-                            data.extend_from_slice(&i.to_le_bytes())
-                        }
-                        (DataType::Float, Value::Float(x)) => {
-                            data.extend_from_slice(&(*x as f32).to_le_bytes())
-                        }
-                        (DataType::Double, Value::Float(x)) => {
-                            data.extend_from_slice(&x.to_le_bytes())
-                        }
-                        _ => data.resize(data.len() + w, 0),
-                    }
-                }
-                Column {
-                    data: b.push(&data),
-                    offsets: None,
-                    inv_norms: None,
-                    validity: None,
-                }
-            }
-        };
-        if f.nullable {
-            let present = rows.iter().map(|r| r.values[c] != Value::Null);
-            col.validity = Some(b.push(&bitmap_of(present, n)));
-        }
-        columns.push(col);
-    }
-    let dynamic = if schema.enable_dynamic_field {
-        let texts: Vec<String> = rows
-            .iter()
-            .map(|r| Json::Object(r.dynamic.clone()).to_string())
-            .collect();
-        Some(var_column(&texts, b))
-    } else {
-        None
-    };
-    let pk_col = schema
-        .fields
-        .iter()
-        .position(|f| f.is_primary)
-        .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
-    let keys = rows
-        .iter()
-        .map(|r| pk_of(&r.values[pk_col]))
-        .collect::<Result<Vec<_>>>()?;
-    let mut order: Vec<u32> = (0..n as u32).collect();
-    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
-    let pk_index: Vec<u8> = order.iter().flat_map(|r| r.to_le_bytes()).collect();
-    let ann = match &slots {
-        Some(slots) => built
-            .into_iter()
-            .map(|g| g.push(slots, b))
-            .collect::<Result<Vec<_>>>()?,
-        None => Vec::new(),
-    };
-    Ok(Some(Part {
-        rows: n as u64,
-        columns,
-        dynamic,
-        pk_index: b.push(&pk_index),
-        deleted: None,
-        deleted_count: 0,
-        ann,
-    }))
 }
 
 #[cfg(test)]
