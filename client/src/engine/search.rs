@@ -5,7 +5,8 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::part::{bit, slice, ColData};
-use super::{ann, cores, corrupt, CollectionView, Hit, RowId, RowRef, SearchRequest};
+use super::read::RowRef;
+use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
 use crate::error::{Error, Result};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
 use crate::kernels::{dot, dot_many, inv_norm, l2_many, l2_squared};
