@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use nix::sys::stat::{fchmod, fstat, Mode};
+use nix::sys::stat::fstat;
 
+use super::trust::{check_trusted, give_to_group};
 use crate::error::{Error, Result};
 
 pub const RECORD_LEN: usize = 64;
@@ -139,7 +140,7 @@ impl RefFile {
                 None => return Ok(None),
             };
             let st = fstat(file.as_fd()).map_err(|e| Error::io(path, e.into()))?;
-            super::check_trusted(path, &st, group, true)?;
+            check_trusted(path, &st, group, true)?;
             let arg = if create {
                 FlockArg::LockExclusive
             } else {
@@ -311,7 +312,7 @@ fn open_ref(path: &Path, group: Option<u32>, create: bool) -> Result<Option<File
         match created {
             Ok(f) => {
                 if let Some(g) = group {
-                    super::give_to_group(&f, path, g, 0o660)?;
+                    give_to_group(&f, path, g, 0o660)?;
                 }
                 return Ok(Some(f));
             }
@@ -320,11 +321,6 @@ fn open_ref(path: &Path, group: Option<u32>, create: bool) -> Result<Option<File
             Err(e) => return Err(Error::io(path, e)),
         }
     }
-}
-
-/// Sets `mode` exactly, whatever the umask did to the create mode.
-pub fn set_mode(f: &File, path: &Path, mode: u32) -> Result<()> {
-    fchmod(f.as_fd(), Mode::from_bits_truncate(mode)).map_err(|e| Error::io(path, e.into()))
 }
 
 #[cfg(test)]
