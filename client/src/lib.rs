@@ -10,6 +10,7 @@ pub mod db;
 pub mod engine;
 pub mod error;
 pub mod filter;
+pub mod follow;
 pub mod format;
 pub mod hnsw;
 pub mod kernels;
@@ -24,9 +25,10 @@ pub mod value;
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{CollectionInfo, Db, DbStatus, OpenOptions};
+pub use db::{CollectionInfo, Db};
 pub use engine::{Hit, OutputFields, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
+pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
