@@ -16,9 +16,8 @@
 //! | `slots`  | the reference-count file's records and process liveness                            |
 //! | `header` | the segment header's bytes                                                          |
 
-mod attach;
-/// Public for the fuzz targets (fuzz/): decoding arbitrary bytes must never panic.
-pub mod header;
+pub(crate) mod attach;
+pub(crate) mod header;
 mod load;
 mod names;
 mod slots;
@@ -27,23 +26,8 @@ mod trust;
 
 use std::path::PathBuf;
 
-use crate::error::Result;
-
-pub use attach::{attach, Attachment};
+pub(crate) use attach::{attach, Attachment, ImageSource};
 pub use sweep::{status, sweep, DbSegments, SegmentInfo, SlotInfo, SweepReport};
-
-/// A committed image of one generation of a db, as the store offers it to the loader.
-pub trait ImageSource {
-    /// The db's identity: 16 lowercase hex characters, stable for the life of the db file.
-    fn db_id(&self) -> &str;
-    fn generation(&self) -> u64;
-    /// Distinguishes two different images that claim the same generation (a recreated db).
-    fn commit_id(&self) -> u64;
-    /// Image length in bytes; asked only by a loader, so a source may work it out then.
-    fn image_len(&self) -> Result<u64>;
-    /// Passes the image to `out` in order, in pieces: exactly `image_len()` bytes in all.
-    fn emit_image(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
-}
 
 /// Where segments live and who may read them.
 #[derive(Debug, Clone, PartialEq, Eq)]

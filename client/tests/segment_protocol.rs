@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use covec::segment::{attach, status, sweep, ImageSource, ShmConfig};
+use covec::internals::segment::{attach, status, sweep, ImageSource, ShmConfig};
 use covec::Error;
 
 const ID: &str = "00112233445566aa";

@@ -3,7 +3,7 @@
 
 mod storage_util;
 
-use covec::value::Value;
+use covec::Value;
 use covec::{DataType, Db, DefaultValue, OutputFields, Pk};
 use serde_json::json;
 use storage_util::*;
@@ -272,9 +272,9 @@ fn many_parts_and_many_deletes_merge_without_losing_rows() {
         db.insert("c", vec![simple_row(i, [i as f32, 1.0], "m")])
             .unwrap();
     }
-    let image = covec::store::CommittedImage::open(t.path()).unwrap();
+    let image = covec::internals::store::CommittedImage::open(t.path()).unwrap();
     let map = image.map().unwrap();
-    let snap = covec::engine::Snapshot::open(&map).unwrap();
+    let snap = covec::internals::engine::Snapshot::open(&map).unwrap();
     let parts = snap.catalog().collection("c").unwrap().parts.len();
     assert!(parts <= 8, "{parts} parts");
     let gone: Vec<Pk> = (0..6).map(Pk::Int).collect();

@@ -6,7 +6,7 @@
 #![no_main]
 
 use covec::{OutputFields, SearchRequest};
-use covec::engine::Snapshot;
+use covec::internals::engine::Snapshot;
 use covec::Pk;
 use libfuzzer_sys::fuzz_target;
 use xxhash_rust::xxh3::xxh3_64;

@@ -14,8 +14,21 @@ use super::names::{check_db_id, db_id_bytes, ref_path, segment_name};
 use super::slots::{self, RefFile};
 use super::sweep::{finish_locked, remove_temps};
 use super::trust::{check_trusted, remove_if_exists};
-use super::{ImageSource, ShmConfig};
+use super::ShmConfig;
 use crate::error::{Error, Result};
+
+/// A committed image of one generation of a db, as the store offers it to the loader.
+pub trait ImageSource {
+    /// The db's identity: 16 lowercase hex characters, stable for the life of the db file.
+    fn db_id(&self) -> &str;
+    fn generation(&self) -> u64;
+    /// Distinguishes two different images that claim the same generation (a recreated db).
+    fn commit_id(&self) -> u64;
+    /// Image length in bytes; asked only by a loader, so a source may work it out then.
+    fn image_len(&self) -> Result<u64>;
+    /// Passes the image to `out` in order, in pieces: exactly `image_len()` bytes in all.
+    fn emit_image(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()>;
+}
 
 /// A read-only mapping of one complete segment; dropping it detaches.
 pub struct Attachment {
