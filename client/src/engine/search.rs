@@ -4,7 +4,7 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::part::{bit, slice, ColData};
+use super::part::{bit, slice};
 use super::read::RowRef;
 use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
 use crate::error::{Error, Result};
@@ -119,10 +119,7 @@ impl CollectionView<'_> {
     ) -> Result<PartPlan<'_>> {
         let part = &self.parts[pi];
         let col = &part.cols[c];
-        let ColData::Vector {
-            data, inv_norms, ..
-        } = &col.data
-        else {
+        let Some((data, inv_norms)) = col.vectors() else {
             return Err(corrupt("vector column without vectors"));
         };
         if data.len() < part.rows * dim || inv_norms.len() < part.rows {
