@@ -2,7 +2,7 @@
 //! parts merge as a binary counter (`first_merged_part`), so a collection keeps O(log n) parts; a
 //! collection with an approximate index gets its graph built, grown or rebuilt here (`rebuild_entry`).
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashSet};
 
 use super::part::{self, build_part, StoredRow};
 use super::{ann, CollectionView, RowId};
@@ -143,7 +143,7 @@ fn mark_deleted(
     entry: &mut CollectionEntry,
     doomed: &HashSet<RowId>,
 ) -> Result<()> {
-    let mut by_part: HashMap<usize, Vec<usize>> = HashMap::new();
+    let mut by_part: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
     for id in doomed {
         by_part.entry(id.part).or_default().push(id.row);
     }
