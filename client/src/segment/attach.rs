@@ -12,7 +12,7 @@ use super::header::{self, Header, HeaderError, HEADER_LEN};
 use super::load::load;
 use super::names::{check_db_id, db_id_bytes, ref_path, segment_name};
 use super::slots::{self, RefFile};
-use super::sweep::{finish_locked, remove_temps};
+use super::sweep::{finish_locked, remove_temps, sweep_others_if_due};
 use super::trust::{check_trusted, remove_if_exists};
 use super::ShmConfig;
 use crate::error::{Error, Result};
@@ -117,6 +117,8 @@ pub fn attach(cfg: &ShmConfig, src: &dyn ImageSource) -> Result<Attachment> {
     check_db_id(db_id)?;
     let generation = src.generation();
     let (pid, start) = slots::self_identity()?;
+    // Before taking our own lock: the other dbs' locks are only ever tried, never waited for.
+    sweep_others_if_due(cfg, db_id);
     let Some(mut rf) = RefFile::lock(&ref_path(&cfg.dir, db_id), cfg.group, true)? else {
         return Err(Error::Internal(
             "creating lock on the reference file returned nothing".into(),

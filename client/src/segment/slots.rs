@@ -134,6 +134,20 @@ impl RefFile {
     /// `None` and the lock is shared. Retries when the locked inode is no longer the one at `path`: the
     /// last detacher unlinks the file, and a lock on an unlinked file protects nothing.
     pub fn lock(path: &Path, group: Option<u32>, create: bool) -> Result<Option<RefFile>> {
+        RefFile::open_locked(path, group, create, true)
+    }
+
+    /// `lock` without waiting: `None` also when another process holds a lock that conflicts.
+    pub fn try_lock(path: &Path, group: Option<u32>, create: bool) -> Result<Option<RefFile>> {
+        RefFile::open_locked(path, group, create, false)
+    }
+
+    fn open_locked(
+        path: &Path,
+        group: Option<u32>,
+        create: bool,
+        wait: bool,
+    ) -> Result<Option<RefFile>> {
         loop {
             let file = match open_ref(path, group, create)? {
                 Some(f) => f,
@@ -141,12 +155,17 @@ impl RefFile {
             };
             let st = fstat(file.as_fd()).map_err(|e| Error::io(path, e.into()))?;
             check_trusted(path, &st, group, true)?;
-            let arg = if create {
-                FlockArg::LockExclusive
-            } else {
-                FlockArg::LockShared
+            let arg = match (create, wait) {
+                (true, true) => FlockArg::LockExclusive,
+                (false, true) => FlockArg::LockShared,
+                (true, false) => FlockArg::LockExclusiveNonblock,
+                (false, false) => FlockArg::LockSharedNonblock,
             };
-            let locked = lock_retrying(file, arg).map_err(|e| Error::io(path, e.into()))?;
+            let locked = match lock_retrying(file, arg) {
+                Ok(locked) => locked,
+                Err(Errno::EWOULDBLOCK) if !wait => return Ok(None),
+                Err(e) => return Err(Error::io(path, e.into())),
+            };
             match std::fs::symlink_metadata(path) {
                 Ok(m) if m.ino() == st.st_ino as u64 && m.dev() == st.st_dev as u64 => {
                     let mut rf = RefFile {
@@ -198,16 +217,16 @@ impl RefFile {
         Ok(())
     }
 
+    /// Whether `sweep` would free a record: a dead process's, or a torn one.
+    pub fn has_dead(&self) -> bool {
+        self.records.iter().any(is_dead)
+    }
+
     /// Frees every dead or torn record; returns how many.
     pub fn sweep(&mut self) -> Result<usize> {
         let mut freed = 0;
         for i in 0..self.records.len() {
-            let dead = match self.records[i] {
-                Record::Free => false,
-                Record::Torn => true,
-                Record::Used(s) => !is_alive(&s),
-            };
-            if dead {
+            if is_dead(&self.records[i]) {
                 self.write(i, &[0u8; RECORD_LEN])?;
                 freed += 1;
             }
@@ -277,6 +296,16 @@ impl RefFile {
             Err(e) if e.kind() == ErrorKind::NotFound => Ok(()),
             Err(e) => Err(Error::io(&self.path, e)),
         }
+    }
+}
+
+/// A record `sweep` frees: a dead process's slot, or a torn record (always a dead process's: see the
+/// module doc).
+fn is_dead(r: &Record) -> bool {
+    match r {
+        Record::Free => false,
+        Record::Torn => true,
+        Record::Used(s) => !is_alive(s),
     }
 }
 

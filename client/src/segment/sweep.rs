@@ -1,15 +1,22 @@
 //! Collecting what dead processes left: dead slots, dead loaders' temp files, segments no live slot
-//! holds and empty reference files (`finish_locked` under one db's lock, `sweep` for the whole dir), and
-//! `status`, the read-only picture of the dir.
+//! holds and empty reference files (`finish_locked` under one db's lock, `sweep` for the whole dir,
+//! `sweep_others_if_due` for the caller's other dbs when it attaches), and `status`, the read-only
+//! picture of the dir.
 
 use std::collections::BTreeMap;
 use std::io::ErrorKind;
+use std::path::PathBuf;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
-use super::names::{list, ref_path, Name};
+use super::names::{list, ref_path, Entry, Name};
 use super::slots::{self, RefFile};
-use super::trust::remove_ours;
+use super::trust::{owned_by_caller, remove_ours};
 use super::ShmConfig;
 use crate::error::{Error, Result};
+
+/// A process sweeps the other dbs of a dir at its first attach there, then at most this often.
+const SWEEP_OTHERS_EVERY: Duration = Duration::from_secs(60);
 
 /// What one `sweep` removed.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -87,7 +94,7 @@ pub fn sweep(cfg: &ShmConfig) -> Result<SweepReport> {
     ids.dedup();
     for id in ids {
         // One planted ref file must not stop the sweep of every other db.
-        let mut rf = match RefFile::lock(&ref_path(&cfg.dir, &id), cfg.group, true) {
+        let rf = match RefFile::lock(&ref_path(&cfg.dir, &id), cfg.group, true) {
             Ok(Some(rf)) => rf,
             Ok(None) => continue,
             Err(Error::Untrusted { .. }) => {
@@ -96,13 +103,100 @@ pub fn sweep(cfg: &ShmConfig) -> Result<SweepReport> {
             }
             Err(e) => return Err(e),
         };
-        report.dead_slots += rf.sweep()?;
-        report.temps_removed += remove_temps(cfg, &id)?;
-        let (unlinked, removed) = finish_locked(cfg, &id, rf)?;
-        report.segments_unlinked += unlinked;
-        report.ref_files_removed += usize::from(removed);
+        sweep_locked(cfg, &id, rf, &mut report)?;
     }
     Ok(report)
+}
+
+/// One db's sweep, under its exclusive lock `rf`: dead slots, temps, unheld segments, an empty ref file.
+fn sweep_locked(
+    cfg: &ShmConfig,
+    db_id: &str,
+    mut rf: RefFile,
+    report: &mut SweepReport,
+) -> Result<()> {
+    report.dead_slots += rf.sweep()?;
+    report.temps_removed += remove_temps(cfg, db_id)?;
+    let (unlinked, removed) = finish_locked(cfg, db_id, rf)?;
+    report.segments_unlinked += unlinked;
+    report.ref_files_removed += usize::from(removed);
+    Ok(())
+}
+
+/// At attach (of db `own`, whose own lock holder sweeps it): sweeps the caller's other dbs in the dir
+/// (`sweep_others`), at this process's first attach in the dir and then at most every
+/// `SWEEP_OTHERS_EVERY`. A db deleted or moved while its last user died is attached by nobody again;
+/// this is what removes its segment. Never waits and never fails the attach: what it cannot do now,
+/// the next sweep does.
+pub(super) fn sweep_others_if_due(cfg: &ShmConfig, own: &str) {
+    static LAST: Mutex<BTreeMap<PathBuf, Instant>> = Mutex::new(BTreeMap::new());
+    let now = Instant::now();
+    {
+        let Ok(mut last) = LAST.lock() else {
+            return;
+        };
+        match last.get(&cfg.dir) {
+            Some(&at) if now.duration_since(at) < SWEEP_OTHERS_EVERY => return,
+            _ => last.insert(cfg.dir.clone(), now),
+        };
+    }
+    let _ = sweep_others(cfg, own);
+}
+
+/// Sweeps every db but `own` all of whose files in the dir belong to the caller's uid and show
+/// something to free to a look under a shared lock taken without waiting (`has_leftovers`); such a db
+/// is then swept under its exclusive lock, also taken without waiting. A db whose lock is held is
+/// skipped: its holder is a live covec process, which sweeps it before it lets go. docs/protocol.md,
+/// "Sweep on attach", gives the argument that this never unlinks a held segment nor touches another
+/// user's file.
+pub(super) fn sweep_others(cfg: &ShmConfig, own: &str) -> Result<SweepReport> {
+    let mut dbs: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
+    for entry in list(&cfg.dir)? {
+        dbs.entry(entry.db_id.clone()).or_default().push(entry);
+    }
+    let mut report = SweepReport::default();
+    for (id, files) in dbs {
+        if id == own
+            || !files
+                .iter()
+                .all(|e| owned_by_caller(&cfg.dir.join(&e.file)))
+        {
+            continue;
+        }
+        // A db that cannot be looked at (untrusted, unreadable) is left to `sweep` and its users.
+        if !has_leftovers(cfg, &id, &files).unwrap_or(false) {
+            continue;
+        }
+        let Ok(Some(rf)) = RefFile::try_lock(&ref_path(&cfg.dir, &id), cfg.group, true) else {
+            continue;
+        };
+        sweep_locked(cfg, &id, rf, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Whether db `id`, whose files in the dir are `files`, holds something a sweep would remove: a temp
+/// file, a segment with no ref file, a dead or torn slot, a segment no live slot holds, or a ref file
+/// with no live slot. Looks under a shared lock taken without waiting; false when it is held
+/// exclusively (its holder sweeps).
+fn has_leftovers(cfg: &ShmConfig, id: &str, files: &[Entry]) -> Result<bool> {
+    let mut segments = files.iter().filter_map(|e| match e.kind {
+        Name::Segment(generation) => Some(generation),
+        _ => None,
+    });
+    if files.iter().any(|e| matches!(e.kind, Name::Temp)) {
+        return Ok(true);
+    }
+    if !files.iter().any(|e| matches!(e.kind, Name::Ref)) {
+        return Ok(segments.next().is_some());
+    }
+    let Some(rf) = RefFile::try_lock(&ref_path(&cfg.dir, id), cfg.group, false)? else {
+        return Ok(false);
+    };
+    if rf.has_dead() || rf.slots().next().is_none() {
+        return Ok(true);
+    }
+    Ok(segments.any(|g| !rf.slots().any(|s| s.generation == g)))
 }
 
 /// Segments and live slots of every db in the dir, by db id. Reads under shared locks; changes nothing.

@@ -82,6 +82,12 @@ pub(super) fn remove_ours(cfg: &ShmConfig, path: &Path) -> Result<bool> {
     remove_if_exists(path)
 }
 
+/// Whether `path` is owned by this process's effective uid (false when it is gone): the sweep on attach
+/// touches a db only when every file of it is.
+pub(super) fn owned_by_caller(path: &Path) -> bool {
+    nix::sys::stat::lstat(path).is_ok_and(|st| st.st_uid == nix::unistd::geteuid().as_raw())
+}
+
 pub(super) fn remove_if_exists(path: &Path) -> Result<bool> {
     match std::fs::remove_file(path) {
         Ok(()) => Ok(true),
