@@ -8,10 +8,13 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::process::{Child, ChildStdin, ChildStdout, Stdio};
+
+mod shm_util;
 
 use covec::segment::{status, sweep, ShmConfig};
 use covec::{Db, OpenOptions};
+use shm_util::{child_command, covec_files, kill9};
 
 const CHILD: &str = "COVEC_SWEEP_CHILD";
 
@@ -45,14 +48,7 @@ struct Holder {
 
 impl Holder {
     fn spawn(shm: &Path) -> Holder {
-        let mut child = Command::new(std::env::current_exe().unwrap())
-            .args([
-                "child_entry",
-                "--exact",
-                "--nocapture",
-                "--test-threads=1",
-                "--quiet",
-            ])
+        let mut child = child_command()
             .env(CHILD, shm)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -85,12 +81,7 @@ impl Holder {
     }
 
     fn kill9(mut self) {
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(self.child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        self.child.wait().unwrap();
+        kill9(&mut self.child);
     }
 
     /// Closes stdin: the child drops its dbs (detaching) and exits.
@@ -132,13 +123,7 @@ impl Dirs {
     }
 
     fn covec_files(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.shm)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("covec."))
-            .collect();
-        names.sort();
-        names
+        covec_files(&self.shm)
     }
 }
 
