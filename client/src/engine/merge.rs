@@ -83,8 +83,7 @@ pub(super) fn rebuild_entry(
         for pi in (0..entry.parts.len()).filter(|&pi| merged(pi)) {
             for id in live_rows_as_inserted(view, pi)? {
                 if !doomed.contains(&id) {
-                    let (values, dynamic) = view.stored_row(id)?;
-                    rows.push(StoredRow { values, dynamic });
+                    rows.push(view.stored_row(id)?);
                 }
             }
         }

@@ -1,7 +1,8 @@
 //! The part codec: how a part's rows are laid out in its sections, both ways (docs/format.md, "Parts").
 //! `build_part` encodes rows in stored form as a new part's sections (columns, validity bitmaps, the
-//! primary-key order, graphs); `delete_rows` writes a part's next deletion bitmap; `PartView` and
-//! `ColView` decode a part's sections in a mapped image, checking every bound.
+//! primary-key order, graphs); `delete_rows` writes a part's next deletion bitmap; `PartView` decodes
+//! a part's sections in a mapped image, checking every bound. Each column's layout, both ways, is
+//! `column`'s.
 
 mod column;
 

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::part::PartView;
+use super::part::{PartView, StoredRow};
 use super::{ann, coerce, corrupt, OutputFields, IMAGE_NAME};
 use crate::error::{Error, Result};
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
@@ -292,14 +292,14 @@ impl<'a> CollectionView<'a> {
     }
 
     /// Full stored row (every field and the dynamic object), for merges and partial upserts.
-    pub(super) fn stored_row(
-        &self,
-        id: RowId,
-    ) -> Result<(Vec<Value>, serde_json::Map<String, serde_json::Value>)> {
+    pub(super) fn stored_row(&self, id: RowId) -> Result<StoredRow> {
         let values = (0..self.entry.schema.fields.len())
             .map(|c| self.value(id, c))
             .collect::<Result<Vec<_>>>()?;
-        Ok((values, self.dynamic_map(id)?))
+        Ok(StoredRow {
+            values,
+            dynamic: self.dynamic_map(id)?,
+        })
     }
 
     pub fn get(&self, ids: &[Pk], out: &OutputFields) -> Result<Vec<Row>> {

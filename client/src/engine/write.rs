@@ -219,13 +219,7 @@ pub fn plan_write(
         let base = match mode {
             WriteMode::Upsert { partial: true } => match latest.get(&pk) {
                 Some(&i) => Some(batch[i].clone()),
-                None => match view.find(&pk) {
-                    Some(id) => {
-                        let (values, dynamic) = view.stored_row(id)?;
-                        Some(StoredRow { values, dynamic })
-                    }
-                    None => None,
-                },
+                None => view.find(&pk).map(|id| view.stored_row(id)).transpose()?,
             },
             _ => None,
         };
