@@ -5,7 +5,6 @@
 use std::collections::{HashMap, HashSet};
 
 use super::coerce::{coerce, fill, pk_of, split};
-
 use super::merge::rebuild_entry;
 use super::part::StoredRow;
 use super::{ann, RowId, Snapshot};
