@@ -4,7 +4,7 @@ Afterwards: no reader ever saw a row whose vector differs from the one written (
 show zeros or garbage), every commit that returned is there, a live holder's segment file still exists and
 its search works, and once everyone is gone and one sweep ran, the shm dir holds nothing of covec.
 
-The copy window is made real with COVEC_TEST_SLOW_LOAD_MS (segment.rs: a sleep between copying the image into
+The copy window is made real with COVEC_TEST_SLOW_LOAD_MS (segment/load.rs: a sleep between copying the image into
 the temp segment and writing its header). >= 20 kills by default; COVEC_LONG=1 runs >= 200.
 
 This file is also the child program: `python test_crash_matrix.py MODE DB ...` (JSON lines on stdout).

@@ -310,7 +310,7 @@ def test_segment_with_a_lying_or_damaged_header_is_never_trusted(good, shm_dir):
         # Every header change is refused (checksum, magic, version, ready mark). A changed image byte
         # is not: attach does not hash the image (it must stay O(1)); only our own uid can write an
         # owner-only file, which is the trust boundary (docs/reliability.md). Lies under a valid header
-        # checksum are covered in segment.rs's unit tests.
+        # checksum are covered in segment/attach.rs's unit tests.
         assert out.startswith("refused") != (what == "image byte"), (what, out)
         if out.startswith("refused"):
             assert str(planted) in out, out

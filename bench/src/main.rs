@@ -1,5 +1,5 @@
 //! Kernel throughput: one query scored against many 384-d rows by every kernel set this CPU can run
-//! (`covec::kernels::available()`, `available_f16()`, `available_i8()`; fastest first, scalar
+//! (`covec::internals::kernels::available()`, `available_f16()`, `available_i8()`; fastest first, scalar
 //! last), for rows that fit in cache and rows that do not: f32 rows (`*_many`), f16 rows against an
 //! f16 or an f32 query, f32 -> f16 encoding, and i8 rows against an i8 or an f32 query. GiB/s counts the row bytes streamed. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
 //!
@@ -9,7 +9,7 @@ use std::hint::black_box;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
-use covec::kernels::{self, F16Kernels, I8Kernels, Kernels};
+use covec::internals::kernels::{self, F16Kernels, I8Kernels, Kernels};
 
 const DIM: usize = 384;
 /// 1.5 MiB of f32 rows (cache-resident) and 146 MiB (streams from memory, like a scan of a large

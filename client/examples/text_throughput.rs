@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use covec::text::{term_id, Analyzer};
+use covec::internals::text::{term_id, Analyzer};
 use serde_json::{json, Value};
 
 fn texts(path: &str, limit: usize) -> Vec<String> {

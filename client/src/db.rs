@@ -1,101 +1,24 @@
-//! `Db`: the handle a program (or the daemon, or the Python binding) holds on one db file.
+//! `Db`: the handle a program (or the Python binding) holds on one db file.
 //!
-//! Reads go to the current generation's segment (or, with `use_segment = false`, to a read-only map of
-//! the db file itself). Before every call the handle checks, with one `stat`, whether a newer generation
-//! was committed; if so it attaches to it and detaches from the old one. Writes take the db's writer
-//! lock, commit durably, and publish the new generation when other processes are reading.
+//! Reads go to the current generation, which the handle's `Follower` (follow.rs) keeps mapped: before
+//! every call one `stat` tells whether a newer generation was committed. Within a process, every `Db` of
+//! one path shares one follower (a forked child makes its own). Writes take the db's writer lock, commit
+//! durably, and publish the new generation when other processes are reading.
 
 use std::collections::HashMap;
-use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
-use crate::engine::{self, Deletion, Snapshot, WriteMode};
+use crate::engine::{self, Deletion, Hit, OutputFields, SearchRequest, Snapshot, WriteMode};
 use crate::error::{Error, Result};
 use crate::filter;
-use crate::format::{Catalog, MetaSlot};
+use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
+use crate::format::Catalog;
 use crate::rowview::RowFilter;
-use crate::schema::{CollectionSchema, IndexSpec, Metric};
-use crate::segment::{self, Attachment, ShmConfig};
-use crate::store::{self, CommitBuilder, CommittedImage, Writer};
+use crate::schema::{CollectionSchema, IndexSpec};
+use crate::segment;
+use crate::store::{self, CommitBuilder, Writer};
 use crate::value::{Pk, Row};
-
-#[derive(Debug, Clone)]
-pub struct OpenOptions {
-    /// Where segments and reference files live; default `$COVEC_SHM_DIR` or `/dev/shm`.
-    pub shm_dir: PathBuf,
-    /// Map segments in shared memory (true), or map the db file itself read-only (false, the fallback for
-    /// a small /dev/shm; also `COVEC_NO_SHM=1`).
-    pub use_segment: bool,
-    /// Give segments and reference files to this group (mode 0640/0660) instead of owner-only (0600).
-    pub group: Option<u32>,
-}
-
-impl Default for OpenOptions {
-    /// Segments in `$COVEC_SHM_DIR` (or /dev/shm), owner-only; `COVEC_NO_SHM=1` maps the db file instead.
-    fn default() -> OpenOptions {
-        OpenOptions {
-            shm_dir: ShmConfig::from_env().dir,
-            use_segment: std::env::var_os("COVEC_NO_SHM").is_none_or(|v| v != "1"),
-            group: None,
-        }
-    }
-}
-
-impl OpenOptions {
-    fn shm_config(&self) -> ShmConfig {
-        ShmConfig {
-            dir: self.shm_dir.clone(),
-            group: self.group,
-        }
-    }
-}
-
-/// Which fields a read returns.
-#[derive(Debug, Clone, Default)]
-pub struct OutputFields {
-    /// Field names (schema fields or dynamic keys); unknown names are left out, as in Milvus.
-    pub names: Vec<String>,
-    /// Every schema field (vectors included) and every dynamic key.
-    pub all: bool,
-}
-
-#[derive(Debug, Clone)]
-pub struct SearchRequest {
-    /// The vector field to search; None: the collection's only vector field.
-    pub anns_field: Option<String>,
-    /// `nq` query vectors, each of the field's dimension, one after another.
-    pub vectors: Vec<f32>,
-    pub nq: usize,
-    pub limit: usize,
-    pub offset: usize,
-    /// Milvus filter expression; empty for none.
-    pub filter: String,
-    pub output: OutputFields,
-    /// Overrides the index metric when given (must equal it, as in Milvus).
-    pub metric: Option<Metric>,
-    /// Search parameters (ef, ...), values JSON-encoded.
-    pub params: Vec<(String, String)>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub struct Hit {
-    pub id: Pk,
-    pub distance: f32,
-    pub entity: Row,
-}
-
-/// What `status` reports: enough to see which generation a process reads and where it lives.
-#[derive(Debug, Clone)]
-pub struct DbStatus {
-    pub path: PathBuf,
-    pub generation: u64,
-    /// Segment name in the shm dir, or None when the db file is mapped directly.
-    pub segment: Option<String>,
-    /// The pid of the process that loaded the segment.
-    pub loaded_by: Option<u32>,
-    pub mapped_bytes: u64,
-}
 
 /// A collection's description: schema, indexes, row count.
 #[derive(Debug, Clone)]
@@ -108,106 +31,11 @@ pub struct CollectionInfo {
     pub pending_index_rows: u64,
 }
 
-/// What a generation's bytes are mapped from.
-enum Backing {
-    /// The db file itself, mapped read-only ([0, committed_len)).
-    File(memmap2::Mmap),
-    /// The generation's shared-memory segment; dropping it detaches.
-    Segment(Attachment),
-}
-
-impl Backing {
-    fn bytes(&self) -> &[u8] {
-        match self {
-            Backing::File(m) => m,
-            Backing::Segment(a) => a.image(),
-        }
-    }
-}
-
-/// What `stat` says about the db path; any change may mean a new generation.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct StatKey {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i128,
-}
-
-fn stat_key(path: &Path) -> Result<StatKey> {
-    let m = std::fs::metadata(path).map_err(|e| Error::io(path, e))?;
-    Ok(StatKey {
-        dev: m.dev(),
-        ino: m.ino(),
-        size: m.size(),
-        mtime_ns: i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-    })
-}
-
-/// One mapped generation with its decoded catalog.
-struct Mapped {
-    key: StatKey,
-    backing: Backing,
-    catalog: Arc<Catalog>,
-    meta: MetaSlot,
-    db_id: String,
-}
-
-impl Mapped {
-    fn load(path: &Path, options: &OpenOptions) -> Result<Mapped> {
-        let key = stat_key(path)?;
-        let image = CommittedImage::open(path)?;
-        let backing = if options.use_segment {
-            Backing::Segment(segment::attach(&options.shm_config(), &image)?)
-        } else {
-            Backing::File(image.map()?)
-        };
-        let snap = Snapshot::open_at(backing.bytes(), path)?;
-        let (catalog, meta) = (snap.shared_catalog(), *snap.meta());
-        Ok(Mapped {
-            key,
-            backing,
-            catalog,
-            meta,
-            db_id: image.db_id().to_string(),
-        })
-    }
-
-    fn snapshot(&self) -> Snapshot<'_> {
-        Snapshot::with_catalog(self.backing.bytes(), Arc::clone(&self.catalog), self.meta)
-    }
-}
-
 /// The state every `Db` of one canonical path shares within one process.
 struct Inner {
-    path: PathBuf,
-    options: OpenOptions,
+    follower: Follower,
+    /// The process that created it: a forked child builds its own.
     pid: u32,
-    current: RwLock<Arc<Mapped>>,
-}
-
-impl Inner {
-    /// The newest generation, remapped when the path's stat changed since the last call.
-    fn current(&self) -> Result<Arc<Mapped>> {
-        let key = stat_key(&self.path)?;
-        {
-            let cur = self.current.read().map_err(|_| poisoned())?;
-            if cur.key == key {
-                return Ok(Arc::clone(&cur));
-            }
-        }
-        let fresh = Arc::new(Mapped::load(&self.path, &self.options)?);
-        let mut cur = self.current.write().map_err(|_| poisoned())?;
-        // Another thread may have loaded a newer one meanwhile; never go back a generation.
-        if fresh.meta.generation >= cur.meta.generation || fresh.key.ino != cur.key.ino {
-            *cur = Arc::clone(&fresh);
-        }
-        Ok(Arc::clone(&cur))
-    }
-}
-
-fn poisoned() -> Error {
-    Error::Internal("a thread panicked while holding the db state lock".into())
 }
 
 type Registry = Mutex<HashMap<PathBuf, Weak<Inner>>>;
@@ -228,10 +56,8 @@ fn shared_inner(canonical: &Path, options: &OpenOptions) -> Result<Arc<Inner>> {
         }
     }
     let inner = Arc::new(Inner {
-        path: canonical.to_path_buf(),
-        options: options.clone(),
+        follower: Follower::open(canonical, options)?,
         pid,
-        current: RwLock::new(Arc::new(Mapped::load(canonical, options)?)),
     });
     reg.retain(|_, w| w.strong_count() > 0);
     reg.insert(canonical.to_path_buf(), Arc::downgrade(&inner));
@@ -281,7 +107,8 @@ impl Db {
         }
         let (path, options) = {
             let inner = self.inner.read().map_err(|_| poisoned())?;
-            (inner.path.clone(), inner.options.clone())
+            let f = &inner.follower;
+            (f.path().to_path_buf(), f.options().clone())
         };
         let fresh = shared_inner(&path, &options)?;
         *self.inner.write().map_err(|_| poisoned())? = Arc::clone(&fresh);
@@ -289,7 +116,7 @@ impl Db {
     }
 
     fn current(&self) -> Result<Arc<Mapped>> {
-        self.inner()?.current()
+        self.inner()?.follower.current()
     }
 
     /// One durable commit: `plan` sees the newest generation under the writer lock and returns the
@@ -299,10 +126,11 @@ impl Db {
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
         let inner = self.inner()?;
-        let writer = Writer::lock(&inner.path)?;
+        let path = inner.follower.path();
+        let writer = Writer::lock(path)?;
         let mut builder = writer.builder();
         let (catalog, out) = {
-            let snap = Snapshot::open_at(writer.image(), &inner.path)?;
+            let snap = Snapshot::open_at(writer.image(), path)?;
             plan(&snap, &mut builder)?
         };
         if let Some(catalog) = catalog {
@@ -316,17 +144,18 @@ impl Db {
     /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
     /// when it runs; whoever comes first loads, the other finds the segment there.)
     fn publish(&self, inner: &Inner) -> Result<()> {
-        if !inner.options.use_segment {
+        let options = inner.follower.options();
+        if !options.use_segment {
             return Ok(());
         }
-        let db_id = inner.current.read().map_err(|_| poisoned())?.db_id.clone();
+        let db_id = inner.follower.held()?.db_id.clone();
         let me = std::process::id();
-        let readers = segment::status(&inner.options.shm_config())?
+        let readers = segment::status(&options.shm_config())?
             .into_iter()
             .filter(|db| db.db_id == db_id)
             .any(|db| db.slots.iter().any(|slot| slot.pid != me));
         if readers {
-            inner.current()?;
+            inner.follower.current()?;
         }
         Ok(())
     }
@@ -336,21 +165,10 @@ impl Db {
     }
 
     pub fn status(&self) -> Result<DbStatus> {
-        let cur = self.current()?;
-        let (segment, loaded_by, mapped_bytes) = match &cur.backing {
-            Backing::File(map) => (None, None, map.len() as u64),
-            Backing::Segment(a) => (
-                Some(a.segment_name().to_string()),
-                Some(a.loaded_by()),
-                a.mapped_len(),
-            ),
-        };
+        let status = self.inner()?.follower.status()?;
         Ok(DbStatus {
             path: self.path.clone(),
-            generation: cur.meta.generation,
-            segment,
-            loaded_by,
-            mapped_bytes,
+            ..status
         })
     }
 

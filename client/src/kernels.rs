@@ -163,6 +163,17 @@ pub fn norm_squared(a: &[f32]) -> f32 {
     dispatched().norm_squared(a)
 }
 
+/// 1/|v|, or 0 for a zero (or non-finite) vector so that its cosine is 0. FLOAT_VECTOR columns store
+/// it per row, so it is computed one way everywhere: from `dot(v, v)`.
+pub fn inv_norm(v: &[f32]) -> f32 {
+    let n = dot(v, v).sqrt();
+    if n > 0.0 && n.is_finite() {
+        1.0 / n
+    } else {
+        0.0
+    }
+}
+
 /// `out[i] = dot(query, rows[i*dim .. (i+1)*dim])`.
 pub fn dot_many(query: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
     dispatched().dot_many(query, rows, dim, out)

@@ -4,30 +4,80 @@
 //! committed image into one named segment in /dev/shm (`segment`); every process maps that segment
 //! read-only and searches it in place (`engine`, `kernels`, `filter`). A reference-count file keeps each
 //! segment alive while a live process uses it and unlinks it after the last one is gone (`segment`).
-//! `Db` is the handle programs use; the `python` module is its PyO3 binding.
+//! `Db` is the handle programs use (it follows its path from generation to generation through
+//! `follow`); the `python` module is its PyO3 binding.
+//!
+//! The public API is what programs use: `Db` and `OpenOptions`, the request, hit, row, value, schema,
+//! search-parameter and error types, and what covecd runs (`Follower`, and `segment`'s sweep and
+//! status of the shm dir). Every other module is private. The tests in client/tests, the bench and the
+//! fuzz targets reach them through `internals`, which is hidden from the docs and is not API: it
+//! changes whenever the code does. A cargo feature was the other way; it would not work here: an
+//! integration test cannot turn on a feature of its own crate (only `required-features`, which skips
+//! the test, silently, whenever the feature is off), and cargo unifies features across a workspace
+//! build, so a feature the bench turned on would expose the internals to covecd all the same.
 
-pub mod db;
-pub mod engine;
-pub mod error;
-pub mod filter;
-pub mod format;
-pub mod hnsw;
-pub mod kernels;
-pub mod rowview;
-pub mod schema;
-pub mod search_params;
+mod db;
+mod engine;
+mod error;
+mod filter;
+mod follow;
+mod format;
+mod hnsw;
+mod kernels;
+mod rowview;
+mod schema;
+mod search_params;
 pub mod segment;
-pub mod store;
-pub mod text;
-pub mod value;
+mod store;
+mod text;
+mod value;
 
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{CollectionInfo, Db, DbStatus, Hit, OpenOptions, OutputFields, SearchRequest};
+pub use db::{CollectionInfo, Db};
+pub use engine::{Hit, OutputFields, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
+pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
 pub use value::{Pk, Row, Value};
+
+/// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
+#[doc(hidden)]
+pub mod internals {
+    pub mod engine {
+        pub use crate::engine::*;
+    }
+    pub mod filter {
+        pub use crate::filter::*;
+    }
+    pub mod format {
+        pub use crate::format::*;
+    }
+    pub mod hnsw {
+        pub use crate::hnsw::*;
+    }
+    pub mod kernels {
+        pub use crate::kernels::*;
+    }
+    pub mod rowview {
+        pub use crate::rowview::*;
+    }
+    pub mod segment {
+        pub use crate::segment::attach::{attach, Attachment, ImageSource};
+        pub use crate::segment::*;
+        /// Decoding arbitrary bytes must never panic (fuzz/fuzz_targets/segment_header.rs).
+        pub mod header {
+            pub use crate::segment::header::*;
+        }
+    }
+    pub mod store {
+        pub use crate::store::*;
+    }
+    pub mod text {
+        pub use crate::text::*;
+    }
+}

@@ -101,7 +101,7 @@ fn recall(approx: &[Vec<Pk>], exact: &[Vec<Pk>]) -> f64 {
 /// The db's catalog entry for `name`: (rows, has a graph) per part.
 fn parts(t: &TempDb, name: &str) -> Vec<(u64, bool)> {
     let bytes = std::fs::read(t.path()).unwrap();
-    let snap = covec::engine::Snapshot::open(&bytes).unwrap();
+    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
     snap.catalog()
         .collection(name)
         .unwrap()

@@ -36,7 +36,7 @@ fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
 /// Per part: (rows, deleted, graph section checksum: compaction may move it, a rebuild changes it).
 fn parts(t: &TempDb) -> Vec<(u64, u64, Option<u64>)> {
     let bytes = std::fs::read(t.path()).unwrap();
-    let snap = covec::engine::Snapshot::open(&bytes).unwrap();
+    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
     snap.catalog()
         .collection("c")
         .unwrap()

@@ -6,8 +6,8 @@
 
 use std::collections::HashMap;
 
-use covec::filter::{compile, parse, ExprKind, MAX_DEPTH};
-use covec::rowview::{RowFilter, RowView, ValueRef};
+use covec::internals::filter::{compile, parse, ExprKind, MAX_DEPTH};
+use covec::internals::rowview::{RowFilter, RowView, ValueRef};
 use covec::{CollectionSchema, DataType, Error, FieldSchema};
 use proptest::prelude::*;
 

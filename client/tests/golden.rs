@@ -9,7 +9,7 @@ use golden_support as golden;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use covec::format::{self, MetaSlot, CATALOG_REVISION, FORMAT_VERSION, SLOT_OFFSETS};
+use covec::internals::format::{self, MetaSlot, CATALOG_REVISION, FORMAT_VERSION, SLOT_OFFSETS};
 use covec::{
     CollectionSchema, Db, Error, IndexKind, IndexSpec, Metric, OpenOptions, OutputFields, Pk, Row,
     SearchRequest, Value,

@@ -2,7 +2,7 @@
 
 mod hnsw_support;
 
-use covec::hnsw::{build, extend, recommended_strategy, HnswParams, HnswView, Strategy};
+use covec::internals::hnsw::{build, extend, recommended_strategy, HnswParams, HnswView, Strategy};
 use covec::{Error, Metric};
 use hnsw_support::clustered;
 use proptest::prelude::*;

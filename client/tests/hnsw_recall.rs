@@ -6,7 +6,7 @@ mod hnsw_support;
 
 use std::time::Instant;
 
-use covec::hnsw::{build, HnswParams, HnswView};
+use covec::internals::hnsw::{build, HnswParams, HnswView};
 use covec::Metric;
 use hnsw_support::{brute_force, clustered, distance, normalise_rows, recall, rows};
 

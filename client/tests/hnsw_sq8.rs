@@ -5,7 +5,7 @@ mod hnsw_support;
 
 use std::time::Instant;
 
-use covec::hnsw::{build, quantize, HnswParams, HnswView, Sq8View};
+use covec::internals::hnsw::{build, quantize, HnswParams, HnswView, Sq8View};
 use covec::{Error, Metric};
 use hnsw_support::{brute_force, clustered, normalise_rows, recall, rows};
 

@@ -1,7 +1,7 @@
 //! Every kernel set this CPU runs agrees with the scalar reference: exactly on integer-valued
 //! vectors, within rounding on random ones, for every length up to 1100 and unaligned starts.
 
-use covec::kernels::{self, scalar, Kernels};
+use covec::internals::kernels::{self, scalar, Kernels};
 use proptest::prelude::*;
 
 fn simd_sets() -> Vec<Kernels> {

@@ -2,7 +2,7 @@
 //! rounds to nearest even and round-trips, and every SIMD set this CPU runs agrees with the scalar
 //! twin (conversions bit for bit, sums within rounding) for lengths up to 1100 and unaligned starts.
 
-use covec::kernels::{self, scalar, F16Kernels};
+use covec::internals::kernels::{self, scalar, F16Kernels};
 use proptest::prelude::*;
 
 fn simd_sets() -> Vec<F16Kernels> {

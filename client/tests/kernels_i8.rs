@@ -2,7 +2,7 @@
 //! sum's) result for lengths up to 1100 and unaligned starts, and all sets saturate identically
 //! when the true result leaves i32. `dot_f32_i8` agrees within rounding, exactly on small integers.
 
-use covec::kernels::{self, I8Kernels, I8_BLOCK};
+use covec::internals::kernels::{self, I8Kernels, I8_BLOCK};
 use proptest::prelude::*;
 
 fn exact_dot(a: &[i8], b: &[i8]) -> i64 {

@@ -6,12 +6,15 @@ use std::fs;
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use covec::segment::{attach, status, sweep, ImageSource, ShmConfig};
+mod shm_util;
+
+use covec::internals::segment::{attach, status, sweep, ImageSource, ShmConfig};
 use covec::Error;
+use shm_util::{child_command, covec_files, kill9};
 
 const ID: &str = "00112233445566aa";
 
@@ -107,13 +110,7 @@ impl Dirs {
     }
 
     fn covec_files(&self) -> Vec<String> {
-        let mut names: Vec<String> = fs::read_dir(&self.shm)
-            .unwrap()
-            .map(|e| e.unwrap().file_name().into_string().unwrap())
-            .filter(|n| n.starts_with("covec."))
-            .collect();
-        names.sort();
-        names
+        covec_files(&self.shm)
     }
 
     fn assert_clean(&self) {
@@ -176,14 +173,7 @@ fn child_entry() {
 }
 
 fn spawn_child(d: &Dirs, mode: &str, generation: u64) -> Child {
-    Command::new(std::env::current_exe().unwrap())
-        .args([
-            "child_entry",
-            "--exact",
-            "--nocapture",
-            "--test-threads=1",
-            "--quiet",
-        ])
+    child_command()
         .env("COVEC_SEG_CHILD", mode)
         .env("COVEC_SEG_SHM", &d.shm)
         .env("COVEC_SEG_AUX", &d.aux)
@@ -208,15 +198,6 @@ fn attached_hash(child: &mut Child) -> String {
             return h.to_string();
         }
     }
-}
-
-fn kill9(child: &mut Child) {
-    nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(child.id() as i32),
-        nix::sys::signal::Signal::SIGKILL,
-    )
-    .unwrap();
-    child.wait().unwrap();
 }
 
 fn live_slots(cfg: &ShmConfig) -> Vec<(u32, u64, u64)> {

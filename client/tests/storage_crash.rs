@@ -3,8 +3,8 @@
 
 mod storage_util;
 
-use covec::engine::Snapshot;
-use covec::store::CommittedImage;
+use covec::internals::engine::Snapshot;
+use covec::internals::store::CommittedImage;
 use covec::{Db, Error, Pk};
 use storage_util::*;
 

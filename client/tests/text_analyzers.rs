@@ -1,6 +1,6 @@
 //! The analyzers as a user configures them: every tokenizer, filter, option and refusal (docs/text.md).
 
-use covec::text::{term_id, Analyzer, MultiAnalyzer, Token};
+use covec::internals::text::{term_id, Analyzer, MultiAnalyzer, Token};
 use serde_json::{json, Value};
 
 fn analyzer(params: Value) -> Analyzer {

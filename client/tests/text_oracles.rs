@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use covec::text::Analyzer;
+use covec::internals::text::Analyzer;
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> Vec<Value> {

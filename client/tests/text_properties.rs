@@ -1,6 +1,6 @@
 //! Any text, any analyzer: no panic, and every token's offsets slice the input on character boundaries.
 
-use covec::text::Analyzer;
+use covec::internals::text::Analyzer;
 use proptest::prelude::*;
 use serde_json::json;
 

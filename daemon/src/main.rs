@@ -15,17 +15,18 @@ use std::time::{Duration, Instant};
 use crossbeam_channel::{select, tick, Receiver};
 use nix::sys::signal::{SigSet, Signal};
 
-use covec::segment::{self, Attachment, ShmConfig};
-use covec::store::CommittedImage;
+use covec::segment::{self, ShmConfig};
+use covec::{DbStatus, Follower, OpenOptions};
 
 use args::{Args, Command};
 use status::{DbReport, StatusRequest};
 
-/// One served db: the generation the daemon holds and what identifies the file version it came from.
+/// One served db: the follower that holds its newest generation (once the file could be opened) and
+/// what the last look found.
 struct Served {
     path: PathBuf,
-    attachment: Option<Attachment>,
-    file_stamp: Option<status::FileStamp>,
+    follower: Option<Follower>,
+    status: Option<DbStatus>,
     last_error: Option<String>,
 }
 
@@ -52,18 +53,24 @@ fn serve(args: &Args) -> i32 {
         dir: args.shm_dir.clone(),
         group: args.group,
     };
+    // Segments always: holding them warm is the daemon's job.
+    let options = OpenOptions {
+        shm_dir: args.shm_dir.clone(),
+        use_segment: true,
+        group: args.group,
+    };
     let mut served: Vec<Served> = args
         .dbs
         .iter()
         .map(|path| Served {
             path: path.clone(),
-            attachment: None,
-            file_stamp: None,
+            follower: None,
+            status: None,
             last_error: None,
         })
         .collect();
     for db in &mut served {
-        refresh(&cfg, db);
+        refresh(&options, db);
         if let Some(err) = &db.last_error {
             eprintln!("covecd: {}: {err}", db.path.display());
         }
@@ -89,7 +96,7 @@ fn serve(args: &Args) -> i32 {
         select! {
             recv(poll) -> _ => {
                 for db in &mut served {
-                    refresh(&cfg, db);
+                    refresh(&options, db);
                 }
             }
             recv(sweep) -> _ => {
@@ -110,7 +117,7 @@ fn serve(args: &Args) -> i32 {
             }
         }
     }
-    // Dropping the attachments detaches; a segment nobody else reads is unlinked now.
+    // Dropping the followers detaches; a segment nobody else reads is unlinked now.
     drop(served);
     let _ = std::fs::remove_file(&args.socket);
     if let Err(err) = segment::sweep(&cfg) {
@@ -119,29 +126,21 @@ fn serve(args: &Args) -> i32 {
     0
 }
 
-/// Moves `db` to its newest committed generation when the file changed since the last look.
-fn refresh(cfg: &ShmConfig, db: &mut Served) {
-    let stamp = status::FileStamp::of(&db.path);
-    if stamp.is_some() && stamp == db.file_stamp && db.attachment.is_some() {
-        return;
-    }
-    let result = CommittedImage::open(&db.path).and_then(|image| {
-        let held = db.attachment.as_ref().map(|a| a.generation());
-        if held == Some(image.generation()) {
-            return Ok(None);
-        }
-        segment::attach(cfg, &image).map(Some)
-    });
-    match result {
-        Ok(Some(attachment)) => {
-            // The new generation is attached before the old one is released, so it never drops to zero
-            // holders in between.
-            db.attachment = Some(attachment);
-            db.file_stamp = stamp;
-            db.last_error = None;
-        }
-        Ok(None) => {
-            db.file_stamp = stamp;
+/// Moves `db` to its newest committed generation when the file changed since the last look (the
+/// follower attaches the new generation before releasing the old, so it never drops to zero holders in
+/// between). A db that cannot be opened yet is tried again at the next poll.
+fn refresh(options: &OpenOptions, db: &mut Served) {
+    let followed = match &db.follower {
+        Some(follower) => follower.status(),
+        None => Follower::open(&db.path, options).and_then(|follower| {
+            let status = follower.status();
+            db.follower = Some(follower);
+            status
+        }),
+    };
+    match followed {
+        Ok(status) => {
+            db.status = Some(status);
             db.last_error = None;
         }
         Err(err) => db.last_error = Some(err.to_string()),
@@ -153,9 +152,9 @@ fn report(cfg: &ShmConfig, served: &[Served], started: Instant) -> String {
         .iter()
         .map(|db| DbReport {
             path: db.path.display().to_string(),
-            generation: db.attachment.as_ref().map(|a| a.generation()),
-            segment: db.attachment.as_ref().map(|a| a.segment_name().to_string()),
-            bytes: db.attachment.as_ref().map(|a| a.mapped_len()),
+            generation: db.status.as_ref().map(|s| s.generation),
+            segment: db.status.as_ref().and_then(|s| s.segment.clone()),
+            bytes: db.status.as_ref().map(|s| s.mapped_bytes),
             error: db.last_error.clone(),
         })
         .collect();

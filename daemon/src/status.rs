@@ -1,34 +1,12 @@
 //! The status socket: a client connects, the daemon writes one JSON document and closes.
 
 use std::io::{Read, Write};
-use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::Path;
 use std::time::Duration;
 
 use crossbeam_channel::{Receiver, Sender};
 use serde_json::{json, Value};
-
-/// What identifies one version of a db file: a commit or a compaction changes at least one of these.
-#[derive(Clone, Copy, PartialEq, Eq, Debug)]
-pub struct FileStamp {
-    dev: u64,
-    ino: u64,
-    size: u64,
-    mtime_ns: i64,
-}
-
-impl FileStamp {
-    pub fn of(path: &Path) -> Option<FileStamp> {
-        let meta = std::fs::metadata(path).ok()?;
-        Some(FileStamp {
-            dev: meta.dev(),
-            ino: meta.ino(),
-            size: meta.size(),
-            mtime_ns: meta.mtime() * 1_000_000_000 + meta.mtime_nsec(),
-        })
-    }
-}
 
 pub struct DbReport {
     pub path: String,

@@ -5,8 +5,8 @@
 //! slot names) first, so mutations get past them into the catalog decoder and the section checks.
 #![no_main]
 
-use covec::db::{OutputFields, SearchRequest};
-use covec::engine::Snapshot;
+use covec::{OutputFields, SearchRequest};
+use covec::internals::engine::Snapshot;
 use covec::Pk;
 use libfuzzer_sys::fuzz_target;
 use xxhash_rust::xxh3::xxh3_64;

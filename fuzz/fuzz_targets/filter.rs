@@ -2,8 +2,8 @@
 //! and evaluate on rows chosen by the input. Any outcome but a panic is fine.
 #![no_main]
 
-use covec::filter::compile;
-use covec::rowview::{RowFilter, RowView, ValueRef};
+use covec::internals::filter::compile;
+use covec::internals::rowview::{RowFilter, RowView, ValueRef};
 use covec::{CollectionSchema, DataType, FieldSchema};
 use libfuzzer_sys::fuzz_target;
 
@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
     let Ok(expr) = std::str::from_utf8(text) else {
         return;
     };
-    let _ = covec::filter::parse(expr);
+    let _ = covec::internals::filter::parse(expr);
     if let Ok(predicate) = compile(expr, &schema()) {
         for row in [Row(k), Row(k.wrapping_add(1)), Row(k.wrapping_mul(7))] {
             let _ = predicate.matches(&row);

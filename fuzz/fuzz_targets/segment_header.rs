@@ -2,7 +2,7 @@
 //! re-encodes to the same bytes.
 #![no_main]
 
-use covec::segment::header::{Header, HEADER_LEN, READY, READY_AT};
+use covec::internals::segment::header::{Header, HEADER_LEN, READY, READY_AT};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

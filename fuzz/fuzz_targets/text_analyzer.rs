@@ -3,7 +3,7 @@
 //! with offsets that slice the text on character boundaries.
 #![no_main]
 
-use covec::text::{term_id, Analyzer, MultiAnalyzer};
+use covec::internals::text::{term_id, Analyzer, MultiAnalyzer};
 use libfuzzer_sys::fuzz_target;
 
 fn check(analyzer: &Analyzer, text: &str) {

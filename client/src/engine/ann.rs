@@ -4,7 +4,7 @@
 use crate::error::{Error, Result};
 use crate::format::{AnnIndex, CollectionEntry};
 use crate::hnsw::{self, HnswIndex, HnswParams, HnswView};
-use crate::kernels::{dot_many, norm_squared};
+use crate::kernels::{dot_many, inv_norm, norm_squared};
 use crate::schema::{IndexKind, IndexSpec, Metric};
 use crate::store::CommitBuilder;
 
@@ -145,7 +145,7 @@ pub(crate) fn build_graph<'g>(
 ) -> Result<BuiltGraph<'g>> {
     if g.metric == Metric::Cosine {
         for v in vectors.chunks_exact_mut(dim) {
-            let inv = super::inv_norm(v);
+            let inv = inv_norm(v);
             v.iter_mut().for_each(|x| *x *= inv);
         }
     }

@@ -14,8 +14,9 @@ use std::path::{Path, PathBuf};
 
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
-use nix::sys::stat::{fchmod, fstat, Mode};
+use nix::sys::stat::fstat;
 
+use super::trust::{check_trusted, give_to_group};
 use crate::error::{Error, Result};
 
 pub const RECORD_LEN: usize = 64;
@@ -133,19 +134,38 @@ impl RefFile {
     /// `None` and the lock is shared. Retries when the locked inode is no longer the one at `path`: the
     /// last detacher unlinks the file, and a lock on an unlinked file protects nothing.
     pub fn lock(path: &Path, group: Option<u32>, create: bool) -> Result<Option<RefFile>> {
+        RefFile::open_locked(path, group, create, true)
+    }
+
+    /// `lock` without waiting: `None` also when another process holds a lock that conflicts.
+    pub fn try_lock(path: &Path, group: Option<u32>, create: bool) -> Result<Option<RefFile>> {
+        RefFile::open_locked(path, group, create, false)
+    }
+
+    fn open_locked(
+        path: &Path,
+        group: Option<u32>,
+        create: bool,
+        wait: bool,
+    ) -> Result<Option<RefFile>> {
         loop {
             let file = match open_ref(path, group, create)? {
                 Some(f) => f,
                 None => return Ok(None),
             };
             let st = fstat(file.as_fd()).map_err(|e| Error::io(path, e.into()))?;
-            super::check_trusted(path, &st, group, true)?;
-            let arg = if create {
-                FlockArg::LockExclusive
-            } else {
-                FlockArg::LockShared
+            check_trusted(path, &st, group, true)?;
+            let arg = match (create, wait) {
+                (true, true) => FlockArg::LockExclusive,
+                (false, true) => FlockArg::LockShared,
+                (true, false) => FlockArg::LockExclusiveNonblock,
+                (false, false) => FlockArg::LockSharedNonblock,
             };
-            let locked = lock_retrying(file, arg).map_err(|e| Error::io(path, e.into()))?;
+            let locked = match lock_retrying(file, arg) {
+                Ok(locked) => locked,
+                Err(Errno::EWOULDBLOCK) if !wait => return Ok(None),
+                Err(e) => return Err(Error::io(path, e.into())),
+            };
             match std::fs::symlink_metadata(path) {
                 Ok(m) if m.ino() == st.st_ino as u64 && m.dev() == st.st_dev as u64 => {
                     let mut rf = RefFile {
@@ -197,16 +217,16 @@ impl RefFile {
         Ok(())
     }
 
+    /// Whether `sweep` would free a record: a dead process's, or a torn one.
+    pub fn has_dead(&self) -> bool {
+        self.records.iter().any(is_dead)
+    }
+
     /// Frees every dead or torn record; returns how many.
     pub fn sweep(&mut self) -> Result<usize> {
         let mut freed = 0;
         for i in 0..self.records.len() {
-            let dead = match self.records[i] {
-                Record::Free => false,
-                Record::Torn => true,
-                Record::Used(s) => !is_alive(&s),
-            };
-            if dead {
+            if is_dead(&self.records[i]) {
                 self.write(i, &[0u8; RECORD_LEN])?;
                 freed += 1;
             }
@@ -279,6 +299,16 @@ impl RefFile {
     }
 }
 
+/// A record `sweep` frees: a dead process's slot, or a torn record (always a dead process's: see the
+/// module doc).
+fn is_dead(r: &Record) -> bool {
+    match r {
+        Record::Free => false,
+        Record::Torn => true,
+        Record::Used(s) => !is_alive(s),
+    }
+}
+
 fn lock_retrying(mut file: File, arg: FlockArg) -> std::result::Result<Flock<File>, Errno> {
     loop {
         match Flock::lock(file, arg) {
@@ -311,7 +341,7 @@ fn open_ref(path: &Path, group: Option<u32>, create: bool) -> Result<Option<File
         match created {
             Ok(f) => {
                 if let Some(g) = group {
-                    super::give_to_group(&f, path, g, 0o660)?;
+                    give_to_group(&f, path, g, 0o660)?;
                 }
                 return Ok(Some(f));
             }
@@ -320,11 +350,6 @@ fn open_ref(path: &Path, group: Option<u32>, create: bool) -> Result<Option<File
             Err(e) => return Err(Error::io(path, e)),
         }
     }
-}
-
-/// Sets `mode` exactly, whatever the umask did to the create mode.
-pub fn set_mode(f: &File, path: &Path, mode: u32) -> Result<()> {
-    fchmod(f.as_fd(), Mode::from_bits_truncate(mode)).map_err(|e| Error::io(path, e.into()))
 }
 
 #[cfg(test)]

@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use covec::value::Value;
+use covec::Value;
 use covec::{
     CollectionSchema, DataType, Db, FieldSchema, IndexKind, IndexSpec, Metric, OpenOptions,
     OutputFields, Row,

@@ -1,0 +1,223 @@
+//! The merge policy: which parts a commit rewrites. Each commit's new rows become a part; the newest
+//! parts merge as a binary counter (`first_merged_part`), so a collection keeps O(log n) parts; a
+//! collection with an approximate index gets its graph built, grown or rebuilt here (`rebuild_entry`).
+
+use std::collections::{BTreeMap, HashSet};
+
+use super::part::{self, build_part, StoredRow};
+use super::{ann, CollectionView, RowId};
+use crate::error::Result;
+use crate::format::{CollectionEntry, Part};
+use crate::hnsw::HnswView;
+use crate::store::CommitBuilder;
+
+/// Merge all of a collection's tail parts into one when more than this fraction of their stored rows are
+/// deleted (otherwise they merge by size: `first_merged_part`).
+const MAX_DELETED_FRACTION: f64 = 0.3;
+
+/// The collection after deleting `doomed` rows and appending `new_rows` as a part, starting from
+/// `entry` (the view's entry, possibly with a changed index list).
+///
+/// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
+/// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
+/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
+/// `DELETED_PERCENT` %, or, with `index_tail`, when there is any live tail row. Otherwise only the
+/// tail parts are ever merged (all of them when more than MAX_DELETED_FRACTION of the tail is deleted,
+/// else the newest by size, `first_merged_part`): a graph is never dropped by a merge.
+pub(super) fn rebuild_entry(
+    view: &CollectionView<'_>,
+    b: &mut CommitBuilder,
+    mut entry: CollectionEntry,
+    doomed: &HashSet<RowId>,
+    new_rows: Vec<StoredRow>,
+    index_tail: bool,
+) -> Result<CollectionEntry> {
+    let fields = ann::graph_fields(&entry)?;
+    // A part is indexed when it carries a graph for every approximate index of the collection.
+    let indexed: Vec<bool> = entry
+        .parts
+        .iter()
+        .map(|p| !fields.is_empty() && ann::covers(&p.ann, &fields))
+        .collect();
+    let doomed_in = |graph: bool| doomed.iter().filter(|id| indexed[id.part] == graph).count();
+    let sum = |graph: bool, f: &dyn Fn(&Part) -> u64| -> u64 {
+        entry
+            .parts
+            .iter()
+            .zip(&indexed)
+            .filter(|(_, &g)| g == graph)
+            .map(|(p, _)| f(p))
+            .sum()
+    };
+    let indexed_rows = sum(true, &|p| p.rows);
+    let indexed_deleted = sum(true, &|p| p.deleted_count) + doomed_in(true) as u64;
+    let tail_stored = sum(false, &|p| p.rows) + new_rows.len() as u64;
+    let tail_deleted = sum(false, &|p| p.deleted_count) + doomed_in(false) as u64;
+    // Saturating: the counts come from the file (validated per part, not across the sums).
+    let tail_live = tail_stored.saturating_sub(tail_deleted);
+    let live = indexed_rows.saturating_sub(indexed_deleted) + tail_live;
+    let rebuild = !fields.is_empty()
+        && live >= ann::MIN_GRAPH_ROWS
+        && (indexed_rows == 0
+            || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
+            || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
+            || (index_tail && tail_live > 0));
+    // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
+    // row: its rows then come first in the merged part, in insertion order, as extending requires.
+    let extendable =
+        indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
+    let tail: Vec<usize> = (0..indexed.len()).filter(|&pi| !indexed[pi]).collect();
+    let merged_tail =
+        if tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION {
+            &tail[..]
+        } else {
+            let rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
+            &tail[first_merged_part(&rows, new_rows.len() as u64)..]
+        };
+    if rebuild || !merged_tail.is_empty() {
+        // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
+        let merged = |pi: usize| rebuild || merged_tail.contains(&pi);
+        // Only the merged parts' rows are read: a commit that merges a small tail leaves the indexed
+        // part's rows alone.
+        let mut rows = Vec::new();
+        for pi in (0..entry.parts.len()).filter(|&pi| merged(pi)) {
+            for id in live_rows_as_inserted(view, pi)? {
+                if !doomed.contains(&id) {
+                    rows.push(view.stored_row(id)?);
+                }
+            }
+        }
+        rows.extend(new_rows);
+        // Deletions in the parts that stay (the indexed ones) become bitmap bits as usual.
+        let stays: HashSet<RowId> = doomed
+            .iter()
+            .filter(|id| !merged(id.part))
+            .copied()
+            .collect();
+        mark_deleted(view, b, &mut entry, &stays)?;
+        let old = std::mem::take(&mut entry.parts);
+        entry.parts = old
+            .into_iter()
+            .enumerate()
+            .filter(|(pi, _)| !merged(*pi))
+            .map(|(_, p)| p)
+            .collect();
+        let graphs: &[ann::GraphField] = if rebuild { &fields } else { &[] };
+        let bases = if rebuild && extendable {
+            base_graphs(view, &fields)?
+        } else {
+            vec![None; graphs.len()]
+        };
+        if let Some(p) = build_part(&entry.schema, &rows, b, graphs, &bases)? {
+            entry.parts.push(p);
+        }
+        return Ok(entry);
+    }
+    mark_deleted(view, b, &mut entry, doomed)?;
+    if let Some(p) = build_part(&entry.schema, &new_rows, b, &[], &[])? {
+        entry.parts.push(p);
+    }
+    Ok(entry)
+}
+
+/// Of tail parts holding `rows` (oldest first), the index of the first one to merge with `new` rows into
+/// one part (`rows.len()` when none): the newest parts merge while together they hold at least as many
+/// rows as the part before them. Parts then at least double in size from newest to oldest, as the digits
+/// of a binary counter: a tail of n rows has O(log n) parts and each row is rewritten O(log n) times,
+/// where merging every part beyond a fixed count rewrote the whole tail every few commits (quadratic).
+fn first_merged_part(rows: &[u64], new: u64) -> usize {
+    let mut first = rows.len();
+    let mut run = new;
+    while first > 0 && new > 0 && run >= rows[first - 1] {
+        first -= 1;
+        run += rows[first];
+    }
+    first
+}
+
+/// Sets the deletion bits of `doomed` rows in new bitmap sections; `entry.parts` are still the view's.
+fn mark_deleted(
+    view: &CollectionView<'_>,
+    b: &mut CommitBuilder,
+    entry: &mut CollectionEntry,
+    doomed: &HashSet<RowId>,
+) -> Result<()> {
+    let mut by_part: BTreeMap<usize, Vec<usize>> = BTreeMap::new();
+    for id in doomed {
+        by_part.entry(id.part).or_default().push(id.row);
+    }
+    for (pi, rows) in by_part {
+        part::delete_rows(view.image, &mut entry.parts[pi], &rows, b)?;
+    }
+    Ok(())
+}
+
+/// The live rows of part `pi` in the order they were inserted: a part with graphs stores its rows in
+/// another order, and its graphs (all renumbered alike) record the insertion order.
+fn live_rows_as_inserted(view: &CollectionView<'_>, pi: usize) -> Result<Vec<RowId>> {
+    let part = &view.entry().parts[pi];
+    let Some(index) = part.ann.first() else {
+        return Ok(view.part_live_rows(pi).collect());
+    };
+    let graph = HnswView::from_bytes(part::slice(view.image, &index.graph)?, part.rows as usize)?;
+    let live = &view.parts[pi];
+    Ok((0..part.rows as usize)
+        .map(|k| graph.inserted(k) as usize)
+        .filter(|&row| live.is_live(row))
+        .map(|row| RowId { part: pi, row })
+        .collect())
+}
+
+/// The first part's graph of each of `fields`, to extend (see `rebuild_entry`).
+fn base_graphs<'a>(
+    view: &CollectionView<'a>,
+    fields: &[ann::GraphField],
+) -> Result<Vec<Option<HnswView<'a>>>> {
+    let part = &view.entry().parts[0];
+    fields
+        .iter()
+        .map(|g| {
+            let index = part.ann.iter().find(|a| a.field as usize == g.field);
+            index
+                .map(|a| {
+                    HnswView::from_bytes(part::slice(view.image, &a.graph)?, part.rows as usize)
+                })
+                .transpose()
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_merged_part;
+
+    /// Commits of equal batches: the tail's parts are the binary digits of the number of commits, and the
+    /// merges rewrite each row at most log2(commits) times in all.
+    #[test]
+    fn tail_parts_merge_as_a_binary_counter() {
+        const BATCH: u64 = 10;
+        let mut parts: Vec<u64> = Vec::new();
+        let mut rewritten = 0;
+        for commit in 1..=1000u64 {
+            let first = first_merged_part(&parts, BATCH);
+            rewritten += parts[first..].iter().sum::<u64>();
+            let merged = parts.drain(first..).sum::<u64>() + BATCH;
+            parts.push(merged);
+            let digits: Vec<u64> = (0..64)
+                .rev()
+                .filter(|bit| commit >> bit & 1 == 1)
+                .map(|bit| BATCH << bit)
+                .collect();
+            assert_eq!(parts, digits, "after {commit} commits");
+        }
+        assert!(rewritten <= 1000 * BATCH * 10, "{rewritten} rows rewritten");
+    }
+
+    #[test]
+    fn a_commit_without_new_rows_merges_nothing_by_size() {
+        assert_eq!(first_merged_part(&[40, 20], 0), 2);
+        assert_eq!(first_merged_part(&[], 5), 0);
+        assert_eq!(first_merged_part(&[400, 20, 10], 1000), 0);
+        assert_eq!(first_merged_part(&[400, 20, 10], 15), 1);
+    }
+}

@@ -1,0 +1,214 @@
+//! The part codec: how a part's rows are laid out in its sections, both ways (docs/format.md, "Parts").
+//! `build_part` encodes rows in stored form as a new part's sections (columns, validity bitmaps, the
+//! primary-key order, graphs); `delete_rows` writes a part's next deletion bitmap; `PartView` decodes
+//! a part's sections in a mapped image, checking every bound. Each column's layout, both ways, is
+//! `column`'s.
+
+mod column;
+
+use serde_json::{Map, Value as Json};
+
+use super::coerce::pk_of;
+use super::{ann, corrupt};
+use crate::error::{Error, Result};
+use crate::format::{bitmap_len, AnnIndex, Part, Section};
+use crate::hnsw::HnswView;
+use crate::schema::CollectionSchema;
+use crate::store::CommitBuilder;
+use crate::value::Value;
+pub(super) use column::{ColView, VarView};
+
+/// A row in stored form: one value per schema field (of the field's type) and the dynamic keys.
+#[derive(Clone)]
+pub(super) struct StoredRow {
+    pub(super) values: Vec<Value>,
+    pub(super) dynamic: Map<String, Json>,
+}
+
+/// The bytes of section `s` in `image`; Corrupt when it lies outside.
+pub(super) fn slice<'a>(image: &'a [u8], s: &Section) -> Result<&'a [u8]> {
+    usize::try_from(s.offset)
+        .ok()
+        .zip(usize::try_from(s.len).ok())
+        .and_then(|(o, l)| image.get(o..o.checked_add(l)?))
+        .ok_or_else(|| corrupt(format!("section at {} outside the image", s.offset)))
+}
+
+/// Bit `row` (LSB first) of a bitmap; false past its end.
+pub(super) fn bit(bitmap: &[u8], row: usize) -> bool {
+    bitmap.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1)
+}
+
+/// The i-th little-endian u64 of `b`.
+fn u64_at(b: &[u8], i: usize) -> Option<u64> {
+    let s = b.get(i * 8..i * 8 + 8)?;
+    let mut x = [0u8; 8];
+    x.copy_from_slice(s);
+    Some(u64::from_le_bytes(x))
+}
+
+/// One part's columns over the image.
+pub(super) struct PartView<'a> {
+    pub(super) rows: usize,
+    pub(super) cols: Vec<ColView<'a>>,
+    pub(super) dynamic: Option<VarView<'a>>,
+    pub(super) pk_index: &'a [u8],
+    pub(super) deleted: Option<&'a [u8]>,
+    pub(super) deleted_count: u64,
+    pub(super) ann: &'a [AnnIndex],
+}
+
+impl<'a> PartView<'a> {
+    pub(super) fn new(
+        schema: &CollectionSchema,
+        part: &'a Part,
+        image: &'a [u8],
+    ) -> Result<PartView<'a>> {
+        let cols = schema
+            .fields
+            .iter()
+            .zip(&part.columns)
+            .map(|(f, c)| ColView::new(f, c, image))
+            .collect::<Result<Vec<_>>>()?;
+        let dynamic = part
+            .dynamic
+            .as_ref()
+            .map(|d| VarView::new(d, image))
+            .transpose()?;
+        Ok(PartView {
+            rows: part.rows as usize,
+            cols,
+            dynamic,
+            pk_index: slice(image, &part.pk_index)?,
+            deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
+            deleted_count: part.deleted_count,
+            ann: &part.ann,
+        })
+    }
+
+    pub(super) fn is_live(&self, row: usize) -> bool {
+        !self.deleted.is_some_and(|d| bit(d, row))
+    }
+
+    /// The row number at position `i` of the primary-key order.
+    pub(super) fn pk_order(&self, i: usize) -> Option<usize> {
+        let b = self.pk_index.get(i * 4..i * 4 + 4)?;
+        let r = u32::from_le_bytes([b[0], b[1], b[2], b[3]]) as usize;
+        (r < self.rows).then_some(r)
+    }
+}
+
+/// Encodes `rows` (values already of their fields' types, in insertion order) as a new part with a
+/// graph for each of `graphs`, each extending its `bases` entry when there is one; None for no rows.
+/// A part with graphs stores its rows in the graphs' locality order, and the graphs record the
+/// insertion order.
+pub(super) fn build_part(
+    schema: &CollectionSchema,
+    rows: &[StoredRow],
+    b: &mut CommitBuilder,
+    graphs: &[ann::GraphField],
+    bases: &[Option<HnswView>],
+) -> Result<Option<Part>> {
+    if rows.is_empty() {
+        return Ok(None);
+    }
+    if rows.len() > u32::MAX as usize {
+        return Err(Error::invalid("a write may hold at most 2^32 - 1 rows"));
+    }
+    let n = rows.len();
+    // Graphs first: each is built over the rows in insertion order, and the first one's
+    // `storage_slots` fix the order the rows are stored in; every graph is renumbered to it.
+    let mut built = Vec::with_capacity(graphs.len());
+    for (g, base) in graphs.iter().zip(bases) {
+        let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
+        let mut vectors = Vec::with_capacity(n * dim);
+        for r in rows {
+            match &r.values[g.field] {
+                Value::FloatVector(x) if x.len() == dim => vectors.extend_from_slice(x),
+                // A null vector is stored as zeros; it stays unreachable as a hit (validity).
+                _ => vectors.resize(vectors.len() + dim, 0.0),
+            }
+        }
+        built.push(ann::build_graph(g, vectors, dim, base.as_ref())?);
+    }
+    let slots = built.first().map(ann::BuiltGraph::storage_slots);
+    let mut stored: Vec<&StoredRow> = rows.iter().collect();
+    for (row, &slot) in rows.iter().zip(slots.iter().flatten()) {
+        stored[slot as usize] = row;
+    }
+    let rows = &stored[..];
+    let mut columns = Vec::with_capacity(schema.fields.len());
+    for (c, f) in schema.fields.iter().enumerate() {
+        let values: Vec<&Value> = rows.iter().map(|r| &r.values[c]).collect();
+        columns.push(column::encode(f, &values, b));
+    }
+    let dynamic = if schema.enable_dynamic_field {
+        let texts: Vec<String> = rows
+            .iter()
+            .map(|r| Json::Object(r.dynamic.clone()).to_string())
+            .collect();
+        Some(column::encode_text(&texts, b))
+    } else {
+        None
+    };
+    let pk_col = schema
+        .fields
+        .iter()
+        .position(|f| f.is_primary)
+        .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
+    let keys = rows
+        .iter()
+        .map(|r| pk_of(&r.values[pk_col]))
+        .collect::<Result<Vec<_>>>()?;
+    let mut order: Vec<u32> = (0..n as u32).collect();
+    order.sort_unstable_by(|&a, &b| keys[a as usize].cmp(&keys[b as usize]));
+    let pk_index: Vec<u8> = order.iter().flat_map(|r| r.to_le_bytes()).collect();
+    let ann = match &slots {
+        Some(slots) => built
+            .into_iter()
+            .map(|g| g.push(slots, b))
+            .collect::<Result<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(Some(Part {
+        rows: n as u64,
+        columns,
+        dynamic,
+        pk_index: b.push(&pk_index),
+        deleted: None,
+        deleted_count: 0,
+        ann,
+    }))
+}
+
+/// Marks `rows` of `part` (as stored in `image`) deleted: pushes the part's next deletion bitmap.
+pub(super) fn delete_rows(
+    image: &[u8],
+    part: &mut Part,
+    rows: &[usize],
+    b: &mut CommitBuilder,
+) -> Result<()> {
+    let mut bitmap = match &part.deleted {
+        Some(s) => slice(image, s)?.to_vec(),
+        None => vec![0u8; bitmap_len(part.rows) as usize],
+    };
+    for &r in rows {
+        if let Some(byte) = bitmap.get_mut(r / 8) {
+            *byte |= 1 << (r % 8);
+        }
+    }
+    part.deleted_count = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
+    part.deleted = Some(b.push(&bitmap));
+    Ok(())
+}
+
+/// A bitmap of `rows` bits, bit i (LSB first) set when the i-th of `present` is.
+fn bitmap_of(present: impl Iterator<Item = bool>, rows: usize) -> Vec<u8> {
+    let mut b = vec![0u8; rows.div_ceil(8)];
+    for (i, p) in present.enumerate() {
+        if p {
+            b[i / 8] |= 1 << (i % 8);
+        }
+    }
+    b
+}

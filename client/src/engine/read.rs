@@ -1,0 +1,340 @@
+//! Reading one generation: `Snapshot` decodes its catalog from an image, `CollectionView` is one
+//! collection's parts over that image, with the reads (get, query, count; search is in `search`), row
+//! lookup by primary key and the rows a filter accepts.
+
+use std::cmp::Ordering;
+use std::path::Path;
+use std::sync::Arc;
+
+use super::part::{PartView, StoredRow};
+use super::{ann, coerce, corrupt, OutputFields, IMAGE_NAME};
+use crate::error::{Error, Result};
+use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
+use crate::rowview::{RowFilter, RowView, ValueRef};
+use crate::schema::CollectionSchema;
+use crate::value::{Pk, Row, Value};
+
+/// A decoded generation: the catalog, validated against the image it borrows.
+pub struct Snapshot<'a> {
+    image: &'a [u8],
+    catalog: Arc<Catalog>,
+    meta: MetaSlot,
+}
+
+impl<'a> Snapshot<'a> {
+    /// Decodes the header and catalog of `image` and checks every section's bounds (not checksums:
+    /// that is `verify`, so attaching stays instant).
+    pub fn open(image: &'a [u8]) -> Result<Snapshot<'a>> {
+        Snapshot::open_at(image, Path::new(IMAGE_NAME))
+    }
+
+    /// `open`, naming `path` in errors.
+    pub fn open_at(image: &'a [u8], path: &Path) -> Result<Snapshot<'a>> {
+        let (_, meta) = format::decode_header(image, image.len() as u64, path)?;
+        let cat = &image[meta.catalog_offset as usize..meta.committed_len as usize];
+        let catalog = format::decode_catalog(cat, meta.catalog_xxh3, meta.committed_len, path)?;
+        Ok(Snapshot {
+            image: &image[..meta.committed_len as usize],
+            catalog: Arc::new(catalog),
+            meta,
+        })
+    }
+
+    /// A generation whose catalog was decoded earlier from this same image (cached by `Db`). Views
+    /// bounds-check every access, so a mismatched pair gives errors, never undefined behaviour.
+    pub fn with_catalog(image: &'a [u8], catalog: Arc<Catalog>, meta: MetaSlot) -> Snapshot<'a> {
+        Snapshot {
+            image,
+            catalog,
+            meta,
+        }
+    }
+
+    pub fn shared_catalog(&self) -> Arc<Catalog> {
+        Arc::clone(&self.catalog)
+    }
+
+    pub fn catalog(&self) -> &Catalog {
+        &self.catalog
+    }
+    pub fn meta(&self) -> &MetaSlot {
+        &self.meta
+    }
+    pub fn image(&self) -> &'a [u8] {
+        self.image
+    }
+
+    /// Checks every section's checksum (the full walk of `covec verify`).
+    pub fn verify(&self, path: &Path) -> Result<()> {
+        format::verify_sections(&self.catalog, self.image, path)
+    }
+
+    pub fn collection(&self, name: &str) -> Result<CollectionView<'_>> {
+        let entry = self
+            .catalog
+            .collection(name)
+            .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
+        CollectionView::new(entry, self.image)
+    }
+}
+
+fn pk_of(v: ValueRef<'_>) -> Option<Pk> {
+    match v {
+        ValueRef::Int(i) => Some(Pk::Int(i)),
+        ValueRef::Str(s) => Some(Pk::Str(s.to_owned())),
+        _ => None,
+    }
+}
+
+fn cmp_pk_ref(v: ValueRef<'_>, pk: &Pk) -> Option<Ordering> {
+    match (v, pk) {
+        (ValueRef::Int(a), Pk::Int(b)) => Some(a.cmp(b)),
+        (ValueRef::Str(a), Pk::Str(b)) => Some(a.cmp(b.as_str())),
+        _ => None,
+    }
+}
+
+/// Where a row lives: part index and row number.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RowId {
+    pub part: usize,
+    pub row: usize,
+}
+
+/// A collection of one generation: its schema and its parts' columns.
+pub struct CollectionView<'a> {
+    pub(super) entry: &'a CollectionEntry,
+    pub(super) image: &'a [u8],
+    pub(super) parts: Vec<PartView<'a>>,
+    pub(super) pk_col: usize,
+}
+
+/// One row shown to filters.
+pub(super) struct RowRef<'v, 'a> {
+    pub(super) view: &'v CollectionView<'a>,
+    pub(super) id: RowId,
+}
+
+impl RowView for RowRef<'_, '_> {
+    fn value(&self, field: &str) -> ValueRef<'_> {
+        self.view
+            .field_index(field)
+            .and_then(|c| self.view.parts[self.id.part].cols[c].get(self.id.row))
+            .unwrap_or(ValueRef::Null)
+    }
+    fn dynamic(&self) -> Option<&str> {
+        self.view.dynamic_text(self.id)
+    }
+}
+
+impl<'a> CollectionView<'a> {
+    fn new(entry: &'a CollectionEntry, image: &'a [u8]) -> Result<CollectionView<'a>> {
+        let parts = entry
+            .parts
+            .iter()
+            .map(|p| PartView::new(&entry.schema, p, image))
+            .collect::<Result<Vec<_>>>()?;
+        let pk_col = entry
+            .schema
+            .fields
+            .iter()
+            .position(|f| f.is_primary)
+            .ok_or_else(|| corrupt("schema without primary key"))?;
+        Ok(CollectionView {
+            entry,
+            image,
+            parts,
+            pk_col,
+        })
+    }
+
+    pub fn entry(&self) -> &'a CollectionEntry {
+        self.entry
+    }
+    pub fn schema(&self) -> &'a CollectionSchema {
+        &self.entry.schema
+    }
+
+    /// Live rows.
+    pub fn row_count(&self) -> u64 {
+        self.parts
+            .iter()
+            .map(|p| p.rows as u64 - p.deleted_count)
+            .sum()
+    }
+
+    /// Live rows outside every graph (the exact-searched tail) when the collection has an approximate
+    /// index and enough rows for a graph; 0 otherwise (an exact scan is then the index).
+    pub fn pending_index_rows(&self) -> Result<u64> {
+        let fields = ann::graph_fields(self.entry)?;
+        if fields.is_empty() || self.row_count() < ann::MIN_GRAPH_ROWS {
+            return Ok(0);
+        }
+        Ok(self
+            .entry
+            .parts
+            .iter()
+            .filter(|p| !ann::covers(&p.ann, &fields))
+            .map(|p| p.rows.saturating_sub(p.deleted_count))
+            .sum())
+    }
+
+    pub(super) fn field_index(&self, name: &str) -> Option<usize> {
+        self.entry.schema.fields.iter().position(|f| f.name == name)
+    }
+
+    fn dynamic_text(&self, id: RowId) -> Option<&'a str> {
+        self.parts[id.part].dynamic.as_ref()?.text(id.row)
+    }
+
+    pub(super) fn pk(&self, id: RowId) -> Result<Pk> {
+        self.parts[id.part].cols[self.pk_col]
+            .get(id.row)
+            .and_then(pk_of)
+            .ok_or_else(|| corrupt("primary key value unreadable"))
+    }
+
+    /// The live row holding `pk`, if any.
+    pub fn find(&self, pk: &Pk) -> Option<RowId> {
+        for (pi, part) in self.parts.iter().enumerate().rev() {
+            let col = &part.cols[self.pk_col];
+            let (mut lo, mut hi) = (0usize, part.rows);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                let row = part.pk_order(mid)?;
+                match cmp_pk_ref(col.get(row)?, pk)? {
+                    Ordering::Less => lo = mid + 1,
+                    Ordering::Greater => hi = mid,
+                    Ordering::Equal => {
+                        if part.is_live(row) {
+                            return Some(RowId { part: pi, row });
+                        }
+                        break;
+                    }
+                }
+            }
+        }
+        None
+    }
+
+    /// Every live row, part by part.
+    fn live_rows(&self) -> impl Iterator<Item = RowId> + '_ {
+        (0..self.parts.len()).flat_map(|pi| self.part_live_rows(pi))
+    }
+
+    /// The live rows of part `pi`, in row order.
+    pub(super) fn part_live_rows(&self, pi: usize) -> impl Iterator<Item = RowId> + '_ {
+        let p = &self.parts[pi];
+        (0..p.rows)
+            .filter(move |&r| p.is_live(r))
+            .map(move |row| RowId { part: pi, row })
+    }
+
+    /// Live rows the filter accepts (all live rows without one).
+    pub fn matching(&self, filter: Option<&dyn RowFilter>) -> Vec<RowId> {
+        match filter {
+            None => self.live_rows().collect(),
+            Some(f) => self
+                .live_rows()
+                .filter(|&id| f.matches(&RowRef { view: self, id }))
+                .collect(),
+        }
+    }
+
+    /// The value of field `c` as an owned `Value` of the field's type.
+    fn value(&self, id: RowId, c: usize) -> Result<Value> {
+        let v = self.parts[id.part].cols[c].get(id.row).ok_or_else(|| {
+            corrupt(format!(
+                "field '{}' unreadable",
+                self.entry.schema.fields[c].name
+            ))
+        })?;
+        coerce::owned(v)
+    }
+
+    /// The row's dynamic keys as a JSON object (empty without dynamic fields).
+    fn dynamic_map(&self, id: RowId) -> Result<serde_json::Map<String, serde_json::Value>> {
+        if self.parts[id.part].dynamic.is_none() {
+            return Ok(serde_json::Map::new());
+        }
+        let text = self
+            .dynamic_text(id)
+            .ok_or_else(|| corrupt("dynamic field unreadable"))?;
+        match serde_json::from_str(text) {
+            Ok(serde_json::Value::Object(m)) => Ok(m),
+            _ => Err(corrupt("dynamic field is not a JSON object")),
+        }
+    }
+
+    /// The output row: pk first (if `with_pk`), then the chosen schema fields in schema order, then
+    /// the chosen dynamic keys.
+    pub(super) fn output_row(&self, id: RowId, out: &OutputFields, with_pk: bool) -> Result<Row> {
+        let schema = &self.entry.schema;
+        let named = |n: &str| out.names.iter().any(|x| x == n);
+        let mut row = Row::new();
+        if with_pk {
+            row.push((schema.fields[self.pk_col].name.clone(), self.pk(id)?.into()));
+        }
+        for (c, f) in schema.fields.iter().enumerate() {
+            if c != self.pk_col && (out.all || named(&f.name)) {
+                row.push((f.name.clone(), self.value(id, c)?));
+            }
+        }
+        if schema.enable_dynamic_field {
+            let all_dynamic = out.all || named("$meta");
+            for (k, v) in self.dynamic_map(id)? {
+                if all_dynamic || (named(&k) && schema.field(&k).is_none()) {
+                    row.push((k, Value::Json(v)));
+                }
+            }
+        }
+        Ok(row)
+    }
+
+    /// Full stored row (every field and the dynamic object), for merges and partial upserts.
+    pub(super) fn stored_row(&self, id: RowId) -> Result<StoredRow> {
+        let values = (0..self.entry.schema.fields.len())
+            .map(|c| self.value(id, c))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(StoredRow {
+            values,
+            dynamic: self.dynamic_map(id)?,
+        })
+    }
+
+    pub fn get(&self, ids: &[Pk], out: &OutputFields) -> Result<Vec<Row>> {
+        ids.iter()
+            .filter_map(|pk| self.find(pk))
+            .map(|id| self.output_row(id, out, true))
+            .collect()
+    }
+
+    /// Matching rows in primary-key order, after `offset`, at most `limit`.
+    pub fn query(
+        &self,
+        filter: Option<&dyn RowFilter>,
+        out: &OutputFields,
+        limit: Option<usize>,
+        offset: usize,
+    ) -> Result<Vec<Row>> {
+        let mut keyed = self
+            .matching(filter)
+            .into_iter()
+            .map(|id| Ok((self.pk(id)?, id)))
+            .collect::<Result<Vec<_>>>()?;
+        keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        keyed
+            .into_iter()
+            .skip(offset)
+            .take(limit.unwrap_or(usize::MAX))
+            .map(|(_, id)| self.output_row(id, out, true))
+            .collect()
+    }
+
+    pub fn count(&self, filter: Option<&dyn RowFilter>) -> u64 {
+        match filter {
+            None => self.row_count(),
+            Some(_) => self.matching(filter).len() as u64,
+        }
+    }
+}
