@@ -17,6 +17,7 @@ pub mod rowview;
 pub mod schema;
 pub mod search_params;
 pub mod segment;
+pub mod sparse;
 pub mod store;
 pub mod text;
 pub mod value;
