@@ -66,13 +66,18 @@ fn check(part: &Part, query: &SparseVector, scoring: Scoring, k: usize, keep: Ke
     );
 }
 
+/// Row counts: small parts, and parts spanning several of the pruned search's 1024-row windows.
+fn rows_strategy() -> impl Strategy<Value = usize> {
+    prop_oneof![0usize..300, 900usize..4000]
+}
+
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(300))]
 
     #[test]
     fn ip_search_is_the_exact_top_k(
         seed in any::<u64>(),
-        n in 0usize..500,
+        n in rows_strategy(),
         vocab in 1usize..80,
         max_terms in 1usize..16,
         values in values_strategy(),
@@ -93,7 +98,7 @@ proptest! {
     #[test]
     fn bm25_search_is_the_exact_top_k(
         seed in any::<u64>(),
-        n in 0usize..500,
+        n in rows_strategy(),
         vocab in 1usize..80,
         max_terms in 1usize..24,
         query_terms in 0usize..8,

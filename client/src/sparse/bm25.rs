@@ -61,7 +61,7 @@ impl Bm25Params {
 
 /// The BM25 term factor of a document with frequency `tf` and length `dl` (knowhere's order of
 /// operations, in `f32`). Increasing in `tf`, decreasing in `dl`, increasing in `avgdl`.
-#[inline]
+#[inline(always)]
 pub fn term_factor(tf: f32, dl: f32, params: Bm25Params, avgdl: f32) -> f32 {
     let Bm25Params { k1, b } = params;
     tf * (k1 + 1.0) / (tf + k1 * (1.0 - b + b * (dl / avgdl)))

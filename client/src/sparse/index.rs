@@ -613,6 +613,7 @@ impl<'a> SparseIndexView<'a> {
 
     /// Row `doc`'s BM25 length (0 for IP); `doc < n`. A stored length that is not a finite number
     /// >= 0 is `Corrupt`.
+    #[inline(always)]
     pub(crate) fn doc_len(&self, doc: u32) -> Result<f32> {
         match self.doc_len.get(doc as usize) {
             None => Ok(0.0),

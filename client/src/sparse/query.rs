@@ -29,7 +29,7 @@ impl Scoring {
     /// One query term's contribution: its weight times the document's value (IP) or term factor
     /// (BM25, with the document's length `dl`). Every search sums these per document in the
     /// query's term order, so all of them report bit-identical scores.
-    #[inline]
+    #[inline(always)]
     pub(crate) fn contribution(&self, weight: f32, value: f32, dl: f32) -> f32 {
         match *self {
             Scoring::Ip => weight * value,

@@ -1,16 +1,23 @@
-//! Top-k search over an index section: exhaustive term-at-a-time scoring, and document-at-a-time
-//! block-max MaxScore, which returns the same hits with the same scores while skipping what cannot
-//! reach the top k.
+//! Top-k search over an index section: exhaustive term-at-a-time scoring, and a pruned search that
+//! returns the same hits with the same scores while skipping what cannot reach the top k.
+//!
+//! The pruned search is windowed block-max MaxScore, the scheme of Lucene's MaxScoreBulkScorer.
+//! Terms are ordered by the bound of their contribution to any row; while the bounds of a prefix of
+//! them sum to at most the current k-th score `theta`, a row found only in those lists cannot
+//! enter, so only the other terms ("essential") choose where the next window of `WINDOW` rows
+//! starts. In the window, each term's bound is recomputed from the posting blocks that reach it and
+//! the terms are split again: the window's essential terms are scored term at a time into a buffer
+//! (in query order), and each row they hold is completed from the others, largest bound first,
+//! only while its partial score plus their remaining bounds can still beat `theta`.
 //!
 //! Exactness. Every search scores a row as the sum, in the query's term order, of one `f32`
 //! contribution per query term that holds it (`Scoring::contribution`), so all searches (and
 //! `Scoring::score` over a stored row) agree bit for bit. Hits are ordered by score, then by lower
-//! row; only rows scoring above 0 are hits. The pruned search visits rows in ascending order, so a
-//! row enters the current top k only if it scores strictly above the k-th score `theta` (a tie
-//! loses to the lower row already held). It skips a row, or a run of rows, only when an upper bound
-//! of their score is at most `theta`. Bounds are computed in `f64` from stored maxima that are at
-//! least every value they cover and widened by `slack`, so they are at least the `f32` score (whose
-//! rounding they cover); so no skipped row could have entered, and the result is exact.
+//! row; only rows scoring above 0 are hits. Rows are visited in ascending order, so a row enters
+//! the top k only if it scores strictly above `theta` (a tie loses to the lower row already held);
+//! a row is passed over only when a bound of its score is at most `theta`. Bounds are computed in
+//! `f64` from stored maxima that are at least every value they cover, and widened by `beats` to
+//! cover the `f32` rounding of the score, so no row passed over could have entered.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -25,14 +32,6 @@ use crate::error::{Error, Result};
 
 /// A cursor's row once it has passed its last posting (rows are below `n` < 2^32 - 1).
 const END: u32 = u32::MAX;
-
-/// `bound`, widened to cover the rounding of an `f32` score summed over `terms` contributions, can
-/// exceed `theta`. Each contribution is within a few `f32` ulps (2^-24 relative each) of its real
-/// value, and a sum of `terms` non-negative values within `terms` ulps; the margin is several
-/// times both.
-fn beats(bound: f64, theta: f32, terms: usize) -> bool {
-    bound * (1.0 + 1e-5 + terms as f64 * 2.5e-7) > f64::from(theta)
-}
 
 /// Upper bounds of a term's contributions from stored maxima, for one query.
 #[derive(Clone, Copy)]
@@ -184,7 +183,7 @@ fn terms<'a>(index: &SparseIndexView<'a>, query: SparseRef) -> Result<Vec<Term<'
 }
 
 /// The contribution of a posting, its stored value and (BM25) row length checked first.
-#[inline]
+#[inline(always)]
 fn contribution(
     index: &SparseIndexView,
     scoring: &Scoring,
@@ -199,7 +198,7 @@ fn contribution(
 }
 
 /// A row read from a posting list: below `n`, and above the one read before it (`previous`).
-#[inline]
+#[inline(always)]
 fn checked_row(row: u32, previous: Option<u32>, n: usize) -> Result<u32> {
     if row as usize >= n || previous.is_some_and(|p| row <= p) {
         return Err(corrupt(
@@ -280,110 +279,107 @@ pub(crate) fn exhaustive(
     Ok(top.into_hits())
 }
 
-/// A query term's position in its postings, with what the pruned search needs of its blocks.
+/// The first posting of `p` at or after row `target`, searching from posting `from` (every posting
+/// before `from` is below `target`): gallops over blocks by their last rows, then searches the
+/// block.
+fn first_at_or_after(p: &Postings, bs: usize, target: u32, from: usize) -> usize {
+    let blocks = p.block_last.len();
+    let mut lo = from / bs;
+    if lo >= blocks {
+        return p.docs.len();
+    }
+    let mut step = 1;
+    while lo + step < blocks && p.block_last[lo + step - 1] < target {
+        lo += step;
+        step *= 2;
+    }
+    let hi = (lo + step).min(blocks);
+    let block = lo + p.block_last[lo..hi].partition_point(|&last| last < target);
+    if block >= blocks {
+        return p.docs.len();
+    }
+    let start = from.max(block * bs);
+    let end = ((block + 1) * bs).min(p.docs.len()).max(start);
+    start + p.docs[start..end].partition_point(|&r| r < target)
+}
+
+/// Rows per window of the pruned search (a query-time choice, not part of the layout).
+const WINDOW: usize = 1024;
+
+/// A set of a window's rows, iterated in ascending order.
+#[derive(Clone, Copy)]
+struct Rows([u64; WINDOW / 64]);
+
+impl Rows {
+    const EMPTY: Rows = Rows([0; WINDOW / 64]);
+
+    fn insert(&mut self, i: usize) -> bool {
+        let (word, bit) = (i / 64, 1u64 << (i % 64));
+        let new = self.0[word] & bit == 0;
+        self.0[word] |= bit;
+        new
+    }
+
+    fn iter(self) -> impl Iterator<Item = usize> {
+        self.0.into_iter().enumerate().flat_map(|(j, mut word)| {
+            std::iter::from_fn(move || {
+                (word != 0).then(|| {
+                    let i = word.trailing_zeros() as usize;
+                    word &= word - 1;
+                    j * 64 + i
+                })
+            })
+        })
+    }
+}
+
+/// A query term's place in its postings during the pruned search.
 struct Cursor<'a> {
     p: Postings<'a>,
     weight: f32,
-    /// Position in the query (the order contributions are summed in).
-    slot: usize,
-    /// Bound of this term's contribution to any row.
+    /// Bound of the term's contribution to any row.
     bound: f64,
+    /// First posting not yet passed.
     pos: usize,
-    /// `p.docs[pos]`, or `END`.
-    row: u32,
-    /// Whether a posting has been read (rows must then ascend).
-    started: bool,
-    /// First block whose last row is at least the latest shallow target.
-    shallow: usize,
     /// The last block bound computed, `(block, bound)`.
     cached: (usize, f64),
-    n: usize,
-    block_size: usize,
 }
 
-impl<'a> Cursor<'a> {
-    fn new(
-        term: Term<'a>,
-        slot: usize,
-        bounder: &Bounder,
-        index: &SparseIndexView,
-    ) -> Result<Self> {
-        let p = term.postings;
-        let mut c = Cursor {
-            bound: bounder.bound(term.weight, p.max, p.min_len, p.max_score),
-            p,
-            weight: term.weight,
-            slot,
-            pos: 0,
-            row: END,
-            started: false,
-            shallow: 0,
-            cached: (usize::MAX, 0.0),
-            n: index.len(),
-            block_size: index.block_size(),
-        };
-        c.load(0)?;
-        Ok(c)
-    }
-
-    fn blocks(&self) -> usize {
-        self.p.block_last.len()
-    }
-
-    fn load(&mut self, pos: usize) -> Result<()> {
-        self.pos = pos;
-        match self.p.docs.get(pos) {
-            None => self.row = END,
-            Some(&row) => {
-                let previous = self.started.then_some(self.row);
-                self.row = checked_row(row, previous, self.n)?;
-                self.started = true;
-            }
+impl Cursor<'_> {
+    /// Moves to the first posting at or after `target`; its row, or `END`. Rows are checked below
+    /// `n` and not below `target` (damaged block bounds could otherwise send the search back).
+    fn seek(&mut self, target: u32, bs: usize, n: usize) -> Result<u32> {
+        // Most seeks find the cursor already there (a window's scan left it past the window).
+        if self.p.docs.get(self.pos).is_some_and(|&row| row < target) {
+            self.pos = first_at_or_after(&self.p, bs, target, self.pos);
         }
-        Ok(())
-    }
-
-    fn next(&mut self) -> Result<()> {
-        self.load(self.pos + 1)
-    }
-
-    /// Moves to the first posting at or past `target`, skipping whole blocks by their last rows.
-    fn seek(&mut self, target: u32) -> Result<()> {
-        while self.row < target {
-            let mut block = self.pos / self.block_size;
-            while block < self.blocks() && self.p.block_last[block] < target {
-                block += 1;
-            }
-            if block >= self.blocks() {
-                return self.load(self.p.docs.len());
-            }
-            let start = (self.pos + 1).max(block * self.block_size);
-            let end = ((block + 1) * self.block_size).min(self.p.docs.len());
-            let skip = self.p.docs[start..end.max(start)].partition_point(|&r| r < target);
-            // A damaged block may leave the row short of `target`; the loop moves on from it.
-            self.load(start + skip)?;
+        match self.p.docs.get(self.pos) {
+            None => Ok(END),
+            Some(&row) if (row as usize) < n && row >= target => Ok(row),
+            Some(&row) => Err(corrupt(
+                SECTION,
+                format!("a posting list's blocks lead to row {row} while seeking row {target}"),
+            )),
         }
-        Ok(())
     }
 
-    /// The block holding the current posting (`row != END`).
-    fn block(&self) -> usize {
-        self.pos / self.block_size
-    }
-
-    /// The first block whose last row is at least `target` (`blocks()` if none); targets ascend.
-    fn shallow_seek(&mut self, target: u32) -> usize {
-        while self.shallow < self.blocks() && self.p.block_last[self.shallow] < target {
-            self.shallow += 1;
-        }
-        self.shallow
-    }
-
-    /// Bound of this term's contribution to any row of `block` (0 past the last block).
-    fn block_bound(&mut self, block: usize, bounder: &Bounder) -> f64 {
-        if block >= self.blocks() {
+    /// Bound of the term's contribution to any of its rows from the current posting up to `last`:
+    /// the largest bound of the blocks holding them.
+    fn window_bound(&mut self, last: u32, bs: usize, bounder: &Bounder) -> f64 {
+        let blocks = self.p.block_last.len();
+        if self.pos >= self.p.docs.len() {
             return 0.0;
         }
+        let mut block = self.pos / bs;
+        let mut bound = self.block_bound(block, bounder);
+        while block + 1 < blocks && self.p.block_last[block] < last {
+            block += 1;
+            bound = bound.max(self.block_bound(block, bounder));
+        }
+        bound
+    }
+
+    fn block_bound(&mut self, block: usize, bounder: &Bounder) -> f64 {
         if self.cached.0 != block {
             let p = &self.p;
             let bound = bounder.bound(
@@ -396,16 +392,55 @@ impl<'a> Cursor<'a> {
         }
         self.cached.1
     }
+}
 
-    fn block_last(&self, block: usize) -> u32 {
-        self.p.block_last[block]
+/// `bound` can lift a row above `theta`, once widened to cover the rounding of an `f32` score
+/// summed over `terms` contributions. Each contribution is within a few `f32` ulps (2^-24 relative
+/// each) of its real value, and a sum of `terms` non-negative values within `terms` more; the
+/// margin is several times both.
+fn beats(bound: f64, theta: f32, terms: usize) -> bool {
+    bound * (1.0 + 1e-5 + terms as f64 * 2.5e-7) > f64::from(theta)
+}
+
+/// A non-essential term's postings in a window cost about this many postings' scoring per seek of
+/// a candidate row: the window completes candidates by seeks only while they are cheaper.
+const SEEK_COST: usize = 4;
+
+/// Buffers for one window of rows `start..=last`.
+struct Window {
+    start: u32,
+    /// Per term, its postings in the window: `begin[t]..end[t]`.
+    begin: Vec<usize>,
+    end: Vec<usize>,
+    /// Candidates' sums in query order (`f32`) and in `f64` (for bounds).
+    acc: Vec<f32>,
+    part: Vec<f64>,
+}
+
+impl Window {
+    fn new(terms: usize) -> Window {
+        Window {
+            start: 0,
+            begin: vec![0; terms],
+            end: vec![0; terms],
+            acc: vec![0.0; WINDOW],
+            part: vec![0.0; WINDOW],
+        }
     }
 
-    fn value(&self) -> f32 {
-        self.p.values[self.pos]
+    /// Adds `value` to row `i`'s sums (the first value sets them).
+    fn add(&mut self, i: usize, value: f32, first: bool) {
+        if first {
+            self.acc[i] = value;
+            self.part[i] = f64::from(value);
+        } else {
+            self.acc[i] += value;
+            self.part[i] += f64::from(value);
+        }
     }
 }
 
+/// The pruned search: windowed block-max MaxScore (see the module documentation).
 pub(crate) fn pruned(
     index: &SparseIndexView,
     query: SparseRef,
@@ -418,134 +453,271 @@ pub(crate) fn pruned(
     if k == 0 || terms.is_empty() {
         return Ok(Vec::new());
     }
-    let mut cursors = terms
-        .into_iter()
-        .enumerate()
-        .map(|(slot, term)| Cursor::new(term, slot, &bounder, index))
-        .collect::<Result<Vec<_>>>()?;
-    // Ascending bounds: a prefix whose bounds sum to at most `theta` is non-essential, since a row
-    // found only in those lists cannot score above `theta`.
-    cursors.sort_by(|a, b| a.bound.total_cmp(&b.bound).then(a.slot.cmp(&b.slot)));
-    let m = cursors.len();
-    let mut by_slot: Vec<usize> = (0..m).collect();
-    by_slot.sort_by_key(|&i| cursors[i].slot);
+    let (n, bs, m) = (index.len(), index.block_size(), terms.len());
+    let mut cursors: Vec<Cursor> = terms
+        .iter()
+        .map(|t| {
+            let p = t.postings;
+            Cursor {
+                p,
+                weight: t.weight,
+                bound: bounder.bound(t.weight, p.max, p.min_len, p.max_score),
+                pos: 0,
+                cached: (usize::MAX, 0.0),
+            }
+        })
+        .collect();
+    // Terms by ascending bound. Rows found only in a prefix whose bounds sum to at most the k-th
+    // score cannot enter; the terms from `lead` on choose where windows start.
+    let mut by_bound: Vec<usize> = (0..m).collect();
+    by_bound.sort_by(|&a, &b| cursors[a].bound.total_cmp(&cursors[b].bound));
     let mut prefix = vec![0.0f64; m + 1];
-    for i in 0..m {
-        prefix[i + 1] = prefix[i] + cursors[i].bound;
+    for (i, &t) in by_bound.iter().enumerate() {
+        prefix[i + 1] = prefix[i] + cursors[t].bound;
     }
+    let mut lead = 0;
 
     let mut top = TopK::new(k);
-    let mut theta = 0.0f32;
-    // Cursors before `first` are non-essential.
-    let mut first = 0;
-    let mut contrib = vec![0.0f32; m];
-    // Block bounds of the non-essential cursors at the current row, and their prefix sums.
-    let mut near = vec![0.0f64; m];
-    let mut near_prefix = vec![0.0f64; m + 1];
-    while first < m {
-        let row = cursors[first..].iter().map(|c| c.row).min().unwrap_or(END);
-        if row == END {
+    // The window's bound per term, the terms by ascending window bound and its prefix sums, and
+    // which terms are essential in the window.
+    let mut bound = vec![0.0f64; m];
+    let mut order: Vec<usize> = Vec::with_capacity(m);
+    let mut low = vec![0.0f64; m + 1];
+    let mut essential = vec![false; m];
+    let mut w = Window::new(m);
+    let mut base = 0u32;
+    while lead < m {
+        let mut start = END;
+        for &t in &by_bound[lead..] {
+            start = start.min(cursors[t].seek(base, bs, n)?);
+        }
+        if start == END {
             break;
         }
-        let mut bound = 0.0;
-        for c in &mut cursors[first..] {
-            if c.row == row {
-                bound += c.block_bound(c.block(), &bounder);
+        let last = start.saturating_add(WINDOW as u32 - 1).min(n as u32 - 1);
+        for (t, c) in cursors.iter_mut().enumerate() {
+            c.seek(start, bs, n)?;
+            bound[t] = c.window_bound(last, bs, &bounder);
+        }
+        order.clear();
+        order.extend(0..m);
+        order.sort_by(|&a, &b| bound[a].total_cmp(&bound[b]));
+        for (i, &t) in order.iter().enumerate() {
+            low[i + 1] = low[i] + bound[t];
+        }
+        // order[..e] are non-essential in this window: together they cannot lift a row above the
+        // k-th score.
+        let theta = top.threshold();
+        let mut e = 0;
+        while e < m && !beats(low[e + 1], theta, m) {
+            e += 1;
+        }
+        if e < m {
+            for (i, &t) in order.iter().enumerate() {
+                essential[t] = i >= e;
             }
-        }
-        for i in 0..first {
-            let block = cursors[i].shallow_seek(row);
-            near[i] = cursors[i].block_bound(block, &bounder);
-            near_prefix[i + 1] = near_prefix[i] + near[i];
-            bound += near[i];
-        }
-        if !beats(bound, theta, m) {
-            skip(&mut cursors, first, row, theta, m, &bounder, &near_prefix)?;
-            continue;
-        }
-        if filter.is_none_or(|f| f(row)) {
-            let mut partial = 0.0f64;
-            for (i, c) in cursors.iter().enumerate().skip(first) {
-                if c.row == row {
-                    contrib[i] = contribution(index, &scoring, c.weight, row, c.value())?;
-                    partial += f64::from(contrib[i]);
+            w.start = start;
+            locate(&mut w, &cursors, last, bs);
+            let (mut held, mut others) = (0, 0);
+            for ((&begin, &end), &is_essential) in w.begin.iter().zip(&w.end).zip(&essential) {
+                if is_essential {
+                    held += end - begin;
+                } else {
+                    others += end - begin;
                 }
             }
-            // Non-essential terms, largest bound first, while the row can still beat `theta`.
-            let mut alive = true;
-            for i in (0..first).rev() {
-                if !beats(partial + near_prefix[i + 1], theta, m) {
-                    alive = false;
-                    break;
-                }
-                if near[i] > 0.0 {
-                    let c = &mut cursors[i];
-                    c.seek(row)?;
-                    if c.row == row {
-                        contrib[i] = contribution(index, &scoring, c.weight, row, c.value())?;
-                        partial += f64::from(contrib[i]);
-                    }
-                }
+            // `held` bounds the candidates; seeks pay only when they are few.
+            if held * e * SEEK_COST >= others {
+                scan_window(
+                    &mut w, &cursors, &essential, index, &scoring, n, filter, &mut top,
+                )?;
+            } else {
+                let split = Split {
+                    order: &order,
+                    low: &low,
+                    bound: &bound,
+                    essential: &essential,
+                    e,
+                };
+                seek_window(
+                    &mut w,
+                    &mut cursors,
+                    &split,
+                    index,
+                    &scoring,
+                    (n, bs),
+                    filter,
+                    &mut top,
+                )?;
             }
-            if alive {
-                let score = by_slot.iter().fold(0.0f32, |s, &i| s + contrib[i]);
-                if score > theta {
-                    top.offer(row, score);
-                    theta = top.threshold();
-                }
+            // Every term's postings before `end` are at or before the window's last row.
+            for (c, &end) in cursors.iter_mut().zip(&w.end) {
+                c.pos = end;
             }
-            contrib.fill(0.0);
         }
-        for c in &mut cursors[first..] {
-            if c.row == row {
-                c.next()?;
-            }
+        if last as usize + 1 >= n {
+            break;
         }
-        while first < m && !beats(prefix[first + 1], theta, m) {
-            first += 1;
+        base = last + 1;
+        let theta = top.threshold();
+        while lead < m && !beats(prefix[lead + 1], theta, m) {
+            lead += 1;
         }
     }
     Ok(top.into_hits())
 }
 
-/// The row at the essential cursors cannot beat `theta` on block bounds. If no row up to the end of
-/// the shortest current block can either, jump every essential cursor past it; else step past
-/// `row`.
-fn skip(
-    cursors: &mut [Cursor],
-    first: usize,
-    row: u32,
-    theta: f32,
-    m: usize,
-    bounder: &Bounder,
-    near_prefix: &[f64],
+/// Every term's postings in the window `start..=last`.
+fn locate(w: &mut Window, cursors: &[Cursor], last: u32, bs: usize) {
+    for (t, c) in cursors.iter().enumerate() {
+        w.begin[t] = c.pos;
+        w.end[t] = first_at_or_after(&c.p, bs, last.saturating_add(1), c.pos);
+    }
+}
+
+/// Row `row`'s index in the window, checked (`previous` is the term's row before it).
+#[inline(always)]
+fn window_row(w: &Window, row: u32, previous: Option<u32>, n: usize) -> Result<usize> {
+    let row = checked_row(row, previous, n)?;
+    match row.checked_sub(w.start) {
+        Some(i) if (i as usize) < WINDOW => Ok(i as usize),
+        _ => Err(corrupt(SECTION, "a posting list's blocks are damaged")),
+    }
+}
+
+/// Scores every row of the window from every term, in query order (so the sums are the canonical
+/// scores), and offers the rows an essential term holds.
+#[allow(clippy::too_many_arguments)]
+fn scan_window(
+    w: &mut Window,
+    cursors: &[Cursor],
+    essential: &[bool],
+    index: &SparseIndexView,
+    scoring: &Scoring,
+    n: usize,
+    filter: Option<&dyn Fn(u32) -> bool>,
+    top: &mut TopK,
 ) -> Result<()> {
-    let mut upto = END;
-    for c in &cursors[first..] {
-        if c.row != END {
-            upto = upto.min(c.block_last(c.block()));
+    let mut touched = Rows::EMPTY;
+    let mut candidates = Rows::EMPTY;
+    for (t, c) in cursors.iter().enumerate() {
+        let mut previous = None;
+        for pos in w.begin[t]..w.end[t] {
+            let row = c.p.docs[pos];
+            let i = window_row(w, row, previous, n)?;
+            previous = Some(row);
+            let value = contribution(index, scoring, c.weight, row, c.p.values[pos])?;
+            if touched.insert(i) {
+                w.acc[i] = value;
+            } else {
+                w.acc[i] += value;
+            }
+            if essential[t] {
+                candidates.insert(i);
+            }
         }
     }
-    for c in &cursors[..first] {
-        if c.shallow < c.blocks() {
-            upto = upto.min(c.block_last(c.shallow));
-        }
-    }
-    // Every row in row..=upto lies in these blocks of the essential lists that reach it, and in
-    // the non-essential lists' blocks found for `row`.
-    let mut bound = near_prefix[first];
-    for c in &mut cursors[first..] {
-        if c.row <= upto {
-            bound += c.block_bound(c.block(), bounder);
-        }
-    }
-    let jump = !beats(bound, theta, m);
-    for c in &mut cursors[first..] {
-        if jump {
-            c.seek(upto.saturating_add(1))?;
-        } else if c.row == row {
-            c.next()?;
+    for i in candidates.iter() {
+        let row = w.start + i as u32;
+        if w.acc[i] > top.threshold() && filter.is_none_or(|f| f(row)) {
+            top.offer(row, w.acc[i]);
         }
     }
     Ok(())
+}
+
+/// A window's split of the terms: by ascending window bound (`order`, prefix sums `low`), the
+/// first `e` non-essential.
+struct Split<'s> {
+    order: &'s [usize],
+    low: &'s [f64],
+    bound: &'s [f64],
+    essential: &'s [bool],
+    e: usize,
+}
+
+/// Scores the candidates from the essential terms, then completes each, in row order, from the
+/// non-essential terms by seeking, largest window bound first, while it can still beat the k-th
+/// score. A candidate some non-essential term holds is rescored in query order.
+#[allow(clippy::too_many_arguments)]
+fn seek_window(
+    w: &mut Window,
+    cursors: &mut [Cursor],
+    split: &Split,
+    index: &SparseIndexView,
+    scoring: &Scoring,
+    (n, bs): (usize, usize),
+    filter: Option<&dyn Fn(u32) -> bool>,
+    top: &mut TopK,
+) -> Result<()> {
+    let m = cursors.len();
+    let mut candidates = Rows::EMPTY;
+    for (t, c) in cursors.iter().enumerate() {
+        if !split.essential[t] {
+            continue;
+        }
+        let mut previous = None;
+        for pos in w.begin[t]..w.end[t] {
+            let row = c.p.docs[pos];
+            let i = window_row(w, row, previous, n)?;
+            previous = Some(row);
+            let value = contribution(index, scoring, c.weight, row, c.p.values[pos])?;
+            let first = candidates.insert(i);
+            w.add(i, value, first);
+        }
+    }
+    for i in candidates.iter() {
+        let row = w.start + i as u32;
+        if filter.is_some_and(|f| !f(row)) {
+            continue;
+        }
+        let theta = top.threshold();
+        let mut partial = w.part[i];
+        let mut extra = false;
+        let mut alive = true;
+        for j in (0..split.e).rev() {
+            if !beats(partial + split.low[j + 1], theta, m) {
+                alive = false;
+                break;
+            }
+            let t = split.order[j];
+            let c = &mut cursors[t];
+            if split.bound[t] > 0.0 && c.seek(row, bs, n)? == row {
+                let value = contribution(index, scoring, c.weight, row, c.p.values[c.pos])?;
+                partial += f64::from(value);
+                extra = true;
+            }
+        }
+        if !alive {
+            continue;
+        }
+        let score = if extra {
+            canonical_score(w, cursors, index, scoring, row)?
+        } else {
+            w.acc[i]
+        };
+        if score > theta {
+            top.offer(row, score);
+        }
+    }
+    Ok(())
+}
+
+/// Row `row`'s score from every term's window postings, in query order.
+fn canonical_score(
+    w: &Window,
+    cursors: &[Cursor],
+    index: &SparseIndexView,
+    scoring: &Scoring,
+    row: u32,
+) -> Result<f32> {
+    let mut score = 0.0f32;
+    for (t, c) in cursors.iter().enumerate() {
+        let window = &c.p.docs[w.begin[t]..w.end[t]];
+        if let Ok(at) = window.binary_search(&row) {
+            let pos = w.begin[t] + at;
+            score += contribution(index, scoring, c.weight, row, c.p.values[pos])?;
+        }
+    }
+    Ok(score)
 }
