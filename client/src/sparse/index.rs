@@ -643,7 +643,8 @@ impl<'a> SparseIndexView<'a> {
     }
 
     /// [`search`](Self::search) by scoring every posting of every query term (term at a time):
-    /// Milvus's TAAT_NAIVE, the reference the pruned search is measured against.
+    /// Milvus's TAAT_NAIVE, the reference the pruned search is measured against. Keeps a score
+    /// per row of the part (8 bytes a row, per thread, reused).
     pub fn search_exhaustive(
         &self,
         query: SparseRef,
