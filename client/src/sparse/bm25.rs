@@ -21,7 +21,7 @@
 
 use std::collections::BTreeMap;
 
-use super::bytes::{align8, array, check_host, corrupt, put_all, u32_at, u64_at};
+use super::bytes::{align8, array, check_header, corrupt, put_all, u32_at, u64_at};
 use super::vector::{SparseRef, SparseVector};
 use crate::error::{Error, Result};
 
@@ -261,21 +261,13 @@ impl<'a> Bm25StatsView<'a> {
     /// Checks the header and the array lengths (O(1)); lookups check what they read. `bytes` must
     /// start 8-byte aligned in memory.
     pub fn wrap(bytes: &'a [u8]) -> Result<Bm25StatsView<'a>> {
-        check_host(bytes, STATS)?;
-        if bytes.len() < STATS_HEADER as usize || bytes[..8] != STATS_MAGIC {
-            return Err(corrupt(STATS, "the section does not start with its magic"));
-        }
-        let version = u32_at(bytes, 8);
-        if version > STATS_VERSION {
-            return Err(Error::NewerVersion {
-                path: STATS.into(),
-                found: version,
-                supported: STATS_VERSION,
-            });
-        }
-        if version == 0 || u32_at(bytes, 12) != 0 || u32_at(bytes, 36) != 0 {
-            return Err(corrupt(STATS, "unknown version 0, flags or reserved bits"));
-        }
+        check_header(
+            bytes,
+            STATS,
+            (&STATS_MAGIC, STATS_HEADER, STATS_VERSION),
+            &[12, 36],
+            None,
+        )?;
         let count = u64::from(u32_at(bytes, 32));
         let layout = StatsLayout::new(count);
         if layout.total != bytes.len() as u64 {

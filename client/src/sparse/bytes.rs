@@ -41,7 +41,7 @@ impl Plain for f32 {
 
 /// The start of every section must be 8-byte aligned in memory (the db format places sections
 /// 64-byte aligned), so that arrays at 8-aligned offsets can be borrowed as `u64`s in place.
-pub(crate) fn check_host(bytes: &[u8], section: &str) -> Result<()> {
+fn check_host(bytes: &[u8], section: &str) -> Result<()> {
     if cfg!(target_endian = "big") {
         return Err(Error::invalid(format!(
             "the {section} is read in place as little-endian numbers; big-endian hosts are not supported"
@@ -53,6 +53,49 @@ pub(crate) fn check_host(bytes: &[u8], section: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// What every sparse section's header holds, checked: at least `header` bytes starting with
+/// `magic`, a version from 1 to `supported` (above: `NewerVersion`), zeros in the flag and reserved
+/// words at `zeros`, and (with `rows`) the caller's row count at byte 16. Also `check_host`.
+pub(crate) fn check_header(
+    bytes: &[u8],
+    section: &str,
+    (magic, header, supported): (&[u8; 8], u64, u32),
+    zeros: &[usize],
+    rows: Option<usize>,
+) -> Result<()> {
+    check_host(bytes, section)?;
+    if bytes.len() < header as usize || bytes[..8] != *magic {
+        return Err(corrupt(
+            section,
+            "the section does not start with its magic",
+        ));
+    }
+    let version = u32_at(bytes, 8);
+    if version > supported {
+        return Err(Error::NewerVersion {
+            path: PathBuf::from(format!("<{section}>")),
+            found: version,
+            supported,
+        });
+    }
+    if version == 0 || zeros.iter().any(|&at| u32_at(bytes, at) != 0) {
+        return Err(corrupt(
+            section,
+            "unknown version 0, flags or reserved bits",
+        ));
+    }
+    match rows {
+        Some(n) if u32_at(bytes, 16) as usize != n => Err(corrupt(
+            section,
+            format!(
+                "the section covers {} rows but the part has {n}",
+                u32_at(bytes, 16)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `count` values of `T` at byte `offset`, borrowed in place. The caller has checked that

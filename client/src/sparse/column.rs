@@ -1,7 +1,7 @@
 //! A part's SPARSE_FLOAT_VECTOR column: its rows in compressed sparse row form, one section read in
 //! place (layout in docs/sparse.md, "Column").
 
-use super::bytes::{array, check_host, corrupt, put_all, u32_at, u64_at};
+use super::bytes::{array, check_header, corrupt, put_all, u32_at, u64_at};
 use super::vector::SparseRef;
 use crate::error::{Error, Result};
 
@@ -77,34 +77,14 @@ impl<'a> SparseColumnView<'a> {
     /// Checks the header, the array lengths and the first and last offsets (O(1)); `row` checks the
     /// offsets it reads. `n` is the part's row count. `bytes` must start 8-byte aligned in memory.
     pub fn wrap(bytes: &'a [u8], n: usize) -> Result<SparseColumnView<'a>> {
-        check_host(bytes, SECTION)?;
-        if bytes.len() < HEADER as usize || bytes[..8] != MAGIC {
-            return Err(corrupt(
-                SECTION,
-                "the section does not start with its magic",
-            ));
-        }
-        let version = u32_at(bytes, 8);
-        if version > VERSION {
-            return Err(Error::NewerVersion {
-                path: SECTION.into(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        if version == 0 || u32_at(bytes, 12) != 0 || u32_at(bytes, 20) != 0 {
-            return Err(corrupt(
-                SECTION,
-                "unknown version 0, flags or reserved bits",
-            ));
-        }
+        check_header(
+            bytes,
+            SECTION,
+            (&MAGIC, HEADER, VERSION),
+            &[12, 20],
+            Some(n),
+        )?;
         let rows = u32_at(bytes, 16);
-        if rows as usize != n {
-            return Err(corrupt(
-                SECTION,
-                format!("the column holds {rows} rows but the part has {n}"),
-            ));
-        }
         let nnz = u64_at(bytes, 24);
         // In u128: a lying `nnz` cannot overflow its way to a matching length.
         let expected = u128::from(HEADER) + 8 * (u128::from(rows) + 1) + 8 * u128::from(nnz);

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::hash::{BuildHasherDefault, Hasher};
 
 use super::bm25::{avgdl, doc_len, not_frequencies, term_factor, Bm25Params, Bm25Stats};
-use super::bytes::{array, check_host, corrupt, f32_at, put_all, put_at, u32_at, u64_at};
+use super::bytes::{array, check_header, corrupt, f32_at, put_all, put_at, u32_at, u64_at};
 use super::column::SparseColumnView;
 use super::query::Scoring;
 use super::search;
@@ -332,34 +332,14 @@ impl<'a> SparseIndexView<'a> {
     /// Checks the header and the array lengths (O(1)) for a part of `n` rows. `bytes` must start
     /// 8-byte aligned in memory (the db format places sections 64-byte aligned).
     pub fn wrap(bytes: &'a [u8], n: usize) -> Result<SparseIndexView<'a>> {
-        check_host(bytes, SECTION)?;
-        if bytes.len() < HEADER as usize || bytes[..8] != MAGIC {
-            return Err(corrupt(
-                SECTION,
-                "the section does not start with its magic",
-            ));
-        }
-        let version = u32_at(bytes, 8);
-        if version > VERSION {
-            return Err(Error::NewerVersion {
-                path: SECTION.into(),
-                found: version,
-                supported: VERSION,
-            });
-        }
-        if version == 0 || u32_at(bytes, 56) != 0 || u32_at(bytes, 60) != 0 {
-            return Err(corrupt(
-                SECTION,
-                "unknown version 0, flags or reserved bits",
-            ));
-        }
+        check_header(
+            bytes,
+            SECTION,
+            (&MAGIC, HEADER, VERSION),
+            &[56, 60],
+            Some(n),
+        )?;
         let rows = u32_at(bytes, 16);
-        if rows as usize != n {
-            return Err(corrupt(
-                SECTION,
-                format!("the index covers {rows} rows but the part has {n}"),
-            ));
-        }
         let (k1, b, total_len) = (f32_at(bytes, 40), f32_at(bytes, 44), u64_at(bytes, 48));
         let metric = match u32_at(bytes, 12) {
             METRIC_IP if k1.to_bits() == 0 && b.to_bits() == 0 && total_len == 0 => {
@@ -630,8 +610,9 @@ impl<'a> SparseIndexView<'a> {
     /// The `k` best rows for `query` by `scoring` (best first; ties by lower row), as
     /// `(row, score)`, only rows scoring above 0, only rows `filter` accepts. Exactly the top `k` of
     /// [`search_exhaustive`](Self::search_exhaustive), scores bit for bit, but it skips postings
-    /// and whole blocks that cannot reach the current `k`-th score (block-max MaxScore). `query`
-    /// must be valid (`SparseRef::validate`); `scoring` must be the index's metric.
+    /// and whole windows of rows that cannot reach the current `k`-th score (windowed block-max
+    /// MaxScore, docs/sparse.md). `query` must be valid (`SparseRef::validate`); `scoring` must be
+    /// the index's metric.
     pub fn search(
         &self,
         query: SparseRef,

@@ -165,8 +165,15 @@ struct Term<'a> {
     postings: Postings<'a>,
 }
 
-/// The query's terms that can contribute (weight above 0, present in the index), in query order.
-fn terms<'a>(index: &SparseIndexView<'a>, query: SparseRef) -> Result<Vec<Term<'a>>> {
+/// A search's bounds and the query's terms that can contribute (weight above 0, present in the
+/// index), in query order; `None` when there is nothing to find. Checks the query and the metric.
+fn prepare<'a>(
+    index: &SparseIndexView<'a>,
+    query: SparseRef,
+    scoring: Scoring,
+    k: usize,
+) -> Result<Option<(Bounder, Vec<Term<'a>>)>> {
+    let bounder = Bounder::new(index, scoring)?;
     query.validate()?;
     let mut found = Vec::new();
     for (term, weight) in query.iter() {
@@ -179,7 +186,7 @@ fn terms<'a>(index: &SparseIndexView<'a>, query: SparseRef) -> Result<Vec<Term<'
             }
         }
     }
-    Ok(found)
+    Ok((k > 0 && !found.is_empty()).then_some((bounder, found)))
 }
 
 /// The contribution of a posting, its stored value and (BM25) row length checked first.
@@ -230,12 +237,10 @@ pub(crate) fn exhaustive(
     k: usize,
     filter: Option<&dyn Fn(u32) -> bool>,
 ) -> Result<Vec<(u32, f32)>> {
-    Bounder::new(index, scoring)?;
-    let terms = terms(index, query)?;
-    let mut top = TopK::new(k);
-    if k == 0 || terms.is_empty() {
+    let Some((_, terms)) = prepare(index, query, scoring, k)? else {
         return Ok(Vec::new());
-    }
+    };
+    let mut top = TopK::new(k);
     let n = index.len();
     let mut run = |acc: &mut Accumulator| -> Result<()> {
         if acc.scores.len() < n {
@@ -448,11 +453,9 @@ pub(crate) fn pruned(
     k: usize,
     filter: Option<&dyn Fn(u32) -> bool>,
 ) -> Result<Vec<(u32, f32)>> {
-    let bounder = Bounder::new(index, scoring)?;
-    let terms = terms(index, query)?;
-    if k == 0 || terms.is_empty() {
+    let Some((bounder, terms)) = prepare(index, query, scoring, k)? else {
         return Ok(Vec::new());
-    }
+    };
     let (n, bs, m) = (index.len(), index.block_size(), terms.len());
     let mut cursors: Vec<Cursor> = terms
         .iter()
