@@ -4,8 +4,10 @@
 mod sparse_support;
 
 use covec::sparse::{
-    avgdl, idf, Bm25Params, Bm25Stats, Bm25StatsView, Scoring, SparseMetric, SparseVector,
+    avgdl, idf, term_frequencies, Bm25Params, Bm25Stats, Bm25StatsView, Scoring, SparseMetric,
+    SparseVector,
 };
+use covec::text::{term_id, Analyzer};
 use covec::Error;
 use proptest::prelude::*;
 use sparse_support::{corpus, Aligned, Part, Rng, Values};
@@ -14,16 +16,29 @@ fn vector(pairs: &[(u32, f32)]) -> SparseVector {
     SparseVector::from_pairs(pairs.iter().map(|&(i, v)| (i64::from(i), f64::from(v)))).unwrap()
 }
 
+/// The documents of Milvus Lite's own test_milvus_fts_compat.py (the last with "python" three times),
+/// and an empty one.
+const LITE_TEXTS: [&str; 9] = [
+    "python is a popular programming language",
+    "java is another popular programming language",
+    "machine learning uses python extensively",
+    "deep learning and neural networks",
+    "databases store and retrieve data efficiently",
+    "sql is used for database queries",
+    "python and java are both object oriented",
+    "natural language processing with python python python",
+    "",
+];
+
 // Recorded from Milvus Lite 3.2.2 (pure Python, `milvus_lite.index.sparse_inverted`), run as:
 //
 //     an = milvus_lite.analyzer.factory.create_analyzer({"tokenizer": "standard"})
-//     tfs = [compute_tf(an.analyze(d)) for d in DOCS]; qtfs = [compute_tf(an.analyze(q)) for q in QUERIES]
+//     tfs = [compute_tf(an.analyze(d)) for d in LITE_TEXTS]
+//     qtfs = [compute_tf(an.analyze(q)) for q in QUERIES]
 //     idx = SparseInvertedIndex(); idx.build(tfs); ids, dists = idx.search(qtfs, 10)
 //
-// DOCS are the documents of Lite's own test_milvus_fts_compat.py (the last with "python" three
-// times) and an empty one; QUERIES "python", "python language", "learning python python",
-// "java sql unknownword", "and". Below: the analyzed term frequencies and Lite's hits as
-// (row, -distance), i.e. (row, score).
+// with QUERIES "python", "python language", "learning python python", "java sql unknownword",
+// "and". Below: the analyzed term frequencies and Lite's hits as (row, -distance), i.e. (row, score).
 const LITE_DOCS: [&[(u32, f32)]; 9] = [
     &[
         (265224087, 1.0),
@@ -120,6 +135,40 @@ const LITE_HITS: [&[(u32, f32)]; 5] = [
     &[(5, 1.79609), (1, 1.312468), (6, 1.2153814)],
     &[(3, 1.0802028), (4, 0.9939144), (6, 0.920392)],
 ];
+
+#[test]
+fn the_bm25_function_output_matches_milvus_lite() {
+    // covec's standard analyzer, term ids and counting give Lite's document vectors.
+    let analyzer = Analyzer::standard();
+    for (text, lite) in LITE_TEXTS.iter().zip(LITE_DOCS) {
+        let ids = analyzer.tokens(text).into_iter().map(|t| term_id(&t.text));
+        assert_eq!(term_frequencies(ids), vector(lite), "{text:?}");
+    }
+}
+
+#[test]
+fn the_reserved_index_is_a_valid_term_for_bm25() {
+    // Hashed tokens can take 2^32 - 1, which Milvus refuses in a user's vector.
+    let doc = term_frequencies([u32::MAX, 5, u32::MAX, 5, 5, 9]);
+    assert_eq!(
+        (doc.indices(), doc.values()),
+        (&[5, 9, u32::MAX][..], &[3.0, 1.0, 2.0][..])
+    );
+    assert!(doc.view().validate().is_err());
+    doc.view().validate_stored().unwrap();
+    let rows = vec![doc, term_frequencies([5, 9]), term_frequencies([])];
+    let mut stats = Bm25Stats::default();
+    for r in &rows {
+        stats.add_doc(r.view()).unwrap();
+    }
+    let params = Bm25Params::default();
+    let part = Part::new(rows, SparseMetric::Bm25(params));
+    let query = stats.weigh_query(term_frequencies([u32::MAX]).view());
+    let scoring = Scoring::bm25(params, stats.avgdl()).unwrap();
+    let hits = part.view().search(query.view(), scoring, 10, None).unwrap();
+    assert_eq!(hits.iter().map(|h| h.0).collect::<Vec<_>>(), vec![0]);
+    assert_eq!(part.view().stats_for(&[u32::MAX]).unwrap().df(u32::MAX), 1);
+}
 
 #[test]
 fn scores_match_milvus_lite() {

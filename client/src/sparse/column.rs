@@ -32,10 +32,10 @@ impl Layout {
     }
 }
 
-/// The column section for `rows`, each checked by Milvus's rules first.
+/// The column section for `rows`, each checked first (`SparseRef::validate_stored`).
 pub fn encode_column(rows: &[SparseRef]) -> Result<Vec<u8>> {
     for row in rows {
-        row.validate()?;
+        row.validate_stored()?;
     }
     let n = u32::try_from(rows.len())
         .ok()
@@ -109,12 +109,12 @@ impl<'a> SparseColumnView<'a> {
         Ok(view)
     }
 
-    /// `wrap` and a check of every row: offsets never decrease, and each row follows Milvus's rules
-    /// (as `SparseRef::validate`), reported as `Corrupt`.
+    /// `wrap` and a check of every row: offsets never decrease, and each row follows
+    /// `SparseRef::validate_stored`, reported as `Corrupt`.
     pub fn from_bytes(bytes: &'a [u8], n: usize) -> Result<SparseColumnView<'a>> {
         let view = SparseColumnView::wrap(bytes, n)?;
         for i in 0..n {
-            view.row(i)?.validate().map_err(|e| {
+            view.row(i)?.validate_stored().map_err(|e| {
                 corrupt(
                     SECTION,
                     format!("row {i} is not a valid sparse vector: {e}"),

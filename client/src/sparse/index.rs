@@ -136,8 +136,8 @@ impl Hasher for TermHasher {
 
 type TermMap<V> = HashMap<u32, V, BuildHasherDefault<TermHasher>>;
 
-/// Builds the index section over a part's column. Rows must follow Milvus's rules; for BM25 their
-/// values must be term frequencies (whole numbers). Entries whose value is 0 add nothing to any
+/// Builds the index section over a part's column. Rows must follow `SparseRef::validate_stored`;
+/// for BM25 their values must be term frequencies (whole numbers). Entries whose value is 0 add nothing to any
 /// score and are left out of the postings.
 pub fn build_index(column: &SparseColumnView, metric: SparseMetric) -> Result<Vec<u8>> {
     let n = column.len();
@@ -150,7 +150,7 @@ pub fn build_index(column: &SparseColumnView, metric: SparseMetric) -> Result<Ve
     let mut lens: Vec<u64> = Vec::with_capacity(if bm25.is_some() { n } else { 0 });
     for i in 0..n {
         let row = column.row(i)?;
-        row.validate()?;
+        row.validate_stored()?;
         if bm25.is_some() {
             lens.push(doc_len(row).ok_or_else(|| not_frequencies(i))?);
         }
@@ -611,8 +611,8 @@ impl<'a> SparseIndexView<'a> {
     /// `(row, score)`, only rows scoring above 0, only rows `filter` accepts. Exactly the top `k` of
     /// [`search_exhaustive`](Self::search_exhaustive), scores bit for bit, but it skips postings
     /// and whole windows of rows that cannot reach the current `k`-th score (windowed block-max
-    /// MaxScore, docs/sparse.md). `query` must be valid (`SparseRef::validate`); `scoring` must be
-    /// the index's metric.
+    /// MaxScore, docs/sparse.md). `query` must follow `SparseRef::validate_stored` (user input is
+    /// checked by `SparseRef::validate` before); `scoring` must be the index's metric.
     pub fn search(
         &self,
         query: SparseRef,

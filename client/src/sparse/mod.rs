@@ -12,8 +12,9 @@
 //!
 //! A search, in the engine's order:
 //!
-//! 1. validate the query ([`SparseVector::from_pairs`]); for BM25 analyze the text into term
-//!    frequencies and weigh them with the collection's statistics ([`Bm25Stats::weigh_query`]);
+//! 1. validate a user's query ([`SparseVector::from_pairs`]); for BM25 analyze the text into term
+//!    frequencies ([`term_frequencies`] of `text::term_id`s) and weigh them with the collection's
+//!    statistics ([`Bm25Stats::weigh_query`]);
 //! 2. drop small terms once for the whole query ([`drop_small_terms`], `drop_ratio_search`);
 //! 3. per part, [`SparseIndexView::search`] with [`Scoring::Ip`] or [`Scoring::bm25`] (the
 //!    collection's mean length) and the part's deletion bitmap and filter; merge the parts' hits by
@@ -31,4 +32,4 @@ pub use bm25::{avgdl, doc_len, idf, term_factor, Bm25Params, Bm25Stats, Bm25Stat
 pub use column::{encode_column, SparseColumnView};
 pub use index::{build_index, SparseIndexView, SparseMetric, BLOCK};
 pub use query::{drop_small_terms, Scoring};
-pub use vector::{SparseRef, SparseVector, MAX_INDEX};
+pub use vector::{term_frequencies, SparseRef, SparseVector, MAX_INDEX};

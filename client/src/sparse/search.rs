@@ -174,7 +174,7 @@ fn prepare<'a>(
     k: usize,
 ) -> Result<Option<(Bounder, Vec<Term<'a>>)>> {
     let bounder = Bounder::new(index, scoring)?;
-    query.validate()?;
+    query.validate_stored()?;
     let mut found = Vec::new();
     for (term, weight) in query.iter() {
         if weight > 0.0 {

@@ -64,13 +64,24 @@ impl<'a> SparseRef<'a> {
             .zip(self.values.iter().copied())
     }
 
-    /// Milvus's rules for a stored row or a query: indices strictly ascending (so unique) and at
-    /// most [`MAX_INDEX`]; values finite and not negative. Empty vectors are valid (Milvus stores
-    /// them; a search with one finds nothing).
+    /// Milvus's rules for a vector a user gives (a row or a query): indices strictly ascending (so
+    /// unique) and at most [`MAX_INDEX`]; values finite and not negative. Empty vectors are valid
+    /// (Milvus stores them; a search with one finds nothing).
     pub fn validate(&self) -> Result<()> {
+        self.check(MAX_INDEX)
+    }
+
+    /// The rules stored rows and searched queries must follow: `validate`'s, but any `u32` index.
+    /// The BM25 function's output ([`term_frequencies`]) may hold `2^32 - 1`, the reserved index:
+    /// hashed tokens can take it.
+    pub fn validate_stored(&self) -> Result<()> {
+        self.check(u32::MAX)
+    }
+
+    fn check(&self, max_index: u32) -> Result<()> {
         let mut previous: Option<u32> = None;
         for (index, value) in self.iter() {
-            if index > MAX_INDEX {
+            if index > max_index {
                 return Err(index_out_of_range(i64::from(index)));
             }
             if let Some(p) = previous.filter(|&p| index <= p) {
@@ -200,13 +211,33 @@ impl SparseVector {
         SparseVector { indices, values }
     }
 
-    /// Entries known to be ascending and valid (built by this module from valid input).
+    /// Entries known to follow `validate_stored` (built by this module from such input).
     pub(crate) fn from_valid(indices: Vec<u32>, values: Vec<f32>) -> SparseVector {
         debug_assert!(SparseRef::new(&indices, &values)
-            .and_then(|r| r.validate())
+            .and_then(|r| r.validate_stored())
             .is_ok());
         SparseVector { indices, values }
     }
+}
+
+/// The BM25 function's output for a text: each distinct term id of its tokens (one id per token,
+/// `text::term_id`) with the number of times it occurs, as Milvus's BM25 function and Milvus Lite's
+/// `compute_tf` make it. Every `u32` id is kept (see [`SparseRef::validate_stored`]).
+pub fn term_frequencies(ids: impl IntoIterator<Item = u32>) -> SparseVector {
+    let mut ids: Vec<u32> = ids.into_iter().collect();
+    ids.sort_unstable();
+    let mut indices: Vec<u32> = Vec::new();
+    let mut values: Vec<f32> = Vec::new();
+    for id in ids {
+        match (indices.last(), values.last_mut()) {
+            (Some(&last), Some(count)) if last == id => *count += 1.0,
+            _ => {
+                indices.push(id);
+                values.push(1.0);
+            }
+        }
+    }
+    SparseVector::from_valid(indices, values)
 }
 
 fn index_out_of_range(index: i64) -> Error {
