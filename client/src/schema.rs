@@ -185,14 +185,24 @@ impl CollectionSchema {
 
     /// Checks the rules Milvus applies at create time; errors name the field and the rule.
     pub fn validate(&self) -> Result<()> {
+        // pymilvus checks the primary key on the client (CollectionSchema.verify), with these messages.
         let primaries: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_primary).collect();
         match primaries.len() {
-            0 => return Err(Error::invalid("schema must have a primary key field")),
+            0 => {
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: "Schema must have a primary key field.".into(),
+                })
+            }
             1 => {}
             _ => {
-                return Err(Error::invalid(
-                    "schema must have exactly one primary key field",
-                ))
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: format!(
+                        "Expected only one primary key field, got [{}, {}, ...].",
+                        primaries[0].name, primaries[1].name
+                    ),
+                })
             }
         }
         let pk = primaries[0];
@@ -458,6 +468,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("non-existent field 'nope'"));
+    }
+
+    #[test]
+    fn no_primary_key_or_two_are_pymilvus_primary_key_errors() {
+        let mut none = schema();
+        none.fields[0].is_primary = false;
+        let mut two = schema();
+        two.fields.push(FieldSchema {
+            name: "other".into(),
+            is_primary: true,
+            ..two.fields[0].clone()
+        });
+        for (s, message) in [
+            (none, "Schema must have a primary key field."),
+            (
+                two,
+                "Expected only one primary key field, got [id, other, ...].",
+            ),
+        ] {
+            let err = s.validate().unwrap_err();
+            assert!(matches!(
+                err,
+                Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    ..
+                }
+            ));
+            assert_eq!(err.to_string(), message);
+        }
     }
 
     #[test]
