@@ -1,6 +1,7 @@
 """Shared fixtures: covec clients on tmp paths, each test with its own segment directory."""
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -10,6 +11,7 @@ import pytest
 import covec
 
 HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
 
 
 @pytest.fixture
@@ -20,6 +22,12 @@ def shm_dir(tmp_path, monkeypatch):
     d.mkdir()
     monkeypatch.setenv("COVEC_SHM_DIR", str(d))
     return d
+
+
+@pytest.fixture
+def readme_example():
+    """The README's first Python example, taken from README.md so the tests run what users read."""
+    return re.search(r"```python\n(.*?)```", (ROOT / "README.md").read_text(), re.S).group(1)
 
 
 @pytest.fixture

@@ -46,7 +46,7 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
             .ok_or_else(|| invalid(py, format!("JSON cannot hold the float {f}")));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(serde_json::Value::String(s.to_str()?.to_string()));
+        return Ok(serde_json::Value::String(s.to_cow()?.to_string()));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = serde_json::Map::new();
@@ -57,7 +57,7 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
                     format!("JSON object keys must be str, got {}", type_name(&k)),
                 )
             })?;
-            map.insert(key.to_str()?.to_string(), to_json(&v)?);
+            map.insert(key.to_cow()?.to_string(), to_json(&v)?);
         }
         return Ok(serde_json::Value::Object(map));
     }
@@ -127,7 +127,7 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     } else if obj.is_instance_of::<PyFloat>() {
         Ok(Value::Float(obj.extract()?))
     } else if let Ok(s) = obj.cast::<PyString>() {
-        Ok(Value::Str(s.to_str()?.to_string()))
+        Ok(Value::Str(s.to_cow()?.to_string()))
     } else if obj.is_instance_of::<PyUntypedArray>() {
         Ok(Value::FloatVector(to_vector(obj)?))
     } else if obj.is_instance_of::<PyDict>()
@@ -159,7 +159,7 @@ pub(crate) fn to_pk(obj: &Bound<'_, PyAny>) -> PyResult<Pk> {
         return Err(invalid(py, "a primary key must be int or str, got bool"));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Pk::Str(s.to_str()?.to_string()));
+        return Ok(Pk::Str(s.to_cow()?.to_string()));
     }
     if obj.is_instance_of::<PyInt>() || obj.hasattr("__index__")? {
         return obj
@@ -227,8 +227,8 @@ pub(crate) fn to_rows(rows: &Bound<'_, PyAny>, schema: &CollectionSchema) -> PyR
                     format!("field names must be str, got {}", type_name(&k)),
                 )
             })?;
-            let name = key.to_str()?;
-            let value = if vector_fields.contains(&name) {
+            let name = key.to_cow()?;
+            let value = if vector_fields.contains(&name.as_ref()) {
                 to_vector_value(&v)?
             } else {
                 to_value(&v)?

@@ -44,7 +44,7 @@ fn attr_str(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
 /// A positive integer parameter, as Milvus takes it: 128 or "128".
 fn uint_param(field: &str, key: &str, value: &Bound<'_, PyAny>) -> PyResult<u32> {
     let parsed = match value.cast::<PyString>() {
-        Ok(s) => s.to_str()?.trim().parse::<u32>().ok(),
+        Ok(s) => s.to_cow()?.trim().parse::<u32>().ok(),
         Err(_) => value.extract::<u32>().ok(),
     };
     parsed.ok_or_else(|| {
@@ -163,11 +163,11 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
         if which.is_none() {
             return Ok(None);
         }
-        value = value.getattr(which.cast::<PyString>()?.to_str()?)?;
+        value = value.getattr(which.cast::<PyString>()?.to_cow()?)?;
     }
     if field.dtype == DataType::Json {
         let text = match value.cast::<PyString>() {
-            Ok(s) => s.to_str()?.to_string(),
+            Ok(s) => s.to_cow()?.to_string(),
             Err(_) => to_json(&value)?.to_string(),
         };
         return Ok(Some(DefaultValue::JsonText(text)));
@@ -179,7 +179,7 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
     } else if let Ok(x) = value.extract::<f64>() {
         DefaultValue::Float(x)
     } else if let Ok(s) = value.cast::<PyString>() {
-        DefaultValue::Str(s.to_str()?.to_string())
+        DefaultValue::Str(s.to_cow()?.to_string())
     } else {
         return Err(param_error(
             obj.py(),
