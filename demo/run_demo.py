@@ -340,6 +340,11 @@ def main() -> int:
         "covec's total memory is below the workaround's for the same workers": covec_total < copies_total,
         "nothing of the demo is left in shared memory": not leftover,
     }
+    return report(checks)
+
+
+def report(checks: dict[str, bool]) -> int:
+    """Prints each check as ok or FAILED, then the verdict naming the failed ones; the exit status."""
     print()
     for name, ok in checks.items():
         print(f"   {'ok    ' if ok else 'FAILED'} {name}")

@@ -1,6 +1,7 @@
 """The README's main job, run as a user runs it: the demo must pass, say what it measured and checked, leave nothing
 behind, and do so while other covec programs use shared memory on the same machine."""
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -85,3 +86,15 @@ def test_demo_passes_while_another_program_uses_covec_in_the_same_shm_dir(shm_di
         if other.poll() is None:
             other.kill()
         other.wait(timeout=30)
+
+
+def test_a_failed_check_is_named_and_fails_the_run(capsys):
+    spec = importlib.util.spec_from_file_location("run_demo", ROOT / "demo" / "run_demo.py")
+    demo = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(demo)
+    assert demo.report({CHECKS[0]: True, CHECKS[3]: False}) == 1
+    out = capsys.readouterr().out
+    assert f"ok     {CHECKS[0]}" in out and f"FAILED {CHECKS[3]}" in out
+    assert out.rstrip().endswith(f"demo FAILED: {CHECKS[3]}")
+    assert demo.report({name: True for name in CHECKS}) == 0
+    assert capsys.readouterr().out.rstrip().endswith("demo passed")
