@@ -22,6 +22,7 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod geometry;
 mod hnsw;
 mod kernels;
 mod rowview;
@@ -30,6 +31,7 @@ mod search_params;
 pub mod segment;
 mod store;
 mod text;
+mod timestamptz;
 mod value;
 
 #[cfg(feature = "python")]
@@ -57,6 +59,9 @@ pub mod internals {
     pub mod format {
         pub use crate::format::*;
     }
+    pub mod geometry {
+        pub use crate::geometry::*;
+    }
     pub mod hnsw {
         pub use crate::hnsw::*;
     }
@@ -79,5 +84,8 @@ pub mod internals {
     }
     pub mod text {
         pub use crate::text::*;
+    }
+    pub mod timestamptz {
+        pub use crate::timestamptz::*;
     }
 }
