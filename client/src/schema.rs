@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientCheck, Error, Result};
+use crate::rowview::ElementKind;
 
 /// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
 /// stores is each variant's frozen tag (`format::tags`).
@@ -83,6 +84,22 @@ impl DataType {
                 | DataType::SparseFloatVector
                 | DataType::Int8Vector
         )
+    }
+
+    /// The kind of a BOOL, integer, FLOAT, DOUBLE or VARCHAR value: the scalar types an ARRAY may hold and
+    /// the fixed-width columns store; None for the others.
+    pub fn element_kind(self) -> Option<ElementKind> {
+        Some(match self {
+            DataType::Bool => ElementKind::Bool,
+            DataType::Int8 => ElementKind::Int8,
+            DataType::Int16 => ElementKind::Int16,
+            DataType::Int32 => ElementKind::Int32,
+            DataType::Int64 => ElementKind::Int64,
+            DataType::Float => ElementKind::Float,
+            DataType::Double => ElementKind::Double,
+            DataType::VarChar => ElementKind::VarChar,
+            _ => return None,
+        })
     }
 
     /// Bytes per row of a fixed-width scalar column, or None for variable-length and vector columns.
@@ -299,6 +316,9 @@ pub struct CollectionSchema {
 /// Milvus's first field id; the ones before are its system fields (row id, timestamp).
 pub const FIRST_FIELD_ID: i64 = 100;
 
+/// The most elements an ARRAY field may hold (Milvus's limit).
+pub const MAX_ARRAY_CAPACITY: u32 = 4096;
+
 /// Names Milvus reserves; a field may not be called this.
 pub const RESERVED_FIELD_NAMES: [&str; 5] = ["$meta", "_partition", "_seq", "count(*)", "*"];
 
@@ -394,6 +414,30 @@ impl CollectionSchema {
             }
             if !seen.insert(f.name.as_str()) {
                 return Err(Error::invalid(format!("duplicate field name '{}'", f.name)));
+            }
+            if f.dtype == DataType::Array {
+                match f.max_capacity {
+                    Some(c) if (1..=MAX_ARRAY_CAPACITY).contains(&c) => {}
+                    Some(c) => {
+                        return Err(Error::invalid(format!(
+                            "ARRAY field '{}': max_capacity must be between 1 and {MAX_ARRAY_CAPACITY}, got {c}",
+                            f.name
+                        )))
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "type param(max_capacity) should be specified for ARRAY field '{}'",
+                            f.name
+                        )))
+                    }
+                }
+                if f.element_type.and_then(DataType::element_kind).is_none() {
+                    return Err(Error::invalid(format!(
+                        "ARRAY field '{}': element_type must be BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE or VARCHAR, got {}",
+                        f.name,
+                        f.element_type.map_or("none", DataType::name)
+                    )));
+                }
             }
             if f.dtype.is_vector() {
                 match f.dim {

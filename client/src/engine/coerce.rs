@@ -60,6 +60,7 @@ fn mismatch(f: &FieldSchema, v: &Value) -> Error {
 
 fn json_to_value(j: Json) -> Value {
     match j {
+        Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(b),
         Json::Number(n) => match n.as_i64() {
             Some(i) => Value::Int(i),
@@ -270,6 +271,15 @@ fn default_of(f: &FieldSchema, zone: &Zone) -> Result<Option<Value>> {
         None => return Ok(None),
         // Parsed (and its errors reported) as a JSON string input is.
         Some(ValueRef::Json(text)) => Value::Str(text.to_owned()),
+        // An ARRAY's default is kept as JSON text.
+        Some(ValueRef::Str(text)) if f.dtype == DataType::Array => {
+            Value::Json(serde_json::from_str(text).map_err(|e| {
+                Error::invalid(format!(
+                    "ARRAY field '{}': default_value is not a list: {e}",
+                    f.name
+                ))
+            })?)
+        }
         Some(v) => owned(v)?,
     };
     coerce(f, v, zone).map(Some)

@@ -222,6 +222,7 @@ pub fn plan_write(
         .position(|f| f.is_primary)
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
+    let zone = snap.zone(view.entry())?;
     let partition = view
         .entry()
         .partition(DEFAULT_PARTITION)
@@ -234,7 +235,7 @@ pub fn plan_write(
     for row in rows {
         let (mut given, dynamic) = split(schema, row)?;
         let pk_value = match given[pk_col].take() {
-            Some(v) if v != Value::Null => coerce(pk_field, v)?,
+            Some(v) if v != Value::Null => coerce(pk_field, v, &zone)?,
             _ if pk_field.auto_id && mode == WriteMode::Insert => {
                 let id = next_auto_id;
                 next_auto_id = id
@@ -242,7 +243,7 @@ pub fn plan_write(
                     .ok_or_else(|| Error::invalid("auto_id counter exhausted"))?;
                 Value::Int(id)
             }
-            _ => fill(pk_field, None)?,
+            _ => fill(pk_field, None, &zone)?,
         };
         if let (true, Value::Int(i)) = (pk_field.auto_id, &pk_value) {
             // An explicit id must not be handed out again by the counter.
@@ -260,7 +261,7 @@ pub fn plan_write(
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
-                        base.values[c] = fill(&schema.fields[c], Some(v))?;
+                        base.values[c] = fill(&schema.fields[c], Some(v), &zone)?;
                     }
                 }
                 base.values[pk_col] = pk_value;
@@ -273,7 +274,7 @@ pub fn plan_write(
                     values.push(if c == pk_col {
                         pk_value.clone()
                     } else {
-                        fill(&schema.fields[c], v)?
+                        fill(&schema.fields[c], v, &zone)?
                     });
                 }
                 StoredRow {

@@ -5,7 +5,7 @@
 use crate::error::Result;
 use crate::geometry::{self, Relation};
 use crate::rowview::{ElementKind, RowFilter, RowView};
-use crate::schema::{CollectionSchema, DataType, FieldSchema};
+use crate::schema::{CollectionSchema, DataType};
 use crate::timestamptz::{self, Zone};
 
 use super::{error_at, ArithOp, CmpOp, Expr, ExprKind, PathStep};
@@ -346,12 +346,14 @@ impl Compiler<'_> {
                             Ty::of_element(kind),
                         )
                     }
-                    (_, Ty::Array(_), PathStep::Key(k)) => return self.err(
-                        format!(
+                    (_, Ty::Array(_), PathStep::Key(k)) => {
+                        return self.err(
+                            format!(
                             "an ARRAY field is indexed by position (e.g. [0]), not by key \"{k}\""
                         ),
-                        col,
-                    ),
+                            col,
+                        )
+                    }
                     (_, ty, _) => {
                         let what = match &base.field {
                             Some(f) => format!("{} (field '{f}')", ty.name()),
