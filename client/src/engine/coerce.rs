@@ -221,10 +221,16 @@ fn coerce_array(f: &FieldSchema, items: Vec<Value>, zone: &Zone) -> Result<Value
         .ok_or_else(|| Error::Internal(format!("ARRAY field '{}' without element type", f.name)))?;
     let mut element = FieldSchema::new(f.name.clone(), element_type);
     element.max_length = f.max_length;
+    let where_ =
+        |i: usize, message: String| format!("ARRAY field '{}' element {i}: {message}", f.name);
     let in_element = |i: usize, e: Error| match e {
         Error::Invalid { code, message } => Error::Invalid {
             code,
-            message: format!("ARRAY field '{}' element {i}: {message}", f.name),
+            message: where_(i, message),
+        },
+        Error::ClientSide { check, message } => Error::ClientSide {
+            check,
+            message: where_(i, message),
         },
         other => other,
     };
