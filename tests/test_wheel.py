@@ -61,6 +61,9 @@ def test_the_wheel_is_one_abi3_file_with_the_library_and_both_commands():
         entry_points = wheel.read(next(f for f in files if f.endswith(".dist-info/entry_points.txt"))).decode()
         metadata = wheel.read(next(f for f in files if f.endswith(".dist-info/METADATA"))).decode()
     assert "covec=covec.cli:main" in entry_points.replace(" ", "")
+    glibc = re.search(r"manylinux_(\d+)_(\d+)_x86_64", name)
+    readme = re.search(r"pip install covec .*glibc (\d+)\.(\d+)\+", (ROOT / "README.md").read_text())
+    assert glibc and readme and glibc.groups() == readme.groups(), "README's install line names the wheel's glibc"
     assert "Requires-Python: >=3.9" in metadata
     assert "Requires-Dist: numpy" in metadata
 
