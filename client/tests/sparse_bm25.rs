@@ -297,8 +297,8 @@ fn documents_must_hold_term_frequencies() {
     let refs = [fractional.view()];
     let column = Aligned::new(&covec::internals::sparse::encode_column(&refs).unwrap());
     let view = covec::internals::sparse::SparseColumnView::from_bytes(column.bytes(), 1).unwrap();
-    let e =
-        covec::internals::sparse::build_index(&view, SparseMetric::Bm25(Bm25Params::default())).unwrap_err();
+    let e = covec::internals::sparse::build_index(&view, SparseMetric::Bm25(Bm25Params::default()))
+        .unwrap_err();
     assert!(e.to_string().contains("row 0 has another value"), "{e}");
     // The same row is a fine IP row.
     covec::internals::sparse::build_index(&view, SparseMetric::Ip).unwrap();

@@ -94,7 +94,8 @@ pub fn vector(
     let len = rng.below(max_terms as u64 + 1) as usize;
     let mut pairs: Vec<(i64, f64)> = Vec::new();
     for _ in 0..len {
-        let term = i64::from(zipf.draw(rng).wrapping_mul(spread) % covec::internals::sparse::MAX_INDEX);
+        let term =
+            i64::from(zipf.draw(rng).wrapping_mul(spread) % covec::internals::sparse::MAX_INDEX);
         if pairs.iter().all(|&(t, _)| t != term) {
             pairs.push((term, f64::from(value(rng, values))));
         }
