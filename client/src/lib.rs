@@ -17,6 +17,7 @@
 //! build, so a feature the bench turned on would expose the internals to covecd all the same.
 
 mod db;
+mod dense;
 mod engine;
 mod error;
 mod filter;
@@ -49,6 +50,9 @@ pub use value::{Pk, Row, Value};
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
 #[doc(hidden)]
 pub mod internals {
+    pub mod dense {
+        pub use crate::dense::*;
+    }
     pub mod engine {
         pub use crate::engine::*;
     }

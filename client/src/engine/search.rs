@@ -270,7 +270,7 @@ impl PartPlan<'_> {
             let accept = |r: u32| self.eligible(r as usize);
             let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
             let rows = Rows {
-                vectors: self.data,
+                vectors: crate::dense::DenseRows::F32(self.data),
                 inv_norms: (metric == Metric::Cosine).then_some(self.inv_norms),
             };
             let hits = match sq8 {
