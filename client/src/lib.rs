@@ -38,13 +38,14 @@ mod value;
 mod python;
 
 pub use db::{CollectionInfo, Db};
-pub use engine::{Hit, OutputFields, SearchRequest};
+pub use engine::{Hit, OutputFields, QueryVectors, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
+pub use sparse::SparseVector;
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
