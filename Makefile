@@ -18,7 +18,7 @@ $(VENV)/.base: pyproject.toml
 # Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory;
 # hnswlib is a peer the benchmark harness runs (bench/test_harness.py checks it; it builds from source, ~35 s).
 $(VENV)/.test: $(VENV)/.base
-	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib
+	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib ml_dtypes scipy
 	touch $@
 
 # Builds the Rust extension in release mode and installs covec into .venv (editable), byte-compiled as

@@ -698,7 +698,9 @@ mod tests {
         assert!(spec("v", "HNSW", Some("HAMMING"))
             .unwrap_err()
             .to_string()
-            .contains("HAMMING is not valid for FLOAT_VECTOR field 'v'; use one of L2, IP, COSINE"));
+            .contains(
+                "HAMMING is not valid for FLOAT_VECTOR field 'v'; use one of L2, IP, COSINE"
+            ));
         assert!(spec("v", "HNSW", Some("EUCLIDEAN"))
             .unwrap_err()
             .to_string()

@@ -24,17 +24,21 @@ pub(super) fn coerce(
         (DataType::FloatVector, Value::FloatVector(x)) => {
             check_dim(f, x.len(), dim).map(|_| Value::FloatVector(x))
         }
-        (DataType::Float16Vector, Value::Float16Vector(x)) => {
-            check_dim(f, x.len(), dim).map(|_| Value::Float16Vector(x))
-        }
-        (DataType::BFloat16Vector, Value::BFloat16Vector(x)) => {
-            check_dim(f, x.len(), dim).map(|_| Value::BFloat16Vector(x))
-        }
+        (DataType::Float16Vector, Value::Float16Vector(x)) => check_dim(f, x.len(), dim)
+            .and_then(|_| check_finite(f, &x, scalar::f16_to_f32))
+            .map(|_| Value::Float16Vector(x)),
+        (DataType::BFloat16Vector, Value::BFloat16Vector(x)) => check_dim(f, x.len(), dim)
+            .and_then(|_| check_finite(f, &x, scalar::bf16_to_f32))
+            .map(|_| Value::BFloat16Vector(x)),
         // float32 values for a 16-bit field are rounded to it, as Milvus converts them.
-        (DataType::Float16Vector, Value::FloatVector(x)) => check_dim(f, x.len(), dim)
-            .map(|_| Value::Float16Vector(x.iter().map(|&v| scalar::f32_to_f16(v)).collect())),
-        (DataType::BFloat16Vector, Value::FloatVector(x)) => check_dim(f, x.len(), dim)
-            .map(|_| Value::BFloat16Vector(x.iter().map(|&v| scalar::f32_to_bf16(v)).collect())),
+        (DataType::Float16Vector, Value::FloatVector(x)) => {
+            let bits: Vec<u16> = x.iter().map(|&v| scalar::f32_to_f16(v)).collect();
+            coerce(f, Value::Float16Vector(bits), mismatch)
+        }
+        (DataType::BFloat16Vector, Value::FloatVector(x)) => {
+            let bits: Vec<u16> = x.iter().map(|&v| scalar::f32_to_bf16(v)).collect();
+            coerce(f, Value::BFloat16Vector(bits), mismatch)
+        }
         (DataType::Int8Vector, Value::Int8Vector(x)) => {
             check_dim(f, x.len(), dim).map(|_| Value::Int8Vector(x))
         }
@@ -62,6 +66,21 @@ pub(super) fn coerce(
         (_, v) => Err(mismatch(&v)),
     };
     v
+}
+
+/// A 16-bit vector's values must be finite: NaN and infinity (a float32 beyond the type's range
+/// rounds to it) have no distance.
+fn check_finite(f: &FieldSchema, bits: &[u16], widen: fn(u16) -> f32) -> Result<()> {
+    match bits.iter().map(|&b| widen(b)).position(|v| !v.is_finite()) {
+        None => Ok(()),
+        Some(at) => Err(Error::invalid(format!(
+            "{} field '{}' holds {} at dimension {at}: values must be finite and within the type's \
+             range (float16: +-65504)",
+            f.dtype.name(),
+            f.name,
+            widen(bits[at])
+        ))),
+    }
 }
 
 fn check_dim(f: &FieldSchema, got: usize, dim: usize) -> Result<()> {

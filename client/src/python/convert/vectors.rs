@@ -42,7 +42,7 @@ fn numpy_bytes(obj: &Bound<'_, PyAny>) -> PyResult<Vec<u8>> {
 }
 
 fn u16s(bytes: &[u8]) -> Option<Vec<u16>> {
-    (bytes.len() % 2 == 0).then(|| {
+    bytes.len().is_multiple_of(2).then(|| {
         bytes
             .chunks_exact(2)
             .map(|b| u16::from_le_bytes([b[0], b[1]]))
