@@ -540,7 +540,8 @@ fn queries<'r>(
     let nq = request.nq;
     let count_error = |got: usize, unit: &str, per: usize| {
         Error::invalid(format!(
-            "search got {got} {unit} for {nq} query vectors, but field '{}' ({}) takes {per} {unit} a vector",
+            "search got {got} {unit} for {nq} query vectors, but field '{}' ({}, dim {dim}) takes \
+             {per} {unit} a vector",
             f.name,
             f.dtype.name()
         ))
