@@ -23,6 +23,7 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod geometry;
 mod hnsw;
 mod kernels;
 mod rowview;
@@ -32,6 +33,7 @@ pub mod segment;
 mod sparse;
 mod store;
 mod text;
+mod timestamptz;
 mod value;
 
 #[cfg(feature = "python")]
@@ -63,6 +65,9 @@ pub mod internals {
     pub mod format {
         pub use crate::format::*;
     }
+    pub mod geometry {
+        pub use crate::geometry::*;
+    }
     pub mod hnsw {
         pub use crate::hnsw::*;
     }
@@ -88,5 +93,8 @@ pub mod internals {
     }
     pub mod text {
         pub use crate::text::*;
+    }
+    pub mod timestamptz {
+        pub use crate::timestamptz::*;
     }
 }

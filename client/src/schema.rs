@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientCheck, Error, Result};
+use crate::rowview::ElementKind;
 
 /// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
 /// stores is each variant's frozen tag (`format::tags`).
@@ -85,6 +86,22 @@ impl DataType {
         )
     }
 
+    /// The kind of a BOOL, integer, FLOAT, DOUBLE or VARCHAR value: the scalar types an ARRAY may hold and
+    /// the fixed-width columns store; None for the others.
+    pub fn element_kind(self) -> Option<ElementKind> {
+        Some(match self {
+            DataType::Bool => ElementKind::Bool,
+            DataType::Int8 => ElementKind::Int8,
+            DataType::Int16 => ElementKind::Int16,
+            DataType::Int32 => ElementKind::Int32,
+            DataType::Int64 => ElementKind::Int64,
+            DataType::Float => ElementKind::Float,
+            DataType::Double => ElementKind::Double,
+            DataType::VarChar => ElementKind::VarChar,
+            _ => return None,
+        })
+    }
+
     /// Bytes per row of a fixed-width scalar column, or None for variable-length and vector columns.
     pub fn fixed_width(self) -> Option<usize> {
         match self {
@@ -135,8 +152,7 @@ fn milvus_type_name(code: i64) -> &'static str {
 
 /// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities;
 /// HAMMING and JACCARD are binary-vector distances; BM25 scores sparse text vectors (a similarity).
-/// Stored by frozen tag (`format::tags`). `parse` takes the dense float metrics only until the vector
-/// types that use the others are stored.
+/// Stored by frozen tag (`format::tags`); `accepts` says which metric fits which vector type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     L2 = 0,
@@ -303,6 +319,9 @@ pub struct CollectionSchema {
 /// Milvus's first field id; the ones before are its system fields (row id, timestamp).
 pub const FIRST_FIELD_ID: i64 = 100;
 
+/// The most elements an ARRAY field may hold (Milvus's limit).
+pub const MAX_ARRAY_CAPACITY: u32 = 4096;
+
 /// Names Milvus reserves; a field may not be called this.
 pub const RESERVED_FIELD_NAMES: [&str; 5] = ["$meta", "_partition", "_seq", "count(*)", "*"];
 
@@ -349,14 +368,24 @@ impl CollectionSchema {
 
     /// Checks the rules Milvus applies at create time; errors name the field and the rule.
     pub fn validate(&self) -> Result<()> {
+        // pymilvus checks the primary key on the client (CollectionSchema.verify), with these messages.
         let primaries: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_primary).collect();
         match primaries.len() {
-            0 => return Err(Error::invalid("schema must have a primary key field")),
+            0 => {
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: "Schema must have a primary key field.".into(),
+                })
+            }
             1 => {}
             _ => {
-                return Err(Error::invalid(
-                    "schema must have exactly one primary key field",
-                ))
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: format!(
+                        "Expected only one primary key field, got [{}, {}, ...].",
+                        primaries[0].name, primaries[1].name
+                    ),
+                })
             }
         }
         let pk = primaries[0];
@@ -399,6 +428,30 @@ impl CollectionSchema {
             if !seen.insert(f.name.as_str()) {
                 return Err(Error::invalid(format!("duplicate field name '{}'", f.name)));
             }
+            if f.dtype == DataType::Array {
+                match f.max_capacity {
+                    Some(c) if (1..=MAX_ARRAY_CAPACITY).contains(&c) => {}
+                    Some(c) => {
+                        return Err(Error::invalid(format!(
+                            "ARRAY field '{}': max_capacity must be between 1 and {MAX_ARRAY_CAPACITY}, got {c}",
+                            f.name
+                        )))
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "type param(max_capacity) should be specified for ARRAY field '{}'",
+                            f.name
+                        )))
+                    }
+                }
+                if f.element_type.and_then(DataType::element_kind).is_none() {
+                    return Err(Error::invalid(format!(
+                        "ARRAY field '{}': element_type must be BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE or VARCHAR, got {}",
+                        f.name,
+                        f.element_type.map_or("none", DataType::name)
+                    )));
+                }
+            }
             match (f.dtype, f.dim) {
                 (DataType::SparseFloatVector, Some(_)) => {
                     return Err(Error::invalid(format!(
@@ -416,6 +469,12 @@ impl CollectionSchema {
                         f.name
                     )))
                 }
+                (DataType::BinaryVector, None) => {
+                    return Err(Error::invalid(format!(
+                        "binary vector field '{}' requires dim (in bits, a multiple of 8)",
+                        f.name
+                    )))
+                }
                 (DataType::BinaryVector | DataType::SparseFloatVector, _) => {}
                 (t, Some(d)) if t.is_vector() && !(1..=32768).contains(&d) => {
                     return Err(Error::invalid(format!(
@@ -430,12 +489,6 @@ impl CollectionSchema {
                     )))
                 }
                 _ => {}
-            }
-            if f.dtype == DataType::BinaryVector && f.dim.is_none() {
-                return Err(Error::invalid(format!(
-                    "binary vector field '{}' requires dim (in bits, a multiple of 8)",
-                    f.name
-                )));
             }
         }
         Ok(())
@@ -709,6 +762,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("non-existent field 'nope'"));
+    }
+
+    #[test]
+    fn no_primary_key_or_two_are_pymilvus_primary_key_errors() {
+        let mut none = schema();
+        none.fields[0].is_primary = false;
+        let mut two = schema();
+        two.fields.push(FieldSchema {
+            name: "other".into(),
+            is_primary: true,
+            ..two.fields[0].clone()
+        });
+        for (s, message) in [
+            (none, "Schema must have a primary key field."),
+            (
+                two,
+                "Expected only one primary key field, got [id, other, ...].",
+            ),
+        ] {
+            let err = s.validate().unwrap_err();
+            assert!(matches!(
+                err,
+                Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    ..
+                }
+            ));
+            assert_eq!(err.to_string(), message);
+        }
     }
 
     #[test]

@@ -16,7 +16,7 @@ use crate::hnsw::HnswView;
 use crate::schema::{CollectionSchema, DataType};
 use crate::store::CommitBuilder;
 use crate::value::Value;
-pub(super) use column::{check_stored, ColView, VarView, VectorColumn};
+pub(super) use column::{ColView, VarView, VectorColumn};
 
 /// A row in stored form: one value per schema field (of the field's type), the dynamic keys and the
 /// id of the partition it is in.
@@ -131,7 +131,7 @@ impl<'a> PartView<'a> {
     }
 }
 
-/// `TextIndex::kind` of a sparse inverted index section (docs/format.md, "Text indexes"; its layout is
+/// `TextIndex::kind` of a sparse inverted index section (docs/format.md, "Sections"; its layout is
 /// docs/sparse.md's "Inverted index", whose header names the metric).
 pub(super) const SPARSE_INDEX_KIND: u8 = 0;
 

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::coerce::{coerce, fill, pk_of, split};
 use super::merge::rebuild_entry;
-use super::part::{check_stored, StoredRow};
+use super::part::StoredRow;
 use super::{ann, RowId, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{
@@ -39,12 +39,8 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
         .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
 }
 
-/// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
-/// without a column layout, functions.
+/// Refuses what the schema asks for that covec cannot run yet, naming it: functions.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
-    for f in &schema.fields {
-        check_stored(f)?;
-    }
     if let Some(function) = schema.functions.first() {
         return Err(Error::invalid(format!(
             "function '{}': schema functions (BM25) are not supported by covec yet",
@@ -76,8 +72,8 @@ pub fn plan_create_collection(
     mut indexes: Vec<IndexSpec>,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
-    check_supported(&schema)?;
     schema.validate()?;
+    check_supported(&schema)?;
     schema.number_fields();
     for spec in &mut indexes {
         ann::normalise_spec(spec, &schema)?;
@@ -223,6 +219,7 @@ pub fn plan_write(
         .position(|f| f.is_primary)
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
+    let zone = snap.zone(view.entry())?;
     let partition = view
         .entry()
         .partition(DEFAULT_PARTITION)
@@ -235,7 +232,7 @@ pub fn plan_write(
     for row in rows {
         let (mut given, dynamic) = split(schema, row)?;
         let pk_value = match given[pk_col].take() {
-            Some(v) if v != Value::Null => coerce(pk_field, v)?,
+            Some(v) if v != Value::Null => coerce(pk_field, v, &zone)?,
             _ if pk_field.auto_id && mode == WriteMode::Insert => {
                 let id = next_auto_id;
                 next_auto_id = id
@@ -243,7 +240,7 @@ pub fn plan_write(
                     .ok_or_else(|| Error::invalid("auto_id counter exhausted"))?;
                 Value::Int(id)
             }
-            _ => fill(pk_field, None)?,
+            _ => fill(pk_field, None, &zone)?,
         };
         if let (true, Value::Int(i)) = (pk_field.auto_id, &pk_value) {
             // An explicit id must not be handed out again by the counter.
@@ -261,7 +258,7 @@ pub fn plan_write(
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
-                        base.values[c] = fill(&schema.fields[c], Some(v))?;
+                        base.values[c] = fill(&schema.fields[c], Some(v), &zone)?;
                     }
                 }
                 base.values[pk_col] = pk_value;
@@ -274,7 +271,7 @@ pub fn plan_write(
                     values.push(if c == pk_col {
                         pk_value.clone()
                     } else {
-                        fill(&schema.fields[c], v)?
+                        fill(&schema.fields[c], v, &zone)?
                     });
                 }
                 StoredRow {
