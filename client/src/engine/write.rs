@@ -39,6 +39,13 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
         .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
 }
 
+/// Everything create_collection checks of a schema by itself, in the same order: what
+/// `CollectionSchema.verify()` runs, so both raise the same error.
+pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
+    schema.validate()?;
+    check_supported(schema)
+}
+
 /// Refuses what the schema asks for that covec cannot run yet, naming it: functions.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
     if let Some(function) = schema.functions.first() {
@@ -72,8 +79,7 @@ pub fn plan_create_collection(
     mut indexes: Vec<IndexSpec>,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
-    schema.validate()?;
-    check_supported(&schema)?;
+    check_new_schema(&schema)?;
     schema.number_fields();
     for spec in &mut indexes {
         ann::normalise_spec(spec, &schema)?;
