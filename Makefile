@@ -20,9 +20,10 @@ $(VENV)/.base: pyproject.toml
 
 # Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory;
 # hnswlib is a peer the benchmark harness runs (bench/test_harness.py checks it; it builds from source, ~35 s);
-# tqdm draws `covec import`'s and `covec export`'s progress.
+# ml_dtypes and scipy give the float16/bfloat16 and sparse inputs pymilvus takes; tqdm draws `covec import`'s and
+# `covec export`'s progress.
 $(VENV)/.test: $(VENV)/.base
-	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib tqdm
+	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib ml_dtypes scipy tqdm
 	touch $@
 
 # Builds the Rust extension in release mode and installs covec into .venv (editable), byte-compiled as
@@ -68,7 +69,7 @@ neon-test:
 		echo "neon-test: kernels on $(AARCH64) under qemu-aarch64-static"; \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu" \
-		cargo test --quiet -p covec --target $(AARCH64) --test kernels_agree --test kernels_f16 --test kernels_i8; \
+		cargo test --quiet -p covec --target $(AARCH64) --test kernels_agree --test kernels_f16 --test kernels_i8 --test kernels_bf16 --test kernels_binary; \
 	else echo "neon-test SKIPPED: needs qemu-aarch64-static, aarch64-linux-gnu-gcc and rustup target $(AARCH64)"; fi
 
 # The Python tests run once, against the wheel installed in a venv of its own (.venv-wheel: the wheel, its
@@ -79,10 +80,11 @@ WHEEL_VENV := $(CURDIR)/.venv-wheel
 NO_RUST_PATH := $(WHEEL_VENV)/bin:$(shell printf '%s' "$(USER_PATH)" | tr : '\n' | \
 	while read -r d; do [ -e "$$d/cargo" ] || [ -e "$$d/rustc" ] || printf '%s\n' "$$d"; done | paste -sd: -)
 
-$(WHEEL_VENV)/.test: pyproject.toml
+$(WHEEL_VENV)/.test: pyproject.toml Makefile
 	rm -rf $(WHEEL_VENV)
 	$(PYTHON) -m venv $(WHEEL_VENV)
-	$(WHEEL_VENV)/bin/pip install -q --disable-pip-version-check pytest pymilvus milvus-lite hypothesis psutil tqdm
+	$(WHEEL_VENV)/bin/pip install -q --disable-pip-version-check pytest pymilvus milvus-lite hypothesis psutil ml_dtypes \
+		scipy tqdm
 	touch $@
 
 py-test: wheel $(WHEEL_VENV)/.test
