@@ -18,6 +18,14 @@ fn type_word(t: DataType) -> &'static str {
         DataType::VarChar => "varchar",
         DataType::Json => "json",
         DataType::FloatVector => "float vector",
+        DataType::Array => "array",
+        DataType::Geometry => "geometry",
+        DataType::Timestamptz => "timestamptz",
+        DataType::BinaryVector => "binary vector",
+        DataType::Float16Vector => "float16 vector",
+        DataType::BFloat16Vector => "bfloat16 vector",
+        DataType::SparseFloatVector => "sparse float vector",
+        DataType::Int8Vector => "int8 vector",
     }
 }
 
@@ -144,16 +152,28 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
     })
 }
 
+/// The field's default as its stored values read (a FLOAT's at f32 precision, JSON as its text), for
+/// rows stored before the field was added; None without one.
+pub(super) fn default_ref(f: &FieldSchema) -> Option<ValueRef<'_>> {
+    Some(match (f.default_value.as_ref()?, f.dtype) {
+        (DefaultValue::Bool(b), _) => ValueRef::Bool(*b),
+        (DefaultValue::Int(i), DataType::Float) => ValueRef::Float(f64::from(*i as f32)),
+        (DefaultValue::Int(i), DataType::Double) => ValueRef::Float(*i as f64),
+        (DefaultValue::Int(i), _) => ValueRef::Int(*i),
+        (DefaultValue::Float(x), DataType::Float) => ValueRef::Float(f64::from(*x as f32)),
+        (DefaultValue::Float(x), _) => ValueRef::Float(*x),
+        (DefaultValue::Str(t) | DefaultValue::JsonText(t), DataType::Json) => ValueRef::Json(t),
+        (DefaultValue::Str(t) | DefaultValue::JsonText(t), _) => ValueRef::Str(t),
+    })
+}
+
+/// The field's default as an input value, checked against the field's type.
 fn default_of(f: &FieldSchema) -> Result<Option<Value>> {
-    let Some(d) = &f.default_value else {
-        return Ok(None);
-    };
-    let v = match d {
-        DefaultValue::Bool(b) => Value::Bool(*b),
-        DefaultValue::Int(i) => Value::Int(*i),
-        DefaultValue::Float(x) => Value::Float(*x),
-        DefaultValue::Str(s) => Value::Str(s.clone()),
-        DefaultValue::JsonText(t) => Value::Str(t.clone()),
+    let v = match default_ref(f) {
+        None => return Ok(None),
+        // Parsed (and its errors reported) as a JSON string input is.
+        Some(ValueRef::Json(text)) => Value::Str(text.to_owned()),
+        Some(v) => owned(v)?,
     };
     coerce(f, v).map(Some)
 }

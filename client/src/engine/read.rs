@@ -9,7 +9,7 @@ use std::sync::Arc;
 use super::part::{PartView, StoredRow};
 use super::{ann, coerce, corrupt, OutputFields, IMAGE_NAME};
 use crate::error::{Error, Result};
-use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
+use crate::format::{self, Catalog, CollectionEntry, MetaSlot, DEFAULT_DATABASE};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
 use crate::value::{Pk, Row, Value};
@@ -72,7 +72,7 @@ impl<'a> Snapshot<'a> {
     pub fn collection(&self, name: &str) -> Result<CollectionView<'_>> {
         let entry = self
             .catalog
-            .collection(name)
+            .collection(DEFAULT_DATABASE, name)
             .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
         CollectionView::new(entry, self.image)
     }
@@ -291,7 +291,8 @@ impl<'a> CollectionView<'a> {
         Ok(row)
     }
 
-    /// Full stored row (every field and the dynamic object), for merges and partial upserts.
+    /// Full stored row (every field, the dynamic object and the partition), for merges and partial
+    /// upserts.
     pub(super) fn stored_row(&self, id: RowId) -> Result<StoredRow> {
         let values = (0..self.entry.schema.fields.len())
             .map(|c| self.value(id, c))
@@ -299,6 +300,9 @@ impl<'a> CollectionView<'a> {
         Ok(StoredRow {
             values,
             dynamic: self.dynamic_map(id)?,
+            partition: self.parts[id.part]
+                .partition(id.row)
+                .ok_or_else(|| corrupt("partition of a row unreadable"))?,
         })
     }
 

@@ -6,8 +6,9 @@
 //! row in client/tests/storage_roundtrip.rs, which round-trips every type through a db file.
 
 use super::{bit, bitmap_of, slice, u64_at};
+use crate::engine::coerce::default_ref;
 use crate::engine::corrupt;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::Column;
 use crate::kernels::inv_norm;
 use crate::rowview::ValueRef;
@@ -22,30 +23,61 @@ enum Layout {
     Fixed(usize),
     /// UTF-8 text: rows + 1 u64 offsets in `offsets`, into the bytes of `data`.
     Text,
-    /// `dim` f32 a row in `data`, and 1/|v| a row in `inv_norms`.
+    /// `dim` f32 a row in `data`, and 1/|v| a row in `aux`.
     Vector(usize),
 }
 
-fn layout(f: &FieldSchema) -> Layout {
-    match f.dtype {
+/// Field `f`'s layout; an error naming the type (and the ones covec stores) for a type the codec does not
+/// store yet: create_collection refuses such fields through `check_stored`, so only a damaged catalog
+/// reaches the codec with one.
+fn layout(f: &FieldSchema) -> Result<Layout> {
+    layout_of(f.dtype, f.dim).ok_or_else(|| {
+        let stored: Vec<&str> = DataType::variants()
+            .filter(|&t| layout_of(t, None).is_some())
+            .map(DataType::name)
+            .collect();
+        Error::invalid(format!(
+            "field '{}': data type {} is not supported by covec yet; supported: {}",
+            f.name,
+            f.dtype.name(),
+            stored.join(", ")
+        ))
+    })
+}
+
+fn layout_of(dtype: DataType, dim: Option<u32>) -> Option<Layout> {
+    Some(match dtype {
         DataType::Bool
         | DataType::Int8
         | DataType::Int16
         | DataType::Int32
         | DataType::Int64
         | DataType::Float
-        | DataType::Double => Layout::Fixed(f.dtype.fixed_width().unwrap_or(0)),
+        | DataType::Double => Layout::Fixed(dtype.fixed_width().unwrap_or(0)),
         DataType::VarChar | DataType::Json => Layout::Text,
-        DataType::FloatVector => Layout::Vector(f.dim.unwrap_or(0) as usize),
-    }
+        DataType::FloatVector => Layout::Vector(dim.unwrap_or(0) as usize),
+        DataType::Array
+        | DataType::Geometry
+        | DataType::Timestamptz
+        | DataType::BinaryVector
+        | DataType::Float16Vector
+        | DataType::BFloat16Vector
+        | DataType::SparseFloatVector
+        | DataType::Int8Vector => return None,
+    })
+}
+
+/// Refuses a field whose type the codec cannot store yet, naming it.
+pub(in crate::engine) fn check_stored(f: &FieldSchema) -> Result<()> {
+    layout(f).map(|_| ())
 }
 
 /// Encodes one field's `values` (of the field's type, or null; in stored row order) as its column,
 /// pushing its sections into the commit: a null is stored as zeros (empty text) and marked absent in
 /// the validity bitmap of a nullable field.
-pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) -> Column {
+pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) -> Result<Column> {
     let n = values.len();
-    let mut col = match layout(f) {
+    let mut col = match layout(f)? {
         Layout::Fixed(width) => {
             let mut data = Vec::with_capacity(n * width);
             for v in values {
@@ -54,7 +86,7 @@ pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) 
             Column {
                 data: b.push(&data),
                 offsets: None,
-                inv_norms: None,
+                aux: None,
                 validity: None,
             }
         }
@@ -88,7 +120,7 @@ pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) 
             Column {
                 data: b.push(&data),
                 offsets: None,
-                inv_norms: Some(b.push(&norms)),
+                aux: Some(b.push(&norms)),
                 validity: None,
             }
         }
@@ -97,7 +129,7 @@ pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) 
         let present = values.iter().map(|v| **v != Value::Null);
         col.validity = Some(b.push(&bitmap_of(present, n)));
     }
-    col
+    Ok(col)
 }
 
 /// A text column of `texts` (also the dynamic-field column: each row's `$meta` object as JSON text).
@@ -113,7 +145,7 @@ pub(super) fn encode_text(texts: &[String], b: &mut CommitBuilder) -> Column {
     Column {
         data,
         offsets: Some(b.push(&offsets)),
-        inv_norms: None,
+        aux: None,
         validity: None,
     }
 }
@@ -144,7 +176,17 @@ fn get_fixed(t: DataType, b: &[u8]) -> Option<ValueRef<'static>> {
         DataType::Int64 => ValueRef::Int(i64::from_le_bytes(x)),
         DataType::Float => ValueRef::Float(f64::from(f32::from_le_bytes([b[0], b[1], b[2], b[3]]))),
         DataType::Double => ValueRef::Float(f64::from_le_bytes(x)),
-        DataType::VarChar | DataType::Json | DataType::FloatVector => return None,
+        DataType::VarChar
+        | DataType::Array
+        | DataType::Json
+        | DataType::Geometry
+        | DataType::Timestamptz
+        | DataType::BinaryVector
+        | DataType::FloatVector
+        | DataType::Float16Vector
+        | DataType::BFloat16Vector
+        | DataType::SparseFloatVector
+        | DataType::Int8Vector => return None,
     })
 }
 
@@ -186,6 +228,8 @@ enum ColData<'a> {
         data: &'a [f32],
         inv_norms: &'a [f32],
     },
+    /// A field added after the part was written: every row reads as this.
+    Absent(ValueRef<'a>),
 }
 
 /// One column of a part over the image.
@@ -199,7 +243,7 @@ pub(in crate::engine) struct ColView<'a> {
 impl<'a> ColView<'a> {
     /// Field `f`'s column `c` of the image, every section's bounds checked.
     pub(super) fn new(f: &FieldSchema, c: &Column, image: &'a [u8]) -> Result<ColView<'a>> {
-        let data = match layout(f) {
+        let data = match layout(f).map_err(|e| corrupt(e.to_string()))? {
             Layout::Fixed(width) => ColData::Fixed {
                 width,
                 data: slice(image, &c.data)?,
@@ -210,7 +254,7 @@ impl<'a> ColView<'a> {
                 data: as_f32s(slice(image, &c.data)?)?,
                 inv_norms: as_f32s(slice(
                     image,
-                    c.inv_norms.as_ref().ok_or_else(|| corrupt("no norms"))?,
+                    c.aux.as_ref().ok_or_else(|| corrupt("no norms"))?,
                 )?)?,
             },
         };
@@ -220,6 +264,16 @@ impl<'a> ColView<'a> {
             data,
             validity,
         })
+    }
+
+    /// The column of field `f` in a part written before `f` was added: every row reads as the field's
+    /// default, else null.
+    pub(super) fn absent(f: &'a FieldSchema) -> ColView<'a> {
+        ColView {
+            dtype: f.dtype,
+            data: ColData::Absent(default_ref(f).unwrap_or(ValueRef::Null)),
+            validity: None,
+        }
     }
 
     /// The value at `row`; None when the bytes are damaged.
@@ -244,6 +298,7 @@ impl<'a> ColView<'a> {
             ColData::Vector { dim, data, .. } => {
                 ValueRef::Vector(data.get(row * dim..row * dim + dim)?)
             }
+            ColData::Absent(v) => *v,
         })
     }
 

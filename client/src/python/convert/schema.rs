@@ -83,11 +83,11 @@ pub(crate) fn collection_schema(obj: &Bound<'_, PyAny>) -> PyResult<CollectionSc
         .try_iter()?
         .map(|f| field_schema(&f?, auto_id))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(CollectionSchema {
+    Ok(CollectionSchema::new(
         fields,
-        description: attr_str(obj, "description")?,
-        enable_dynamic_field: attr_bool(obj, "enable_dynamic_field")?,
-    })
+        attr_str(obj, "description")?,
+        attr_bool(obj, "enable_dynamic_field")?,
+    ))
 }
 
 fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
@@ -106,17 +106,11 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     let dtype =
         DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{name}': {e}")))?;
     let is_primary = attr_bool(obj, "is_primary")?;
-    let mut field = FieldSchema {
-        description: attr_str(obj, "description")?,
-        is_primary,
-        auto_id: attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id),
-        max_length: None,
-        dim: None,
-        nullable: attr_bool(obj, "nullable")?,
-        default_value: None,
-        dtype,
-        name,
-    };
+    let mut field = FieldSchema::new(name, dtype);
+    field.description = attr_str(obj, "description")?;
+    field.is_primary = is_primary;
+    field.auto_id = attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id);
+    field.nullable = attr_bool(obj, "nullable")?;
     if let Some(params) = attr(obj, "params")? {
         let params = params.cast_into::<PyDict>().map_err(|e| {
             param_error(
@@ -283,9 +277,9 @@ pub(crate) fn describe_collection<'py>(
         .bind(py);
     let schema = &info.schema;
     let fields = PyList::empty(py);
-    for (i, f) in schema.fields.iter().enumerate() {
+    for f in &schema.fields {
         let d = PyDict::new(py);
-        d.set_item("field_id", 100 + i)?;
+        d.set_item("field_id", f.id)?;
         d.set_item("name", &f.name)?;
         d.set_item("description", &f.description)?;
         d.set_item("type", data_type.call1((f.dtype as i64,))?)?;
