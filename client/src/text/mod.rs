@@ -8,6 +8,7 @@
 
 mod filter;
 mod jieba;
+mod match_index;
 mod multi;
 mod params;
 mod stop_words;
@@ -21,6 +22,7 @@ use crate::error::Result;
 use filter::Filter;
 use tokenizer::Tokenizer;
 
+pub use match_index::{MatchIndexBuilder, MatchIndexView, MatchQuery};
 pub use multi::MultiAnalyzer;
 
 /// One token of analyzed text.
