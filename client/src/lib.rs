@@ -22,6 +22,7 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod fulltext;
 mod hnsw;
 mod kernels;
 mod rowview;
@@ -57,6 +58,9 @@ pub mod internals {
     }
     pub mod format {
         pub use crate::format::*;
+    }
+    pub mod fulltext {
+        pub use crate::fulltext::*;
     }
     pub mod hnsw {
         pub use crate::hnsw::*;
