@@ -323,7 +323,7 @@ impl Db {
         let snap = cur.snapshot();
         let view = snap.collection(collection)?;
         let f = compile_filter(filter, view.schema())?;
-        Ok(view.count(f.as_deref()))
+        view.count(f.as_deref())
     }
     /// One list of hits per query vector, best first.
     pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {

@@ -22,23 +22,20 @@ fn server(message: impl Into<String>) -> Error {
     Error::invalid_code(PARAMETER_INVALID, message)
 }
 
-/// A type parameter's JSON value; a JSON string that holds JSON (pymilvus sends analyzer params as JSON text
-/// inside a string) is read as the JSON it holds.
-fn type_param(f: &FieldSchema, key: &str) -> Result<Option<Value>> {
-    let Some(text) = f.type_param(key) else {
-        return Ok(None);
-    };
-    let value: Value = serde_json::from_str(text)
-        .map_err(|e| Error::invalid(format!("field '{}': {key} is not valid JSON: {e}", f.name)))?;
-    Ok(Some(match value {
-        Value::String(inner) => serde_json::from_str(&inner).unwrap_or(Value::String(inner)),
-        other => other,
-    }))
+/// A type parameter's value. Type parameters hold text as pymilvus sends it to a server: JSON (`true`, an
+/// analyzer's object) or a plain string (`True`); a JSON string that holds JSON is read as the JSON it holds.
+fn type_param(f: &FieldSchema, key: &str) -> Option<Value> {
+    let text = f.type_param(key)?;
+    Some(match serde_json::from_str(text) {
+        Ok(Value::String(inner)) => serde_json::from_str(&inner).unwrap_or(Value::String(inner)),
+        Ok(value) => value,
+        Err(_) => Value::String(text.to_string()),
+    })
 }
 
 /// A boolean type parameter (true, "true", "True"); absent is false.
 fn flag(f: &FieldSchema, key: &str) -> Result<bool> {
-    match type_param(f, key)? {
+    match type_param(f, key) {
         None => Ok(false),
         Some(Value::Bool(b)) => Ok(b),
         Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
@@ -98,7 +95,7 @@ impl FieldAnalyzer {
         if f.dtype != DataType::VarChar || !f.enable_analyzer()? {
             return Ok(None);
         }
-        if let Some(multi) = type_param(f, "multi_analyzer_params")? {
+        if let Some(multi) = type_param(f, "multi_analyzer_params") {
             let analyzers = MultiAnalyzer::from_params(&multi).map_err(|e| {
                 server(format!(
                     "field {} multi_analyzer_params are invalid: {e}",
@@ -127,7 +124,7 @@ impl FieldAnalyzer {
                 by_field,
             }));
         }
-        let params = type_param(f, "analyzer_params")?.unwrap_or(Value::Object(Default::default()));
+        let params = type_param(f, "analyzer_params").unwrap_or(Value::Object(Default::default()));
         let single = analyzer(&params)
             .map_err(|e| Error::invalid(format!("field '{}' analyzer_params: {e}", f.name)))?;
         Ok(Some(FieldAnalyzer::Single(single)))
@@ -438,7 +435,7 @@ mod tests {
             DataType::VarChar,
             &[
                 ("enable_analyzer", "true"),
-                ("enable_match", "\"True\""),
+                ("enable_match", "True"),
                 ("analyzer_params", r#""{\"type\": \"english\"}""#),
             ],
         );

@@ -42,7 +42,8 @@ pub use engine::{Hit, OutputFields, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
-    CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
+    CollectionSchema, DataType, DefaultValue, FieldSchema, FunctionKind, FunctionSpec, IndexKind,
+    IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
 pub use value::{Pk, Row, Value};

@@ -202,7 +202,13 @@ proptest! {
             let MatchQuery::Any { terms, .. } = &any else { unreachable!() };
             prop_assert_eq!(answer(&index, n, &any), brute_any(&docs, terms, m));
             let exact = MatchQuery::phrase_match(&a, &query, 0).unwrap();
-            let with_slop = answer(&index, n, &MatchQuery::phrase_match(&a, &query, slop).unwrap());
+            let sloppy = MatchQuery::phrase_match(&a, &query, slop).unwrap();
+            let with_slop = answer(&index, n, &sloppy);
+            // A text no index holds is judged by the same rule, from its tokens.
+            for q in [&any, &exact, &sloppy] {
+                let from_tokens: Vec<usize> = (0..n).filter(|&r| q.matches_tokens(&docs[r])).collect();
+                prop_assert_eq!(from_tokens, answer(&index, n, q));
+            }
             match &exact {
                 MatchQuery::Phrase { terms, .. } => {
                     let exact_rows = answer(&index, n, &exact);

@@ -11,10 +11,13 @@ use serde_json::{Map, Value as Json};
 use super::coerce::pk_of;
 use super::{ann, corrupt};
 use crate::error::{Error, Result};
-use crate::format::{bitmap_len, AnnIndex, Part, PartPartitions, Section};
+use crate::format::{bitmap_len, AnnIndex, Part, PartPartitions, Section, TextIndex};
+use crate::fulltext::FullText;
 use crate::hnsw::HnswView;
+use crate::rowview::{TextQuery, ValueRef};
 use crate::schema::CollectionSchema;
 use crate::store::CommitBuilder;
+use crate::text::{MatchIndexBuilder, MatchIndexView};
 use crate::value::Value;
 pub(super) use column::{check_stored, ColView, VarView};
 
@@ -41,6 +44,13 @@ pub(super) fn bit(bitmap: &[u8], row: usize) -> bool {
     bitmap.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1)
 }
 
+/// Bit `row` of a bitmap of u64 words (LSB first); false past its end.
+pub(super) fn bit_of(words: &[u64], row: usize) -> bool {
+    words
+        .get(row / 64)
+        .is_some_and(|w| w >> (row % 64) & 1 == 1)
+}
+
 /// The i-th little-endian u64 of `b`.
 fn u64_at(b: &[u8], i: usize) -> Option<u64> {
     let s = b.get(i * 8..i * 8 + 8)?;
@@ -65,6 +75,8 @@ pub(super) struct PartView<'a> {
     pub(super) deleted: Option<&'a [u8]>,
     pub(super) deleted_count: u64,
     pub(super) ann: &'a [AnnIndex],
+    /// Inverted indexes over sparse-vector and text fields.
+    pub(super) text: &'a [TextIndex],
     /// The partitions present (ascending) and, when more than one, each row's.
     pub(super) partition_ids: &'a [u32],
     partition_rows: Option<&'a [u8]>,
@@ -98,6 +110,7 @@ impl<'a> PartView<'a> {
             deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
             deleted_count: part.deleted_count,
             ann: &part.ann,
+            text: &part.text,
             partition_ids: &part.partitions.ids,
             partition_rows: part
                 .partitions
@@ -117,6 +130,41 @@ impl<'a> PartView<'a> {
         match self.partition_rows {
             Some(ids) => u32_at(ids, row),
             None => self.partition_ids.first().copied(),
+        }
+    }
+
+    /// The rows of this part that match `q`, as a bitmap, from the field's match index. A part written before
+    /// the field was added has no column and no index for it: all its rows read as the field's default, which
+    /// matches or not as one text.
+    pub(super) fn text_match(
+        &self,
+        schema: &CollectionSchema,
+        q: &TextQuery,
+        image: &[u8],
+    ) -> Result<Vec<u64>> {
+        let index = self
+            .text
+            .iter()
+            .find(|t| t.field as usize == q.field && t.kind == TextIndex::MATCH);
+        match (index, self.cols[q.field].get(0)) {
+            (Some(t), _) => {
+                MatchIndexView::wrap(slice(image, &t.index)?, self.rows)?.matching(&q.query)
+            }
+            (None, Some(ValueRef::Str(default))) if self.cols[q.field].is_absent() => {
+                let analyzer = FullText::of(schema)?
+                    .match_analyzer(q.field)
+                    .cloned()
+                    .ok_or_else(|| corrupt("text query on a field without match"))?;
+                let all = q.query.matches_tokens(&analyzer.tokens(default));
+                Ok(vec![if all { u64::MAX } else { 0 }; self.rows.div_ceil(64)])
+            }
+            (None, _) if self.cols[q.field].is_absent() || self.rows == 0 => {
+                Ok(vec![0; self.rows.div_ceil(64)])
+            }
+            (None, _) => Err(corrupt(format!(
+                "a part lacks the match index of field '{}'",
+                schema.fields[q.field].name
+            ))),
         }
     }
 
@@ -209,8 +257,34 @@ pub(super) fn build_part(
         deleted_count: 0,
         ann,
         partitions: part_partitions(rows, b),
-        text: Vec::new(),
+        text: text_indexes(schema, rows, b)?,
     }))
+}
+
+/// The part's inverted indexes over `rows` (in stored order): a match index per match-enabled field.
+fn text_indexes(
+    schema: &CollectionSchema,
+    rows: &[&StoredRow],
+    b: &mut CommitBuilder,
+) -> Result<Vec<TextIndex>> {
+    let full_text = FullText::of(schema)?;
+    let mut out = Vec::with_capacity(full_text.match_fields.len());
+    for (c, analyzer) in &full_text.match_fields {
+        let mut index = MatchIndexBuilder::new();
+        for r in rows {
+            match &r.values[*c] {
+                Value::Str(text) => index.add_row(&analyzer.tokens(text))?,
+                _ => index.add_row(&[])?,
+            }
+        }
+        out.push(TextIndex {
+            field: *c as u32,
+            kind: TextIndex::MATCH,
+            index: b.push(&index.finish()?),
+            stats: None,
+        });
+    }
+    Ok(out)
 }
 
 /// The partitions of `rows` (in stored order): their ids, and each row's when there are several.

@@ -128,6 +128,7 @@ impl CollectionView<'_> {
         let eligible = match filter {
             None => Eligible::Live,
             Some(f) => {
+                let text = self.text_answers(pi, f)?;
                 let mut bits = vec![0u64; part.rows.div_ceil(64)];
                 let mut count = 0;
                 for row in 0..part.rows {
@@ -136,6 +137,7 @@ impl CollectionView<'_> {
                         && f.matches(&RowRef {
                             view: self,
                             id: RowId { part: pi, row },
+                            text: &text,
                         });
                     if ok {
                         bits[row / 64] |= 1 << (row % 64);

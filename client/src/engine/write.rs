@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::format::{
     Catalog, CollectionEntry, PartitionEntry, DEFAULT_DATABASE, DEFAULT_PARTITION,
 };
+use crate::fulltext;
 use crate::rowview::RowFilter;
 use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
@@ -77,6 +78,7 @@ pub fn plan_create_collection(
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
     check_supported(&schema)?;
+    fulltext::validate(&schema)?;
     schema.validate()?;
     schema.number_fields();
     for spec in &mut indexes {
@@ -309,7 +311,7 @@ pub fn plan_delete(
     let view = snap.collection(name)?;
     let doomed: HashSet<RowId> = match which {
         Deletion::Ids(ids) => ids.iter().filter_map(|pk| view.find(pk)).collect(),
-        Deletion::Filter(f) => view.matching(f).into_iter().collect(),
+        Deletion::Filter(f) => view.matching(f)?.into_iter().collect(),
     };
     let n = doomed.len() as u64;
     if n == 0 {

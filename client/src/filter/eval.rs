@@ -188,10 +188,7 @@ impl<'r> Ctx<'r> {
                 V::Json(Json::Array(items)) => i64::try_from(items.len()).map_or(V::Null, V::Int),
                 _ => V::Null,
             },
-            Node::TextMatch { operand, tokens } => match self.eval(operand) {
-                V::Str(s) => V::Bool(words(s).iter().any(|w| tokens.binary_search(w).is_ok())),
-                _ => V::Null,
-            },
+            Node::TextMatch(i) => V::Bool(self.row.text_match(*i)),
         }
     }
 }
@@ -308,12 +305,4 @@ fn like(pattern: &[LikeTok], text: &str) -> bool {
         p = after;
         t = absorbed + c.len_utf8();
     }
-}
-
-/// Lower-cased runs of letters, digits and `_` (the `standard` analyzer's tokens).
-pub(super) fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
 }

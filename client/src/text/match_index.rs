@@ -198,6 +198,35 @@ impl MatchQuery {
         terms.sort_by_key(|(position, _)| *position);
         Ok(MatchQuery::Phrase { terms, slop })
     }
+
+    /// Whether one text, as `tokens`, matches: the rule `MatchIndexView::matching` applies to indexed rows,
+    /// for a text no index holds (a field's default value, read by rows written before the field existed).
+    pub fn matches_tokens(&self, tokens: &[Token]) -> bool {
+        let positions = |term: &str| -> Vec<u32> {
+            let mut p: Vec<u32> = tokens
+                .iter()
+                .filter(|t| t.text == term)
+                .filter_map(|t| u32::try_from(t.position).ok())
+                .collect();
+            p.sort_unstable();
+            p.dedup();
+            p
+        };
+        match self {
+            MatchQuery::Any {
+                terms,
+                min_should_match,
+            } => {
+                let held = terms.iter().filter(|t| !positions(t).is_empty()).count();
+                !terms.is_empty() && held >= *min_should_match.max(&1)
+            }
+            MatchQuery::Phrase { terms, slop } => {
+                let lists: Vec<Vec<u32>> = terms.iter().map(|(_, t)| positions(t)).collect();
+                let refs: Vec<&[u32]> = lists.iter().map(Vec::as_slice).collect();
+                !lists.iter().any(Vec::is_empty) && phrase_holds(terms, &refs, *slop)
+            }
+        }
+    }
 }
 
 /// A match index section read in place. Matching never panics and never reads outside the section,
@@ -427,16 +456,13 @@ impl<'a> MatchIndexView<'a> {
                 None => return Ok(()),
             }
         }
-        let Some(last_offset) = terms.iter().map(|(offset, _)| *offset).max() else {
-            return Ok(());
-        };
         // Rows holding every term: walk the rarest term's rows, find each in the others (their rows ascend,
         // so each search starts where the previous one ended).
         let rarest = (0..postings.len())
             .min_by_key(|&i| postings[i].docs.len())
             .unwrap_or(0);
         let mut cursors = vec![0usize; postings.len()];
-        let (mut chain, mut next) = (Vec::new(), Vec::new());
+        let mut lists: Vec<&[u32]> = Vec::with_capacity(postings.len());
         'rows: for &row in postings[rarest].docs {
             for (i, p) in postings.iter().enumerate() {
                 let from = cursors[i];
@@ -446,35 +472,48 @@ impl<'a> MatchIndexView<'a> {
                     continue 'rows;
                 }
             }
-            // Each term's positions shifted by (last offset - its offset): an exact phrase puts every term
-            // at one shifted position.
-            let shifted = |i: usize| -> Result<Vec<u32>> {
-                let shift = last_offset - terms[i].0;
-                Ok(self
-                    .positions_of(&postings[i], cursors[i])?
-                    .iter()
-                    .map(|&p| p.saturating_add(shift))
-                    .collect())
-            };
-            chain.clear();
-            chain.extend(shifted(0)?);
-            for i in 1..postings.len() {
-                let right = shifted(i)?;
-                if slop == 0 {
-                    chain.retain(|p| right.binary_search(p).is_ok());
-                } else {
-                    next.clear();
-                    within_slop(&chain, &right, slop, &mut next);
-                    std::mem::swap(&mut chain, &mut next);
-                }
-                if chain.is_empty() {
-                    continue 'rows;
-                }
+            lists.clear();
+            for (p, &at) in postings.iter().zip(&cursors) {
+                lists.push(self.positions_of(p, at)?);
             }
-            set(bits, row);
+            if phrase_holds(terms, &lists, slop) {
+                set(bits, row);
+            }
         }
         Ok(())
     }
+}
+
+/// Whether one row holding the phrase's `terms` at `positions` (per term, ascending) matches it. Each term's
+/// positions are shifted by (last query position - its query position): an exact phrase puts every term at
+/// one shifted position; with `slop`, `within_slop` chains the terms in query order.
+fn phrase_holds(terms: &[(u32, String)], positions: &[&[u32]], slop: u32) -> bool {
+    let Some(last) = terms.iter().map(|(offset, _)| *offset).max() else {
+        return false;
+    };
+    let shifted = |i: usize| -> Vec<u32> {
+        let shift = last - terms[i].0;
+        positions[i]
+            .iter()
+            .map(|&p| p.saturating_add(shift))
+            .collect()
+    };
+    let mut chain = shifted(0);
+    let mut next = Vec::new();
+    for i in 1..terms.len() {
+        let right = shifted(i);
+        if slop == 0 {
+            chain.retain(|p| right.binary_search(p).is_ok());
+        } else {
+            next.clear();
+            within_slop(&chain, &right, slop, &mut next);
+            std::mem::swap(&mut chain, &mut next);
+        }
+        if chain.is_empty() {
+            return false;
+        }
+    }
+    !chain.is_empty()
 }
 
 /// One step of a sloppy phrase: from the previous term's matched positions `left` and the next term's

@@ -276,6 +276,11 @@ impl<'a> ColView<'a> {
         }
     }
 
+    /// Whether the field was added after the part was written: no column, every row reads as the default.
+    pub(in crate::engine) fn is_absent(&self) -> bool {
+        matches!(self.data, ColData::Absent(_))
+    }
+
     /// The value at `row`; None when the bytes are damaged.
     pub(in crate::engine) fn get(&self, row: usize) -> Option<ValueRef<'a>> {
         if let Some(v) = self.validity {
