@@ -191,3 +191,52 @@ def test_bad_analyzer_settings_are_refused_at_create(client):
         s.add_field("id", DataType.INT64, is_primary=True, enable_analyzer=True)
         s.add_field("dense", DataType.FLOAT_VECTOR, dim=DIM)
         client.create_collection("bad", schema=s)
+
+
+def test_run_analyzer_shapes_hashes_and_field_analyzers(client):
+    import zlib
+
+    one = client.run_analyzer("Hello, World hello")
+    assert one.tokens == ["hello", "world", "hello"]
+    many = client.run_analyzer(["Running dogs", "数据库"], analyzer_params={"type": "english"})
+    assert [r.tokens for r in many] == [["run", "dog"], ["数据库"]]
+    detail = client.run_analyzer("héllo world", with_detail=True, with_hash=True)
+    first, second = detail.tokens
+    assert first["token"] == "héllo" and (first.start_offset, first.end_offset) == (0, 6)  # bytes, as the server
+    assert (second.position, second.position_length) == (1, 1)
+    # The BM25 term id the server stores: CRC-32 of the token's first 100 bytes, modulo 2^32 - 1.
+    assert [t["hash"] for t in detail.tokens] == [zlib.crc32(t.encode()) % 0xFFFFFFFF for t in ("héllo", "world")]
+    hashes_only = client.run_analyzer("a b", with_hash=True).tokens
+    assert set(hashes_only[0].dict) == {"token", "hash"}
+
+    s = client.create_schema()
+    s.add_field("id", DataType.INT64, is_primary=True)
+    s.add_field("lang", DataType.VARCHAR, max_length=8)
+    multi = {"analyzers": {"default": {"type": "standard"}, "en": {"type": "english"}, "zh": {"type": "chinese"}},
+             "by_field": "lang", "alias": {"cn": "zh"}}
+    s.add_field("body", DataType.VARCHAR, max_length=100, enable_analyzer=True, multi_analyzer_params=multi)
+    s.add_field("title", DataType.VARCHAR, max_length=100, enable_analyzer=True, analyzer_params={"type": "english"})
+    s.add_field("dense", DataType.FLOAT_VECTOR, dim=DIM)
+    client.create_collection("m", schema=s)
+    by_field = lambda texts, field, names=None: [  # noqa: E731
+        r.tokens for r in client.run_analyzer(texts, collection_name="m", field_name=field, analyzer_names=names)
+    ]
+    assert by_field(["Running dogs"], "title") == [["run", "dog"]]
+    assert by_field(["Running dogs", "Running dogs"], "body", ["en", "nope"]) == [["run", "dog"], ["running", "dogs"]]
+    assert by_field(["用户订单"], "body", "cn") != by_field(["用户订单"], "body")
+    with pytest.raises(MilvusException) as e:
+        by_field(["x"], "lang")
+    assert e.value.code == 1100 and "enable_analyzer=True" in e.value.message
+    with pytest.raises(MilvusException) as e:
+        by_field(["x", "y", "z"], "body", ["en", "zh"])
+    assert "one per text" in e.value.message
+    with pytest.raises(MilvusException) as e:
+        by_field(["x"], "title", "en")
+    assert "multi_analyzer_params" in e.value.message
+    with pytest.raises(MilvusException):
+        client.run_analyzer("x", analyzer_params={"tokenizer": "icu"})
+    with pytest.raises(ParamError):
+        client.run_analyzer("x", collection_name="m")
+    with pytest.raises(MilvusException) as e:
+        client.run_analyzer("x", collection_name="nope", field_name="body")
+    assert e.value.code == 100

@@ -13,7 +13,7 @@ use serde_json::Value;
 
 use crate::error::{Error, Result};
 use crate::schema::{CollectionSchema, DataType, FieldSchema, FunctionKind};
-use crate::text::{Analyzer, MultiAnalyzer};
+use crate::text::{Analyzer, MultiAnalyzer, Token};
 
 /// The Milvus server's code for a bad parameter (merr ParameterInvalid), which its schema checks give.
 const PARAMETER_INVALID: i32 = 1100;
@@ -147,6 +147,69 @@ impl FieldAnalyzer {
                 "analyzer_name '{name}' is for fields with multi_analyzer_params; this field has one analyzer"
             ))),
             (FieldAnalyzer::Multi { analyzers, .. }, name) => Ok(analyzers.analyzer(name)),
+        }
+    }
+}
+
+/// Where `run_analyzer` takes its analyzer from.
+pub enum AnalyzerSource<'a> {
+    /// `analyzer_params` (a JSON object as text); None: the standard analyzer.
+    Params(Option<&'a str>),
+    /// A collection's analyzed field, with `analyzer_names` for a field with `multi_analyzer_params`: none
+    /// (the default analyzer), one for every text, or one per text.
+    Field {
+        schema: &'a CollectionSchema,
+        field: &'a str,
+        analyzer_names: &'a [String],
+    },
+}
+
+/// `run_analyzer`: each text's tokens, by the analyzer `source` names.
+pub fn run_analyzer(texts: &[String], source: AnalyzerSource<'_>) -> Result<Vec<Vec<Token>>> {
+    match source {
+        AnalyzerSource::Params(params) => {
+            let params = match params {
+                Some(text) => serde_json::from_str(text).map_err(|e| {
+                    Error::invalid(format!("analyzer_params is not valid JSON: {e}"))
+                })?,
+                None => Value::Object(Default::default()),
+            };
+            let a = analyzer(&params)?;
+            Ok(texts.iter().map(|t| a.tokens(t)).collect())
+        }
+        AnalyzerSource::Field {
+            schema,
+            field,
+            analyzer_names,
+        } => {
+            let c = schema
+                .fields
+                .iter()
+                .position(|f| f.name == field)
+                .ok_or_else(|| server(format!("field {field} does not exist in the collection")))?;
+            let a = FieldAnalyzer::of(schema, c)?.ok_or_else(|| {
+                server(format!(
+                    "field {field} has no analyzer: run_analyzer on a collection field needs a VARCHAR field \
+                     created with enable_analyzer=True"
+                ))
+            })?;
+            let name = |i: usize| -> Result<Option<&str>> {
+                match analyzer_names {
+                    [] => Ok(None),
+                    [one] => Ok(Some(one.as_str())),
+                    many if many.len() == texts.len() => Ok(Some(many[i].as_str())),
+                    many => Err(server(format!(
+                        "run_analyzer got {} analyzer_names for {} texts: give one name, or one per text",
+                        many.len(),
+                        texts.len()
+                    ))),
+                }
+            };
+            texts
+                .iter()
+                .enumerate()
+                .map(|(i, t)| Ok(a.for_search(name(i)?)?.tokens(t)))
+                .collect()
         }
     }
 }

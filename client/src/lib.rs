@@ -46,6 +46,7 @@ pub use schema::{
     IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
+pub use text::Token;
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).

@@ -614,25 +614,26 @@ impl Compiler<'_> {
             ));
         };
         let query = if phrase {
-            let slop =
-                match args.get(2).map(|a| &a.kind) {
-                    None => 0,
-                    Some(ExprKind::Int(k)) => match u32::try_from(*k) {
-                        Ok(k) => k,
-                        Err(_) => return self.err(
+            let slop = match args.get(2).map(|a| &a.kind) {
+                None => 0,
+                Some(ExprKind::Int(k)) => match u32::try_from(*k) {
+                    Ok(k) => k,
+                    Err(_) => {
+                        return self.err(
                             format!(
                                 "the slop of {name} must be an integer from 0 to 2^32-1, got {k}"
                             ),
                             args[2].column,
-                        ),
-                    },
-                    Some(_) => {
-                        return self.err(
-                            format!("the slop of {name} must be an integer: {usage}"),
-                            args[2].column,
                         )
                     }
-                };
+                },
+                Some(_) => {
+                    return self.err(
+                        format!("the slop of {name} must be an integer: {usage}"),
+                        args[2].column,
+                    )
+                }
+            };
             MatchQuery::phrase_match(analyzer, text, slop)?
         } else {
             MatchQuery::text_match(analyzer, text, 1)
