@@ -137,7 +137,7 @@ def test_describe_of_a_collection_without_index_is_none_and_missing_collection_r
         assert e.value.code == 100 and type(e.value) is MilvusException
 
 
-@pytest.mark.parametrize("dtype", [DataType.FLOAT16_VECTOR, DataType.SPARSE_FLOAT_VECTOR, DataType.ARRAY])
+@pytest.mark.parametrize("dtype", [DataType.ARRAY, DataType.GEOMETRY, DataType.TIMESTAMPTZ])
 def test_unsupported_types_raise_code_6_naming_the_supported_ones(client, dtype):
     schema = CollectionSchema().add_field("id", DataType.INT64, is_primary=True).add_field("f", dtype, dim=4)
     with pytest.raises(MilvusException) as e:
@@ -161,7 +161,7 @@ def test_schema_parts_covec_lacks_are_refused_by_name(client):
     schema.add_function(
         pymilvus.Function(name="bm25", function_type=pymilvus.FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"])
     )
-    with pytest.raises(MilvusException, match=r"SPARSE_FLOAT_VECTOR is not supported by covec yet"):
+    with pytest.raises(MilvusException, match=r"schema functions \(BM25\) are not supported by covec yet"):
         client.create_collection("t", schema=schema)
     ours = CollectionSchema().add_field("id", DataType.INT64, is_primary=True, colour="red")
     with pytest.raises(ParamError, match="field 'id': parameter 'colour' is not supported by covec"):
@@ -218,8 +218,10 @@ def test_index_params_validation(client):
     with pytest.raises(MilvusException, match="unknown index_type: 'FOO'") as e:
         create("v", "FOO", metric_type="L2")
     assert e.value.code == 1 and type(e.value) is MilvusException
-    with pytest.raises(MilvusException, match="COSINE/L2/IP"):
+    with pytest.raises(MilvusException, match="HAMMING is not valid for FLOAT_VECTOR field 'v'; use one of L2, IP, COSINE"):
         create("v", metric_type="HAMMING")
+    with pytest.raises(MilvusException, match="COSINE/L2/IP"):
+        create("v", metric_type="EUCLIDEAN")
     with pytest.raises(MilvusException, match="non-existent field 'nope'"):
         create("nope", metric_type="L2")
     with pytest.raises(MilvusException, match="cannot index scalar field 'id'"):

@@ -846,14 +846,33 @@ fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Pat
                     return Err(Error::corrupt(path, format!("{what} has offsets")));
                 }
             }
-            DataType::Array
-            | DataType::Geometry
-            | DataType::Timestamptz
-            | DataType::BinaryVector
-            | DataType::Float16Vector
-            | DataType::BFloat16Vector
-            | DataType::SparseFloatVector
-            | DataType::Int8Vector => {
+            DataType::Float16Vector | DataType::BFloat16Vector | DataType::Int8Vector => {
+                let width = if f.dtype == DataType::Int8Vector {
+                    1
+                } else {
+                    2
+                };
+                let dim = u64::from(f.dim.unwrap_or(0));
+                check_section(&col.data, Some(n * dim * width), image_len, &what, path)?;
+                match &col.aux {
+                    Some(s) => check_section(s, Some(n * 4), image_len, &what, path)?,
+                    None => return Err(Error::corrupt(path, format!("{what} has no norms"))),
+                }
+                if col.offsets.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has offsets")));
+                }
+            }
+            DataType::BinaryVector | DataType::SparseFloatVector => {
+                // A binary vector is dim/8 bytes; a sparse column's length follows from its header,
+                // which its reader checks (docs/sparse.md).
+                let len = (f.dtype == DataType::BinaryVector)
+                    .then(|| n * u64::from(f.dim.unwrap_or(0) / 8));
+                check_section(&col.data, len, image_len, &what, path)?;
+                if col.offsets.is_some() || col.aux.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has extra sections")));
+                }
+            }
+            DataType::Array | DataType::Geometry | DataType::Timestamptz => {
                 return Err(Error::corrupt(
                     path,
                     format!(

@@ -16,7 +16,21 @@ pub enum ValueRef<'a> {
     Float(f64),
     Str(&'a str),
     Json(&'a str),
-    Vector(&'a [f32]),
+    Vector(VectorRef<'a>),
+}
+
+/// A borrowed vector of any vector type, as its column stores it (see `value::Value`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VectorRef<'a> {
+    Float(&'a [f32]),
+    Float16(&'a [u16]),
+    BFloat16(&'a [u16]),
+    Int8(&'a [i8]),
+    Binary(&'a [u8]),
+    Sparse {
+        indices: &'a [u32],
+        values: &'a [f32],
+    },
 }
 
 /// A `text_match` or `phrase_match` of a filter: a match-enabled VARCHAR field (schema position) and the

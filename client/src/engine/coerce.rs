@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value as Json};
 
+mod vector;
+
 use super::corrupt;
 use crate::error::{Error, Result};
 use crate::rowview::ValueRef;
@@ -37,7 +39,7 @@ fn value_word(v: &Value) -> &'static str {
         Value::Float(_) => "float",
         Value::Str(_) => "str",
         Value::Json(_) => "json",
-        Value::FloatVector(_) => "float vector",
+        v => vector::word(v).unwrap_or("vector"),
     }
 }
 
@@ -72,13 +74,7 @@ fn value_to_json(v: Value) -> Json {
         Value::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
         Value::Str(s) => Json::String(s),
         Value::Json(j) => j,
-        Value::FloatVector(v) => Json::Array(
-            v.into_iter()
-                .map(|x| {
-                    serde_json::Number::from_f64(f64::from(x)).map_or(Json::Null, Json::Number)
-                })
-                .collect(),
-        ),
+        v => vector::to_json(&v).unwrap_or(Json::Null),
     }
 }
 
@@ -91,16 +87,7 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
             })
         }
         (DataType::Json, v) => return Ok(Value::Json(value_to_json(v))),
-        (DataType::FloatVector, Value::Json(Json::Array(a))) => {
-            let mut out = Vec::with_capacity(a.len());
-            for x in a {
-                match x.as_f64() {
-                    Some(x) => out.push(x as f32),
-                    None => return Err(mismatch(f, &Value::Json(x))),
-                }
-            }
-            Value::FloatVector(out)
-        }
+        (t, v) if t.is_vector() => return vector::coerce(f, v, |v| mismatch(f, v)),
         // JSON scalars (e.g. from a dynamic round trip) stand for the plain values.
         (_, Value::Json(j)) if !matches!(j, Json::Array(_) | Json::Object(_)) => json_to_value(j),
         (_, v) => v,
@@ -136,17 +123,6 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
                 }
             }
             Value::Str(s)
-        }
-        (DataType::FloatVector, Value::FloatVector(v)) => {
-            let dim = f.dim.unwrap_or(0) as usize;
-            if v.len() != dim {
-                return Err(Error::invalid(format!(
-                    "vector field '{}' expected dim {dim}, got {}",
-                    f.name,
-                    v.len()
-                )));
-            }
-            Value::FloatVector(v)
         }
         (_, v) => return Err(mismatch(f, &v)),
     })
@@ -250,6 +226,6 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
         ValueRef::Json(t) => {
             Value::Json(serde_json::from_str(t).map_err(|e| corrupt(format!("stored JSON: {e}")))?)
         }
-        ValueRef::Vector(v) => Value::FloatVector(v.to_vec()),
+        ValueRef::Vector(v) => vector::owned(v)?,
     })
 }

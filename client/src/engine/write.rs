@@ -82,7 +82,7 @@ pub fn plan_create_collection(
     schema.validate()?;
     schema.number_fields();
     for spec in &mut indexes {
-        ann::normalise_spec(spec)?;
+        ann::normalise_spec(spec, &schema)?;
     }
     if cat.collection(DEFAULT_DATABASE, name).is_some() {
         return Err(Error::AlreadyExists {
@@ -147,7 +147,7 @@ pub fn plan_create_index(
     let view = snap.collection(collection)?;
     let mut entry = view.entry().clone();
     check_index(&entry.schema, &spec)?;
-    ann::normalise_spec(&mut spec)?;
+    ann::normalise_spec(&mut spec, &entry.schema)?;
     if entry.indexes.iter().any(|i| i.field == spec.field) {
         return Err(Error::IndexExists { field: spec.field });
     }
@@ -192,7 +192,7 @@ pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Res
         });
     };
     let spec = entry.indexes.remove(at);
-    // The field's graphs go with the index; compaction reclaims their bytes.
+    // The field's graphs and inverted indexes go with the index; compaction reclaims their bytes.
     if let Some(field) = entry
         .schema
         .fields
@@ -201,6 +201,7 @@ pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Res
     {
         for part in &mut entry.parts {
             part.ann.retain(|a| a.field as usize != field);
+            part.text.retain(|t| t.field as usize != field);
         }
     }
     Ok(next)
