@@ -240,3 +240,169 @@ def test_run_analyzer_shapes_hashes_and_field_analyzers(client):
     with pytest.raises(MilvusException) as e:
         client.run_analyzer("x", collection_name="nope", field_name="body")
     assert e.value.code == 100
+
+
+# --- BM25 -----------------------------------------------------------------------------------------------
+
+
+def bm25_schema(mod, analyzer=None, nullable_text=False):
+    from pymilvus import Function, FunctionType
+
+    s = mod.MilvusClient.create_schema(enable_dynamic_field=False)
+    s.add_field("id", mod.DataType.INT64, is_primary=True)
+    kwargs = {"enable_analyzer": True, "enable_match": True}
+    if analyzer is not None:
+        kwargs["analyzer_params"] = analyzer
+    s.add_field("text", mod.DataType.VARCHAR, max_length=1000, nullable=nullable_text, **kwargs)
+    s.add_field("category", mod.DataType.VARCHAR, max_length=100, nullable=True)
+    s.add_field("dense", mod.DataType.FLOAT_VECTOR, dim=DIM)
+    s.add_field("sparse", mod.DataType.SPARSE_FLOAT_VECTOR)
+    s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"],
+                            output_field_names=["sparse"]))
+    return s
+
+
+def create_bm25(client, mod, name, index=True, k1=None, data=None, **schema_kwargs):
+    params = client.prepare_index_params()
+    params.add_index("dense", index_type="FLAT", metric_type="L2")
+    if index:
+        extra = {} if k1 is None else {"bm25_k1": k1, "bm25_b": 0.75}
+        params.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params=extra)
+    client.create_collection(name, schema=bm25_schema(mod, **schema_kwargs), index_params=params)
+    client.insert(name, rows() if data is None else data)
+
+
+QUERIES = ["python", "python language", "learning python python", "java sql unknownword", "and", "machine"]
+
+
+def test_bm25_hits_and_scores_equal_milvus_lite(client, tmp_path):
+    """With Lite's parameters (k1 1.5, b 0.75) covec's BM25 equals Lite's; Lite negates the score."""
+    pymilvus = pytest.importorskip("pymilvus")
+    lite = pymilvus.MilvusClient(str(tmp_path / "lite.db"))
+    try:
+        create_bm25(client, covec, "docs", k1=1.5)
+        create_bm25(lite, pymilvus, "docs")
+        ours = client.search("docs", data=QUERIES, anns_field="sparse", limit=10, output_fields=["text"])
+        theirs = lite.search("docs", data=QUERIES, anns_field="sparse", limit=10, output_fields=["text"],
+                             search_params={"metric_type": "BM25"})
+        assert len(ours) == len(QUERIES)
+        for q, a, b in zip(QUERIES, ours, theirs):
+            assert [h["id"] for h in a] == [h["id"] for h in b], q
+            assert [h["distance"] for h in a] == pytest.approx([-h["distance"] for h in b], rel=1e-6), q
+            assert [h["entity"]["text"] for h in a] == [h["entity"]["text"] for h in b], q
+        for expr in ("category == 'a'", "text_match(text, 'java')"):
+            a = client.search("docs", data=["python java"], anns_field="sparse", filter=expr, limit=10)
+            b = lite.search("docs", data=["python java"], anns_field="sparse", filter=expr, limit=10,
+                            search_params={"metric_type": "BM25"})
+            assert [h["id"] for h in a[0]] == [h["id"] for h in b[0]], expr
+    finally:
+        lite.close()
+
+
+def test_bm25_follows_the_servers_defaults_without_an_index(client):
+    """No index on the output field: metric BM25, k1 1.2, b 0.75 (the server's defaults); scores positive,
+    best first; the output field is computed, never given."""
+    create_bm25(client, covec, "docs", index=False)
+    hits = client.search("docs", data=["python"], anns_field="sparse", limit=10)[0]
+    assert sorted(h["id"] for h in hits) == [0, 2, 6, 7]
+    assert all(h["distance"] > 0 for h in hits)
+    assert [h["distance"] for h in hits] == sorted((h["distance"] for h in hits), reverse=True)
+    assert client.search("docs", data=["zzz unknown"], anns_field="sparse", limit=10) == [[]]
+    assert client.search("docs", data=[""], anns_field="sparse", limit=10) == [[]]
+    stored = client.get("docs", ids=[7], output_fields=["sparse"])[0]["sparse"]
+    assert sorted(stored.values()) == [1.0] * 5  # natural language processing with python
+    with pytest.raises(covec.exceptions.DataNotMatchException, match="unexpected function output field `sparse`"):
+        client.insert("docs", [{"id": 50, "text": "x", "dense": [0, 0, 0, 0], "sparse": {1: 1.0}}])
+
+
+def test_bm25_statistics_follow_inserts_upserts_deletes_and_merges(client):
+    """Scores of a collection grown by many commits (upserts, deletes, merges) equal those of one holding just its
+    live rows, written once: the corpus statistics are exact."""
+    create_bm25(client, covec, "grown", data=rows()[:3])
+    for k in range(3, len(DOCS)):
+        client.insert("grown", rows()[k:k + 1])
+    client.upsert("grown", rows(["python python rust"], start=0))  # replaces row 0's text
+    client.upsert("grown", [{"id": 1, "category": "z"}], partial_update=True)  # keeps row 1's text and vector
+    client.delete("grown", ids=[4])
+    client.delete("grown", filter="text_match(text, 'sql')")
+    live = client.query("grown", filter="id >= 0", output_fields=["text", "category", "dense"])
+    create_bm25(client, covec, "fresh", data=[{k: r[k] for k in ("id", "text", "category", "dense")} for r in live])
+    assert client.get_collection_stats("grown")["row_count"] == len(live) == len(DOCS) - 2
+    for q in QUERIES + ["rust python"]:
+        a = client.search("grown", data=[q], anns_field="sparse", limit=20)[0]
+        b = client.search("fresh", data=[q], anns_field="sparse", limit=20)[0]
+        assert [(h["id"], h["distance"]) for h in a] == [(h["id"], h["distance"]) for h in b], q
+
+
+def test_bm25_parameters_and_their_errors(client):
+    create_bm25(client, covec, "docs", index=False)
+    base = client.search("docs", data=["python language"], anns_field="sparse", limit=10)[0]
+    k1 = client.search("docs", data=["python language"], anns_field="sparse", limit=10,
+                       search_params={"params": {"bm25_k1": 2.0, "bm25_b": 0.3}})[0]
+    assert [h["distance"] for h in k1] != [h["distance"] for h in base]
+    dropped = client.search("docs", data=["python language"], anns_field="sparse", limit=10,
+                            search_params={"params": {"drop_ratio_search": 0.5}})[0]
+    # "language" is the rarer (weightier) term: dropping half the terms keeps it, not "python".
+    assert {h["id"] for h in dropped} == {0, 1, 7}
+    for params, words in (({"bm25_k1": 5}, "k1"), ({"bm25_b": 1.5}, "b"), ({"drop_ratio_search": 1.0}, "drop_ratio")):
+        with pytest.raises(MilvusException, match=words):
+            client.search("docs", data=["python"], anns_field="sparse", search_params={"params": params})
+    with pytest.raises(MilvusException) as e:
+        client.search("docs", data=[{1: 0.5}], anns_field="sparse")
+    assert e.value.code == 1100 and "query text" in e.value.message
+    with pytest.raises(MilvusException) as e:
+        client.search("docs", data=["python"], anns_field="dense")
+    assert "BM25 function" in e.value.message
+    with pytest.raises(MilvusException) as e:
+        client.search("docs", data=["python"], anns_field="sparse", search_params={"metric_type": "IP"})
+    assert "metric BM25" in e.value.message
+    bad = client.prepare_index_params()
+    bad.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    with pytest.raises(MilvusException, match="BM25"):
+        client.create_index("docs", bad)
+    bad = client.prepare_index_params()
+    bad.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25", params={"bm25_b": 2})
+    with pytest.raises(MilvusException, match="b"):
+        client.create_index("docs", bad)
+
+
+def test_bad_bm25_functions_are_refused_at_create(client):
+    from pymilvus import Function, FunctionType
+
+    def refused(text_kwargs, output_type=DataType.SPARSE_FLOAT_VECTOR, input_name="text", exc=MilvusException):
+        s = client.create_schema()
+        s.add_field("id", DataType.INT64, is_primary=True)
+        s.add_field("text", DataType.VARCHAR, max_length=100, **text_kwargs)
+        s.add_field("out", output_type, **({"dim": 4} if output_type == DataType.FLOAT_VECTOR else {}))
+        s.add_field("dense", DataType.FLOAT_VECTOR, dim=DIM)
+        s.add_function(Function(name="f", function_type=FunctionType.BM25, input_field_names=[input_name],
+                                output_field_names=["out"]))
+        with pytest.raises(exc) as e:
+            client.create_collection("bad", schema=s)
+        assert not client.has_collection("bad")
+        return e.value
+
+    assert "enable_analyzer to true" in refused({}).message
+    assert refused({"enable_analyzer": True}, DataType.FLOAT_VECTOR, exc=ParamError).message == (
+        "BM25 function output field must be SPARSE_FLOAT_VECTOR.")
+    assert refused({"enable_analyzer": True}, input_name="id", exc=ParamError).message == (
+        "BM25 function input field must be VARCHAR.")
+    assert "unknown analyzer type" in refused({"enable_analyzer": True, "analyzer_params": {"type": "x"}}).message
+
+
+def test_bm25_collection_is_searched_by_another_process(tmp_path, shm_dir):
+    path = str(tmp_path / "shared.db")
+    writer = covec.MilvusClient(path, shm_dir=str(shm_dir))
+    create_bm25(writer, covec, "docs")
+    expected = [(h["id"], h["distance"]) for h in writer.search("docs", data=["python java"], anns_field="sparse")[0]]
+    code = (
+        "import json, sys, covec\n"
+        "c = covec.MilvusClient(sys.argv[1], shm_dir=sys.argv[2])\n"
+        "r = c.search('docs', data=['python java'], anns_field='sparse')[0]\n"
+        "print(json.dumps([[h['id'], h['distance']] for h in r]))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", code, path, str(shm_dir)], capture_output=True, text=True, check=True, env=os.environ
+    )
+    assert [tuple(x) for x in json.loads(out.stdout)] == expected
+    writer.close()

@@ -9,11 +9,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, OnceLock};
 
-use serde_json::Value;
+use serde_json::Value as Json;
 
 use crate::error::{Error, Result};
 use crate::schema::{CollectionSchema, DataType, FieldSchema, FunctionKind};
-use crate::text::{Analyzer, MultiAnalyzer, Token};
+use crate::sparse::term_frequencies;
+use crate::text::{term_id, Analyzer, MultiAnalyzer, Token};
+use crate::value::Value;
 
 /// The Milvus server's code for a bad parameter (merr ParameterInvalid), which its schema checks give.
 const PARAMETER_INVALID: i32 = 1100;
@@ -24,12 +26,12 @@ fn server(message: impl Into<String>) -> Error {
 
 /// A type parameter's value. Type parameters hold text as pymilvus sends it to a server: JSON (`true`, an
 /// analyzer's object) or a plain string (`True`); a JSON string that holds JSON is read as the JSON it holds.
-fn type_param(f: &FieldSchema, key: &str) -> Option<Value> {
+fn type_param(f: &FieldSchema, key: &str) -> Option<Json> {
     let text = f.type_param(key)?;
     Some(match serde_json::from_str(text) {
-        Ok(Value::String(inner)) => serde_json::from_str(&inner).unwrap_or(Value::String(inner)),
+        Ok(Json::String(inner)) => serde_json::from_str(&inner).unwrap_or(Json::String(inner)),
         Ok(value) => value,
-        Err(_) => Value::String(text.to_string()),
+        Err(_) => Json::String(text.to_string()),
     })
 }
 
@@ -37,9 +39,9 @@ fn type_param(f: &FieldSchema, key: &str) -> Option<Value> {
 fn flag(f: &FieldSchema, key: &str) -> Result<bool> {
     match type_param(f, key) {
         None => Ok(false),
-        Some(Value::Bool(b)) => Ok(b),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
-        Some(Value::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
+        Some(Json::Bool(b)) => Ok(b),
+        Some(Json::String(s)) if s.eq_ignore_ascii_case("true") => Ok(true),
+        Some(Json::String(s)) if s.eq_ignore_ascii_case("false") => Ok(false),
         Some(other) => Err(Error::invalid(format!(
             "field '{}': {key} must be true or false, got {other}",
             f.name
@@ -61,7 +63,7 @@ impl FieldSchema {
 
 /// The analyzer of `params` (an `analyzer_params` value), built once per process per distinct params: every
 /// commit, filter and BM25 search of a field asks for it.
-pub fn analyzer(params: &Value) -> Result<Analyzer> {
+pub fn analyzer(params: &Json) -> Result<Analyzer> {
     static CACHE: OnceLock<Mutex<HashMap<String, Analyzer>>> = OnceLock::new();
     let key = params.to_string();
     let cache = CACHE.get_or_init(Mutex::default);
@@ -124,7 +126,7 @@ impl FieldAnalyzer {
                 by_field,
             }));
         }
-        let params = type_param(f, "analyzer_params").unwrap_or(Value::Object(Default::default()));
+        let params = type_param(f, "analyzer_params").unwrap_or(Json::Object(Default::default()));
         let single = analyzer(&params)
             .map_err(|e| Error::invalid(format!("field '{}' analyzer_params: {e}", f.name)))?;
         Ok(Some(FieldAnalyzer::Single(single)))
@@ -172,7 +174,7 @@ pub fn run_analyzer(texts: &[String], source: AnalyzerSource<'_>) -> Result<Vec<
                 Some(text) => serde_json::from_str(text).map_err(|e| {
                     Error::invalid(format!("analyzer_params is not valid JSON: {e}"))
                 })?,
-                None => Value::Object(Default::default()),
+                None => Json::Object(Default::default()),
             };
             let a = analyzer(&params)?;
             Ok(texts.iter().map(|t| a.tokens(t)).collect())
@@ -282,6 +284,32 @@ impl FullText {
             }
         }
         Ok(out)
+    }
+
+    /// Sets each BM25 function's output in `values` (a row in stored form, one value per schema field): the
+    /// term frequencies of its input text's tokens (an empty vector for a null or empty text), the text
+    /// analyzed by the analyzer its language field names.
+    pub fn compute_outputs(&self, values: &mut [Value]) {
+        for f in &self.functions {
+            let language = match &f.analyzer {
+                FieldAnalyzer::Multi { by_field, .. } => match &values[*by_field] {
+                    Value::Str(l) => Some(l.as_str()),
+                    _ => None,
+                },
+                FieldAnalyzer::Single(_) => None,
+            };
+            let tf = match &values[f.input] {
+                Value::Str(text) => term_frequencies(
+                    f.analyzer
+                        .for_row(language)
+                        .tokens(text)
+                        .iter()
+                        .map(|t| term_id(&t.text)),
+                ),
+                _ => term_frequencies([]),
+            };
+            values[f.output] = Value::SparseFloatVector(tf);
+        }
     }
 
     /// The BM25 function filling field `output`, if any.

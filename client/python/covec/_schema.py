@@ -63,6 +63,8 @@ class FieldSchema:
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.nullable = bool(kwargs.pop("nullable", False))
         self.default_value = kwargs.pop("default_value", None)
+        # Set by CollectionSchema.add_function: a function fills this field (never given on insert).
+        self.is_function_output = False
         # dim, max_length and the rest (is_partition_key, ...) as given: the native side reads and checks them.
         self.params = {k: v for k, v in kwargs.items() if v is not None}
 
@@ -91,9 +93,21 @@ class CollectionSchema:
         self.description = description
         self.auto_id = bool(kwargs.get("auto_id", False))
         self.enable_dynamic_field = bool(kwargs.get("enable_dynamic_field", False))
+        self.functions = []
+        for function in kwargs.get("functions") or []:
+            self.add_function(function)
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
         self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
+        return self
+
+    def add_function(self, function):
+        """Adds a schema function (pymilvus's ``Function``, e.g. ``FunctionType.BM25``); its output fields are
+        marked as function outputs, as pymilvus marks them."""
+        self.functions.append(function)
+        for field in self.fields:
+            if field.name in getattr(function, "output_field_names", ()):
+                field.is_function_output = True
         return self
 
     @property
@@ -106,6 +120,7 @@ class CollectionSchema:
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
             "enable_dynamic_field": self.enable_dynamic_field,
+            **({"functions": [f.to_dict() if hasattr(f, "to_dict") else f for f in self.functions]} if self.functions else {}),
         }
 
     def __repr__(self):

@@ -16,6 +16,7 @@ use crate::fulltext::FullText;
 use crate::hnsw::HnswView;
 use crate::rowview::{TextQuery, ValueRef};
 use crate::schema::{CollectionSchema, DataType};
+use crate::sparse::{Bm25Stats, Bm25StatsView, SparseColumnView, SparseIndexView, SparseMetric};
 use crate::store::CommitBuilder;
 use crate::text::{MatchIndexBuilder, MatchIndexView};
 use crate::value::Value;
@@ -187,7 +188,7 @@ pub(super) fn build_part(
     b: &mut CommitBuilder,
     graphs: &[ann::GraphField],
     bases: &[Option<HnswView>],
-    sparse_indexed: &[usize],
+    sparse_indexed: &[(usize, SparseMetric)],
 ) -> Result<Option<Part>> {
     if rows.is_empty() {
         return Ok(None);
@@ -250,11 +251,11 @@ pub(super) fn build_part(
     for (c, f) in schema.fields.iter().enumerate() {
         let values: Vec<&Value> = rows.iter().map(|r| &r.values[c]).collect();
         columns.push(column::encode(f, &values, b)?);
-        if sparse_indexed.contains(&c) {
+        if let Some(&(_, metric)) = sparse_indexed.iter().find(|(field, _)| *field == c) {
             text.push(TextIndex {
                 field: c as u32,
                 kind: TextIndex::SPARSE,
-                index: b.push(&column::sparse_index(&values)?),
+                index: b.push(&column::sparse_index(&values, metric)?),
                 stats: None,
             });
         }
@@ -353,13 +354,47 @@ pub(super) fn delete_rows(
         Some(s) => slice(image, s)?.to_vec(),
         None => vec![0u8; bitmap_len(part.rows) as usize],
     };
-    for &r in rows {
-        if let Some(byte) = bitmap.get_mut(r / 8) {
-            *byte |= 1 << (r % 8);
-        }
+    let newly: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| r < part.rows as usize && !bit(&bitmap, r))
+        .collect();
+    for &r in &newly {
+        bitmap[r / 8] |= 1 << (r % 8);
     }
     part.deleted_count = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
     part.deleted = Some(b.push(&bitmap));
+    add_deleted_statistics(image, part, &newly, b)
+}
+
+/// Adds the BM25 statistics of `rows` (deleted now) to the deleted-rows statistics of each BM25 index of
+/// the part, so that the collection's statistics (its parts' minus their deleted rows') stay exact.
+fn add_deleted_statistics(
+    image: &[u8],
+    part: &mut Part,
+    rows: &[usize],
+    b: &mut CommitBuilder,
+) -> Result<()> {
+    let n = part.rows as usize;
+    for t in part.text.iter_mut().filter(|t| t.kind == TextIndex::SPARSE) {
+        let index = SparseIndexView::wrap(slice(image, &t.index)?, n)?;
+        if !matches!(index.metric(), SparseMetric::Bm25(_)) {
+            continue;
+        }
+        let column = part
+            .columns
+            .get(t.field as usize)
+            .ok_or_else(|| corrupt("a BM25 index without its column"))?;
+        let column = SparseColumnView::wrap(slice(image, &column.data)?, n)?;
+        let mut stats = match &t.stats {
+            Some(s) => Bm25StatsView::wrap(slice(image, s)?)?.to_stats()?,
+            None => Bm25Stats::default(),
+        };
+        for &r in rows {
+            stats.add_doc(column.row(r)?)?;
+        }
+        t.stats = Some(b.push(&stats.to_bytes()));
+    }
     Ok(())
 }
 

@@ -12,7 +12,7 @@ use crate::error::{Error, Result};
 use crate::format::{
     Catalog, CollectionEntry, PartitionEntry, DEFAULT_DATABASE, DEFAULT_PARTITION,
 };
-use crate::fulltext;
+use crate::fulltext::{self, FullText};
 use crate::rowview::RowFilter;
 use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
@@ -40,17 +40,11 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
         .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
 }
 
-/// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
-/// without a column layout, functions.
+/// Refuses what the schema asks for that covec cannot store yet, naming it: a field type without a
+/// column layout.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
     for f in &schema.fields {
         check_stored(f)?;
-    }
-    if let Some(function) = schema.functions.first() {
-        return Err(Error::invalid(format!(
-            "function '{}': schema functions (BM25) are not supported by covec yet",
-            function.name
-        )));
     }
     Ok(())
 }
@@ -230,6 +224,7 @@ pub fn plan_write(
         .partition(DEFAULT_PARTITION)
         .ok_or_else(|| Error::Internal("collection without its default partition".into()))?
         .id;
+    let full_text = FullText::of(schema)?;
     let mut next_auto_id = view.entry().next_auto_id;
     let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
@@ -259,7 +254,7 @@ pub fn plan_write(
             },
             _ => None,
         };
-        let new = match base {
+        let mut new = match base {
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
@@ -275,6 +270,8 @@ pub fn plan_write(
                 for (c, v) in given.into_iter().enumerate() {
                     values.push(if c == pk_col {
                         pk_value.clone()
+                    } else if schema.fields[c].is_function_output {
+                        Value::Null
                     } else {
                         fill(&schema.fields[c], v)?
                     });
@@ -286,6 +283,8 @@ pub fn plan_write(
                 }
             }
         };
+        // Function outputs follow the row's final input (a partial upsert may change the text or not).
+        full_text.compute_outputs(&mut new.values);
         latest.insert(pk.clone(), batch.len());
         batch.push(new);
         ids.push(pk);
