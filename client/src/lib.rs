@@ -24,6 +24,7 @@ mod filter;
 mod follow;
 mod format;
 mod fulltext;
+mod geometry;
 mod hnsw;
 mod kernels;
 mod rowview;
@@ -33,6 +34,7 @@ pub mod segment;
 mod sparse;
 mod store;
 mod text;
+mod timestamptz;
 mod value;
 
 #[cfg(feature = "python")]
@@ -69,6 +71,9 @@ pub mod internals {
     pub mod fulltext {
         pub use crate::fulltext::*;
     }
+    pub mod geometry {
+        pub use crate::geometry::*;
+    }
     pub mod hnsw {
         pub use crate::hnsw::*;
     }
@@ -94,5 +99,8 @@ pub mod internals {
     }
     pub mod text {
         pub use crate::text::*;
+    }
+    pub mod timestamptz {
+        pub use crate::timestamptz::*;
     }
 }

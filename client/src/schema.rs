@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientCheck, Error, Result};
+use crate::rowview::ElementKind;
 
 /// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
 /// stores is each variant's frozen tag (`format::tags`).
@@ -83,6 +84,22 @@ impl DataType {
                 | DataType::SparseFloatVector
                 | DataType::Int8Vector
         )
+    }
+
+    /// The kind of a BOOL, integer, FLOAT, DOUBLE or VARCHAR value: the scalar types an ARRAY may hold and
+    /// the fixed-width columns store; None for the others.
+    pub fn element_kind(self) -> Option<ElementKind> {
+        Some(match self {
+            DataType::Bool => ElementKind::Bool,
+            DataType::Int8 => ElementKind::Int8,
+            DataType::Int16 => ElementKind::Int16,
+            DataType::Int32 => ElementKind::Int32,
+            DataType::Int64 => ElementKind::Int64,
+            DataType::Float => ElementKind::Float,
+            DataType::Double => ElementKind::Double,
+            DataType::VarChar => ElementKind::VarChar,
+            _ => return None,
+        })
     }
 
     /// Bytes per row of a fixed-width scalar column, or None for variable-length and vector columns.
@@ -303,6 +320,9 @@ pub struct CollectionSchema {
 /// Milvus's first field id; the ones before are its system fields (row id, timestamp).
 pub const FIRST_FIELD_ID: i64 = 100;
 
+/// The most elements an ARRAY field may hold (Milvus's limit).
+pub const MAX_ARRAY_CAPACITY: u32 = 4096;
+
 /// Names Milvus reserves; a field may not be called this.
 pub const RESERVED_FIELD_NAMES: [&str; 5] = ["$meta", "_partition", "_seq", "count(*)", "*"];
 
@@ -349,14 +369,24 @@ impl CollectionSchema {
 
     /// Checks the rules Milvus applies at create time; errors name the field and the rule.
     pub fn validate(&self) -> Result<()> {
+        // pymilvus checks the primary key on the client (CollectionSchema.verify), with these messages.
         let primaries: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_primary).collect();
         match primaries.len() {
-            0 => return Err(Error::invalid("schema must have a primary key field")),
+            0 => {
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: "Schema must have a primary key field.".into(),
+                })
+            }
             1 => {}
             _ => {
-                return Err(Error::invalid(
-                    "schema must have exactly one primary key field",
-                ))
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: format!(
+                        "Expected only one primary key field, got [{}, {}, ...].",
+                        primaries[0].name, primaries[1].name
+                    ),
+                })
             }
         }
         let pk = primaries[0];
@@ -398,6 +428,30 @@ impl CollectionSchema {
             }
             if !seen.insert(f.name.as_str()) {
                 return Err(Error::invalid(format!("duplicate field name '{}'", f.name)));
+            }
+            if f.dtype == DataType::Array {
+                match f.max_capacity {
+                    Some(c) if (1..=MAX_ARRAY_CAPACITY).contains(&c) => {}
+                    Some(c) => {
+                        return Err(Error::invalid(format!(
+                            "ARRAY field '{}': max_capacity must be between 1 and {MAX_ARRAY_CAPACITY}, got {c}",
+                            f.name
+                        )))
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "type param(max_capacity) should be specified for ARRAY field '{}'",
+                            f.name
+                        )))
+                    }
+                }
+                if f.element_type.and_then(DataType::element_kind).is_none() {
+                    return Err(Error::invalid(format!(
+                        "ARRAY field '{}': element_type must be BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE or VARCHAR, got {}",
+                        f.name,
+                        f.element_type.map_or("none", DataType::name)
+                    )));
+                }
             }
             match (f.dtype, f.dim) {
                 (DataType::SparseFloatVector, Some(_)) => {
@@ -719,6 +773,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("non-existent field 'nope'"));
+    }
+
+    #[test]
+    fn no_primary_key_or_two_are_pymilvus_primary_key_errors() {
+        let mut none = schema();
+        none.fields[0].is_primary = false;
+        let mut two = schema();
+        two.fields.push(FieldSchema {
+            name: "other".into(),
+            is_primary: true,
+            ..two.fields[0].clone()
+        });
+        for (s, message) in [
+            (none, "Schema must have a primary key field."),
+            (
+                two,
+                "Expected only one primary key field, got [id, other, ...].",
+            ),
+        ] {
+            let err = s.validate().unwrap_err();
+            assert!(matches!(
+                err,
+                Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    ..
+                }
+            ));
+            assert_eq!(err.to_string(), message);
+        }
     }
 
     #[test]

@@ -13,7 +13,8 @@ pub enum Pk {
 /// vector of each vector type: float16 and bfloat16 as their bit patterns, binary vectors as their
 /// bits packed 8 to a byte (bit k in bit `k % 8` of byte `k / 8`), sparse vectors checked as Milvus
 /// checks them. Input is loose (a JSON array of numbers is accepted for a dense vector field, f32 values
-/// for a float16 or bfloat16 field, a vector for a JSON field); output always uses the variant of the
+/// for a float16 or bfloat16 field, a vector for a JSON field, a JSON array for an ARRAY field, ISO 8601
+/// text for a TIMESTAMPTZ field, WKT text for a GEOMETRY field); output always uses the variant of the
 /// field's type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -29,6 +30,12 @@ pub enum Value {
     Int8Vector(Vec<i8>),
     BinaryVector(Vec<u8>),
     SparseFloatVector(SparseVector),
+    /// An ARRAY field's elements (Bool, Int, Float or Str values).
+    Array(Vec<Value>),
+    /// A TIMESTAMPTZ value: microseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+    /// A GEOMETRY value as its WKB (docs/format.md); the Python binding shows it as WKT.
+    Geometry(Vec<u8>),
 }
 
 /// A row: field names with their values, in output order (primary key first, then schema order, then

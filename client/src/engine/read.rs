@@ -12,7 +12,11 @@ use crate::error::{Error, Result};
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot, DEFAULT_DATABASE};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
+use crate::timestamptz::Zone;
 use crate::value::{Pk, Row, Value};
+
+/// The collection and database property naming the zone of naive TIMESTAMPTZ text (Milvus's name).
+pub const TIMEZONE: &str = "timezone";
 
 /// A decoded generation: the catalog, validated against the image it borrows.
 pub struct Snapshot<'a> {
@@ -67,6 +71,28 @@ impl<'a> Snapshot<'a> {
     /// Checks every section's checksum (the full walk of `covec verify`).
     pub fn verify(&self, path: &Path) -> Result<()> {
         format::verify_sections(&self.catalog, self.image, path)
+    }
+
+    /// The zone TIMESTAMPTZ text without an offset is read in, for collection `entry`: its `timezone`
+    /// property, else its database's, else UTC.
+    pub fn zone(&self, entry: &CollectionEntry) -> Result<Zone> {
+        let property = |props: &[(String, String)]| {
+            props
+                .iter()
+                .find(|(k, _)| k == TIMEZONE)
+                .map(|(_, v)| v.clone())
+        };
+        let named = property(&entry.properties).or_else(|| {
+            self.catalog
+                .databases
+                .iter()
+                .find(|d| d.name == entry.db)
+                .and_then(|d| property(&d.properties))
+        });
+        match named {
+            Some(name) => Zone::named(&name).map_err(Error::invalid),
+            None => Ok(Zone::utc()),
+        }
     }
 
     pub fn collection(&self, name: &str) -> Result<CollectionView<'_>> {

@@ -40,8 +40,16 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
         .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
 }
 
-/// Refuses what the schema asks for that covec cannot store yet, naming it: a field type without a
-/// column layout.
+/// Everything create_collection checks of a schema by itself, in the same order: what
+/// `CollectionSchema.verify()` runs, so both raise the same error. Functions and analyzers first (pymilvus
+/// checks them on the client), then the fields, then what the codec stores.
+pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
+    fulltext::validate(schema)?;
+    schema.validate()?;
+    check_supported(schema)
+}
+
+/// Refuses a field type without a column layout, naming it.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
     for f in &schema.fields {
         check_stored(f)?;
@@ -71,9 +79,7 @@ pub fn plan_create_collection(
     mut indexes: Vec<IndexSpec>,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
-    check_supported(&schema)?;
-    fulltext::validate(&schema)?;
-    schema.validate()?;
+    check_new_schema(&schema)?;
     schema.number_fields();
     for spec in &mut indexes {
         ann::normalise_spec(spec, &schema)?;
@@ -219,6 +225,7 @@ pub fn plan_write(
         .position(|f| f.is_primary)
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
+    let zone = snap.zone(view.entry())?;
     let partition = view
         .entry()
         .partition(DEFAULT_PARTITION)
@@ -232,7 +239,7 @@ pub fn plan_write(
     for row in rows {
         let (mut given, dynamic) = split(schema, row)?;
         let pk_value = match given[pk_col].take() {
-            Some(v) if v != Value::Null => coerce(pk_field, v)?,
+            Some(v) if v != Value::Null => coerce(pk_field, v, &zone)?,
             _ if pk_field.auto_id && mode == WriteMode::Insert => {
                 let id = next_auto_id;
                 next_auto_id = id
@@ -240,7 +247,7 @@ pub fn plan_write(
                     .ok_or_else(|| Error::invalid("auto_id counter exhausted"))?;
                 Value::Int(id)
             }
-            _ => fill(pk_field, None)?,
+            _ => fill(pk_field, None, &zone)?,
         };
         if let (true, Value::Int(i)) = (pk_field.auto_id, &pk_value) {
             // An explicit id must not be handed out again by the counter.
@@ -258,7 +265,7 @@ pub fn plan_write(
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
-                        base.values[c] = fill(&schema.fields[c], Some(v))?;
+                        base.values[c] = fill(&schema.fields[c], Some(v), &zone)?;
                     }
                 }
                 base.values[pk_col] = pk_value;
@@ -273,7 +280,7 @@ pub fn plan_write(
                     } else if schema.fields[c].is_function_output {
                         Value::Null
                     } else {
-                        fill(&schema.fields[c], v)?
+                        fill(&schema.fields[c], v, &zone)?
                     });
                 }
                 StoredRow {
