@@ -231,9 +231,9 @@ pub struct Section {
 }
 
 /// One schema field's column within a part. Which sections are present depends on the type
-/// (docs/format.md, "Columns"): fixed-width types use `data`; VARCHAR and JSON add `offsets` (rows+1
-/// u64); FLOAT_VECTOR's `aux` is one f32 1/|v| per row; a nullable field adds `validity` (bit set =
-/// value present).
+/// (docs/format.md, "Sections"): fixed-width types use `data`; VARCHAR, JSON, GEOMETRY and ARRAY add
+/// `offsets` (rows+1 u64); a dense vector's `aux` is one f32 1/|v| per row, an ARRAY<VARCHAR>'s its
+/// elements' byte offsets; a nullable field adds `validity` (bit set = value present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub data: Section,
@@ -863,22 +863,14 @@ fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Pat
                     }
                 }
             }
-            DataType::FloatVector => {
-                let dim = u64::from(f.dim.unwrap_or(0));
-                check_section(&col.data, Some(n * dim * 4), image_len, &what, path)?;
-                match &col.aux {
-                    Some(s) => check_section(s, Some(n * 4), image_len, &what, path)?,
-                    None => return Err(Error::corrupt(path, format!("{what} has no norms"))),
-                }
-                if col.offsets.is_some() {
-                    return Err(Error::corrupt(path, format!("{what} has offsets")));
-                }
-            }
-            DataType::Float16Vector | DataType::BFloat16Vector | DataType::Int8Vector => {
-                let width = if f.dtype == DataType::Int8Vector {
-                    1
-                } else {
-                    2
+            DataType::FloatVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector => {
+                let width = match f.dtype {
+                    DataType::FloatVector => 4,
+                    DataType::Int8Vector => 1,
+                    _ => 2,
                 };
                 let dim = u64::from(f.dim.unwrap_or(0));
                 check_section(&col.data, Some(n * dim * width), image_len, &what, path)?;

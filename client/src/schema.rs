@@ -152,8 +152,7 @@ fn milvus_type_name(code: i64) -> &'static str {
 
 /// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities;
 /// HAMMING and JACCARD are binary-vector distances; BM25 scores sparse text vectors (a similarity).
-/// Stored by frozen tag (`format::tags`). `parse` takes the dense float metrics only until the vector
-/// types that use the others are stored.
+/// Stored by frozen tag (`format::tags`); `accepts` says which metric fits which vector type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     L2 = 0,
@@ -470,6 +469,12 @@ impl CollectionSchema {
                         f.name
                     )))
                 }
+                (DataType::BinaryVector, None) => {
+                    return Err(Error::invalid(format!(
+                        "binary vector field '{}' requires dim (in bits, a multiple of 8)",
+                        f.name
+                    )))
+                }
                 (DataType::BinaryVector | DataType::SparseFloatVector, _) => {}
                 (t, Some(d)) if t.is_vector() && !(1..=32768).contains(&d) => {
                     return Err(Error::invalid(format!(
@@ -484,12 +489,6 @@ impl CollectionSchema {
                     )))
                 }
                 _ => {}
-            }
-            if f.dtype == DataType::BinaryVector && f.dim.is_none() {
-                return Err(Error::invalid(format!(
-                    "binary vector field '{}' requires dim (in bits, a multiple of 8)",
-                    f.name
-                )));
             }
         }
         Ok(())

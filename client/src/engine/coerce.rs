@@ -44,7 +44,12 @@ fn value_word(v: &Value) -> &'static str {
         Value::Array(_) => "list",
         Value::Timestamp(_) => "timestamp",
         Value::Geometry(_) => "geometry",
-        v => vector::word(v).unwrap_or("vector"),
+        Value::FloatVector(_) => "float vector",
+        Value::Float16Vector(_) => "float16 vector",
+        Value::BFloat16Vector(_) => "bfloat16 vector",
+        Value::Int8Vector(_) => "int8 vector",
+        Value::BinaryVector(_) => "binary vector",
+        Value::SparseFloatVector(_) => "sparse float vector",
     }
 }
 
@@ -85,7 +90,12 @@ fn value_to_json(v: Value) -> Json {
         Value::Geometry(wkb) => {
             geometry::decode(&wkb).map_or(Json::Null, |g| Json::String(geometry::to_wkt(&g)))
         }
-        v => vector::to_json(&v).unwrap_or(Json::Null),
+        Value::FloatVector(_)
+        | Value::Float16Vector(_)
+        | Value::BFloat16Vector(_)
+        | Value::Int8Vector(_)
+        | Value::BinaryVector(_)
+        | Value::SparseFloatVector(_) => vector::to_json(&v).unwrap_or(Json::Null),
     }
 }
 
@@ -98,11 +108,11 @@ pub(super) fn coerce(f: &FieldSchema, v: Value, zone: &Zone) -> Result<Value> {
             })
         }
         (DataType::Json, v) => return Ok(Value::Json(value_to_json(v))),
+        (t, v) if t.is_vector() => return vector::coerce(f, v, |v| mismatch(f, v)),
         (DataType::Array, Value::Json(Json::Array(items))) => {
             return coerce_array(f, items.into_iter().map(json_to_value).collect(), zone)
         }
         (DataType::Array, Value::Array(items)) => return coerce_array(f, items, zone),
-        (t, v) if t.is_vector() => return vector::coerce(f, v, |v| mismatch(f, v)),
         // JSON scalars (e.g. from a dynamic round trip) stand for the plain values.
         (_, Value::Json(j)) if !matches!(j, Json::Array(_) | Json::Object(_)) => json_to_value(j),
         (_, v) => v,
@@ -340,6 +350,7 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
         ValueRef::Json(t) => {
             Value::Json(serde_json::from_str(t).map_err(|e| corrupt(format!("stored JSON: {e}")))?)
         }
+        ValueRef::Vector(v) => vector::owned(v)?,
         ValueRef::Timestamp(t) => Value::Timestamp(t),
         ValueRef::Geometry(wkb) => Value::Geometry(wkb.to_vec()),
         ValueRef::Array(a) => {
@@ -349,6 +360,5 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
             }
             Value::Array(items)
         }
-        ValueRef::Vector(v) => vector::owned(v)?,
     })
 }

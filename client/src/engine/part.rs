@@ -20,7 +20,7 @@ use crate::sparse::{Bm25Stats, Bm25StatsView, SparseColumnView, SparseIndexView,
 use crate::store::CommitBuilder;
 use crate::text::{MatchIndexBuilder, MatchIndexView};
 use crate::value::Value;
-pub(super) use column::{check_stored, ColView, VarView, VectorColumn};
+pub(super) use column::{ColView, VarView, VectorColumn};
 
 /// A row in stored form: one value per schema field (of the field's type), the dynamic keys and the
 /// id of the partition it is in.

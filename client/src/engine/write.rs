@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::coerce::{coerce, fill, pk_of, split};
 use super::merge::rebuild_entry;
-use super::part::{check_stored, StoredRow};
+use super::part::StoredRow;
 use super::{ann, RowId, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{
@@ -42,19 +42,10 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
 
 /// Everything create_collection checks of a schema by itself, in the same order: what
 /// `CollectionSchema.verify()` runs, so both raise the same error. Functions and analyzers first (pymilvus
-/// checks them on the client), then the fields, then what the codec stores.
+/// checks them on the client), then the fields.
 pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
     fulltext::validate(schema)?;
-    schema.validate()?;
-    check_supported(schema)
-}
-
-/// Refuses a field type without a column layout, naming it.
-fn check_supported(schema: &CollectionSchema) -> Result<()> {
-    for f in &schema.fields {
-        check_stored(f)?;
-    }
-    Ok(())
+    schema.validate()
 }
 
 fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {

@@ -278,9 +278,6 @@ pub(crate) fn json_to_py<'py>(
 }
 
 pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
-    if let Some(vector) = vectors::value_to_py(py, v)? {
-        return Ok(vector);
-    }
     match v {
         Value::Null => Ok(py.None().into_bound(py)),
         Value::Bool(b) => b.into_bound_py_any(py),
@@ -288,10 +285,6 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
         Value::Float(f) => f.into_bound_py_any(py),
         Value::Str(s) => s.into_bound_py_any(py),
         Value::Json(j) => json_to_py(py, j),
-        // Milvus returns vectors as lists of float32 values widened to Python floats.
-        Value::FloatVector(vec) => {
-            Ok(PyList::new(py, vec.iter().map(|x| f64::from(*x)))?.into_any())
-        }
         Value::Array(items) => {
             let list = PyList::empty(py);
             for item in items {
@@ -308,9 +301,12 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
                 crate::Error::Internal("stored WKB does not decode".into()),
             )),
         },
-        _ => Err(pyo3::exceptions::PyRuntimeError::new_err(
-            "a vector without its conversion",
-        )),
+        Value::FloatVector(_)
+        | Value::Float16Vector(_)
+        | Value::BFloat16Vector(_)
+        | Value::Int8Vector(_)
+        | Value::BinaryVector(_)
+        | Value::SparseFloatVector(_) => vectors::value_to_py(py, v),
     }
 }
 

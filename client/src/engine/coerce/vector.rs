@@ -177,16 +177,3 @@ pub(super) fn owned(v: VectorRef<'_>) -> Result<Value> {
         }
     })
 }
-
-/// Words naming each vector value in type-mismatch messages.
-pub(super) fn word(v: &Value) -> Option<&'static str> {
-    Some(match v {
-        Value::FloatVector(_) => "float vector",
-        Value::Float16Vector(_) => "float16 vector",
-        Value::BFloat16Vector(_) => "bfloat16 vector",
-        Value::Int8Vector(_) => "int8 vector",
-        Value::BinaryVector(_) => "binary vector",
-        Value::SparseFloatVector(_) => "sparse float vector",
-        _ => return None,
-    })
-}

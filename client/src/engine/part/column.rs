@@ -41,9 +41,10 @@ enum Layout {
     Sparse,
 }
 
-/// Field `f`'s layout; an error naming the type for a type the codec does not store yet (create_collection
-/// refuses such fields through `check_stored`, so only a damaged catalog reaches the codec with one).
+/// Field `f`'s layout; an error for an ARRAY without a scalar element type (`CollectionSchema::validate`
+/// refuses one, so only a damaged catalog reaches the codec with it).
 fn layout(f: &FieldSchema) -> Result<Layout> {
+    let dim = f.dim.unwrap_or(0) as usize;
     Ok(match f.dtype {
         DataType::Bool
         | DataType::Int8
@@ -69,18 +70,13 @@ fn layout(f: &FieldSchema) -> Result<Layout> {
                     ))
                 })?,
         ),
-        DataType::FloatVector => Layout::Dense(Elem::F32, f.dim.unwrap_or(0) as usize),
-        DataType::Float16Vector => Layout::Dense(Elem::F16, f.dim.unwrap_or(0) as usize),
-        DataType::BFloat16Vector => Layout::Dense(Elem::BF16, f.dim.unwrap_or(0) as usize),
-        DataType::Int8Vector => Layout::Dense(Elem::I8, f.dim.unwrap_or(0) as usize),
-        DataType::BinaryVector => Layout::Binary(f.dim.unwrap_or(0) as usize / 8),
+        DataType::FloatVector => Layout::Dense(Elem::F32, dim),
+        DataType::Float16Vector => Layout::Dense(Elem::F16, dim),
+        DataType::BFloat16Vector => Layout::Dense(Elem::BF16, dim),
+        DataType::Int8Vector => Layout::Dense(Elem::I8, dim),
+        DataType::BinaryVector => Layout::Binary(dim / 8),
         DataType::SparseFloatVector => Layout::Sparse,
     })
-}
-
-/// Refuses a field whose type the codec cannot store yet, naming it.
-pub(in crate::engine) fn check_stored(f: &FieldSchema) -> Result<()> {
-    layout(f).map(|_| ())
 }
 
 /// Encodes one field's `values` (of the field's type, or null; in stored row order) as its column,
@@ -157,10 +153,8 @@ pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) 
                 norms.extend_from_slice(&inv.to_le_bytes());
             }
             Column {
-                data: b.push(&data),
-                offsets: None,
                 aux: Some(b.push(&norms)),
-                validity: None,
+                ..fixed_column(data, b)
             }
         }
         Layout::Binary(width) => {

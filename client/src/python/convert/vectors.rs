@@ -233,11 +233,12 @@ pub(crate) fn typed_queries(data: &Bound<'_, PyAny>) -> PyResult<Option<(QueryVe
     Ok(None)
 }
 
-/// A vector value as pymilvus returns it: byte-based vectors as `bytes`, sparse vectors as a dict;
-/// None for float vectors and every other value.
-pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Option<Bound<'py, PyAny>>> {
+/// A vector value as pymilvus returns it: float vectors as lists of float32 values widened to Python
+/// floats, byte-based vectors as `bytes`, sparse vectors as a dict.
+pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py, PyAny>> {
     let bytes = |b: Vec<u8>| PyBytes::new(py, &b).into_any();
-    Ok(Some(match v {
+    Ok(match v {
+        Value::FloatVector(x) => PyList::new(py, x.iter().map(|&x| f64::from(x)))?.into_any(),
         Value::Float16Vector(x) | Value::BFloat16Vector(x) => {
             bytes(x.iter().flat_map(|h| h.to_le_bytes()).collect())
         }
@@ -250,8 +251,12 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Option<Bo
             }
             dict.into_any()
         }
-        _ => return Ok(None),
-    }))
+        _ => {
+            return Err(pyo3::exceptions::PyRuntimeError::new_err(
+                "value_to_py of vectors was given a value that is no vector",
+            ))
+        }
+    })
 }
 
 /// True for the values pymilvus's query rows wrap in a one-item list (byte-based vectors).
