@@ -156,15 +156,6 @@ def test_primary_key_type_is_pymilvus_primary_key_exception(client):
 
 
 def test_schema_parts_covec_lacks_are_refused_by_name(client):
-    schema = pymilvus.MilvusClient.create_schema()
-    schema.add_field("id", pymilvus.DataType.INT64, is_primary=True)
-    schema.add_field("text", pymilvus.DataType.VARCHAR, max_length=100, enable_analyzer=True)
-    schema.add_field("sparse", pymilvus.DataType.SPARSE_FLOAT_VECTOR)
-    schema.add_function(
-        pymilvus.Function(name="bm25", function_type=pymilvus.FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"])
-    )
-    with pytest.raises(ParamError, match=r"schema functions \(BM25 and embedding functions\) are not supported by covec yet"):
-        client.create_collection("t", schema=schema)
     ours = CollectionSchema().add_field("id", DataType.INT64, is_primary=True, colour="red")
     with pytest.raises(ParamError, match="field 'id': parameter 'colour' is not supported by covec"):
         client.create_collection("t", schema=ours)
