@@ -33,7 +33,7 @@ const TYPE_PARAMS: [&str; 4] = [
 /// A type parameter's value as pymilvus sends it to a server: a string as it is, anything else as JSON.
 fn type_param_text(value: &Bound<'_, PyAny>) -> PyResult<String> {
     match value.cast::<PyString>() {
-        Ok(s) => Ok(s.to_str()?.to_string()),
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
         Err(_) => Ok(to_json(value)?.to_string()),
     }
 }
@@ -54,7 +54,7 @@ fn attr_str(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
 /// A positive integer parameter, as Milvus takes it: 128 or "128".
 fn uint_param(field: &str, key: &str, value: &Bound<'_, PyAny>) -> PyResult<u32> {
     let parsed = match value.cast::<PyString>() {
-        Ok(s) => s.to_str()?.trim().parse::<u32>().ok(),
+        Ok(s) => s.to_cow()?.trim().parse::<u32>().ok(),
         Err(_) => value.extract::<u32>().ok(),
     };
     parsed.ok_or_else(|| {
@@ -262,11 +262,11 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
         if which.is_none() {
             return Ok(None);
         }
-        value = value.getattr(which.cast::<PyString>()?.to_str()?)?;
+        value = value.getattr(which.cast::<PyString>()?.to_cow()?)?;
     }
     if matches!(field.dtype, DataType::Json | DataType::Array) {
         let text = match value.cast::<PyString>() {
-            Ok(s) => s.to_str()?.to_string(),
+            Ok(s) => s.to_cow()?.to_string(),
             Err(_) => to_json(&value)?.to_string(),
         };
         return Ok(Some(DefaultValue::JsonText(text)));
@@ -278,7 +278,7 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
     } else if let Ok(x) = value.extract::<f64>() {
         DefaultValue::Float(x)
     } else if let Ok(s) = value.cast::<PyString>() {
-        DefaultValue::Str(s.to_str()?.to_string())
+        DefaultValue::Str(s.to_cow()?.to_string())
     } else {
         return Err(param_error(
             obj.py(),

@@ -65,7 +65,7 @@ pub(crate) fn query_vectors(data: &Bound<'_, PyAny>) -> PyResult<(QueryVectors, 
 /// starts with a string must hold only strings.
 fn query_texts(data: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
     if let Ok(s) = data.cast::<PyString>() {
-        return Ok(Some(vec![s.to_str()?.to_string()]));
+        return Ok(Some(vec![s.to_cow()?.into_owned()]));
     }
     let Ok(list) = data.cast::<PyList>() else {
         return Ok(None);
