@@ -35,12 +35,13 @@ mod value;
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{CollectionInfo, Db};
-pub use engine::{Hit, OutputFields, SearchRequest};
+pub use db::{CollectionInfo, DatabaseInfo, Db};
+pub use engine::{Hit, NewCollection, OutputFields, Scope, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
-    CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
+    CollectionSchema, DataType, DefaultValue, FieldSchema, FunctionKind, FunctionSpec, IndexKind,
+    IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
 pub use value::{Pk, Row, Value};

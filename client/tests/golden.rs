@@ -241,7 +241,7 @@ fn expected_indexes(v: &Version, collection: &str) -> Vec<IndexSpec> {
 fn check_contents(db: &Db, g: &Golden) {
     let file = g.file;
     assert_eq!(
-        db.list_collections().unwrap(),
+        db.list_collections("default").unwrap(),
         [golden::EVERY_TYPE, golden::NAMES, golden::SQ8],
         "{file}"
     );

@@ -51,7 +51,7 @@ fuzz_target!(|data: &[u8]| {
         all: true,
     };
     for entry in &snap.catalog().collections {
-        let Ok(view) = snap.collection(&entry.name) else {
+        let Ok(view) = snap.collection(&entry.db, &entry.name) else {
             continue;
         };
         let _ = view.count(None);

@@ -91,9 +91,24 @@ class CollectionSchema:
         self.description = description
         self.auto_id = bool(kwargs.get("auto_id", False))
         self.enable_dynamic_field = bool(kwargs.get("enable_dynamic_field", False))
+        # pymilvus's other way to name the keys: the field of that name becomes the key.
+        self._keys = {
+            flag: kwargs[arg]
+            for flag, arg in (("is_partition_key", "partition_key_field"), ("is_clustering_key", "clustering_key_field"))
+            if kwargs.get(arg)
+        }
+        for field in self.fields:
+            self._mark_keys(field)
+
+    def _mark_keys(self, field):
+        for flag, name in self._keys.items():
+            if getattr(field, "name", None) == name and isinstance(field, FieldSchema):
+                field.params[flag] = True
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
-        self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
+        field = FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs)
+        self._mark_keys(field)
+        self.fields.append(field)
         return self
 
     @property

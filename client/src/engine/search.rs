@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::part::{bit, slice};
-use super::read::RowRef;
+use super::read::{PartScope, RowRef};
 use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
 use crate::error::{Error, Result};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
@@ -119,24 +119,29 @@ impl CollectionView<'_> {
     ) -> Result<PartPlan<'_>> {
         let part = &self.parts[pi];
         let col = &part.cols[c];
-        let Some((data, inv_norms)) = col.vectors() else {
-            return Err(corrupt("vector column without vectors"));
+        let scope = self.part_scope(pi);
+        // A part outside the searched partitions, or written before the field was added (every row
+        // null), has no candidate: it is planned as empty.
+        let (rows, data, inv_norms) = match col.vectors() {
+            _ if scope == PartScope::Skip => (0, &[][..], &[][..]),
+            None if col.is_absent() => (0, &[][..], &[][..]),
+            None => return Err(corrupt("vector column without vectors")),
+            Some((data, inv_norms)) => (part.rows, data, inv_norms),
         };
-        if data.len() < part.rows * dim || inv_norms.len() < part.rows {
+        if data.len() < rows * dim || inv_norms.len() < rows {
             return Err(corrupt("vector column shorter than its part"));
         }
-        let eligible = match filter {
-            None => Eligible::Live,
-            Some(f) => {
-                let mut bits = vec![0u64; part.rows.div_ceil(64)];
+        let eligible = match (filter, scope) {
+            (None, PartScope::Whole) => Eligible::Live,
+            _ => {
+                let mut bits = vec![0u64; rows.div_ceil(64)];
                 let mut count = 0;
-                for row in 0..part.rows {
+                for row in 0..rows {
+                    let id = RowId { part: pi, row };
                     let ok = part.is_live(row)
                         && col.validity.is_none_or(|v| bit(v, row))
-                        && f.matches(&RowRef {
-                            view: self,
-                            id: RowId { part: pi, row },
-                        });
+                        && (scope == PartScope::Whole || self.in_scope(id))
+                        && filter.is_none_or(|f| f.matches(&RowRef { view: self, id }));
                     if ok {
                         bits[row / 64] |= 1 << (row % 64);
                         count += 1;
@@ -147,7 +152,7 @@ impl CollectionView<'_> {
         };
         let mut plan = PartPlan {
             pi,
-            rows: part.rows,
+            rows,
             dim,
             data,
             inv_norms,
@@ -157,7 +162,7 @@ impl CollectionView<'_> {
             graph: None,
         };
         let ann = part.ann.iter().find(|a| a.field as usize == c);
-        if let (Some(ann), true) = (ann, graph_kind != IndexKind::Flat) {
+        if let (Some(ann), true) = (ann, graph_kind != IndexKind::Flat && rows == part.rows) {
             let use_graph = match &plan.eligible {
                 Eligible::Live => true,
                 Eligible::Bits { count, .. } => {

@@ -302,6 +302,11 @@ impl<'a> ColView<'a> {
         })
     }
 
+    /// Whether the part was written before the field was added (`absent`).
+    pub(in crate::engine) fn is_absent(&self) -> bool {
+        matches!(self.data, ColData::Absent(_))
+    }
+
     /// A vector column's rows and their 1/|v| (`inv_norms`); None for any other column.
     pub(in crate::engine) fn vectors(&self) -> Option<(&'a [f32], &'a [f32])> {
         match self.data {
