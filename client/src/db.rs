@@ -152,7 +152,7 @@ impl Db {
         let mut builder = writer.builder();
         let (catalog, out) = {
             let snap = Snapshot::open_at(writer.image(), path)?;
-            plan(&snap, &mut builder)?
+            plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
         };
         if let Some(catalog) = catalog {
             writer.commit(builder, &catalog)?;
@@ -203,15 +203,32 @@ impl Db {
         read(&self.current()?.catalog)
     }
 
+    /// A read of the target collection (whole, or confined to the target's partitions when `confine`),
+    /// its errors naming the file.
+    fn read_view<T>(
+        &self,
+        target: Scope<'_>,
+        confine: bool,
+        read: impl FnOnce(CollectionView<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let inner = self.inner()?;
+        let cur = inner.follower.current()?;
+        let snap = cur.snapshot();
+        let view = match confine {
+            true => snap.scoped(target),
+            false => snap.collection(target.db, target.collection),
+        };
+        view.and_then(read)
+            .map_err(|e| engine::on_file(e, inner.follower.path()))
+    }
+
     /// A read of the target collection, confined to its partitions.
     fn read_scoped<T>(
         &self,
         target: Scope<'_>,
         read: impl FnOnce(CollectionView<'_>) -> Result<T>,
     ) -> Result<T> {
-        let cur = self.current()?;
-        let snap = cur.snapshot();
-        read(snap.scoped(target)?)
+        self.read_view(target, true, read)
     }
 
     // Databases. Every mutating call is one durable commit: when it returns, the change is on disk.
@@ -313,10 +330,13 @@ impl Db {
     }
     pub fn describe_collection<'a>(&self, target: impl Into<Scope<'a>>) -> Result<CollectionInfo> {
         let t = target.into();
-        let cur = self.current()?;
+        let inner = self.inner()?;
+        let cur = inner.follower.current()?;
         let snap = cur.snapshot();
-        let view = snap.collection(t.db, t.collection)?;
+        let on_file = |e| engine::on_file(e, inner.follower.path());
+        let view = snap.collection(t.db, t.collection).map_err(on_file)?;
         let entry = view.entry();
+        let pending_index_rows = view.pending_index_rows().map_err(on_file)?;
         Ok(CollectionInfo {
             db: entry.db.clone(),
             name: entry.name.clone(),
@@ -331,7 +351,7 @@ impl Db {
                 .map(String::from)
                 .collect(),
             row_count: view.row_count(),
-            pending_index_rows: view.pending_index_rows()?,
+            pending_index_rows,
         })
     }
     /// The primary key's name: cheaper than `describe_collection` for calls that need only it.
@@ -434,11 +454,9 @@ impl Db {
     }
     /// Live rows of one partition (get_partition_stats; a partition-key collection's buckets too).
     pub fn partition_row_count<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<u64> {
-        let t = target.into();
-        let cur = self.current()?;
-        let snap = cur.snapshot();
-        let view = snap.collection(t.db, t.collection)?;
-        Ok(view.confined(&[name.to_string()])?.count(None))
+        self.read_view(target.into(), false, |view| {
+            Ok(view.confined(&[name.to_string()])?.count(None))
+        })
     }
     pub fn has_partition<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<bool> {
         Ok(self.list_partitions(target)?.iter().any(|p| p == name))

@@ -51,6 +51,17 @@ fn corrupt(reason: impl Into<String>) -> Error {
     Error::corrupt(IMAGE_NAME, reason)
 }
 
+/// `err` naming the file at `path` where a view named the image it read.
+pub fn on_file(err: Error, path: &std::path::Path) -> Error {
+    match err {
+        Error::Corrupt {
+            path: image,
+            reason,
+        } if image.as_os_str() == IMAGE_NAME => Error::corrupt(path, reason),
+        other => other,
+    }
+}
+
 /// The cores this process may run on (exact scans and the locality order split their work by it).
 fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();

@@ -230,7 +230,8 @@ pub struct FieldSchema {
     /// Filled by a function (BM25's sparse output): never given by the user.
     pub is_function_output: bool,
     /// Milvus's other type parameters by name (enable_analyzer, analyzer_params, enable_match,
-    /// multi_analyzer_params, mmap.enabled, ...), values JSON text.
+    /// multi_analyzer_params, mmap.enabled, ...), values as pymilvus sends them to a server: a string as
+    /// it is, anything else as JSON text.
     pub type_params: Vec<(String, String)>,
 }
 

@@ -25,9 +25,14 @@ def _schema_from_describe(desc):
     )
     for f in desc["fields"]:
         params = dict(f.get("params") or {})
-        kwargs = {k: params[k] for k in ("dim", "max_length") if k in params}
+        kwargs = {k: params[k] for k in ("dim", "max_length", "max_capacity") if k in params}
         if f.get("default_value") is not None:
             kwargs["default_value"] = f["default_value"]
+        for flag in ("is_partition_key", "is_clustering_key"):
+            if f.get(flag):
+                kwargs[flag] = True
+        if f.get("element_type"):
+            kwargs["element_type"] = f["element_type"]
         schema.add_field(
             f["name"],
             f["type"],
@@ -68,8 +73,48 @@ def _index_params(lite, name):
     return params
 
 
+def _copy_rows(lite, dest, name, batch, partition):
+    """Copies the rows of one partition (None: all of a partition-key collection, whose buckets covec
+    makes itself); returns how many."""
+    names = None if partition is None else [partition]
+    it = lite.query_iterator(name, batch_size=batch, output_fields=["*"], partition_names=names)
+    copied = 0
+    try:
+        while True:
+            page = it.next()
+            if not page:
+                return copied
+            dest.insert(name, [dict(r) for r in page], partition_name=partition or "")
+            copied += len(page)
+    finally:
+        it.close()
+
+
+def _copy_collection(lite, dest, name, batch):
+    """One collection: schema, indexes, properties, partitions with their rows, aliases; returns its rows."""
+    desc = lite.describe_collection(name)
+    has_key = any(f.get("is_partition_key") for f in desc["fields"])
+    dest.create_collection(
+        name,
+        schema=_schema_from_describe(desc),
+        index_params=_index_params(lite, name),
+        properties=desc.get("properties") or None,
+    )
+    partitions = [None] if has_key else lite.list_partitions(name)
+    for p in partitions:
+        if p not in (None, "_default"):
+            dest.create_partition(name, p)
+    # An indexed collection reopened by Lite starts released; reading needs it loaded.
+    lite.load_collection(name)
+    copied = sum(_copy_rows(lite, dest, name, batch, p) for p in partitions)
+    for alias in lite.list_aliases(name)["aliases"]:
+        dest.create_alias(name, alias)
+    return copied
+
+
 def import_lite(source, target, batch=1000, out=None):
-    """Copies every collection of the Milvus Lite db `source` into the covec db `target`."""
+    """Copies every database of the Milvus Lite db `source` (properties, collections with their schemas,
+    indexes, properties, partitions, rows and aliases) into the covec db `target`."""
     out = out or sys.stdout  # looked up per call: tests and callers may swap sys.stdout
     try:
         from pymilvus import MilvusClient as LiteClient
@@ -80,25 +125,18 @@ def import_lite(source, target, batch=1000, out=None):
     lite = LiteClient(source)
     dest = MilvusClient(target)
     try:
-        for name in lite.list_collections():
-            if dest.has_collection(name):
-                raise SystemExit(f"{target} already has a collection '{name}'; import into a new db")
-            desc = lite.describe_collection(name)
-            dest.create_collection(name, schema=_schema_from_describe(desc), index_params=_index_params(lite, name))
-            # An indexed collection reopened by Lite starts released; reading needs it loaded.
-            lite.load_collection(name)
-            it = lite.query_iterator(name, batch_size=batch, output_fields=["*"])
-            copied = 0
-            try:
-                while True:
-                    page = it.next()
-                    if not page:
-                        break
-                    dest.insert(name, [dict(r) for r in page])
-                    copied += len(page)
-            finally:
-                it.close()
-            print(f"{name}: {copied} rows", file=out)
+        for db_name in lite.list_databases():
+            lite.use_database(db_name)
+            if db_name not in dest.list_databases():
+                properties = {k: v for k, v in lite.describe_database(db_name).items() if k != "name"}
+                dest.create_database(db_name, properties=properties)
+            dest.use_database(db_name)
+            for name in lite.list_collections():
+                if dest.has_collection(name):
+                    raise SystemExit(f"{target} already has a collection '{name}'; import into a new db")
+                copied = _copy_collection(lite, dest, name, batch)
+                where = name if db_name == "default" else f"{db_name}.{name}"
+                print(f"{where}: {copied} rows", file=out)
     finally:
         dest.close()
         lite.close()
