@@ -66,7 +66,7 @@ pub enum ClientCheck {
     DataNotMatch,
     /// An argument of the wrong type (`DataTypeNotMatchException`).
     DataTypeNotMatch,
-    /// A primary key field of a type Milvus does not allow (`PrimaryKeyException`).
+    /// No primary key, more than one, or one of a type Milvus does not allow (`PrimaryKeyException`).
     PrimaryKey,
 }
 
@@ -81,6 +81,15 @@ impl Error {
     pub fn invalid_code(code: i32, message: impl Into<String>) -> Error {
         Error::Invalid {
             code,
+            message: message.into(),
+        }
+    }
+
+    /// Rows that do not fit the collection's schema, as pymilvus's `DataNotMatchException` (the checks
+    /// pymilvus makes on the client before it sends rows: missing or unexpected fields, wrong value types).
+    pub fn data_not_match(message: impl Into<String>) -> Error {
+        Error::ClientSide {
+            check: ClientCheck::DataNotMatch,
             message: message.into(),
         }
     }

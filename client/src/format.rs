@@ -844,7 +844,35 @@ fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Pat
                     return Err(Error::corrupt(path, format!("{what} has extra sections")));
                 }
             }
-            DataType::VarChar | DataType::Json => check_var_column(col, n, image_len, &what, path)?,
+            DataType::VarChar | DataType::Json | DataType::Geometry => {
+                check_var_column(col, n, image_len, &what, path)?
+            }
+            DataType::Timestamptz => {
+                check_section(&col.data, Some(n * 8), image_len, &what, path)?;
+                if col.offsets.is_some() || col.aux.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has extra sections")));
+                }
+            }
+            // The element count and byte offsets are read (bounds-checked) row by row, so only their
+            // sections' bounds are checked here.
+            DataType::Array => {
+                let strings = f.element_type == Some(DataType::VarChar);
+                check_section(&col.data, None, image_len, &what, path)?;
+                match &col.offsets {
+                    Some(o) => check_section(o, Some((n + 1) * 8), image_len, &what, path)?,
+                    None => return Err(Error::corrupt(path, format!("{what} has no offsets"))),
+                }
+                match (&col.aux, strings) {
+                    (Some(a), true) => check_section(a, None, image_len, &what, path)?,
+                    (None, false) => {}
+                    _ => {
+                        return Err(Error::corrupt(
+                            path,
+                            format!("{what}: byte offsets disagree with the element type"),
+                        ))
+                    }
+                }
+            }
             DataType::FloatVector => {
                 let dim = u64::from(f.dim.unwrap_or(0));
                 check_section(&col.data, Some(n * dim * 4), image_len, &what, path)?;
@@ -856,10 +884,7 @@ fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Pat
                     return Err(Error::corrupt(path, format!("{what} has offsets")));
                 }
             }
-            DataType::Array
-            | DataType::Geometry
-            | DataType::Timestamptz
-            | DataType::BinaryVector
+            DataType::BinaryVector
             | DataType::Float16Vector
             | DataType::BFloat16Vector
             | DataType::SparseFloatVector

@@ -22,14 +22,17 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod geometry;
 mod hnsw;
 mod kernels;
 mod rowview;
 mod schema;
 mod search_params;
 pub mod segment;
+mod sparse;
 mod store;
 mod text;
+mod timestamptz;
 mod value;
 
 #[cfg(feature = "python")]
@@ -58,6 +61,9 @@ pub mod internals {
     pub mod format {
         pub use crate::format::*;
     }
+    pub mod geometry {
+        pub use crate::geometry::*;
+    }
     pub mod hnsw {
         pub use crate::hnsw::*;
     }
@@ -75,10 +81,16 @@ pub mod internals {
             pub use crate::segment::header::*;
         }
     }
+    pub mod sparse {
+        pub use crate::sparse::*;
+    }
     pub mod store {
         pub use crate::store::*;
     }
     pub mod text {
         pub use crate::text::*;
+    }
+    pub mod timestamptz {
+        pub use crate::timestamptz::*;
     }
 }

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientCheck, Error, Result};
+use crate::rowview::ElementKind;
 
 /// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
 /// stores is each variant's frozen tag (`format::tags`).
@@ -83,6 +84,22 @@ impl DataType {
                 | DataType::SparseFloatVector
                 | DataType::Int8Vector
         )
+    }
+
+    /// The kind of a BOOL, integer, FLOAT, DOUBLE or VARCHAR value: the scalar types an ARRAY may hold and
+    /// the fixed-width columns store; None for the others.
+    pub fn element_kind(self) -> Option<ElementKind> {
+        Some(match self {
+            DataType::Bool => ElementKind::Bool,
+            DataType::Int8 => ElementKind::Int8,
+            DataType::Int16 => ElementKind::Int16,
+            DataType::Int32 => ElementKind::Int32,
+            DataType::Int64 => ElementKind::Int64,
+            DataType::Float => ElementKind::Float,
+            DataType::Double => ElementKind::Double,
+            DataType::VarChar => ElementKind::VarChar,
+            _ => return None,
+        })
     }
 
     /// Bytes per row of a fixed-width scalar column, or None for variable-length and vector columns.
@@ -300,6 +317,9 @@ pub struct CollectionSchema {
 /// Milvus's first field id; the ones before are its system fields (row id, timestamp).
 pub const FIRST_FIELD_ID: i64 = 100;
 
+/// The most elements an ARRAY field may hold (Milvus's limit).
+pub const MAX_ARRAY_CAPACITY: u32 = 4096;
+
 /// Names Milvus reserves; a field may not be called this.
 pub const RESERVED_FIELD_NAMES: [&str; 5] = ["$meta", "_partition", "_seq", "count(*)", "*"];
 
@@ -388,14 +408,24 @@ impl CollectionSchema {
 
     /// Checks the rules Milvus applies at create time; errors name the field and the rule.
     pub fn validate(&self) -> Result<()> {
+        // pymilvus checks the primary key on the client (CollectionSchema.verify), with these messages.
         let primaries: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_primary).collect();
         match primaries.len() {
-            0 => return Err(Error::invalid("schema must have a primary key field")),
+            0 => {
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: "Schema must have a primary key field.".into(),
+                })
+            }
             1 => {}
             _ => {
-                return Err(Error::invalid(
-                    "schema must have exactly one primary key field",
-                ))
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: format!(
+                        "Expected only one primary key field, got [{}, {}, ...].",
+                        primaries[0].name, primaries[1].name
+                    ),
+                })
             }
         }
         let pk = primaries[0];
@@ -438,6 +468,30 @@ impl CollectionSchema {
             }
             if !seen.insert(f.name.as_str()) {
                 return Err(Error::invalid(format!("duplicate field name '{}'", f.name)));
+            }
+            if f.dtype == DataType::Array {
+                match f.max_capacity {
+                    Some(c) if (1..=MAX_ARRAY_CAPACITY).contains(&c) => {}
+                    Some(c) => {
+                        return Err(Error::invalid(format!(
+                            "ARRAY field '{}': max_capacity must be between 1 and {MAX_ARRAY_CAPACITY}, got {c}",
+                            f.name
+                        )))
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "type param(max_capacity) should be specified for ARRAY field '{}'",
+                            f.name
+                        )))
+                    }
+                }
+                if f.element_type.and_then(DataType::element_kind).is_none() {
+                    return Err(Error::invalid(format!(
+                        "ARRAY field '{}': element_type must be BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE or VARCHAR, got {}",
+                        f.name,
+                        f.element_type.map_or("none", DataType::name)
+                    )));
+                }
             }
             if f.dtype.is_vector() {
                 match f.dim {
@@ -510,6 +564,27 @@ const VECTOR_INDEX_TYPES: [(&str, IndexKind); 13] = [
 /// for one is accepted and nothing is built.
 const SCALAR_INDEX_TYPES: [&str; 5] = ["INVERTED", "STL_SORT", "BITMAP", "TRIE", "NGRAM"];
 
+impl IndexKind {
+    /// What covec builds for a Milvus vector index type (any case).
+    pub fn of_index_type(index_type: &str) -> Result<IndexKind> {
+        let upper = index_type.to_ascii_uppercase();
+        match VECTOR_INDEX_TYPES.iter().find(|(t, _)| *t == upper) {
+            Some(&(_, kind)) => Ok(kind),
+            None => {
+                let mut known: Vec<&str> = VECTOR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
+                known.sort_unstable();
+                Err(Error::invalid_code(
+                    1,
+                    format!(
+                        "unknown index_type: '{index_type}'; supported: {}",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 impl IndexSpec {
     /// An index request as pymilvus makes it: `index_type` and `metric_type` by Milvus's names (any
     /// case; an empty type is AUTOINDEX), `params` the other build parameters, values JSON-encoded.
@@ -539,17 +614,7 @@ impl IndexSpec {
                 "index_type '{index_type}' cannot index scalar field '{field}'"
             )));
         }
-        let Some(&(_, kind)) = VECTOR_INDEX_TYPES.iter().find(|(t, _)| *t == index_type) else {
-            let mut known: Vec<&str> = VECTOR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
-            known.sort_unstable();
-            return Err(Error::invalid_code(
-                1,
-                format!(
-                    "unknown index_type: '{index_type}'; supported: {}",
-                    known.join(", ")
-                ),
-            ));
-        };
+        let kind = IndexKind::of_index_type(&index_type)?;
         let metric = metric_type.ok_or_else(|| {
             Error::invalid("create_index missing required 'metric_type' parameter")
         })?;
@@ -682,6 +747,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("non-existent field 'nope'"));
+    }
+
+    #[test]
+    fn no_primary_key_or_two_are_pymilvus_primary_key_errors() {
+        let mut none = schema();
+        none.fields[0].is_primary = false;
+        let mut two = schema();
+        two.fields.push(FieldSchema {
+            name: "other".into(),
+            is_primary: true,
+            ..two.fields[0].clone()
+        });
+        for (s, message) in [
+            (none, "Schema must have a primary key field."),
+            (
+                two,
+                "Expected only one primary key field, got [id, other, ...].",
+            ),
+        ] {
+            let err = s.validate().unwrap_err();
+            assert!(matches!(
+                err,
+                Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    ..
+                }
+            ));
+            assert_eq!(err.to_string(), message);
+        }
     }
 
     #[test]

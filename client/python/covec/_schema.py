@@ -6,6 +6,7 @@ IndexParams, wherever ours are taken) and checks them: client/src/python/convert
 
 import enum
 
+from ._covec import check_schema
 from .exceptions import ParamError
 
 # covec's own enum with Milvus's numbers: pymilvus's DataType members compare equal to these (IntEnum),
@@ -83,37 +84,62 @@ class FieldSchema:
         return repr(self.to_dict())
 
 
+# create_schema() keyword arguments besides auto_id, enable_dynamic_field and the key fields (`_mark`):
+# check_fields only says when pymilvus checks, and covec checks at create_collection.
+_ACCEPTED_SCHEMA_KWARGS = frozenset({"check_fields"})
+
+
 class CollectionSchema:
     """A collection's fields, built like pymilvus's (``create_schema()`` then ``add_field``)."""
 
-    def __init__(self, fields=None, description="", **kwargs):
+    def __init__(self, fields=None, description="", functions=None, **kwargs):
         self.fields = list(fields or [])
         self.description = description
-        self.auto_id = bool(kwargs.get("auto_id", False))
-        self.enable_dynamic_field = bool(kwargs.get("enable_dynamic_field", False))
-        # pymilvus's other way to name the keys: the field of that name becomes the key.
-        self._keys = {
-            flag: kwargs[arg]
-            for flag, arg in (("is_partition_key", "partition_key_field"), ("is_clustering_key", "clustering_key_field"))
-            if kwargs.get(arg)
-        }
+        # BM25 and embedding functions, kept as pymilvus keeps them; create_collection refuses a schema with one.
+        self.functions = list(functions or [])
+        self.auto_id = bool(kwargs.pop("auto_id", False))
+        self.enable_dynamic_field = bool(kwargs.pop("enable_dynamic_field", False))
+        # pymilvus marks the fields of these names as the primary, partition and clustering keys, among the
+        # fields given or when they are added.
+        marks = (
+            ("is_primary", "primary_field"),
+            ("is_partition_key", "partition_key_field"),
+            ("is_clustering_key", "clustering_key_field"),
+        )
+        self._marks = {flag: name for flag, name in ((f, kwargs.pop(a, None)) for f, a in marks) if name}
+        for name in kwargs:
+            if name not in _ACCEPTED_SCHEMA_KWARGS:
+                raise ParamError(message=f"create_schema() got an unexpected keyword argument '{name}'")
         for field in self.fields:
-            self._mark_keys(field)
+            self._mark(field)
 
-    def _mark_keys(self, field):
-        for flag, name in self._keys.items():
-            if getattr(field, "name", None) == name and isinstance(field, FieldSchema):
-                field.params[flag] = True
+    def _mark(self, field):
+        for flag, name in self._marks.items():
+            if getattr(field, "name", None) == name:
+                if flag == "is_primary":
+                    field.is_primary = True
+                elif isinstance(field, FieldSchema):
+                    field.params[flag] = True
+                else:
+                    setattr(field, flag, True)
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
         field = FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs)
-        self._mark_keys(field)
+        self._mark(field)
         self.fields.append(field)
+        return self
+
+    def add_function(self, function):
+        self.functions.append(function)
         return self
 
     @property
     def primary_field(self):
         return next((f for f in self.fields if getattr(f, "is_primary", False)), None)
+
+    def verify(self):
+        """pymilvus's final check before create_collection: raises what create_collection would for this schema."""
+        check_schema(self)
 
     def to_dict(self):
         return {

@@ -20,15 +20,23 @@ import weakref
 
 import numpy as np
 
-from . import _schema
+from . import _remote, _schema
 from ._results import ExtraList, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
-# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards):
-# covec's answer is the same without them.
-_SERVER_TUNING = frozenset({"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num"})
+# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards,
+# replicas): covec's answer is the same without them.
+_SERVER_TUNING = frozenset(
+    {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "replica_number"}
+)
 # search() keyword arguments it honours.
 _SEARCH_KWARGS = frozenset({"offset", "round_decimal"})
+# load_collection() and load_partitions() keyword arguments that tune how a server loads; covec maps the db on
+# first use.
+_LOAD_TUNING = frozenset({"refresh", "resource_groups", "load_fields"})
+# insert() keyword arguments that repeat the rows: LangChain's add_embeddings, having just made the collection
+# from its embeddings and metadatas, passes them on with the rows built from them (pymilvus drops them).
+_REPEATING_ROWS = frozenset({"embeddings", "metadatas"})
 # MilvusClient(...) arguments that configure a connection to a server; covec opens a local file.
 _CONNECTION = frozenset(
     {
@@ -170,7 +178,8 @@ def _local_path(uri):
         uri = uri[len("file://") :]
     if "://" in uri:
         raise ParamError(
-            message=f"covec opens local database files only, got uri '{uri}'; use pymilvus for a Milvus server"
+            message="covec opens local database files and Milvus servers (http://, https://, tcp://, unix:), "
+            f"got uri '{uri}'"
         )
     return os.path.realpath(uri)
 
@@ -197,7 +206,15 @@ class MilvusClient:
     (False maps the db file instead of a shared-memory segment), ``group`` (gid or name that may read
     the segments). ``user``, ``password``, ``token`` and connection settings are accepted: a local file
     has no server to authenticate to.
+
+    A Milvus server's URI (``http://``, ``https://``, ``tcp://``, ``unix:``) gives pymilvus's own client for that
+    server instead, with the same arguments.
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is MilvusClient and _remote.is_remote(_remote.uri_argument(args, kwargs, None)):
+            return _remote.pymilvus_client("MilvusClient", args, kwargs)
+        return super().__new__(cls)
 
     def __init__(self, uri="milvus.db", user="", password="", db_name="", token="", timeout=None, **kwargs):
         _check_kwargs("MilvusClient", kwargs, _CONNECTION | {"shm_dir", "use_segment", "group"})
@@ -572,7 +589,7 @@ class MilvusClient:
         return key, existing, names
 
     def load_collection(self, collection_name, timeout=None, **kwargs):
-        _check_kwargs("load_collection", kwargs, {"replica_number", "refresh", "resource_groups", "load_fields"})
+        _check_kwargs("load_collection", kwargs, _LOAD_TUNING)
         key, _, _ = self._load_key(self._db_of(kwargs), collection_name)
         _PARTLY_LOADED.pop(key, None)
 
@@ -583,7 +600,7 @@ class MilvusClient:
 
     def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
         """Loads these partitions too (as a Milvus server does; Milvus Lite refuses partition-level load)."""
-        _check_kwargs("load_partitions", kwargs, {"replica_number", "refresh", "resource_groups", "load_fields"})
+        _check_kwargs("load_partitions", kwargs, _LOAD_TUNING)
         db = self._db_of(kwargs)
         key, _, names = self._partition_load_call("load_partitions", db, collection_name, partition_names)
         if key in _PARTLY_LOADED:
@@ -598,16 +615,22 @@ class MilvusClient:
         _PARTLY_LOADED[key] = loaded - frozenset(names)
 
     def get_load_state(self, collection_name, partition_name="", timeout=None, **kwargs):
-        _check_kwargs("get_load_state", kwargs)
+        return self._load_state("get_load_state", collection_name, partition_name, kwargs)
+
+    def _load_state(self, method, collection_name, partition_names, kwargs):
+        """get_load_state of the collection, or of the partitions named (Loaded when each of them is)."""
+        _check_kwargs(method, kwargs)
         db = self._db_of(kwargs)
         if not self._database.has_collection(db, collection_name):
             return {"state": LoadState.NotExist}
         key, existing, _ = self._load_key(db, collection_name)
         loaded = _PARTLY_LOADED.get(key, frozenset(existing))
-        if partition_name:
-            if partition_name not in existing:
-                raise MilvusException(code=200, message=f"partition not found[partition={partition_name}]")
-            return {"state": LoadState.Loaded if partition_name in loaded else LoadState.NotLoad}
+        names = _names(method, "partition_names", partition_names)
+        for p in names:
+            if p not in existing:
+                raise MilvusException(code=200, message=f"partition not found[partition={p}]")
+        if names:
+            return {"state": LoadState.Loaded if all(p in loaded for p in names) else LoadState.NotLoad}
         return {"state": LoadState.Loaded if loaded & set(existing) else LoadState.NotLoad}
 
     # --- indexes -------------------------------------------------------------------------------------
@@ -642,7 +665,7 @@ class MilvusClient:
         return data
 
     def insert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
-        _check_kwargs("insert", kwargs)
+        _check_kwargs("insert", kwargs, _REPEATING_ROWS)
         partitions = _names("insert", "partition_name", partition_name)
         rows = self._rows(data)
         db = self._db_of(kwargs)
@@ -663,8 +686,14 @@ class MilvusClient:
         return OmitZeroDict({"upsert_count": len(ids), "ids": ids, "cost": 0})
 
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None, **kwargs):
+        # LlamaIndex's delete_nodes passes its own keyword on beside the partition_name it makes of it.
+        repeated = kwargs.pop("milvus_partition_name", None)
+        if repeated not in (None, "") and partition_name not in (None, "", repeated):
+            raise ParamError(
+                message=f"delete(): milvus_partition_name={repeated!r} differs from partition_name={partition_name!r}"
+            )
         _check_kwargs("delete", kwargs, {"pks"})
-        partitions = _names("delete", "partition_name", partition_name)
+        partitions = _names("delete", "partition_name", partition_name or repeated)
         db = self._db_of(kwargs)
         if kwargs.get("pks") is not None:  # pymilvus's older name for ids, still read
             ids = _as_list(kwargs["pks"]) + _as_list(ids)
@@ -795,3 +824,19 @@ class MilvusClient:
             partitions,
         )
         return SearchResult(hits)
+
+    def hybrid_search(self, collection_name, reqs, ranker, limit=10, output_fields=None, timeout=None, **kwargs):
+        """Exists so that callers reaching it get a clear refusal rather than an AttributeError."""
+        raise ParamError(message="hybrid_search() (hybrid search) is not supported by covec yet")
+
+    # --- what frameworks reach beyond the documented API (docs/frameworks.md) --------------------------
+
+    @property
+    def _using(self):
+        """pymilvus's connection alias; frameworks key caches on it. Clients of one db file share it, as pymilvus
+        clients of one server share a connection."""
+        return f"covec:{self._path}"
+
+    def _get_connection(self):
+        """What this client talks through: pymilvus returns its gRPC handler, covec the native database."""
+        return self._database

@@ -13,6 +13,10 @@ use crate::schema::{
     validate_collection_name, validate_database_name, validate_partition_name, DataType,
     FieldSchema,
 };
+use crate::timestamptz::Zone;
+
+/// The collection and database property naming the zone of naive TIMESTAMPTZ text (Milvus's name).
+pub const TIMEZONE: &str = "timezone";
 
 /// Properties covec cannot honour: refused by name, never kept and ignored (docs/compatibility.md).
 const REFUSED_PROPERTIES: [(&str, &str); 5] = [
@@ -54,6 +58,25 @@ pub(super) fn entry_mut<'c>(
         .iter_mut()
         .find(|c| c.id == id)
         .ok_or_else(|| Error::Internal("a resolved collection vanished".into()))
+}
+
+/// The zone TIMESTAMPTZ text without an offset is read in, for collection `entry`: its `timezone`
+/// property, else its database's, else UTC.
+pub(super) fn zone(cat: &Catalog, entry: &CollectionEntry) -> Result<Zone> {
+    let property = |props: &[(String, String)]| {
+        props
+            .iter()
+            .find(|(k, _)| k == TIMEZONE)
+            .map(|(_, v)| v.clone())
+    };
+    let named = property(&entry.properties).or_else(|| {
+        cat.database(&entry.db)
+            .and_then(|d| property(&d.properties))
+    });
+    match named {
+        Some(name) => Zone::named(&name).map_err(Error::invalid),
+        None => Ok(Zone::utc()),
+    }
 }
 
 pub(super) fn partition<'c>(entry: &'c CollectionEntry, name: &str) -> Result<&'c PartitionEntry> {
@@ -383,6 +406,7 @@ pub fn plan_add_field(
     collection: &str,
     mut field: FieldSchema,
 ) -> Result<Catalog> {
+    let defaults_zone = zone(cat, entry(cat, db, collection)?)?;
     let mut next = cat.clone();
     let entry = entry_mut(&mut next, db, collection)?;
     let invalid = |message: String| Err(Error::invalid_code(1100, message));
@@ -407,7 +431,21 @@ pub fn plan_add_field(
         ));
     }
     check_stored(&field)?;
-    coerce::fill(&field, None)?;
+    // Rows written before read an added field's default as `coerce::default_ref` gives it, which is the
+    // stored form only where the default's text is (not for these types' parsed, encoded values).
+    if field.default_value.is_some()
+        && matches!(
+            field.dtype,
+            DataType::Array | DataType::Geometry | DataType::Timestamptz
+        )
+    {
+        return invalid(format!(
+            "field '{}': an added {} field cannot have a default value in covec yet",
+            field.name,
+            field.dtype.name()
+        ));
+    }
+    coerce::fill(&field, None, &defaults_zone)?;
     field.id = entry.schema.next_field_id;
     entry.schema.next_field_id += 1;
     entry.schema.fields.push(field);

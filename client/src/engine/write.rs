@@ -387,6 +387,7 @@ pub fn plan_write(
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
     let route = Route::of(view.entry(), target.partitions)?;
+    let zone = catalog::zone(snap.catalog(), view.entry())?;
     let mut next_auto_id = view.entry().next_auto_id;
     let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
@@ -394,7 +395,7 @@ pub fn plan_write(
     for row in rows {
         let (mut given, dynamic) = split(schema, row)?;
         let pk_value = match given[pk_col].take() {
-            Some(v) if v != Value::Null => coerce(pk_field, v)?,
+            Some(v) if v != Value::Null => coerce(pk_field, v, &zone)?,
             _ if pk_field.auto_id && mode == WriteMode::Insert => {
                 let id = next_auto_id;
                 next_auto_id = id
@@ -402,7 +403,7 @@ pub fn plan_write(
                     .ok_or_else(|| Error::invalid("auto_id counter exhausted"))?;
                 Value::Int(id)
             }
-            _ => fill(pk_field, None)?,
+            _ => fill(pk_field, None, &zone)?,
         };
         if let (true, Value::Int(i)) = (pk_field.auto_id, &pk_value) {
             // An explicit id must not be handed out again by the counter.
@@ -420,7 +421,7 @@ pub fn plan_write(
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
-                        base.values[c] = fill(&schema.fields[c], Some(v))?;
+                        base.values[c] = fill(&schema.fields[c], Some(v), &zone)?;
                     }
                 }
                 base.values[pk_col] = pk_value;
@@ -434,7 +435,7 @@ pub fn plan_write(
                     values.push(if c == pk_col {
                         pk_value.clone()
                     } else {
-                        fill(&schema.fields[c], v)?
+                        fill(&schema.fields[c], v, &zone)?
                     });
                 }
                 StoredRow {

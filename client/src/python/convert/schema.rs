@@ -103,14 +103,25 @@ pub(crate) fn type_params(params: &Bound<'_, PyDict>) -> PyResult<Vec<(String, S
 }
 
 /// A DataType given as a number (ours, pymilvus's, or an int).
-fn data_type(py: Python<'_>, field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+fn data_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    typed(field, "data type", "", value)
+}
+
+/// An ARRAY's element type (a DataType or its number), as `data_type` reads a field's; the engine checks it is one an
+/// ARRAY may hold.
+fn element_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    typed(field, "element_type", "element_type: ", value)
+}
+
+fn typed(field: &str, what: &str, context: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    let py = value.py();
     let code: i64 = value.extract().map_err(|_| {
         param_error(
             py,
-            format!("field '{field}': data type {value} is not a DataType"),
+            format!("field '{field}': {what} {value} is not a DataType"),
         )
     })?;
-    DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{field}': {e}")))
+    DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{field}': {context}{e}")))
 }
 
 /// Our FieldSchema or pymilvus's -> the engine's (`schema_auto_id`: the schema's auto_id, which applies
@@ -118,7 +129,7 @@ fn data_type(py: Python<'_>, field: &str, value: &Bound<'_, PyAny>) -> PyResult<
 pub(crate) fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
     let py = obj.py();
     let name: String = obj.getattr("name")?.extract()?;
-    let dtype = data_type(py, &name, &obj.getattr("dtype")?)?;
+    let dtype = data_type(&name, &obj.getattr("dtype")?)?;
     let is_primary = attr_bool(obj, "is_primary")?;
     let mut field = FieldSchema::new(name, dtype);
     field.description = attr_str(obj, "description")?;
@@ -128,8 +139,8 @@ pub(crate) fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyRe
     // pymilvus keeps these as attributes; our FieldSchema keeps them among its params (below).
     field.is_partition_key = attr_bool(obj, "is_partition_key")?;
     field.is_clustering_key = attr_bool(obj, "is_clustering_key")?;
-    if let Some(element) = attr(obj, "element_type")? {
-        field.element_type = Some(data_type(py, &field.name, &element)?);
+    if let (DataType::Array, Some(element)) = (dtype, attr(obj, "element_type")?) {
+        field.element_type = Some(element_type(&field.name, &element)?);
     }
     if let Some(params) = attr(obj, "params")? {
         let params = params.cast_into::<PyDict>().map_err(|e| {
@@ -143,23 +154,24 @@ pub(crate) fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyRe
             if value.is_none() {
                 continue;
             }
-            let element = field.element_type.unwrap_or(dtype);
             match key.as_str() {
                 // A dimension on a scalar field or a length on a non-VARCHAR one means nothing, as in
                 // Milvus.
                 "dim" if dtype.is_vector() => {
                     field.dim = Some(uint_param(&field.name, &key, &value)?)
                 }
-                "max_length" if element == DataType::VarChar => {
+                "max_length" if matches!(dtype, DataType::VarChar | DataType::Array) => {
                     field.max_length = Some(uint_param(&field.name, &key, &value)?)
                 }
                 "max_capacity" if dtype == DataType::Array => {
                     field.max_capacity = Some(uint_param(&field.name, &key, &value)?)
                 }
-                "dim" | "max_length" | "max_capacity" => {}
+                "element_type" if dtype == DataType::Array => {
+                    field.element_type = Some(element_type(&field.name, &value)?)
+                }
+                "dim" | "max_length" | "max_capacity" | "element_type" => {}
                 "is_partition_key" => field.is_partition_key = value.is_truthy()?,
                 "is_clustering_key" => field.is_clustering_key = value.is_truthy()?,
-                "element_type" => field.element_type = Some(data_type(py, &field.name, &value)?),
                 k if TYPE_PARAMS.contains(&k) => {
                     let stored = if k == "mmap_enabled" {
                         "mmap.enabled"
@@ -198,7 +210,7 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
         }
         value = value.getattr(which.cast::<PyString>()?.to_str()?)?;
     }
-    if field.dtype == DataType::Json {
+    if matches!(field.dtype, DataType::Json | DataType::Array) {
         let text = match value.cast::<PyString>() {
             Ok(s) => s.to_str()?.to_string(),
             Err(_) => to_json(&value)?.to_string(),
