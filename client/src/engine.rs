@@ -37,9 +37,9 @@ pub use catalog::{
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{Hit, OutputFields, Scope, SearchRequest};
 pub use write::{
-    plan_compact, plan_create_collection, plan_create_index, plan_delete, plan_drop_collection,
-    plan_drop_index, plan_drop_partition, plan_index_pending, plan_rename_collection,
-    plan_truncate, plan_write, Deletion, NewCollection, WriteMode,
+    check_new_schema, plan_compact, plan_create_collection, plan_create_index, plan_delete,
+    plan_drop_collection, plan_drop_index, plan_drop_partition, plan_index_pending,
+    plan_rename_collection, plan_truncate, plan_write, Deletion, NewCollection, WriteMode,
 };
 
 use crate::error::Error;

@@ -129,7 +129,8 @@ class AsyncMilvusClient:
     get_partition_stats = _on_pool(MilvusClient.get_partition_stats)
     get_server_version = _on_pool(MilvusClient.get_server_version)
 
-    async def get_server_type(self):
+    def get_server_type(self):
+        # A plain method in pymilvus's async client too: it reads what the connection already knows.
         return self._client.get_server_type()
 
     create_index = _on_pool(MilvusClient.create_index)

@@ -55,6 +55,13 @@ pub enum Deletion<'f> {
     Filter(Option<&'f dyn RowFilter>),
 }
 
+/// Everything create_collection checks of a schema by itself, in the same order: what
+/// `CollectionSchema.verify()` runs, so both raise the same error.
+pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
+    schema.validate()?;
+    check_supported(schema)
+}
+
 /// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
 /// without a column layout, functions.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
@@ -98,8 +105,7 @@ pub fn plan_create_collection(
         num_partitions,
     } = new;
     catalog::database(cat, db)?;
-    check_supported(&schema)?;
-    schema.validate()?;
+    check_new_schema(&schema)?;
     schema.number_fields();
     let partitions = initial_partitions(schema.partition_key().is_some(), num_partitions)?;
     let mut properties = Vec::new();
