@@ -13,7 +13,7 @@ use super::{ann, route, CollectionView, RowId, Scope, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{Catalog, CollectionEntry, PartitionEntry, DEFAULT_PARTITION};
 use crate::rowview::RowFilter;
-use crate::schema::{CollectionSchema, IndexSpec};
+use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
 use crate::value::{Pk, Row, Value};
 
@@ -98,6 +98,7 @@ pub fn plan_create_collection(
     name: &str,
     new: NewCollection,
 ) -> Result<Catalog> {
+    validate_collection_name(name)?;
     let NewCollection {
         mut schema,
         mut indexes,
