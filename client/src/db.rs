@@ -85,9 +85,10 @@ fn shared_inner(canonical: &Path, options: &OpenOptions) -> Result<Arc<Inner>> {
     Ok(inner)
 }
 
-/// The compiled filter, or None when it accepts every row (so the engine can skip evaluating it).
-fn compile_filter(filter: &str, schema: &CollectionSchema) -> Result<Option<Box<dyn RowFilter>>> {
-    let predicate = filter::compile(filter, schema)?;
+/// The compiled filter of `view`'s collection (ISO literals without an offset in its zone), or None when
+/// it accepts every row (so the engine can skip evaluating it).
+fn compile_filter(filter: &str, view: &CollectionView<'_>) -> Result<Option<Box<dyn RowFilter>>> {
+    let predicate = filter::compile_in(filter, view.schema(), &view.zone()?)?;
     Ok((!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>))
 }
 
@@ -521,7 +522,7 @@ impl Db {
         }
         let t = target.into();
         self.write(|snap, b| {
-            let compiled = compile_filter(filter, snap.scoped(t)?.schema())?;
+            let compiled = compile_filter(filter, &snap.scoped(t)?)?;
             let which = Deletion::Filter(compiled.as_deref());
             let (next, n) = engine::plan_delete(snap, b, t, which)?;
             Ok(((n > 0).then_some(next), n))
@@ -584,7 +585,7 @@ fn filtered<'a>(
     view: CollectionView<'a>,
     filter: &str,
 ) -> Result<(CollectionView<'a>, Option<Box<dyn RowFilter>>)> {
-    let predicate = filter::compile(filter, view.schema())?;
+    let predicate = filter::compile_in(filter, view.schema(), &view.zone()?)?;
     let view = match view.schema().partition_key() {
         Some((_, key)) => match predicate.pinned_values(&key.name) {
             Some(values) => view.confined_to_keys(&values),

@@ -117,7 +117,11 @@ pub(super) fn check_free_name(cat: &Catalog, db: &str, name: &str) -> Result<()>
 
 /// Refuses a property covec cannot honour, naming it.
 fn check_properties(properties: &[(String, String)]) -> Result<()> {
-    for (key, _) in properties {
+    for (key, value) in properties {
+        // A zone the reads after it could not use is refused when set, not at every later call.
+        if key == TIMEZONE {
+            Zone::named(value).map_err(|e| Error::invalid_code(1100, e))?;
+        }
         if let Some((_, what)) = REFUSED_PROPERTIES.iter().find(|(k, _)| k == key) {
             return Err(Error::invalid_code(
                 1100,

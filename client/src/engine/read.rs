@@ -12,6 +12,7 @@ use crate::error::Result;
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
+use crate::timestamptz::Zone;
 use crate::value::{Pk, Row, Value};
 
 /// A decoded generation: the catalog, validated against the image it borrows.
@@ -71,7 +72,11 @@ impl<'a> Snapshot<'a> {
 
     /// The whole collection (or alias) `name` of database `db`.
     pub fn collection(&self, db: &str, name: &str) -> Result<CollectionView<'_>> {
-        CollectionView::new(catalog::entry(&self.catalog, db, name)?, self.image)
+        CollectionView::new(
+            &self.catalog,
+            catalog::entry(&self.catalog, db, name)?,
+            self.image,
+        )
     }
 
     /// The collection of `scope`, its reads confined to the scope's partitions. Naming partitions of a
@@ -110,6 +115,7 @@ pub struct RowId {
 
 /// A collection of one generation: its schema and its parts' columns.
 pub struct CollectionView<'a> {
+    catalog: &'a Catalog,
     pub(super) entry: &'a CollectionEntry,
     pub(super) image: &'a [u8],
     pub(super) parts: Vec<PartView<'a>>,
@@ -148,7 +154,11 @@ impl RowView for RowRef<'_, '_> {
 }
 
 impl<'a> CollectionView<'a> {
-    fn new(entry: &'a CollectionEntry, image: &'a [u8]) -> Result<CollectionView<'a>> {
+    fn new(
+        catalog: &'a Catalog,
+        entry: &'a CollectionEntry,
+        image: &'a [u8],
+    ) -> Result<CollectionView<'a>> {
         let parts = entry
             .parts
             .iter()
@@ -161,6 +171,7 @@ impl<'a> CollectionView<'a> {
             .position(|f| f.is_primary)
             .ok_or_else(|| corrupt("schema without primary key"))?;
         Ok(CollectionView {
+            catalog,
             entry,
             image,
             parts,
@@ -238,6 +249,11 @@ impl<'a> CollectionView<'a> {
     }
     pub fn schema(&self) -> &'a CollectionSchema {
         &self.entry.schema
+    }
+
+    /// The zone TIMESTAMPTZ text and ISO literals without an offset are read in (`catalog::zone`).
+    pub fn zone(&self) -> Result<Zone> {
+        catalog::zone(self.catalog, self.entry)
     }
 
     /// Live rows of the whole collection (whatever the view is confined to).

@@ -394,7 +394,7 @@ pub fn plan_write(
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
     let route = Route::of(view.entry(), target.partitions)?;
-    let zone = catalog::zone(snap.catalog(), view.entry())?;
+    let zone = view.zone()?;
     let mut next_auto_id = view.entry().next_auto_id;
     let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
