@@ -35,7 +35,7 @@ pub use catalog::{
     plan_drop_database,
 };
 pub use read::{CollectionView, RowId, Snapshot};
-pub use request::{Hit, OutputFields, Scope, SearchRequest};
+pub use request::{Hit, OutputFields, QueryVectors, Scope, SearchRequest};
 pub use write::{
     check_new_schema, plan_compact, plan_create_collection, plan_create_index, plan_delete,
     plan_drop_collection, plan_drop_index, plan_drop_partition, plan_index_pending,

@@ -26,7 +26,7 @@ fn query_ids<'a>(db: &Db, target: impl Into<Scope<'a>>, filter: &str) -> Vec<i64
 fn search_ids<'a>(db: &Db, target: impl Into<Scope<'a>>, q: [f32; 2], limit: usize) -> Vec<i64> {
     let request = SearchRequest {
         anns_field: None,
-        vectors: q.to_vec(),
+        vectors: q.to_vec().into(),
         nq: 1,
         limit,
         offset: 0,

@@ -3,7 +3,6 @@
 //! partitions, properties and schema evolution. Mutations that move rows are `write`'s.
 
 use super::coerce;
-use super::part::check_stored;
 use crate::error::{Error, Result};
 use crate::format::{
     AliasEntry, Catalog, CollectionEntry, DatabaseEntry, PartitionEntry, DEFAULT_DATABASE,
@@ -434,7 +433,6 @@ pub fn plan_add_field(
             "maximum field's number should be limited to {MAX_FIELDS}"
         ));
     }
-    check_stored(&field)?;
     // Rows written before read an added field's default as `coerce::default_ref` gives it, which is the
     // stored form only where the default's text is (not for these types' parsed, encoded values).
     if field.default_value.is_some()

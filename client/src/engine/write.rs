@@ -8,7 +8,7 @@ use std::collections::{HashMap, HashSet};
 use super::catalog::{self, check_free_name, droppable_partition, entry_mut, initial_partitions};
 use super::coerce::{coerce, fill, pk_of, split};
 use super::merge::{rebuild_entry, Rewrite};
-use super::part::{check_stored, StoredRow};
+use super::part::StoredRow;
 use super::{ann, route, CollectionView, RowId, Scope, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{Catalog, CollectionEntry, PartitionEntry, DEFAULT_PARTITION};
@@ -62,12 +62,8 @@ pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
     check_supported(schema)
 }
 
-/// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
-/// without a column layout, functions.
+/// Refuses what the schema asks for that covec cannot run yet, naming it: functions.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
-    for f in &schema.fields {
-        check_stored(f)?;
-    }
     if let Some(function) = schema.functions.first() {
         return Err(Error::invalid(format!(
             "function '{}': schema functions (BM25) are not supported by covec yet",
@@ -112,7 +108,7 @@ pub fn plan_create_collection(
     let mut properties = Vec::new();
     catalog::edit_properties(&mut properties, &given, &[])?;
     for spec in &mut indexes {
-        ann::normalise_spec(spec)?;
+        ann::normalise_spec(spec, &schema)?;
     }
     check_free_name(cat, db, name)?;
     for (i, spec) in indexes.iter().enumerate() {
@@ -211,7 +207,7 @@ pub fn plan_create_index(
     let view = snap.collection(target.db, target.collection)?;
     let mut entry = view.entry().clone();
     check_index(&entry.schema, &spec)?;
-    ann::normalise_spec(&mut spec)?;
+    ann::normalise_spec(&mut spec, &entry.schema)?;
     if entry.indexes.iter().any(|i| i.field == spec.field) {
         return Err(Error::IndexExists { field: spec.field });
     }
@@ -317,7 +313,7 @@ pub fn plan_drop_index(cat: &Catalog, target: Scope<'_>, index_name: &str) -> Re
         });
     };
     let spec = entry.indexes.remove(at);
-    // The field's graphs go with the index; compaction reclaims their bytes.
+    // The field's graphs and inverted indexes go with the index; compaction reclaims their bytes.
     if let Some(field) = entry
         .schema
         .fields
@@ -326,6 +322,7 @@ pub fn plan_drop_index(cat: &Catalog, target: Scope<'_>, index_name: &str) -> Re
     {
         for part in &mut entry.parts {
             part.ann.retain(|a| a.field as usize != field);
+            part.text.retain(|t| t.field as usize != field);
         }
     }
     Ok(next)
