@@ -168,6 +168,43 @@ def test_every_single_byte_flip_is_an_exception_or_a_valid_read(good):
         path.unlink()
 
 
+def test_damaged_partition_lists_and_columns_are_never_trusted(tmp_path, shm_dir):
+    # A part mixing partitions carries a partition id per row; damage anywhere (catalog, partition column,
+    # other sections) gives an exception naming the file or valid answers, to confined reads and to a write
+    # that merges the damaged part.
+    good = tmp_path / "parts.db"
+    c = MilvusClient(str(good), use_segment=False)
+    c.create_database("db2")
+    c.create_collection("docs", dimension=DIM, metric_type="L2", db_name="db2")
+    c.create_partition("docs", "p1", db_name="db2")
+    v = vectors(40)
+    c.insert("docs", [{"id": i, "vector": v[i]} for i in range(20)], db_name="db2")
+    c.insert("docs", [{"id": i, "vector": v[i]} for i in range(20, 40)], partition_name="p1", db_name="db2")
+    c.create_alias("docs", "al", db_name="db2")
+    c.close()
+    data = good.read_bytes()
+    rng = random.Random(6)
+    for at in rng.sample(range(4096, len(data)), 120):
+        damaged = bytearray(data)
+        damaged[at] ^= 1 << rng.randrange(8)
+        path = variant(good, f"part{at}.db", bytes(damaged))
+        client = None
+        try:
+            client = MilvusClient(str(path), use_segment=False, db_name="db2")
+            for partitions in (None, ["p1"], ["_default"]):
+                client.query("al", filter="id >= 0", output_fields=["id"], partition_names=partitions)
+                client.search("docs", data=vectors(1), limit=3, partition_names=partitions)
+            client.insert("docs", [{"id": 100, "vector": v[0]}], partition_name="p1")
+            covec.verify(str(path))
+        except MilvusException as e:
+            assert str(path) in e.message, e.message
+        finally:
+            if client is not None:
+                client.close()
+            gc.collect()
+        path.unlink()
+
+
 def test_crafted_catalog_length_does_not_allocate_it(good, tmp_path):
     # A child process with a 1 GiB address-space cap reads a db whose catalog claims a 2^60-element
     # vector: decoding must fail on the input's length, not try to allocate.

@@ -4,10 +4,12 @@
 //! | module    | concern                                                                                |
 //! |-----------|----------------------------------------------------------------------------------------|
 //! | `read`    | `Snapshot` (a generation's catalog over its image), `CollectionView`: get, query, count |
+//! | `catalog` | lookups by name, and mutations of the catalog alone (databases, aliases, partitions, ...) |
+//! | `route`   | partition-key routing by the Milvus server's hash                                        |
 //! | `search`  | search: each part planned once per call (filter, graph or exact scan), top-k            |
 //! | `part`    | the part codec: rows encoded into a part's sections, sections decoded as views          |
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
-//! | `write`   | `plan_*`: a mutation as the next catalog                                                 |
+//! | `write`   | `plan_*`: a mutation of collections and rows as the next catalog                         |
 //! | `merge`   | the merge policy: which parts a commit rewrites, when graphs are built or grown        |
 //! | `ann`     | which indexes get graphs, their Milvus parameters, a part's graphs and row order        |
 //! | `request` | what a read asks for and what a search answers                                           |
@@ -16,19 +18,28 @@
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
 mod ann;
+mod catalog;
 mod coerce;
 mod merge;
 mod part;
 mod read;
 mod request;
+mod route;
 mod search;
 mod write;
 
+pub use catalog::{
+    alias_target, database, entry, list_aliases, plan_add_field, plan_alter_alias,
+    plan_alter_collection_properties, plan_alter_database_properties, plan_alter_field,
+    plan_create_alias, plan_create_database, plan_create_partition, plan_drop_alias,
+    plan_drop_database,
+};
 pub use read::{CollectionView, RowId, Snapshot};
-pub use request::{Hit, OutputFields, QueryVectors, SearchRequest};
+pub use request::{Hit, OutputFields, QueryVectors, Scope, SearchRequest};
 pub use write::{
-    check_new_schema, plan_create_collection, plan_create_index, plan_delete, plan_drop_collection,
-    plan_drop_index, plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
+    check_new_schema, plan_compact, plan_create_collection, plan_create_index, plan_delete,
+    plan_drop_collection, plan_drop_index, plan_drop_partition, plan_index_pending,
+    plan_rename_collection, plan_truncate, plan_write, Deletion, NewCollection, WriteMode,
 };
 
 use crate::error::Error;
@@ -38,6 +49,17 @@ const IMAGE_NAME: &str = "<image>";
 
 fn corrupt(reason: impl Into<String>) -> Error {
     Error::corrupt(IMAGE_NAME, reason)
+}
+
+/// `err` naming the file at `path` where a view named the image it read.
+pub fn on_file(err: Error, path: &std::path::Path) -> Error {
+    match err {
+        Error::Corrupt {
+            path: image,
+            reason,
+        } if image.as_os_str() == IMAGE_NAME => Error::corrupt(path, reason),
+        other => other,
+    }
 }
 
 /// The cores this process may run on (exact scans and the locality order split their work by it).

@@ -413,10 +413,36 @@ impl Default for Catalog {
 }
 
 impl Catalog {
+    pub fn database(&self, name: &str) -> Option<&DatabaseEntry> {
+        self.databases.iter().find(|d| d.name == name)
+    }
+
+    /// The collection called `name` in database `db` (not an alias: see `resolve`).
     pub fn collection(&self, db: &str, name: &str) -> Option<&CollectionEntry> {
         self.collections
             .iter()
             .find(|c| c.db == db && c.name == name)
+    }
+
+    pub fn alias(&self, db: &str, alias: &str) -> Option<&AliasEntry> {
+        self.aliases.iter().find(|a| a.db == db && a.alias == alias)
+    }
+
+    /// The collection `name` stands for in database `db`: the collection of that name, else the one
+    /// the alias of that name points at.
+    pub fn resolve(&self, db: &str, name: &str) -> Option<&CollectionEntry> {
+        self.collection(db, name).or_else(|| {
+            let id = self.alias(db, name)?.collection;
+            self.collections.iter().find(|c| c.id == id)
+        })
+    }
+
+    /// The aliases of the collection with id `id`, in creation order.
+    pub fn aliases_of(&self, id: u64) -> impl Iterator<Item = &str> {
+        self.aliases
+            .iter()
+            .filter(move |a| a.collection == id)
+            .map(|a| a.alias.as_str())
     }
 
     /// Every section the catalog references.

@@ -40,8 +40,8 @@ mod value;
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{CollectionInfo, Db};
-pub use engine::{Hit, OutputFields, QueryVectors, SearchRequest};
+pub use db::{CollectionInfo, DatabaseInfo, Db};
+pub use engine::{Hit, NewCollection, OutputFields, QueryVectors, Scope, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{

@@ -569,6 +569,22 @@ impl Writer {
         Ok(meta)
     }
 
+    /// Compacts the file now (`Db::compact`) when it holds bytes no section of the newest generation
+    /// references; returns the newest generation's slot (compacted: generation + 1).
+    pub fn compact_now(self) -> Result<MetaSlot> {
+        let meta = self.meta;
+        let catalog = format::decode_catalog(
+            &self.map[meta.catalog_offset as usize..meta.committed_len as usize],
+            meta.catalog_xxh3,
+            meta.committed_len,
+            &self.path,
+        )?;
+        if meta.committed_len <= CompactLayout::plan(&catalog)?.len() {
+            return Ok(meta);
+        }
+        self.compact(&catalog, meta)
+    }
+
     /// Rewrites the live sections of `meta`'s generation into a fresh file, renamed over the path,
     /// as generation + 1 (same uuid). Readers of the old inode keep their maps.
     fn compact(self, catalog: &Catalog, meta: MetaSlot) -> Result<MetaSlot> {

@@ -116,7 +116,7 @@ fn a_copy_reads_back_its_own_generation_after_later_commits() {
     let snap = Snapshot::open(&buf).unwrap();
     assert_eq!(snap.meta().generation, image.generation());
     assert_eq!(snap.meta().commit_id, image.commit_id());
-    assert_eq!(snap.collection("c").unwrap().row_count(), 1);
+    assert_eq!(snap.collection("default", "c").unwrap().row_count(), 1);
     snap.verify(t.path()).unwrap();
     assert_eq!(
         CommittedImage::open(t.path()).unwrap().db_id(),
@@ -161,7 +161,7 @@ fn a_copy_leaves_out_the_sections_a_merge_left_behind() {
         Snapshot::open(&buf).unwrap(),
     );
     copy.verify(t.path()).unwrap();
-    assert_eq!(copy.collection("c").unwrap().row_count(), 900);
+    assert_eq!(copy.collection("default", "c").unwrap().row_count(), 900);
     // Same sections in the same order, each with the same bytes, only at new offsets.
     let sections = |s: &Snapshot, bytes: &[u8]| -> Vec<Vec<u8>> {
         s.catalog()
@@ -237,7 +237,7 @@ proptest::proptest! {
             bytes[at] ^= x;
         }
         if let Ok(snap) = Snapshot::open(&bytes) {
-            if let Ok(view) = snap.collection("c") {
+            if let Ok(view) = snap.collection("default", "c") {
                 let _ = view.query(None, &all(), None, 0);
                 let _ = view.get(&[Pk::Int(3)], &all());
             }

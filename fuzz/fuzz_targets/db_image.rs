@@ -51,26 +51,34 @@ fuzz_target!(|data: &[u8]| {
         all: true,
     };
     for entry in &snap.catalog().collections {
-        let Ok(view) = snap.collection(&entry.name) else {
-            continue;
-        };
-        let _ = view.count(None);
-        let _ = view.query(None, &all, Some(50), 0);
-        let _ = view.get(&[Pk::Int(0), Pk::Int(1), Pk::Str("a".into())], &all);
-        let Some(dim) = view.schema().fields.iter().find_map(|f| f.dim) else {
-            continue;
-        };
-        let request = SearchRequest {
-            anns_field: None,
-            vectors: vec![0.5; (dim as usize).min(4096)].into(),
-            nq: 1,
-            limit: 5,
-            offset: 0,
-            filter: String::new(),
-            output: all.clone(),
-            metric: None,
-            params: Vec::new(),
-        };
-        let _ = view.search(&request, None);
+        // The whole collection, then each partition alone (part pruning and per-row partition ids).
+        let scopes = std::iter::once(Vec::new())
+            .chain(entry.partitions.iter().map(|p| vec![p.name.clone()]));
+        for partitions in scopes {
+            let Ok(view) = snap
+                .collection(&entry.db, &entry.name)
+                .and_then(|v| v.confined(&partitions))
+            else {
+                continue;
+            };
+            let _ = view.count(None);
+            let _ = view.query(None, &all, Some(50), 0);
+            let _ = view.get(&[Pk::Int(0), Pk::Int(1), Pk::Str("a".into())], &all);
+            let Some(dim) = view.schema().fields.iter().find_map(|f| f.dim) else {
+                continue;
+            };
+            let request = SearchRequest {
+                anns_field: None,
+                vectors: vec![0.5; (dim as usize).min(4096)].into(),
+                nq: 1,
+                limit: 5,
+                offset: 0,
+                filter: String::new(),
+                output: all.clone(),
+                metric: None,
+                params: Vec::new(),
+            };
+            let _ = view.search(&request, None);
+        }
     }
 });

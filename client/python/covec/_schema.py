@@ -86,10 +86,9 @@ class FieldSchema:
         return repr(self.to_dict())
 
 
-# create_schema() keyword arguments besides auto_id and enable_dynamic_field. The partition and clustering key
-# only place rows on a server (covec accepts the field parameters too: client/src/python/convert/schema.rs);
+# create_schema() keyword arguments besides auto_id, enable_dynamic_field and the key fields (`_mark`):
 # check_fields only says when pymilvus checks, and covec checks at create_collection.
-_ACCEPTED_SCHEMA_KWARGS = frozenset({"partition_key_field", "clustering_key_field", "check_fields"})
+_ACCEPTED_SCHEMA_KWARGS = frozenset({"check_fields"})
 
 
 class CollectionSchema:
@@ -101,23 +100,35 @@ class CollectionSchema:
         self.functions = []
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.enable_dynamic_field = bool(kwargs.pop("enable_dynamic_field", False))
-        # pymilvus marks the field of this name as the primary key, among the fields given or when it is added.
-        self._primary_field = kwargs.pop("primary_field", None)
+        # pymilvus marks the fields of these names as the primary, partition and clustering keys, among the
+        # fields given or when they are added.
+        marks = (
+            ("is_primary", "primary_field"),
+            ("is_partition_key", "partition_key_field"),
+            ("is_clustering_key", "clustering_key_field"),
+        )
+        self._marks = {flag: name for flag, name in ((f, kwargs.pop(a, None)) for f, a in marks) if name}
         for name in kwargs:
             if name not in _ACCEPTED_SCHEMA_KWARGS:
                 raise ParamError(message=f"create_schema() got an unexpected keyword argument '{name}'")
         for field in self.fields:
-            self._mark_primary(field)
+            self._mark(field)
         for function in functions or []:
             self.add_function(function)
 
-    def _mark_primary(self, field):
-        if self._primary_field is not None and field.name == self._primary_field:
-            field.is_primary = True
+    def _mark(self, field):
+        for flag, name in self._marks.items():
+            if getattr(field, "name", None) == name:
+                if flag == "is_primary":
+                    field.is_primary = True
+                elif isinstance(field, FieldSchema):
+                    field.params[flag] = True
+                else:
+                    setattr(field, flag, True)
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
         field = FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs)
-        self._mark_primary(field)
+        self._mark(field)
         self.fields.append(field)
         return self
 

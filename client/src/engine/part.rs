@@ -126,10 +126,11 @@ impl<'a> PartView<'a> {
         !self.deleted.is_some_and(|d| bit(d, row))
     }
 
-    /// The id of the partition `row` is in; None when the bytes are damaged.
+    /// The id of the partition `row` is in; None when the bytes are damaged (a row's id must be one of
+    /// the part's).
     pub(super) fn partition(&self, row: usize) -> Option<u32> {
         match self.partition_rows {
-            Some(ids) => u32_at(ids, row),
+            Some(ids) => u32_at(ids, row).filter(|id| self.partition_ids.binary_search(id).is_ok()),
             None => self.partition_ids.first().copied(),
         }
     }

@@ -7,7 +7,7 @@ use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
 use super::part::{bit, slice, VectorColumn};
-use super::read::RowRef;
+use super::read::{PartScope, RowRef};
 use super::request::QueryVectors;
 use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
 use crate::dense::DenseQuery;
@@ -125,7 +125,10 @@ impl CollectionView<'_> {
         let ef = ann::search_ef(&request.params, keep)?;
         let dim = field.dim.unwrap_or(0) as usize;
         let plans = (0..self.parts.len())
-            .map(|pi| self.plan_part(pi, c, dim, metric, graph_kind, filter))
+            .filter_map(|pi| {
+                self.plan_part(pi, c, dim, metric, graph_kind, filter)
+                    .transpose()
+            })
             .collect::<Result<Vec<_>>>()?;
         let mut results = Vec::with_capacity(queries.len());
         let mut scratch = Vec::new();
@@ -161,9 +164,15 @@ impl CollectionView<'_> {
         metric: Metric,
         graph_kind: IndexKind,
         filter: Option<&dyn RowFilter>,
-    ) -> Result<PartPlan<'_>> {
+    ) -> Result<Option<PartPlan<'_>>> {
         let part = &self.parts[pi];
         let col = &part.cols[c];
+        let scope = self.part_scope(pi);
+        // A part outside the searched partitions, or written before the field was added (every row
+        // null), has no candidate.
+        if scope == PartScope::Skip || col.is_absent() {
+            return Ok(None);
+        }
         let Some(vectors) = col.vectors() else {
             return Err(corrupt("vector column without vectors"));
         };
@@ -177,19 +186,26 @@ impl CollectionView<'_> {
         if short {
             return Err(corrupt("vector column shorter than its part"));
         }
-        let eligible = match filter {
-            None => Eligible::Live,
-            Some(f) => {
-                let text = self.text_answers(pi, f)?;
+        let eligible = match (filter, scope) {
+            (None, PartScope::Whole) => Eligible::Live,
+            _ => {
+                let text = match filter {
+                    Some(f) => self.text_answers(pi, f)?,
+                    None => Vec::new(),
+                };
                 let mut bits = vec![0u64; part.rows.div_ceil(64)];
                 let mut count = 0;
                 for row in 0..part.rows {
+                    let id = RowId { part: pi, row };
                     let ok = part.is_live(row)
                         && col.validity.is_none_or(|v| bit(v, row))
-                        && f.matches(&RowRef {
-                            view: self,
-                            id: RowId { part: pi, row },
-                            text: &text,
+                        && (scope == PartScope::Whole || self.in_scope(id))
+                        && filter.is_none_or(|f| {
+                            f.matches(&RowRef {
+                                view: self,
+                                id,
+                                text: &text,
+                            })
                         });
                     if ok {
                         bits[row / 64] |= 1 << (row % 64);
@@ -223,7 +239,7 @@ impl CollectionView<'_> {
                     part.rows,
                 )?);
             }
-            return Ok(plan);
+            return Ok(Some(plan));
         }
         let ann = part.ann.iter().find(|a| a.field as usize == c);
         let dense = matches!(vectors, VectorColumn::Dense { .. });
@@ -248,7 +264,7 @@ impl CollectionView<'_> {
                 }
             }
         }
-        Ok(plan)
+        Ok(Some(plan))
     }
 }
 

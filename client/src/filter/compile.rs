@@ -9,6 +9,7 @@ use crate::rowview::{ElementKind, RowFilter, RowView, TextQuery};
 use crate::schema::{CollectionSchema, DataType};
 use crate::text::MatchQuery;
 use crate::timestamptz::{self, Zone};
+use crate::value::Value;
 
 use super::{error_at, ArithOp, CmpOp, Expr, ExprKind, PathStep};
 
@@ -131,6 +132,41 @@ impl Predicate {
     /// True for the empty filter: callers may skip evaluation.
     pub fn matches_everything(&self) -> bool {
         matches!(self.root, Node::Const(Lit::Bool(true)))
+    }
+
+    /// The values of scalar field `field` that every matching row has one of, when the filter pins
+    /// them (`f == v`, `f in [..]`, under `and`, or on every side of `or`); None when it does not.
+    /// Only INT64 and VARCHAR values pin (the partition keys this serves).
+    pub fn pinned_values(&self, field: &str) -> Option<Vec<Value>> {
+        pinned(&self.root, field)
+    }
+}
+
+fn pinned(node: &Node, field: &str) -> Option<Vec<Value>> {
+    let key = |lit: &Lit| match lit {
+        Lit::Int(i) => Some(Value::Int(*i)),
+        Lit::Str(s) => Some(Value::Str(s.clone())),
+        Lit::Bool(_) | Lit::Float(_) | Lit::Time(_) | Lit::Interval(_) => None,
+    };
+    let is_field = |n: &Node| matches!(n, Node::Field(f) if f == field);
+    match node {
+        Node::Cmp(CmpOp::Eq, a, b) => match (&**a, &**b) {
+            (f, Node::Const(lit)) | (Node::Const(lit), f) if is_field(f) => Some(vec![key(lit)?]),
+            _ => None,
+        },
+        Node::In {
+            lhs,
+            list,
+            negated: false,
+        } if is_field(lhs) => list.iter().map(key).collect(),
+        // Any pinning side of a conjunction bounds it.
+        Node::And(children) => children.iter().find_map(|c| pinned(c, field)),
+        Node::Or(children) => children
+            .iter()
+            .map(|c| pinned(c, field))
+            .collect::<Option<Vec<_>>>()
+            .map(|sets| sets.concat()),
+        _ => None,
     }
 }
 

@@ -11,7 +11,9 @@ use pyo3::conversion::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-pub(crate) use schema::{collection_schema, describe_collection, describe_index, index_specs};
+pub(crate) use schema::{
+    collection_schema, describe_collection, describe_index, field_schema, index_specs, type_params,
+};
 pub(crate) use search::{hits_to_py, query_vectors, search_params};
 pub(crate) use vectors::typed_queries;
 

@@ -12,22 +12,17 @@ use crate::{
     CollectionInfo, CollectionSchema, DataType, DefaultValue, Error, FieldSchema, IndexSpec,
 };
 
-/// Field parameters that change nothing covec stores or answers, accepted as Milvus accepts them:
-/// partition and clustering keys only place rows (covec has one partition), mmap and warmup tune a
-/// server's memory.
-const ACCEPTED_FIELD_PARAMS: [&str; 4] = [
-    "is_partition_key",
-    "is_clustering_key",
-    "mmap_enabled",
-    "warmup",
-];
-
-/// Field parameters kept as type parameters: analysis and text match (the full-text features read them).
-const TYPE_PARAMS: [&str; 4] = [
+/// Field parameters covec keeps as type parameters (shown back by describe_collection): analyzers and text
+/// match (used by the text features), and mmap and warmup, which tune a server's memory (covec maps every
+/// column).
+const TYPE_PARAMS: [&str; 7] = [
     "enable_analyzer",
     "enable_match",
     "analyzer_params",
     "multi_analyzer_params",
+    "mmap_enabled",
+    "mmap.enabled",
+    "warmup",
 ];
 
 /// A type parameter's value as pymilvus sends it to a server: a string as it is, anything else as JSON.
@@ -165,21 +160,42 @@ fn function(obj: &Bound<'_, PyAny>) -> PyResult<FunctionSpec> {
     })
 }
 
-fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
-    let py = obj.py();
-    let name: String = obj.getattr("name")?.extract()?;
-    let code: i64 = obj.getattr("dtype")?.extract().map_err(|_| {
+/// Field parameters to change (alter_collection_field), values as `type_param_text` keeps them.
+pub(crate) fn type_params(params: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String)>> {
+    params
+        .iter()
+        .map(|(k, v)| Ok((k.extract::<String>()?, type_param_text(&v)?)))
+        .collect()
+}
+
+/// A DataType given as a number (ours, pymilvus's, or an int).
+fn data_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    typed(field, "data type", "", value)
+}
+
+/// An ARRAY's element type (a DataType or its number), as `data_type` reads a field's; the engine checks it is one an
+/// ARRAY may hold.
+fn element_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    typed(field, "element_type", "element_type: ", value)
+}
+
+fn typed(field: &str, what: &str, context: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    let py = value.py();
+    let code: i64 = value.extract().map_err(|_| {
         param_error(
             py,
-            format!(
-                "field '{name}': data type {} is not a DataType",
-                obj.getattr("dtype")
-                    .map_or_else(|_| "?".to_string(), |d| d.to_string())
-            ),
+            format!("field '{field}': {what} {value} is not a DataType"),
         )
     })?;
-    let dtype =
-        DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{name}': {e}")))?;
+    DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{field}': {context}{e}")))
+}
+
+/// Our FieldSchema or pymilvus's -> the engine's (`schema_auto_id`: the schema's auto_id, which applies
+/// to its primary key).
+pub(crate) fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
+    let py = obj.py();
+    let name: String = obj.getattr("name")?.extract()?;
+    let dtype = data_type(&name, &obj.getattr("dtype")?)?;
     let is_primary = attr_bool(obj, "is_primary")?;
     let mut field = FieldSchema::new(name, dtype);
     field.description = attr_str(obj, "description")?;
@@ -187,7 +203,9 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     field.auto_id = attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id);
     field.nullable = attr_bool(obj, "nullable")?;
     field.is_function_output = attr_bool(obj, "is_function_output")?;
-    // pymilvus keeps an ARRAY's element type as an attribute; covec's FieldSchema among its params.
+    // pymilvus keeps these as attributes; our FieldSchema keeps them among its params (below).
+    field.is_partition_key = attr_bool(obj, "is_partition_key")?;
+    field.is_clustering_key = attr_bool(obj, "is_clustering_key")?;
     if let (DataType::Array, Some(element)) = (dtype, attr(obj, "element_type")?) {
         field.element_type = Some(element_type(&field.name, &element)?);
     }
@@ -200,6 +218,9 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
         })?;
         for (key, value) in params.iter() {
             let key: String = key.extract()?;
+            if value.is_none() {
+                continue;
+            }
             match key.as_str() {
                 // A dimension on a scalar field or a length on a non-VARCHAR one means nothing, as in
                 // Milvus.
@@ -216,12 +237,18 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
                     field.element_type = Some(element_type(&field.name, &value)?)
                 }
                 "dim" | "max_length" | "max_capacity" | "element_type" => {}
-                k if ACCEPTED_FIELD_PARAMS.contains(&k) => {}
+                "is_partition_key" => field.is_partition_key = value.is_truthy()?,
+                "is_clustering_key" => field.is_clustering_key = value.is_truthy()?,
                 k if TYPE_PARAMS.contains(&k) => {
                     if !value.is_none() {
+                        let stored = if k == "mmap_enabled" {
+                            "mmap.enabled"
+                        } else {
+                            k
+                        };
                         field
                             .type_params
-                            .push((k.to_string(), type_param_text(&value)?));
+                            .push((stored.to_string(), type_param_text(&value)?));
                     }
                 }
                 k => {
@@ -238,18 +265,6 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     }
     field.default_value = default_value(obj, &field)?;
     Ok(field)
-}
-
-/// An ARRAY's element type (a DataType or its number); the engine checks it is one an ARRAY may hold.
-fn element_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
-    let code: i64 = value.extract().map_err(|_| {
-        param_error(
-            value.py(),
-            format!("field '{field}': element_type {value} is not a DataType"),
-        )
-    })?;
-    DataType::from_milvus(code)
-        .map_err(|e| invalid(value.py(), format!("field '{field}': element_type: {e}")))
 }
 
 /// The field's default as the engine keeps it. pymilvus's FieldSchema holds it as a protobuf ValueField.
@@ -365,8 +380,23 @@ fn default_to_py<'py>(py: Python<'py>, default: &DefaultValue) -> PyResult<Bound
     }
 }
 
-/// pymilvus's describe_collection dict. Field ids count from 100 as a server's do; covec has one shard,
-/// one partition, no aliases or functions, and is always strongly consistent.
+/// A type parameter as pymilvus shows a server's: `mmap.enabled` as the bool `mmap_enabled`, the rest as
+/// the text kept.
+fn show_type_param<'py>(
+    py: Python<'py>,
+    params: &Bound<'py, PyDict>,
+    key: &str,
+    value: &str,
+) -> PyResult<()> {
+    if key == "mmap.enabled" {
+        params.set_item("mmap_enabled", !value.eq_ignore_ascii_case("false"))
+    } else {
+        params.set_item(key, PyString::new(py, value))
+    }
+}
+
+/// pymilvus's describe_collection dict, as a server fills it: field ids from 100, the collection's id,
+/// aliases, properties and partition count; covec has one shard and is always strongly consistent.
 pub(crate) fn describe_collection<'py>(
     py: Python<'py>,
     info: &CollectionInfo,
@@ -398,6 +428,9 @@ pub(crate) fn describe_collection<'py>(
         if let Some(max_capacity) = f.max_capacity {
             params.set_item("max_capacity", max_capacity)?;
         }
+        for (key, value) in &f.type_params {
+            show_type_param(py, &params, key, value)?;
+        }
         d.set_item("params", params)?;
         if let Some(element) = f.element_type {
             d.set_item("element_type", data_type.call1((element as i64,))?)?;
@@ -415,7 +448,20 @@ pub(crate) fn describe_collection<'py>(
         if let Some(default) = &f.default_value {
             d.set_item("default_value", default_to_py(py, default)?)?;
         }
+        if f.is_partition_key {
+            d.set_item("is_partition_key", true)?;
+        }
+        if f.is_clustering_key {
+            d.set_item("is_clustering_key", true)?;
+        }
+        if f.is_function_output {
+            d.set_item("is_function_output", true)?;
+        }
         fields.append(d)?;
+    }
+    let properties = PyDict::new(py);
+    for (key, value) in &info.properties {
+        properties.set_item(key, value)?;
     }
     let out = PyDict::new(py);
     out.set_item("collection_name", &info.name)?;
@@ -424,12 +470,12 @@ pub(crate) fn describe_collection<'py>(
     out.set_item("description", &schema.description)?;
     out.set_item("fields", fields)?;
     out.set_item("functions", PyList::empty(py))?;
-    out.set_item("aliases", PyList::empty(py))?;
-    out.set_item("collection_id", 0)?;
+    out.set_item("aliases", PyList::new(py, &info.aliases)?)?;
+    out.set_item("collection_id", info.id)?;
     out.set_item("consistency_level", 0)?;
     out.set_item("consistency_level_name", "Strong")?;
-    out.set_item("properties", PyDict::new(py))?;
-    out.set_item("num_partitions", 1)?;
+    out.set_item("properties", properties)?;
+    out.set_item("num_partitions", info.partitions.len())?;
     out.set_item("enable_dynamic_field", schema.enable_dynamic_field)?;
     out.set_item("enable_namespace", false)?;
     out.set_item("schema_version", 0)?;
