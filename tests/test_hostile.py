@@ -462,3 +462,119 @@ def test_shm_filled_by_another_process_during_the_load_fails_clearly(tmp_path, s
     filler.unlink()
     assert "needs" in out and "COVEC_NO_SHM=1" in out, (out, err)
     assert not any(small_shm.iterdir()), "a failed load left files behind"
+
+
+# --- columns of the newer field types ------------------------------------------------------------
+
+
+TYPED_ROWS = 24
+TS0 = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z in microseconds
+
+
+def make_typed_db(path: Path) -> None:
+    from covec import DataType
+
+    c = MilvusClient(str(path), use_segment=False)
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("h", DataType.FLOAT16_VECTOR, dim=4)
+    schema.add_field("b", DataType.BINARY_VECTOR, dim=16)
+    schema.add_field("sp", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4, max_length=8)
+    schema.add_field("ts", DataType.TIMESTAMPTZ)
+    schema.add_field("geo", DataType.GEOMETRY)
+    index = c.prepare_index_params()
+    index.add_index("h", index_type="FLAT", metric_type="L2")
+    index.add_index("b", index_type="BIN_FLAT", metric_type="HAMMING")
+    index.add_index("sp", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    c.create_collection("typed", schema=schema, index_params=index)
+    c.insert(
+        "typed",
+        [
+            {
+                "id": i,
+                "h": np.array([i, 1, 2, 3], dtype=np.float16),
+                "b": bytes([i, 0xA5]),
+                "sp": {i: 0.5, 100 + i: 1.0},
+                "tags": [f"t{k}" for k in range(i % 4)],
+                "ts": TS0 + i,
+                "geo": f"POINT({i}.5 -2)",
+            }
+            for i in range(TYPED_ROWS)
+        ],
+    )
+    c.close()
+
+
+def use_typed(path: Path) -> None:
+    """Every read of the typed collection: all rows, filters on each newer type, each vector field searched."""
+    c = MilvusClient(str(path), use_segment=False)
+    try:
+        c.query("typed", filter="id >= 0", output_fields=["*"])
+        for flt in ["array_length(tags) > 1", "ts > ISO '2025-01-01T00:00:00Z'", "ST_WITHIN(geo, 'POLYGON((0 -3, 9 -3, 9 0, 0 0, 0 -3))')"]:
+            c.query("typed", filter=flt, output_fields=["id"])
+        c.search("typed", data=[np.array([1, 1, 1, 1], dtype=np.float16)], anns_field="h", limit=3, output_fields=["*"])
+        c.search("typed", data=[bytes([3, 0xA5])], anns_field="b", limit=3)
+        c.search("typed", data=[{3: 1.0, 103: 0.5}], anns_field="sp", limit=3)
+    finally:
+        c.close()
+        gc.collect()
+
+
+@pytest.fixture
+def typed(tmp_path, shm_dir) -> Path:
+    path = tmp_path / "typed.db"
+    make_typed_db(path)
+    return path
+
+
+def test_typed_db_reads_back(typed):
+    c = MilvusClient(str(typed), use_segment=False)
+    row = c.get("typed", ids=[3], output_fields=["*"])[0]
+    c.close()
+    assert row["tags"] == ["t0", "t1", "t2"] and row["geo"] == "POINT(3.5 -2)"
+    assert row["ts"] == "2025-01-01T00:00:00.000003Z" and row["sp"] == {3: 0.5, 103: 1.0}
+    use_typed(typed)
+
+
+def test_damaged_wkb_and_timestamps_are_corrupt_naming_the_file(typed):
+    data = typed.read_bytes()
+    wkb = b"\x01\x01\x00\x00\x00" + struct.pack("<dd", 3.5, -2.0)
+    ts = struct.pack("<q", TS0 + 5)
+    assert data.count(wkb) == 1 and data.count(ts) == 1
+    damages = {
+        "wkb-order": (data.find(wkb), b"\x00"),  # big-endian: not the WKB covec writes
+        "wkb-type": (data.find(wkb) + 1, b"\x63"),
+        "ts-max": (data.find(ts), struct.pack("<q", 2**63 - 1)),
+        "ts-year-0": (data.find(ts), struct.pack("<q", -62_135_596_800_000_001)),
+    }
+    for name, (at, new) in damages.items():
+        damaged = bytearray(data)
+        damaged[at : at + len(new)] = new
+        path = variant(typed, f"{name}.db", bytes(damaged))
+        c = MilvusClient(str(path), use_segment=False)
+        try:
+            with pytest.raises(MilvusException) as info:
+                c.get("typed", ids=[3, 5], output_fields=["geo", "ts"])
+            assert "is damaged" in info.value.message, info.value.message
+            assert c.query("typed", filter="id == 7", output_fields=["geo", "ts"])  # other rows still read
+        finally:
+            c.close()
+            gc.collect()
+        e = refused(path, lambda: covec.verify(str(path)))
+        assert "checksum" in e.message
+
+
+def test_every_single_byte_flip_of_a_typed_db_is_an_exception_or_a_valid_read(typed):
+    data = typed.read_bytes()
+    rng = random.Random(6)
+    for at in rng.sample(range(4096, len(data)), 150):
+        damaged = bytearray(data)
+        damaged[at] ^= 1 << rng.randrange(8)
+        path = variant(typed, f"typed{at}.db", bytes(damaged))
+        try:
+            use_typed(path)
+        except MilvusException as e:
+            # Opening names the file; a read names the damage (the image it read).
+            assert str(path) in e.message or "is damaged" in e.message, e.message
+        path.unlink()

@@ -62,6 +62,23 @@ pub fn on_file(err: Error, path: &std::path::Path) -> Error {
     }
 }
 
+/// An error from reading a section (a graph, SQ8 codes, a sparse column or index) as the engine reports it.
+/// A section whose header claims a newer layout than this build reads is damage, not a newer file: a
+/// newer layout comes with a newer catalog revision, which opening the generation already refused.
+fn section_error(e: Error) -> Error {
+    match e {
+        Error::NewerVersion {
+            path,
+            found,
+            supported,
+        } => corrupt(format!(
+            "{} claims layout version {found}, but this catalog revision has only up to {supported}",
+            path.display()
+        )),
+        e => e,
+    }
+}
+
 /// The cores this process may run on (exact scans and the locality order split their work by it).
 fn cores() -> usize {
     static CORES: std::sync::OnceLock<usize> = std::sync::OnceLock::new();

@@ -352,7 +352,10 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
         }
         ValueRef::Vector(v) => vector::owned(v)?,
         ValueRef::Timestamp(t) => Value::Timestamp(t),
-        ValueRef::Geometry(wkb) => Value::Geometry(wkb.to_vec()),
+        ValueRef::Geometry(wkb) => match geometry::decode(wkb) {
+            Some(_) => Value::Geometry(wkb.to_vec()),
+            None => return Err(corrupt("stored GEOMETRY is not the WKB covec writes")),
+        },
         ValueRef::Array(a) => {
             let items = a.iter().map(owned).collect::<Result<Vec<_>>>()?;
             if items.len() != a.len {

@@ -9,7 +9,7 @@ use std::collections::BinaryHeap;
 use super::part::{bit, slice, VectorColumn};
 use super::read::{PartScope, RowRef};
 use super::request::QueryVectors;
-use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
+use super::{ann, cores, corrupt, section_error, CollectionView, Hit, RowId, SearchRequest};
 use crate::dense::DenseQuery;
 use crate::error::{Error, Result};
 use crate::format::TextIndex;
@@ -234,10 +234,10 @@ impl CollectionView<'_> {
                 .iter()
                 .find(|t| t.field as usize == c && t.kind == TextIndex::SPARSE);
             if let Some(t) = index {
-                plan.sparse_index = Some(SparseIndexView::wrap(
-                    slice(self.image, &t.index)?,
-                    part.rows,
-                )?);
+                plan.sparse_index = Some(
+                    SparseIndexView::wrap(slice(self.image, &t.index)?, part.rows)
+                        .map_err(section_error)?,
+                );
             }
             return Ok(Some(plan));
         }
@@ -251,13 +251,15 @@ impl CollectionView<'_> {
                 }
             };
             if use_graph {
-                let view = HnswView::wrap(slice(self.image, &ann.graph)?, part.rows)?;
+                let view = HnswView::wrap(slice(self.image, &ann.graph)?, part.rows)
+                    .map_err(section_error)?;
                 // A graph built for another metric (index dropped and re-created) is not used.
                 if view.metric() == metric && view.dim() == dim {
                     let sq8 = match (&ann.sq8, graph_kind) {
-                        (Some(s), IndexKind::HnswSq8) => {
-                            Some(Sq8View::from_bytes(slice(self.image, s)?, part.rows)?)
-                        }
+                        (Some(s), IndexKind::HnswSq8) => Some(
+                            Sq8View::from_bytes(slice(self.image, s)?, part.rows)
+                                .map_err(section_error)?,
+                        ),
                         _ => None,
                     };
                     plan.graph = Some((view, sq8));

@@ -8,7 +8,7 @@
 use super::{bit, bitmap_of, slice, u64_at};
 use crate::dense::{widen_bytes, DenseRows, Elem};
 use crate::engine::coerce::default_ref;
-use crate::engine::corrupt;
+use crate::engine::{corrupt, section_error};
 use crate::error::{Error, Result};
 use crate::format::Column;
 use crate::kernels::inv_norm;
@@ -16,6 +16,7 @@ use crate::rowview::{ArrayRef, ElementKind, ValueRef, VectorRef};
 use crate::schema::{DataType, FieldSchema};
 use crate::sparse::{build_index, encode_column, SparseColumnView, SparseMetric, SparseRef};
 use crate::store::CommitBuilder;
+use crate::timestamptz::{MAX_MICROS, MIN_MICROS};
 use crate::value::Value;
 
 /// How one field's values are laid out in its column's sections.
@@ -396,7 +397,9 @@ impl<'a> ColView<'a> {
                 width,
                 data: slice(image, &c.data)?,
             },
-            Layout::Sparse => ColData::Sparse(SparseColumnView::wrap(slice(image, &c.data)?, n)?),
+            Layout::Sparse => ColData::Sparse(
+                SparseColumnView::wrap(slice(image, &c.data)?, n).map_err(section_error)?,
+            ),
         };
         let validity = c.validity.as_ref().map(|v| slice(image, v)).transpose()?;
         Ok(ColView {
@@ -434,7 +437,13 @@ impl<'a> ColView<'a> {
                 let start = row.checked_mul(w)?;
                 kind.read(data.get(start..start + w)?)?
             }
-            ColData::Timestamp(data) => ValueRef::Timestamp(u64_at(data, row)? as i64),
+            // An instant outside years 1..9999 is none that coercion lets in: damage.
+            ColData::Timestamp(data) => {
+                let t = u64_at(data, row)? as i64;
+                (MIN_MICROS..=MAX_MICROS)
+                    .contains(&t)
+                    .then_some(ValueRef::Timestamp(t))?
+            }
             ColData::Var(v) => match self.dtype {
                 DataType::Json => ValueRef::Json(v.text(row)?),
                 DataType::Geometry => ValueRef::Geometry(v.bytes(row)?),
