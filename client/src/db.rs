@@ -149,12 +149,7 @@ impl Db {
             return Ok(());
         }
         let db_id = inner.follower.held()?.db_id.clone();
-        let me = std::process::id();
-        let readers = segment::status(&options.shm_config())?
-            .into_iter()
-            .filter(|db| db.db_id == db_id)
-            .any(|db| db.slots.iter().any(|slot| slot.pid != me));
-        if readers {
+        if segment::held_elsewhere(&options.shm_config(), &db_id)? {
             inner.follower.current()?;
         }
         Ok(())

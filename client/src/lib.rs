@@ -24,6 +24,7 @@ mod follow;
 mod format;
 mod hnsw;
 mod kernels;
+mod random;
 mod rowview;
 mod schema;
 mod search_params;

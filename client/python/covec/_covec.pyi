@@ -94,7 +94,7 @@ def sweep(shm_dir: Optional[str] = None) -> Dict[str, int]:
     """Frees dead processes' slots and unlinks segments nobody holds."""
 
 def segment_status(shm_dir: Optional[str] = None) -> List[Dict[str, Any]]:
-    """[{db_id, segments: [{generation, bytes}], slots: [{pid, generation, count}]}]."""
+    """[{db_id, segments: [{name, generations, bytes, length}], slots: [{pid, generation, count}]}]."""
 
 def verify(path: str) -> int:
     """Checks every checksum of a db file; returns the generation checked."""
