@@ -58,6 +58,9 @@ pub struct DbStatus {
     /// The generation's image length (its committed length in the db file; of it, a segment holds only
     /// the sections and catalog the generation uses).
     pub mapped_bytes: u64,
+    /// What the generation uses: header, the sections its catalog names and the catalog (what a segment
+    /// holds of it; `MetaSlot::live_bytes`).
+    pub live_bytes: u64,
 }
 
 /// What a generation's bytes are mapped from.
@@ -200,6 +203,7 @@ impl Follower {
             segment,
             loaded_by,
             mapped_bytes,
+            live_bytes: cur.meta.live_bytes,
         })
     }
 }

@@ -88,7 +88,7 @@ class Database:
         """search_params, offset and round_decimal as pymilvus takes them; an unknown search parameter, or
         one covec has not implemented (radius, group_by_field, ...), raises ParamError naming it."""
     def status(self) -> Dict[str, Any]:
-        """{"path", "generation", "segment", "loaded_by", "mapped_bytes"}."""
+        """{"path", "generation", "segment", "loaded_by", "mapped_bytes", "live_bytes"}."""
 
 def sweep(shm_dir: Optional[str] = None) -> Dict[str, int]:
     """Frees dead processes' slots and unlinks segments nobody holds."""

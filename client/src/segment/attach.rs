@@ -68,9 +68,9 @@ fn map_segment(cfg: &ShmConfig, db_id: &str, p: &Published) -> Result<Arc<Segmen
             ),
         )
     };
-    let mut maps = MAPS.lock().map_err(|_| poisoned())?;
-    maps.retain(|w| w.strong_count() > 0);
     if let Ok(st) = std::fs::symlink_metadata(&path) {
+        let mut maps = MAPS.lock().map_err(|_| poisoned())?;
+        maps.retain(|w| w.strong_count() > 0);
         let cached = maps.iter().filter_map(Weak::upgrade).find(|m| {
             m.path == path && m.dev == st.dev() && m.ino == st.ino() && m.map.len() as u64 >= end
         });
@@ -82,6 +82,8 @@ fn map_segment(cfg: &ShmConfig, db_id: &str, p: &Published) -> Result<Arc<Segmen
             };
         }
     }
+    // Opened and mapped without holding the list's lock (a fork meanwhile must not inherit it locked);
+    // two threads may map the same segment, which is only wasteful.
     let seg = SegmentFile::open(cfg, db_id, p.segment, false)?
         .ok_or_else(|| Error::io(&path, std::io::ErrorKind::NotFound.into()))?;
     let meta = seg.file().metadata().map_err(|e| Error::io(&path, e))?;
@@ -102,7 +104,9 @@ fn map_segment(cfg: &ShmConfig, db_id: &str, p: &Published) -> Result<Arc<Segmen
         dev: meta.dev(),
         ino: meta.ino(),
     });
-    maps.push(Arc::downgrade(&m));
+    MAPS.lock()
+        .map_err(|_| poisoned())?
+        .push(Arc::downgrade(&m));
     Ok(m)
 }
 

@@ -130,7 +130,7 @@ fn check_space(cfg: &ShmConfig, needed: u64) -> Result<()> {
     Ok(())
 }
 
-/// Copies each range of `src` to the same offset in `seg`.
+/// Copies each range of `src` to the same offset in `seg` (`needed` bytes in all).
 fn copy(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
@@ -139,23 +139,29 @@ fn copy(
     needed: u64,
 ) -> Result<()> {
     let mut buf = vec![0u8; COPY_CHUNK];
+    let mut copied = 0;
+    let mut paused = false;
     for r in ranges {
         let mut done = 0;
         while done < r.len {
+            if !paused && copied * 2 >= needed {
+                paused = true;
+                test_slow_load();
+            }
             let n = (r.len - done).min(COPY_CHUNK as u64) as usize;
             src.read_at(r.offset + done, &mut buf[..n])?;
             seg.write_at(cfg, r.offset + done, &buf[..n], needed)?;
             done += n as u64;
+            copied += n as u64;
         }
     }
-    test_slow_load();
     Ok(())
 }
 
-/// Test hook (tests/test_crash_matrix.py): `COVEC_TEST_SLOW_LOAD_MS=N` sleeps N ms (at most 10 s)
-/// after copying a generation's bytes, before publishing it, with the segment open for writing, so a
-/// SIGKILL can land while a loader is mid-load. Unset (always, outside tests), it costs one env lookup
-/// per load.
+/// Test hook (tests/test_crash_matrix.py, tests/test_hostile.py): `COVEC_TEST_SLOW_LOAD_MS=N` sleeps
+/// N ms (at most 10 s) halfway through copying a generation's bytes, with the segment open for
+/// writing, so a SIGKILL (or a full tmpfs) can land while a load is half done. Unset (always, outside
+/// tests), it costs one env lookup per load.
 fn test_slow_load() {
     if let Some(ms) = std::env::var("COVEC_TEST_SLOW_LOAD_MS")
         .ok()
