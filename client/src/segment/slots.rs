@@ -162,37 +162,94 @@ fn parse_stat(text: &str) -> Option<(char, u64)> {
     Some((state, start))
 }
 
-/// This process's (pid, start time). Fails, rather than guessing, when /proc is missing or belongs to
-/// another pid namespace: every liveness decision would then be wrong.
+/// The text of /proc/<pid>/stat in one read (it is a few hundred bytes; every attach and detach reads
+/// it for each slot, so the usual read-to-end's growing reads would cost more than the rest of the lock
+/// session).
+fn read_stat(path: &Path) -> std::io::Result<String> {
+    use std::io::Read;
+    let mut buf = [0u8; 4096];
+    let mut f = File::open(path)?;
+    let n = f.read(&mut buf)?;
+    if n == buf.len() {
+        let mut text = String::from_utf8_lossy(&buf).into_owned();
+        f.read_to_string(&mut text)?;
+        return Ok(text);
+    }
+    Ok(String::from_utf8_lossy(&buf[..n]).into_owned())
+}
+
+/// This process's (pid, start time), read once per process (a forked child reads its own). Fails,
+/// rather than guessing, when /proc is missing or belongs to another pid namespace: every liveness
+/// decision would then be wrong.
 pub fn self_identity() -> Result<(u32, u64)> {
-    let path = Path::new("/proc/self/stat");
-    let text = std::fs::read_to_string(path).map_err(|e| Error::io(path, e))?;
+    static KNOWN: std::sync::Mutex<Option<(u32, u64)>> = std::sync::Mutex::new(None);
     let pid = std::process::id();
+    if let Ok(Some((p, start))) = KNOWN.lock().as_deref() {
+        if *p == pid {
+            return Ok((pid, *start));
+        }
+    }
+    let path = Path::new("/proc/self/stat");
+    let text = read_stat(path).map_err(|e| Error::io(path, e))?;
     let stat_pid: Option<u32> = text.split_whitespace().next().and_then(|p| p.parse().ok());
     match (stat_pid, parse_stat(&text)) {
-        (Some(p), Some((_, start))) if p == pid => Ok((pid, start)),
+        (Some(p), Some((_, start))) if p == pid => {
+            if let Ok(mut known) = KNOWN.lock() {
+                *known = Some((pid, start));
+            }
+            Ok((pid, start))
+        }
         _ => Err(Error::Internal(format!(
             "/proc/self/stat does not describe this process (pid {pid}); covec needs /proc of its own pid namespace"
         ))),
     }
 }
 
+/// How long a process this one has seen alive (its start time read from /proc) is then known by its pid
+/// alone: `kill(pid, 0)`, which tells a gone pid at once, stands in for reading /proc/<pid>/stat (every
+/// attach and detach checks every slot, and that read is most of a lock session's cost). Only a new
+/// process reusing the pid within this time could fool it, which needs pid_max to wrap that fast (the
+/// assumption of docs/protocol.md); a zombie is then kept this long at most (it holds no mapping).
+const SEEN_ALIVE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Whether the process that wrote `slot` still runs. A zombie has already dropped its mappings, so it
 /// counts as dead. When /proc hides other processes (hidepid), `kill(pid, 0)` decides, and an existing
 /// pid whose start time cannot be read is kept: wrongly keeping a segment costs memory, wrongly
 /// dropping one would not, but it would break the protocol's promise.
 pub fn is_alive(slot: &Slot) -> bool {
-    match std::fs::read_to_string(format!("/proc/{}/stat", slot.pid)) {
+    use std::collections::HashMap;
+    use std::time::Instant;
+    static SEEN: std::sync::Mutex<Option<HashMap<(u32, u64), Instant>>> =
+        std::sync::Mutex::new(None);
+    let key = (slot.pid, slot.start);
+    let exists = || {
+        let pid = nix::unistd::Pid::from_raw(slot.pid as i32);
+        !matches!(nix::sys::signal::kill(pid, None), Err(Errno::ESRCH))
+    };
+    let recently = SEEN.lock().ok().and_then(|seen| {
+        seen.as_ref()?
+            .get(&key)
+            .map(|at| at.elapsed() < SEEN_ALIVE_FOR)
+    });
+    if recently == Some(true) {
+        return exists();
+    }
+    let alive = match read_stat(Path::new(&format!("/proc/{}/stat", slot.pid))) {
         Ok(text) => match parse_stat(&text) {
             Some((state, start)) => start == slot.start && state != 'Z' && state != 'X',
             None => true,
         },
         Err(e) if e.kind() == ErrorKind::NotFound => false,
-        Err(_) => {
-            let pid = nix::unistd::Pid::from_raw(slot.pid as i32);
-            !matches!(nix::sys::signal::kill(pid, None), Err(Errno::ESRCH))
+        Err(_) => exists(),
+    };
+    if let Ok(mut seen) = SEEN.lock() {
+        let seen = seen.get_or_insert_with(HashMap::new);
+        seen.retain(|_, at| at.elapsed() < SEEN_ALIVE_FOR);
+        if alive {
+            seen.insert(key, Instant::now());
         }
     }
+    alive
 }
 
 /// A reference file held under `flock`: shared for reading (`status`), exclusive for everything else.
