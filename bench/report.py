@@ -536,7 +536,17 @@ Reading the numbers:
         body.append(
             "## covec's kernels (Rust, `cargo run --release -p covec-bench`)\n\n" + kernel_table(results["kernels"])
         )
-    doc.write_text(head + "\n" + "\n\n".join(body) + "\n")
+    doc.write_text(head + "\n" + "\n\n".join(body) + "\n" + _kept_commits_section(doc))
+
+
+def _kept_commits_section(doc: Path) -> str:
+    """The section bench/commits.py wrote into the page (it has its own run and results), carried over."""
+    from commits import SECTION_END, SECTION_START
+
+    old = doc.read_text() if doc.exists() else ""
+    if SECTION_START not in old:
+        return ""
+    return "\n" + SECTION_START + old.split(SECTION_START, 1)[1].split(SECTION_END, 1)[0] + SECTION_END + "\n"
 
 
 def _ann_caveat(results: dict) -> str:
