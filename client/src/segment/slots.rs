@@ -207,9 +207,9 @@ pub fn self_identity() -> Result<(u32, u64)> {
 
 /// How long a process this one has seen alive (its start time read from /proc) is then known by its pid
 /// alone: `kill(pid, 0)`, which tells a gone pid at once, stands in for reading /proc/<pid>/stat (every
-/// attach and detach checks every slot, and that read is most of a lock session's cost). Only a new
-/// process reusing the pid within this time could fool it, which needs pid_max to wrap that fast (the
-/// assumption of docs/protocol.md); a zombie is then kept this long at most (it holds no mapping).
+/// attach and detach checks every slot, and that read is most of a lock session's cost). A zombie, or a
+/// new process that took the pid meanwhile, passes for the old one until this time is over: a dead
+/// process's slot is kept that much longer, never a live one dropped.
 const SEEN_ALIVE_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Whether the process that wrote `slot` still runs. A zombie has already dropped its mappings, so it
