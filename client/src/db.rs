@@ -13,7 +13,7 @@ use crate::engine::{self, Deletion, Hit, OutputFields, SearchRequest, Snapshot, 
 use crate::error::{Error, Result};
 use crate::filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
-use crate::format::Catalog;
+use crate::format::{Catalog, DEFAULT_DATABASE};
 use crate::rowview::RowFilter;
 use crate::schema::{CollectionSchema, IndexSpec};
 use crate::segment;
@@ -187,7 +187,7 @@ impl Db {
         self.write(|snap, _| {
             let cat = snap.catalog();
             Ok((
-                cat.collection(name)
+                cat.collection(DEFAULT_DATABASE, name)
                     .map(|_| engine::plan_drop_collection(cat, name)),
                 (),
             ))
@@ -205,11 +205,16 @@ impl Db {
             .catalog
             .collections
             .iter()
+            .filter(|c| c.db == DEFAULT_DATABASE)
             .map(|c| c.name.clone())
             .collect())
     }
     pub fn has_collection(&self, name: &str) -> Result<bool> {
-        Ok(self.current()?.catalog.collection(name).is_some())
+        Ok(self
+            .current()?
+            .catalog
+            .collection(DEFAULT_DATABASE, name)
+            .is_some())
     }
     pub fn describe_collection(&self, name: &str) -> Result<CollectionInfo> {
         let cur = self.current()?;

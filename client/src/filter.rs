@@ -12,6 +12,7 @@ mod parse;
 
 use crate::error::{Error, Result};
 use crate::schema::CollectionSchema;
+use crate::timestamptz::Zone;
 
 pub use compile::Predicate;
 pub use parse::MAX_DEPTH;
@@ -30,6 +31,10 @@ pub enum ExprKind {
     Int(i64),
     Float(f64),
     Str(String),
+    /// `ISO 'text'`: a TIMESTAMPTZ instant, read when the filter is compiled (in the request's zone).
+    Iso(String),
+    /// `INTERVAL 'text'`: an ISO 8601 duration.
+    Interval(String),
     /// `[a, b]`: only as a function argument (`in` keeps its list in `In`).
     List(Vec<Expr>),
     /// A bare name: a schema field, or a dynamic key when the schema has dynamic fields.
@@ -121,13 +126,20 @@ pub fn parse(expr: &str) -> Result<Expr> {
     parse::parse(expr)
 }
 
-/// Parses, resolves names against `schema` and type-checks `expr`.
+/// Parses, resolves names against `schema` and type-checks `expr`; `ISO '...'` literals without an offset
+/// are read in UTC.
 pub fn compile(expr: &str, schema: &CollectionSchema) -> Result<Predicate> {
+    compile_in(expr, schema, &Zone::utc())
+}
+
+/// `compile`, with `ISO '...'` literals without an offset read in `zone` (the request's, collection's or
+/// database's `timezone`).
+pub fn compile_in(expr: &str, schema: &CollectionSchema, zone: &Zone) -> Result<Predicate> {
     if expr.trim().is_empty() {
         return Ok(Predicate::everything());
     }
     let ast = parse::parse(expr)?;
-    compile::compile(&ast, expr, schema)
+    compile::compile(&ast, expr, schema, zone)
 }
 
 fn error_at(message: String, column: usize, expr: &str) -> Error {

@@ -297,8 +297,8 @@ impl PartPlan<'_> {
                     word &= word - 1;
                     let v = &self.data[row * dim..row * dim + dim];
                     let raw = match metric {
-                        Metric::L2 => l2_squared(q, v),
-                        Metric::Ip | Metric::Cosine => dot(q, v),
+                        Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_squared(q, v),
+                        Metric::Ip | Metric::Cosine | Metric::Bm25 => dot(q, v),
                     };
                     top.offer(self.rank(metric, q_inv, raw, row), id(row));
                 }
@@ -353,8 +353,8 @@ impl PartPlan<'_> {
             scratch.resize(end - start, 0.0);
             let block = &self.data[start * dim..end * dim];
             match metric {
-                Metric::L2 => l2_many(q, block, dim, scratch),
-                Metric::Ip | Metric::Cosine => dot_many(q, block, dim, scratch),
+                Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_many(q, block, dim, scratch),
+                Metric::Ip | Metric::Cosine | Metric::Bm25 => dot_many(q, block, dim, scratch),
             }
             for (i, &raw) in scratch.iter().enumerate() {
                 let row = start + i;
@@ -369,8 +369,8 @@ impl PartPlan<'_> {
     /// The rank of `row` from its raw kernel value (`q_inv` = 1/|q|: COSINE divides by both norms).
     fn rank(&self, metric: Metric, q_inv: f32, raw: f32, row: usize) -> Rank {
         let distance = match metric {
-            Metric::L2 | Metric::Ip => raw,
             Metric::Cosine => raw * q_inv * self.inv_norms[row],
+            Metric::L2 | Metric::Ip | Metric::Hamming | Metric::Jaccard | Metric::Bm25 => raw,
         };
         Rank::of(metric, distance)
     }
