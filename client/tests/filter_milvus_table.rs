@@ -312,7 +312,10 @@ fn reference_rows_45_to_51_text_time_geometry() {
         "unknown function 'phrase_match'",
     );
     // `ts` is a dynamic key in this schema: an ISO literal compares only with a TIMESTAMPTZ field.
-    fails_with(r#"ts > ISO "2025-03-01T00:00:00Z""#, "right side is timestamptz");
+    fails_with(
+        r#"ts > ISO "2025-03-01T00:00:00Z""#,
+        "right side is timestamptz",
+    );
     fails_with(
         r#"ts < ISO "2025-03-01T00:00:00Z" + INTERVAL "P1D""#,
         "timestamptz",
@@ -425,7 +428,10 @@ fn type_errors_name_the_operands() {
     );
     fails_with("exists age", "'exists' needs a JSON path");
     fails_with("v is null", "FLOAT_VECTOR");
-    fails_with("array_contains(age, 1)", "needs an ARRAY field or a JSON array");
+    fails_with(
+        "array_contains(age, 1)",
+        "needs an ARRAY field or a JSON array",
+    );
     fails_with("json_contains_all(tags, 1)", "must be a list");
     fails_with("age in ['x']", "'in' between incompatible types");
     fails_with("id in [age]", "only literals");
