@@ -27,8 +27,8 @@ mod write;
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{Hit, OutputFields, SearchRequest};
 pub use write::{
-    plan_create_collection, plan_create_index, plan_delete, plan_drop_collection, plan_drop_index,
-    plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
+    check_new_schema, plan_create_collection, plan_create_index, plan_delete, plan_drop_collection,
+    plan_drop_index, plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
 };
 
 use crate::error::Error;
