@@ -14,7 +14,7 @@ use super::header::{self, Header, HeaderError, HEADER_LEN};
 use super::names::{db_id_bytes, segment_name};
 use super::pages::generation_ranges;
 use super::slots::Published;
-use super::trust::{check_trusted, give_to_group};
+use super::trust::{check_trusted, create_new_private, give_to_group};
 use super::ShmConfig;
 use crate::error::{Error, Result};
 use crate::format::{self, MetaSlot, Section};
@@ -64,14 +64,7 @@ impl SegmentFile {
         for _ in 0..CREATE_TRIES {
             let id = random_u64();
             let path = cfg.dir.join(segment_name(db_id, id));
-            let created = std::fs::OpenOptions::new()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .mode(0o600)
-                .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-                .open(&path);
-            let file = match created {
+            let file = match create_new_private(&path) {
                 Ok(f) => f,
                 Err(e) if e.kind() == ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(Error::io(&path, e)),

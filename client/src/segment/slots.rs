@@ -24,7 +24,7 @@ use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 use nix::sys::stat::fstat;
 
-use super::trust::{check_trusted, give_to_group};
+use super::trust::{check_trusted, create_new_private, give_to_group};
 use crate::error::{Error, Result};
 
 pub const RECORD_LEN: usize = 64;
@@ -510,14 +510,7 @@ fn open_ref(path: &Path, group: Option<u32>, create: bool) -> Result<Option<File
             }
             Err(e) => return Err(Error::io(path, e)),
         }
-        let created = std::fs::OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-            .open(path);
-        match created {
+        match create_new_private(path) {
             Ok(f) => {
                 if let Some(g) = group {
                     give_to_group(&f, path, g, 0o660)?;
