@@ -25,7 +25,7 @@ mod search;
 mod write;
 
 pub use read::{CollectionView, RowId, Snapshot};
-pub use request::{Hit, OutputFields, SearchRequest};
+pub use request::{Hit, OutputFields, QueryVectors, SearchRequest};
 pub use write::{
     check_new_schema, plan_create_collection, plan_create_index, plan_delete, plan_drop_collection,
     plan_drop_index, plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,

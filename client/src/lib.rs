@@ -17,6 +17,7 @@
 //! build, so a feature the bench turned on would expose the internals to covecd all the same.
 
 mod db;
+mod dense;
 mod engine;
 mod error;
 mod filter;
@@ -40,18 +41,22 @@ mod value;
 mod python;
 
 pub use db::{CollectionInfo, Db};
-pub use engine::{Hit, OutputFields, SearchRequest};
+pub use engine::{Hit, OutputFields, QueryVectors, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
+pub use sparse::SparseVector;
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
 #[doc(hidden)]
 pub mod internals {
+    pub mod dense {
+        pub use crate::dense::*;
+    }
     pub mod engine {
         pub use crate::engine::*;
     }

@@ -10,7 +10,7 @@ use crate::error::{Error, Result};
 use crate::schema::Metric;
 
 /// Keys the engine reads (`SearchRequest::params`).
-const HONOURED: [&str; 1] = ["ef"];
+const HONOURED: [&str; 2] = ["ef", "drop_ratio_search"];
 
 /// Keys that tune an IVF, DiskANN, SCANN, quantized or AUTOINDEX index in Milvus, which covec serves with
 /// HNSW; and `hints` and `page_retain_order`, which choose how Milvus reaches the same answer.
@@ -27,14 +27,13 @@ const TUNING: [&str; 9] = [
 ];
 
 /// Keys that change what a search answers, each with the feature they wait for.
-const NOT_YET: [(&str, &str); 7] = [
+const NOT_YET: [(&str, &str); 6] = [
     ("radius", "range search"),
     ("range_filter", "range search"),
     ("group_by_field", "grouping search"),
     ("group_size", "grouping search"),
     ("strict_group_size", "grouping search"),
     ("analyzer_name", "full-text search"),
-    ("drop_ratio_search", "sparse vectors"),
 ];
 
 /// Milvus accepts `round_decimal` -1 (no rounding) or 0 to 6.
@@ -283,7 +282,7 @@ mod tests {
         assert!(params(json!({"offset": -1})).is_err());
         assert!(params(json!({"offset": "2"})).is_err());
         assert!(params(json!({"metric_type": 3})).is_err());
-        assert!(params(json!({"metric_type": "HAMMING"})).is_err());
+        assert!(params(json!({"metric_type": "EUCLIDEAN"})).is_err());
         assert!(SearchParams::from_milvus(Some(&json!([])), None, None).is_err());
         let both = SearchParams::from_milvus(Some(&json!({"offset": 1})), Some(&json!(1)), None);
         assert!(refused(both).contains("offset both in kwargs and param"));

@@ -1,17 +1,29 @@
-//! Search: planning each part once per call (which rows may be hits, graph walk or exact scan), the
-//! exact scan (blocked, split across cores when large), and the top-k merge of every part's best.
+//! Search: planning each part once per call (which rows may be hits, graph walk, inverted index or
+//! exact scan), the exact scan (blocked, split across cores when large), and the top-k merge of every
+//! part's best. Dense vectors of every element type are scored in place (`dense`), binary vectors by
+//! popcount, sparse vectors through the part's inverted index (`sparse`) or row by row.
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::part::{bit, slice};
+use super::part::{bit, slice, VectorColumn, SPARSE_INDEX_KIND};
 use super::read::RowRef;
+use super::request::QueryVectors;
 use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
+use crate::dense::DenseQuery;
 use crate::error::{Error, Result};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
-use crate::kernels::{dot, dot_many, inv_norm, l2_many, l2_squared};
+use crate::kernels::{self, inv_norm, scalar};
 use crate::rowview::RowFilter;
-use crate::schema::{IndexKind, Metric};
+use crate::schema::{DataType, FieldSchema, IndexKind, Metric};
+use crate::sparse::{drop_small_terms, Scoring, SparseIndexView, SparseVector};
+
+/// One query vector as the searched field's rows score it.
+enum Query<'q> {
+    Dense(DenseQuery),
+    Binary(&'q [u8]),
+    Sparse(SparseVector),
+}
 
 impl CollectionView<'_> {
     /// The best `limit` hits after `offset` per query vector, best first: graph walks in parts with a
@@ -35,20 +47,30 @@ impl CollectionView<'_> {
                 }
                 c
             }
-            None => schema
-                .fields
-                .iter()
-                .position(|f| f.dtype.is_vector())
-                .ok_or_else(|| corrupt("schema without vector field"))?,
+            None => {
+                let vectors: Vec<usize> = (0..schema.fields.len())
+                    .filter(|&c| schema.fields[c].dtype.is_vector())
+                    .collect();
+                match vectors[..] {
+                    [c] => c,
+                    [] => return Err(corrupt("schema without vector field")),
+                    _ => {
+                        let names: Vec<&str> = vectors
+                            .iter()
+                            .map(|&c| schema.fields[c].name.as_str())
+                            .collect();
+                        return Err(Error::invalid(format!(
+                            "multiple anns_fields exist, please specify a anns_field in search_params \
+                             (the collection's vector fields: {})",
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
         };
         let field = &schema.fields[c];
-        let index_metric = self
-            .entry
-            .indexes
-            .iter()
-            .find(|i| i.field == field.name)
-            .map(|i| i.metric);
-        let metric = match (request.metric, index_metric) {
+        let spec = self.entry.indexes.iter().find(|i| i.field == field.name);
+        let metric = match (request.metric, spec.map(|i| i.metric)) {
             (Some(m), Some(i)) if m != i => {
                 return Err(Error::invalid(format!(
                     "metric type {} does not match the index metric {} of field '{}'",
@@ -59,32 +81,33 @@ impl CollectionView<'_> {
             }
             (Some(m), _) => m,
             (None, Some(i)) => i,
-            (None, None) => Metric::Cosine,
+            (None, None) => default_metric(field.dtype),
         };
-        let dim = field.dim.unwrap_or(0) as usize;
+        if !metric.accepts(field.dtype) {
+            return Err(Error::invalid(format!(
+                "metric type {} is not valid for {} field '{}'; use {}",
+                metric.name(),
+                field.dtype.name(),
+                field.name,
+                metrics_for(field.dtype)
+            )));
+        }
         if request.limit == 0 {
             return Err(Error::invalid("search limit must be at least 1"));
         }
-        if request.nq == 0 || request.vectors.len() != request.nq.saturating_mul(dim) {
-            return Err(Error::invalid(format!(
-                "search got {} floats for {} query vectors, but field '{}' has dim {dim}",
-                request.vectors.len(),
-                request.nq,
-                field.name
-            )));
-        }
+        let queries = queries(field, metric, request)?;
         let pk_name = &schema.fields[self.pk_col].name;
         let with_pk = request.output.names.iter().any(|n| n == pk_name);
         let keep = request.limit.saturating_add(request.offset);
-        let spec = self.entry.indexes.iter().find(|i| i.field == field.name);
         let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
         let ef = ann::search_ef(&request.params, keep)?;
+        let dim = field.dim.unwrap_or(0) as usize;
         let plans = (0..self.parts.len())
             .map(|pi| self.plan_part(pi, c, dim, metric, graph_kind, filter))
             .collect::<Result<Vec<_>>>()?;
-        let mut results = Vec::with_capacity(request.nq);
+        let mut results = Vec::with_capacity(queries.len());
         let mut scratch = Vec::new();
-        for q in request.vectors.chunks_exact(dim) {
+        for q in &queries {
             let mut top = TopK::new(keep);
             for plan in &plans {
                 plan.search(q, metric, keep, ef, &mut top, &mut scratch)?;
@@ -119,10 +142,17 @@ impl CollectionView<'_> {
     ) -> Result<PartPlan<'_>> {
         let part = &self.parts[pi];
         let col = &part.cols[c];
-        let Some((data, inv_norms)) = col.vectors() else {
+        let Some(vectors) = col.vectors() else {
             return Err(corrupt("vector column without vectors"));
         };
-        if data.len() < part.rows * dim || inv_norms.len() < part.rows {
+        let short = match vectors {
+            VectorColumn::Dense { rows, inv_norms } => {
+                rows.len() < part.rows * dim || inv_norms.len() < part.rows
+            }
+            VectorColumn::Binary { width, data } => data.len() < part.rows * width,
+            VectorColumn::Sparse(view) => view.len() != part.rows,
+        };
+        if short {
             return Err(corrupt("vector column shorter than its part"));
         }
         let eligible = match filter {
@@ -149,15 +179,29 @@ impl CollectionView<'_> {
             pi,
             rows: part.rows,
             dim,
-            data,
-            inv_norms,
+            vectors,
             deleted: part.deleted,
             validity: col.validity,
             eligible,
             graph: None,
+            sparse_index: None,
         };
+        if graph_kind == IndexKind::SparseInverted {
+            let index = part
+                .text
+                .iter()
+                .find(|t| t.field as usize == c && t.kind == SPARSE_INDEX_KIND);
+            if let Some(t) = index {
+                plan.sparse_index = Some(SparseIndexView::wrap(
+                    slice(self.image, &t.index)?,
+                    part.rows,
+                )?);
+            }
+            return Ok(plan);
+        }
         let ann = part.ann.iter().find(|a| a.field as usize == c);
-        if let (Some(ann), true) = (ann, graph_kind != IndexKind::Flat) {
+        let dense = matches!(vectors, VectorColumn::Dense { .. });
+        if let (Some(ann), true) = (ann, dense && graph_kind != IndexKind::Flat) {
             let use_graph = match &plan.eligible {
                 Eligible::Live => true,
                 Eligible::Bits { count, .. } => {
@@ -233,12 +277,12 @@ struct PartPlan<'a> {
     pi: usize,
     rows: usize,
     dim: usize,
-    data: &'a [f32],
-    inv_norms: &'a [f32],
+    vectors: VectorColumn<'a>,
     deleted: Option<&'a [u8]>,
     validity: Option<&'a [u8]>,
     eligible: Eligible,
     graph: Option<(HnswView<'a>, Option<Sq8View<'a>>)>,
+    sparse_index: Option<SparseIndexView<'a>>,
 }
 
 impl PartPlan<'_> {
@@ -255,7 +299,7 @@ impl PartPlan<'_> {
     /// Offers this part's best `keep` rows for `q` to `top`.
     fn search(
         &self,
-        q: &[f32],
+        q: &Query,
         metric: Metric,
         keep: usize,
         ef: usize,
@@ -263,51 +307,145 @@ impl PartPlan<'_> {
         scratch: &mut Vec<f32>,
     ) -> Result<()> {
         let id = |row: usize| RowId { part: self.pi, row };
-        if let Some((graph, sq8)) = &self.graph {
-            let all = matches!(self.eligible, Eligible::Live)
-                && self.deleted.is_none()
-                && self.validity.is_none();
-            let accept = |r: u32| self.eligible(r as usize);
-            let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
-            let rows = Rows {
-                vectors: self.data,
-                inv_norms: (metric == Metric::Cosine).then_some(self.inv_norms),
-            };
-            let hits = match sq8 {
-                Some(codes) => graph.search_sq8_rows(codes, Some(rows), q, keep, ef, filter)?,
-                None => graph.search_rows(rows, q, keep, ef, filter)?,
-            };
-            for (r, d) in hits {
-                top.offer(Rank::of(metric, d), id(r as usize));
-            }
-            return Ok(());
-        }
-        let q_inv = inv_norm(q);
+        let all = matches!(self.eligible, Eligible::Live)
+            && self.deleted.is_none()
+            && self.validity.is_none();
+        let accept = |r: u32| self.eligible(r as usize);
+        let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
         let dim = self.dim;
+        match (q, self.vectors) {
+            (Query::Dense(q), VectorColumn::Dense { rows, inv_norms }) => {
+                if let Some((graph, sq8)) = &self.graph {
+                    let rows = Rows {
+                        vectors: rows,
+                        inv_norms: (metric == Metric::Cosine).then_some(inv_norms),
+                    };
+                    let v = &q.values;
+                    let hits = match sq8 {
+                        Some(codes) => {
+                            graph.search_sq8_rows(codes, Some(rows), v, keep, ef, filter)?
+                        }
+                        None => graph.search_rows(rows, v, keep, ef, filter)?,
+                    };
+                    for (r, d) in hits {
+                        top.offer(Rank::of(metric, d), id(r as usize));
+                    }
+                    return Ok(());
+                }
+                let q_inv = inv_norm(&q.values);
+                let distance = |raw: f32, row: usize| {
+                    Some(match metric {
+                        Metric::Cosine => raw * q_inv * inv_norms[row],
+                        _ => raw,
+                    })
+                };
+                let score = |start: usize, out: &mut [f32]| {
+                    rows.raw_many(metric, dim, q, start, out);
+                };
+                self.exact(
+                    metric,
+                    keep,
+                    rows.elem().width() * dim,
+                    &score,
+                    &distance,
+                    top,
+                    scratch,
+                )
+            }
+            (Query::Binary(q), VectorColumn::Binary { width, data }) => {
+                let binary = kernels::dispatched_binary();
+                let score = |start: usize, out: &mut [f32]| {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        let row = &data[(start + i) * width..(start + i + 1) * width];
+                        *o = match metric {
+                            Metric::Jaccard => kernels::jaccard(q, row),
+                            _ => binary.hamming(q, row) as f32,
+                        };
+                    }
+                };
+                self.exact(
+                    metric,
+                    keep,
+                    width,
+                    &score,
+                    &|raw, _| Some(raw),
+                    top,
+                    scratch,
+                )
+            }
+            (Query::Sparse(q), VectorColumn::Sparse(view)) => {
+                if let Some(index) = &self.sparse_index {
+                    for (r, d) in index.search(q.view(), Scoring::Ip, keep, filter)? {
+                        top.offer(Rank::of(metric, d), id(r as usize));
+                    }
+                    return Ok(());
+                }
+                // No index (the field has none, or the part predates it): every row scored; as with
+                // the index, only rows scoring above 0 are hits.
+                let damaged = std::sync::atomic::AtomicBool::new(false);
+                let score = |start: usize, out: &mut [f32]| {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        *o = match view.row(start + i) {
+                            Ok(row) => Scoring::Ip.score(q.view(), row),
+                            Err(_) => {
+                                damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+                                0.0
+                            }
+                        };
+                    }
+                };
+                let positive = |raw: f32, _| (raw > 0.0).then_some(raw);
+                self.exact(metric, keep, 8, &score, &positive, top, scratch)?;
+                if damaged.into_inner() {
+                    return Err(corrupt("a sparse row's offsets are damaged"));
+                }
+                Ok(())
+            }
+            _ => Err(Error::Internal(
+                "a query of another vector type than its column".into(),
+            )),
+        }
+    }
+
+    /// Offers every eligible row to `top`: `score(start, out)` gives the raw values of rows
+    /// `start..start + out.len()`, `distance(raw, row)` the reported distance (None: not a hit). A
+    /// sparse filter scores just its rows; a scan of more than `SCAN_BYTES_PER_THREAD` (at
+    /// `row_bytes` a row) is split across threads.
+    #[allow(clippy::too_many_arguments)]
+    fn exact(
+        &self,
+        metric: Metric,
+        keep: usize,
+        row_bytes: usize,
+        score: &(dyn Fn(usize, &mut [f32]) + Sync),
+        distance: &(dyn Fn(f32, usize) -> Option<f32> + Sync),
+        top: &mut TopK,
+        scratch: &mut Vec<f32>,
+    ) -> Result<()> {
+        let id = |row: usize| RowId { part: self.pi, row };
         let sparse = match &self.eligible {
             Eligible::Bits { count, .. } => count.saturating_mul(4) < self.rows,
             Eligible::Live => false,
         };
         if let (true, Eligible::Bits { bits, .. }) = (sparse, &self.eligible) {
             // Few matches: score just them.
+            let mut raw = [0.0f32];
             for (w, &word) in bits.iter().enumerate() {
                 let mut word = word;
                 while word != 0 {
                     let row = w * 64 + word.trailing_zeros() as usize;
                     word &= word - 1;
-                    let v = &self.data[row * dim..row * dim + dim];
-                    let raw = match metric {
-                        Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_squared(q, v),
-                        Metric::Ip | Metric::Cosine | Metric::Bm25 => dot(q, v),
-                    };
-                    top.offer(self.rank(metric, q_inv, raw, row), id(row));
+                    score(row, &mut raw);
+                    if let Some(d) = distance(raw[0], row) {
+                        top.offer(Rank::of(metric, d), id(row));
+                    }
                 }
             }
             return Ok(());
         }
-        let threads = scan_threads(self.rows * dim * 4);
+        let threads = scan_threads(self.rows.saturating_mul(row_bytes));
         if threads == 1 {
-            self.scan(q, q_inv, metric, 0..self.rows, top, scratch);
+            self.scan(metric, 0..self.rows, score, distance, top, scratch);
             return Ok(());
         }
         // One query's scan split into row ranges, one thread each (the vectors stream faster from
@@ -321,7 +459,7 @@ impl PartPlan<'_> {
                     s.spawn(move || {
                         let mut best = TopK::new(keep);
                         let rows = start..(start + chunk).min(self.rows);
-                        self.scan(q, q_inv, metric, rows, &mut best, &mut Vec::new());
+                        self.scan(metric, rows, score, distance, &mut best, &mut Vec::new());
                         best
                     })
                 })
@@ -337,43 +475,166 @@ impl PartPlan<'_> {
         Ok(())
     }
 
-    /// Offers every eligible row of `rows` to `top`, scored block by block with the many-row kernels.
+    /// Offers every eligible row of `rows` to `top`, scored block by block.
     fn scan(
         &self,
-        q: &[f32],
-        q_inv: f32,
         metric: Metric,
         rows: std::ops::Range<usize>,
+        score: &(dyn Fn(usize, &mut [f32]) + Sync),
+        distance: &(dyn Fn(f32, usize) -> Option<f32> + Sync),
         top: &mut TopK,
         scratch: &mut Vec<f32>,
     ) {
-        let dim = self.dim;
         for start in rows.clone().step_by(BLOCK) {
             let end = (start + BLOCK).min(rows.end);
             scratch.resize(end - start, 0.0);
-            let block = &self.data[start * dim..end * dim];
-            match metric {
-                Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_many(q, block, dim, scratch),
-                Metric::Ip | Metric::Cosine | Metric::Bm25 => dot_many(q, block, dim, scratch),
-            }
+            score(start, scratch);
             for (i, &raw) in scratch.iter().enumerate() {
                 let row = start + i;
                 if self.eligible(row) {
-                    let id = RowId { part: self.pi, row };
-                    top.offer(self.rank(metric, q_inv, raw, row), id);
+                    if let Some(d) = distance(raw, row) {
+                        top.offer(Rank::of(metric, d), RowId { part: self.pi, row });
+                    }
                 }
             }
         }
     }
+}
 
-    /// The rank of `row` from its raw kernel value (`q_inv` = 1/|q|: COSINE divides by both norms).
-    fn rank(&self, metric: Metric, q_inv: f32, raw: f32, row: usize) -> Rank {
-        let distance = match metric {
-            Metric::Cosine => raw * q_inv * self.inv_norms[row],
-            Metric::L2 | Metric::Ip | Metric::Hamming | Metric::Jaccard | Metric::Bm25 => raw,
-        };
-        Rank::of(metric, distance)
+/// The metric a search of a field without an index uses: Milvus's default for the type.
+fn default_metric(dtype: DataType) -> Metric {
+    match dtype {
+        DataType::BinaryVector => Metric::Hamming,
+        DataType::SparseFloatVector => Metric::Ip,
+        _ => Metric::Cosine,
     }
+}
+
+/// The metrics a field of type `dtype` takes, for messages.
+pub(crate) fn metrics_for(dtype: DataType) -> String {
+    [
+        Metric::L2,
+        Metric::Ip,
+        Metric::Cosine,
+        Metric::Hamming,
+        Metric::Jaccard,
+        Metric::Bm25,
+    ]
+    .iter()
+    .filter(|m| m.accepts(dtype))
+    .map(|m| m.name())
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// The request's query vectors, checked against field `f` and prepared as its rows score them:
+/// float16 and bfloat16 queries are rounded to the field's type (as Milvus converts float32 queries),
+/// int8 queries must hold int8 values, binary queries dim/8 bytes, sparse queries lose their small
+/// terms to `drop_ratio_search`.
+fn queries<'r>(
+    f: &FieldSchema,
+    metric: Metric,
+    request: &'r SearchRequest,
+) -> Result<Vec<Query<'r>>> {
+    let dim = f.dim.unwrap_or(0) as usize;
+    let nq = request.nq;
+    let count_error = |got: usize, unit: &str, per: usize| {
+        Error::invalid(format!(
+            "search got {got} {unit} for {nq} query vectors, but field '{}' ({}, dim {dim}) takes \
+             {per} {unit} a vector",
+            f.name,
+            f.dtype.name()
+        ))
+    };
+    let wrong_kind = || {
+        Error::invalid(format!(
+            "field '{}' is a {}; search it with {} query vectors",
+            f.name,
+            f.dtype.name(),
+            match f.dtype {
+                DataType::BinaryVector => "binary (bytes or uint8)",
+                DataType::SparseFloatVector => "sparse (dict or scipy sparse row)",
+                _ => "dense (lists or numpy arrays)",
+            }
+        ))
+    };
+    let drop_ratio = drop_ratio(&request.params)?;
+    if drop_ratio.is_some() && f.dtype != DataType::SparseFloatVector {
+        return Err(Error::invalid(format!(
+            "drop_ratio_search applies to sparse vector fields; '{}' is a {}",
+            f.name,
+            f.dtype.name()
+        )));
+    }
+    Ok(match (&request.vectors, f.dtype) {
+        (QueryVectors::Dense(values), t)
+            if t != DataType::BinaryVector && t != DataType::SparseFloatVector =>
+        {
+            if nq == 0 || values.len() != nq.saturating_mul(dim) {
+                return Err(count_error(values.len(), "values", dim));
+            }
+            let round: fn(f32) -> f32 = match t {
+                DataType::Float16Vector => |x| scalar::f16_to_f32(scalar::f32_to_f16(x)),
+                DataType::BFloat16Vector => |x| scalar::bf16_to_f32(scalar::f32_to_bf16(x)),
+                _ => |x| x,
+            };
+            if t == DataType::Int8Vector {
+                if let Some(x) = values
+                    .iter()
+                    .find(|x| !(x.fract() == 0.0 && (-128.0..=127.0).contains(*x)))
+                {
+                    return Err(Error::invalid(format!(
+                        "INT8_VECTOR field '{}' is searched with int8 values (-128 to 127), got {x}; \
+                         pass numpy int8 arrays",
+                        f.name
+                    )));
+                }
+            }
+            let _ = metric;
+            values
+                .chunks_exact(dim)
+                .map(|q| Query::Dense(DenseQuery::new(q.iter().map(|&x| round(x)).collect())))
+                .collect()
+        }
+        (QueryVectors::Binary(bytes), DataType::BinaryVector) => {
+            let width = dim / 8;
+            if nq == 0 || bytes.len() != nq.saturating_mul(width) {
+                return Err(count_error(bytes.len(), "bytes", width));
+            }
+            bytes.chunks_exact(width).map(Query::Binary).collect()
+        }
+        (QueryVectors::Sparse(vectors), DataType::SparseFloatVector) => {
+            if vectors.is_empty() || vectors.len() != nq {
+                return Err(count_error(vectors.len(), "sparse vectors", 1));
+            }
+            vectors
+                .iter()
+                .map(|v| {
+                    Ok(Query::Sparse(drop_small_terms(
+                        v,
+                        drop_ratio.unwrap_or(0.0),
+                    )?))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+        _ => return Err(wrong_kind()),
+    })
+}
+
+/// `drop_ratio_search` from the search parameters (Milvus's name), if given.
+fn drop_ratio(params: &[(String, String)]) -> Result<Option<f32>> {
+    let Some((_, v)) = params.iter().rev().find(|(k, _)| k == "drop_ratio_search") else {
+        return Ok(None);
+    };
+    let ratio = serde_json::from_str::<serde_json::Value>(v)
+        .ok()
+        .and_then(|j| j.as_f64().or_else(|| j.as_str()?.trim().parse().ok()))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid drop_ratio_search: {v}, must be a number in range [0, 1)"
+            ))
+        })?;
+    Ok(Some(ratio as f32))
 }
 
 /// Bytes of vectors one exact scan thread streams at the least: below about this much, starting a thread
