@@ -14,10 +14,12 @@ use crate::error::{Error, Result};
 use crate::filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
 use crate::format::{Catalog, DEFAULT_DATABASE};
+use crate::fulltext::{self, AnalyzerSource};
 use crate::rowview::RowFilter;
 use crate::schema::{CollectionSchema, IndexSpec};
 use crate::segment;
 use crate::store::{self, CommitBuilder, Writer};
+use crate::text::Token;
 use crate::value::{Pk, Row};
 
 /// A collection's description: schema, indexes, row count.
@@ -321,8 +323,31 @@ impl Db {
         let snap = cur.snapshot();
         let view = snap.collection(collection)?;
         let f = compile_filter(filter, view.schema())?;
-        Ok(view.count(f.as_deref()))
+        view.count(f.as_deref())
     }
+    /// `run_analyzer`: each text's tokens, by `analyzer_params` or by a collection field's analyzer
+    /// (`analyzer_names` for a field with `multi_analyzer_params`).
+    pub fn run_analyzer(
+        &self,
+        texts: &[String],
+        analyzer_params: Option<&str>,
+        field: Option<(&str, &str)>,
+        analyzer_names: &[String],
+    ) -> Result<Vec<Vec<Token>>> {
+        let Some((collection, field)) = field else {
+            return fulltext::run_analyzer(texts, AnalyzerSource::Params(analyzer_params));
+        };
+        let cur = self.current()?;
+        let snap = cur.snapshot();
+        let view = snap.collection(collection)?;
+        let source = AnalyzerSource::Field {
+            schema: view.schema(),
+            field,
+            analyzer_names,
+        };
+        fulltext::run_analyzer(texts, source)
+    }
+
     /// One list of hits per query vector, best first.
     pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {
         let cur = self.current()?;

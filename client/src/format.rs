@@ -303,11 +303,27 @@ pub struct AnnIndex {
 pub struct TextIndex {
     /// Schema position of the indexed field.
     pub field: u32,
-    /// The layout of `index` and `stats`, as numbered by the document that specifies them
-    /// (docs/format.md, "Sections": 0 is a sparse field's inverted index).
+    /// The layout of `index` and `stats`: `TextIndex::SPARSE` or `TextIndex::MATCH` (docs/format.md).
     pub kind: u8,
     pub index: Section,
     pub stats: Option<Section>,
+}
+
+impl TextIndex {
+    /// On a SPARSE_FLOAT_VECTOR field: `index` is a sparse inverted index (docs/sparse.md); `stats`, on a BM25
+    /// index only, the BM25 statistics of the part's deleted rows.
+    pub const SPARSE: u8 = 0;
+    /// On a match-enabled VARCHAR field: `index` is a match index (docs/text.md); no `stats`.
+    pub const MATCH: u8 = 1;
+
+    /// The field type a kind indexes; None for a kind this build does not know.
+    fn field_type(kind: u8) -> Option<DataType> {
+        match kind {
+            TextIndex::SPARSE => Some(DataType::SparseFloatVector),
+            TextIndex::MATCH => Some(DataType::VarChar),
+            _ => None,
+        }
+    }
 }
 
 /// A partition of a collection: manual ("_default" and the ones created), or one of a partition-key
@@ -945,17 +961,17 @@ fn validate_part_indexes(
     }
     for (i, t) in part.text.iter().enumerate() {
         let field = fields.get(t.field as usize);
-        if !field
-            .is_some_and(|f| matches!(f.dtype, DataType::SparseFloatVector | DataType::VarChar))
+        if !field.is_some_and(|f| TextIndex::field_type(t.kind) == Some(f.dtype))
             || part.text[..i]
                 .iter()
                 .any(|o| (o.field, o.kind) == (t.field, t.kind))
+            || (t.kind == TextIndex::MATCH && t.stats.is_some())
         {
             return Err(Error::corrupt(
                 path,
                 format!(
-                    "text index names field #{} twice or one that is not text or sparse",
-                    t.field
+                    "text index of kind {} names field #{} twice or one of another type",
+                    t.kind, t.field
                 ),
             ));
         }

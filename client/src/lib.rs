@@ -23,6 +23,7 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod fulltext;
 mod geometry;
 mod hnsw;
 mod kernels;
@@ -45,10 +46,12 @@ pub use engine::{Hit, OutputFields, QueryVectors, SearchRequest};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use schema::{
-    CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
+    CollectionSchema, DataType, DefaultValue, FieldSchema, FunctionKind, FunctionSpec, IndexKind,
+    IndexSpec, Metric,
 };
 pub use search_params::SearchParams;
 pub use sparse::SparseVector;
+pub use text::Token;
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
@@ -65,6 +68,9 @@ pub mod internals {
     }
     pub mod format {
         pub use crate::format::*;
+    }
+    pub mod fulltext {
+        pub use crate::fulltext::*;
     }
     pub mod geometry {
         pub use crate::geometry::*;

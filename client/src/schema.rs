@@ -672,6 +672,16 @@ pub fn check_metric(f: &FieldSchema, metric: Metric) -> Result<()> {
             ),
         ));
     }
+    if f.is_function_output && metric != Metric::Bm25 {
+        return Err(Error::invalid_code(
+            1100,
+            format!(
+                "field '{}' is the output of a BM25 function: use metric_type BM25, got {}",
+                f.name,
+                metric.name()
+            ),
+        ));
+    }
     if metric == Metric::Bm25 && !f.is_function_output {
         return Err(Error::invalid_code(
             1,

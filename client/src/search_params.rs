@@ -9,8 +9,14 @@ use serde_json::Value as Json;
 use crate::error::{Error, Result};
 use crate::schema::Metric;
 
-/// Keys the engine reads (`SearchRequest::params`).
-const HONOURED: [&str; 2] = ["ef", "drop_ratio_search"];
+/// Keys the engine reads (`SearchRequest::params`); it refuses any other.
+pub(crate) const HONOURED: [&str; 5] = [
+    "ef",
+    "drop_ratio_search",
+    "bm25_k1",
+    "bm25_b",
+    "analyzer_name",
+];
 
 /// Keys that tune an IVF, DiskANN, SCANN, quantized or AUTOINDEX index in Milvus, which covec serves with
 /// HNSW; and `hints` and `page_retain_order`, which choose how Milvus reaches the same answer.
@@ -27,13 +33,12 @@ const TUNING: [&str; 9] = [
 ];
 
 /// Keys that change what a search answers, each with the feature they wait for.
-const NOT_YET: [(&str, &str); 6] = [
+const NOT_YET: [(&str, &str); 5] = [
     ("radius", "range search"),
     ("range_filter", "range search"),
     ("group_by_field", "grouping search"),
     ("group_size", "grouping search"),
     ("strict_group_size", "grouping search"),
-    ("analyzer_name", "full-text search"),
 ];
 
 /// Milvus accepts `round_decimal` -1 (no rounding) or 0 to 6.

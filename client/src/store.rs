@@ -46,7 +46,7 @@ fn reject_directory(path: &Path) -> Result<()> {
         return Err(Error::NotCovec {
             path: path.into(),
             reason: format!(
-                "it is a directory (a Milvus Lite db?); convert it with `covec import {} <new.covec>`",
+                "it is a directory (a Milvus Lite db?); convert it with `covec import {} <new covec db>`",
                 path.display()
             ),
         });

@@ -12,6 +12,13 @@ fn field(name: &str, dtype: DataType, nullable: bool) -> FieldSchema {
     f.is_primary = name == "id";
     f.dim = (dtype == DataType::FloatVector).then_some(2);
     f.nullable = nullable;
+    if dtype == DataType::VarChar {
+        // text_match and phrase_match analyze their queries with the field's analyzer.
+        f.type_params = vec![
+            ("enable_analyzer".into(), "true".into()),
+            ("enable_match".into(), "true".into()),
+        ];
+    }
     f
 }
 
@@ -67,6 +74,10 @@ impl RowView for Row {
 
     fn dynamic(&self) -> Option<&str> {
         Some(JSON[usize::from(self.0 / 7 % 6)])
+    }
+
+    fn text_match(&self, i: usize) -> bool {
+        self.0 >> (i % 8) & 1 == 1
     }
 }
 

@@ -6,7 +6,7 @@ Milvus's code.
 """
 
 import os
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy.typing as npt
 
@@ -87,6 +87,15 @@ class Database:
     ) -> List[HybridHits]:
         """search_params, offset and round_decimal as pymilvus takes them; an unknown search parameter, or
         one covec has not implemented (radius, group_by_field, ...), raises ParamError naming it."""
+    def run_analyzer(
+        self,
+        texts: List[str],
+        analyzer_params: Optional[str] = None,
+        collection: Optional[str] = None,
+        field: Optional[str] = None,
+        analyzer_names: List[str] = ...,
+    ) -> List[List[Tuple[str, int, int, int, int, int]]]:
+        """Each text's tokens as (token, start_offset, end_offset, position, position_length, hash)."""
     def status(self) -> Dict[str, Any]:
         """{"path", "generation", "segment", "loaded_by", "mapped_bytes", "live_bytes"}."""
 

@@ -64,6 +64,8 @@ class FieldSchema:
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.nullable = bool(kwargs.pop("nullable", False))
         self.default_value = kwargs.pop("default_value", None)
+        # Set by CollectionSchema.add_function: a function fills this field (never given on insert).
+        self.is_function_output = False
         # dim, max_length and the rest (is_partition_key, ...) as given: the native side reads and checks them.
         self.params = {k: v for k, v in kwargs.items() if v is not None}
 
@@ -96,8 +98,7 @@ class CollectionSchema:
     def __init__(self, fields=None, description="", functions=None, **kwargs):
         self.fields = list(fields or [])
         self.description = description
-        # BM25 and embedding functions, kept as pymilvus keeps them; create_collection refuses a schema with one.
-        self.functions = list(functions or [])
+        self.functions = []
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.enable_dynamic_field = bool(kwargs.pop("enable_dynamic_field", False))
         # pymilvus marks the field of this name as the primary key, among the fields given or when it is added.
@@ -107,6 +108,8 @@ class CollectionSchema:
                 raise ParamError(message=f"create_schema() got an unexpected keyword argument '{name}'")
         for field in self.fields:
             self._mark_primary(field)
+        for function in functions or []:
+            self.add_function(function)
 
     def _mark_primary(self, field):
         if self._primary_field is not None and field.name == self._primary_field:
@@ -119,7 +122,12 @@ class CollectionSchema:
         return self
 
     def add_function(self, function):
+        """Adds a schema function (pymilvus's ``Function``, e.g. ``FunctionType.BM25``); its output fields are
+        marked as function outputs, as pymilvus marks them."""
         self.functions.append(function)
+        for field in self.fields:
+            if field.name in getattr(function, "output_field_names", ()):
+                field.is_function_output = True
         return self
 
     @property
@@ -136,6 +144,7 @@ class CollectionSchema:
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
             "enable_dynamic_field": self.enable_dynamic_field,
+            **({"functions": [f.to_dict() if hasattr(f, "to_dict") else f for f in self.functions]} if self.functions else {}),
         }
 
     def __repr__(self):

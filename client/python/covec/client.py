@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import _remote, _schema
-from ._results import ExtraList, OmitZeroDict, SearchResult
+from ._results import AnalyzeResult, ExtraList, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
 # Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards,
@@ -443,6 +443,44 @@ class MilvusClient:
             return {"state": LoadState.NotExist}
         released = (self._path, collection_name) in _RELEASED
         return {"state": LoadState.NotLoad if released else LoadState.Loaded}
+
+    def run_analyzer(
+        self,
+        texts,
+        analyzer_params=None,
+        with_hash=False,
+        with_detail=False,
+        collection_name=None,
+        field_name=None,
+        analyzer_names=None,
+        timeout=None,
+        **kwargs,
+    ):
+        """Each text's tokens, by ``analyzer_params`` (a dict or JSON text; None: the standard analyzer) or by
+        the analyzer of ``collection_name``'s field ``field_name``. One ``AnalyzeResult`` for a str, a list of
+        them for a list, as pymilvus returns; ``hash`` is the BM25 term id the Milvus server stores."""
+        _check_kwargs("run_analyzer", kwargs)
+        if (collection_name is None) != (field_name is None):
+            raise ParamError(message="run_analyzer(): give collection_name and field_name together, or neither")
+        if collection_name is not None and analyzer_params is not None:
+            raise ParamError(message="run_analyzer(): give analyzer_params or a collection field, not both")
+        if isinstance(analyzer_params, dict):
+            analyzer_params = json.dumps(analyzer_params)
+        elif analyzer_params is not None and not isinstance(analyzer_params, str):
+            raise ParamError(message="run_analyzer(): analyzer_params must be a dict or JSON text")
+        single = isinstance(texts, str)
+        names = [analyzer_names] if isinstance(analyzer_names, str) else list(analyzer_names or [])
+        tokens = self._call(
+            collection_name,
+            self._database.run_analyzer,
+            [texts] if single else list(texts),
+            analyzer_params,
+            collection_name,
+            field_name,
+            names,
+        )
+        results = [AnalyzeResult(t, bool(with_hash), bool(with_detail)) for t in tokens]
+        return results[0] if single else results
 
     # --- indexes -------------------------------------------------------------------------------------
 

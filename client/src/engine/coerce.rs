@@ -319,6 +319,11 @@ pub(super) fn split(
     let mut dynamic = Map::new();
     for (k, v) in row {
         if let Some(c) = schema.fields.iter().position(|f| f.name == k) {
+            if schema.fields[c].is_function_output {
+                return Err(Error::data_not_match(format!(
+                    "Attempt to insert an unexpected function output field `{k}` to collection"
+                )));
+            }
             fields[c] = Some(v);
         } else if k == "$meta" {
             return Err(Error::invalid(

@@ -33,7 +33,7 @@ pub(super) fn rebuild_entry(
     index_tail: bool,
 ) -> Result<CollectionEntry> {
     let fields = ann::graph_fields(&entry)?;
-    let sparse = ann::sparse_index_fields(&entry);
+    let sparse = ann::sparse_index_fields(&entry)?;
     // A part is indexed when it carries a graph for every approximate index of the collection.
     let indexed: Vec<bool> = entry
         .parts

@@ -6,7 +6,7 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::part::{PartView, StoredRow};
+use super::part::{self, PartView, StoredRow};
 use super::{ann, coerce, corrupt, OutputFields, IMAGE_NAME};
 use crate::error::{Error, Result};
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot, DEFAULT_DATABASE};
@@ -146,10 +146,12 @@ pub struct CollectionView<'a> {
     pub(super) pk_col: usize,
 }
 
-/// One row shown to filters.
+/// One row shown to filters, with the answers to the filter's text queries over its part
+/// (`CollectionView::text_answers`).
 pub(super) struct RowRef<'v, 'a> {
     pub(super) view: &'v CollectionView<'a>,
     pub(super) id: RowId,
+    pub(super) text: &'v [Vec<u64>],
 }
 
 impl RowView for RowRef<'_, '_> {
@@ -161,6 +163,11 @@ impl RowView for RowRef<'_, '_> {
     }
     fn dynamic(&self) -> Option<&str> {
         self.view.dynamic_text(self.id)
+    }
+    fn text_match(&self, i: usize) -> bool {
+        self.text
+            .get(i)
+            .is_some_and(|bits| part::bit_of(bits, self.id.row))
     }
 }
 
@@ -268,14 +275,32 @@ impl<'a> CollectionView<'a> {
     }
 
     /// Live rows the filter accepts (all live rows without one).
-    pub fn matching(&self, filter: Option<&dyn RowFilter>) -> Vec<RowId> {
-        match filter {
-            None => self.live_rows().collect(),
-            Some(f) => self
-                .live_rows()
-                .filter(|&id| f.matches(&RowRef { view: self, id }))
-                .collect(),
+    pub fn matching(&self, filter: Option<&dyn RowFilter>) -> Result<Vec<RowId>> {
+        let Some(f) = filter else {
+            return Ok(self.live_rows().collect());
+        };
+        let mut out = Vec::new();
+        for pi in 0..self.parts.len() {
+            let text = self.text_answers(pi, f)?;
+            out.extend(self.part_live_rows(pi).filter(|&id| {
+                f.matches(&RowRef {
+                    view: self,
+                    id,
+                    text: &text,
+                })
+            }));
         }
+        Ok(out)
+    }
+
+    /// The rows of part `pi` each of `filter`'s text queries matches, as bitmaps, from the part's match
+    /// indexes: computed once per part, before its rows are shown to the filter.
+    pub(super) fn text_answers(&self, pi: usize, filter: &dyn RowFilter) -> Result<Vec<Vec<u64>>> {
+        filter
+            .text_queries()
+            .iter()
+            .map(|q| self.parts[pi].text_match(&self.entry.schema, q, self.image))
+            .collect()
     }
 
     /// The value of field `c` as an owned `Value` of the field's type.
@@ -359,7 +384,7 @@ impl<'a> CollectionView<'a> {
         offset: usize,
     ) -> Result<Vec<Row>> {
         let mut keyed = self
-            .matching(filter)
+            .matching(filter)?
             .into_iter()
             .map(|id| Ok((self.pk(id)?, id)))
             .collect::<Result<Vec<_>>>()?;
@@ -372,10 +397,10 @@ impl<'a> CollectionView<'a> {
             .collect()
     }
 
-    pub fn count(&self, filter: Option<&dyn RowFilter>) -> u64 {
+    pub fn count(&self, filter: Option<&dyn RowFilter>) -> Result<u64> {
         match filter {
-            None => self.row_count(),
-            Some(_) => self.matching(filter).len() as u64,
+            None => Ok(self.row_count()),
+            Some(_) => Ok(self.matching(filter)?.len() as u64),
         }
     }
 }

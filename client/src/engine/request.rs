@@ -40,12 +40,13 @@ pub struct Hit {
 
 /// The query vectors of a search, one after another, of the searched field's type: dense values
 /// (float32, and the float16, bfloat16 and int8 fields' values as f32), binary vectors' bytes (dim/8
-/// each), or sparse vectors.
+/// each), sparse vectors, or query texts (for a BM25 function's output field).
 #[derive(Debug, Clone, PartialEq)]
 pub enum QueryVectors {
     Dense(Vec<f32>),
     Binary(Vec<u8>),
     Sparse(Vec<SparseVector>),
+    Text(Vec<String>),
 }
 
 impl From<Vec<f32>> for QueryVectors {

@@ -6,23 +6,30 @@
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
 
-use super::part::{bit, slice, VectorColumn, SPARSE_INDEX_KIND};
+use super::part::{bit, slice, VectorColumn};
 use super::read::RowRef;
 use super::request::QueryVectors;
 use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
 use crate::dense::DenseQuery;
 use crate::error::{Error, Result};
+use crate::format::TextIndex;
+use crate::fulltext::FullText;
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
 use crate::kernels::{self, inv_norm, scalar};
 use crate::rowview::RowFilter;
-use crate::schema::{DataType, FieldSchema, IndexKind, Metric};
-use crate::sparse::{drop_small_terms, Scoring, SparseIndexView, SparseVector};
+use crate::schema::{DataType, FieldSchema, IndexKind, IndexSpec, Metric};
+use crate::sparse::{
+    drop_small_terms, term_frequencies, Bm25Params, Bm25Stats, Bm25StatsView, Scoring,
+    SparseIndexView, SparseVector,
+};
+use crate::text::term_id;
 
 /// One query vector as the searched field's rows score it.
 enum Query<'q> {
     Dense(DenseQuery),
     Binary(&'q [u8]),
-    Sparse(SparseVector),
+    /// A sparse vector scored by inner product, or a BM25 query's term weights scored by BM25.
+    Sparse(SparseVector, Scoring),
 }
 
 impl CollectionView<'_> {
@@ -81,8 +88,19 @@ impl CollectionView<'_> {
             }
             (Some(m), _) => m,
             (None, Some(i)) => i,
+            (None, None) if field.is_function_output => Metric::Bm25,
             (None, None) => default_metric(field.dtype),
         };
+        if field.is_function_output && metric != Metric::Bm25 {
+            return Err(Error::invalid_code(
+                1100,
+                format!(
+                    "field '{}' is the output of a BM25 function: search it with metric BM25, got {}",
+                    field.name,
+                    metric.name()
+                ),
+            ));
+        }
         if !metric.accepts(field.dtype) {
             return Err(Error::invalid(format!(
                 "metric type {} is not valid for {} field '{}'; use {}",
@@ -95,7 +113,11 @@ impl CollectionView<'_> {
         if request.limit == 0 {
             return Err(Error::invalid("search limit must be at least 1"));
         }
-        let queries = queries(field, metric, request)?;
+        let queries = if field.is_function_output {
+            self.bm25_queries(c, spec, request)?
+        } else {
+            queries(field, metric, request)?
+        };
         let pk_name = &schema.fields[self.pk_col].name;
         let with_pk = request.output.names.iter().any(|n| n == pk_name);
         let keep = request.limit.saturating_add(request.offset);
@@ -158,6 +180,7 @@ impl CollectionView<'_> {
         let eligible = match filter {
             None => Eligible::Live,
             Some(f) => {
+                let text = self.text_answers(pi, f)?;
                 let mut bits = vec![0u64; part.rows.div_ceil(64)];
                 let mut count = 0;
                 for row in 0..part.rows {
@@ -166,6 +189,7 @@ impl CollectionView<'_> {
                         && f.matches(&RowRef {
                             view: self,
                             id: RowId { part: pi, row },
+                            text: &text,
                         });
                     if ok {
                         bits[row / 64] |= 1 << (row % 64);
@@ -186,11 +210,13 @@ impl CollectionView<'_> {
             graph: None,
             sparse_index: None,
         };
-        if graph_kind == IndexKind::SparseInverted {
+        // A BM25 output's parts always carry its index (it holds their statistics), indexed by the user or not.
+        if graph_kind == IndexKind::SparseInverted || self.entry.schema.fields[c].is_function_output
+        {
             let index = part
                 .text
                 .iter()
-                .find(|t| t.field as usize == c && t.kind == SPARSE_INDEX_KIND);
+                .find(|t| t.field as usize == c && t.kind == TextIndex::SPARSE);
             if let Some(t) = index {
                 plan.sparse_index = Some(SparseIndexView::wrap(
                     slice(self.image, &t.index)?,
@@ -373,9 +399,10 @@ impl PartPlan<'_> {
                     scratch,
                 )
             }
-            (Query::Sparse(q), VectorColumn::Sparse(view)) => {
+            (Query::Sparse(q, scoring), VectorColumn::Sparse(view)) => {
+                let scoring = *scoring;
                 if let Some(index) = &self.sparse_index {
-                    for (r, d) in index.search(q.view(), Scoring::Ip, keep, filter)? {
+                    for (r, d) in index.search(q.view(), scoring, keep, filter)? {
                         top.offer(Rank::of(metric, d), id(r as usize));
                     }
                     return Ok(());
@@ -386,7 +413,7 @@ impl PartPlan<'_> {
                 let score = |start: usize, out: &mut [f32]| {
                     for (i, o) in out.iter_mut().enumerate() {
                         *o = match view.row(start + i) {
-                            Ok(row) => Scoring::Ip.score(q.view(), row),
+                            Ok(row) => scoring.score(q.view(), row),
                             Err(_) => {
                                 damaged.store(true, std::sync::atomic::Ordering::Relaxed);
                                 0.0
@@ -558,6 +585,12 @@ fn queries<'r>(
             }
         ))
     };
+    if let QueryVectors::Text(_) = request.vectors {
+        return Err(Error::invalid(format!(
+            "query text searches the output field of a BM25 function; {}",
+            wrong_kind()
+        )));
+    }
     let drop_ratio = drop_ratio(&request.params)?;
     if drop_ratio.is_some() && f.dtype != DataType::SparseFloatVector {
         return Err(Error::invalid(format!(
@@ -610,15 +643,114 @@ fn queries<'r>(
             vectors
                 .iter()
                 .map(|v| {
-                    Ok(Query::Sparse(drop_small_terms(
-                        v,
-                        drop_ratio.unwrap_or(0.0),
-                    )?))
+                    Ok(Query::Sparse(
+                        drop_small_terms(v, drop_ratio.unwrap_or(0.0))?,
+                        Scoring::Ip,
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?
         }
         _ => return Err(wrong_kind()),
     })
+}
+
+impl CollectionView<'_> {
+    /// The BM25 queries of a search of field `c`, a BM25 function's output: each query text analyzed by the
+    /// function's analyzer (`analyzer_name` picks one of a multi-analyzer field's), its term frequencies
+    /// weighed by the collection's statistics for their terms (summed over the parts, less their deleted
+    /// rows), `drop_ratio_search` applied to the weights; scored with `bm25_k1`/`bm25_b` from the search
+    /// parameters, else the index's, else 1.2 and 0.75.
+    fn bm25_queries(
+        &self,
+        c: usize,
+        spec: Option<&IndexSpec>,
+        request: &SearchRequest,
+    ) -> Result<Vec<Query<'static>>> {
+        let field = &self.entry.schema.fields[c];
+        let texts = match &request.vectors {
+            QueryVectors::Text(texts) => texts,
+            _ => {
+                return Err(Error::invalid_code(
+                    1100,
+                    format!(
+                        "field '{}' is the output of a BM25 function: search it with query text \
+                         (data=[\"words to find\"]), not vectors",
+                        field.name
+                    ),
+                ))
+            }
+        };
+        if texts.is_empty() || texts.len() != request.nq {
+            return Err(Error::invalid(format!(
+                "search got {} query texts for {} queries",
+                texts.len(),
+                request.nq
+            )));
+        }
+        let full_text = FullText::of(&self.entry.schema)?;
+        let function = full_text
+            .function_of(c)
+            .ok_or_else(|| Error::Internal(format!("no BM25 function fills '{}'", field.name)))?;
+        let analyzer = function
+            .analyzer
+            .for_search(string_param(&request.params, "analyzer_name")?.as_deref())?;
+        let frequencies: Vec<SparseVector> = texts
+            .iter()
+            .map(|t| term_frequencies(analyzer.tokens(t).iter().map(|t| term_id(&t.text))))
+            .collect();
+        let mut terms: Vec<u32> = frequencies
+            .iter()
+            .flat_map(|f| f.indices().iter().copied())
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let stats = self.bm25_stats(c, &terms)?;
+        let index = ann::bm25_params(spec)?;
+        let k1 = ann::float_param(&request.params, "bm25_k1")?.unwrap_or(f64::from(index.k1));
+        let b = ann::float_param(&request.params, "bm25_b")?.unwrap_or(f64::from(index.b));
+        let scoring = Scoring::bm25(Bm25Params::new(k1, b)?, stats.avgdl())?;
+        let ratio = drop_ratio(&request.params)?.unwrap_or(0.0);
+        frequencies
+            .iter()
+            .map(|f| {
+                let weights = drop_small_terms(&stats.weigh_query(f.view()), ratio)?;
+                Ok(Query::Sparse(weights, scoring))
+            })
+            .collect()
+    }
+
+    /// The collection's BM25 statistics of field `c` for `terms`: each part's (from its BM25 index) less
+    /// its deleted rows' (the index's `stats` section).
+    fn bm25_stats(&self, c: usize, terms: &[u32]) -> Result<Bm25Stats> {
+        let mut total = Bm25Stats::default();
+        for part in &self.parts {
+            let t = part
+                .text
+                .iter()
+                .find(|t| t.field as usize == c && t.kind == TextIndex::SPARSE)
+                .ok_or_else(|| corrupt("a part lacks the BM25 index of its function output"))?;
+            let index = SparseIndexView::wrap(slice(self.image, &t.index)?, part.rows)?;
+            total.add(&index.stats_for(terms)?);
+            if let Some(s) = &t.stats {
+                let deleted = Bm25StatsView::wrap(slice(self.image, s)?)?.stats_for(terms)?;
+                total
+                    .subtract(&deleted)
+                    .map_err(|e| corrupt(format!("a part's deleted BM25 statistics: {e}")))?;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// A string search parameter (`analyzer_name`), if given.
+fn string_param(params: &[(String, String)], name: &str) -> Result<Option<String>> {
+    let Some((_, v)) = params.iter().rev().find(|(k, _)| k == name) else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<serde_json::Value>(v) {
+        Ok(serde_json::Value::String(s)) => Ok(Some(s)),
+        _ => Err(Error::invalid(format!("{name} must be a string, got {v}"))),
+    }
 }
 
 /// `drop_ratio_search` from the search parameters (Milvus's name), if given.

@@ -12,6 +12,7 @@ use crate::error::{Error, Result};
 use crate::format::{
     Catalog, CollectionEntry, PartitionEntry, DEFAULT_DATABASE, DEFAULT_PARTITION,
 };
+use crate::fulltext::{self, FullText};
 use crate::rowview::RowFilter;
 use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
@@ -40,21 +41,11 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
 }
 
 /// Everything create_collection checks of a schema by itself, in the same order: what
-/// `CollectionSchema.verify()` runs, so both raise the same error.
+/// `CollectionSchema.verify()` runs, so both raise the same error. Functions and analyzers first (pymilvus
+/// checks them on the client), then the fields.
 pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
-    schema.validate()?;
-    check_supported(schema)
-}
-
-/// Refuses what the schema asks for that covec cannot run yet, naming it: functions.
-fn check_supported(schema: &CollectionSchema) -> Result<()> {
-    if let Some(function) = schema.functions.first() {
-        return Err(Error::invalid(format!(
-            "function '{}': schema functions (BM25) are not supported by covec yet",
-            function.name
-        )));
-    }
-    Ok(())
+    fulltext::validate(schema)?;
+    schema.validate()
 }
 
 fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
@@ -231,6 +222,7 @@ pub fn plan_write(
         .partition(DEFAULT_PARTITION)
         .ok_or_else(|| Error::Internal("collection without its default partition".into()))?
         .id;
+    let full_text = FullText::of(schema)?;
     let mut next_auto_id = view.entry().next_auto_id;
     let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
@@ -260,7 +252,7 @@ pub fn plan_write(
             },
             _ => None,
         };
-        let new = match base {
+        let mut new = match base {
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
@@ -276,6 +268,8 @@ pub fn plan_write(
                 for (c, v) in given.into_iter().enumerate() {
                     values.push(if c == pk_col {
                         pk_value.clone()
+                    } else if schema.fields[c].is_function_output {
+                        Value::Null
                     } else {
                         fill(&schema.fields[c], v, &zone)?
                     });
@@ -287,6 +281,8 @@ pub fn plan_write(
                 }
             }
         };
+        // Function outputs follow the row's final input (a partial upsert may change the text or not).
+        full_text.compute_outputs(&mut new.values);
         latest.insert(pk.clone(), batch.len());
         batch.push(new);
         ids.push(pk);
@@ -313,7 +309,7 @@ pub fn plan_delete(
     let view = snap.collection(name)?;
     let doomed: HashSet<RowId> = match which {
         Deletion::Ids(ids) => ids.iter().filter_map(|pk| view.find(pk)).collect(),
-        Deletion::Filter(f) => view.matching(f).into_iter().collect(),
+        Deletion::Filter(f) => view.matching(f)?.into_iter().collect(),
     };
     let n = doomed.len() as u64;
     if n == 0 {

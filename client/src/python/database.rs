@@ -11,6 +11,7 @@ use super::convert::{
     pks_to_py, query_vectors, rows_to_py, to_pks, to_rows,
 };
 use super::errors::{invalid, run, run_in, Call};
+use crate::text::term_id;
 use crate::{Db, OpenOptions, Row, SearchRequest};
 
 /// Resolves the shm group argument: a gid or a group name.
@@ -33,6 +34,9 @@ fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<O
         Err(e) => Err(invalid(py, format!("cannot look up group '{name}': {e}"))),
     }
 }
+
+/// A token as `run_analyzer` returns it: (token, start_offset, end_offset, position, position_length, hash).
+type AnalyzedToken = (String, usize, usize, usize, usize, u32);
 
 /// `Database(path, shm_dir, use_segment, group)`'s arguments, as `__reduce__` returns them.
 type OpenArgs = (PathBuf, PathBuf, bool, Option<u32>);
@@ -289,6 +293,36 @@ impl Database {
             out.append(hits_to_py(py, hits, &params, pk, keep_pk)?)?;
         }
         Ok(out)
+    }
+
+    /// Each text's tokens as (token, start_offset, end_offset, position, position_length, hash): by
+    /// `analyzer_params` (JSON text; None: standard) or, with `collection`, by its field `field`'s analyzer.
+    #[pyo3(signature = (texts, analyzer_params=None, collection=None, field=None, analyzer_names=Vec::new()))]
+    fn run_analyzer(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        analyzer_params: Option<String>,
+        collection: Option<String>,
+        field: Option<String>,
+        analyzer_names: Vec<String>,
+    ) -> PyResult<Vec<Vec<AnalyzedToken>>> {
+        let target = collection.as_deref().zip(field.as_deref());
+        let tokens = run(py, || {
+            self.db
+                .run_analyzer(&texts, analyzer_params.as_deref(), target, &analyzer_names)
+        })?;
+        Ok(tokens
+            .into_iter()
+            .map(|ts| {
+                ts.into_iter()
+                    .map(|t| {
+                        let hash = term_id(&t.text);
+                        (t.text, t.start, t.end, t.position, t.position_length, hash)
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {

@@ -187,9 +187,9 @@ fn sparse_rows<'v>(values: &[&'v Value]) -> Vec<SparseRef<'v>> {
         .collect()
 }
 
-/// The inverted index section (IP) over a sparse field's `values` in stored order: built from the
-/// column section they encode to, as `encode` stores it.
-pub(super) fn sparse_index(values: &[&Value]) -> Result<Vec<u8>> {
+/// The inverted index section by `metric` over a sparse field's `values` in stored order: built from
+/// the column section they encode to, as `encode` stores it.
+pub(super) fn sparse_index(values: &[&Value], metric: SparseMetric) -> Result<Vec<u8>> {
     let column = encode_column(&sparse_rows(values))?;
     // The column is read in place, 8-byte aligned, as a mapped section is.
     let mut words = vec![0u64; column.len().div_ceil(8)];
@@ -202,7 +202,7 @@ pub(super) fn sparse_index(values: &[&Value]) -> Result<Vec<u8>> {
     // `column` in order on this little-endian target; u8 has no alignment or validity needs.
     let aligned = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), column.len()) };
     let view = SparseColumnView::wrap(aligned, values.len())?;
-    build_index(&view, SparseMetric::Ip)
+    build_index(&view, metric)
 }
 
 fn fixed_column(data: Vec<u8>, b: &mut CommitBuilder) -> Column {
@@ -414,6 +414,11 @@ impl<'a> ColView<'a> {
             data: ColData::Absent(default_ref(f).unwrap_or(ValueRef::Null)),
             validity: None,
         }
+    }
+
+    /// Whether the field was added after the part was written: no column, every row reads as the default.
+    pub(in crate::engine) fn is_absent(&self) -> bool {
+        matches!(self.data, ColData::Absent(_))
     }
 
     /// The value at `row`; None when the bytes are damaged.

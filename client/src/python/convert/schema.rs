@@ -7,23 +7,36 @@ use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 use super::{json_to_py, to_json};
 use crate::python::errors::{invalid, param_error, to_py_err, type_name};
+use crate::schema::{FunctionKind, FunctionSpec};
 use crate::{
     CollectionInfo, CollectionSchema, DataType, DefaultValue, Error, FieldSchema, IndexSpec,
 };
 
 /// Field parameters that change nothing covec stores or answers, accepted as Milvus accepts them:
 /// partition and clustering keys only place rows (covec has one partition), mmap and warmup tune a
-/// server's memory, analyzers and text match serve features whose own calls covec refuses.
-const ACCEPTED_FIELD_PARAMS: [&str; 8] = [
+/// server's memory.
+const ACCEPTED_FIELD_PARAMS: [&str; 4] = [
     "is_partition_key",
     "is_clustering_key",
     "mmap_enabled",
     "warmup",
+];
+
+/// Field parameters kept as type parameters: analysis and text match (the full-text features read them).
+const TYPE_PARAMS: [&str; 4] = [
     "enable_analyzer",
     "enable_match",
     "analyzer_params",
     "multi_analyzer_params",
 ];
+
+/// A type parameter's value as pymilvus sends it to a server: a string as it is, anything else as JSON.
+fn type_param_text(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Ok(to_json(value)?.to_string()),
+    }
+}
 
 fn attr<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
     let value = obj.getattr_opt(name)?;
@@ -41,7 +54,7 @@ fn attr_str(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
 /// A positive integer parameter, as Milvus takes it: 128 or "128".
 fn uint_param(field: &str, key: &str, value: &Bound<'_, PyAny>) -> PyResult<u32> {
     let parsed = match value.cast::<PyString>() {
-        Ok(s) => s.to_str()?.trim().parse::<u32>().ok(),
+        Ok(s) => s.to_cow()?.trim().parse::<u32>().ok(),
         Err(_) => value.extract::<u32>().ok(),
     };
     parsed.ok_or_else(|| {
@@ -62,29 +75,94 @@ pub(crate) fn collection_schema(obj: &Bound<'_, PyAny>) -> PyResult<CollectionSc
             format!("schema must be a CollectionSchema, got {}", type_name(obj)),
         ));
     };
-    for (part, feature) in [
-        ("functions", "BM25 and embedding functions"),
-        ("struct_fields", "struct fields"),
-    ] {
-        if let Some(items) = attr(obj, part)? {
-            if items.len()? > 0 {
-                return Err(param_error(
-                    py,
-                    format!("schema {part} ({feature}) are not supported by covec yet"),
-                ));
-            }
+    if let Some(items) = attr(obj, "struct_fields")? {
+        if items.len()? > 0 {
+            return Err(param_error(
+                py,
+                "schema struct_fields (struct fields) are not supported by covec yet",
+            ));
         }
     }
     let auto_id = attr_bool(obj, "auto_id")?;
-    let fields = fields
+    let mut fields = fields
         .try_iter()?
         .map(|f| field_schema(&f?, auto_id))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(CollectionSchema::new(
+    let functions = match attr(obj, "functions")? {
+        Some(items) => items
+            .try_iter()?
+            .map(|f| function(&f?))
+            .collect::<PyResult<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    // As pymilvus's add_function marks them: a function fills its output fields.
+    for f in &mut fields {
+        f.is_function_output |= functions
+            .iter()
+            .any(|func| func.output_fields.contains(&f.name));
+    }
+    let mut schema = CollectionSchema::new(
         fields,
         attr_str(obj, "description")?,
         attr_bool(obj, "enable_dynamic_field")?,
-    ))
+    );
+    schema.functions = functions;
+    Ok(schema)
+}
+
+/// pymilvus's `Function` (name, type, input and output field names, params) -> the engine's. Only BM25
+/// (FunctionType 1) runs in a schema; the others are refused by name.
+fn function(obj: &Bound<'_, PyAny>) -> PyResult<FunctionSpec> {
+    let py = obj.py();
+    let name = attr_str(obj, "name")?;
+    let kind = attr(obj, "type")?.ok_or_else(|| {
+        param_error(
+            py,
+            format!("schema function {name:?} has no type; pass pymilvus's Function"),
+        )
+    })?;
+    let kind = match kind.extract::<i64>() {
+        Ok(1) => FunctionKind::Bm25,
+        _ => {
+            let shown = kind
+                .getattr_opt("name")?
+                .map_or_else(|| kind.to_string(), |n| n.to_string());
+            return Err(to_py_err(
+                py,
+                Error::invalid_code(
+                    1100,
+                    format!(
+                        "function {name:?} of type {shown} is not supported by covec: schemas run BM25 \
+                         functions only"
+                    ),
+                ),
+            ));
+        }
+    };
+    let names = |attr_name: &str| -> PyResult<Vec<String>> {
+        match attr(obj, attr_name)? {
+            Some(v) if v.is_instance_of::<PyString>() => Ok(vec![v.extract()?]),
+            Some(v) => v.extract(),
+            None => Ok(Vec::new()),
+        }
+    };
+    let params = match attr(obj, "params")? {
+        Some(p) => p
+            .cast_into::<PyDict>()
+            .map_err(|_| param_error(py, "The parameters of the function should be a dictionary."))?
+            .iter()
+            .map(|(k, v)| Ok((k.extract::<String>()?, to_json(&v)?.to_string())))
+            .collect::<PyResult<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(FunctionSpec {
+        name,
+        description: attr_str(obj, "description")?,
+        kind,
+        input_fields: names("input_field_names")?,
+        output_fields: names("output_field_names")?,
+        params,
+    })
 }
 
 fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
@@ -108,6 +186,7 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     field.is_primary = is_primary;
     field.auto_id = attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id);
     field.nullable = attr_bool(obj, "nullable")?;
+    field.is_function_output = attr_bool(obj, "is_function_output")?;
     // pymilvus keeps an ARRAY's element type as an attribute; covec's FieldSchema among its params.
     if let (DataType::Array, Some(element)) = (dtype, attr(obj, "element_type")?) {
         field.element_type = Some(element_type(&field.name, &element)?);
@@ -138,6 +217,13 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
                 }
                 "dim" | "max_length" | "max_capacity" | "element_type" => {}
                 k if ACCEPTED_FIELD_PARAMS.contains(&k) => {}
+                k if TYPE_PARAMS.contains(&k) => {
+                    if !value.is_none() {
+                        field
+                            .type_params
+                            .push((k.to_string(), type_param_text(&value)?));
+                    }
+                }
                 k => {
                     return Err(param_error(
                         py,
@@ -176,11 +262,11 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
         if which.is_none() {
             return Ok(None);
         }
-        value = value.getattr(which.cast::<PyString>()?.to_str()?)?;
+        value = value.getattr(which.cast::<PyString>()?.to_cow()?)?;
     }
     if matches!(field.dtype, DataType::Json | DataType::Array) {
         let text = match value.cast::<PyString>() {
-            Ok(s) => s.to_str()?.to_string(),
+            Ok(s) => s.to_cow()?.to_string(),
             Err(_) => to_json(&value)?.to_string(),
         };
         return Ok(Some(DefaultValue::JsonText(text)));
@@ -192,7 +278,7 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
     } else if let Ok(x) = value.extract::<f64>() {
         DefaultValue::Float(x)
     } else if let Ok(s) = value.cast::<PyString>() {
-        DefaultValue::Str(s.to_str()?.to_string())
+        DefaultValue::Str(s.to_cow()?.to_string())
     } else {
         return Err(param_error(
             obj.py(),
