@@ -10,7 +10,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(CURDIR)/target/tools/bin:$(PATH)
 export PYO3_PYTHON := $(VPY)
 
-.PHONY: demo test lint rust-test neon-test py-test bench-test frameworks-test fuzz conformance dev daemon wheel bench \
+.PHONY: demo test lint rust-test neon-test py-test bench-test frameworks-test fuzz conformance dev daemon wheel bench bench-commits \
 	clean-venv
 
 $(VENV)/.base: pyproject.toml
@@ -149,6 +149,12 @@ test: lint rust-test neon-test py-test bench-test frameworks-test fuzz conforman
 bench: dev daemon $(VENV)/.test
 	$(VPY) -m pip install -q --disable-pip-version-check matplotlib
 	$(VPY) bench/run.py
+
+# Commit latency and reader stall against db size (docs/benchmarks.md, "Commits"): 10k, 100k and 1M rows; the
+# 1M db's HNSW build takes about half an hour the first time (kept in bench/out/commits/ for later runs).
+bench-commits: dev $(VENV)/.test
+	$(VPY) -m pip install -q --disable-pip-version-check matplotlib
+	$(VPY) bench/commits.py --doc
 
 clean-venv:
 	rm -rf $(VENV) $(WHEEL_VENV) $(FRAMEWORK_VENVS)

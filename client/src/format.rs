@@ -182,7 +182,7 @@ pub fn decode_meta(b: &[u8]) -> Option<MetaSlot> {
 }
 
 /// Checks that a slot's numbers describe a possible image of a file of `file_len` bytes.
-fn meta_is_plausible(m: &MetaSlot, file_len: u64) -> bool {
+pub fn meta_is_plausible(m: &MetaSlot, file_len: u64) -> bool {
     let catalog_end = m.catalog_offset.checked_add(m.catalog_len);
     m.committed_len >= HEADER_LEN
         && m.committed_len <= file_len
@@ -443,6 +443,13 @@ impl Catalog {
             .iter()
             .filter(move |a| a.collection == id)
             .map(|a| a.alias.as_str())
+    }
+
+    /// What a generation with this catalog (encoded in `catalog_len` bytes) keeps when compacted: the
+    /// header, every section it references and the catalog (`MetaSlot::live_bytes`).
+    pub fn live_bytes(&self, catalog_len: u64) -> u64 {
+        let sections: u64 = self.sections().map(|s| s.len).sum();
+        HEADER_LEN + sections + catalog_len
     }
 
     /// Every section the catalog references.

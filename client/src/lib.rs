@@ -27,6 +27,7 @@ mod fulltext;
 mod geometry;
 mod hnsw;
 mod kernels;
+mod random;
 mod rowview;
 mod schema;
 mod search_params;

@@ -166,13 +166,13 @@ class Database:
     ) -> List[List[Tuple[str, int, int, int, int, int]]]:
         """Each text's tokens as (token, start_offset, end_offset, position, position_length, hash)."""
     def status(self) -> Dict[str, Any]:
-        """{"path", "generation", "segment", "loaded_by", "mapped_bytes"}."""
+        """{"path", "generation", "segment", "loaded_by", "mapped_bytes", "live_bytes"}."""
 
 def sweep(shm_dir: Optional[str] = None) -> Dict[str, int]:
     """Frees dead processes' slots and unlinks segments nobody holds."""
 
 def segment_status(shm_dir: Optional[str] = None) -> List[Dict[str, Any]]:
-    """[{db_id, segments: [{generation, bytes}], slots: [{pid, generation, count}]}]."""
+    """[{db_id, segments: [{name, generations, bytes, length}], slots: [{pid, generation, count}]}]."""
 
 def verify(path: str) -> int:
     """Checks every checksum of a db file; returns the generation checked."""

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use super::part::{self, PartView, StoredRow};
 use super::{ann, catalog, coerce, corrupt, route, OutputFields, Scope, IMAGE_NAME};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
@@ -32,8 +32,19 @@ impl<'a> Snapshot<'a> {
     /// `open`, naming `path` in errors.
     pub fn open_at(image: &'a [u8], path: &Path) -> Result<Snapshot<'a>> {
         let (_, meta) = format::decode_header(image, image.len() as u64, path)?;
+        Snapshot::open_root(image, meta, path)
+    }
+
+    /// The generation whose root is `meta`, over an image that holds it at the db file's offsets (a
+    /// segment, whose first page is not a db header, or a file map). `meta.live_bytes` is recomputed
+    /// from the catalog.
+    pub fn open_root(image: &'a [u8], mut meta: MetaSlot, path: &Path) -> Result<Snapshot<'a>> {
+        if !format::meta_is_plausible(&meta, image.len() as u64) {
+            return Err(Error::corrupt(path, "generation root outside the image"));
+        }
         let cat = &image[meta.catalog_offset as usize..meta.committed_len as usize];
         let catalog = format::decode_catalog(cat, meta.catalog_xxh3, meta.committed_len, path)?;
+        meta.live_bytes = catalog.live_bytes(meta.catalog_len);
         Ok(Snapshot {
             image: &image[..meta.committed_len as usize],
             catalog: Arc::new(catalog),

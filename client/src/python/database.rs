@@ -608,6 +608,7 @@ impl Database {
         dict.set_item("segment", status.segment)?;
         dict.set_item("loaded_by", status.loaded_by)?;
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
+        dict.set_item("live_bytes", status.live_bytes)?;
         Ok(dict)
     }
 }
