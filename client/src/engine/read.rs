@@ -364,13 +364,17 @@ impl<'a> CollectionView<'a> {
         };
         let mut out = Vec::new();
         for pi in 0..self.parts.len() {
+            if self.part_scope(pi) == PartScope::Skip {
+                continue;
+            }
             let text = self.text_answers(pi, f)?;
             out.extend(self.part_live_rows(pi).filter(|&id| {
-                f.matches(&RowRef {
-                    view: self,
-                    id,
-                    text: &text,
-                })
+                self.in_scope(id)
+                    && f.matches(&RowRef {
+                        view: self,
+                        id,
+                        text: &text,
+                    })
             }));
         }
         Ok(out)
