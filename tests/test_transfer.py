@@ -138,12 +138,17 @@ def test_round_trip_through_a_server_keeps_every_row_schema_and_index(tmp_path, 
     assert [[(h["id"], h["entity"]) for h in q] for q in got] == [[(h["id"], h["entity"]) for h in q] for q in expected]
 
 
+def without_id(description):
+    return {k: v for k, v in description.items() if k != "collection_id"}
+
+
 def test_a_copy_between_covec_dbs_keeps_index_build_parameters_and_descriptions(tmp_path, shm_dir):
     names = make_source(tmp_path / "a.db", "params", rows=200)
     source, target = MilvusClient(str(tmp_path / "a.db")), MilvusClient(str(tmp_path / "b.db"))
     _transfer.copy(source, target, batch=64, quiet=True)
     for name in names:
-        assert target.describe_collection(name) == source.describe_collection(name)
+        # Collection ids are the target db's own.
+        assert without_id(target.describe_collection(name)) == without_id(source.describe_collection(name))
         for index in source.list_indexes(name):
             assert target.describe_index(name, index) == source.describe_index(name, index)
         assert covec_rows(target, name) == covec_rows(source, name)
@@ -357,7 +362,7 @@ def test_field_kinds_round_trip_through_a_server_once_covec_has_them(kind, tmp_p
     assert as_kept(MilvusClient(back).describe_collection(name), kept) == as_kept(source.describe_collection(name), kept)
     direct = MilvusClient(str(tmp_path / "direct.db"))
     _transfer.copy(source, direct, [name], quiet=True)
-    assert direct.describe_collection(name) == source.describe_collection(name)
+    assert without_id(direct.describe_collection(name)) == without_id(source.describe_collection(name))
     assert covec_rows(direct, name) == covec_rows(source, name)
 
 

@@ -181,3 +181,4 @@ class AsyncMilvusClient:
         )
 
     hybrid_search = _on_pool(MilvusClient.hybrid_search)
+    run_analyzer = _on_pool(MilvusClient.run_analyzer)

@@ -659,9 +659,7 @@ class MilvusClient:
             raise ParamError(message="run_analyzer(): analyzer_params must be a dict or JSON text")
         single = isinstance(texts, str)
         names = [analyzer_names] if isinstance(analyzer_names, str) else list(analyzer_names or [])
-        tokens = self._call(
-            collection_name,
-            self._database.run_analyzer,
+        tokens = self._database.run_analyzer(
             [texts] if single else list(texts),
             analyzer_params,
             self._db_of(kwargs),

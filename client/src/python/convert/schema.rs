@@ -469,7 +469,7 @@ pub(crate) fn describe_collection<'py>(
     out.set_item("num_shards", 1)?;
     out.set_item("description", &schema.description)?;
     out.set_item("fields", fields)?;
-    out.set_item("functions", PyList::empty(py))?;
+    out.set_item("functions", functions_to_py(py, &schema.functions)?)?;
     out.set_item("aliases", PyList::new(py, &info.aliases)?)?;
     out.set_item("collection_id", info.id)?;
     out.set_item("consistency_level", 0)?;
@@ -524,4 +524,36 @@ pub(crate) fn describe_index<'py>(
     out.set_item("pending_index_rows", pending)?;
     out.set_item("state", "Finished")?;
     Ok(Some(out))
+}
+
+/// describe_collection's `functions`, in pymilvus's shape (`Function.construct_from_dict` reads it back).
+fn functions_to_py<'py>(
+    py: Python<'py>,
+    functions: &[FunctionSpec],
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for f in functions {
+        let d = PyDict::new(py);
+        d.set_item("name", &f.name)?;
+        d.set_item("description", &f.description)?;
+        // Milvus's FunctionType numbers.
+        d.set_item(
+            "type",
+            match f.kind {
+                FunctionKind::Bm25 => 1,
+            },
+        )?;
+        d.set_item("input_field_names", &f.input_fields)?;
+        d.set_item("output_field_names", &f.output_fields)?;
+        let params = PyDict::new(py);
+        for (key, value) in &f.params {
+            match serde_json::from_str::<serde_json::Value>(value) {
+                Ok(json) => params.set_item(key, json_to_py(py, &json)?)?,
+                Err(_) => params.set_item(key, value)?,
+            }
+        }
+        d.set_item("params", params)?;
+        out.append(d)?;
+    }
+    Ok(out)
 }
