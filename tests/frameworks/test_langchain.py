@@ -258,12 +258,14 @@ def test_array_metadata(tmp_path):
 # --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
 
 
-def test_collection_properties_need_issue_17(tmp_path):
+def test_a_ttl_property_is_refused(tmp_path):
+    # covec keeps collection properties, but stores no per-row insert time to expire rows by: it refuses the TTL
+    # rather than keep rows a server would drop.
     def scenario(path):
         store = filled_store(path, collection_properties={"collection.ttl.seconds": 86400})
         return docs(store.similarity_search(QUERIES[0], k=3))
 
-    lite_answers_covec_raises(tmp_path, scenario, "collection properties")
+    lite_answers_covec_raises(tmp_path, scenario, "collection.ttl.seconds")
 
 
 def test_bm25_full_text_search_needs_issue_18(tmp_path):
@@ -284,7 +286,8 @@ def test_bm25_full_text_search_needs_issue_18(tmp_path):
         )
         return docs(store.similarity_search("shared memory", k=3))
 
-    lite_answers_covec_raises(tmp_path, scenario, "functions")
+    # BM25 functions work (test_fulltext); a store over two vector fields searches with hybrid_search (issue 18).
+    lite_answers_covec_raises(tmp_path, scenario, "hybrid search")
 
 
 def test_two_embeddings_hybrid_search_needs_issue_18(tmp_path):

@@ -64,8 +64,9 @@ class FieldSchema:
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.nullable = bool(kwargs.pop("nullable", False))
         self.default_value = kwargs.pop("default_value", None)
-        # Set by CollectionSchema.add_function: a function fills this field (never given on insert).
-        self.is_function_output = False
+        # A function fills this field (never given on insert): set by pymilvus's keyword, as frameworks pass it,
+        # or by CollectionSchema.add_function.
+        self.is_function_output = bool(kwargs.pop("is_function_output", False))
         # dim, max_length and the rest (is_partition_key, ...) as given: the native side reads and checks them.
         self.params = {k: v for k, v in kwargs.items() if v is not None}
 
