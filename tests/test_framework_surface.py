@@ -74,8 +74,9 @@ def test_create_schema_honours_primary_field_and_refuses_unknown_keywords(client
         covec.MilvusClient.create_schema(enable_namespace=True)
 
 
-def test_a_function_output_field_is_refused_by_name(client):
+def test_a_function_output_field_without_its_function_is_refused_by_name(client):
     s = schema()
     s.add_field("sparse", DataType.FLOAT_VECTOR, dim=DIM, is_function_output=True)
-    with pytest.raises(ParamError, match="field 'sparse': parameter 'is_function_output' is not supported"):
+    with pytest.raises(MilvusException, match="function output field sparse has no producer") as e:
         client.create_collection("docs", schema=s)
+    assert e.value.code == 1100 and client.list_collections() == []
