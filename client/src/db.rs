@@ -9,12 +9,13 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
-use crate::engine::{self, Deletion, Hit, OutputFields, SearchRequest, Snapshot, WriteMode};
+use crate::engine::{
+    self, Deletion, Hit, HybridRequest, OutputFields, SearchRequest, Snapshot, WriteMode,
+};
 use crate::error::{Error, Result};
-use crate::filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
 use crate::format::Catalog;
-use crate::rowview::RowFilter;
+use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, IndexSpec};
 use crate::segment;
 use crate::store::{self, CommitBuilder, Writer};
@@ -62,12 +63,6 @@ fn shared_inner(canonical: &Path, options: &OpenOptions) -> Result<Arc<Inner>> {
     reg.retain(|_, w| w.strong_count() > 0);
     reg.insert(canonical.to_path_buf(), Arc::downgrade(&inner));
     Ok(inner)
-}
-
-/// The compiled filter, or None when it accepts every row (so the engine can skip evaluating it).
-fn compile_filter(filter: &str, schema: &CollectionSchema) -> Result<Option<Box<dyn RowFilter>>> {
-    let predicate = filter::compile(filter, schema)?;
-    Ok((!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>))
 }
 
 pub struct Db {
@@ -291,12 +286,15 @@ impl Db {
         })
     }
 
-    // Reads, from the current generation.
+    // Reads, each from the generation current when it starts (`pin`).
+    /// The current generation, held: reads through it see this generation until it is dropped,
+    /// whatever is committed meanwhile (iterators keep one from first page to last).
+    pub fn pin(&self) -> Result<Pinned> {
+        Ok(Pinned::new(self.current()?))
+    }
     /// Rows for these keys, in the order asked; missing keys are left out.
     pub fn get(&self, collection: &str, ids: &[Pk], output: &OutputFields) -> Result<Vec<Row>> {
-        let cur = self.current()?;
-        let snap = cur.snapshot();
-        snap.collection(collection)?.get(ids, output)
+        self.pin()?.get(collection, ids, output)
     }
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
     pub fn query(
@@ -307,25 +305,21 @@ impl Db {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
-        let cur = self.current()?;
-        let snap = cur.snapshot();
-        let view = snap.collection(collection)?;
-        let f = compile_filter(filter, view.schema())?;
-        view.query(f.as_deref(), output, limit, offset)
+        self.pin()?.query(collection, filter, output, limit, offset)
     }
     pub fn count(&self, collection: &str, filter: &str) -> Result<u64> {
-        let cur = self.current()?;
-        let snap = cur.snapshot();
-        let view = snap.collection(collection)?;
-        let f = compile_filter(filter, view.schema())?;
-        Ok(view.count(f.as_deref()))
+        self.pin()?.count(collection, filter)
     }
     /// One list of hits per query vector, best first.
     pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {
-        let cur = self.current()?;
-        let snap = cur.snapshot();
-        let view = snap.collection(collection)?;
-        let f = compile_filter(&request.filter, view.schema())?;
-        view.search(request, f.as_deref())
+        self.pin()?.search(collection, request)
+    }
+    /// Several searches on one generation, merged by a reranker: one list of hits per query vector.
+    pub fn hybrid_search(
+        &self,
+        collection: &str,
+        request: &HybridRequest,
+    ) -> Result<Vec<Vec<Hit>>> {
+        self.pin()?.hybrid_search(collection, request)
     }
 }

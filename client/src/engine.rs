@@ -4,7 +4,8 @@
 //! | module    | concern                                                                                |
 //! |-----------|----------------------------------------------------------------------------------------|
 //! | `read`    | `Snapshot` (a generation's catalog over its image), `CollectionView`: get, query, count |
-//! | `search`  | search: each part planned once per call (filter, graph or exact scan), top-k            |
+//! | `search`  | search: each part planned once per call (filter, graph or exact scan), range bounds, an iterator's cursor, top-k, grouping |
+//! | `rerank`  | boosts, the merge of a hybrid search's routes (RRF, weighted, decay), the page cut      |
 //! | `part`    | the part codec: rows encoded into a part's sections, sections decoded as views          |
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
 //! | `write`   | `plan_*`: a mutation as the next catalog                                                 |
@@ -21,11 +22,16 @@ mod merge;
 mod part;
 mod read;
 mod request;
+mod rerank;
 mod search;
 mod write;
 
 pub use read::{CollectionView, RowId, Snapshot};
-pub use request::{Hit, OutputFields, SearchRequest};
+pub use request::{
+    Boost, Combine, Decay, DecayFunction, GroupBy, Hit, HybridRequest, Merge, OutputFields, Range,
+    Rerank, ScoreMode, SearchRequest,
+};
+pub use search::Cursor;
 pub use write::{
     plan_create_collection, plan_create_index, plan_delete, plan_drop_collection, plan_drop_index,
     plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,

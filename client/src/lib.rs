@@ -24,6 +24,7 @@ mod follow;
 mod format;
 mod hnsw;
 mod kernels;
+mod pin;
 mod rowview;
 mod schema;
 mod search_params;
@@ -36,13 +37,17 @@ mod value;
 mod python;
 
 pub use db::{CollectionInfo, Db};
-pub use engine::{Hit, OutputFields, SearchRequest};
+pub use engine::{
+    Boost, Combine, Cursor, Decay, DecayFunction, GroupBy, Hit, HybridRequest, Merge, OutputFields,
+    Range, Rerank, ScoreMode, SearchRequest,
+};
 pub use error::{ClientCheck, Error, Result};
 pub use follow::{DbStatus, Follower, OpenOptions};
+pub use pin::{Pinned, QueryIter, SearchIter};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
-pub use search_params::SearchParams;
+pub use search_params::{rerank_of, SearchParams};
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).

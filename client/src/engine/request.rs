@@ -1,4 +1,5 @@
-//! What a read asks for (`OutputFields`, `SearchRequest`) and what a search answers (`Hit`).
+//! What a read asks for (`OutputFields`, `SearchRequest`, `HybridRequest`, `Rerank`) and what a search
+//! answers (`Hit`).
 
 use crate::schema::Metric;
 use crate::value::{Pk, Row};
@@ -12,14 +13,15 @@ pub struct OutputFields {
     pub all: bool,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct SearchRequest {
-    /// The vector field to search; None: the collection's only vector field.
+    /// The vector field to search; None: the collection's first vector field.
     pub anns_field: Option<String>,
     /// `nq` query vectors, each of the field's dimension, one after another.
     pub vectors: Vec<f32>,
     pub nq: usize,
     pub limit: usize,
+    /// Hits skipped before `limit` are returned (groups, when grouping).
     pub offset: usize,
     /// Milvus filter expression; empty for none.
     pub filter: String,
@@ -28,6 +30,115 @@ pub struct SearchRequest {
     pub metric: Option<Metric>,
     /// Search parameters (ef, ...), values JSON-encoded.
     pub params: Vec<(String, String)>,
+    /// Range search bounds (`radius`, `range_filter`).
+    pub range: Range,
+    /// Grouping search (`group_by_field`, `group_size`, `strict_group_size`).
+    pub group_by: Option<GroupBy>,
+    /// Boost and decay functions (`ranker=`); None: hits in distance order.
+    pub rerank: Option<Rerank>,
+}
+
+/// Range search bounds, as Milvus reads `radius` and `range_filter`. A hit lies strictly inside
+/// `radius` and no closer than `range_filter`: L2 keeps `range_filter <= d < radius`; IP and COSINE
+/// keep `radius < s <= range_filter` (larger is closer). Either may be absent.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Range {
+    pub radius: Option<f32>,
+    pub range_filter: Option<f32>,
+}
+
+/// Grouping search: the best `limit` groups of rows sharing a value of `field`, each with its best
+/// `size` rows; with `strict`, only groups that have `size` rows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupBy {
+    pub field: String,
+    pub size: usize,
+    pub strict: bool,
+}
+
+/// A multi-vector search: each request searched on its own (its field, filter, limit, parameters), the
+/// routes merged by `rerank`, then grouped or cut to `offset` + `limit`.
+#[derive(Debug, Clone, Default)]
+pub struct HybridRequest {
+    pub requests: Vec<SearchRequest>,
+    pub rerank: Rerank,
+    pub limit: usize,
+    pub offset: usize,
+    pub output: OutputFields,
+    pub group_by: Option<GroupBy>,
+}
+
+/// Milvus's rerank functions (a `FunctionScore`): boosts applied to each route's candidates (Milvus's
+/// L0 stage), then how routes merge and what multiplies the merged score (its L2 stage).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Rerank {
+    pub boosts: Vec<Boost>,
+    /// How a matching boost's weight changes a score (`boost_mode`).
+    pub boost_mode: Combine,
+    /// How the weights of several matching boosts combine (`function_mode`).
+    pub function_mode: Combine,
+    /// None: a search keeps its one route's order (boosted); a hybrid search needs one.
+    pub merge: Option<Merge>,
+}
+
+/// `Multiply` or `Sum`, as Milvus's FunctionScore `boost_mode` and `function_mode` take them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Combine {
+    #[default]
+    Multiply,
+    Sum,
+}
+
+/// A boost ranker: rows matching `filter` (every row without one) have their score combined with
+/// `weight`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Boost {
+    pub name: String,
+    pub filter: Option<String>,
+    pub weight: f64,
+}
+
+/// How the routes of a hybrid search merge into one score per row.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Merge {
+    /// Reciprocal rank fusion: the sum over routes of `1 / (k + rank)`, rank counted from 1.
+    Rrf { k: f64 },
+    /// The weighted sum of each route's score; with `norm_score`, each score first mapped into [0, 1]
+    /// by its metric's normalisation.
+    Weighted { weights: Vec<f64>, norm_score: bool },
+    /// The routes' scores merged by `mode` (max, sum or avg), then multiplied by `decay` of the row's
+    /// value of `field`.
+    Decay {
+        field: String,
+        decay: Decay,
+        mode: ScoreMode,
+        norm_score: bool,
+    },
+}
+
+/// How a decay reranker merges several routes' scores of one row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ScoreMode {
+    Max,
+    Sum,
+    Avg,
+}
+
+/// A decay curve: 1 within `offset` of `origin`, `decay` at `scale` beyond that, falling as `function`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Decay {
+    pub function: DecayFunction,
+    pub origin: f64,
+    pub scale: f64,
+    pub offset: f64,
+    pub decay: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DecayFunction {
+    Gauss,
+    Exp,
+    Linear,
 }
 
 #[derive(Debug, Clone, PartialEq)]

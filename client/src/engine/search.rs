@@ -1,109 +1,121 @@
-//! Search: planning each part once per call (which rows may be hits, graph walk or exact scan), the
-//! exact scan (blocked, split across cores when large), and the top-k merge of every part's best.
+//! Search: one vector field's search resolved once per call (`VectorSearch`: the field, its metric and
+//! each part's plan, the filter evaluated once), then per query vector the best rows inside a `Band`
+//! (range search bounds, an iterator's cursor), found by graph walks where parts have graphs and by exact
+//! scans (blocked, split across cores when large) elsewhere; grouping search on top; and the top-k merge.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use super::part::{bit, slice};
 use super::read::RowRef;
-use super::{ann, cores, corrupt, CollectionView, Hit, RowId, SearchRequest};
+use super::{ann, cores, corrupt, CollectionView, GroupBy, Hit, Range, RowId, SearchRequest};
 use crate::error::{Error, Result};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
 use crate::kernels::{dot, dot_many, inv_norm, l2_many, l2_squared};
-use crate::rowview::RowFilter;
-use crate::schema::{IndexKind, Metric};
+use crate::rowview::{RowFilter, ValueRef};
+use crate::schema::{DataType, IndexKind, Metric};
+
+/// Milvus's error code for an invalid parameter (`merr.ErrParameterInvalid`).
+const PARAMETER_INVALID: i32 = 1100;
+
+/// A grouping search first asks for this many candidates per wanted row (Milvus Lite asks 3x), then
+/// doubles until the groups are settled.
+const GROUP_FETCH: usize = 3;
 
 impl CollectionView<'_> {
-    /// The best `limit` hits after `offset` per query vector, best first: graph walks in parts with a
-    /// graph, exact scans elsewhere. `request.filter` is not read: the caller compiles it.
+    /// The best `limit` hits after `offset` per query vector, best first (grouped when the request
+    /// groups). `request.filter` is not read: the caller compiles it into `filter`; `boosts` are the
+    /// compiled filters of `request.rerank`'s boosts, in order.
     pub fn search(
         &self,
         request: &SearchRequest,
         filter: Option<&dyn RowFilter>,
+        boosts: &[Option<&dyn RowFilter>],
     ) -> Result<Vec<Vec<Hit>>> {
-        let schema = &self.entry.schema;
-        let c = match &request.anns_field {
-            Some(name) => {
-                let c = self.field_index(name).ok_or_else(|| {
-                    Error::invalid(format!("anns_field '{name}' not found in schema"))
-                })?;
-                if !schema.fields[c].dtype.is_vector() {
-                    return Err(Error::invalid(format!(
-                        "anns_field '{name}' is not a vector field (dtype={})",
-                        schema.fields[c].dtype.name()
-                    )));
-                }
-                c
-            }
-            None => schema
-                .fields
-                .iter()
-                .position(|f| f.dtype.is_vector())
-                .ok_or_else(|| corrupt("schema without vector field"))?,
-        };
-        let field = &schema.fields[c];
-        let index_metric = self
-            .entry
-            .indexes
-            .iter()
-            .find(|i| i.field == field.name)
-            .map(|i| i.metric);
-        let metric = match (request.metric, index_metric) {
-            (Some(m), Some(i)) if m != i => {
-                return Err(Error::invalid(format!(
-                    "metric type {} does not match the index metric {} of field '{}'",
-                    m.name(),
-                    i.name(),
-                    field.name
-                )))
-            }
-            (Some(m), _) => m,
-            (None, Some(i)) => i,
-            (None, None) => Metric::Cosine,
-        };
-        let dim = field.dim.unwrap_or(0) as usize;
-        if request.limit == 0 {
-            return Err(Error::invalid("search limit must be at least 1"));
+        let search = VectorSearch::new(self, request, filter)?;
+        if let Some(rerank) = &request.rerank {
+            return self.reranked_search(&search, request, rerank, boosts);
         }
-        if request.nq == 0 || request.vectors.len() != request.nq.saturating_mul(dim) {
-            return Err(Error::invalid(format!(
-                "search got {} floats for {} query vectors, but field '{}' has dim {dim}",
-                request.vectors.len(),
-                request.nq,
-                field.name
-            )));
-        }
-        let pk_name = &schema.fields[self.pk_col].name;
-        let with_pk = request.output.names.iter().any(|n| n == pk_name);
-        let keep = request.limit.saturating_add(request.offset);
-        let spec = self.entry.indexes.iter().find(|i| i.field == field.name);
-        let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
-        let ef = ann::search_ef(&request.params, keep)?;
-        let plans = (0..self.parts.len())
-            .map(|pi| self.plan_part(pi, c, dim, metric, graph_kind, filter))
-            .collect::<Result<Vec<_>>>()?;
+        let grouping = request
+            .group_by
+            .as_ref()
+            .map(|g| Grouping::new(self, g))
+            .transpose()?;
+        let wanted = request.limit.saturating_add(request.offset);
+        let with_pk = self.names_pk(&request.output);
         let mut results = Vec::with_capacity(request.nq);
-        let mut scratch = Vec::new();
-        for q in request.vectors.chunks_exact(dim) {
-            let mut top = TopK::new(keep);
-            for plan in &plans {
-                plan.search(q, metric, keep, ef, &mut top, &mut scratch)?;
-            }
-            let hits = top
-                .into_sorted()
+        for q in search.queries(request) {
+            let ranked: Vec<(Rank, RowId)> = match &grouping {
+                None => search
+                    .top(q, wanted, None)?
+                    .hits
+                    .into_iter()
+                    .skip(request.offset)
+                    .collect(),
+                Some(g) => search
+                    .grouped(self, q, g, wanted)?
+                    .into_iter()
+                    .skip(request.offset)
+                    .flatten()
+                    .collect(),
+            };
+            let hits = ranked
                 .into_iter()
-                .skip(request.offset)
                 .map(|(rank, id)| {
-                    Ok(Hit {
-                        id: self.pk(id)?,
-                        distance: rank.distance(metric),
-                        entity: self.output_row(id, &request.output, with_pk)?,
-                    })
+                    self.hit(id, rank.distance(search.metric), &request.output, with_pk)
                 })
                 .collect::<Result<Vec<_>>>()?;
             results.push(hits);
         }
         Ok(results)
+    }
+
+    /// One page of a search iterator: the best `count` hits strictly after `after` (None: from the
+    /// best), and the cursor of the last one. Pages taken on one generation never repeat a row, and
+    /// on exactly searched parts they are the exact order cut in pages.
+    pub fn search_page(
+        &self,
+        request: &SearchRequest,
+        filter: Option<&dyn RowFilter>,
+        after: Option<Cursor>,
+        count: usize,
+    ) -> Result<(Vec<Hit>, Option<Cursor>)> {
+        if request.nq != 1 || request.group_by.is_some() || request.rerank.is_some() {
+            return Err(Error::param(
+                "a search iterator takes one query vector, without grouping or rerankers",
+            ));
+        }
+        let search = VectorSearch::new(self, request, filter)?;
+        let q = &request.vectors[..search.dim];
+        let top = search.top(q, count, after)?;
+        let last = top.hits.last().map(|&(rank, id)| Cursor { rank, id });
+        let with_pk = self.names_pk(&request.output);
+        let hits = top
+            .hits
+            .into_iter()
+            .map(|(rank, id)| self.hit(id, rank.distance(search.metric), &request.output, with_pk))
+            .collect::<Result<Vec<_>>>()?;
+        Ok((hits, last.or(after)))
+    }
+
+    /// Whether `output` names the primary key (the engine then places it first in the entity).
+    pub(super) fn names_pk(&self, output: &super::OutputFields) -> bool {
+        let pk_name = &self.entry.schema.fields[self.pk_col].name;
+        output.names.iter().any(|n| n == pk_name)
+    }
+
+    pub(super) fn hit(
+        &self,
+        id: RowId,
+        distance: f32,
+        output: &super::OutputFields,
+        with_pk: bool,
+    ) -> Result<Hit> {
+        Ok(Hit {
+            id: self.pk(id)?,
+            distance,
+            entity: self.output_row(id, output, with_pk)?,
+        })
     }
 
     /// Decides, once per search call, how part `pi` is searched: which rows may be hits (the filter is
@@ -180,11 +192,254 @@ impl CollectionView<'_> {
         }
         Ok(plan)
     }
+
+    /// The group key of row `id` in column `col`.
+    fn group_key(&self, col: usize, id: RowId) -> Result<GroupKey<'_>> {
+        let value = self.parts[id.part].cols[col]
+            .get(id.row)
+            .ok_or_else(|| corrupt("group_by field unreadable"))?;
+        Ok(match value {
+            ValueRef::Null => GroupKey::Null,
+            ValueRef::Bool(b) => GroupKey::Bool(b),
+            ValueRef::Int(i) => GroupKey::Int(i),
+            ValueRef::Str(s) => GroupKey::Str(s),
+            _ => return Err(corrupt("group_by field of a type that does not group")),
+        })
+    }
+}
+
+/// A search iterator's position: the last row returned and its rank. The next page holds rows
+/// strictly after it in the search's order (better rank first, equal ranks in row order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    rank: Rank,
+    id: RowId,
+}
+
+/// One vector field's search over a collection view, resolved once per call.
+pub(super) struct VectorSearch<'s> {
+    pub(super) metric: Metric,
+    pub(super) dim: usize,
+    params: &'s [(String, String)],
+    plans: Vec<PartPlan<'s>>,
+    /// The range search bounds.
+    band: Band,
+    /// Rows in every part, live or not: no search keeps more.
+    rows: usize,
+}
+
+/// The best rows of one query vector, best first, and whether more may exist past them.
+pub(super) struct Top {
+    pub(super) hits: Vec<(Rank, RowId)>,
+    pub(super) more: bool,
+}
+
+impl<'s> VectorSearch<'s> {
+    /// Resolves `request` on `view`: its vector field, its metric, its range, each part's plan.
+    pub(super) fn new(
+        view: &'s CollectionView<'_>,
+        request: &'s SearchRequest,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<VectorSearch<'s>> {
+        let schema = &view.entry.schema;
+        let c = match &request.anns_field {
+            Some(name) => {
+                let c = view.field_index(name).ok_or_else(|| {
+                    Error::invalid(format!("anns_field '{name}' not found in schema"))
+                })?;
+                if !schema.fields[c].dtype.is_vector() {
+                    return Err(Error::invalid(format!(
+                        "anns_field '{name}' is not a vector field (dtype={})",
+                        schema.fields[c].dtype.name()
+                    )));
+                }
+                c
+            }
+            None => schema
+                .fields
+                .iter()
+                .position(|f| f.dtype.is_vector())
+                .ok_or_else(|| corrupt("schema without vector field"))?,
+        };
+        let field = &schema.fields[c];
+        let spec = view.entry.indexes.iter().find(|i| i.field == field.name);
+        let metric = match (request.metric, spec.map(|i| i.metric)) {
+            (Some(m), Some(i)) if m != i => {
+                return Err(Error::invalid(format!(
+                    "metric type {} does not match the index metric {} of field '{}'",
+                    m.name(),
+                    i.name(),
+                    field.name
+                )))
+            }
+            (Some(m), _) => m,
+            (None, Some(i)) => i,
+            (None, None) => Metric::Cosine,
+        };
+        let dim = field.dim.unwrap_or(0) as usize;
+        if request.limit == 0 {
+            return Err(Error::invalid("search limit must be at least 1"));
+        }
+        if request.nq == 0 || request.vectors.len() != request.nq.saturating_mul(dim) {
+            return Err(Error::invalid(format!(
+                "search got {} floats for {} query vectors, but field '{}' has dim {dim}",
+                request.vectors.len(),
+                request.nq,
+                field.name
+            )));
+        }
+        let band = Band::of_range(metric, request.range)?;
+        let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
+        let plans = (0..view.parts.len())
+            .map(|pi| view.plan_part(pi, c, dim, metric, graph_kind, filter))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(VectorSearch {
+            metric,
+            dim,
+            params: &request.params,
+            plans,
+            band,
+            rows: view.parts.iter().map(|p| p.rows).sum(),
+        })
+    }
+
+    /// The query vectors of `request` (checked against the field's dimension by `new`).
+    pub(super) fn queries<'r>(
+        &self,
+        request: &'r SearchRequest,
+    ) -> std::slice::ChunksExact<'r, f32> {
+        request.vectors.chunks_exact(self.dim.max(1))
+    }
+
+    /// The best `keep` rows for `q` inside the range bounds and after `after`, best first.
+    pub(super) fn top(&self, q: &[f32], keep: usize, after: Option<Cursor>) -> Result<Top> {
+        let band = Band {
+            after: after.map(|c| (c.rank, c.id)),
+            ..self.band
+        };
+        let ef = ann::search_ef(self.params, keep)?;
+        let mut top = TopK::new(keep);
+        let mut more = false;
+        let mut scratch = Vec::new();
+        for plan in &self.plans {
+            more |= plan.search(q, self.metric, keep, ef, &band, &mut top, &mut scratch)?;
+        }
+        Ok(Top {
+            hits: top.into_sorted(),
+            more,
+        })
+    }
+
+    /// The best `wanted` groups for `q`, best group first, each its best rows first. Candidates are
+    /// fetched in growing numbers until the groups are settled (the first `wanted` groups each have
+    /// `size` rows) or no candidate is left, so the answer is the grouping of every eligible row.
+    fn grouped(
+        &self,
+        view: &CollectionView<'_>,
+        q: &[f32],
+        g: &Grouping,
+        wanted: usize,
+    ) -> Result<Vec<Vec<(Rank, RowId)>>> {
+        let mut keep = wanted
+            .saturating_mul(g.size)
+            .saturating_mul(GROUP_FETCH)
+            .max(1);
+        loop {
+            let top = self.top(q, keep, None)?;
+            let (groups, settled) = g.group(view, &top.hits, wanted)?;
+            if settled || !top.more || keep >= self.rows {
+                return Ok(groups);
+            }
+            keep = keep.saturating_mul(2);
+        }
+    }
+}
+
+/// A grouping search's field, resolved: the field's column, group size and strictness.
+pub(super) struct Grouping {
+    col: usize,
+    size: usize,
+    strict: bool,
+}
+
+impl Grouping {
+    /// Milvus groups by INT8-INT64, BOOL and VARCHAR fields.
+    pub(super) fn new(view: &CollectionView<'_>, g: &GroupBy) -> Result<Grouping> {
+        let col = view.field_index(&g.field).ok_or_else(|| {
+            Error::invalid(format!(
+                "group_by_field '{}' not found in schema; group by a scalar field of the collection",
+                g.field
+            ))
+        })?;
+        let dtype = view.entry.schema.fields[col].dtype;
+        if !(dtype.is_integer() || matches!(dtype, DataType::Bool | DataType::VarChar)) {
+            return Err(Error::invalid(format!(
+                "group_by_field '{}' has type {} which is not supported for group_by; group by an INT8, INT16, INT32, INT64, BOOL or VARCHAR field",
+                g.field,
+                dtype.name()
+            )));
+        }
+        if g.size == 0 {
+            return Err(Error::invalid_code(
+                PARAMETER_INVALID,
+                "group_size must be at least 1",
+            ));
+        }
+        Ok(Grouping {
+            col,
+            size: g.size,
+            strict: g.strict,
+        })
+    }
+
+    /// Groups `ranked` (best first) in order of each group's best row, each keeping its first `size`
+    /// rows; with `strict`, groups with fewer are left out. Returns the first `wanted` groups and
+    /// whether they are settled: the first `wanted` groups seen are all full, so no later candidate
+    /// can change them.
+    pub(super) fn group<T: Copy>(
+        &self,
+        view: &CollectionView<'_>,
+        ranked: &[(T, RowId)],
+        wanted: usize,
+    ) -> Result<(Groups<T>, bool)> {
+        let mut index: HashMap<GroupKey<'_>, usize> = HashMap::new();
+        let mut groups: Vec<Vec<(T, RowId)>> = Vec::new();
+        for &(score, id) in ranked {
+            let key = view.group_key(self.col, id)?;
+            let gi = *index.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            if groups[gi].len() < self.size {
+                groups[gi].push((score, id));
+            }
+        }
+        let settled =
+            groups.len() >= wanted && groups[..wanted].iter().all(|g| g.len() == self.size);
+        let chosen = groups
+            .into_iter()
+            .filter(|g| !self.strict || g.len() == self.size)
+            .take(wanted)
+            .collect();
+        Ok((chosen, settled))
+    }
+}
+
+/// Groups of scored rows, best first.
+type Groups<T> = Vec<Vec<(T, RowId)>>;
+
+/// A group-by value. NULL is a group of its own, as in Milvus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum GroupKey<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
 }
 
 /// An f32 score ordered so that larger is a better hit, NaN worst.
-#[derive(Clone, Copy, PartialEq)]
-struct Rank(f32);
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Rank(f32);
 impl Rank {
     /// A reported distance as a rank: L2 distances are better smaller, similarities larger.
     fn of(metric: Metric, distance: f32) -> Rank {
@@ -196,7 +451,7 @@ impl Rank {
     }
 
     /// The reported distance this rank came from.
-    fn distance(self, metric: Metric) -> f32 {
+    pub(super) fn distance(self, metric: Metric) -> f32 {
         if metric.higher_is_better() {
             self.0
         } else {
@@ -214,6 +469,65 @@ impl Ord for Rank {
     fn cmp(&self, o: &Self) -> Ordering {
         let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
         key(self.0).total_cmp(&key(o.0))
+    }
+}
+
+/// Which ranks a search may return: inside the range search bounds and strictly after a cursor.
+#[derive(Debug, Clone, Copy, Default)]
+struct Band {
+    /// Ranks above this are too close (`range_filter`); inclusive.
+    best: Option<Rank>,
+    /// Ranks must be above this (`radius`); exclusive.
+    worst: Option<Rank>,
+    /// An iterator's cursor: only rows after it in the search's order.
+    after: Option<(Rank, RowId)>,
+}
+
+impl Band {
+    /// The bounds of `range` for `metric`, refused when they leave nothing between them.
+    fn of_range(metric: Metric, range: Range) -> Result<Band> {
+        let band = Band {
+            best: range.range_filter.map(|f| Rank::of(metric, f)),
+            worst: range.radius.map(|r| Rank::of(metric, r)),
+            after: None,
+        };
+        if let (Some(radius), Some(range_filter)) = (range.radius, range.range_filter) {
+            if band.best <= band.worst || radius.is_nan() || range_filter.is_nan() {
+                let message = if metric.higher_is_better() {
+                    format!("range_filter must be greater than radius for IP/COSINE, range_filter:{range_filter}, radius:{radius}; {} keeps scores s with radius < s <= range_filter", metric.name())
+                } else {
+                    format!("range_filter must be less than radius for L2/HAMMING/JACCARD, range_filter:{range_filter}, radius:{radius}; {} keeps distances d with range_filter <= d < radius", metric.name())
+                };
+                return Err(Error::invalid_code(PARAMETER_INVALID, message));
+            }
+        }
+        Ok(band)
+    }
+
+    fn is_open(&self) -> bool {
+        self.best.is_none() && self.worst.is_none() && self.after.is_none()
+    }
+
+    /// Whether it leaves out rows closest to the query (which a graph walk must pass through).
+    fn cuts_near(&self) -> bool {
+        self.best.is_some() || self.after.is_some()
+    }
+
+    /// Not too close: within `range_filter` and after the cursor.
+    fn admits_near(&self, rank: Rank, id: RowId) -> bool {
+        self.best.is_none_or(|b| rank <= b)
+            && self
+                .after
+                .is_none_or(|(r, a)| (rank, std::cmp::Reverse(id)) < (r, std::cmp::Reverse(a)))
+    }
+
+    /// Not too far: inside `radius`.
+    fn admits_far(&self, rank: Rank) -> bool {
+        self.worst.is_none_or(|w| rank > w)
+    }
+
+    fn admits(&self, rank: Rank, id: RowId) -> bool {
+        self.admits_far(rank) && self.admits_near(rank, id)
     }
 }
 
@@ -241,6 +555,14 @@ struct PartPlan<'a> {
     graph: Option<(HnswView<'a>, Option<Sq8View<'a>>)>,
 }
 
+/// The kernel value of `q` against `v` for `metric`: squared L2, or the dot product.
+fn raw(metric: Metric, q: &[f32], v: &[f32]) -> f32 {
+    match metric {
+        Metric::L2 => l2_squared(q, v),
+        Metric::Ip | Metric::Cosine => dot(q, v),
+    }
+}
+
 impl PartPlan<'_> {
     fn eligible(&self, row: usize) -> bool {
         match &self.eligible {
@@ -252,22 +574,40 @@ impl PartPlan<'_> {
         }
     }
 
-    /// Offers this part's best `keep` rows for `q` to `top`.
+    fn vector(&self, row: usize) -> &[f32] {
+        &self.data[row * self.dim..row * self.dim + self.dim]
+    }
+
+    /// Offers this part's best `keep` rows for `q` inside `band` to `top`. Returns whether the part
+    /// may hold more such rows than it offered.
+    #[allow(clippy::too_many_arguments)] // one query's whole context; split, it would only be regrouped
     fn search(
         &self,
         q: &[f32],
         metric: Metric,
         keep: usize,
         ef: usize,
+        band: &Band,
         top: &mut TopK,
         scratch: &mut Vec<f32>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let id = |row: usize| RowId { part: self.pi, row };
+        let q_inv = inv_norm(q);
         if let Some((graph, sq8)) = &self.graph {
+            // With bounds, rows are ranked by the exact scan's arithmetic (the walk's own distances
+            // can differ in the last bit), so a cursor or a bound means the same row by row
+            // whichever way a part is searched.
+            let exact = |r: usize| self.rank(metric, q_inv, raw(metric, q, self.vector(r)), r);
             let all = matches!(self.eligible, Eligible::Live)
                 && self.deleted.is_none()
-                && self.validity.is_none();
-            let accept = |r: u32| self.eligible(r as usize);
+                && self.validity.is_none()
+                && !band.cuts_near();
+            // Rows too close (range_filter, the cursor) are left out by the walk, which passes
+            // through them; rows past the radius come last, so they are cut after it.
+            let accept = |r: u32| {
+                let r = r as usize;
+                self.eligible(r) && (!band.cuts_near() || band.admits_near(exact(r), id(r)))
+            };
             let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
             let rows = Rows {
                 vectors: self.data,
@@ -277,12 +617,22 @@ impl PartPlan<'_> {
                 Some(codes) => graph.search_sq8_rows(codes, Some(rows), q, keep, ef, filter)?,
                 None => graph.search_rows(rows, q, keep, ef, filter)?,
             };
+            let mut full = hits.len() >= keep;
             for (r, d) in hits {
-                top.offer(Rank::of(metric, d), id(r as usize));
+                let r = r as usize;
+                let rank = if band.is_open() {
+                    Rank::of(metric, d)
+                } else {
+                    exact(r)
+                };
+                if band.admits_far(rank) {
+                    top.offer(rank, id(r));
+                } else {
+                    full = false;
+                }
             }
-            return Ok(());
+            return Ok(full);
         }
-        let q_inv = inv_norm(q);
         let dim = self.dim;
         let sparse = match &self.eligible {
             Eligible::Bits { count, .. } => count.saturating_mul(4) < self.rows,
@@ -290,25 +640,25 @@ impl PartPlan<'_> {
         };
         if let (true, Eligible::Bits { bits, .. }) = (sparse, &self.eligible) {
             // Few matches: score just them.
+            let mut offered = 0;
             for (w, &word) in bits.iter().enumerate() {
                 let mut word = word;
                 while word != 0 {
                     let row = w * 64 + word.trailing_zeros() as usize;
                     word &= word - 1;
-                    let v = &self.data[row * dim..row * dim + dim];
-                    let raw = match metric {
-                        Metric::L2 => l2_squared(q, v),
-                        Metric::Ip | Metric::Cosine => dot(q, v),
-                    };
-                    top.offer(self.rank(metric, q_inv, raw, row), id(row));
+                    let rank = self.rank(metric, q_inv, raw(metric, q, self.vector(row)), row);
+                    if band.admits(rank, id(row)) {
+                        top.offer(rank, id(row));
+                        offered += 1;
+                    }
                 }
             }
-            return Ok(());
+            return Ok(offered > keep);
         }
         let threads = scan_threads(self.rows * dim * 4);
         if threads == 1 {
-            self.scan(q, q_inv, metric, 0..self.rows, top, scratch);
-            return Ok(());
+            let offered = self.scan(q, q_inv, metric, band, 0..self.rows, top, scratch);
+            return Ok(offered > keep);
         }
         // One query's scan split into row ranges, one thread each (the vectors stream faster from
         // several cores than from one); each keeps its own best, and the total order of (rank, row)
@@ -321,33 +671,41 @@ impl PartPlan<'_> {
                     s.spawn(move || {
                         let mut best = TopK::new(keep);
                         let rows = start..(start + chunk).min(self.rows);
-                        self.scan(q, q_inv, metric, rows, &mut best, &mut Vec::new());
-                        best
+                        let offered =
+                            self.scan(q, q_inv, metric, band, rows, &mut best, &mut Vec::new());
+                        (best, offered)
                     })
                 })
                 .collect();
             scans.into_iter().map(|t| t.join()).collect::<Vec<_>>()
         });
+        let mut offered = 0;
         for best in bests {
-            let best = best.map_err(|_| Error::Internal("an exact scan thread panicked".into()))?;
+            let (best, n) =
+                best.map_err(|_| Error::Internal("an exact scan thread panicked".into()))?;
+            offered += n;
             for (rank, row) in best.into_sorted() {
                 top.offer(rank, row);
             }
         }
-        Ok(())
+        Ok(offered > keep)
     }
 
-    /// Offers every eligible row of `rows` to `top`, scored block by block with the many-row kernels.
+    /// Offers every eligible row of `rows` inside `band` to `top`, scored block by block with the
+    /// many-row kernels; returns how many it offered.
+    #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
         q: &[f32],
         q_inv: f32,
         metric: Metric,
+        band: &Band,
         rows: std::ops::Range<usize>,
         top: &mut TopK,
         scratch: &mut Vec<f32>,
-    ) {
+    ) -> usize {
         let dim = self.dim;
+        let mut offered = 0;
         for start in rows.clone().step_by(BLOCK) {
             let end = (start + BLOCK).min(rows.end);
             scratch.resize(end - start, 0.0);
@@ -360,10 +718,15 @@ impl PartPlan<'_> {
                 let row = start + i;
                 if self.eligible(row) {
                     let id = RowId { part: self.pi, row };
-                    top.offer(self.rank(metric, q_inv, raw, row), id);
+                    let rank = self.rank(metric, q_inv, raw, row);
+                    if band.admits(rank, id) {
+                        top.offer(rank, id);
+                        offered += 1;
+                    }
                 }
             }
         }
+        offered
     }
 
     /// The rank of `row` from its raw kernel value (`q_inv` = 1/|q|: COSINE divides by both norms).
