@@ -206,7 +206,7 @@ impl CollectionView<'_> {
                 *score = combine(rerank.boost_mode, [*score, weight]).unwrap_or(*score);
             }
         }
-        sort_scores(&mut hits, metric.higher_is_better());
+        sort_scores(self, &mut hits, metric.higher_is_better())?;
         Ok(hits)
     }
 
@@ -240,15 +240,34 @@ fn combine(mode: Combine, values: impl IntoIterator<Item = f64>) -> Option<f64> 
     })
 }
 
-/// Sorts best first (descending or ascending), stably, NaN last, as Milvus's sort operator.
-fn sort_scores(hits: &mut [(f64, RowId)], descending: bool) {
-    hits.sort_by(|a, b| match (a.0.is_nan(), b.0.is_nan()) {
+/// Sorts best first (descending or ascending), NaN last, equal scores by primary key ascending, as
+/// Milvus's sort operator.
+fn sort_scores(
+    view: &CollectionView<'_>,
+    hits: &mut Vec<(f64, RowId)>,
+    descending: bool,
+) -> Result<()> {
+    let mut keyed = hits
+        .iter()
+        .map(|&(score, id)| Ok((score, view.pk(id)?, id)))
+        .collect::<Result<Vec<_>>>()?;
+    keyed.sort_by(|a, b| order_scores(a.0, b.0, descending).then_with(|| a.1.cmp(&b.1)));
+    *hits = keyed
+        .into_iter()
+        .map(|(score, _, id)| (score, id))
+        .collect();
+    Ok(())
+}
+
+/// Best first: larger first when `descending`, NaN last either way.
+fn order_scores(a: f64, b: f64, descending: bool) -> Ordering {
+    match (a.is_nan(), b.is_nan()) {
         (true, true) => Ordering::Equal,
         (true, false) => Ordering::Greater,
         (false, true) => Ordering::Less,
-        (false, false) if descending => b.0.total_cmp(&a.0),
-        (false, false) => a.0.total_cmp(&b.0),
-    });
+        (false, false) if descending => b.total_cmp(&a),
+        (false, false) => a.total_cmp(&b),
+    }
 }
 
 /// The page of `merged` (best first): groups `offset..offset + limit` flattened, or hits
@@ -339,7 +358,7 @@ impl Merge {
 
     /// The routes merged into one list, best first.
     fn merge(&self, view: &CollectionView<'_>, routes: &[Route]) -> Result<Vec<(f64, RowId)>> {
-        // Rows in the order first seen (route by route, best first): ties keep it.
+        // Rows in the order first seen (route by route, best first).
         let mut index: HashMap<RowId, usize> = HashMap::new();
         let mut rows: Vec<(RowId, Vec<Option<f64>>, Vec<usize>)> = Vec::new();
         for (r, route) in routes.iter().enumerate() {
@@ -436,7 +455,7 @@ impl Merge {
                 (merged, true)
             }
         };
-        sort_scores(&mut merged, descending);
+        sort_scores(view, &mut merged, descending)?;
         Ok(merged)
     }
 }
@@ -506,14 +525,13 @@ mod tests {
     }
 
     #[test]
-    fn scores_sort_stably_with_nan_last() {
-        let id = |row| RowId { part: 0, row };
-        let mut hits = vec![(1.0, id(0)), (f64::NAN, id(1)), (2.0, id(2)), (1.0, id(3))];
-        sort_scores(&mut hits, true);
-        let rows: Vec<usize> = hits.iter().map(|h| h.1.row).collect();
-        assert_eq!(rows, [2, 0, 3, 1]);
-        sort_scores(&mut hits, false);
-        let rows: Vec<usize> = hits.iter().map(|h| h.1.row).collect();
-        assert_eq!(rows, [0, 3, 2, 1]);
+    fn scores_order_best_first_with_nan_last() {
+        let mut scores = [1.0, f64::NAN, 2.0, 0.5];
+        scores.sort_by(|a, b| order_scores(*a, *b, true));
+        assert_eq!(&scores[..3], [2.0, 1.0, 0.5]);
+        assert!(scores[3].is_nan());
+        scores.sort_by(|a, b| order_scores(*a, *b, false));
+        assert_eq!(&scores[..3], [0.5, 1.0, 2.0]);
+        assert!(scores[3].is_nan());
     }
 }
