@@ -23,7 +23,23 @@ IndexRequests = Iterable[Any]
 # numpy converts to float32.
 QueryVectors = Union[Sequence[Sequence[float]], Sequence[npt.NDArray[Any]], npt.NDArray[Any]]
 
+# A ranker as the front describes it: {"strategy", "params"} (RRFRanker, WeightedRanker) or
+# {"functions": [{"name", "type", "input_field_names", "params"}], "params"} (FunctionScore, Function).
+Ranker = Dict[str, Any]
+
 __version__: str
+
+class SearchIterator:
+    """Pages of one search's hits from the generation it was created on."""
+
+    generation: int
+    def next(self, count: int) -> HybridHits: ...
+
+class QueryIterator:
+    """Pages of one query's rows, in primary-key order, from the generation it was created on."""
+
+    generation: int
+    def next(self, count: int) -> List[Row]: ...
 
 class Database:
     """One open covec database."""
@@ -80,13 +96,51 @@ class Database:
         all: bool = False,
         search_params: Optional[Dict[str, Any]] = None,
         anns_field: Optional[str] = None,
-        offset: Optional[int] = None,
-        round_decimal: Optional[int] = None,
+        arguments: Optional[Dict[str, Any]] = None,
+        ranker: Optional[Ranker] = None,
         pk: str = "id",
         keep_pk: bool = True,
     ) -> List[HybridHits]:
-        """search_params, offset and round_decimal as pymilvus takes them; an unknown search parameter, or
-        one covec has not implemented (radius, group_by_field, ...), raises ParamError naming it."""
+        """search_params and `arguments` (offset, round_decimal, group_by_field, group_size,
+        strict_group_size) as pymilvus takes them; an unknown search parameter, or one covec has not
+        implemented, raises ParamError naming it."""
+    def hybrid_search(
+        self,
+        name: str,
+        reqs: List[Dict[str, Any]],
+        ranker: Ranker,
+        limit: int,
+        names: Optional[List[str]] = None,
+        all: bool = False,
+        arguments: Optional[Dict[str, Any]] = None,
+        pk: str = "id",
+        keep_pk: bool = True,
+    ) -> List[HybridHits]:
+        """`reqs`: {"data", "anns_field", "param", "limit", "expr"} per AnnSearchRequest, all searched on
+        one generation and merged by `ranker`."""
+    def search_iterator(
+        self,
+        name: str,
+        data: QueryVectors,
+        filter: str = "",
+        names: Optional[List[str]] = None,
+        all: bool = False,
+        search_params: Optional[Dict[str, Any]] = None,
+        anns_field: Optional[str] = None,
+        arguments: Optional[Dict[str, Any]] = None,
+        pk: str = "id",
+        keep_pk: bool = True,
+    ) -> SearchIterator:
+        """Pages of one query vector's hits, best first, from the current generation (kept)."""
+    def query_iterator(
+        self,
+        name: str,
+        filter: str = "",
+        names: Optional[List[str]] = None,
+        all: bool = False,
+        offset: int = 0,
+    ) -> QueryIterator:
+        """Pages of the matching rows in primary-key order, from the current generation (kept)."""
     def status(self) -> Dict[str, Any]:
         """{"path", "generation", "segment", "loaded_by", "mapped_bytes"}."""
 

@@ -19,7 +19,7 @@ import weakref
 import numpy as np
 
 from . import _schema
-from ._results import ExtraList, OmitZeroDict, SearchResult
+from ._results import ExtraList, HybridHits, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
 # Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards):
@@ -27,8 +27,10 @@ from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, 
 _SERVER_TUNING = frozenset(
     {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "num_partitions"}
 )
-# search() keyword arguments it honours.
-_SEARCH_KWARGS = frozenset({"offset", "round_decimal"})
+# search() and hybrid_search() keyword arguments they honour (the engine reads them: search_params.rs).
+_SEARCH_KWARGS = ("offset", "round_decimal", "group_by_field", "group_size", "strict_group_size")
+# pymilvus's bound on an iterator's batch_size.
+_MAX_BATCH_SIZE = 16384
 # MilvusClient(...) arguments that configure a connection to a server; covec opens a local file.
 _CONNECTION = frozenset(
     {
@@ -52,16 +54,11 @@ _NOT_YET = {
     "partition_name": "partitions",
     "db_name": "databases",
     "target_db": "databases",
-    "group_by_field": "grouping search",
-    "group_by_fields": "grouping search",
-    "group_size": "grouping search",
-    "strict_group_size": "grouping search",
-    "json_path": "grouping search",
-    "json_type": "grouping search",
-    "strict_cast": "grouping search",
-    "radius": "range search",
-    "range_filter": "range search",
-    "ranker": "rerankers",
+    "group_by_fields": "grouping by several fields",
+    "json_path": "grouping by JSON paths",
+    "json_type": "grouping by JSON paths",
+    "strict_cast": "grouping by JSON paths",
+    "rank_group_scorer": "group scorers",
     "function_chains": "function chains",
     "highlighter": "highlighting",
     "search_aggregation": "search aggregation",
@@ -173,6 +170,131 @@ def _as_list(value):
     if isinstance(value, (str, int)) or np.isscalar(value):
         return [value]
     return list(value)
+
+
+def _function_spec(function):
+    """A RERANK Function (ours or pymilvus's) as the engine reads it (search_params/rerank.rs)."""
+    kind = getattr(function, "type", getattr(function, "function_type", None))
+    return {
+        "name": getattr(function, "name", ""),
+        "type": int(kind) if kind is not None else None,
+        "input_field_names": list(getattr(function, "input_field_names", None) or []),
+        "params": dict(getattr(function, "params", None) or {}),
+    }
+
+
+def _ranker_spec(ranker, hybrid):
+    """`ranker=` as the engine reads it: a FunctionScore, a lone Function (a FunctionScore of one) or,
+    for hybrid_search, a RRFRanker/WeightedRanker (their ``dict()``). pymilvus's own checks first."""
+    is_score = hasattr(ranker, "functions")
+    is_function = hasattr(ranker, "input_field_names")
+    if hybrid and is_score:
+        raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
+    if is_score:
+        return {"functions": [_function_spec(f) for f in ranker.functions], "params": dict(ranker.params or {})}
+    if is_function:
+        return {"functions": [_function_spec(ranker)], "params": {}}
+    if hybrid and callable(getattr(ranker, "dict", None)):
+        described = ranker.dict()
+        return {"strategy": described.get("strategy"), "params": described.get("params") or {}}
+    if hybrid:
+        raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
+    raise ParamError(message="The search ranker must be a Function or FunctionScore.")
+
+
+def _ann_request(req):
+    """An AnnSearchRequest (ours or pymilvus's) as the native hybrid_search reads it."""
+    if getattr(req, "expr_params", None):
+        _check("hybrid_search", "filter_params", req.expr_params)
+    return {
+        "data": req.data,
+        "anns_field": req.anns_field,
+        "param": req.param,
+        "limit": req.limit,
+        "expr": req.expr,
+    }
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise ParamError(message=f"batch size must be an int, got {type(batch_size).__name__}")
+    if batch_size < 0:
+        raise ParamError(message="batch size cannot be less than zero")
+    if batch_size > _MAX_BATCH_SIZE:
+        raise ParamError(message=f"batch size cannot be larger than {_MAX_BATCH_SIZE}")
+
+
+def _check_limit(limit):
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ParamError(message=f"`limit` value {limit} is illegal")
+
+
+def _iterator_limit(limit):
+    """An iterator's total limit: None for pymilvus's UNLIMITED (-1)."""
+    if limit is None or limit == -1:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ParamError(message=f"`limit` value {limit} is illegal")
+    return limit
+
+
+class SearchIterator:
+    """Pages of one search's hits, best first, all from the generation current when it was created
+    (a commit meanwhile does not change them): ``next()`` returns the next page (empty at the end),
+    ``close()`` lets the generation go. ``external_filter_func`` filters each page, as pymilvus's."""
+
+    def __init__(self, native, batch_size, limit, external_filter_func):
+        self._native = native
+        self._batch_size = batch_size
+        self._left = limit
+        self._filter = external_filter_func
+        self._cache = []
+
+    def next(self):
+        if self._native is None:
+            raise MilvusException(code=1, message="this search iterator is closed")
+        want = self._batch_size if self._left is None else min(self._batch_size, self._left)
+        if want == 0:
+            return HybridHits()
+        if self._filter is None:
+            page = self._native.next(want)
+        else:
+            while len(self._cache) < want:
+                fetched = self._native.next(self._batch_size)
+                if not fetched:
+                    break
+                self._cache.extend(self._filter(fetched))
+            page = HybridHits(self._cache[:want])
+            del self._cache[:want]
+        if self._left is not None:
+            self._left -= len(page)
+        return page
+
+    def close(self):
+        self._native = None
+        self._cache = []
+
+
+class QueryIterator:
+    """Pages of the rows a filter matches, in primary-key order, all from the generation current when
+    it was created: ``next()`` returns the next page (empty at the end), ``close()`` lets it go."""
+
+    def __init__(self, native, batch_size, limit):
+        self._native = native
+        self._batch_size = batch_size
+        self._left = limit
+
+    def next(self):
+        if self._native is None:
+            raise MilvusException(code=1, message="this query iterator is closed")
+        want = self._batch_size if self._left is None else min(self._batch_size, self._left)
+        rows = self._native.next(want) if want else []
+        if self._left is not None:
+            self._left -= len(rows)
+        return ExtraList(rows)
+
+    def close(self):
+        self._native = None
 
 
 def _filter_literal(pk):
@@ -538,23 +660,23 @@ class MilvusClient:
     ):
         if partition_names is not None:
             _check("search", "partition_names", partition_names)
-        if ranker is not None or function_chains is not None or highlighter is not None:
-            for name, value in (("ranker", ranker), ("function_chains", function_chains), ("highlighter", highlighter)):
+        if function_chains is not None and ranker is not None:
+            raise ParamError(message="function_chains and ranker cannot be used together")
+        if function_chains is not None or highlighter is not None:
+            for name, value in (("function_chains", function_chains), ("highlighter", highlighter)):
                 _check("search", name, value)
         if ids is not None or search_aggregation is not None:
             _check("search", "ids", ids)
             _check("search", "search_aggregation", search_aggregation)
         if kwargs:
-            _check_kwargs("search", kwargs, _SEARCH_KWARGS)
+            _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS))
         self._check_loaded(collection_name)
         if data is None:
             raise ParamError(message="missing required argument: [data]")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            raise ParamError(message=f"`limit` value {limit} is illegal")
+        _check_limit(limit)
+        spec = None if ranker is None else _ranker_spec(ranker, hybrid=False)
         pk = self._pk(collection_name)
         names, all_fields = self._output(output_fields)
-        # A hit's entity carries the pk only when asked for by name or by "*", as in Milvus.
-        keep_pk = pk in names or (output_fields is not None and "*" in _as_list(output_fields))
         hits = self._call(
             collection_name,
             self._database.search,
@@ -566,9 +688,146 @@ class MilvusClient:
             all_fields,
             search_params,
             anns_field,
-            kwargs.get("offset"),
-            kwargs.get("round_decimal"),
+            {k: kwargs.get(k) for k in _SEARCH_KWARGS},
+            spec,
             pk,
-            keep_pk,
+            self._keeps_pk(pk, output_fields),
         )
         return SearchResult(hits)
+
+    def hybrid_search(
+        self,
+        collection_name,
+        reqs,
+        ranker,
+        limit=10,
+        output_fields=None,
+        timeout=None,
+        partition_names=None,
+        **kwargs,
+    ):
+        """Each AnnSearchRequest searched on one generation, their hits merged by `ranker`
+        (RRFRanker, WeightedRanker, or a RERANK Function: rrf, weighted, decay, boost)."""
+        if partition_names is not None:
+            _check("hybrid_search", "partition_names", partition_names)
+        if kwargs:
+            _check_kwargs("hybrid_search", kwargs, frozenset(_SEARCH_KWARGS))
+        self._check_loaded(collection_name)
+        if not isinstance(reqs, (list, tuple)) or not reqs:
+            raise ParamError(message="hybrid_search needs a non-empty list of AnnSearchRequest in reqs")
+        _check_limit(limit)
+        if ranker is None:
+            raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
+        spec = _ranker_spec(ranker, hybrid=True)
+        pk = self._pk(collection_name)
+        names, all_fields = self._output(output_fields)
+        hits = self._call(
+            collection_name,
+            self._database.hybrid_search,
+            collection_name,
+            [_ann_request(r) for r in reqs],
+            spec,
+            limit,
+            names,
+            all_fields,
+            {k: kwargs.get(k) for k in _SEARCH_KWARGS},
+            pk,
+            self._keeps_pk(pk, output_fields),
+        )
+        return SearchResult(hits)
+
+    def search_iterator(
+        self,
+        collection_name,
+        data,
+        batch_size=1000,
+        filter=None,
+        limit=-1,
+        output_fields=None,
+        search_params=None,
+        timeout=None,
+        partition_names=None,
+        anns_field=None,
+        round_decimal=-1,
+        *,
+        external_filter_func=None,
+        **kwargs,
+    ):
+        """Pages of `batch_size` hits for one query vector, best first, from one generation."""
+        if partition_names is not None:
+            _check("search_iterator", "partition_names", partition_names)
+        if kwargs.get("offset") or (isinstance(search_params, dict) and search_params.get("offset")):
+            raise ParamError(message="Offset is not supported for search_iterator_v2")
+        kwargs.pop("offset", None)
+        if kwargs:
+            _check_kwargs("search_iterator", kwargs)
+        _check_batch_size(batch_size)
+        left = _iterator_limit(limit)
+        if filter is not None and not isinstance(filter, str):
+            raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
+        if data is None or (hasattr(data, "__len__") and len(data) == 0):
+            raise ParamError(message="The vector data for search cannot be empty")
+        if isinstance(data, (list, tuple)) and len(data) > 1 and not np.isscalar(data[0]):
+            raise ParamError(message="search_iterator_v2 does not support processing multiple vectors simultaneously")
+        self._check_loaded(collection_name)
+        pk = self._pk(collection_name)
+        names, all_fields = self._output(output_fields)
+        native = self._call(
+            collection_name,
+            self._database.search_iterator,
+            collection_name,
+            data,
+            filter or "",
+            names,
+            all_fields,
+            search_params,
+            anns_field,
+            {"round_decimal": round_decimal},
+            pk,
+            self._keeps_pk(pk, output_fields),
+        )
+        return SearchIterator(native, batch_size, left, external_filter_func)
+
+    def query_iterator(
+        self,
+        collection_name,
+        batch_size=1000,
+        limit=-1,
+        filter="",
+        output_fields=None,
+        partition_names=None,
+        timeout=None,
+        **kwargs,
+    ):
+        """Pages of `batch_size` rows matching `filter`, in primary-key order, from one generation."""
+        if partition_names is not None:
+            _check("query_iterator", "partition_names", partition_names)
+        _check_kwargs("query_iterator", kwargs, {"offset"})
+        if filter is not None and not isinstance(filter, str):
+            raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
+        _check_batch_size(batch_size)
+        left = _iterator_limit(limit)
+        offset = kwargs.get("offset") or 0
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ParamError(message=f"offset must be a non-negative int, got {offset!r}")
+        self._check_loaded(collection_name)
+        names, all_fields = self._output(output_fields)
+        if not all_fields:
+            pk = self._pk(collection_name)
+            names = [pk] + [n for n in names if n != pk]
+        native = self._call(
+            collection_name,
+            self._database.query_iterator,
+            collection_name,
+            filter or "",
+            names,
+            all_fields,
+            offset,
+        )
+        return QueryIterator(native, batch_size, left)
+
+    @staticmethod
+    def _keeps_pk(pk, output_fields):
+        """A hit's entity carries the pk only when asked for by name or by "*", as in Milvus."""
+        asked = _as_list(output_fields)
+        return pk in asked or (output_fields is not None and "*" in asked)

@@ -7,11 +7,12 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{
-    collection_schema, describe_collection, describe_index, hits_to_py, index_specs, output_fields,
-    pks_to_py, query_vectors, rows_to_py, to_pks, to_rows,
+    self, collection_schema, describe_collection, describe_index, hits_to_py, index_specs,
+    output_fields, pks_to_py, rows_to_py, search_request, to_pks, to_rows,
 };
-use super::errors::{invalid, run, run_in, Call};
-use crate::{Db, OpenOptions, Row, SearchRequest};
+use super::errors::{invalid, param_error, run, run_in, Call};
+use super::iterators::{QueryIterator, SearchIterator};
+use crate::{Db, Hit, HybridRequest, OpenOptions, OutputFields, Row, SearchParams, SearchRequest};
 
 /// Resolves the shm group argument: a gid or a group name.
 fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
@@ -249,9 +250,11 @@ impl Database {
         run(py, || self.db.count(name, filter))
     }
 
-    /// `data`: query vectors (lists or numpy arrays); `search_params`, `offset` and `round_decimal` as
-    /// pymilvus takes them. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, offset=None, round_decimal=None, pk="id", keep_pk=true))]
+    /// `data`: query vectors (lists or numpy arrays); `search_params` and `arguments` (the keyword
+    /// arguments `offset`, `round_decimal`, `group_by_field`, `group_size`, `strict_group_size`) as
+    /// pymilvus takes them; `ranker`: the front's description of `ranker=`. Hits carry the primary key
+    /// under `pk`; their entity too when `keep_pk`.
+    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -264,31 +267,95 @@ impl Database {
         all: bool,
         search_params: Option<&Bound<'py, PyAny>>,
         anns_field: Option<String>,
-        offset: Option<&Bound<'py, PyAny>>,
-        round_decimal: Option<&Bound<'py, PyAny>>,
+        arguments: Option<&Bound<'py, PyAny>>,
+        ranker: Option<&Bound<'py, PyAny>>,
         pk: &str,
         keep_pk: bool,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut params = super::convert::search_params(py, search_params, offset, round_decimal)?;
-        // The one copy: the request owns its vectors so the GIL can be released while searching.
-        let (vectors, nq) = query_vectors(data)?;
-        let request = SearchRequest {
-            anns_field,
-            vectors,
-            nq,
+        let mut params = convert::search_params(py, search_params, arguments)?;
+        let output = output_fields(names, all);
+        let mut request = search_request(anns_field, data, limit, filter, output, &mut params)?;
+        request.rerank = ranker.map(|r| convert::rerank(py, r)).transpose()?;
+        let results = run(py, || self.db.search(name, &request))?;
+        hit_lists(py, &results, &params, pk, keep_pk)
+    }
+
+    /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
+    /// `ranker`: the front's description of the ranker; `arguments`: `offset`, `round_decimal` and the
+    /// grouping arguments. Every request runs on one generation.
+    #[pyo3(signature = (name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn hybrid_search<'py>(
+        &self,
+        py: Python<'py>,
+        name: &str,
+        reqs: &Bound<'py, PyList>,
+        ranker: &Bound<'py, PyAny>,
+        limit: usize,
+        names: Option<Vec<String>>,
+        all: bool,
+        arguments: Option<&Bound<'py, PyAny>>,
+        pk: &str,
+        keep_pk: bool,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let params = convert::search_params(py, None, arguments)?;
+        let requests = reqs
+            .iter()
+            .map(|req| ann_request(py, &req))
+            .collect::<PyResult<Vec<_>>>()?;
+        let request = HybridRequest {
+            requests,
+            rerank: convert::rerank(py, ranker)?,
             limit,
             offset: params.offset,
-            filter: filter.to_string(),
             output: output_fields(names, all),
-            metric: params.metric,
-            params: std::mem::take(&mut params.params),
+            group_by: params.group_by.clone(),
         };
-        let results = run(py, || self.db.search(name, &request))?;
-        let out = PyList::empty(py);
-        for hits in &results {
-            out.append(hits_to_py(py, hits, &params, pk, keep_pk)?)?;
-        }
-        Ok(out)
+        let results = run(py, || self.db.hybrid_search(name, &request))?;
+        hit_lists(py, &results, &params, pk, keep_pk)
+    }
+
+    /// A search iterator on the current generation, which it keeps (pages never mix generations).
+    #[pyo3(signature = (name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_iterator(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        data: &Bound<'_, PyAny>,
+        filter: &str,
+        names: Option<Vec<String>>,
+        all: bool,
+        search_params: Option<&Bound<'_, PyAny>>,
+        anns_field: Option<String>,
+        arguments: Option<&Bound<'_, PyAny>>,
+        pk: &str,
+        keep_pk: bool,
+    ) -> PyResult<SearchIterator> {
+        let mut params = convert::search_params(py, search_params, arguments)?;
+        let output = output_fields(names, all);
+        let request = search_request(anns_field, data, 1, filter, output, &mut params)?;
+        let iter = run(py, || self.db.pin()?.search_iter(name, request))?;
+        Ok(SearchIterator::new(iter, params, pk, keep_pk))
+    }
+
+    /// A query iterator on the current generation, which it keeps: matching rows in primary-key
+    /// order, after the first `offset`.
+    #[pyo3(signature = (name, filter="", names=None, all=false, offset=0))]
+    fn query_iterator(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        filter: &str,
+        names: Option<Vec<String>>,
+        all: bool,
+        offset: usize,
+    ) -> PyResult<QueryIterator> {
+        let output = output_fields(names, all);
+        let iter = run(py, || {
+            self.db.pin()?.query_iter(name, filter, output, offset)
+        })?;
+        Ok(QueryIterator::new(iter))
     }
 
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -301,6 +368,45 @@ impl Database {
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
         Ok(dict)
     }
+}
+
+/// One AnnSearchRequest (a dict from the front) as a search request. Its `param` holds what a
+/// search's `search_params` holds, but for what the hybrid search itself decides (offset, grouping).
+fn ann_request(py: Python<'_>, req: &Bound<'_, PyAny>) -> PyResult<SearchRequest> {
+    let item = |key: &str| req.get_item(key);
+    let mut params = convert::search_params(py, Some(&item("param")?), None)?;
+    if params.offset != 0 || params.group_by.is_some() {
+        return Err(param_error(
+            py,
+            "an AnnSearchRequest's param cannot set offset or grouping; give them to hybrid_search",
+        ));
+    }
+    let filter: Option<String> = item("expr")?.extract()?;
+    let anns_field: Option<String> = item("anns_field")?.extract()?;
+    let limit: usize = item("limit")?.extract()?;
+    search_request(
+        anns_field,
+        &item("data")?,
+        limit,
+        filter.as_deref().unwrap_or(""),
+        OutputFields::default(),
+        &mut params,
+    )
+}
+
+/// One list of hits per query vector, shaped as pymilvus's.
+fn hit_lists<'py>(
+    py: Python<'py>,
+    results: &[Vec<Hit>],
+    params: &SearchParams,
+    pk: &str,
+    keep_pk: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for hits in results {
+        out.append(hits_to_py(py, hits, params, pk, keep_pk)?)?;
+    }
+    Ok(out)
 }
 
 impl Database {
