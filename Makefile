@@ -61,7 +61,7 @@ py-test: dev daemon $(VENV)/.test
 # A short coverage-guided run of each cargo-fuzz target (docs/reliability.md has the long runs). The stable
 # toolchain runs it with -s none: AddressSanitizer needs nightly. cargo-fuzz is installed on first use.
 FUZZ_SECS ?= 20
-FUZZ_TARGETS := filter db_image segment_header text_analyzer
+FUZZ_TARGETS := filter db_image segment_header text_analyzer sparse_sections
 
 target/tools/bin/cargo-fuzz:
 	cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-fuzz

@@ -9,6 +9,7 @@ from __future__ import annotations
 import array
 import os
 import shutil
+import subprocess
 import time
 from pathlib import Path
 
@@ -22,6 +23,21 @@ HNSW_M = 16
 HNSW_EFC = 200
 INSERT_BATCH = 2000
 WARMUP_QUERIES = 5
+
+
+def shared_data_dir() -> Path:
+    """../shared/data beside the repository root; from a git worktree, beside the main checkout too."""
+    root = Path(__file__).resolve().parent.parent
+    here = root.parent / "shared" / "data"
+    try:
+        common_dir = subprocess.run(
+            ["git", "-C", str(root), "rev-parse", "--path-format=absolute", "--git-common-dir"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return here
+    main_checkout = Path(common_dir).parent.parent / "shared" / "data"
+    return here if here.exists() or not main_checkout.exists() else main_checkout
 
 
 # --- systems ----------------------------------------------------------------------------------------

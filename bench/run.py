@@ -56,14 +56,6 @@ class Mode:
 # --- data -------------------------------------------------------------------------------------------
 
 
-def default_data_dir() -> Path:
-    """../shared/data beside the repository root; from a git worktree, beside the main checkout too."""
-    here = ROOT.parent / "shared" / "data"
-    common_dir = sh(["git", "-C", str(ROOT), "rev-parse", "--path-format=absolute", "--git-common-dir"])
-    main_checkout = Path(common_dir).parent.parent / "shared" / "data"
-    return here if here.exists() or not main_checkout.exists() else main_checkout
-
-
 def prepare_set(name: str, mode: Mode, data_dir: Path) -> dict:
     """Writes base/queries/truth .npy files for one set under bench/out/data; returns their paths."""
     d = OUT / "data" / name
@@ -652,7 +644,7 @@ def main(argv=None) -> int:
         for name in sets:
             log(f"== set {name}")
             try:
-                data = prepare_set(name, mode, args.data_dir or default_data_dir())
+                data = prepare_set(name, mode, args.data_dir or common.shared_data_dir())
             except FileNotFoundError as e:
                 log(f"  SKIPPED: {e}")
                 results["sets"][name] = {"skipped": str(e)}

@@ -224,6 +224,11 @@ def test_index_params_validation(client):
         create("nope", metric_type="L2")
     with pytest.raises(MilvusException, match="cannot index scalar field 'id'"):
         create("id", "HNSW", metric_type="L2")
+    # A misspelt build parameter is refused, not built around with the default.
+    with pytest.raises(MilvusException, match="unknown index parameter 'efconstruction'") as e:
+        create("v", "HNSW", metric_type="L2", params={"efconstruction": 64})
+    assert e.value.code == 6
+    assert client.list_indexes("t") == []
     create("id", "INVERTED")
     params = IndexParams()
     params.add_index("v", metric_type="IP")

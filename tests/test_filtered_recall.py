@@ -8,6 +8,7 @@ the graph to reach the matches. client/tests/ann_filtered.rs covers filters unco
 Skipped where ../shared is absent (a user's clone); CI has it."""
 
 import json
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,10 @@ import pytest
 import covec
 from covec import DataType
 
-DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "bench"))
+import common  # noqa: E402  (bench/common.py: where ../shared/data is, from a clone or a worktree)
+
+DATA = common.shared_data_dir()
 K = 10
 QUERIES = 200
 

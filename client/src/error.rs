@@ -85,6 +85,15 @@ impl Error {
         }
     }
 
+    /// Rows that do not fit the collection's schema, as pymilvus's `DataNotMatchException` (the checks
+    /// pymilvus makes on the client before it sends rows: missing or unexpected fields, wrong value types).
+    pub fn data_not_match(message: impl Into<String>) -> Error {
+        Error::ClientSide {
+            check: ClientCheck::DataNotMatch,
+            message: message.into(),
+        }
+    }
+
     /// A bad or unsupported argument, as pymilvus's `ParamError`.
     pub fn param(message: impl Into<String>) -> Error {
         Error::ClientSide {

@@ -29,6 +29,7 @@ mod rowview;
 mod schema;
 mod search_params;
 pub mod segment;
+mod sparse;
 mod store;
 mod text;
 mod value;
@@ -78,6 +79,9 @@ pub mod internals {
         pub mod header {
             pub use crate::segment::header::*;
         }
+    }
+    pub mod sparse {
+        pub use crate::sparse::*;
     }
     pub mod store {
         pub use crate::store::*;

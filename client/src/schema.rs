@@ -303,6 +303,27 @@ const VECTOR_INDEX_TYPES: [(&str, IndexKind); 13] = [
 /// for one is accepted and nothing is built.
 const SCALAR_INDEX_TYPES: [&str; 5] = ["INVERTED", "STL_SORT", "BITMAP", "TRIE", "NGRAM"];
 
+impl IndexKind {
+    /// What covec builds for a Milvus vector index type (any case).
+    pub fn of_index_type(index_type: &str) -> Result<IndexKind> {
+        let upper = index_type.to_ascii_uppercase();
+        match VECTOR_INDEX_TYPES.iter().find(|(t, _)| *t == upper) {
+            Some(&(_, kind)) => Ok(kind),
+            None => {
+                let mut known: Vec<&str> = VECTOR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
+                known.sort_unstable();
+                Err(Error::invalid_code(
+                    1,
+                    format!(
+                        "unknown index_type: '{index_type}'; supported: {}",
+                        known.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+}
+
 impl IndexSpec {
     /// An index request as pymilvus makes it: `index_type` and `metric_type` by Milvus's names (any
     /// case; an empty type is AUTOINDEX), `params` the other build parameters, values JSON-encoded.
@@ -332,17 +353,7 @@ impl IndexSpec {
                 "index_type '{index_type}' cannot index scalar field '{field}'"
             )));
         }
-        let Some(&(_, kind)) = VECTOR_INDEX_TYPES.iter().find(|(t, _)| *t == index_type) else {
-            let mut known: Vec<&str> = VECTOR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
-            known.sort_unstable();
-            return Err(Error::invalid_code(
-                1,
-                format!(
-                    "unknown index_type: '{index_type}'; supported: {}",
-                    known.join(", ")
-                ),
-            ));
-        };
+        let kind = IndexKind::of_index_type(&index_type)?;
         let metric = metric_type.ok_or_else(|| {
             Error::invalid("create_index missing required 'metric_type' parameter")
         })?;

@@ -19,16 +19,6 @@ const DEFAULT_EF: usize = 64;
 /// Largest accepted `ef` and `efConstruction` (Milvus accepts up to 32768 for `ef`).
 const MAX_EF: u64 = 32768;
 
-/// The kind covec builds for a Milvus vector index type (docs/compatibility.md, index table).
-pub(crate) fn kind_of(index_type: &str) -> IndexKind {
-    match index_type.to_ascii_uppercase().as_str() {
-        "FLAT" | "BRUTE_FORCE" => IndexKind::Flat,
-        "HNSW_SQ" => IndexKind::HnswSq8,
-        // HNSW, AUTOINDEX, HNSW_PQ/PRQ, IVF_*, DISKANN, SCANN: all approximate in Milvus.
-        _ => IndexKind::Hnsw,
-    }
-}
-
 /// A JSON-encoded parameter value as a positive integer (`16` or `"16"`).
 fn int_param(name: &str, json: &str, max: u64) -> Result<usize> {
     let v: serde_json::Value = serde_json::from_str(json).unwrap_or(serde_json::Value::Null);
@@ -45,7 +35,23 @@ fn int_param(name: &str, json: &str, max: u64) -> Result<usize> {
     }
 }
 
-/// M and efConstruction of an index spec (Milvus's names), with covec's defaults.
+/// Build parameters of the Milvus index types covec serves with an HNSW graph or an exact scan
+/// (IVF, PQ, SCANN, DiskANN, quantizer refinement): the graph answers the same question without them, so
+/// they are accepted and stored as given (describe_index shows them), never read.
+const OTHER_BUILD_PARAMS: [&str; 9] = [
+    "nlist",
+    "m",
+    "nbits",
+    "with_raw_data",
+    "sq_type",
+    "refine",
+    "refine_type",
+    "max_degree",
+    "search_list_size",
+];
+
+/// M and efConstruction of an index spec (Milvus's names), with covec's defaults. Any other key must be
+/// one of `OTHER_BUILD_PARAMS`: a misspelt parameter is refused, not built around.
 pub(crate) fn build_params(spec: &IndexSpec) -> Result<HnswParams> {
     let mut p = HnswParams::default();
     for (k, v) in &spec.params {
@@ -60,23 +66,35 @@ pub(crate) fn build_params(spec: &IndexSpec) -> Result<HnswParams> {
                 }
             }
             "efConstruction" => p.ef_construction = int_param("efConstruction", v, MAX_EF)?,
-            _ => {}
+            other if OTHER_BUILD_PARAMS.contains(&other) => {}
+            other => {
+                return Err(Error::invalid(format!(
+                    "unknown index parameter '{other}' for index '{}'; covec reads M and efConstruction and accepts {}",
+                    spec.index_name,
+                    OTHER_BUILD_PARAMS.join(", ")
+                )))
+            }
         }
     }
     Ok(p)
 }
 
-/// Checks an index spec and sets its kind from its Milvus name.
+/// Checks an index spec's build parameters and sets its kind from its Milvus index type, so a spec built
+/// by hand means what its type says (`IndexKind::of_index_type`, which `IndexSpec::from_milvus` uses too).
 pub(crate) fn normalise_spec(spec: &mut IndexSpec) -> Result<()> {
-    spec.kind = kind_of(&spec.index_type);
-    if spec.kind != IndexKind::Flat {
-        build_params(spec)?;
-    }
-    Ok(())
+    spec.kind = IndexKind::of_index_type(&spec.index_type)?;
+    build_params(spec).map(|_| ())
 }
 
-/// The search beam: `ef` from the search params (Milvus's name), at least `keep`.
+/// The search beam: `ef` from the search params (Milvus's name), at least `keep`. `ef` is the only search
+/// parameter the engine reads; any other is refused rather than ignored (the binding's `SearchParams`
+/// already refused or dropped, with reasons, every key pymilvus can send).
 pub(crate) fn search_ef(params: &[(String, String)], keep: usize) -> Result<usize> {
+    if let Some((k, _)) = params.iter().find(|(k, _)| k != "ef") {
+        return Err(Error::param(format!(
+            "unknown search parameter '{k}'; the engine reads ef"
+        )));
+    }
     let ef = match params.iter().rev().find(|(k, _)| k == "ef") {
         Some((_, v)) => int_param("ef", v, MAX_EF)?,
         None => DEFAULT_EF,
@@ -262,8 +280,49 @@ fn locality_order(rows: &[f32], dim: usize) -> Vec<u32> {
 
 #[cfg(test)]
 mod tests {
-    use super::locality_order;
+    use super::{locality_order, normalise_spec, search_ef};
     use crate::hnsw::not_once;
+    use crate::schema::{IndexKind, IndexSpec, Metric};
+
+    fn spec(index_type: &str, params: &[(&str, &str)]) -> IndexSpec {
+        IndexSpec {
+            field: "v".into(),
+            index_name: "v".into(),
+            index_type: index_type.into(),
+            kind: IndexKind::Flat,
+            metric: Metric::L2,
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn a_spec_means_what_its_index_type_says_and_misspelt_params_are_refused() {
+        let mut s = spec("hnsw_sq", &[("M", "8"), ("nlist", "128")]);
+        normalise_spec(&mut s).unwrap();
+        assert_eq!(s.kind, IndexKind::HnswSq8);
+        let err = normalise_spec(&mut spec("HNSW", &[("efconstruction", "64")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown index parameter 'efconstruction'"),
+            "{err}"
+        );
+        assert!(normalise_spec(&mut spec("FOO", &[])).is_err());
+    }
+
+    #[test]
+    fn the_engine_reads_ef_and_refuses_other_search_parameters() {
+        assert_eq!(search_ef(&[("ef".into(), "100".into())], 10).unwrap(), 100);
+        assert_eq!(search_ef(&[], 200).unwrap(), 200);
+        let err = search_ef(&[("radius".into(), "1.0".into())], 10).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("unknown search parameter 'radius'"),
+            "{err}"
+        );
+    }
 
     /// Rows of well-separated clusters, inserted round-robin (cluster `i % clusters`).
     fn round_robin(n: usize, dim: usize, clusters: usize) -> Vec<f32> {

@@ -34,9 +34,7 @@ fn value_word(v: &Value) -> &'static str {
 }
 
 fn mismatch(f: &FieldSchema, v: &Value) -> Error {
-    Error::invalid_code(
-        1,
-        format!(
+    Error::data_not_match(format!(
             "The Input data type is inconsistent with defined schema, {} field should be a {}, but got a {} instead.",
             f.name,
             type_word(f.dtype),
@@ -81,10 +79,7 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
     let v = match (f.dtype, v) {
         (DataType::Json, Value::Str(s)) => {
             return serde_json::from_str(&s).map(Value::Json).map_err(|e| {
-                Error::invalid_code(
-                    1,
-                    format!("Invalid JSON string for field '{}': {e}", f.name),
-                )
+                Error::data_not_match(format!("Invalid JSON string for field '{}': {e}", f.name))
             })
         }
         (DataType::Json, v) => return Ok(Value::Json(value_to_json(v))),
@@ -172,9 +167,7 @@ pub(super) fn fill(f: &FieldSchema, v: Option<Value>) -> Result<Value> {
             } else if f.nullable {
                 Ok(Value::Null)
             } else if v.is_none() {
-                Err(Error::invalid_code(
-                    1,
-                    format!(
+                Err(Error::data_not_match(format!(
                         "Insert missed an field `{}` to collection without set nullable==true or set default_value",
                         f.name
                     ),
@@ -219,9 +212,7 @@ pub(super) fn split(
         } else if schema.enable_dynamic_field {
             dynamic.insert(k, value_to_json(v));
         } else {
-            return Err(Error::invalid_code(
-                1,
-                format!("Attempt to insert an unexpected field `{k}` to collection without enabling dynamic field"),
+            return Err(Error::data_not_match(format!("Attempt to insert an unexpected field `{k}` to collection without enabling dynamic field"),
             ));
         }
     }

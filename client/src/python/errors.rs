@@ -9,7 +9,6 @@
 //! | `ClientSide { check: DataNotMatch }`      | `DataNotMatchException`                        |
 //! | `ClientSide { check: DataTypeNotMatch }`  | `DataTypeNotMatchException`                    |
 //! | `ClientSide { check: PrimaryKey }`        | `PrimaryKeyException`                          |
-//! | `Invalid { code: 1 }` in a `Call::Writing`  | `DataNotMatchException`                      |
 //! | `CollectionNotFound` in a `Call::Describing` or `Call::Writing` | `DescribeCollectionException` |
 //! | everything else                           | `MilvusException`                              |
 
@@ -28,8 +27,8 @@ pub(crate) enum Call {
     Plain,
     /// describe_collection: a missing collection is `DescribeCollectionException`.
     Describing,
-    /// insert and upsert: pymilvus describes the collection, then checks the rows against it
-    /// (`DataNotMatchException`) before it sends them.
+    /// insert and upsert: pymilvus describes the collection before it checks and sends the rows, so a
+    /// missing collection is `DescribeCollectionException`.
     Writing,
 }
 
@@ -71,9 +70,6 @@ fn class_of<'c>(classes: &'c Classes, err: &Error, call: Call) -> &'c Py<PyType>
             ClientCheck::DataTypeNotMatch => &classes.data_type_not_match,
             ClientCheck::PrimaryKey => &classes.primary_key,
         },
-        // engine/write.rs reports the row checks pymilvus makes client-side (missing field, unexpected
-        // field, wrong value type) with pymilvus's messages and code 1.
-        Error::Invalid { code: 1, .. } if call == Call::Writing => &classes.data_not_match,
         Error::CollectionNotFound { .. } if call != Call::Plain => &classes.describe_collection,
         _ => &classes.milvus,
     }
