@@ -409,14 +409,12 @@ REFUSED = [
     ("search", dict(search_aggregation=object()), "(search aggregation)"),
     ("search", dict(partition_names=["p1"]), "partition_names=['p1'] (partitions)"),
     ("search", dict(order_by_fields=[{"field": "id"}]), "(ordering by fields)"),
-    ("search", dict(filter_params={"a": 1}), "filter_params={'a': 1} (filter templates)"),
     ("search", dict(search_params={"radius": "near"}), "radius must be a number"),
     ("search", dict(search_params={"params": {"analyzer_name": "en"}}), "search parameter 'analyzer_name' (full-text search)"),
     ("search", dict(search_params={"ignore_growing": True}), "search parameter 'ignore_growing'"),
     ("search", dict(search_params={"params": {"eff": 64}}), "unknown search parameter 'eff'"),
     ("search", dict(metric_type="L2"), "search() got an unexpected keyword argument 'metric_type'"),
     ("query", dict(partition_names=["p1"]), "partition_names=['p1'] (partitions)"),
-    ("query", dict(filter_params={"a": 1}), "(filter templates)"),
     ("query", dict(timezone="UTC"), "(TIMESTAMPTZ fields)"),
     ("query", dict(group_by_fields=["tag"]), "(grouping by several fields)"),
     ("query", dict(expr="id > 0"), "query() got an unexpected keyword argument 'expr'"),
@@ -424,8 +422,7 @@ REFUSED = [
     ("insert", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
     ("upsert", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
     ("delete", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
-    ("delete", dict(filter="id > 0", filter_params={"a": 1}), "(filter templates)"),
-    ("delete", dict(ids=[1], filter_params={"a": 1}), "(filter templates)"),
+    ("delete", dict(ids=[1], filter_params={"a": 1}), "delete by ids has no filter"),
     ("create_collection", dict(dimension=2, properties={"collection.ttl.seconds": 60}), "(collection properties)"),
     ("create_collection", dict(dimension=2, index_params=IndexParams()), "index_params needs schema="),
     ("create_collection", dict(schema=CollectionSchema(), dimension=2), "dimension is for quick setup"),
@@ -751,3 +748,28 @@ def test_type_stub_describes_the_native_surface():
     native = covec._covec
     assert functions == {n for n, v in vars(native).items() if callable(v) and not inspect.isclass(v)}
     assert stub_methods - {"__init__"} == {n for n in vars(native.Database) if not n.startswith("__")}
+
+
+def test_filter_templates_fill_placeholders_in_every_read_and_delete(client):
+    client.create_collection("t", dimension=2, metric_type="L2")
+    client.insert("t", [{"id": i, "vector": [float(i), 0.0], "city": ["a", "b", "c"][i % 3]} for i in range(9)])
+    params = {"low": 2, "cities": ["a", "c"]}
+    template = "id > {low} and city in {cities}"
+    literal = 'id > 2 and city in ["a", "c"]'
+    assert client.query("t", filter=template, filter_params=params) == client.query("t", filter=literal)
+    assert client.query("t", filter=template, filter_params=params, output_fields=["count(*)"]) == [{"count(*)": 4}]
+    q = [[4.2, 0.0]]
+    assert client.search("t", q, filter=template, filter_params=params, limit=3) == client.search("t", q, filter=literal, limit=3)
+    it = client.query_iterator("t", batch_size=2, filter=template, filter_params=params)
+    pages = [it.next(), it.next(), it.next()]
+    assert [r["id"] for page in pages for r in page] == [3, 5, 6, 8]
+    it = client.search_iterator("t", q, batch_size=10, filter=template, filter_params=params)
+    assert [h["id"] for h in it.next()] == [h["id"] for h in client.search("t", q, filter=literal, limit=10)[0]]
+    assert client.delete("t", filter="id == {x}", filter_params={"x": 8}) == {"delete_count": 1}
+    with pytest.raises(MilvusException, match=r"placeholder \{cities\} has no value") as e:
+        client.query("t", filter=template, filter_params={"low": 1})
+    assert e.value.code == 6
+    with pytest.raises(MilvusException, match="must be a number, a string, a bool or a list"):
+        client.search("t", q, filter="id in {a}", filter_params={"a": {"b": 1}})
+    with pytest.raises(ParamError, match="filter_params must be a dict"):
+        client.query("t", filter=template, filter_params=[1])

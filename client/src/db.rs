@@ -13,6 +13,7 @@ use crate::engine::{
     self, Deletion, Hit, HybridRequest, OutputFields, SearchRequest, Snapshot, WriteMode,
 };
 use crate::error::{Error, Result};
+use crate::filter::Filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
 use crate::format::Catalog;
 use crate::pin::{compile_filter, Pinned};
@@ -265,8 +266,13 @@ impl Db {
     pub fn delete_ids(&self, collection: &str, ids: &[Pk]) -> Result<u64> {
         self.delete(collection, Deletion::Ids(ids))
     }
-    pub fn delete_filter(&self, collection: &str, filter: &str) -> Result<u64> {
-        if filter.trim().is_empty() {
+    pub fn delete_filter<'f>(
+        &self,
+        collection: &str,
+        filter: impl Into<Filter<'f>>,
+    ) -> Result<u64> {
+        let filter = filter.into();
+        if filter.expr.trim().is_empty() {
             return Err(Error::invalid(
                 "delete needs ids or a non-empty filter expression",
             ));
@@ -297,17 +303,17 @@ impl Db {
         self.pin()?.get(collection, ids, output)
     }
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
-    pub fn query(
+    pub fn query<'f>(
         &self,
         collection: &str,
-        filter: &str,
+        filter: impl Into<Filter<'f>>,
         output: &OutputFields,
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
         self.pin()?.query(collection, filter, output, limit, offset)
     }
-    pub fn count(&self, collection: &str, filter: &str) -> Result<u64> {
+    pub fn count<'f>(&self, collection: &str, filter: impl Into<Filter<'f>>) -> Result<u64> {
         self.pin()?.count(collection, filter)
     }
     /// One list of hits per query vector, best first.

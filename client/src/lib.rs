@@ -43,6 +43,7 @@ pub use engine::{
     Range, Rerank, ScoreMode, SearchRequest,
 };
 pub use error::{ClientCheck, Error, Result};
+pub use filter::{Filter, Params as FilterParams};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use pin::{Pinned, QueryIter, SearchIter};
 pub use schema::{

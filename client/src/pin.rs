@@ -10,7 +10,7 @@ use crate::engine::{
     CollectionView, Cursor, Hit, HybridRequest, OutputFields, RowId, SearchRequest,
 };
 use crate::error::Result;
-use crate::filter;
+use crate::filter::{self, Filter};
 use crate::follow::Mapped;
 use crate::rowview::RowFilter;
 use crate::schema::CollectionSchema;
@@ -18,7 +18,7 @@ use crate::value::{Pk, Row};
 
 /// The compiled filter, or None when it accepts every row (so the engine can skip evaluating it).
 pub(crate) fn compile_filter(
-    filter: &str,
+    filter: Filter<'_>,
     schema: &CollectionSchema,
 ) -> Result<Option<Box<dyn RowFilter>>> {
     let predicate = filter::compile(filter, schema)?;
@@ -63,21 +63,23 @@ impl Pinned {
     }
 
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
-    pub fn query(
+    pub fn query<'f>(
         &self,
         collection: &str,
-        filter: &str,
+        filter: impl Into<Filter<'f>>,
         output: &OutputFields,
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
+        let filter = filter.into();
         self.read(collection, |view| {
             let f = compile_filter(filter, view.schema())?;
             view.query(f.as_deref(), output, limit, offset)
         })
     }
 
-    pub fn count(&self, collection: &str, filter: &str) -> Result<u64> {
+    pub fn count<'f>(&self, collection: &str, filter: impl Into<Filter<'f>>) -> Result<u64> {
+        let filter = filter.into();
         self.read(collection, |view| {
             let f = compile_filter(filter, view.schema())?;
             Ok(view.count(f.as_deref()))
@@ -87,7 +89,7 @@ impl Pinned {
     /// One list of hits per query vector, best first.
     pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {
         self.read(collection, |view| {
-            let f = compile_filter(&request.filter, view.schema())?;
+            let f = compile_filter(request_filter(request), view.schema())?;
             let boosts = boost_filters(request.rerank.as_ref(), view.schema())?;
             view.search(request, f.as_deref(), &borrowed(&boosts))
         })
@@ -104,7 +106,7 @@ impl Pinned {
             let filters = request
                 .requests
                 .iter()
-                .map(|r| compile_filter(&r.filter, view.schema()))
+                .map(|r| compile_filter(request_filter(r), view.schema()))
                 .collect::<Result<Vec<_>>>()?;
             let boosts = boost_filters(Some(&request.rerank), view.schema())?;
             view.hybrid_search(request, &borrowed(&filters), &borrowed(&boosts))
@@ -115,7 +117,7 @@ impl Pinned {
     pub fn search_iter(&self, collection: &str, request: SearchRequest) -> Result<SearchIter> {
         let filter = self.read(collection, |view| {
             // Checked once here, so that a bad request fails at creation, not at the first page.
-            let f = compile_filter(&request.filter, view.schema())?;
+            let f = compile_filter(request_filter(&request), view.schema())?;
             view.search_page(&request, f.as_deref(), None, 1)?;
             Ok(f)
         })?;
@@ -130,13 +132,14 @@ impl Pinned {
 
     /// A query iterator over this generation: the rows matching `filter` in primary-key order, page
     /// by page, after the first `offset`.
-    pub fn query_iter(
+    pub fn query_iter<'f>(
         &self,
         collection: &str,
-        filter: &str,
+        filter: impl Into<Filter<'f>>,
         output: OutputFields,
         offset: usize,
     ) -> Result<QueryIter> {
+        let filter = filter.into();
         let order = self.read(collection, |view| {
             let f = compile_filter(filter, view.schema())?;
             view.matching_in_pk_order(f.as_deref())
@@ -151,6 +154,11 @@ impl Pinned {
     }
 }
 
+/// A search request's filter with its placeholders' values.
+fn request_filter(request: &SearchRequest) -> Filter<'_> {
+    Filter::new(&request.filter, &request.filter_params)
+}
+
 /// The compiled filters of `rerank`'s boosts, in order (None: the boost applies to every row).
 fn boost_filters(
     rerank: Option<&crate::engine::Rerank>,
@@ -160,7 +168,7 @@ fn boost_filters(
         .map_or(&[][..], |r| &r.boosts[..])
         .iter()
         .map(|b| match &b.filter {
-            Some(text) => compile_filter(text, schema),
+            Some(text) => compile_filter(text.into(), schema),
             None => Ok(None),
         })
         .collect()

@@ -72,7 +72,7 @@ class Database:
         """Vectors as lists or numpy arrays; rows that do not fit raise DataNotMatchException."""
     def upsert(self, name: str, rows: Sequence[Mapping[str, Any]], partial: bool = False) -> List[Pk]: ...
     def delete_ids(self, name: str, ids: Sequence[Pk]) -> int: ...
-    def delete_filter(self, name: str, filter: str) -> int: ...
+    def delete_filter(self, name: str, filter: str, filter_params: Optional[Dict[str, Any]] = None) -> int: ...
     def get(
         self, name: str, ids: Sequence[Pk], names: Optional[List[str]] = None, all: bool = False
     ) -> List[Row]: ...
@@ -84,8 +84,11 @@ class Database:
         all: bool = False,
         limit: Optional[int] = None,
         offset: int = 0,
-    ) -> List[Row]: ...
-    def count(self, name: str, filter: str = "") -> int: ...
+        filter_params: Optional[Dict[str, Any]] = None,
+    ) -> List[Row]:
+        """`filter_params`: the values of the filter's {name} placeholders (as in search, count, the
+        iterators and delete_filter)."""
+    def count(self, name: str, filter: str = "", filter_params: Optional[Dict[str, Any]] = None) -> int: ...
     def search(
         self,
         name: str,
@@ -100,6 +103,7 @@ class Database:
         ranker: Optional[Ranker] = None,
         pk: str = "id",
         keep_pk: bool = True,
+        filter_params: Optional[Dict[str, Any]] = None,
     ) -> List[HybridHits]:
         """search_params and `arguments` (offset, round_decimal, group_by_field, group_size,
         strict_group_size) as pymilvus takes them; an unknown search parameter, or one covec has not
@@ -116,8 +120,8 @@ class Database:
         pk: str = "id",
         keep_pk: bool = True,
     ) -> List[HybridHits]:
-        """`reqs`: {"data", "anns_field", "param", "limit", "expr"} per AnnSearchRequest, all searched on
-        one generation and merged by `ranker`."""
+        """`reqs`: {"data", "anns_field", "param", "limit", "expr", "expr_params"} per AnnSearchRequest,
+        all searched on one generation and merged by `ranker`."""
     def search_iterator(
         self,
         name: str,
@@ -130,6 +134,7 @@ class Database:
         arguments: Optional[Dict[str, Any]] = None,
         pk: str = "id",
         keep_pk: bool = True,
+        filter_params: Optional[Dict[str, Any]] = None,
     ) -> SearchIterator:
         """Pages of one query vector's hits, best first, from the current generation (kept)."""
     def query_iterator(
@@ -139,6 +144,7 @@ class Database:
         names: Optional[List[str]] = None,
         all: bool = False,
         offset: int = 0,
+        filter_params: Optional[Dict[str, Any]] = None,
     ) -> QueryIterator:
         """Pages of the matching rows in primary-key order, from the current generation (kept)."""
     def status(self) -> Dict[str, Any]:

@@ -65,7 +65,6 @@ _NOT_YET = {
     "order_by_fields": "ordering by fields",
     "ids": "search by primary keys",
     "namespace": "namespaces",
-    "filter_params": "filter templates",
     "timezone": "TIMESTAMPTZ fields",
     "time_fields": "TIMESTAMPTZ fields",
     "ignore_growing": "searching indexed rows only",
@@ -87,7 +86,6 @@ _MEANS_DEFAULT = {
     "partition_name": lambda v: v in (None, "", "_default"),
     "db_name": lambda v: v in (None, "", "default"),
     "target_db": lambda v: v in (None, "", "default"),
-    "filter_params": lambda v: not v,
     "properties": lambda v: not v,
     "ignore_growing": lambda v: v in (None, False),
 }
@@ -204,14 +202,13 @@ def _ranker_spec(ranker, hybrid):
 
 def _ann_request(req):
     """An AnnSearchRequest (ours or pymilvus's) as the native hybrid_search reads it."""
-    if getattr(req, "expr_params", None):
-        _check("hybrid_search", "filter_params", req.expr_params)
     return {
         "data": req.data,
         "anns_field": req.anns_field,
         "param": req.param,
         "limit": req.limit,
         "expr": req.expr,
+        "expr_params": getattr(req, "expr_params", None),
     }
 
 
@@ -562,15 +559,19 @@ class MilvusClient:
 
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None, **kwargs):
         _check("delete", "partition_name", partition_name)
-        _check_kwargs("delete", kwargs, {"pks"})
+        _check_kwargs("delete", kwargs, {"pks", "filter_params"})
         if kwargs.get("pks") is not None:  # pymilvus's older name for ids, still read
             ids = _as_list(kwargs["pks"]) + _as_list(ids)
         if ids is not None and filter:
             raise ParamError(message="Ambiguous filter parameter, only one deletion condition can be specified.")
+        if ids is not None and kwargs.get("filter_params"):
+            raise ParamError(message="filter_params are the values of a filter's placeholders; delete by ids has no filter")
         if ids is not None:
             count = self._call(collection_name, self._database.delete_ids, collection_name, _as_list(ids))
         elif isinstance(filter, str) and filter.strip():
-            count = self._call(collection_name, self._database.delete_filter, collection_name, filter)
+            count = self._call(
+                collection_name, self._database.delete_filter, collection_name, filter, kwargs.get("filter_params")
+            )
         elif filter is None:
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
         else:
@@ -612,7 +613,7 @@ class MilvusClient:
         **kwargs,
     ):
         _check("query", "partition_names", partition_names)
-        _check_kwargs("query", kwargs, {"limit", "offset"})
+        _check_kwargs("query", kwargs, {"limit", "offset", "filter_params"})
         self._check_loaded(collection_name)
         if filter is None:
             filter = ""
@@ -626,7 +627,7 @@ class MilvusClient:
         if "count(*)" in names:
             if len(names) > 1:
                 raise MilvusException(code=6, message="count(*) cannot be combined with other output fields")
-            count = self._call(collection_name, self._database.count, collection_name, filter)
+            count = self._call(collection_name, self._database.count, collection_name, filter, kwargs.get("filter_params"))
             return ExtraList([{"count(*)": int(count)}])
         limit = kwargs.get("limit")
         offset = int(kwargs.get("offset") or 0)
@@ -636,7 +637,15 @@ class MilvusClient:
         if not all_fields:
             names = [pk] + [n for n in names if n != pk]
         rows = self._call(
-            collection_name, self._database.query, collection_name, filter, names, all_fields, limit, offset
+            collection_name,
+            self._database.query,
+            collection_name,
+            filter,
+            names,
+            all_fields,
+            limit,
+            offset,
+            kwargs.get("filter_params"),
         )
         return ExtraList(rows)
 
@@ -669,7 +678,7 @@ class MilvusClient:
             _check("search", "ids", ids)
             _check("search", "search_aggregation", search_aggregation)
         if kwargs:
-            _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS))
+            _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS) | {"filter_params"})
         self._check_loaded(collection_name)
         if data is None:
             raise ParamError(message="missing required argument: [data]")
@@ -692,6 +701,7 @@ class MilvusClient:
             spec,
             pk,
             self._keeps_pk(pk, output_fields),
+            kwargs.get("filter_params"),
         )
         return SearchResult(hits)
 
@@ -760,7 +770,7 @@ class MilvusClient:
             raise ParamError(message="Offset is not supported for search_iterator_v2")
         kwargs.pop("offset", None)
         if kwargs:
-            _check_kwargs("search_iterator", kwargs)
+            _check_kwargs("search_iterator", kwargs, {"filter_params"})
         _check_batch_size(batch_size)
         left = _iterator_limit(limit)
         if filter is not None and not isinstance(filter, str):
@@ -785,6 +795,7 @@ class MilvusClient:
             {"round_decimal": round_decimal},
             pk,
             self._keeps_pk(pk, output_fields),
+            kwargs.get("filter_params"),
         )
         return SearchIterator(native, batch_size, left, external_filter_func)
 
@@ -802,7 +813,7 @@ class MilvusClient:
         """Pages of `batch_size` rows matching `filter`, in primary-key order, from one generation."""
         if partition_names is not None:
             _check("query_iterator", "partition_names", partition_names)
-        _check_kwargs("query_iterator", kwargs, {"offset"})
+        _check_kwargs("query_iterator", kwargs, {"offset", "filter_params"})
         if filter is not None and not isinstance(filter, str):
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
         _check_batch_size(batch_size)
@@ -823,6 +834,7 @@ class MilvusClient:
             names,
             all_fields,
             offset,
+            kwargs.get("filter_params"),
         )
         return QueryIterator(native, batch_size, left)
 

@@ -25,6 +25,8 @@ pub struct SearchRequest {
     pub offset: usize,
     /// Milvus filter expression; empty for none.
     pub filter: String,
+    /// The values of the filter's `{name}` placeholders (`filter_params`).
+    pub filter_params: serde_json::Map<String, serde_json::Value>,
     pub output: OutputFields,
     /// Overrides the index metric when given (must equal it, as in Milvus).
     pub metric: Option<Metric>,

@@ -12,7 +12,9 @@ use super::convert::{
 };
 use super::errors::{invalid, param_error, run, run_in, Call};
 use super::iterators::{QueryIterator, SearchIterator};
-use crate::{Db, Hit, HybridRequest, OpenOptions, OutputFields, Row, SearchParams, SearchRequest};
+use crate::{
+    Db, Filter, Hit, HybridRequest, OpenOptions, OutputFields, Row, SearchParams, SearchRequest,
+};
 
 /// Resolves the shm group argument: a gid or a group name.
 fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
@@ -209,8 +211,18 @@ impl Database {
         run(py, || self.db.delete_ids(name, &ids))
     }
 
-    fn delete_filter(&self, py: Python<'_>, name: &str, filter: &str) -> PyResult<u64> {
-        run(py, || self.db.delete_filter(name, filter))
+    #[pyo3(signature = (name, filter, filter_params=None))]
+    fn delete_filter(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        filter: &str,
+        filter_params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let params = convert::filter_params(py, filter_params)?;
+        run(py, || {
+            self.db.delete_filter(name, Filter::new(filter, &params))
+        })
     }
 
     #[pyo3(signature = (name, ids, names=None, all=false))]
@@ -228,7 +240,7 @@ impl Database {
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (name, filter="", names=None, all=false, limit=None, offset=0))]
+    #[pyo3(signature = (name, filter="", names=None, all=false, limit=None, offset=0, filter_params=None))]
     #[allow(clippy::too_many_arguments)] // mirrors Db::query plus the Python handle
     fn query<'py>(
         &self,
@@ -239,22 +251,32 @@ impl Database {
         all: bool,
         limit: Option<usize>,
         offset: usize,
+        filter_params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let output = output_fields(names, all);
+        let params = convert::filter_params(py, filter_params)?;
+        let filter = Filter::new(filter, &params);
         let rows = run(py, || self.db.query(name, filter, &output, limit, offset))?;
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (name, filter=""))]
-    fn count(&self, py: Python<'_>, name: &str, filter: &str) -> PyResult<u64> {
-        run(py, || self.db.count(name, filter))
+    #[pyo3(signature = (name, filter="", filter_params=None))]
+    fn count(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        filter: &str,
+        filter_params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<u64> {
+        let params = convert::filter_params(py, filter_params)?;
+        run(py, || self.db.count(name, Filter::new(filter, &params)))
     }
 
     /// `data`: query vectors (lists or numpy arrays); `search_params` and `arguments` (the keyword
     /// arguments `offset`, `round_decimal`, `group_by_field`, `group_size`, `strict_group_size`) as
     /// pymilvus takes them; `ranker`: the front's description of `ranker=`. Hits carry the primary key
     /// under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true))]
+    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, filter_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -271,10 +293,12 @@ impl Database {
         ranker: Option<&Bound<'py, PyAny>>,
         pk: &str,
         keep_pk: bool,
+        filter_params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut params = convert::search_params(py, search_params, arguments)?;
         let output = output_fields(names, all);
         let mut request = search_request(anns_field, data, limit, filter, output, &mut params)?;
+        request.filter_params = convert::filter_params(py, filter_params)?;
         request.rerank = ranker.map(|r| convert::rerank(py, r)).transpose()?;
         let results = run(py, || self.db.search(name, &request))?;
         hit_lists(py, &results, &params, pk, keep_pk)
@@ -316,7 +340,7 @@ impl Database {
     }
 
     /// A search iterator on the current generation, which it keeps (pages never mix generations).
-    #[pyo3(signature = (name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true))]
+    #[pyo3(signature = (name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, filter_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn search_iterator(
         &self,
@@ -331,17 +355,20 @@ impl Database {
         arguments: Option<&Bound<'_, PyAny>>,
         pk: &str,
         keep_pk: bool,
+        filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SearchIterator> {
         let mut params = convert::search_params(py, search_params, arguments)?;
         let output = output_fields(names, all);
-        let request = search_request(anns_field, data, 1, filter, output, &mut params)?;
+        let mut request = search_request(anns_field, data, 1, filter, output, &mut params)?;
+        request.filter_params = convert::filter_params(py, filter_params)?;
         let iter = run(py, || self.db.pin()?.search_iter(name, request))?;
         Ok(SearchIterator::new(iter, params, pk, keep_pk))
     }
 
     /// A query iterator on the current generation, which it keeps: matching rows in primary-key
     /// order, after the first `offset`.
-    #[pyo3(signature = (name, filter="", names=None, all=false, offset=0))]
+    #[pyo3(signature = (name, filter="", names=None, all=false, offset=0, filter_params=None))]
+    #[allow(clippy::too_many_arguments)]
     fn query_iterator(
         &self,
         py: Python<'_>,
@@ -350,8 +377,11 @@ impl Database {
         names: Option<Vec<String>>,
         all: bool,
         offset: usize,
+        filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<QueryIterator> {
         let output = output_fields(names, all);
+        let params = convert::filter_params(py, filter_params)?;
+        let filter = Filter::new(filter, &params);
         let iter = run(py, || {
             self.db.pin()?.query_iter(name, filter, output, offset)
         })?;
@@ -370,7 +400,8 @@ impl Database {
     }
 }
 
-/// One AnnSearchRequest (a dict from the front) as a search request. Its `param` holds what a
+/// One AnnSearchRequest (a dict from the front: `data`, `anns_field`, `param`, `limit`, `expr`,
+/// `expr_params`) as a search request. Its `param` holds what a
 /// search's `search_params` holds, but for what the hybrid search itself decides (offset, grouping).
 fn ann_request(py: Python<'_>, req: &Bound<'_, PyAny>) -> PyResult<SearchRequest> {
     let item = |key: &str| req.get_item(key);
@@ -384,14 +415,16 @@ fn ann_request(py: Python<'_>, req: &Bound<'_, PyAny>) -> PyResult<SearchRequest
     let filter: Option<String> = item("expr")?.extract()?;
     let anns_field: Option<String> = item("anns_field")?.extract()?;
     let limit: usize = item("limit")?.extract()?;
-    search_request(
+    let mut request = search_request(
         anns_field,
         &item("data")?,
         limit,
         filter.as_deref().unwrap_or(""),
         OutputFields::default(),
         &mut params,
-    )
+    )?;
+    request.filter_params = convert::filter_params(py, Some(&item("expr_params")?))?;
+    Ok(request)
 }
 
 /// One list of hits per query vector, shaped as pymilvus's.

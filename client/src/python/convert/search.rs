@@ -7,7 +7,9 @@ use pyo3::types::{PyDict, PyList, PyType};
 
 use super::{float_list, pk_to_py, to_json, to_vector, value_to_py};
 use crate::python::errors::{param_error, to_py_err};
-use crate::{rerank_of, Error, Hit, OutputFields, Rerank, SearchParams, SearchRequest};
+use crate::{
+    rerank_of, Error, FilterParams, Hit, OutputFields, Rerank, SearchParams, SearchRequest,
+};
 
 /// Query vectors as one float32 buffer, one vector after another, and their count. A list of lists of
 /// numbers or of 1-D numpy arrays (what most callers pass) converts item by item; anything else goes
@@ -92,6 +94,21 @@ pub(crate) fn search_params(
     SearchParams::from_milvus(search_params.as_ref(), &arguments).map_err(|e| to_py_err(py, e))
 }
 
+/// `filter_params`: a dict of placeholder values (None: none).
+pub(crate) fn filter_params(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<FilterParams> {
+    match obj.filter(|o| !o.is_none()).map(to_json).transpose()? {
+        None => Ok(FilterParams::new()),
+        Some(serde_json::Value::Object(map)) => Ok(map),
+        Some(other) => Err(param_error(
+            py,
+            format!("filter_params must be a dict, got {other}"),
+        )),
+    }
+}
+
 /// `ranker=` as the Python front describes it (a dict: see search_params/rerank.rs), checked.
 pub(crate) fn rerank(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Rerank> {
     rerank_of(&to_json(spec)?).map_err(|e| to_py_err(py, e))
@@ -116,6 +133,7 @@ pub(crate) fn search_request(
         limit,
         offset: params.offset,
         filter: filter.to_string(),
+        filter_params: FilterParams::new(),
         output,
         metric: params.metric,
         params: std::mem::take(&mut params.params),
