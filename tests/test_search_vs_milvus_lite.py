@@ -209,3 +209,23 @@ def test_search_iterator_returns_the_search_in_pages(pair, name):
         lite_got.extend(batch)
     lite_it.close()
     assert [h["id"] for h in got] == [h["id"] for h in lite_got]
+
+
+@pytest.mark.parametrize("name", list(COLLECTIONS))
+def test_function_chains_agree(pair, name):
+    from pymilvus.function_chain import FunctionChain, FunctionChainStage, col, fn
+
+    q = queries(2, 61)
+    chains = [
+        FunctionChain(FunctionChainStage.L2_RERANK)
+        .map("fresh", fn.decay(col("ts"), function="gauss", origin=500, scale=150, offset=10, decay=0.3))
+        .map("$score", fn.num_combine(col("$score"), col("fresh"), col("g"), mode="weighted", weights=[1.0, 0.5, 0.01]))
+        .map("$score", fn.round_decimal(col("$score"), decimal=3))
+        .sort(col("$score"), desc=True, tie_break_col=col("$id"))
+        .limit(5, offset=1),
+        FunctionChain(FunctionChainStage.L2_RERANK)
+        .map("$score", fn.num_combine(col("$score"), col("g"), mode="max"))
+        .sort(col("ts"), desc=False),
+    ]
+    for chain in chains:
+        same_hits(*both(pair, "search", name, q, anns_field="v", limit=12, output_fields=["g", "ts"], function_chains=chain))

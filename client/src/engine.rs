@@ -5,6 +5,7 @@
 //! |-----------|----------------------------------------------------------------------------------------|
 //! | `read`    | `Snapshot` (a generation's catalog over its image), `CollectionView`: get, query, count |
 //! | `search`  | search: each part planned once per call (filter, graph or exact scan), range bounds, an iterator's cursor, top-k, grouping |
+//! | `chain`   | function chains (Milvus's L2 rerank stage) checked and run on one query's hits       |
 //! | `rerank`  | boosts, the merge of a hybrid search's routes (RRF, weighted, decay), the page cut      |
 //! | `part`    | the part codec: rows encoded into a part's sections, sections decoded as views          |
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
@@ -17,6 +18,7 @@
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
 mod ann;
+mod chain;
 mod coerce;
 mod merge;
 mod part;
@@ -28,8 +30,8 @@ mod write;
 
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{
-    Boost, Combine, Decay, DecayFunction, GroupBy, Hit, HybridRequest, Merge, OutputFields, Range,
-    Rerank, ScoreMode, SearchRequest,
+    Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,
+    Hit, HybridRequest, Merge, NumCombine, OutputFields, Range, Rerank, ScoreMode, SearchRequest,
 };
 pub use search::Cursor;
 pub use write::{

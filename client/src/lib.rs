@@ -39,8 +39,9 @@ mod python;
 
 pub use db::{CollectionInfo, Db};
 pub use engine::{
-    Boost, Combine, Cursor, Decay, DecayFunction, GroupBy, Hit, HybridRequest, Merge, OutputFields,
-    Range, Rerank, ScoreMode, SearchRequest,
+    Boost, ChainArg, ChainFunction, ChainOp, Combine, Cursor, Decay, DecayFunction, FunctionChain,
+    GroupBy, Hit, HybridRequest, Merge, NumCombine, OutputFields, Range, Rerank, ScoreMode,
+    SearchRequest,
 };
 pub use error::{ClientCheck, Error, Result};
 pub use filter::{Filter, Params as FilterParams};
@@ -49,7 +50,7 @@ pub use pin::{Pinned, QueryIter, SearchIter};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
-pub use search_params::{rerank_of, SearchParams};
+pub use search_params::{chain_of, rerank_of, SearchParams};
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).

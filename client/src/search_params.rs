@@ -5,10 +5,12 @@
 //! search never returns a plausible answer to a question it did not ask (docs/compatibility.md,
 //! "Parameters").
 
+mod chain;
 mod rerank;
 
 use serde_json::Value as Json;
 
+pub use chain::chain_of;
 pub use rerank::rerank_of;
 
 use crate::engine::{GroupBy, Range};

@@ -59,7 +59,6 @@ _NOT_YET = {
     "json_type": "grouping by JSON paths",
     "strict_cast": "grouping by JSON paths",
     "rank_group_scorer": "group scorers",
-    "function_chains": "function chains",
     "highlighter": "highlighting",
     "search_aggregation": "search aggregation",
     "order_by_fields": "ordering by fields",
@@ -198,6 +197,37 @@ def _ranker_spec(ranker, hybrid):
     if hybrid:
         raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
     raise ParamError(message="The search ranker must be a Function or FunctionScore.")
+
+
+def _chain_spec(function_chains):
+    """`function_chains=` (pymilvus FunctionChain objects) as the engine reads them
+    (search_params/chain.rs): a search runs exactly one."""
+    chains = list(function_chains) if isinstance(function_chains, (list, tuple)) else [function_chains]
+    if len(chains) != 1:
+        raise ParamError(message=f"ordinary search supports exactly one function chain, got {len(chains)}")
+    chain = chains[0]
+    if not hasattr(chain, "ops") or not hasattr(chain, "stage"):
+        raise ParamError(message="function_chains takes pymilvus FunctionChain objects")
+
+    def arg(value):
+        if type(value).__name__ == "ColumnRef" and hasattr(value, "name"):
+            return {"column": value.name}
+        return {"literal": value}
+
+    def op_spec(op):
+        expr = op.expr
+        return {
+            "op": op.op,
+            "expr": None
+            if expr is None
+            else {"name": expr.name, "args": [arg(a) for a in expr.args], "params": dict(expr.params)},
+            "inputs": list(op.inputs),
+            "outputs": list(op.outputs),
+            "params": dict(op.params),
+        }
+
+    stage = getattr(chain.stage, "name", str(chain.stage))
+    return {"name": getattr(chain, "name", ""), "stage": stage, "ops": [op_spec(op) for op in chain.ops]}
 
 
 def _ann_request(req):
@@ -671,9 +701,10 @@ class MilvusClient:
             _check("search", "partition_names", partition_names)
         if function_chains is not None and ranker is not None:
             raise ParamError(message="function_chains and ranker cannot be used together")
-        if function_chains is not None or highlighter is not None:
-            for name, value in (("function_chains", function_chains), ("highlighter", highlighter)):
-                _check("search", name, value)
+        if function_chains is not None and kwargs.get("order_by_fields"):
+            raise ParamError(message="order_by and function rerank cannot be used together")
+        if highlighter is not None:
+            _check("search", "highlighter", highlighter)
         if ids is not None or search_aggregation is not None:
             _check("search", "ids", ids)
             _check("search", "search_aggregation", search_aggregation)
@@ -684,6 +715,7 @@ class MilvusClient:
             raise ParamError(message="missing required argument: [data]")
         _check_limit(limit)
         spec = None if ranker is None else _ranker_spec(ranker, hybrid=False)
+        chain = None if function_chains is None else _chain_spec(function_chains)
         pk = self._pk(collection_name)
         names, all_fields = self._output(output_fields)
         hits = self._call(
@@ -702,6 +734,7 @@ class MilvusClient:
             pk,
             self._keeps_pk(pk, output_fields),
             kwargs.get("filter_params"),
+            chain,
         )
         return SearchResult(hits)
 

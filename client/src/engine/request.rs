@@ -38,6 +38,8 @@ pub struct SearchRequest {
     pub group_by: Option<GroupBy>,
     /// Boost and decay functions (`ranker=`); None: hits in distance order.
     pub rerank: Option<Rerank>,
+    /// A function chain run on each query's hits (`function_chains=`, Milvus's L2 rerank stage).
+    pub chain: Option<FunctionChain>,
 }
 
 /// Range search bounds, as Milvus reads `radius` and `range_filter`. A hit lies strictly inside
@@ -141,6 +143,61 @@ pub enum DecayFunction {
     Gauss,
     Exp,
     Linear,
+}
+
+/// A function chain: operators run in order on one query's hits, a table of columns: `$id`, `$score`
+/// (the hit's distance), the primary key and any schema field the chain reads, and the outputs of
+/// earlier maps. The hits come out in the chain's order with `$score` as their distance; columns the
+/// chain writes are never returned.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FunctionChain {
+    pub name: String,
+    pub ops: Vec<ChainOp>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChainOp {
+    /// `output` := `function` of `args`, row by row.
+    Map {
+        output: String,
+        function: ChainFunction,
+        args: Vec<ChainArg>,
+    },
+    /// Rows by `column`, NaN and null last; ties by `tie_break` ascending, or kept in order.
+    Sort {
+        column: String,
+        desc: bool,
+        tie_break: Option<String>,
+    },
+    /// Rows `offset..offset + limit`.
+    Limit { limit: usize, offset: usize },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChainArg {
+    Column(String),
+    Number(f64),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum ChainFunction {
+    /// Two or more numbers combined (`weights` only with `Weighted`, one per argument); a null
+    /// argument makes 0.
+    NumCombine { mode: NumCombine, weights: Vec<f64> },
+    /// One number's decay factor (null: 0).
+    Decay(Decay),
+    /// One number rounded half away from zero to `decimal` places.
+    RoundDecimal { decimal: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NumCombine {
+    Multiply,
+    Sum,
+    Max,
+    Min,
+    Avg,
+    Weighted,
 }
 
 #[derive(Debug, Clone, PartialEq)]

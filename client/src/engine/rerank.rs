@@ -210,17 +210,6 @@ impl CollectionView<'_> {
         Ok(hits)
     }
 
-    fn scored_hits(
-        &self,
-        page: Vec<(f64, RowId)>,
-        output: &super::OutputFields,
-        with_pk: bool,
-    ) -> Result<Vec<Hit>> {
-        page.into_iter()
-            .map(|(score, id)| self.hit(id, score as f32, output, with_pk))
-            .collect()
-    }
-
     /// Row `id`'s value of numeric field `col` (None when null).
     fn number(&self, col: usize, id: RowId) -> Result<Option<f64>> {
         match self.parts[id.part].cols[col].get(id.row) {

@@ -33,6 +33,14 @@ impl CollectionView<'_> {
         boosts: &[Option<&dyn RowFilter>],
     ) -> Result<Vec<Vec<Hit>>> {
         let search = VectorSearch::new(self, request, filter)?;
+        if let Some(chain) = &request.chain {
+            if request.rerank.is_some() {
+                return Err(Error::param(
+                    "function_chains and ranker cannot be used together",
+                ));
+            }
+            chain.check(self)?;
+        }
         if let Some(rerank) = &request.rerank {
             return self.reranked_search(&search, request, rerank, boosts);
         }
@@ -59,15 +67,28 @@ impl CollectionView<'_> {
                     .flatten()
                     .collect(),
             };
-            let hits = ranked
+            let mut page: Vec<(f64, RowId)> = ranked
                 .into_iter()
-                .map(|(rank, id)| {
-                    self.hit(id, rank.distance(search.metric), &request.output, with_pk)
-                })
-                .collect::<Result<Vec<_>>>()?;
-            results.push(hits);
+                .map(|(rank, id)| (f64::from(rank.distance(search.metric)), id))
+                .collect();
+            if let Some(chain) = &request.chain {
+                page = chain.run(self, page)?;
+            }
+            results.push(self.scored_hits(page, &request.output, with_pk)?);
         }
         Ok(results)
+    }
+
+    /// Hits of scored rows, in order.
+    pub(super) fn scored_hits(
+        &self,
+        page: Vec<(f64, RowId)>,
+        output: &super::OutputFields,
+        with_pk: bool,
+    ) -> Result<Vec<Hit>> {
+        page.into_iter()
+            .map(|(score, id)| self.hit(id, score as f32, output, with_pk))
+            .collect()
     }
 
     /// One page of a search iterator: the best `count` hits strictly after `after` (None: from the
@@ -80,9 +101,13 @@ impl CollectionView<'_> {
         after: Option<Cursor>,
         count: usize,
     ) -> Result<(Vec<Hit>, Option<Cursor>)> {
-        if request.nq != 1 || request.group_by.is_some() || request.rerank.is_some() {
+        if request.nq != 1
+            || request.group_by.is_some()
+            || request.rerank.is_some()
+            || request.chain.is_some()
+        {
             return Err(Error::param(
-                "a search iterator takes one query vector, without grouping or rerankers",
+                "a search iterator takes one query vector, without grouping, rerankers or function chains",
             ));
         }
         let search = VectorSearch::new(self, request, filter)?;

@@ -11,7 +11,9 @@ use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
 pub(crate) use schema::{collection_schema, describe_collection, describe_index, index_specs};
-pub(crate) use search::{filter_params, hits_to_py, rerank, search_params, search_request};
+pub(crate) use search::{
+    filter_params, function_chain, hits_to_py, rerank, search_params, search_request,
+};
 
 use super::errors::{invalid, to_py_err, type_name};
 use crate::error::{ClientCheck, Error};

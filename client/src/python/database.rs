@@ -274,9 +274,10 @@ impl Database {
 
     /// `data`: query vectors (lists or numpy arrays); `search_params` and `arguments` (the keyword
     /// arguments `offset`, `round_decimal`, `group_by_field`, `group_size`, `strict_group_size`) as
-    /// pymilvus takes them; `ranker`: the front's description of `ranker=`. Hits carry the primary key
-    /// under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, filter_params=None))]
+    /// pymilvus takes them; `ranker` and `function_chain`: the front's descriptions of `ranker=` and
+    /// of the one chain of `function_chains=`. Hits carry the primary key under `pk`; their entity too
+    /// when `keep_pk`.
+    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, filter_params=None, function_chain=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -294,12 +295,16 @@ impl Database {
         pk: &str,
         keep_pk: bool,
         filter_params: Option<&Bound<'py, PyAny>>,
+        function_chain: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut params = convert::search_params(py, search_params, arguments)?;
         let output = output_fields(names, all);
         let mut request = search_request(anns_field, data, limit, filter, output, &mut params)?;
         request.filter_params = convert::filter_params(py, filter_params)?;
         request.rerank = ranker.map(|r| convert::rerank(py, r)).transpose()?;
+        request.chain = function_chain
+            .map(|c| convert::function_chain(py, c))
+            .transpose()?;
         let results = run(py, || self.db.search(name, &request))?;
         hit_lists(py, &results, &params, pk, keep_pk)
     }

@@ -8,7 +8,8 @@ use pyo3::types::{PyDict, PyList, PyType};
 use super::{float_list, pk_to_py, to_json, to_vector, value_to_py};
 use crate::python::errors::{param_error, to_py_err};
 use crate::{
-    rerank_of, Error, FilterParams, Hit, OutputFields, Rerank, SearchParams, SearchRequest,
+    chain_of, rerank_of, Error, FilterParams, FunctionChain, Hit, OutputFields, Rerank,
+    SearchParams, SearchRequest,
 };
 
 /// Query vectors as one float32 buffer, one vector after another, and their count. A list of lists of
@@ -114,6 +115,12 @@ pub(crate) fn rerank(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Rerank
     rerank_of(&to_json(spec)?).map_err(|e| to_py_err(py, e))
 }
 
+/// `function_chains=`'s chain as the Python front describes it (a dict: see search_params/chain.rs),
+/// checked.
+pub(crate) fn function_chain(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<FunctionChain> {
+    chain_of(&to_json(spec)?).map_err(|e| to_py_err(py, e))
+}
+
 /// A search request from its converted parts: `params` gives the metric, `ef`, offset, range and
 /// grouping (moved out of it).
 pub(crate) fn search_request(
@@ -140,6 +147,7 @@ pub(crate) fn search_request(
         range: params.range,
         group_by: params.group_by.take(),
         rerank: None,
+        chain: None,
     })
 }
 
