@@ -68,11 +68,7 @@ impl CollectionView<'_> {
         let merge = request.rerank.merge.as_ref().unwrap_or(&DEFAULT_MERGE);
         let metrics: Vec<Metric> = searches.iter().map(|s| s.metric).collect();
         merge.check(self, &metrics)?;
-        let grouping = request
-            .group_by
-            .as_ref()
-            .map(|g| Grouping::new(self, g))
-            .transpose()?;
+        let grouping = Grouping::of(self, request.group_by.as_ref())?;
         let wanted = request.limit.saturating_add(request.offset);
         let fetch = |sub_limit: usize| {
             let mut k = sub_limit;
@@ -89,7 +85,12 @@ impl CollectionView<'_> {
             .zip(&request.requests)
             .map(|(s, r)| s.queries(r))
             .collect();
-        let with_pk = self.names_pk(&request.output);
+        let page = Page {
+            offset: request.offset,
+            limit: request.limit,
+            output: &request.output,
+            with_pk: self.names_pk(&request.output),
+        };
         let mut results = Vec::with_capacity(first.nq);
         for _ in 0..first.nq {
             let mut routes = Vec::with_capacity(searches.len());
@@ -98,26 +99,14 @@ impl CollectionView<'_> {
                 let q = queries
                     .next()
                     .ok_or_else(|| Error::Internal("query vectors counted".into()))?;
-                let top = search.top(q, fetch(sub.limit), None)?;
-                let hits = top
-                    .hits
-                    .into_iter()
-                    .map(|(rank, id)| (f64::from(rank.distance(search.metric)), id))
-                    .collect();
+                let hits = search.scored(search.top(q, fetch(sub.limit), None)?.hits);
                 routes.push(Route {
                     metric: search.metric,
                     hits: self.boosted(hits, search.metric, &request.rerank, boosts)?,
                 });
             }
             let merged = merge.merge(self, &routes)?;
-            let page = cut(
-                self,
-                merged,
-                grouping.as_ref(),
-                request.offset,
-                request.limit,
-            )?;
-            results.push(self.scored_hits(page, &request.output, with_pk)?);
+            results.push(self.page(merged, grouping.as_ref(), &page)?);
         }
         Ok(results)
     }
@@ -134,25 +123,21 @@ impl CollectionView<'_> {
         if let Some(merge) = &rerank.merge {
             merge.check(self, &[search.metric])?;
         }
-        let grouping = request
-            .group_by
-            .as_ref()
-            .map(|g| Grouping::new(self, g))
-            .transpose()?;
+        let grouping = Grouping::of(self, request.group_by.as_ref())?;
         let wanted = request.limit.saturating_add(request.offset);
         let mut fetch = wanted.saturating_mul(RERANK_FETCH);
         if let Some(g) = &request.group_by {
             fetch = fetch.max(wanted.saturating_mul(g.size).saturating_mul(GROUP_FETCH));
         }
-        let with_pk = self.names_pk(&request.output);
+        let page = Page {
+            offset: request.offset,
+            limit: request.limit,
+            output: &request.output,
+            with_pk: self.names_pk(&request.output),
+        };
         let mut results = Vec::with_capacity(request.nq);
         for q in search.queries(request) {
-            let hits = search
-                .top(q, fetch, None)?
-                .hits
-                .into_iter()
-                .map(|(rank, id)| (f64::from(rank.distance(search.metric)), id))
-                .collect();
+            let hits = search.scored(search.top(q, fetch, None)?.hits);
             let boosted = self.boosted(hits, search.metric, rerank, boosts)?;
             let merged = match &rerank.merge {
                 None => boosted,
@@ -164,14 +149,7 @@ impl CollectionView<'_> {
                     }],
                 )?,
             };
-            let page = cut(
-                self,
-                merged,
-                grouping.as_ref(),
-                request.offset,
-                request.limit,
-            )?;
-            results.push(self.scored_hits(page, &request.output, with_pk)?);
+            results.push(self.page(merged, grouping.as_ref(), &page)?);
         }
         Ok(results)
     }
@@ -259,25 +237,39 @@ fn order_scores(a: f64, b: f64, descending: bool) -> Ordering {
     }
 }
 
-/// The page of `merged` (best first): groups `offset..offset + limit` flattened, or hits
-/// `offset..offset + limit`.
-fn cut(
-    view: &CollectionView<'_>,
-    merged: Vec<(f64, RowId)>,
-    grouping: Option<&Grouping>,
+/// Which hits of a merged list a search returns, and how.
+struct Page<'r> {
     offset: usize,
     limit: usize,
-) -> Result<Vec<(f64, RowId)>> {
-    Ok(match grouping {
-        None => merged.into_iter().skip(offset).take(limit).collect(),
-        Some(g) => g
-            .group(view, &merged, offset.saturating_add(limit))?
-            .0
-            .into_iter()
-            .skip(offset)
-            .flatten()
-            .collect(),
-    })
+    output: &'r super::OutputFields,
+    with_pk: bool,
+}
+
+impl CollectionView<'_> {
+    /// The hits of `merged` (best first) on `page`: groups `offset..offset + limit` flattened, or
+    /// hits `offset..offset + limit`.
+    fn page(
+        &self,
+        merged: Vec<(f64, RowId)>,
+        grouping: Option<&Grouping>,
+        page: &Page<'_>,
+    ) -> Result<Vec<Hit>> {
+        let cut = match grouping {
+            None => merged
+                .into_iter()
+                .skip(page.offset)
+                .take(page.limit)
+                .collect(),
+            Some(g) => g
+                .group(self, &merged, page.offset.saturating_add(page.limit))?
+                .0
+                .into_iter()
+                .skip(page.offset)
+                .flatten()
+                .collect(),
+        };
+        self.scored_hits(cut, page.output, page.with_pk)
+    }
 }
 
 /// A score mapped into [0, 1], larger better, as Milvus normalises each metric for `norm_score`.

@@ -44,11 +44,7 @@ impl CollectionView<'_> {
         if let Some(rerank) = &request.rerank {
             return self.reranked_search(&search, request, rerank, boosts);
         }
-        let grouping = request
-            .group_by
-            .as_ref()
-            .map(|g| Grouping::new(self, g))
-            .transpose()?;
+        let grouping = Grouping::of(self, request.group_by.as_ref())?;
         let wanted = request.limit.saturating_add(request.offset);
         let with_pk = self.names_pk(&request.output);
         let mut results = Vec::with_capacity(request.nq);
@@ -67,10 +63,7 @@ impl CollectionView<'_> {
                     .flatten()
                     .collect(),
             };
-            let mut page: Vec<(f64, RowId)> = ranked
-                .into_iter()
-                .map(|(rank, id)| (f64::from(rank.distance(search.metric)), id))
-                .collect();
+            let mut page = search.scored(ranked);
             if let Some(chain) = &request.chain {
                 page = chain.run(self, page)?;
             }
@@ -336,6 +329,14 @@ impl<'s> VectorSearch<'s> {
         request.vectors.chunks_exact(self.dim.max(1))
     }
 
+    /// Ranked rows with their reported distances, as rerankers and chains score them.
+    pub(super) fn scored(&self, ranked: Vec<(Rank, RowId)>) -> Vec<(f64, RowId)> {
+        ranked
+            .into_iter()
+            .map(|(rank, id)| (f64::from(rank.distance(self.metric)), id))
+            .collect()
+    }
+
     /// The best `keep` rows for `q` inside the range bounds and after `after`, best first.
     pub(super) fn top(&self, q: &[f32], keep: usize, after: Option<Cursor>) -> Result<Top> {
         let band = Band {
@@ -388,6 +389,14 @@ pub(super) struct Grouping {
 }
 
 impl Grouping {
+    /// `group_by` resolved on `view` (None: no grouping).
+    pub(super) fn of(
+        view: &CollectionView<'_>,
+        group_by: Option<&GroupBy>,
+    ) -> Result<Option<Grouping>> {
+        group_by.map(|g| Grouping::new(view, g)).transpose()
+    }
+
     /// Milvus groups by INT8-INT64, BOOL and VARCHAR fields.
     pub(super) fn new(view: &CollectionView<'_>, g: &GroupBy) -> Result<Grouping> {
         let col = view.field_index(&g.field).ok_or_else(|| {
