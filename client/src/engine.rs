@@ -6,7 +6,7 @@
 //! | `read`    | `Snapshot` (a generation's catalog over its image), `CollectionView`: get, query, count |
 //! | `search`  | search: each part planned once per call (filter, graph or exact scan), range bounds, an iterator's cursor, top-k, grouping |
 //! | `chain`   | function chains (Milvus's L2 rerank stage) checked and run on one query's hits       |
-//! | `rerank`  | boosts, the merge of a hybrid search's routes (RRF, weighted, decay), the page cut      |
+//! | `rerank`  | every search's entry; boosts, the merge of a hybrid search's routes (RRF, weighted, decay), the page cut |
 //! | `part`    | the part codec: rows encoded into a part's sections, sections decoded as views          |
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
 //! | `write`   | `plan_*`: a mutation as the next catalog                                                 |

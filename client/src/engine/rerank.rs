@@ -1,6 +1,7 @@
-//! Rerankers and hybrid search: boosts applied to one route's candidates (Milvus's L0 stage), the merge
-//! of a hybrid search's routes (RRF, weighted, decay: its L2 stage), then the grouping or page cut of
-//! the merged list. Scores are Milvus's reported distances, computed in f64 and reported as f32, as
+//! Every search's entry (`CollectionView::search`: a search without a ranker is search.rs's) and the
+//! rerankers: boosts applied to one route's candidates (Milvus's L0 stage), the merge of a hybrid
+//! search's routes (RRF, weighted, decay: its L2 stage), then the grouping or page cut of the merged
+//! list. Scores are Milvus's reported distances, computed in f64 and reported as f32, as
 //! Milvus's function chain computes them (docs/compatibility.md, "Hybrid search and rerankers").
 
 use std::cmp::Ordering;
@@ -33,6 +34,26 @@ struct Route {
 }
 
 impl CollectionView<'_> {
+    /// The best `limit` hits after `offset` per query vector, best first (grouped when the request
+    /// groups; reranked by its ranker or its function chain). `request.filter` is not read: the caller
+    /// compiles it into `filter`; `boosts` are the compiled filters of `request.rerank`'s boosts, in
+    /// order.
+    pub fn search(
+        &self,
+        request: &SearchRequest,
+        filter: Option<&dyn RowFilter>,
+        boosts: &[Option<&dyn RowFilter>],
+    ) -> Result<Vec<Vec<Hit>>> {
+        let search = VectorSearch::new(self, request, filter)?;
+        match &request.rerank {
+            None => self.ranked_search(&search, request),
+            Some(_) if request.chain.is_some() => Err(Error::param(
+                "function_chains and ranker cannot be used together",
+            )),
+            Some(rerank) => self.reranked_search(&search, request, rerank, boosts),
+        }
+    }
+
     /// Searches each of `request.requests` on this generation (with the compiled `filters`, one per
     /// request), boosts each route with `request.rerank`'s boosts (compiled `boosts`), merges the routes
     /// per query vector and returns the best `limit` after `offset` (groups, when grouping).
@@ -113,7 +134,7 @@ impl CollectionView<'_> {
 
     /// A search with `ranker=`: candidates boosted, then merged alone by the rerank's merge (decay,
     /// RRF or weighted over one route) when it has one, then grouped or cut.
-    pub(super) fn reranked_search(
+    fn reranked_search(
         &self,
         search: &VectorSearch<'_>,
         request: &SearchRequest,

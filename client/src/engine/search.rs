@@ -23,26 +23,16 @@ const PARAMETER_INVALID: i32 = 1100;
 const GROUP_FETCH: usize = 3;
 
 impl CollectionView<'_> {
-    /// The best `limit` hits after `offset` per query vector, best first (grouped when the request
-    /// groups). `request.filter` is not read: the caller compiles it into `filter`; `boosts` are the
-    /// compiled filters of `request.rerank`'s boosts, in order.
-    pub fn search(
+    /// The best `limit` hits after `offset` per query vector of `search`'s request, best first
+    /// (grouped when it groups, through its function chain when it has one). Searches with a ranker
+    /// are `rerank`'s.
+    pub(super) fn ranked_search(
         &self,
+        search: &VectorSearch<'_>,
         request: &SearchRequest,
-        filter: Option<&dyn RowFilter>,
-        boosts: &[Option<&dyn RowFilter>],
     ) -> Result<Vec<Vec<Hit>>> {
-        let search = VectorSearch::new(self, request, filter)?;
         if let Some(chain) = &request.chain {
-            if request.rerank.is_some() {
-                return Err(Error::param(
-                    "function_chains and ranker cannot be used together",
-                ));
-            }
             chain.check(self)?;
-        }
-        if let Some(rerank) = &request.rerank {
-            return self.reranked_search(&search, request, rerank, boosts);
         }
         let grouping = Grouping::of(self, request.group_by.as_ref())?;
         let wanted = request.limit.saturating_add(request.offset);
