@@ -51,7 +51,7 @@ def create(client, mod, name, metrics):
 
 
 # Collection name -> metrics of v and w.
-COLLECTIONS = {"l2_ip": ("L2", "IP"), "cos_l2": ("COSINE", "L2"), "ip_cos": ("IP", "COSINE")}
+COLLECTIONS = {"l2_ip": ("L2", "IP"), "cos_l2": ("COSINE", "L2"), "ip_cos": ("IP", "COSINE"), "l2_l2": ("L2", "L2")}
 
 
 @pytest.fixture(scope="module")
