@@ -8,7 +8,7 @@ export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(CURDIR)/target/tools/bin:$(PATH)
 export PYO3_PYTHON := $(VPY)
 
-.PHONY: demo test lint rust-test neon-test py-test fuzz conformance dev daemon bench clean-venv
+.PHONY: demo test lint rust-test neon-test py-test frameworks-test fuzz conformance dev daemon bench clean-venv
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -58,6 +58,28 @@ neon-test:
 py-test: dev daemon $(VENV)/.test
 	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests bench/test_harness.py -q -p no:cacheprovider
 
+# LangChain, LlamaIndex and Haystack on covec, each in its own venv (their pymilvus pins differ), against Milvus Lite:
+# tests/frameworks. A venv sees the covec that `make dev` built here through a .pth file; pip caches nothing.
+FRAMEWORKS := langchain llamaindex haystack
+FRAMEWORK_VENVS := $(CURDIR)/.venv-frameworks
+FRAMEWORK_PACKAGES_langchain := langchain-milvus==0.4.0 "pymilvus==3.0.*"
+FRAMEWORK_PACKAGES_llamaindex := llama-index-vector-stores-milvus==1.2.0 "pymilvus==2.6.*"
+FRAMEWORK_PACKAGES_haystack := milvus-haystack==0.1.0 "pymilvus==3.0.*"
+
+$(FRAMEWORK_VENVS)/%/.installed: Makefile
+	rm -rf $(FRAMEWORK_VENVS)/$*
+	$(PYTHON) -m venv $(FRAMEWORK_VENVS)/$*
+	$(FRAMEWORK_VENVS)/$*/bin/pip install -q --disable-pip-version-check --no-cache-dir \
+		$(FRAMEWORK_PACKAGES_$*) "milvus-lite==3.2.*" pytest
+	$(FRAMEWORK_VENVS)/$*/bin/python -c 'import sys, sysconfig; \
+		open(sysconfig.get_paths()["purelib"] + "/covec.pth", "w").write(sys.argv[1] + "\n")' $(CURDIR)/client/python
+	touch $@
+
+frameworks-test: dev $(FRAMEWORKS:%=$(FRAMEWORK_VENVS)/%/.installed)
+	for f in $(FRAMEWORKS); do \
+		$(FRAMEWORK_VENVS)/$$f/bin/python -m pytest tests/frameworks/test_$$f.py -q -p no:cacheprovider || exit 1; \
+	done
+
 # A short coverage-guided run of each cargo-fuzz target (docs/reliability.md has the long runs). The stable
 # toolchain runs it with -s none: AddressSanitizer needs nightly. cargo-fuzz is installed on first use.
 FUZZ_SECS ?= 20
@@ -83,11 +105,11 @@ conformance: dev $(VENV)/.test
 		COVEC_UNDER_TEST=1 $(VPY) $(CONFORMANCE) --threshold 0 2>&1 | grep -E "^peer suite" || true; \
 	else echo "conformance SKIPPED: $(CONFORMANCE) not found"; fi
 
-test: lint rust-test neon-test py-test fuzz conformance
+test: lint rust-test neon-test py-test frameworks-test fuzz conformance
 
 bench: dev daemon $(VENV)/.test
 	$(VPY) -m pip install -q --disable-pip-version-check matplotlib
 	$(VPY) bench/run.py
 
 clean-venv:
-	rm -rf $(VENV)
+	rm -rf $(VENV) $(FRAMEWORK_VENVS)

@@ -308,6 +308,8 @@ def test_delete_arguments(client):
         client.delete("t", filter="  ")
     assert client.delete("t", ids=5) == {"delete_count": 1}
     assert client.delete("t", pks=[4]) == {"delete_count": 1}, "pymilvus's older name for ids"
+    with pytest.raises(ParamError, match="Ambiguous"):
+        client.delete("t", pks=[3], filter="id > 0")
     assert client.delete("t", filter="id > 2") == {"delete_count": 1}
     assert client.delete("t", filter="id > 0", filter_params={}) == {"delete_count": 2}
 
@@ -407,21 +409,15 @@ REFUSED = [
     ("search", dict(highlighter=object()), "(highlighting)"),
     ("search", dict(ids=[1]), "ids (search by primary keys)"),
     ("search", dict(search_aggregation=object()), "(search aggregation)"),
-    ("search", dict(partition_names=["p1"]), "partition_names=['p1'] (partitions)"),
     ("search", dict(order_by_fields=[{"field": "id"}]), "(ordering by fields)"),
     ("search", dict(search_params={"radius": "near"}), "radius must be a number"),
     ("search", dict(search_params={"params": {"analyzer_name": "en"}}), "search parameter 'analyzer_name' (full-text search)"),
     ("search", dict(search_params={"ignore_growing": True}), "search parameter 'ignore_growing'"),
     ("search", dict(search_params={"params": {"eff": 64}}), "unknown search parameter 'eff'"),
     ("search", dict(metric_type="L2"), "search() got an unexpected keyword argument 'metric_type'"),
-    ("query", dict(partition_names=["p1"]), "partition_names=['p1'] (partitions)"),
     ("query", dict(timezone="UTC"), "(TIMESTAMPTZ fields)"),
     ("query", dict(group_by_fields=["tag"]), "(grouping by several fields)"),
     ("query", dict(expr="id > 0"), "query() got an unexpected keyword argument 'expr'"),
-    ("get", dict(partition_names="p1"), "partition_names='p1' (partitions)"),
-    ("insert", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
-    ("upsert", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
-    ("delete", dict(partition_name="p1"), "partition_name='p1' (partitions)"),
     ("delete", dict(ids=[1], filter_params={"a": 1}), "delete by ids has no filter"),
     ("create_collection", dict(dimension=2, properties={"collection.ttl.seconds": 60}), "(collection properties)"),
     ("create_collection", dict(dimension=2, index_params=IndexParams()), "index_params needs schema="),
@@ -429,8 +425,10 @@ REFUSED = [
     ("create_collection", dict(schema=CollectionSchema(), metric_type="L2"), "metric_type is for quick setup"),
     ("create_collection", dict(dimension=2, colour="red"), "unexpected keyword argument 'colour'"),
     ("rename_collection", dict(new_name="u", target_db="other"), "target_db='other' (databases)"),
-    ("get_load_state", dict(partition_name="p1"), "(partitions)"),
     ("describe_collection", dict(extra=1), "describe_collection() got an unexpected keyword argument 'extra'"),
+    ("alter_collection_properties", dict(properties={"mmap.enabled": True}), "properties={'mmap.enabled': True} (collection"),
+    ("hybrid_search", dict(reqs=[], ranker=None, rank_group_scorer="sum"), "(group scorers)"),
+    ("load_partitions", dict(partition_names=["_default"], colour="red"), "load_partitions() got an unexpected keyword"),
 ]
 ARGS = {
     "search": ("t", [[0.0, 1.0]]),
@@ -443,6 +441,9 @@ ARGS = {
     "rename_collection": ("t",),
     "get_load_state": ("t",),
     "describe_collection": ("t",),
+    "alter_collection_properties": ("t",),
+    "hybrid_search": ("t",),
+    "load_partitions": ("t",),
 }
 
 
@@ -457,6 +458,31 @@ def test_parameters_covec_cannot_honour_are_refused_by_name(client, method, kwar
     assert words in e.value.message and e.value.code == 1
     assert client.query("t", output_fields=["count(*)"]) == [{"count(*)": 1}], "nothing was written"
     assert client.list_collections() == ["t"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda c: c.insert("t", [{"id": 9, "vector": [0.0, 1.0]}], partition_name="p1"),
+        lambda c: c.upsert("t", [{"id": 9, "vector": [0.0, 1.0]}], partition_name="p1"),
+        lambda c: c.delete("t", ids=[1], partition_name="p1"),
+        lambda c: c.delete("t", ids=[1], milvus_partition_name="p1"),
+        lambda c: c.get("t", ids=[1], partition_names="p1"),
+        lambda c: c.query("t", filter="id > 0", partition_names=["_default", "p1"]),
+        lambda c: c.search("t", data=[[0.0, 1.0]], partition_names=["p1"]),
+        lambda c: c.load_partitions("t", ["p1"]),
+        lambda c: c.get_load_state("t", partition_name="p1"),
+        lambda c: c.get_load_state("t", partition_names=["p1"]),
+    ],
+)
+def test_a_partition_other_than_default_is_not_found_and_nothing_changes(client, call):
+    # covec cannot create partitions, so another name is one never created: a server's code 200.
+    client.create_collection("t", dimension=2)
+    client.insert("t", [{"id": 1, "vector": [0.0, 1.0]}])
+    with pytest.raises(MilvusException) as e:
+        call(client)
+    assert (e.value.code, e.value.message) == (200, "partition not found[partition=p1]")
+    assert client.query("t", output_fields=["count(*)"]) == [{"count(*)": 1}]
 
 
 def test_client_refuses_other_databases_and_unknown_options(tmp_path, shm_dir):
@@ -488,10 +514,17 @@ def test_values_that_mean_what_covec_does_are_honoured(client):
     assert client.query("t", filter="id >= 0", partition_names=["_default"], consistency_level="Bounded") == rows
     assert client.get("t", [0, 1], partition_names=["_default"]) == client.get("t", [0, 1])
     assert client.insert("t", [{"id": 7, "vector": [0.0, 1.0]}], partition_name="_default")["ids"] == [7]
+    # What LangChain passes on to insert() after making a collection: the data the rows hold, and its replicas.
+    repeated = dict(embeddings=[[[0.0, 1.0]]], metadatas=[{}], replica_number=1)
+    assert client.insert("t", [{"id": 8, "vector": [0.0, 1.0]}], **repeated)["ids"] == [8]
+    client.delete("t", ids=[8])
     assert client.upsert("t", [{"id": 7, "vector": [0.0, 1.0]}], partition_name="")["ids"] == [7]
-    assert client.delete("t", ids=[7], partition_name="_default") == {"delete_count": 1}
+    assert client.delete("t", ids=[7], partition_name="_default", milvus_partition_name="_default") == {"delete_count": 1}
     client.rename_collection("t", "u", target_db="default")
+    client.release_collection("u")
+    client.load_partitions("u", ["_default"], replica_number=1, timeout=3)
     assert client.get_load_state("u", partition_name="_default")["state"].name == "Loaded"
+    client.alter_collection_properties("u", properties={})
 
 
 def test_query_arguments_and_count(client):
@@ -525,9 +558,10 @@ def test_closed_client_raises():
         c.list_collections()
 
 
-def test_remote_uri_is_refused():
-    with pytest.raises(ParamError, match="local database files only"):
-        MilvusClient("http://localhost:19530")
+def test_uri_of_no_milvus_scheme_is_refused():
+    # http://, https://, tcp:// and unix: reach a Milvus server through pymilvus (tests/test_remote.py).
+    with pytest.raises(ParamError, match="local database files and Milvus servers"):
+        MilvusClient("s3://bucket/milvus.db")
 
 
 def test_quick_setup_round_trip(client):

@@ -15,7 +15,7 @@ use crate::engine::{
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
-use crate::format::Catalog;
+use crate::format::{Catalog, DEFAULT_DATABASE};
 use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, IndexSpec};
 use crate::segment;
@@ -185,7 +185,7 @@ impl Db {
         self.write(|snap, _| {
             let cat = snap.catalog();
             Ok((
-                cat.collection(name)
+                cat.collection(DEFAULT_DATABASE, name)
                     .map(|_| engine::plan_drop_collection(cat, name)),
                 (),
             ))
@@ -203,11 +203,16 @@ impl Db {
             .catalog
             .collections
             .iter()
+            .filter(|c| c.db == DEFAULT_DATABASE)
             .map(|c| c.name.clone())
             .collect())
     }
     pub fn has_collection(&self, name: &str) -> Result<bool> {
-        Ok(self.current()?.catalog.collection(name).is_some())
+        Ok(self
+            .current()?
+            .catalog
+            .collection(DEFAULT_DATABASE, name)
+            .is_some())
     }
     pub fn describe_collection(&self, name: &str) -> Result<CollectionInfo> {
         let cur = self.current()?;

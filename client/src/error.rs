@@ -66,7 +66,7 @@ pub enum ClientCheck {
     DataNotMatch,
     /// An argument of the wrong type (`DataTypeNotMatchException`).
     DataTypeNotMatch,
-    /// A primary key field of a type Milvus does not allow (`PrimaryKeyException`).
+    /// No primary key, more than one, or one of a type Milvus does not allow (`PrimaryKeyException`).
     PrimaryKey,
 }
 

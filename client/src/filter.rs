@@ -13,6 +13,7 @@ mod template;
 
 use crate::error::{Error, Result};
 use crate::schema::CollectionSchema;
+use crate::timestamptz::Zone;
 
 pub use compile::Predicate;
 pub use parse::MAX_DEPTH;
@@ -31,6 +32,10 @@ pub enum ExprKind {
     Int(i64),
     Float(f64),
     Str(String),
+    /// `ISO 'text'`: a TIMESTAMPTZ instant, read when the filter is compiled (in the request's zone).
+    Iso(String),
+    /// `INTERVAL 'text'`: an ISO 8601 duration.
+    Interval(String),
     /// `[a, b]`: only as a function argument (`in` keeps its list in `In`).
     List(Vec<Expr>),
     /// A bare name: a schema field, or a dynamic key when the schema has dynamic fields.
@@ -154,15 +159,26 @@ pub fn parse(expr: &str) -> Result<Expr> {
     parse::parse(expr, &Params::new())
 }
 
-/// Parses (placeholders replaced by their values), resolves names against `schema` and type-checks.
+/// Parses (placeholders replaced by their values), resolves names against `schema` and type-checks;
+/// `ISO '...'` literals without an offset are read in UTC.
 pub fn compile<'a>(filter: impl Into<Filter<'a>>, schema: &CollectionSchema) -> Result<Predicate> {
+    compile_in(filter, schema, &Zone::utc())
+}
+
+/// `compile`, with `ISO '...'` literals without an offset read in `zone` (the request's, collection's or
+/// database's `timezone`).
+pub fn compile_in<'a>(
+    filter: impl Into<Filter<'a>>,
+    schema: &CollectionSchema,
+    zone: &Zone,
+) -> Result<Predicate> {
     let filter = filter.into();
     if filter.expr.trim().is_empty() {
         return Ok(Predicate::everything());
     }
     let empty = Params::new();
     let ast = parse::parse(filter.expr, filter.params.unwrap_or(&empty))?;
-    compile::compile(&ast, filter.expr, schema)
+    compile::compile(&ast, filter.expr, schema, zone)
 }
 
 fn error_at(message: String, column: usize, expr: &str) -> Error {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
-use crate::schema::{CollectionSchema, DataType, IndexSpec};
+use crate::schema::{CollectionSchema, DataType, FieldSchema, IndexSpec};
 
 #[cfg(target_endian = "big")]
 compile_error!("covec maps little-endian columns in place and supports little-endian targets only");
@@ -230,14 +230,17 @@ pub struct Section {
     pub xxh3: u64,
 }
 
-/// One schema field's column within a part. Which sections are present depends on the type:
-/// fixed-width types use `data`; VARCHAR and JSON add `offsets` (rows+1 u64); FLOAT_VECTOR adds
-/// `inv_norms` (one f32 per row); a nullable field adds `validity` (bit set = value present).
+/// One schema field's column within a part. Which sections are present depends on the type
+/// (docs/format.md, "Columns"): fixed-width types use `data`; VARCHAR and JSON add `offsets` (rows+1
+/// u64); FLOAT_VECTOR's `aux` is one f32 1/|v| per row; a nullable field adds `validity` (bit set =
+/// value present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub data: Section,
     pub offsets: Option<Section>,
-    pub inv_norms: Option<Section>,
+    /// A second per-row or per-element section whose meaning depends on the type (revision 2 called
+    /// it `inv_norms`: same position, same bytes).
+    pub aux: Option<Section>,
     pub validity: Option<Section>,
 }
 
@@ -245,7 +248,8 @@ pub struct Column {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Part {
     pub rows: u64,
-    /// One per schema field, in schema order.
+    /// One per schema field, in schema order. A part written before fields were added has fewer: the
+    /// missing ones read as the field's default, else null.
     pub columns: Vec<Column>,
     /// The `$meta` object of each row as JSON text, when the schema enables dynamic fields.
     pub dynamic: Option<Column>,
@@ -256,6 +260,31 @@ pub struct Part {
     pub deleted_count: u64,
     /// Approximate-search indexes over this part's rows (catalog revision 2; docs/ann.md).
     pub ann: Vec<AnnIndex>,
+    /// Which partitions the part's rows belong to (revision 3).
+    pub partitions: PartPartitions,
+    /// Inverted indexes over sparse-vector and text fields (revision 3).
+    pub text: Vec<TextIndex>,
+}
+
+/// The partitions of a part's rows: searches restricted to some partitions skip a part none of whose
+/// `ids` is asked for without reading it, then check `rows` per row.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartPartitions {
+    /// The ids (`PartitionEntry::id`) of the partitions present, strictly ascending, never empty. An id
+    /// whose partition was dropped may stay: its rows are deleted.
+    pub ids: Vec<u32>,
+    /// One u32 partition id per row when `ids` has more than one; None: every row is in `ids[0]`.
+    pub rows: Option<Section>,
+}
+
+impl PartPartitions {
+    /// Every row in partition `id`.
+    pub fn one(id: u32) -> PartPartitions {
+        PartPartitions {
+            ids: vec![id],
+            rows: None,
+        }
+    }
 }
 
 /// An HNSW graph over all rows of one part for one vector field, searched in place by readers.
@@ -269,23 +298,109 @@ pub struct AnnIndex {
     pub sq8: Option<Section>,
 }
 
+/// An inverted index over one field of a part (sparse vectors, BM25 outputs, match-enabled text).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TextIndex {
+    /// Schema position of the indexed field.
+    pub field: u32,
+    /// The layout of `index` and `stats`, as numbered by the document that specifies them
+    /// (docs/format.md, "Text indexes"); no kind is defined yet.
+    pub kind: u8,
+    pub index: Section,
+    pub stats: Option<Section>,
+}
+
+/// A partition of a collection: manual ("_default" and the ones created), or one of a partition-key
+/// collection's `num_partitions` buckets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PartitionEntry {
+    /// Unique in the collection and never reused (`CollectionEntry::next_partition_id`).
+    pub id: u32,
+    pub name: String,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CollectionEntry {
+    /// The database the collection is in (`DatabaseEntry::name`).
+    pub db: String,
     pub name: String,
+    /// Milvus's collection id (from `Catalog::next_id`).
+    pub id: u64,
     pub schema: CollectionSchema,
     pub indexes: Vec<IndexSpec>,
+    /// alter/drop_collection_properties, in the order first set.
+    pub properties: Vec<(String, String)>,
+    /// Manual partitions: "_default" first, then the created ones in creation order. Partition-key
+    /// collections: exactly their `num_partitions` buckets, in bucket order.
+    pub partitions: Vec<PartitionEntry>,
+    pub next_partition_id: u32,
     pub next_auto_id: i64,
     pub parts: Vec<Part>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl CollectionEntry {
+    pub fn partition(&self, name: &str) -> Option<&PartitionEntry> {
+        self.partitions.iter().find(|p| p.name == name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatabaseEntry {
+    pub id: u64,
+    pub name: String,
+    /// create_database's and alter_database_properties' properties, in the order first set.
+    pub properties: Vec<(String, String)>,
+}
+
+/// Another name for a collection of the same database.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AliasEntry {
+    pub db: String,
+    pub alias: String,
+    /// The collection's id: a renamed collection keeps its aliases.
+    pub collection: u64,
+}
+
+/// The database every db has, which cannot be dropped.
+pub const DEFAULT_DATABASE: &str = "default";
+/// Milvus's id for it.
+pub const DEFAULT_DATABASE_ID: u64 = 1;
+/// The partition every collection without a partition key has, which cannot be dropped.
+pub const DEFAULT_PARTITION: &str = "_default";
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Catalog {
+    /// "default" always among them.
+    pub databases: Vec<DatabaseEntry>,
+    /// Of every database, in creation order; (db, name) unique.
     pub collections: Vec<CollectionEntry>,
+    /// (db, alias) unique; an alias never equals a collection name of its database.
+    pub aliases: Vec<AliasEntry>,
+    /// The id the next database or collection takes (ids are never reused).
+    pub next_id: u64,
+}
+
+impl Default for Catalog {
+    /// An empty db: the "default" database alone.
+    fn default() -> Catalog {
+        Catalog {
+            databases: vec![DatabaseEntry {
+                id: DEFAULT_DATABASE_ID,
+                name: DEFAULT_DATABASE.into(),
+                properties: Vec::new(),
+            }],
+            collections: Vec::new(),
+            aliases: Vec::new(),
+            next_id: DEFAULT_DATABASE_ID + 1,
+        }
+    }
 }
 
 impl Catalog {
-    pub fn collection(&self, name: &str) -> Option<&CollectionEntry> {
-        self.collections.iter().find(|c| c.name == name)
+    pub fn collection(&self, db: &str, name: &str) -> Option<&CollectionEntry> {
+        self.collections
+            .iter()
+            .find(|c| c.db == db && c.name == name)
     }
 
     /// Every section the catalog references.
@@ -300,7 +415,7 @@ impl Catalog {
                     .flat_map(|c| {
                         std::iter::once(&c.data)
                             .chain(c.offsets.iter())
-                            .chain(c.inv_norms.iter())
+                            .chain(c.aux.iter())
                             .chain(c.validity.iter())
                     })
                     .chain(std::iter::once(&p.pk_index))
@@ -309,6 +424,12 @@ impl Catalog {
                         p.ann
                             .iter()
                             .flat_map(|a| std::iter::once(&a.graph).chain(a.sq8.iter())),
+                    )
+                    .chain(p.partitions.rows.iter())
+                    .chain(
+                        p.text
+                            .iter()
+                            .flat_map(|t| std::iter::once(&t.index).chain(t.stats.iter())),
                     )
             })
     }
@@ -320,7 +441,7 @@ pub fn for_each_section_mut(c: &mut Catalog, mut f: impl FnMut(&mut Section)) {
         for col in part.columns.iter_mut().chain(part.dynamic.iter_mut()) {
             f(&mut col.data);
             col.offsets.iter_mut().for_each(&mut f);
-            col.inv_norms.iter_mut().for_each(&mut f);
+            col.aux.iter_mut().for_each(&mut f);
             col.validity.iter_mut().for_each(&mut f);
         }
         f(&mut part.pk_index);
@@ -329,22 +450,48 @@ pub fn for_each_section_mut(c: &mut Catalog, mut f: impl FnMut(&mut Section)) {
             f(&mut a.graph);
             a.sq8.iter_mut().for_each(&mut f);
         }
+        part.partitions.rows.iter_mut().for_each(&mut f);
+        for t in &mut part.text {
+            f(&mut t.index);
+            t.stats.iter_mut().for_each(&mut f);
+        }
     }
 }
 
 /// First byte of a catalog of revision 2 or later. It can never start a revision-1 catalog: bincode's
 /// varint for the collection count uses 0..=254 as its first byte.
 const CATALOG_TAG: u8 = 0xFF;
-/// Catalog revision written by this build: 2 added `Part::ann`. Revision 1 has no tag byte.
-pub const CATALOG_REVISION: u8 = 2;
+/// Catalog revision written by this build: 2 added `Part::ann`, 3 the whole data model (databases,
+/// aliases, partitions, properties, functions, field ids, new types). Revision 1 has no tag byte.
+pub const CATALOG_REVISION: u8 = 3;
 
-/// Revision-1 shapes (before `Part::ann`), decoded and upgraded in memory.
-mod v1 {
-    use super::{CollectionSchema, Column, IndexSpec, Section};
+/// Revision-1 and -2 shapes, decoded and upgraded in memory to revision 3 (`upgrade`).
+mod v2 {
+    use super::{Column, IndexSpec, Section};
+    use crate::schema::{DataType, DefaultValue};
     use serde::Deserialize;
 
     #[derive(Deserialize)]
-    pub struct Part {
+    pub struct FieldSchema {
+        pub name: String,
+        pub dtype: DataType,
+        pub description: String,
+        pub is_primary: bool,
+        pub auto_id: bool,
+        pub max_length: Option<u32>,
+        pub dim: Option<u32>,
+        pub nullable: bool,
+        pub default_value: Option<DefaultValue>,
+    }
+    #[derive(Deserialize)]
+    pub struct CollectionSchema {
+        pub fields: Vec<FieldSchema>,
+        pub description: String,
+        pub enable_dynamic_field: bool,
+    }
+    /// Revision 1's part: revision 2's without `ann`.
+    #[derive(Deserialize)]
+    pub struct PartV1 {
         pub rows: u64,
         pub columns: Vec<Column>,
         pub dynamic: Option<Column>,
@@ -353,47 +500,123 @@ mod v1 {
         pub deleted_count: u64,
     }
     #[derive(Deserialize)]
-    pub struct CollectionEntry {
+    pub struct Part {
+        pub rows: u64,
+        pub columns: Vec<Column>,
+        pub dynamic: Option<Column>,
+        pub pk_index: Section,
+        pub deleted: Option<Section>,
+        pub deleted_count: u64,
+        pub ann: Vec<super::AnnIndex>,
+    }
+    #[derive(Deserialize)]
+    pub struct CollectionEntry<P> {
         pub name: String,
         pub schema: CollectionSchema,
         pub indexes: Vec<IndexSpec>,
         pub next_auto_id: i64,
-        pub parts: Vec<Part>,
+        pub parts: Vec<P>,
     }
     #[derive(Deserialize)]
-    pub struct Catalog {
-        pub collections: Vec<CollectionEntry>,
+    pub struct Catalog<P> {
+        pub collections: Vec<CollectionEntry<P>>,
+    }
+
+    impl From<PartV1> for Part {
+        fn from(p: PartV1) -> Part {
+            Part {
+                rows: p.rows,
+                columns: p.columns,
+                dynamic: p.dynamic,
+                pk_index: p.pk_index,
+                deleted: p.deleted,
+                deleted_count: p.deleted_count,
+                ann: Vec::new(),
+            }
+        }
     }
 }
 
-impl From<v1::Catalog> for Catalog {
-    fn from(c: v1::Catalog) -> Catalog {
-        Catalog {
-            collections: c
-                .collections
-                .into_iter()
-                .map(|e| CollectionEntry {
-                    name: e.name,
-                    schema: e.schema,
-                    indexes: e.indexes,
-                    next_auto_id: e.next_auto_id,
-                    parts: e
-                        .parts
-                        .into_iter()
-                        .map(|p| Part {
-                            rows: p.rows,
-                            columns: p.columns,
-                            dynamic: p.dynamic,
-                            pk_index: p.pk_index,
-                            deleted: p.deleted,
-                            deleted_count: p.deleted_count,
-                            ann: Vec::new(),
-                        })
-                        .collect(),
-                })
-                .collect(),
+/// Tags revision 3 added (format/tags.rs): a revision-1 or -2 catalog holding one is damaged, not old.
+fn older_than_revision_3(schema: &v2::CollectionSchema, indexes: &[IndexSpec]) -> bool {
+    schema
+        .fields
+        .iter()
+        .all(|f| f.dtype.stored_tag() <= DataType::FloatVector.stored_tag())
+        && indexes.iter().all(|i| {
+            i.metric.stored_tag() <= crate::schema::Metric::Cosine.stored_tag()
+                && i.kind.stored_tag() <= crate::schema::IndexKind::HnswSq8.stored_tag()
+        })
+}
+
+/// A revision-1 or -2 catalog as revision 3: one database "default" holding every collection (ids
+/// 2, 3, ... in order), no aliases, one partition "_default" (id 0) per collection holding every
+/// part, no properties or functions, field ids 100, 101, ... in schema order.
+fn upgrade<P: Into<v2::Part>>(old: v2::Catalog<P>, path: &Path) -> Result<Catalog> {
+    let mut catalog = Catalog::default();
+    for e in old.collections {
+        if !older_than_revision_3(&e.schema, &e.indexes) {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "collection '{}' uses a type of catalog revision 3 in an older catalog",
+                    e.name
+                ),
+            ));
         }
+        let fields = e
+            .schema
+            .fields
+            .into_iter()
+            .map(|f| FieldSchema {
+                description: f.description,
+                is_primary: f.is_primary,
+                auto_id: f.auto_id,
+                max_length: f.max_length,
+                dim: f.dim,
+                nullable: f.nullable,
+                default_value: f.default_value,
+                ..FieldSchema::new(f.name, f.dtype)
+            })
+            .collect();
+        let schema =
+            CollectionSchema::new(fields, e.schema.description, e.schema.enable_dynamic_field);
+        let parts = e
+            .parts
+            .into_iter()
+            .map(|p| {
+                let p: v2::Part = p.into();
+                Part {
+                    rows: p.rows,
+                    columns: p.columns,
+                    dynamic: p.dynamic,
+                    pk_index: p.pk_index,
+                    deleted: p.deleted,
+                    deleted_count: p.deleted_count,
+                    ann: p.ann,
+                    partitions: PartPartitions::one(0),
+                    text: Vec::new(),
+                }
+            })
+            .collect();
+        catalog.collections.push(CollectionEntry {
+            db: DEFAULT_DATABASE.into(),
+            name: e.name,
+            id: catalog.next_id,
+            schema,
+            indexes: e.indexes,
+            properties: Vec::new(),
+            partitions: vec![PartitionEntry {
+                id: 0,
+                name: DEFAULT_PARTITION.into(),
+            }],
+            next_partition_id: 1,
+            next_auto_id: e.next_auto_id,
+            parts,
+        });
+        catalog.next_id += 1;
     }
+    Ok(catalog)
 }
 
 /// `[CATALOG_TAG, CATALOG_REVISION]` followed by the bincode of the catalog.
@@ -413,30 +636,31 @@ fn decode_exact<T: serde::de::DeserializeOwned>(bytes: &[u8], path: &Path) -> Re
     Ok(value)
 }
 
-/// Checks the catalog's checksum, decodes it (either revision) and validates its structure against an
-/// image of `image_len` bytes (see `validate_catalog`).
+/// Checks the catalog's checksum, decodes it (any revision, upgraded to this one) and validates its
+/// structure against an image of `image_len` bytes (see `validate_catalog`).
 pub fn decode_catalog(bytes: &[u8], xxh3: u64, image_len: u64, path: &Path) -> Result<Catalog> {
     if xxh3_64(bytes) != xxh3 {
         return Err(Error::corrupt(path, "catalog checksum mismatch"));
     }
     let catalog = match bytes {
-        [CATALOG_TAG, rev, rest @ ..] => {
-            if *rev > CATALOG_REVISION {
+        [CATALOG_TAG, rev, rest @ ..] => match *rev {
+            3 => decode_exact::<Catalog>(rest, path)?,
+            2 => upgrade(decode_exact::<v2::Catalog<v2::Part>>(rest, path)?, path)?,
+            rev if rev > CATALOG_REVISION => {
                 return Err(Error::NewerVersion {
                     path: path.to_path_buf(),
-                    found: u32::from(*rev),
+                    found: u32::from(rev),
                     supported: u32::from(CATALOG_REVISION),
-                });
+                })
             }
-            if *rev < 2 {
+            rev => {
                 return Err(Error::corrupt(
                     path,
                     format!("catalog revision {rev} is tagged"),
-                ));
+                ))
             }
-            decode_exact::<Catalog>(rest, path)?
-        }
-        _ => decode_exact::<v1::Catalog>(bytes, path)?.into(),
+        },
+        _ => upgrade(decode_exact::<v2::Catalog<v2::PartV1>>(bytes, path)?, path)?,
     };
     validate_catalog(&catalog, image_len, path)?;
     Ok(catalog)
@@ -477,31 +701,278 @@ fn check_var_column(c: &Column, rows: u64, image_len: u64, what: &str, path: &Pa
         Some(o) => check_section(o, Some((rows + 1) * 8), image_len, what, path)?,
         None => return Err(Error::corrupt(path, format!("{what} has no offsets"))),
     }
-    if c.inv_norms.is_some() {
-        return Err(Error::corrupt(path, format!("{what} has norms")));
+    if c.aux.is_some() {
+        return Err(Error::corrupt(path, format!("{what} has an aux section")));
     }
     Ok(())
 }
 
-/// Structural checks that make every later access in bounds: schemas are valid, every section lies
-/// inside the image, is aligned, and has the length its type and row count imply.
-pub fn validate_catalog(c: &Catalog, image_len: u64, path: &Path) -> Result<()> {
-    for (i, coll) in c.collections.iter().enumerate() {
-        if c.collections[..i].iter().any(|o| o.name == coll.name) {
-            return Err(Error::corrupt(
-                path,
-                format!("collection '{}' appears twice", coll.name),
+/// The first name `key` gives twice among `items`, if any.
+fn duplicate<T, K: PartialEq>(items: &[T], key: impl Fn(&T) -> K) -> Option<usize> {
+    (0..items.len()).find(|&i| items[..i].iter().any(|o| key(o) == key(&items[i])))
+}
+
+/// Databases, collections and aliases: names unique where Milvus makes them unique, every reference
+/// resolved, ids unique and below `next_id`.
+fn validate_names(c: &Catalog, path: &Path) -> Result<()> {
+    let bad = |why: String| Err(Error::corrupt(path, why));
+    if let Some(i) = duplicate(&c.databases, |d| d.name.clone()) {
+        return bad(format!("database '{}' appears twice", c.databases[i].name));
+    }
+    if c.databases.iter().all(|d| d.name != DEFAULT_DATABASE) {
+        return bad("the default database is missing".into());
+    }
+    let ids: Vec<u64> = c
+        .databases
+        .iter()
+        .map(|d| d.id)
+        .chain(c.collections.iter().map(|e| e.id))
+        .collect();
+    if duplicate(&ids, |id| *id).is_some() || ids.iter().any(|&id| id >= c.next_id) {
+        return bad("database and collection ids are not unique and below next_id".into());
+    }
+    for e in &c.collections {
+        if c.databases.iter().all(|d| d.name != e.db) {
+            return bad(format!(
+                "collection '{}' is in a missing database '{}'",
+                e.name, e.db
             ));
         }
-        coll.schema
-            .validate()
-            .map_err(|e| Error::corrupt(path, format!("collection '{}': {e}", coll.name)))?;
-        for part in &coll.parts {
+    }
+    if let Some(i) = duplicate(&c.collections, |e| (e.db.clone(), e.name.clone())) {
+        return bad(format!(
+            "collection '{}' appears twice",
+            c.collections[i].name
+        ));
+    }
+    if let Some(i) = duplicate(&c.aliases, |a| (a.db.clone(), a.alias.clone())) {
+        return bad(format!("alias '{}' appears twice", c.aliases[i].alias));
+    }
+    for a in &c.aliases {
+        let target = c.collections.iter().find(|e| e.id == a.collection);
+        if target.is_none_or(|e| e.db != a.db) || c.collection(&a.db, &a.alias).is_some() {
+            return bad(format!(
+                "alias '{}' names no collection of its database, or a collection's name",
+                a.alias
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// A collection's partitions and field ids.
+fn validate_entry(e: &CollectionEntry, path: &Path) -> Result<()> {
+    let bad = |why: &str| {
+        Err(Error::corrupt(
+            path,
+            format!("collection '{}': {why}", e.name),
+        ))
+    };
+    e.schema
+        .validate()
+        .map_err(|err| Error::corrupt(path, format!("collection '{}': {err}", e.name)))?;
+    let fields = &e.schema.fields;
+    if duplicate(fields, |f| f.id).is_some()
+        || fields.iter().any(|f| f.id >= e.schema.next_field_id)
+    {
+        return bad("field ids are not unique and below next_field_id");
+    }
+    for spec in &e.indexes {
+        if !e
+            .schema
+            .field(&spec.field)
+            .is_some_and(|f| spec.metric.accepts(f.dtype))
+        {
+            return bad(&format!(
+                "index '{}' is not on a vector field its metric fits",
+                spec.index_name
+            ));
+        }
+    }
+    if e.partitions.is_empty()
+        || duplicate(&e.partitions, |p| p.name.clone()).is_some()
+        || duplicate(&e.partitions, |p| p.id).is_some()
+        || e.partitions.iter().any(|p| p.id >= e.next_partition_id)
+    {
+        return bad("partitions are not unique, named and below next_partition_id");
+    }
+    Ok(())
+}
+
+/// Checks that each of the part's columns has the sections its field type implies.
+fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Path) -> Result<()> {
+    let n = part.rows;
+    for (f, col) in e.schema.fields.iter().zip(&part.columns) {
+        let what = format!("field '{}'", f.name);
+        match f.dtype {
+            DataType::Bool
+            | DataType::Int8
+            | DataType::Int16
+            | DataType::Int32
+            | DataType::Int64
+            | DataType::Float
+            | DataType::Double => {
+                let w = f.dtype.fixed_width().unwrap_or(0) as u64;
+                check_section(&col.data, Some(n * w), image_len, &what, path)?;
+                if col.offsets.is_some() || col.aux.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has extra sections")));
+                }
+            }
+            DataType::VarChar | DataType::Json | DataType::Geometry => {
+                check_var_column(col, n, image_len, &what, path)?
+            }
+            DataType::Timestamptz => {
+                check_section(&col.data, Some(n * 8), image_len, &what, path)?;
+                if col.offsets.is_some() || col.aux.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has extra sections")));
+                }
+            }
+            // The element count and byte offsets are read (bounds-checked) row by row, so only their
+            // sections' bounds are checked here.
+            DataType::Array => {
+                let strings = f.element_type == Some(DataType::VarChar);
+                check_section(&col.data, None, image_len, &what, path)?;
+                match &col.offsets {
+                    Some(o) => check_section(o, Some((n + 1) * 8), image_len, &what, path)?,
+                    None => return Err(Error::corrupt(path, format!("{what} has no offsets"))),
+                }
+                match (&col.aux, strings) {
+                    (Some(a), true) => check_section(a, None, image_len, &what, path)?,
+                    (None, false) => {}
+                    _ => {
+                        return Err(Error::corrupt(
+                            path,
+                            format!("{what}: byte offsets disagree with the element type"),
+                        ))
+                    }
+                }
+            }
+            DataType::FloatVector => {
+                let dim = u64::from(f.dim.unwrap_or(0));
+                check_section(&col.data, Some(n * dim * 4), image_len, &what, path)?;
+                match &col.aux {
+                    Some(s) => check_section(s, Some(n * 4), image_len, &what, path)?,
+                    None => return Err(Error::corrupt(path, format!("{what} has no norms"))),
+                }
+                if col.offsets.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has offsets")));
+                }
+            }
+            DataType::BinaryVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::SparseFloatVector
+            | DataType::Int8Vector => {
+                return Err(Error::corrupt(
+                    path,
+                    format!(
+                        "{what} is a {}, which this covec cannot read",
+                        f.dtype.name()
+                    ),
+                ))
+            }
+        }
+        match (&col.validity, f.nullable) {
+            (Some(v), true) => check_section(v, Some(bitmap_len(n)), image_len, &what, path)?,
+            (None, false) => {}
+            _ => {
+                return Err(Error::corrupt(
+                    path,
+                    format!("{what}: validity bitmap disagrees with nullable"),
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A part's partition list and its per-field indexes.
+fn validate_part_indexes(
+    e: &CollectionEntry,
+    part: &Part,
+    image_len: u64,
+    path: &Path,
+) -> Result<()> {
+    let n = part.rows;
+    let ids = &part.partitions.ids;
+    if ids.is_empty()
+        || ids.windows(2).any(|w| w[0] >= w[1])
+        || ids.iter().any(|&id| id >= e.next_partition_id)
+    {
+        return Err(Error::corrupt(
+            path,
+            "part's partition ids are not ascending and below next_partition_id",
+        ));
+    }
+    match (&part.partitions.rows, ids.len() > 1) {
+        (Some(s), true) => check_section(s, Some(n * 4), image_len, "partition column", path)?,
+        (None, false) => {}
+        _ => {
+            return Err(Error::corrupt(
+                path,
+                "partition column disagrees with the part's partition count",
+            ))
+        }
+    }
+    let fields = &e.schema.fields;
+    for (i, a) in part.ann.iter().enumerate() {
+        let field = fields.get(a.field as usize);
+        if !field.is_some_and(|f| f.dtype.is_vector())
+            || part.ann[..i].iter().any(|o| o.field == a.field)
+        {
+            return Err(Error::corrupt(
+                path,
+                format!("ANN index names field #{} twice or a non-vector", a.field),
+            ));
+        }
+        // Lengths depend on the graph's contents: the reader validates them (HnswView).
+        check_section(&a.graph, None, image_len, "HNSW graph", path)?;
+        if let Some(s) = &a.sq8 {
+            check_section(s, None, image_len, "SQ8 codes", path)?;
+        }
+    }
+    for (i, t) in part.text.iter().enumerate() {
+        let field = fields.get(t.field as usize);
+        if !field
+            .is_some_and(|f| matches!(f.dtype, DataType::SparseFloatVector | DataType::VarChar))
+            || part.text[..i]
+                .iter()
+                .any(|o| (o.field, o.kind) == (t.field, t.kind))
+        {
+            return Err(Error::corrupt(
+                path,
+                format!(
+                    "text index names field #{} twice or one that is not text or sparse",
+                    t.field
+                ),
+            ));
+        }
+        // Like graphs, their lengths follow from their contents, which their reader checks.
+        check_section(&t.index, None, image_len, "text index", path)?;
+        if let Some(s) = &t.stats {
+            check_section(s, None, image_len, "text index statistics", path)?;
+        }
+    }
+    Ok(())
+}
+
+/// Structural checks that make every later access in bounds: names and references are consistent,
+/// schemas are valid, every section lies inside the image, is aligned, and has the length its type and
+/// row count imply.
+pub fn validate_catalog(c: &Catalog, image_len: u64, path: &Path) -> Result<()> {
+    validate_names(c, path)?;
+    for e in &c.collections {
+        validate_entry(e, path)?;
+        let pk_col = e.schema.fields.iter().position(|f| f.is_primary);
+        for part in &e.parts {
             let n = part.rows;
             if n > u64::from(u32::MAX) {
                 return Err(Error::corrupt(path, "part has more than 2^32 rows"));
             }
-            if part.columns.len() != coll.schema.fields.len() {
+            // A part may predate added fields, never the primary key (which is never added).
+            if part.columns.len() > e.schema.fields.len()
+                || pk_col.is_none_or(|pk| pk >= part.columns.len())
+            {
                 return Err(Error::corrupt(
                     path,
                     "part column count differs from schema",
@@ -510,47 +981,8 @@ pub fn validate_catalog(c: &Catalog, image_len: u64, path: &Path) -> Result<()> 
             if part.deleted_count > n {
                 return Err(Error::corrupt(path, "part deletes more rows than it has"));
             }
-            for (f, col) in coll.schema.fields.iter().zip(&part.columns) {
-                let what = format!("field '{}'", f.name);
-                match f.dtype {
-                    DataType::VarChar | DataType::Json => {
-                        check_var_column(col, n, image_len, &what, path)?
-                    }
-                    DataType::FloatVector => {
-                        let dim = u64::from(f.dim.unwrap_or(0));
-                        check_section(&col.data, Some(n * dim * 4), image_len, &what, path)?;
-                        match &col.inv_norms {
-                            Some(s) => check_section(s, Some(n * 4), image_len, &what, path)?,
-                            None => {
-                                return Err(Error::corrupt(path, format!("{what} has no norms")))
-                            }
-                        }
-                        if col.offsets.is_some() {
-                            return Err(Error::corrupt(path, format!("{what} has offsets")));
-                        }
-                    }
-                    fixed => {
-                        let w = fixed.fixed_width().unwrap_or(0) as u64;
-                        check_section(&col.data, Some(n * w), image_len, &what, path)?;
-                        if col.offsets.is_some() || col.inv_norms.is_some() {
-                            return Err(Error::corrupt(path, format!("{what} has extra sections")));
-                        }
-                    }
-                }
-                match (&col.validity, f.nullable) {
-                    (Some(v), true) => {
-                        check_section(v, Some(bitmap_len(n)), image_len, &what, path)?
-                    }
-                    (None, false) => {}
-                    _ => {
-                        return Err(Error::corrupt(
-                            path,
-                            format!("{what}: validity bitmap disagrees with nullable"),
-                        ))
-                    }
-                }
-            }
-            match (&part.dynamic, coll.schema.enable_dynamic_field) {
+            validate_columns(e, part, image_len, path)?;
+            match (&part.dynamic, e.schema.enable_dynamic_field) {
                 (Some(d), true) => {
                     check_var_column(d, n, image_len, "$meta", path)?;
                     if d.validity.is_some() {
@@ -564,22 +996,7 @@ pub fn validate_catalog(c: &Catalog, image_len: u64, path: &Path) -> Result<()> 
             if let Some(d) = &part.deleted {
                 check_section(d, Some(bitmap_len(n)), image_len, "deletion bitmap", path)?;
             }
-            for (i, a) in part.ann.iter().enumerate() {
-                let field = coll.schema.fields.get(a.field as usize);
-                if !field.is_some_and(|f| f.dtype.is_vector())
-                    || part.ann[..i].iter().any(|o| o.field == a.field)
-                {
-                    return Err(Error::corrupt(
-                        path,
-                        format!("ANN index names field #{} twice or a non-vector", a.field),
-                    ));
-                }
-                // Lengths depend on the graph's contents: the reader validates them (HnswView).
-                check_section(&a.graph, None, image_len, "HNSW graph", path)?;
-                if let Some(s) = &a.sq8 {
-                    check_section(s, None, image_len, "SQ8 codes", path)?;
-                }
-            }
+            validate_part_indexes(e, part, image_len, path)?;
         }
     }
     Ok(())
@@ -607,27 +1024,68 @@ pub fn verify_sections(c: &Catalog, image: &[u8], path: &Path) -> Result<()> {
 mod tests {
     use super::*;
 
+    /// The bincode of a revision-1 catalog (revision 2's without `Part::ann`: with no parts the two
+    /// encode alike) of one collection "c": an INT64 key "id" and a vector field of type `dtype`.
+    fn old_catalog(dtype: DataType) -> Vec<u8> {
+        type OldField = (
+            &'static str,
+            DataType,
+            &'static str,
+            bool,
+            bool,
+            Option<u32>,
+            Option<u32>,
+            bool,
+            Option<crate::schema::DefaultValue>,
+        );
+        let id: OldField = (
+            "id",
+            DataType::Int64,
+            "",
+            true,
+            false,
+            None,
+            None,
+            false,
+            None,
+        );
+        let v: OldField = ("v", dtype, "", false, false, None, Some(2), false, None);
+        let schema = (vec![id, v], "", false);
+        let collection = ("c", schema, Vec::<IndexSpec>::new(), 1i64, Vec::<u8>::new());
+        bincode::serde::encode_to_vec((vec![collection],), catalog_config()).unwrap()
+    }
+
     #[test]
-    fn revision_1_catalogs_decode_and_newer_revisions_are_refused() {
-        // A revision-1 catalog is the bincode of the same shapes without `Part::ann`: one collection
-        // with no parts encodes identically in both revisions apart from the tag.
-        let schema = CollectionSchema {
-            fields: vec![],
-            description: String::new(),
-            enable_dynamic_field: false,
-        };
-        let v1 = (vec![(
-            "c".to_string(),
-            schema,
-            Vec::<IndexSpec>::new(),
-            1i64,
-            Vec::<u8>::new(),
-        )],);
-        let old = bincode::serde::encode_to_vec(&v1, catalog_config()).unwrap();
+    fn revision_1_and_2_catalogs_are_upgraded_to_revision_3() {
         let p = Path::new("x");
-        // Schema validation fails (no fields), which proves the bytes decoded as a catalog.
-        let err = decode_catalog(&old, xxh3_64(&old), 4096, p).unwrap_err();
-        assert!(err.to_string().contains("collection 'c'"), "{err}");
+        let v1 = old_catalog(DataType::FloatVector);
+        let v2 = [&[CATALOG_TAG, 2][..], &v1].concat();
+        for old in [v1, v2] {
+            let cat = decode_catalog(&old, xxh3_64(&old), 4096, p).unwrap();
+            assert_eq!(cat.databases, Catalog::default().databases);
+            assert!(cat.aliases.is_empty());
+            let c = cat.collection(DEFAULT_DATABASE, "c").unwrap();
+            assert_eq!((c.id, cat.next_id), (2, 3));
+            let ids: Vec<i64> = c.schema.fields.iter().map(|f| f.id).collect();
+            assert_eq!((ids, c.schema.next_field_id), (vec![100, 101], 102));
+            assert_eq!(
+                c.partitions,
+                [PartitionEntry {
+                    id: 0,
+                    name: DEFAULT_PARTITION.into()
+                }]
+            );
+            assert_eq!(c.next_partition_id, 1);
+        }
+        // A tag revision 3 added cannot be in an older catalog.
+        let wrong = old_catalog(DataType::SparseFloatVector);
+        let err = decode_catalog(&wrong, xxh3_64(&wrong), 4096, p).unwrap_err();
+        assert!(err.to_string().contains("revision 3"), "{err}");
+    }
+
+    #[test]
+    fn this_revision_round_trips_and_newer_revisions_are_refused() {
+        let p = Path::new("x");
         let new = encode_catalog(&Catalog::default()).unwrap();
         assert_eq!(new[..2], [CATALOG_TAG, CATALOG_REVISION]);
         assert_eq!(
@@ -638,8 +1096,32 @@ mod tests {
         newer[1] = CATALOG_REVISION + 1;
         assert!(matches!(
             decode_catalog(&newer, xxh3_64(&newer), 4096, p),
-            Err(Error::NewerVersion { found: 3, .. })
+            Err(Error::NewerVersion { found: 4, .. })
         ));
+    }
+
+    #[test]
+    fn names_and_references_are_checked() {
+        let p = Path::new("x");
+        let check = |c: &Catalog| validate_catalog(c, 4096, p).map_err(|e| e.to_string());
+        let mut c = Catalog::default();
+        c.databases.clear();
+        assert!(check(&c).unwrap_err().contains("default database"));
+        let mut c = Catalog::default();
+        c.databases.push(c.databases[0].clone());
+        assert!(check(&c).unwrap_err().contains("appears twice"));
+        let mut c = Catalog::default();
+        c.aliases.push(AliasEntry {
+            db: DEFAULT_DATABASE.into(),
+            alias: "a".into(),
+            collection: 7,
+        });
+        assert!(check(&c).unwrap_err().contains("alias 'a'"));
+        let c = Catalog {
+            next_id: 1,
+            ..Catalog::default()
+        };
+        assert!(check(&c).unwrap_err().contains("next_id"));
     }
 
     fn header_with(slots: &[MetaSlot]) -> Vec<u8> {

@@ -22,6 +22,7 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod geometry;
 mod hnsw;
 mod kernels;
 mod pin;
@@ -32,6 +33,7 @@ pub mod segment;
 mod sparse;
 mod store;
 mod text;
+mod timestamptz;
 mod value;
 
 #[cfg(feature = "python")]
@@ -65,6 +67,9 @@ pub mod internals {
     pub mod format {
         pub use crate::format::*;
     }
+    pub mod geometry {
+        pub use crate::geometry::*;
+    }
     pub mod hnsw {
         pub use crate::hnsw::*;
     }
@@ -90,5 +95,8 @@ pub mod internals {
     }
     pub mod text {
         pub use crate::text::*;
+    }
+    pub mod timestamptz {
+        pub use crate::timestamptz::*;
     }
 }

@@ -13,6 +13,93 @@ pub enum ValueRef<'a> {
     Str(&'a str),
     Json(&'a str),
     Vector(&'a [f32]),
+    /// TIMESTAMPTZ: microseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+    /// GEOMETRY: the stored WKB (docs/format.md), decoded by the predicates that look at it.
+    Geometry(&'a [u8]),
+    Array(ArrayRef<'a>),
+}
+
+/// The element type of an ARRAY field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ElementKind {
+    Bool,
+    Int8,
+    Int16,
+    Int32,
+    Int64,
+    Float,
+    Double,
+    VarChar,
+}
+
+impl ElementKind {
+    /// Bytes per element in the column's data, or None for VARCHAR elements.
+    pub fn width(self) -> Option<usize> {
+        match self {
+            ElementKind::Bool | ElementKind::Int8 => Some(1),
+            ElementKind::Int16 => Some(2),
+            ElementKind::Int32 | ElementKind::Float => Some(4),
+            ElementKind::Int64 | ElementKind::Double => Some(8),
+            ElementKind::VarChar => None,
+        }
+    }
+
+    /// The value of one element of `width()` little-endian bytes; None for VARCHAR or a short slice.
+    pub fn read(self, b: &[u8]) -> Option<ValueRef<'static>> {
+        let w = self.width()?;
+        let b = b.get(..w)?;
+        let mut x = [0u8; 8];
+        x[..w].copy_from_slice(b);
+        let int = i64::from_le_bytes(x);
+        // Sign-extend the narrower integers from their top bit.
+        let shift = 64 - 8 * w as u32;
+        Some(match self {
+            ElementKind::Bool => ValueRef::Bool(b[0] != 0),
+            ElementKind::Int8 | ElementKind::Int16 | ElementKind::Int32 | ElementKind::Int64 => {
+                ValueRef::Int((int << shift) >> shift)
+            }
+            ElementKind::Float => ValueRef::Float(f64::from(f32::from_bits(int as u32))),
+            ElementKind::Double => ValueRef::Float(f64::from_bits(int as u64)),
+            ElementKind::VarChar => return None,
+        })
+    }
+}
+
+/// One row's ARRAY value over the column's bytes. Fixed-width elements are `data`, back to back; VARCHAR
+/// elements are `data[offsets[i]..offsets[i + 1]]`, `offsets` being the row's `len + 1` little-endian u64
+/// byte offsets. Reads are bounds-checked: damaged bytes read as a missing element, never a panic.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct ArrayRef<'a> {
+    pub kind: ElementKind,
+    pub len: usize,
+    pub data: &'a [u8],
+    pub offsets: &'a [u8],
+}
+
+impl<'a> ArrayRef<'a> {
+    /// Element `i`; None past the end or over damaged bytes.
+    pub fn get(&self, i: usize) -> Option<ValueRef<'a>> {
+        if i >= self.len {
+            return None;
+        }
+        let Some(w) = self.kind.width() else {
+            let at = |k: usize| -> Option<usize> {
+                let start = k.checked_mul(8)?;
+                let b = self.offsets.get(start..start + 8)?;
+                usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok()
+            };
+            let bytes = self.data.get(at(i)?..at(i + 1)?)?;
+            return std::str::from_utf8(bytes).ok().map(ValueRef::Str);
+        };
+        let start = i.checked_mul(w)?;
+        self.kind.read(self.data.get(start..start + w)?)
+    }
+
+    /// The elements in order (a damaged one ends the sequence).
+    pub fn iter(&self) -> impl Iterator<Item = ValueRef<'a>> + '_ {
+        (0..self.len).map_while(|i| self.get(i))
+    }
 }
 
 /// One row as the engine exposes it to predicates.

@@ -7,6 +7,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{ClientCheck, Error, Result};
+use crate::rowview::ElementKind;
 
 /// Field types. The discriminants are Milvus's numbers (pymilvus `DataType`), for the API; what the catalog
 /// stores is each variant's frozen tag (`format::tags`).
@@ -20,8 +21,16 @@ pub enum DataType {
     Float = 10,
     Double = 11,
     VarChar = 21,
+    Array = 22,
     Json = 23,
+    Geometry = 24,
+    Timestamptz = 26,
+    BinaryVector = 100,
     FloatVector = 101,
+    Float16Vector = 102,
+    BFloat16Vector = 103,
+    SparseFloatVector = 104,
+    Int8Vector = 105,
 }
 
 impl DataType {
@@ -35,11 +44,19 @@ impl DataType {
             10 => DataType::Float,
             11 => DataType::Double,
             21 => DataType::VarChar,
+            22 => DataType::Array,
             23 => DataType::Json,
+            24 => DataType::Geometry,
+            26 => DataType::Timestamptz,
+            100 => DataType::BinaryVector,
             101 => DataType::FloatVector,
+            102 => DataType::Float16Vector,
+            103 => DataType::BFloat16Vector,
+            104 => DataType::SparseFloatVector,
+            105 => DataType::Int8Vector,
             other => {
                 return Err(Error::invalid(format!(
-                    "data type {} is not supported by covec; supported: BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE, VARCHAR, JSON, FLOAT_VECTOR",
+                    "data type {} is not supported by covec",
                     milvus_type_name(other)
                 )))
             }
@@ -58,17 +75,51 @@ impl DataType {
     }
 
     pub fn is_vector(self) -> bool {
-        self == DataType::FloatVector
+        matches!(
+            self,
+            DataType::FloatVector
+                | DataType::BinaryVector
+                | DataType::Float16Vector
+                | DataType::BFloat16Vector
+                | DataType::SparseFloatVector
+                | DataType::Int8Vector
+        )
     }
 
-    /// Bytes per row of a fixed-width column, or None for variable-length and vector columns.
+    /// The kind of a BOOL, integer, FLOAT, DOUBLE or VARCHAR value: the scalar types an ARRAY may hold and
+    /// the fixed-width columns store; None for the others.
+    pub fn element_kind(self) -> Option<ElementKind> {
+        Some(match self {
+            DataType::Bool => ElementKind::Bool,
+            DataType::Int8 => ElementKind::Int8,
+            DataType::Int16 => ElementKind::Int16,
+            DataType::Int32 => ElementKind::Int32,
+            DataType::Int64 => ElementKind::Int64,
+            DataType::Float => ElementKind::Float,
+            DataType::Double => ElementKind::Double,
+            DataType::VarChar => ElementKind::VarChar,
+            _ => return None,
+        })
+    }
+
+    /// Bytes per row of a fixed-width scalar column, or None for variable-length and vector columns.
     pub fn fixed_width(self) -> Option<usize> {
         match self {
             DataType::Bool | DataType::Int8 => Some(1),
             DataType::Int16 => Some(2),
             DataType::Int32 | DataType::Float => Some(4),
             DataType::Int64 | DataType::Double => Some(8),
-            DataType::VarChar | DataType::Json | DataType::FloatVector => None,
+            DataType::VarChar
+            | DataType::Timestamptz
+            | DataType::Array
+            | DataType::Json
+            | DataType::Geometry
+            | DataType::BinaryVector
+            | DataType::FloatVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::SparseFloatVector
+            | DataType::Int8Vector => None,
         }
     }
 }
@@ -87,6 +138,8 @@ fn milvus_type_name(code: i64) -> &'static str {
         22 => "ARRAY",
         23 => "JSON",
         24 => "GEOMETRY",
+        25 => "TEXT",
+        26 => "TIMESTAMPTZ",
         100 => "BINARY_VECTOR",
         101 => "FLOAT_VECTOR",
         102 => "FLOAT16_VECTOR",
@@ -97,13 +150,18 @@ fn milvus_type_name(code: i64) -> &'static str {
     }
 }
 
-/// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities.
-/// Stored by frozen tag (`format::tags`).
+/// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities;
+/// HAMMING and JACCARD are binary-vector distances; BM25 scores sparse text vectors (a similarity).
+/// Stored by frozen tag (`format::tags`). `parse` takes the dense float metrics only until the vector
+/// types that use the others are stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     L2 = 0,
     Ip = 1,
     Cosine = 2,
+    Hamming = 3,
+    Jaccard = 4,
+    Bm25 = 5,
 }
 
 impl Metric {
@@ -123,12 +181,32 @@ impl Metric {
             Metric::L2 => "L2",
             Metric::Ip => "IP",
             Metric::Cosine => "COSINE",
+            Metric::Hamming => "HAMMING",
+            Metric::Jaccard => "JACCARD",
+            Metric::Bm25 => "BM25",
+        }
+    }
+
+    /// Whether Milvus allows this metric on a vector field of type `dtype`: L2, IP and COSINE on dense
+    /// vectors, HAMMING and JACCARD on binary ones, IP and BM25 on sparse ones.
+    pub fn accepts(self, dtype: DataType) -> bool {
+        match dtype {
+            DataType::FloatVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector => matches!(self, Metric::L2 | Metric::Ip | Metric::Cosine),
+            DataType::BinaryVector => matches!(self, Metric::Hamming | Metric::Jaccard),
+            DataType::SparseFloatVector => matches!(self, Metric::Ip | Metric::Bm25),
+            _ => false,
         }
     }
 
     /// True when a larger distance is a better hit.
     pub fn higher_is_better(self) -> bool {
-        !matches!(self, Metric::L2)
+        match self {
+            Metric::Ip | Metric::Cosine | Metric::Bm25 => true,
+            Metric::L2 | Metric::Hamming | Metric::Jaccard => false,
+        }
     }
 }
 
@@ -142,19 +220,87 @@ pub enum DefaultValue {
     JsonText(String),
 }
 
+/// One field of a collection. Build it with `FieldSchema::new` and set what differs from the defaults.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FieldSchema {
+    /// Milvus's field id: 100, 101, ... in schema order at creation; an added field takes the schema's
+    /// `next_field_id`. Assigned by create_collection, whatever the caller set.
+    pub id: i64,
     pub name: String,
     pub dtype: DataType,
     pub description: String,
     pub is_primary: bool,
     pub auto_id: bool,
-    /// VARCHAR: the limit in characters (None: unlimited, as Milvus Lite allows).
+    /// VARCHAR, and the elements of ARRAY<VARCHAR>: the limit in characters (None: unlimited, as Milvus
+    /// Lite allows).
     pub max_length: Option<u32>,
-    /// FLOAT_VECTOR: the dimension.
+    /// Dense vectors: the dimension (BINARY_VECTOR: in bits).
     pub dim: Option<u32>,
     pub nullable: bool,
     pub default_value: Option<DefaultValue>,
+    /// ARRAY: the elements' type.
+    pub element_type: Option<DataType>,
+    /// ARRAY: the most elements a row may hold.
+    pub max_capacity: Option<u32>,
+    pub is_partition_key: bool,
+    pub is_clustering_key: bool,
+    /// Filled by a function (BM25's sparse output): never given by the user.
+    pub is_function_output: bool,
+    /// Milvus's other type parameters by name (enable_analyzer, analyzer_params, enable_match,
+    /// multi_analyzer_params, mmap.enabled, ...), values JSON text.
+    pub type_params: Vec<(String, String)>,
+}
+
+impl FieldSchema {
+    /// A field of `name` and `dtype` with every other property at Milvus's default: not a key, not
+    /// nullable, no default, no limits, no type parameters.
+    pub fn new(name: impl Into<String>, dtype: DataType) -> FieldSchema {
+        FieldSchema {
+            id: 0,
+            name: name.into(),
+            dtype,
+            description: String::new(),
+            is_primary: false,
+            auto_id: false,
+            max_length: None,
+            dim: None,
+            nullable: false,
+            default_value: None,
+            element_type: None,
+            max_capacity: None,
+            is_partition_key: false,
+            is_clustering_key: false,
+            is_function_output: false,
+            type_params: Vec::new(),
+        }
+    }
+
+    /// The value of type parameter `key` (JSON text), if set.
+    pub fn type_param(&self, key: &str) -> Option<&str> {
+        self.type_params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Functions Milvus runs on input fields to fill output fields. Stored by frozen tag (`format::tags`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FunctionKind {
+    /// VARCHAR text -> its BM25 sparse vector (Milvus's FunctionType.BM25).
+    Bm25,
+}
+
+/// A schema function (pymilvus's `Function`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionSpec {
+    pub name: String,
+    pub description: String,
+    pub kind: FunctionKind,
+    pub input_fields: Vec<String>,
+    pub output_fields: Vec<String>,
+    /// Parameters as given, values JSON text.
+    pub params: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -162,12 +308,46 @@ pub struct CollectionSchema {
     pub fields: Vec<FieldSchema>,
     pub description: String,
     pub enable_dynamic_field: bool,
+    pub functions: Vec<FunctionSpec>,
+    /// The id the next added field takes (ids are never reused).
+    pub next_field_id: i64,
 }
+
+/// Milvus's first field id; the ones before are its system fields (row id, timestamp).
+pub const FIRST_FIELD_ID: i64 = 100;
+
+/// The most elements an ARRAY field may hold (Milvus's limit).
+pub const MAX_ARRAY_CAPACITY: u32 = 4096;
 
 /// Names Milvus reserves; a field may not be called this.
 pub const RESERVED_FIELD_NAMES: [&str; 5] = ["$meta", "_partition", "_seq", "count(*)", "*"];
 
 impl CollectionSchema {
+    /// A schema of `fields` (ids numbered from 100 in order) without functions.
+    pub fn new(
+        fields: Vec<FieldSchema>,
+        description: impl Into<String>,
+        enable_dynamic_field: bool,
+    ) -> CollectionSchema {
+        let mut schema = CollectionSchema {
+            fields,
+            description: description.into(),
+            enable_dynamic_field,
+            functions: Vec::new(),
+            next_field_id: FIRST_FIELD_ID,
+        };
+        schema.number_fields();
+        schema
+    }
+
+    /// Gives the fields ids 100, 101, ... in order, as Milvus does at creation.
+    pub fn number_fields(&mut self) {
+        for (f, id) in self.fields.iter_mut().zip(FIRST_FIELD_ID..) {
+            f.id = id;
+        }
+        self.next_field_id = FIRST_FIELD_ID + self.fields.len() as i64;
+    }
+
     pub fn primary(&self) -> &FieldSchema {
         self.fields
             .iter()
@@ -185,14 +365,24 @@ impl CollectionSchema {
 
     /// Checks the rules Milvus applies at create time; errors name the field and the rule.
     pub fn validate(&self) -> Result<()> {
+        // pymilvus checks the primary key on the client (CollectionSchema.verify), with these messages.
         let primaries: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_primary).collect();
         match primaries.len() {
-            0 => return Err(Error::invalid("schema must have a primary key field")),
+            0 => {
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: "Schema must have a primary key field.".into(),
+                })
+            }
             1 => {}
             _ => {
-                return Err(Error::invalid(
-                    "schema must have exactly one primary key field",
-                ))
+                return Err(Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    message: format!(
+                        "Expected only one primary key field, got [{}, {}, ...].",
+                        primaries[0].name, primaries[1].name
+                    ),
+                })
             }
         }
         let pk = primaries[0];
@@ -235,6 +425,30 @@ impl CollectionSchema {
             if !seen.insert(f.name.as_str()) {
                 return Err(Error::invalid(format!("duplicate field name '{}'", f.name)));
             }
+            if f.dtype == DataType::Array {
+                match f.max_capacity {
+                    Some(c) if (1..=MAX_ARRAY_CAPACITY).contains(&c) => {}
+                    Some(c) => {
+                        return Err(Error::invalid(format!(
+                            "ARRAY field '{}': max_capacity must be between 1 and {MAX_ARRAY_CAPACITY}, got {c}",
+                            f.name
+                        )))
+                    }
+                    None => {
+                        return Err(Error::invalid(format!(
+                            "type param(max_capacity) should be specified for ARRAY field '{}'",
+                            f.name
+                        )))
+                    }
+                }
+                if f.element_type.and_then(DataType::element_kind).is_none() {
+                    return Err(Error::invalid(format!(
+                        "ARRAY field '{}': element_type must be BOOL, INT8, INT16, INT32, INT64, FLOAT, DOUBLE or VARCHAR, got {}",
+                        f.name,
+                        f.element_type.map_or("none", DataType::name)
+                    )));
+                }
+            }
             if f.dtype.is_vector() {
                 match f.dim {
                     Some(d) if (1..=32768).contains(&d) => {}
@@ -267,6 +481,9 @@ pub enum IndexKind {
     Hnsw = 1,
     /// HNSW walked on SQ8 codes, hits re-ranked with the f32 rows (HNSW_SQ).
     HnswSq8 = 2,
+    /// An inverted index of sparse vectors (SPARSE_INVERTED_INDEX, SPARSE_WAND; BM25 outputs): the part's
+    /// `TextIndex` sections.
+    SparseInverted = 3,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -388,25 +605,11 @@ mod tests {
     use super::*;
 
     fn schema() -> CollectionSchema {
-        let field = |name: &str, dtype, dim| FieldSchema {
-            name: name.into(),
-            dtype,
-            description: String::new(),
-            is_primary: dtype == DataType::Int64,
-            auto_id: false,
-            max_length: None,
-            dim,
-            nullable: false,
-            default_value: None,
-        };
-        CollectionSchema {
-            fields: vec![
-                field("id", DataType::Int64, None),
-                field("v", DataType::FloatVector, Some(4)),
-            ],
-            description: String::new(),
-            enable_dynamic_field: false,
-        }
+        let mut id = FieldSchema::new("id", DataType::Int64);
+        id.is_primary = true;
+        let mut v = FieldSchema::new("v", DataType::FloatVector);
+        v.dim = Some(4);
+        CollectionSchema::new(vec![id, v], "", false)
     }
 
     fn spec(field: &str, index_type: &str, metric: Option<&str>) -> Result<Option<IndexSpec>> {
@@ -458,6 +661,35 @@ mod tests {
             .unwrap_err()
             .to_string()
             .contains("non-existent field 'nope'"));
+    }
+
+    #[test]
+    fn no_primary_key_or_two_are_pymilvus_primary_key_errors() {
+        let mut none = schema();
+        none.fields[0].is_primary = false;
+        let mut two = schema();
+        two.fields.push(FieldSchema {
+            name: "other".into(),
+            is_primary: true,
+            ..two.fields[0].clone()
+        });
+        for (s, message) in [
+            (none, "Schema must have a primary key field."),
+            (
+                two,
+                "Expected only one primary key field, got [id, other, ...].",
+            ),
+        ] {
+            let err = s.validate().unwrap_err();
+            assert!(matches!(
+                err,
+                Error::ClientSide {
+                    check: ClientCheck::PrimaryKey,
+                    ..
+                }
+            ));
+            assert_eq!(err.to_string(), message);
+        }
     }
 
     #[test]

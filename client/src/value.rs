@@ -8,7 +8,8 @@ pub enum Pk {
 }
 
 /// One field value. `Json` holds any JSON (JSON fields and dynamic keys); `FloatVector` a vector.
-/// Input is loose (a JSON array of numbers is accepted for a vector field, a vector for a JSON field);
+/// Input is loose (a JSON array of numbers is accepted for a vector field, a vector for a JSON field, a
+/// JSON array for an ARRAY field, ISO 8601 text for a TIMESTAMPTZ field, WKT text for a GEOMETRY field);
 /// output always uses the variant of the field's type.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Value {
@@ -19,6 +20,12 @@ pub enum Value {
     Str(String),
     Json(serde_json::Value),
     FloatVector(Vec<f32>),
+    /// An ARRAY field's elements (Bool, Int, Float or Str values).
+    Array(Vec<Value>),
+    /// A TIMESTAMPTZ value: microseconds since the Unix epoch, UTC.
+    Timestamp(i64),
+    /// A GEOMETRY value as its WKB (docs/format.md); the Python binding shows it as WKT.
+    Geometry(Vec<u8>),
 }
 
 /// A row: field names with their values, in output order (primary key first, then schema order, then

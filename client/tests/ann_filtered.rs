@@ -20,15 +20,15 @@ const QUERIES: usize = 40;
 /// id INT64 pk, v FLOAT_VECTOR(64), bucket INT64 in 0..1000 (a hash of the id: uncorrelated with the
 /// clusters), so `bucket < 10 * p` matches p % of the rows.
 fn schema() -> CollectionSchema {
-    CollectionSchema {
-        fields: vec![
+    CollectionSchema::new(
+        vec![
             field("id", DataType::Int64, |f| f.is_primary = true),
             field("v", DataType::FloatVector, |f| f.dim = Some(DIM as u32)),
             field("bucket", DataType::Int64, |_| {}),
         ],
-        description: String::new(),
-        enable_dynamic_field: false,
-    }
+        "",
+        false,
+    )
 }
 
 fn bucket(id: usize) -> i64 {
@@ -104,7 +104,7 @@ fn parts(t: &TempDb, name: &str) -> Vec<(u64, bool)> {
     let bytes = std::fs::read(t.path()).unwrap();
     let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
     snap.catalog()
-        .collection(name)
+        .collection("default", name)
         .unwrap()
         .parts
         .iter()

@@ -38,7 +38,7 @@ fn parts(t: &TempDb) -> Vec<(u64, u64, Option<u64>)> {
     let bytes = std::fs::read(t.path()).unwrap();
     let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
     snap.catalog()
-        .collection("c")
+        .collection("default", "c")
         .unwrap()
         .parts
         .iter()

@@ -43,23 +43,17 @@ impl RowView for TestRow {
 }
 
 fn field(name: &str, dtype: DataType, nullable: bool) -> FieldSchema {
-    FieldSchema {
-        name: name.into(),
-        dtype,
-        description: String::new(),
-        is_primary: name == "id",
-        auto_id: false,
-        max_length: None,
-        dim: (dtype == DataType::FloatVector).then_some(2),
-        nullable,
-        default_value: None,
-    }
+    let mut f = FieldSchema::new(name, dtype);
+    f.is_primary = name == "id";
+    f.dim = (dtype == DataType::FloatVector).then_some(2);
+    f.nullable = nullable;
+    f
 }
 
 fn schema(dynamic: bool) -> CollectionSchema {
     use DataType::*;
-    CollectionSchema {
-        fields: vec![
+    CollectionSchema::new(
+        vec![
             field("id", Int64, false),
             field("age", Int64, false),
             field("name", VarChar, false),
@@ -72,9 +66,9 @@ fn schema(dynamic: bool) -> CollectionSchema {
             field("text", VarChar, false),
             field("v", FloatVector, false),
         ],
-        description: String::new(),
-        enable_dynamic_field: dynamic,
-    }
+        "",
+        dynamic,
+    )
 }
 
 fn rows() -> Vec<TestRow> {

@@ -11,15 +11,16 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use covec::internals::format::{self, MetaSlot, CATALOG_REVISION, FORMAT_VERSION, SLOT_OFFSETS};
 use covec::{
-    CollectionSchema, Db, Error, IndexKind, IndexSpec, Metric, OpenOptions, OutputFields, Pk, Row,
-    SearchRequest, Value,
+    CollectionSchema, Db, Error, FieldSchema, IndexKind, IndexSpec, Metric, OpenOptions,
+    OutputFields, Pk, Row, SearchRequest, Value,
 };
-use golden::Kinds;
+use golden::Version;
 
-/// A committed golden file and the index kinds the covec that wrote it could store.
+/// A committed golden file, and the covec that wrote it as this covec describes it: the index kinds it
+/// could store, with this covec's schema constructors (what a file holds reads back in today's types).
 struct Golden {
     file: &'static str,
-    kinds: Kinds,
+    version: Version,
 }
 
 /// Every golden file, oldest first. Add the file of each new format version here (README.md says how).
@@ -28,29 +29,37 @@ fn goldens() -> Vec<Golden> {
         // db format 1, catalog revision 1: no ANN indexes yet, every index exact.
         Golden {
             file: "f1-c1.covec",
-            kinds: Kinds {
-                hnsw: IndexKind::Flat,
-                hnsw_sq8: IndexKind::Flat,
-            },
+            version: version(IndexKind::Flat, IndexKind::Flat),
         },
         // catalog revision 2, HNSW layout 1: graphs in insertion order.
         Golden {
             file: "f1-c2-h1.covec",
-            kinds: current_kinds(),
+            version: current(),
         },
         // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
         Golden {
             file: "f1-c2-h2.covec",
-            kinds: current_kinds(),
+            version: current(),
+        },
+        // catalog revision 3: databases, partitions, field ids (the three collections in "default").
+        Golden {
+            file: "f1-c3.covec",
+            version: current(),
         },
     ]
 }
 
-fn current_kinds() -> Kinds {
-    Kinds {
-        hnsw: IndexKind::Hnsw,
-        hnsw_sq8: IndexKind::HnswSq8,
+fn version(hnsw: IndexKind, hnsw_sq8: IndexKind) -> Version {
+    Version {
+        hnsw,
+        hnsw_sq8,
+        field: |name, dtype| FieldSchema::new(name, dtype),
+        schema: |fields, description, dynamic| CollectionSchema::new(fields, description, dynamic),
     }
+}
+
+fn current() -> Version {
+    version(IndexKind::Hnsw, IndexKind::HnswSq8)
 }
 
 fn data_dir() -> PathBuf {
@@ -110,11 +119,14 @@ fn expected_every_type() -> Vec<Row> {
             continue;
         }
         let round = u64::from(golden::every_type_upserted(id));
-        rows.push(golden::every_type_stored(&golden::every_type_input(
-            id, round,
-        )));
+        rows.push(golden::every_type_stored(
+            &current(),
+            &golden::every_type_input(id, round),
+        ));
     }
-    rows.extend(tail.map(|id| golden::every_type_stored(&golden::every_type_input(id, 0))));
+    rows.extend(
+        tail.map(|id| golden::every_type_stored(&current(), &golden::every_type_input(id, 0))),
+    );
     rows
 }
 
@@ -169,6 +181,7 @@ fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f64 {
             let norm = |v: &[f32]| v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
             dot / (norm(a) * norm(b))
         }
+        other => panic!("{other:?} is not a float-vector metric"),
     }
 }
 
@@ -217,8 +230,8 @@ fn check_search(db: &Db, collection: &str, field: &str, metric: Metric, rows: &[
     }
 }
 
-fn expected_indexes(kinds: &Kinds, collection: &str) -> Vec<IndexSpec> {
-    golden::indexes(kinds)
+fn expected_indexes(v: &Version, collection: &str) -> Vec<IndexSpec> {
+    golden::indexes(v)
         .into_iter()
         .filter(|(c, _)| *c == collection)
         .map(|(_, spec)| spec)
@@ -236,21 +249,21 @@ fn check_contents(db: &Db, g: &Golden) {
     let checks: [(&str, CollectionSchema, Vec<Row>, &str, Metric); 3] = [
         (
             golden::EVERY_TYPE,
-            golden::every_type_schema(),
+            golden::every_type_schema(&g.version),
             expected_every_type(),
             "v",
             Metric::L2,
         ),
         (
             golden::NAMES,
-            golden::names_schema(),
+            golden::names_schema(&g.version),
             expected_names(),
             "emb",
             Metric::Cosine,
         ),
         (
             golden::SQ8,
-            golden::sq8_schema(),
+            golden::sq8_schema(&g.version),
             expected_sq8(),
             "e",
             Metric::Ip,
@@ -261,7 +274,7 @@ fn check_contents(db: &Db, g: &Golden) {
         assert_eq!(info.schema, schema, "{file}: {collection} schema");
         assert_eq!(
             info.indexes,
-            expected_indexes(&g.kinds, collection),
+            expected_indexes(&g.version, collection),
             "{file}: {collection} indexes"
         );
         assert_eq!(info.row_count, rows.len() as u64, "{file}: {collection}");
@@ -412,5 +425,5 @@ fn write_golden_file_of_this_version() {
         "{} exists; golden files never change",
         path.display()
     );
-    golden::write(&path, &current_kinds()).unwrap();
+    golden::write(&path, &current()).unwrap();
 }

@@ -32,17 +32,17 @@ fn vectors(n: usize, seed: u64) -> Vec<f32> {
 
 /// id INT64 pk, v and w FLOAT_VECTOR(DIM), g INT64 nullable (the group), tag VARCHAR.
 fn schema() -> CollectionSchema {
-    CollectionSchema {
-        fields: vec![
+    CollectionSchema::new(
+        vec![
             field("id", DataType::Int64, |f| f.is_primary = true),
             field("v", DataType::FloatVector, |f| f.dim = Some(DIM as u32)),
             field("w", DataType::FloatVector, |f| f.dim = Some(DIM as u32)),
             field("g", DataType::Int64, |f| f.nullable = true),
             field("tag", DataType::VarChar, |_| {}),
         ],
-        description: String::new(),
-        enable_dynamic_field: false,
-    }
+        "",
+        false,
+    )
 }
 
 fn index(field: &str, kind: IndexKind, metric: Metric) -> IndexSpec {

@@ -212,7 +212,7 @@ fn verify_finds_a_damaged_section_that_open_does_not_read() {
     let t = TempDb::new("verify");
     let (_, good) = two_commits(&t);
     let snap = Snapshot::open(&good).unwrap();
-    let vectors = snap.catalog().collection("c").unwrap().parts[0].columns[1].data;
+    let vectors = snap.catalog().collection("default", "c").unwrap().parts[0].columns[1].data;
     let mut damaged = good.clone();
     damaged[vectors.offset as usize + 3] ^= 0xff;
     let u = TempDb::new("damaged");

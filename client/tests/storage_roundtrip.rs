@@ -9,8 +9,8 @@ use serde_json::json;
 use storage_util::*;
 
 fn all_types_schema() -> covec::CollectionSchema {
-    covec::CollectionSchema {
-        fields: vec![
+    covec::CollectionSchema::new(
+        vec![
             field("id", DataType::Int64, |f| f.is_primary = true),
             field("v", DataType::FloatVector, |f| f.dim = Some(3)),
             field("b", DataType::Bool, |_| {}),
@@ -24,9 +24,9 @@ fn all_types_schema() -> covec::CollectionSchema {
             field("s", DataType::VarChar, |f| f.max_length = Some(5)),
             field("j", DataType::Json, |f| f.nullable = true),
         ],
-        description: String::new(),
-        enable_dynamic_field: true,
-    }
+        "",
+        true,
+    )
 }
 
 fn full_row(id: i64) -> covec::Row {
@@ -275,7 +275,12 @@ fn many_parts_and_many_deletes_merge_without_losing_rows() {
     let image = covec::internals::store::CommittedImage::open(t.path()).unwrap();
     let map = image.map().unwrap();
     let snap = covec::internals::engine::Snapshot::open(&map).unwrap();
-    let parts = snap.catalog().collection("c").unwrap().parts.len();
+    let parts = snap
+        .catalog()
+        .collection("default", "c")
+        .unwrap()
+        .parts
+        .len();
     assert!(parts <= 8, "{parts} parts");
     let gone: Vec<Pk> = (0..6).map(Pk::Int).collect();
     assert_eq!(db.delete_ids("c", &gone).unwrap(), 6);

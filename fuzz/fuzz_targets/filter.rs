@@ -8,23 +8,17 @@ use covec::{CollectionSchema, DataType, FieldSchema};
 use libfuzzer_sys::fuzz_target;
 
 fn field(name: &str, dtype: DataType, nullable: bool) -> FieldSchema {
-    FieldSchema {
-        name: name.into(),
-        dtype,
-        description: String::new(),
-        is_primary: name == "id",
-        auto_id: false,
-        max_length: None,
-        dim: (dtype == DataType::FloatVector).then_some(2),
-        nullable,
-        default_value: None,
-    }
+    let mut f = FieldSchema::new(name, dtype);
+    f.is_primary = name == "id";
+    f.dim = (dtype == DataType::FloatVector).then_some(2);
+    f.nullable = nullable;
+    f
 }
 
 fn schema() -> CollectionSchema {
     use DataType::*;
-    CollectionSchema {
-        fields: vec![
+    CollectionSchema::new(
+        vec![
             field("id", Int64, false),
             field("small", Int8, false),
             field("name", VarChar, false),
@@ -34,9 +28,9 @@ fn schema() -> CollectionSchema {
             field("meta", Json, true),
             field("v", FloatVector, false),
         ],
-        description: String::new(),
-        enable_dynamic_field: true,
-    }
+        "",
+        true,
+    )
 }
 
 /// A row whose values come from one input byte: extremes, nulls and odd JSON included.

@@ -159,5 +159,8 @@ def segment_status(shm_dir: Optional[str] = None) -> List[Dict[str, Any]]:
 def verify(path: str) -> int:
     """Checks every checksum of a db file; returns the generation checked."""
 
+def check_schema(schema: Schema) -> None:
+    """Raises what create_collection would raise for this schema (CollectionSchema.verify())."""
+
 def _panic_inside_guard() -> None:
     """Test hook: panics inside the guard every call runs in; raises MilvusException(code=1)."""

@@ -6,6 +6,7 @@ IndexParams, wherever ours are taken) and checks them: client/src/python/convert
 
 import enum
 
+from ._covec import check_schema
 from .exceptions import ParamError
 
 # covec's own enum with Milvus's numbers: pymilvus's DataType members compare equal to these (IntEnum),
@@ -83,22 +84,51 @@ class FieldSchema:
         return repr(self.to_dict())
 
 
+# create_schema() keyword arguments besides auto_id and enable_dynamic_field. The partition and clustering key
+# only place rows on a server (covec accepts the field parameters too: client/src/python/convert/schema.rs);
+# check_fields only says when pymilvus checks, and covec checks at create_collection.
+_ACCEPTED_SCHEMA_KWARGS = frozenset({"partition_key_field", "clustering_key_field", "check_fields"})
+
+
 class CollectionSchema:
     """A collection's fields, built like pymilvus's (``create_schema()`` then ``add_field``)."""
 
-    def __init__(self, fields=None, description="", **kwargs):
+    def __init__(self, fields=None, description="", functions=None, **kwargs):
         self.fields = list(fields or [])
         self.description = description
-        self.auto_id = bool(kwargs.get("auto_id", False))
-        self.enable_dynamic_field = bool(kwargs.get("enable_dynamic_field", False))
+        # BM25 and embedding functions, kept as pymilvus keeps them; create_collection refuses a schema with one.
+        self.functions = list(functions or [])
+        self.auto_id = bool(kwargs.pop("auto_id", False))
+        self.enable_dynamic_field = bool(kwargs.pop("enable_dynamic_field", False))
+        # pymilvus marks the field of this name as the primary key, among the fields given or when it is added.
+        self._primary_field = kwargs.pop("primary_field", None)
+        for name in kwargs:
+            if name not in _ACCEPTED_SCHEMA_KWARGS:
+                raise ParamError(message=f"create_schema() got an unexpected keyword argument '{name}'")
+        for field in self.fields:
+            self._mark_primary(field)
+
+    def _mark_primary(self, field):
+        if self._primary_field is not None and field.name == self._primary_field:
+            field.is_primary = True
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
-        self.fields.append(FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs))
+        field = FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs)
+        self._mark_primary(field)
+        self.fields.append(field)
+        return self
+
+    def add_function(self, function):
+        self.functions.append(function)
         return self
 
     @property
     def primary_field(self):
         return next((f for f in self.fields if getattr(f, "is_primary", False)), None)
+
+    def verify(self):
+        """pymilvus's final check before create_collection: raises what create_collection would for this schema."""
+        check_schema(self)
 
     def to_dict(self):
         return {

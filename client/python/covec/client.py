@@ -18,19 +18,33 @@ import weakref
 
 import numpy as np
 
-from . import _schema
+from . import _remote, _schema
 from ._results import ExtraList, HybridHits, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
-# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards):
-# covec's answer is the same without them.
+# Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards,
+# replicas): covec's answer is the same without them.
 _SERVER_TUNING = frozenset(
-    {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "num_partitions"}
+    {
+        "consistency_level",
+        "guarantee_timestamp",
+        "graceful_time",
+        "num_shards",
+        "shards_num",
+        "num_partitions",
+        "replica_number",
+    }
 )
 # search() and hybrid_search() keyword arguments they honour (the engine reads them: search_params.rs).
 _SEARCH_KWARGS = ("offset", "round_decimal", "group_by_field", "group_size", "strict_group_size")
 # pymilvus's bound on an iterator's batch_size.
 _MAX_BATCH_SIZE = 16384
+# load_collection() and load_partitions() keyword arguments that tune how a server loads; covec maps the db on
+# first use.
+_LOAD_TUNING = frozenset({"refresh", "resource_groups", "load_fields"})
+# insert() keyword arguments that repeat the rows: LangChain's add_embeddings, having just made the collection
+# from its embeddings and metadatas, passes them on with the rows built from them (pymilvus drops them).
+_REPEATING_ROWS = frozenset({"embeddings", "metadatas"})
 # MilvusClient(...) arguments that configure a connection to a server; covec opens a local file.
 _CONNECTION = frozenset(
     {
@@ -48,10 +62,13 @@ _CONNECTION = frozenset(
     }
 )
 # Arguments pymilvus takes that covec has not implemented, with the feature each waits for. A value that
-# asks for what covec does anyway is honoured (`_MEANS_DEFAULT`); any other raises ParamError.
+# asks for what covec does anyway is honoured (`_MEANS_DEFAULT`); any other raises ParamError, except a
+# partition other than "_default" (`_check`).
 _NOT_YET = {
     "partition_names": "partitions",
     "partition_name": "partitions",
+    # LlamaIndex's delete_nodes passes its own keyword on to delete(), beside the partition_name it makes of it.
+    "milvus_partition_name": "partitions",
     "db_name": "databases",
     "target_db": "databases",
     "group_by_fields": "grouping by several fields",
@@ -71,18 +88,26 @@ _NOT_YET = {
 }
 
 
+def _partition_list(names):
+    """A partition_name(s) argument as a list; a value of another type is one item, which names no partition."""
+    return list(names) if isinstance(names, (list, tuple)) else [names]
+
+
 def _default_partitions(names):
     # Every row lives in the default partition, so naming only it selects every row.
-    if isinstance(names, str):
-        names = [names]
-    return names is None or (isinstance(names, (list, tuple)) and all(n == "_default" for n in names))
+    return names is None or all(n == "_default" for n in _partition_list(names))
+
+
+def _default_partition(name):
+    return name in (None, "", "_default")
 
 
 # Values of `_NOT_YET` arguments that mean what covec does anyway (the error shows the value); for the
 # others only None does.
 _MEANS_DEFAULT = {
     "partition_names": _default_partitions,
-    "partition_name": lambda v: v in (None, "", "_default"),
+    "partition_name": _default_partition,
+    "milvus_partition_name": _default_partition,
     "db_name": lambda v: v in (None, "", "default"),
     "target_db": lambda v: v in (None, "", "default"),
     "properties": lambda v: not v,
@@ -90,13 +115,23 @@ _MEANS_DEFAULT = {
 }
 
 
+def _missing_partition(names):
+    """The first partition named in `names` other than "_default", or None."""
+    return next((n for n in _partition_list(names) if isinstance(n, str) and n not in ("", "_default")), None)
+
+
 def _check(method, name, value):
-    """Raises ParamError unless `value` of the not-yet-implemented argument `name` asks for what covec does."""
+    """Raises unless `value` of the not-yet-implemented argument `name` asks for what covec does: ParamError,
+    or for a partition other than "_default" code 200, which is what a server answers for a partition never
+    created (covec cannot create one)."""
     means_default = _MEANS_DEFAULT.get(name)
     if means_default is None:
         if value is not None:
             raise ParamError(message=f"{method}(): {name} ({_NOT_YET[name]}) is not supported by covec yet")
     elif not means_default(value):
+        missing = _missing_partition(value) if _NOT_YET[name] == "partitions" else None
+        if missing is not None:
+            raise MilvusException(code=200, message=f"partition not found[partition={missing}]")
         raise ParamError(message=f"{method}(): {name}={value!r} ({_NOT_YET[name]}) is not supported by covec yet")
 
 
@@ -154,7 +189,8 @@ def _local_path(uri):
         uri = uri[len("file://") :]
     if "://" in uri:
         raise ParamError(
-            message=f"covec opens local database files only, got uri '{uri}'; use pymilvus for a Milvus server"
+            message="covec opens local database files and Milvus servers (http://, https://, tcp://, unix:), "
+            f"got uri '{uri}'"
         )
     return os.path.realpath(uri)
 
@@ -336,7 +372,15 @@ class MilvusClient:
     (False maps the db file instead of a shared-memory segment), ``group`` (gid or name that may read
     the segments). ``user``, ``password``, ``token`` and connection settings are accepted: a local file
     has no server to authenticate to.
+
+    A Milvus server's URI (``http://``, ``https://``, ``tcp://``, ``unix:``) gives pymilvus's own client for that
+    server instead, with the same arguments.
     """
+
+    def __new__(cls, *args, **kwargs):
+        if cls is MilvusClient and _remote.is_remote(_remote.uri_argument(args, kwargs, None)):
+            return _remote.pymilvus_client("MilvusClient", args, kwargs)
+        return super().__new__(cls)
 
     def __init__(self, uri="milvus.db", user="", password="", db_name="", token="", timeout=None, **kwargs):
         _check("MilvusClient", "db_name", db_name)
@@ -507,6 +551,12 @@ class MilvusClient:
         _check_kwargs("describe_collection", kwargs)
         return self._call(collection_name, self._database.describe_collection, collection_name)
 
+    def alter_collection_properties(self, collection_name, properties, timeout=None, **kwargs):
+        """Only an empty `properties` (nothing to alter) is honoured; covec stores no collection properties yet."""
+        _check("alter_collection_properties", "properties", properties)
+        _check_kwargs("alter_collection_properties", kwargs)
+        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
+
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("get_collection_stats", kwargs)
         return {"row_count": self._call(collection_name, self._database.row_count, collection_name)}
@@ -520,9 +570,15 @@ class MilvusClient:
     # --- load state ----------------------------------------------------------------------------------
 
     def load_collection(self, collection_name, timeout=None, **kwargs):
-        _check_kwargs("load_collection", kwargs, {"replica_number", "refresh", "resource_groups", "load_fields"})
+        _check_kwargs("load_collection", kwargs, _LOAD_TUNING)
         self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
         _RELEASED.discard((self._path, collection_name))
+
+    def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
+        """Loads the collection, whose one partition is "_default"."""
+        _check("load_partitions", "partition_names", partition_names)
+        _check_kwargs("load_partitions", kwargs, _LOAD_TUNING)
+        self.load_collection(collection_name)
 
     def release_collection(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("release_collection", kwargs)
@@ -570,7 +626,7 @@ class MilvusClient:
 
     def insert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
         _check("insert", "partition_name", partition_name)
-        _check_kwargs("insert", kwargs)
+        _check_kwargs("insert", kwargs, _REPEATING_ROWS)
         rows = self._rows(data)
         if not rows:
             return OmitZeroDict({"insert_count": 0, "ids": [], "cost": 0})
@@ -876,3 +932,15 @@ class MilvusClient:
         """A hit's entity carries the pk only when asked for by name or by "*", as in Milvus."""
         asked = _as_list(output_fields)
         return pk in asked or (output_fields is not None and "*" in asked)
+
+    # --- what frameworks reach beyond the documented API (docs/frameworks.md) --------------------------
+
+    @property
+    def _using(self):
+        """pymilvus's connection alias; frameworks key caches on it. Clients of one db file share it, as pymilvus
+        clients of one server share a connection."""
+        return f"covec:{self._path}"
+
+    def _get_connection(self):
+        """What this client talks through: pymilvus returns its gRPC handler, covec the native database."""
+        return self._database

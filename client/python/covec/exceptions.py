@@ -50,7 +50,7 @@ class DataTypeNotMatchException(MilvusException):
 
 
 class PrimaryKeyException(MilvusException):
-    """A primary key field of a type Milvus does not allow."""
+    """No primary key field, more than one, or one of a type Milvus does not allow."""
 
 
 class DescribeCollectionException(MilvusException):

@@ -6,8 +6,10 @@ use serde_json::{Map, Value as Json};
 
 use super::corrupt;
 use crate::error::{Error, Result};
+use crate::geometry;
 use crate::rowview::ValueRef;
 use crate::schema::{CollectionSchema, DataType, DefaultValue, FieldSchema};
+use crate::timestamptz::{self, Zone};
 use crate::value::{Pk, Row, Value};
 
 fn type_word(t: DataType) -> &'static str {
@@ -18,6 +20,14 @@ fn type_word(t: DataType) -> &'static str {
         DataType::VarChar => "varchar",
         DataType::Json => "json",
         DataType::FloatVector => "float vector",
+        DataType::Array => "array",
+        DataType::Geometry => "geometry",
+        DataType::Timestamptz => "timestamptz",
+        DataType::BinaryVector => "binary vector",
+        DataType::Float16Vector => "float16 vector",
+        DataType::BFloat16Vector => "bfloat16 vector",
+        DataType::SparseFloatVector => "sparse float vector",
+        DataType::Int8Vector => "int8 vector",
     }
 }
 
@@ -30,6 +40,9 @@ fn value_word(v: &Value) -> &'static str {
         Value::Str(_) => "str",
         Value::Json(_) => "json",
         Value::FloatVector(_) => "float vector",
+        Value::Array(_) => "list",
+        Value::Timestamp(_) => "timestamp",
+        Value::Geometry(_) => "geometry",
     }
 }
 
@@ -45,6 +58,7 @@ fn mismatch(f: &FieldSchema, v: &Value) -> Error {
 
 fn json_to_value(j: Json) -> Value {
     match j {
+        Json::Null => Value::Null,
         Json::Bool(b) => Value::Bool(b),
         Json::Number(n) => match n.as_i64() {
             Some(i) => Value::Int(i),
@@ -71,11 +85,16 @@ fn value_to_json(v: Value) -> Json {
                 })
                 .collect(),
         ),
+        Value::Array(items) => Json::Array(items.into_iter().map(value_to_json).collect()),
+        Value::Timestamp(t) => Json::String(timestamptz::format_utc(t)),
+        Value::Geometry(wkb) => {
+            geometry::decode(&wkb).map_or(Json::Null, |g| Json::String(geometry::to_wkt(&g)))
+        }
     }
 }
 
-/// A non-null input value as the field's type.
-pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
+/// A non-null input value as the field's type; TIMESTAMPTZ text without an offset is read in `zone`.
+pub(super) fn coerce(f: &FieldSchema, v: Value, zone: &Zone) -> Result<Value> {
     let v = match (f.dtype, v) {
         (DataType::Json, Value::Str(s)) => {
             return serde_json::from_str(&s).map(Value::Json).map_err(|e| {
@@ -93,6 +112,10 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
             }
             Value::FloatVector(out)
         }
+        (DataType::Array, Value::Json(Json::Array(items))) => {
+            return coerce_array(f, items.into_iter().map(json_to_value).collect(), zone)
+        }
+        (DataType::Array, Value::Array(items)) => return coerce_array(f, items, zone),
         // JSON scalars (e.g. from a dynamic round trip) stand for the plain values.
         (_, Value::Json(j)) if !matches!(j, Json::Array(_) | Json::Object(_)) => json_to_value(j),
         (_, v) => v,
@@ -129,6 +152,43 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
             }
             Value::Str(s)
         }
+        (DataType::Timestamptz, Value::Str(s)) => match timestamptz::parse(&s, zone) {
+            Ok(t) => Value::Timestamp(t),
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "TIMESTAMPTZ field '{}': {e}",
+                    f.name
+                )))
+            }
+        },
+        // Microseconds since the epoch, UTC: the server's own form of the value.
+        (DataType::Timestamptz, Value::Int(t) | Value::Timestamp(t)) => {
+            if !(timestamptz::MIN_MICROS..=timestamptz::MAX_MICROS).contains(&t) {
+                return Err(Error::invalid(format!(
+                    "TIMESTAMPTZ field '{}': {t} microseconds is outside 0001-01-01T00:00:00Z..9999-12-31T23:59:59.999999Z",
+                    f.name
+                )));
+            }
+            Value::Timestamp(t)
+        }
+        (DataType::Geometry, Value::Str(s)) => match geometry::parse_wkt(&s) {
+            Ok(g) => Value::Geometry(geometry::encode(&g)),
+            Err(e) => {
+                return Err(Error::invalid(format!(
+                    "GEOMETRY field '{}': invalid WKT '{s}': {e}",
+                    f.name
+                )))
+            }
+        },
+        (DataType::Geometry, Value::Geometry(wkb)) => match geometry::decode(&wkb) {
+            Some(_) => Value::Geometry(wkb),
+            None => {
+                return Err(Error::invalid(format!(
+                    "GEOMETRY field '{}': damaged WKB",
+                    f.name
+                )))
+            }
+        },
         (DataType::FloatVector, Value::FloatVector(v)) => {
             let dim = f.dim.unwrap_or(0) as usize;
             if v.len() != dim {
@@ -144,25 +204,94 @@ pub(super) fn coerce(f: &FieldSchema, v: Value) -> Result<Value> {
     })
 }
 
-fn default_of(f: &FieldSchema) -> Result<Option<Value>> {
-    let Some(d) = &f.default_value else {
-        return Ok(None);
+/// An ARRAY value: at most `max_capacity` elements, each coerced to the element type (and VARCHAR elements
+/// to `max_length`); an element's error names the field and the element's position.
+fn coerce_array(f: &FieldSchema, items: Vec<Value>, zone: &Zone) -> Result<Value> {
+    if let Some(cap) = f.max_capacity {
+        if items.len() > cap as usize {
+            return Err(Error::invalid(format!(
+                "ARRAY field '{}' has {} elements, exceeds max_capacity={cap}",
+                f.name,
+                items.len()
+            )));
+        }
+    }
+    let element_type = f
+        .element_type
+        .ok_or_else(|| Error::Internal(format!("ARRAY field '{}' without element type", f.name)))?;
+    let mut element = FieldSchema::new(f.name.clone(), element_type);
+    element.max_length = f.max_length;
+    let where_ =
+        |i: usize, message: String| format!("ARRAY field '{}' element {i}: {message}", f.name);
+    let in_element = |i: usize, e: Error| match e {
+        Error::Invalid { code, message } => Error::Invalid {
+            code,
+            message: where_(i, message),
+        },
+        Error::ClientSide { check, message } => Error::ClientSide {
+            check,
+            message: where_(i, message),
+        },
+        other => other,
     };
-    let v = match d {
-        DefaultValue::Bool(b) => Value::Bool(*b),
-        DefaultValue::Int(i) => Value::Int(*i),
-        DefaultValue::Float(x) => Value::Float(*x),
-        DefaultValue::Str(s) => Value::Str(s.clone()),
-        DefaultValue::JsonText(t) => Value::Str(t.clone()),
-    };
-    coerce(f, v).map(Some)
+    items
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| match v {
+            Value::Null => Err(Error::invalid_code(
+                1,
+                format!(
+                    "ARRAY field '{}' element {i} is None; array elements cannot be null",
+                    f.name
+                ),
+            )),
+            v => coerce(&element, v, zone).map_err(|e| in_element(i, e)),
+        })
+        .collect::<Result<Vec<_>>>()
+        .map(Value::Array)
 }
 
-/// The stored value for an input that may be missing (None) or null.
-pub(super) fn fill(f: &FieldSchema, v: Option<Value>) -> Result<Value> {
+/// The field's default as its stored values read (a FLOAT's at f32 precision, JSON as its text), for
+/// rows stored before the field was added; None without one.
+pub(super) fn default_ref(f: &FieldSchema) -> Option<ValueRef<'_>> {
+    Some(match (f.default_value.as_ref()?, f.dtype) {
+        (DefaultValue::Bool(b), _) => ValueRef::Bool(*b),
+        (DefaultValue::Int(i), DataType::Float) => ValueRef::Float(f64::from(*i as f32)),
+        (DefaultValue::Int(i), DataType::Double) => ValueRef::Float(*i as f64),
+        (DefaultValue::Int(i), _) => ValueRef::Int(*i),
+        (DefaultValue::Float(x), DataType::Float) => ValueRef::Float(f64::from(*x as f32)),
+        (DefaultValue::Float(x), _) => ValueRef::Float(*x),
+        (DefaultValue::Str(t) | DefaultValue::JsonText(t), DataType::Json) => ValueRef::Json(t),
+        (DefaultValue::Str(t) | DefaultValue::JsonText(t), _) => ValueRef::Str(t),
+    })
+}
+
+/// The field's default as an input value, checked against the field's type.
+fn default_of(f: &FieldSchema, zone: &Zone) -> Result<Option<Value>> {
+    let v = match default_ref(f) {
+        None => return Ok(None),
+        // Parsed (and its errors reported) as a JSON string input is.
+        Some(ValueRef::Json(text)) => Value::Str(text.to_owned()),
+        // An ARRAY's default is kept as JSON text.
+        Some(ValueRef::Str(text)) if f.dtype == DataType::Array => {
+            Value::Json(serde_json::from_str(text).map_err(|e| {
+                Error::invalid(format!(
+                    "ARRAY field '{}': default_value is not a list: {e}",
+                    f.name
+                ))
+            })?)
+        }
+        Some(v) => owned(v)?,
+    };
+    coerce(f, v, zone).map(Some)
+}
+
+/// The stored value for an input that may be missing (None) or null; TIMESTAMPTZ text (a default's too)
+/// without an offset is read in `zone`.
+pub(super) fn fill(f: &FieldSchema, v: Option<Value>, zone: &Zone) -> Result<Value> {
     match v {
         Some(Value::Null) | None => {
-            if let Some(d) = default_of(f)? {
+            if let Some(d) = default_of(f, zone)? {
                 Ok(d)
             } else if f.nullable {
                 Ok(Value::Null)
@@ -179,7 +308,7 @@ pub(super) fn fill(f: &FieldSchema, v: Option<Value>) -> Result<Value> {
                 )))
             }
         }
-        Some(v) => coerce(f, v),
+        Some(v) => coerce(f, v, zone),
     }
 }
 
@@ -231,5 +360,14 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
             Value::Json(serde_json::from_str(t).map_err(|e| corrupt(format!("stored JSON: {e}")))?)
         }
         ValueRef::Vector(v) => Value::FloatVector(v.to_vec()),
+        ValueRef::Timestamp(t) => Value::Timestamp(t),
+        ValueRef::Geometry(wkb) => Value::Geometry(wkb.to_vec()),
+        ValueRef::Array(a) => {
+            let items = a.iter().map(owned).collect::<Result<Vec<_>>>()?;
+            if items.len() != a.len {
+                return Err(corrupt("stored ARRAY element unreadable"));
+            }
+            Value::Array(items)
+        }
     })
 }

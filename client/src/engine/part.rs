@@ -11,18 +11,20 @@ use serde_json::{Map, Value as Json};
 use super::coerce::pk_of;
 use super::{ann, corrupt};
 use crate::error::{Error, Result};
-use crate::format::{bitmap_len, AnnIndex, Part, Section};
+use crate::format::{bitmap_len, AnnIndex, Part, PartPartitions, Section};
 use crate::hnsw::HnswView;
 use crate::schema::CollectionSchema;
 use crate::store::CommitBuilder;
 use crate::value::Value;
-pub(super) use column::{ColView, VarView};
+pub(super) use column::{check_stored, ColView, VarView};
 
-/// A row in stored form: one value per schema field (of the field's type) and the dynamic keys.
+/// A row in stored form: one value per schema field (of the field's type), the dynamic keys and the
+/// id of the partition it is in.
 #[derive(Clone)]
 pub(super) struct StoredRow {
     pub(super) values: Vec<Value>,
     pub(super) dynamic: Map<String, Json>,
+    pub(super) partition: u32,
 }
 
 /// The bytes of section `s` in `image`; Corrupt when it lies outside.
@@ -47,28 +49,41 @@ fn u64_at(b: &[u8], i: usize) -> Option<u64> {
     Some(u64::from_le_bytes(x))
 }
 
+/// The i-th little-endian u32 of `b`.
+fn u32_at(b: &[u8], i: usize) -> Option<u32> {
+    let s = b.get(i * 4..i * 4 + 4)?;
+    Some(u32::from_le_bytes([s[0], s[1], s[2], s[3]]))
+}
+
 /// One part's columns over the image.
 pub(super) struct PartView<'a> {
     pub(super) rows: usize,
+    /// One per schema field: a field added after the part was written reads as its default, else null.
     pub(super) cols: Vec<ColView<'a>>,
     pub(super) dynamic: Option<VarView<'a>>,
     pub(super) pk_index: &'a [u8],
     pub(super) deleted: Option<&'a [u8]>,
     pub(super) deleted_count: u64,
     pub(super) ann: &'a [AnnIndex],
+    /// The partitions present (ascending) and, when more than one, each row's.
+    pub(super) partition_ids: &'a [u32],
+    partition_rows: Option<&'a [u8]>,
 }
 
 impl<'a> PartView<'a> {
     pub(super) fn new(
-        schema: &CollectionSchema,
+        schema: &'a CollectionSchema,
         part: &'a Part,
         image: &'a [u8],
     ) -> Result<PartView<'a>> {
         let cols = schema
             .fields
             .iter()
-            .zip(&part.columns)
-            .map(|(f, c)| ColView::new(f, c, image))
+            .enumerate()
+            .map(|(i, f)| match part.columns.get(i) {
+                Some(c) => ColView::new(f, c, image),
+                None => Ok(ColView::absent(f)),
+            })
             .collect::<Result<Vec<_>>>()?;
         let dynamic = part
             .dynamic
@@ -83,11 +98,26 @@ impl<'a> PartView<'a> {
             deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
             deleted_count: part.deleted_count,
             ann: &part.ann,
+            partition_ids: &part.partitions.ids,
+            partition_rows: part
+                .partitions
+                .rows
+                .as_ref()
+                .map(|s| slice(image, s))
+                .transpose()?,
         })
     }
 
     pub(super) fn is_live(&self, row: usize) -> bool {
         !self.deleted.is_some_and(|d| bit(d, row))
+    }
+
+    /// The id of the partition `row` is in; None when the bytes are damaged.
+    pub(super) fn partition(&self, row: usize) -> Option<u32> {
+        match self.partition_rows {
+            Some(ids) => u32_at(ids, row),
+            None => self.partition_ids.first().copied(),
+        }
     }
 
     /// The row number at position `i` of the primary-key order.
@@ -140,7 +170,7 @@ pub(super) fn build_part(
     let mut columns = Vec::with_capacity(schema.fields.len());
     for (c, f) in schema.fields.iter().enumerate() {
         let values: Vec<&Value> = rows.iter().map(|r| &r.values[c]).collect();
-        columns.push(column::encode(f, &values, b));
+        columns.push(column::encode(f, &values, b)?);
     }
     let dynamic = if schema.enable_dynamic_field {
         let texts: Vec<String> = rows
@@ -178,7 +208,24 @@ pub(super) fn build_part(
         deleted: None,
         deleted_count: 0,
         ann,
+        partitions: part_partitions(rows, b),
+        text: Vec::new(),
     }))
+}
+
+/// The partitions of `rows` (in stored order): their ids, and each row's when there are several.
+fn part_partitions(rows: &[&StoredRow], b: &mut CommitBuilder) -> PartPartitions {
+    let mut ids: Vec<u32> = rows.iter().map(|r| r.partition).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = (ids.len() > 1).then(|| {
+        let column: Vec<u8> = rows
+            .iter()
+            .flat_map(|r| r.partition.to_le_bytes())
+            .collect();
+        b.push(&column)
+    });
+    PartPartitions { ids, rows }
 }
 
 /// Marks `rows` of `part` (as stored in `image`) deleted: pushes the part's next deletion bitmap.

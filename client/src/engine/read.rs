@@ -9,10 +9,14 @@ use std::sync::Arc;
 use super::part::{PartView, StoredRow};
 use super::{ann, coerce, corrupt, OutputFields, IMAGE_NAME};
 use crate::error::{Error, Result};
-use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
+use crate::format::{self, Catalog, CollectionEntry, MetaSlot, DEFAULT_DATABASE};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
+use crate::timestamptz::Zone;
 use crate::value::{Pk, Row, Value};
+
+/// The collection and database property naming the zone of naive TIMESTAMPTZ text (Milvus's name).
+pub const TIMEZONE: &str = "timezone";
 
 /// A decoded generation: the catalog, validated against the image it borrows.
 pub struct Snapshot<'a> {
@@ -69,10 +73,32 @@ impl<'a> Snapshot<'a> {
         format::verify_sections(&self.catalog, self.image, path)
     }
 
+    /// The zone TIMESTAMPTZ text without an offset is read in, for collection `entry`: its `timezone`
+    /// property, else its database's, else UTC.
+    pub fn zone(&self, entry: &CollectionEntry) -> Result<Zone> {
+        let property = |props: &[(String, String)]| {
+            props
+                .iter()
+                .find(|(k, _)| k == TIMEZONE)
+                .map(|(_, v)| v.clone())
+        };
+        let named = property(&entry.properties).or_else(|| {
+            self.catalog
+                .databases
+                .iter()
+                .find(|d| d.name == entry.db)
+                .and_then(|d| property(&d.properties))
+        });
+        match named {
+            Some(name) => Zone::named(&name).map_err(Error::invalid),
+            None => Ok(Zone::utc()),
+        }
+    }
+
     pub fn collection(&self, name: &str) -> Result<CollectionView<'_>> {
         let entry = self
             .catalog
-            .collection(name)
+            .collection(DEFAULT_DATABASE, name)
             .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
         CollectionView::new(entry, self.image)
     }
@@ -291,7 +317,8 @@ impl<'a> CollectionView<'a> {
         Ok(row)
     }
 
-    /// Full stored row (every field and the dynamic object), for merges and partial upserts.
+    /// Full stored row (every field, the dynamic object and the partition), for merges and partial
+    /// upserts.
     pub(super) fn stored_row(&self, id: RowId) -> Result<StoredRow> {
         let values = (0..self.entry.schema.fields.len())
             .map(|c| self.value(id, c))
@@ -299,6 +326,9 @@ impl<'a> CollectionView<'a> {
         Ok(StoredRow {
             values,
             dynamic: self.dynamic_map(id)?,
+            partition: self.parts[id.part]
+                .partition(id.row)
+                .ok_or_else(|| corrupt("partition of a row unreadable"))?,
         })
     }
 

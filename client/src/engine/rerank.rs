@@ -298,7 +298,8 @@ fn normalised(metric: Metric, score: f64) -> f64 {
     match metric {
         Metric::Cosine => (1.0 + score) * 0.5,
         Metric::Ip => 0.5 + score.atan() / PI,
-        Metric::L2 => 1.0 - 2.0 * score.atan() / PI,
+        Metric::Bm25 => 2.0 * score.atan() / PI,
+        Metric::L2 | Metric::Hamming | Metric::Jaccard => 1.0 - 2.0 * score.atan() / PI,
     }
 }
 

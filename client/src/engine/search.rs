@@ -582,8 +582,8 @@ struct PartPlan<'a> {
 /// The kernel value of `q` against `v` for `metric`: squared L2, or the dot product.
 fn raw(metric: Metric, q: &[f32], v: &[f32]) -> f32 {
     match metric {
-        Metric::L2 => l2_squared(q, v),
-        Metric::Ip | Metric::Cosine => dot(q, v),
+        Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_squared(q, v),
+        Metric::Ip | Metric::Cosine | Metric::Bm25 => dot(q, v),
     }
 }
 
@@ -735,8 +735,8 @@ impl PartPlan<'_> {
             scratch.resize(end - start, 0.0);
             let block = &self.data[start * dim..end * dim];
             match metric {
-                Metric::L2 => l2_many(q, block, dim, scratch),
-                Metric::Ip | Metric::Cosine => dot_many(q, block, dim, scratch),
+                Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_many(q, block, dim, scratch),
+                Metric::Ip | Metric::Cosine | Metric::Bm25 => dot_many(q, block, dim, scratch),
             }
             for (i, &raw) in scratch.iter().enumerate() {
                 let row = start + i;
@@ -756,8 +756,8 @@ impl PartPlan<'_> {
     /// The rank of `row` from its raw kernel value (`q_inv` = 1/|q|: COSINE divides by both norms).
     fn rank(&self, metric: Metric, q_inv: f32, raw: f32, row: usize) -> Rank {
         let distance = match metric {
-            Metric::L2 | Metric::Ip => raw,
             Metric::Cosine => raw * q_inv * self.inv_norms[row],
+            Metric::L2 | Metric::Ip | Metric::Hamming | Metric::Jaccard | Metric::Bm25 => raw,
         };
         Rank::of(metric, distance)
     }

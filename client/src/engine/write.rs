@@ -6,10 +6,12 @@ use std::collections::{HashMap, HashSet};
 
 use super::coerce::{coerce, fill, pk_of, split};
 use super::merge::rebuild_entry;
-use super::part::StoredRow;
+use super::part::{check_stored, StoredRow};
 use super::{ann, RowId, Snapshot};
 use crate::error::{Error, Result};
-use crate::format::{Catalog, CollectionEntry};
+use crate::format::{
+    Catalog, CollectionEntry, PartitionEntry, DEFAULT_DATABASE, DEFAULT_PARTITION,
+};
 use crate::rowview::RowFilter;
 use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
@@ -33,8 +35,23 @@ pub enum Deletion<'f> {
 fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionEntry> {
     cat.collections
         .iter_mut()
-        .find(|c| c.name == name)
+        .find(|c| c.db == DEFAULT_DATABASE && c.name == name)
         .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
+}
+
+/// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
+/// without a column layout, functions.
+fn check_supported(schema: &CollectionSchema) -> Result<()> {
+    for f in &schema.fields {
+        check_stored(f)?;
+    }
+    if let Some(function) = schema.functions.first() {
+        return Err(Error::invalid(format!(
+            "function '{}': schema functions (BM25) are not supported by covec yet",
+            function.name
+        )));
+    }
+    Ok(())
 }
 
 fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
@@ -55,15 +72,17 @@ fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
 pub fn plan_create_collection(
     cat: &Catalog,
     name: &str,
-    schema: CollectionSchema,
+    mut schema: CollectionSchema,
     mut indexes: Vec<IndexSpec>,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
+    check_supported(&schema)?;
     schema.validate()?;
+    schema.number_fields();
     for spec in &mut indexes {
         ann::normalise_spec(spec)?;
     }
-    if cat.collection(name).is_some() {
+    if cat.collection(DEFAULT_DATABASE, name).is_some() {
         return Err(Error::AlreadyExists {
             what: format!("collection '{name}'"),
         });
@@ -78,24 +97,34 @@ pub fn plan_create_collection(
     }
     let mut next = cat.clone();
     next.collections.push(CollectionEntry {
+        db: DEFAULT_DATABASE.into(),
         name: name.into(),
+        id: next.next_id,
         schema,
         indexes,
+        properties: Vec::new(),
+        partitions: vec![PartitionEntry {
+            id: 0,
+            name: DEFAULT_PARTITION.into(),
+        }],
+        next_partition_id: 1,
         next_auto_id: 1,
         parts: Vec::new(),
     });
+    next.next_id += 1;
     Ok(next)
 }
 
 pub fn plan_drop_collection(cat: &Catalog, name: &str) -> Catalog {
     let mut next = cat.clone();
-    next.collections.retain(|c| c.name != name);
+    next.collections
+        .retain(|c| !(c.db == DEFAULT_DATABASE && c.name == name));
     next
 }
 
 pub fn plan_rename_collection(cat: &Catalog, old: &str, new: &str) -> Result<Catalog> {
     validate_collection_name(new)?;
-    if cat.collection(new).is_some() {
+    if cat.collection(DEFAULT_DATABASE, new).is_some() {
         return Err(Error::AlreadyExists {
             what: format!("collection '{new}'"),
         });
@@ -193,6 +222,12 @@ pub fn plan_write(
         .position(|f| f.is_primary)
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
+    let zone = snap.zone(view.entry())?;
+    let partition = view
+        .entry()
+        .partition(DEFAULT_PARTITION)
+        .ok_or_else(|| Error::Internal("collection without its default partition".into()))?
+        .id;
     let mut next_auto_id = view.entry().next_auto_id;
     let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
@@ -200,7 +235,7 @@ pub fn plan_write(
     for row in rows {
         let (mut given, dynamic) = split(schema, row)?;
         let pk_value = match given[pk_col].take() {
-            Some(v) if v != Value::Null => coerce(pk_field, v)?,
+            Some(v) if v != Value::Null => coerce(pk_field, v, &zone)?,
             _ if pk_field.auto_id && mode == WriteMode::Insert => {
                 let id = next_auto_id;
                 next_auto_id = id
@@ -208,7 +243,7 @@ pub fn plan_write(
                     .ok_or_else(|| Error::invalid("auto_id counter exhausted"))?;
                 Value::Int(id)
             }
-            _ => fill(pk_field, None)?,
+            _ => fill(pk_field, None, &zone)?,
         };
         if let (true, Value::Int(i)) = (pk_field.auto_id, &pk_value) {
             // An explicit id must not be handed out again by the counter.
@@ -226,7 +261,7 @@ pub fn plan_write(
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
-                        base.values[c] = fill(&schema.fields[c], Some(v))?;
+                        base.values[c] = fill(&schema.fields[c], Some(v), &zone)?;
                     }
                 }
                 base.values[pk_col] = pk_value;
@@ -239,10 +274,14 @@ pub fn plan_write(
                     values.push(if c == pk_col {
                         pk_value.clone()
                     } else {
-                        fill(&schema.fields[c], v)?
+                        fill(&schema.fields[c], v, &zone)?
                     });
                 }
-                StoredRow { values, dynamic }
+                StoredRow {
+                    values,
+                    dynamic,
+                    partition,
+                }
             }
         };
         latest.insert(pk.clone(), batch.len());
@@ -284,7 +323,7 @@ pub fn plan_delete(
 fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
     let mut next = cat.clone();
     for c in &mut next.collections {
-        if c.name == entry.name {
+        if c.id == entry.id {
             *c = entry;
             break;
         }

@@ -3,8 +3,10 @@
 //! and are checked per row instead, where a mismatch is "unknown" (no match), never an error.
 
 use crate::error::Result;
-use crate::rowview::{RowFilter, RowView};
+use crate::geometry::{self, Relation};
+use crate::rowview::{ElementKind, RowFilter, RowView};
 use crate::schema::{CollectionSchema, DataType};
+use crate::timestamptz::{self, Zone};
 
 use super::{error_at, ArithOp, CmpOp, Expr, ExprKind, PathStep};
 
@@ -15,6 +17,10 @@ pub(super) enum Lit {
     Int(i64),
     Float(f64),
     Str(String),
+    /// A TIMESTAMPTZ instant (`ISO '...'`), microseconds since the epoch, UTC.
+    Time(i64),
+    /// An `INTERVAL '...'`, microseconds.
+    Interval(i64),
 }
 
 /// Where a JSON document comes from: a JSON field, or the dynamic-field object.
@@ -46,6 +52,11 @@ pub(super) enum Node {
     Const(Lit),
     /// A scalar schema field.
     Field(String),
+    /// Element `index` of an ARRAY value (`tags[0]`).
+    Element {
+        operand: Box<Node>,
+        index: usize,
+    },
     /// A value inside the JSON document `sources[source]`; an empty path is the whole document.
     Json {
         source: usize,
@@ -84,6 +95,20 @@ pub(super) enum Node {
         operand: Box<Node>,
         tokens: Vec<String>,
     },
+    /// `ST_CONTAINS(field, 'wkt')` and the other two-geometry relations.
+    Spatial {
+        operand: Box<Node>,
+        relation: Relation,
+        other: geo::Geometry<f64>,
+    },
+    /// `ST_DWITHIN(field, 'POINT(x y)', meters)`.
+    DWithin {
+        operand: Box<Node>,
+        point: geo::Point<f64>,
+        meters: f64,
+    },
+    /// `ST_ISVALID(field)`.
+    IsValid(Box<Node>),
 }
 
 /// A compiled filter, ready to test rows. Cheap to share across threads.
@@ -121,6 +146,11 @@ enum Ty {
     Float,
     Str,
     Json,
+    /// A TIMESTAMPTZ instant.
+    Time,
+    Interval,
+    Array(ElementKind),
+    Geometry,
 }
 
 impl Ty {
@@ -131,6 +161,22 @@ impl Ty {
             Ty::Float => "float",
             Ty::Str => "string",
             Ty::Json => "json",
+            Ty::Time => "timestamptz",
+            Ty::Interval => "interval",
+            Ty::Array(_) => "array",
+            Ty::Geometry => "geometry",
+        }
+    }
+
+    /// The type of an ARRAY's elements.
+    fn of_element(kind: ElementKind) -> Ty {
+        match kind {
+            ElementKind::Bool => Ty::Bool,
+            ElementKind::Int8 | ElementKind::Int16 | ElementKind::Int32 | ElementKind::Int64 => {
+                Ty::Int
+            }
+            ElementKind::Float | ElementKind::Double => Ty::Float,
+            ElementKind::VarChar => Ty::Str,
         }
     }
 
@@ -144,6 +190,8 @@ impl Ty {
             Lit::Int(_) => Ty::Int,
             Lit::Float(_) => Ty::Float,
             Lit::Str(_) => Ty::Str,
+            Lit::Time(_) => Ty::Time,
+            Lit::Interval(_) => Ty::Interval,
         }
     }
 }
@@ -151,6 +199,9 @@ impl Ty {
 /// Can values of these types be compared with `==` (and, with `ordered`, `<`)?
 fn comparable(a: Ty, b: Ty, ordered: bool) -> bool {
     match (a, b) {
+        (Ty::Time, Ty::Time) => true,
+        (Ty::Time | Ty::Interval | Ty::Array(_) | Ty::Geometry, _)
+        | (_, Ty::Time | Ty::Interval | Ty::Array(_) | Ty::Geometry) => false,
         (Ty::Json, _) | (_, Ty::Json) => true,
         (x, y) if x.numeric() && y.numeric() => true,
         (Ty::Str, Ty::Str) => true,
@@ -184,10 +235,16 @@ impl Typed {
     }
 }
 
-pub(super) fn compile(ast: &Expr, src: &str, schema: &CollectionSchema) -> Result<Predicate> {
+pub(super) fn compile(
+    ast: &Expr,
+    src: &str,
+    schema: &CollectionSchema,
+    zone: &Zone,
+) -> Result<Predicate> {
     let mut c = Compiler {
         src,
         schema,
+        zone,
         sources: Vec::new(),
     };
     let root = c.expr(ast)?;
@@ -201,6 +258,8 @@ pub(super) fn compile(ast: &Expr, src: &str, schema: &CollectionSchema) -> Resul
 struct Compiler<'a> {
     src: &'a str,
     schema: &'a CollectionSchema,
+    /// The zone `ISO '...'` literals without an offset are read in.
+    zone: &'a Zone,
     sources: Vec<Source>,
 }
 
@@ -237,6 +296,14 @@ impl Compiler<'_> {
             ExprKind::Int(i) => Typed::of(Node::Const(Lit::Int(*i)), Ty::Int),
             ExprKind::Float(f) => Typed::of(Node::Const(Lit::Float(*f)), Ty::Float),
             ExprKind::Str(s) => Typed::of(Node::Const(Lit::Str(s.clone())), Ty::Str),
+            ExprKind::Iso(text) => match timestamptz::parse(text, self.zone) {
+                Ok(t) => Typed::of(Node::Const(Lit::Time(t)), Ty::Time),
+                Err(e) => return self.err(format!("ISO literal: {e}"), col),
+            },
+            ExprKind::Interval(text) => match timestamptz::parse_interval(text) {
+                Ok(d) => Typed::of(Node::Const(Lit::Interval(d)), Ty::Interval),
+                Err(e) => return self.err(e, col),
+            },
             ExprKind::List(_) => {
                 return self.err(
                     "a list is only allowed after 'in' or as a function argument".into(),
@@ -262,19 +329,42 @@ impl Compiler<'_> {
             }
             ExprKind::Index(base, step) => {
                 let base = self.expr(base)?;
-                match base.node {
-                    Node::Json { source, mut path } => {
+                match (base.node, base.ty, step) {
+                    (Node::Json { source, mut path }, _, _) => {
                         path.push(step.clone());
                         Typed::of(Node::Json { source, path }, Ty::Json)
                     }
-                    _ => {
+                    (operand, Ty::Array(kind), PathStep::Index(i)) => {
+                        let Ok(index) = usize::try_from(*i) else {
+                            return self.err(format!("array index {i} is negative"), col);
+                        };
+                        Typed::of(
+                            Node::Element {
+                                operand: Box::new(operand),
+                                index,
+                            },
+                            Ty::of_element(kind),
+                        )
+                    }
+                    (_, Ty::Array(_), PathStep::Key(k)) => {
                         return self.err(
                             format!(
-                                "only JSON fields, dynamic keys and $meta can be indexed with [...], not {}",
-                                base.describe()
-                            ),
+                            "an ARRAY field is indexed by position (e.g. [0]), not by key \"{k}\""
+                        ),
                             col,
                         )
+                    }
+                    (_, ty, _) => {
+                        let what = match &base.field {
+                            Some(f) => format!("{} (field '{f}')", ty.name()),
+                            None => ty.name().to_string(),
+                        };
+                        return self.err(
+                            format!(
+                                "only ARRAY and JSON fields, dynamic keys and $meta can be indexed with [...], not {what}"
+                            ),
+                            col,
+                        );
                     }
                 }
             }
@@ -309,6 +399,34 @@ impl Compiler<'_> {
             }
             ExprKind::Arith(op, l, r) => {
                 let (l, r) = (self.expr(l)?, self.expr(r)?);
+                let time = match (l.ty, *op, r.ty) {
+                    (Ty::Time, ArithOp::Add | ArithOp::Sub, Ty::Interval)
+                    | (Ty::Interval, ArithOp::Add, Ty::Time) => Some(true),
+                    (Ty::Time | Ty::Interval, _, _) | (_, _, Ty::Time | Ty::Interval) => {
+                        Some(false)
+                    }
+                    _ => None,
+                };
+                match time {
+                    Some(true) => {
+                        return Ok(Typed::of(
+                            Node::Arith(*op, Box::new(l.node), Box::new(r.node)),
+                            Ty::Time,
+                        ))
+                    }
+                    Some(false) => {
+                        return self.err(
+                            format!(
+                                "arithmetic '{}' on time: only timestamptz + interval, timestamptz - interval and interval + timestamptz are allowed, got {} and {}",
+                                op.symbol(),
+                                l.describe(),
+                                r.describe()
+                            ),
+                            col,
+                        )
+                    }
+                    None => {}
+                }
                 for side in [&l, &r] {
                     if !(side.ty.numeric() || side.ty == Ty::Json) {
                         return self.err(
@@ -440,6 +558,12 @@ impl Compiler<'_> {
             d if d.is_integer() => Ty::Int,
             DataType::Float | DataType::Double => Ty::Float,
             DataType::VarChar => Ty::Str,
+            DataType::Timestamptz => Ty::Time,
+            DataType::Geometry => Ty::Geometry,
+            DataType::Array => match f.element_type.and_then(DataType::element_kind) {
+                Some(kind) => Ty::Array(kind),
+                None => return self.err(format!("ARRAY field '{name}' has no element type"), col),
+            },
             DataType::Json => {
                 let source = self.source(Source::Field(name.to_string()));
                 return Ok(Typed {
@@ -522,7 +646,7 @@ impl Compiler<'_> {
         };
         if let Some(kind) = contains {
             arity(2)?;
-            let operand = self.json_operand(name, &args[0])?;
+            let (operand, elements) = self.array_operand(name, &args[0])?;
             let values = match (&args[1].kind, kind) {
                 (ExprKind::List(items), Contains::All | Contains::Any) => {
                     self.literals(items, name)?
@@ -535,6 +659,20 @@ impl Compiler<'_> {
                 }
                 (_, Contains::One) => self.literals(std::slice::from_ref(&args[1]), name)?,
             };
+            if let (Some(element), Some(first)) = (elements, values.first()) {
+                let ty = Ty::of_lit(first);
+                if !comparable(Ty::of_element(element), ty, false) {
+                    return self.err(
+                        format!(
+                            "{name}: a {} value cannot be an element of {} (elements are {})",
+                            ty.name(),
+                            describe_arg(&args[0]),
+                            Ty::of_element(element).name()
+                        ),
+                        args[1].column,
+                    );
+                }
+            }
             return Ok(Typed::of(
                 Node::Contains {
                     kind,
@@ -547,7 +685,7 @@ impl Compiler<'_> {
         match lower.as_str() {
             "array_length" => {
                 arity(1)?;
-                let operand = self.json_operand(name, &args[0])?;
+                let (operand, _) = self.array_operand(name, &args[0])?;
                 Ok(Typed::of(Node::ArrayLength(Box::new(operand)), Ty::Int))
             }
             "text_match" => {
@@ -576,28 +714,121 @@ impl Compiler<'_> {
                     Ty::Bool,
                 ))
             }
-            l if l.starts_with("st_") || l.starts_with("geometry_") => self.err(
-                format!("{name} needs a GEOMETRY field, which covec does not support"),
-                col,
-            ),
+            l if l.starts_with("st_") || l.starts_with("geometry_") => {
+                self.spatial(name, args, col)
+            }
             _ => self.err(format!("unknown function '{name}'"), col),
         }
     }
 
-    /// The array argument of the contains family and array_length: a JSON field, path or dynamic key.
-    fn json_operand(&mut self, name: &str, arg: &Expr) -> Result<Node> {
+    /// The array argument of the contains family and array_length: an ARRAY field (with its element type),
+    /// or a JSON field, path or dynamic key (checked per row).
+    fn array_operand(&mut self, name: &str, arg: &Expr) -> Result<(Node, Option<ElementKind>)> {
         let t = self.expr(arg)?;
-        if t.ty == Ty::Json {
-            Ok(t.node)
-        } else {
-            self.err(
+        match t.ty {
+            Ty::Json => Ok((t.node, None)),
+            Ty::Array(kind) => Ok((t.node, Some(kind))),
+            _ => self.err(
                 format!(
-                    "{name} needs a JSON array (a JSON field, path or dynamic key), got {}",
+                    "{name} needs an ARRAY field or a JSON array (a JSON field, path or dynamic key), got {}",
                     t.describe()
                 ),
                 arg.column,
-            )
+            ),
         }
+    }
+
+    /// `ST_EQUALS`, `ST_TOUCHES`, `ST_OVERLAPS`, `ST_CROSSES`, `ST_CONTAINS`, `ST_INTERSECTS`, `ST_WITHIN`
+    /// (field, 'wkt'); `ST_DWITHIN(field, 'POINT(x y)', meters)`; `ST_ISVALID(field)`. Milvus Lite's
+    /// `geometry_*` names are accepted for each.
+    fn spatial(&mut self, name: &str, args: &[Expr], col: usize) -> Result<Typed> {
+        let upper = name.to_ascii_uppercase();
+        let canonical = match upper.strip_prefix("GEOMETRY_") {
+            Some(rest) => format!("ST_{rest}"),
+            None => upper,
+        };
+        let relation = Relation::from_function(&canonical);
+        let want = match (relation, canonical.as_str()) {
+            (Some(_), _) => 2,
+            (None, "ST_DWITHIN") => 3,
+            (None, "ST_ISVALID") => 1,
+            _ => return self.err(format!("unknown function '{name}'"), col),
+        };
+        if args.len() != want {
+            return self.err(
+                format!("{name} takes {want} argument(s), got {}", args.len()),
+                col,
+            );
+        }
+        let t = self.expr(&args[0])?;
+        if t.ty != Ty::Geometry {
+            return self.err(
+                format!("{name} needs a GEOMETRY field, got {}", t.describe()),
+                args[0].column,
+            );
+        }
+        let operand = Box::new(t.node);
+        if want == 1 {
+            return Ok(Typed::of(Node::IsValid(operand), Ty::Bool));
+        }
+        let ExprKind::Str(text) = &args[1].kind else {
+            return self.err(
+                format!("the second argument of {name} must be a quoted WKT geometry, e.g. 'POINT(1 2)'"),
+                args[1].column,
+            );
+        };
+        let other = match geometry::parse_wkt(text) {
+            Ok(g) => g,
+            Err(e) => {
+                return self.err(
+                    format!("{name}: invalid WKT geometry '{text}': {e}"),
+                    args[1].column,
+                )
+            }
+        };
+        if let Some(relation) = relation {
+            return Ok(Typed::of(
+                Node::Spatial {
+                    operand,
+                    relation,
+                    other,
+                },
+                Ty::Bool,
+            ));
+        }
+        let geo::Geometry::Point(point) = other else {
+            return self.err(
+                format!("{name} measures the distance to a POINT, got '{text}'"),
+                args[1].column,
+            );
+        };
+        let meters = match args[2].kind {
+            ExprKind::Int(i) => i as f64,
+            ExprKind::Float(f) => f,
+            _ => f64::NAN,
+        };
+        if meters.is_nan() || meters < 0.0 || point.x().is_nan() {
+            return self.err(
+                format!("the third argument of {name} must be a distance in meters (a number >= 0), and the point must not be empty"),
+                args[2].column,
+            );
+        }
+        Ok(Typed::of(
+            Node::DWithin {
+                operand,
+                point,
+                meters,
+            },
+            Ty::Bool,
+        ))
+    }
+}
+
+/// How a function argument reads in an error: "field 'tags'" for a bare field name, else "its first argument".
+fn describe_arg(arg: &Expr) -> String {
+    match &arg.kind {
+        ExprKind::Field(f) => format!("field '{f}'"),
+        _ => "its first argument".to_string(),
     }
 }
 

@@ -8,7 +8,8 @@ use std::cmp::Ordering;
 
 use serde_json::Value as Json;
 
-use crate::rowview::{RowView, ValueRef};
+use crate::geometry;
+use crate::rowview::{ArrayRef, RowView, ValueRef};
 
 use super::compile::{Contains, LikeTok, Lit, Node, Predicate, Source};
 use super::{ArithOp, CmpOp, PathStep};
@@ -22,6 +23,13 @@ enum V<'a> {
     Str(&'a str),
     /// A JSON array or object (JSON scalars become the variants above).
     Json(&'a Json),
+    /// A TIMESTAMPTZ instant, microseconds since the epoch (UTC).
+    Time(i64),
+    /// An INTERVAL, microseconds.
+    Interval(i64),
+    Array(ArrayRef<'a>),
+    /// A GEOMETRY value's WKB.
+    Geo(&'a [u8]),
 }
 
 impl<'a> V<'a> {
@@ -31,6 +39,22 @@ impl<'a> V<'a> {
             Lit::Int(i) => V::Int(*i),
             Lit::Float(f) => V::Float(*f),
             Lit::Str(s) => V::Str(s),
+            Lit::Time(t) => V::Time(*t),
+            Lit::Interval(d) => V::Interval(*d),
+        }
+    }
+
+    /// A field value or array element as predicates see it (vectors and JSON text are not compared).
+    fn of_field(v: ValueRef<'a>) -> V<'a> {
+        match v {
+            ValueRef::Null | ValueRef::Vector(_) | ValueRef::Json(_) => V::Null,
+            ValueRef::Bool(b) => V::Bool(b),
+            ValueRef::Int(i) => V::Int(i),
+            ValueRef::Float(f) => V::Float(f),
+            ValueRef::Str(s) => V::Str(s),
+            ValueRef::Timestamp(t) => V::Time(t),
+            ValueRef::Geometry(g) => V::Geo(g),
+            ValueRef::Array(a) => V::Array(a),
         }
     }
 
@@ -107,12 +131,10 @@ impl<'r> Ctx<'r> {
     fn eval<'s>(&'s self, node: &'s Node) -> V<'s> {
         match node {
             Node::Const(lit) => V::of_lit(lit),
-            Node::Field(name) => match self.row.value(name) {
-                ValueRef::Null | ValueRef::Vector(_) | ValueRef::Json(_) => V::Null,
-                ValueRef::Bool(b) => V::Bool(b),
-                ValueRef::Int(i) => V::Int(i),
-                ValueRef::Float(f) => V::Float(f),
-                ValueRef::Str(s) => V::Str(s),
+            Node::Field(name) => V::of_field(self.row.value(name)),
+            Node::Element { operand, index } => match self.eval(operand) {
+                V::Array(a) => a.get(*index).map_or(V::Null, V::of_field),
+                _ => V::Null,
             },
             Node::Json { source, path } => self.lookup(*source, path).map_or(V::Null, V::of_json),
             Node::Not(inner) => V::truth(self.eval(inner).as_truth().map(|b| !b)),
@@ -170,28 +192,62 @@ impl<'r> Ctx<'r> {
                 kind,
                 operand,
                 values,
-            } => match self.eval(operand) {
-                V::Json(Json::Array(items)) => {
-                    let has = |lit: &Lit| {
-                        items.iter().any(|j| {
-                            compare(CmpOp::Eq, V::of_json(j), V::of_lit(lit)) == Some(true)
-                        })
-                    };
+            } => {
+                let found = |has: &dyn Fn(&Lit) -> bool| {
                     V::Bool(match kind {
                         Contains::One | Contains::All => values.iter().all(has),
                         Contains::Any => values.iter().any(has),
                     })
+                };
+                let equal =
+                    |v: V<'_>, lit: &Lit| compare(CmpOp::Eq, v, V::of_lit(lit)) == Some(true);
+                match self.eval(operand) {
+                    V::Json(Json::Array(items)) => {
+                        found(&|lit| items.iter().any(|j| equal(V::of_json(j), lit)))
+                    }
+                    V::Array(a) => found(&|lit| a.iter().any(|e| equal(V::of_field(e), lit))),
+                    _ => V::Null,
                 }
-                _ => V::Null,
-            },
+            }
             Node::ArrayLength(operand) => match self.eval(operand) {
                 V::Json(Json::Array(items)) => i64::try_from(items.len()).map_or(V::Null, V::Int),
+                V::Array(a) => i64::try_from(a.len).map_or(V::Null, V::Int),
                 _ => V::Null,
+            },
+            Node::Spatial {
+                operand,
+                relation,
+                other,
+            } => match self.geometry(operand) {
+                Some(g) => V::Bool(geometry::relate(&g, other, *relation)),
+                None => V::Null,
+            },
+            Node::DWithin {
+                operand,
+                point,
+                meters,
+            } => match self.geometry(operand) {
+                Some(g) => V::Bool(geometry::dwithin_meters(&g, *point, *meters)),
+                None => V::Null,
+            },
+            Node::IsValid(operand) => match self.geometry(operand) {
+                Some(g) => V::Bool(geometry::is_valid(&g)),
+                None => V::Null,
             },
             Node::TextMatch { operand, tokens } => match self.eval(operand) {
                 V::Str(s) => V::Bool(words(s).iter().any(|w| tokens.binary_search(w).is_ok())),
                 _ => V::Null,
             },
+        }
+    }
+}
+
+impl Ctx<'_> {
+    /// The geometry a GEOMETRY operand holds in this row; None when null (or its stored bytes are damaged).
+    fn geometry(&self, operand: &Node) -> Option<geo::Geometry<f64>> {
+        match self.eval(operand) {
+            V::Geo(wkb) => geometry::decode(wkb),
+            _ => None,
         }
     }
 }
@@ -215,6 +271,16 @@ fn member(v: V<'_>, list: &[Lit]) -> Option<bool> {
 
 fn arith<'a>(op: ArithOp, l: V<'a>, r: V<'a>) -> V<'a> {
     match (l, r) {
+        // Instants move by intervals; the type check admits no other mix with them.
+        (V::Time(t), V::Interval(d)) => match op {
+            ArithOp::Add => t.checked_add(d).map_or(V::Null, V::Time),
+            ArithOp::Sub => t.checked_sub(d).map_or(V::Null, V::Time),
+            _ => V::Null,
+        },
+        (V::Interval(d), V::Time(t)) if op == ArithOp::Add => {
+            t.checked_add(d).map_or(V::Null, V::Time)
+        }
+        (V::Time(_) | V::Interval(_), _) | (_, V::Time(_) | V::Interval(_)) => V::Null,
         // Integers stay integers except under `/`, which divides as floats (Milvus Lite: 21 / 2 is
         // 10.5); overflow and division by zero are unknown.
         (V::Int(a), V::Int(b)) if op != ArithOp::Div => {
@@ -252,7 +318,7 @@ fn number(v: V<'_>) -> Option<f64> {
 /// None when either side is null or the types cannot be compared (or NaN is involved).
 fn compare(op: CmpOp, l: V<'_>, r: V<'_>) -> Option<bool> {
     let ord = match (l, r) {
-        (V::Int(a), V::Int(b)) => a.cmp(&b),
+        (V::Int(a), V::Int(b)) | (V::Time(a), V::Time(b)) => a.cmp(&b),
         (V::Str(a), V::Str(b)) => a.cmp(b),
         (V::Bool(a), V::Bool(b)) => {
             return match op {

@@ -381,6 +381,16 @@ impl<'s> Parser<'s> {
     /// An identifier in operand position: a literal keyword, `exists`, a call, or a name.
     fn name(&mut self, name: String, column: usize) -> Result<Expr> {
         let lower = name.to_ascii_lowercase();
+        if let ("iso" | "interval", Tok::Str(text)) = (lower.as_str(), &self.peek().tok) {
+            let text = text.clone();
+            self.bump();
+            let kind = if lower == "iso" {
+                ExprKind::Iso(text)
+            } else {
+                ExprKind::Interval(text)
+            };
+            return Ok(Expr { kind, column });
+        }
         let kind = match lower.as_str() {
             "true" => ExprKind::Bool(true),
             "false" => ExprKind::Bool(false),
@@ -389,14 +399,6 @@ impl<'s> Parser<'s> {
                 let operand = self.postfix()?;
                 self.leave(1);
                 ExprKind::Exists(Box::new(operand))
-            }
-            "iso" | "interval" if matches!(self.peek().tok, Tok::Str(_)) => {
-                return self.err(
-                    format!(
-                        "{name} literals need a TIMESTAMPTZ field, which covec does not support"
-                    ),
-                    column,
-                )
             }
             _ if self.peek().tok == Tok::LParen => {
                 self.bump();

@@ -11,7 +11,7 @@ use std::fmt;
 use serde::de::{self, EnumAccess, VariantAccess, Visitor};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
-use crate::schema::{DataType, DefaultValue, IndexKind, Metric};
+use crate::schema::{DataType, DefaultValue, FunctionKind, IndexKind, Metric};
 
 /// An enum variant's identifier: its stored tag.
 struct Tag(u64);
@@ -45,6 +45,11 @@ macro_rules! frozen_tags {
                 match self {
                     $($ty::$variant => $tag),+
                 }
+            }
+
+            /// Every variant, in tag order.
+            pub fn variants() -> impl Iterator<Item = $ty> {
+                $ty::STORED.iter().map(|(v, _, _)| *v)
             }
         }
 
@@ -87,6 +92,7 @@ fn lookup<T: Copy, E: de::Error>(table: &[(T, u32, &str)], tag: &Tag, what: &str
 
 // The tables. A new variant takes the next unused number; a number is never reused, even for a variant that is
 // removed. Each change here needs a catalog revision (docs/format.md), so older readers refuse it as newer.
+// Revision 1 and 2 catalogs hold only the tags below the "revision 3" lines (format.rs checks it).
 frozen_tags!(DataType {
     Bool = 0,
     Int8 = 1,
@@ -98,19 +104,37 @@ frozen_tags!(DataType {
     VarChar = 7,
     Json = 8,
     FloatVector = 9,
+    // revision 3
+    Array = 10,
+    Geometry = 11,
+    Timestamptz = 12,
+    Float16Vector = 13,
+    BFloat16Vector = 14,
+    Int8Vector = 15,
+    BinaryVector = 16,
+    SparseFloatVector = 17,
 });
 
 frozen_tags!(Metric {
     L2 = 0,
     Ip = 1,
     Cosine = 2,
+    // revision 3
+    Hamming = 3,
+    Jaccard = 4,
+    Bm25 = 5,
 });
 
 frozen_tags!(IndexKind {
     Flat = 0,
     Hnsw = 1,
     HnswSq8 = 2,
+    // revision 3
+    SparseInverted = 3,
 });
+
+// revision 3
+frozen_tags!(FunctionKind { Bm25 = 0 });
 
 /// `DefaultValue` carries data: its tag is followed by the value, as for a derived newtype variant.
 impl DefaultValue {
@@ -208,6 +232,11 @@ mod tests {
         for (v, tag, _) in IndexKind::STORED {
             assert_eq!(bincode_of(v), [*tag as u8]);
         }
+        for (v, tag, _) in FunctionKind::STORED {
+            assert_eq!(bincode_of(v), [*tag as u8]);
+        }
+        assert_eq!(bincode_of(&DataType::SparseFloatVector), [17]);
+        assert_eq!(bincode_of(&Metric::Bm25), [5]);
         assert_eq!(bincode_of(&DataType::FloatVector), [9]);
         assert_eq!(bincode_of(&DefaultValue::Int(-1)), [1, 1]);
         assert_eq!(
@@ -218,9 +247,14 @@ mod tests {
 
     #[test]
     fn tags_are_unique_and_every_default_value_round_trips() {
-        let tags: std::collections::HashSet<u32> =
-            DataType::STORED.iter().map(|(_, t, _)| *t).collect();
-        assert_eq!(tags.len(), DataType::STORED.len());
+        fn unique<T>(table: &[(T, u32, &str)]) -> bool {
+            let tags: std::collections::HashSet<u32> = table.iter().map(|(_, t, _)| *t).collect();
+            tags.len() == table.len()
+        }
+        assert!(unique(DataType::STORED));
+        assert!(unique(Metric::STORED));
+        assert!(unique(IndexKind::STORED));
+        assert!(unique(FunctionKind::STORED));
         for v in [
             DefaultValue::Bool(true),
             DefaultValue::Int(i64::MIN),

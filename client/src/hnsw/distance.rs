@@ -5,20 +5,22 @@ use crate::kernels::{dot, l2_squared};
 use crate::schema::Metric;
 
 /// Internal score, smaller is better for every metric: squared L2, or the negated inner product
-/// (COSINE is the inner product of unit vectors; see the module docs of `hnsw`).
+/// (COSINE is the inner product of unit vectors; see the module docs of `hnsw`). Graphs are built over
+/// float vectors only, whose indexes take L2, IP or COSINE (`Metric::accepts`); the binary and sparse
+/// metrics go with the one of their direction.
 #[inline]
 pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
-        Metric::L2 => l2_squared(a, b),
-        Metric::Ip | Metric::Cosine => -dot(a, b),
+        Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_squared(a, b),
+        Metric::Ip | Metric::Cosine | Metric::Bm25 => -dot(a, b),
     }
 }
 
 /// The distance as Milvus reports it: squared L2, or the similarity for IP and COSINE.
 pub(crate) fn reported(metric: Metric, score: f32) -> f32 {
     match metric {
-        Metric::L2 => score,
-        Metric::Ip | Metric::Cosine => -score,
+        Metric::L2 | Metric::Hamming | Metric::Jaccard => score,
+        Metric::Ip | Metric::Cosine | Metric::Bm25 => -score,
     }
 }
 
@@ -80,8 +82,10 @@ pub(crate) struct Sq8Query {
 impl Sq8Query {
     pub fn new(metric: Metric, query: &[f32], min: &[f32], scale: &[f32]) -> Sq8Query {
         let (shifted, base) = match metric {
-            Metric::L2 => (query.iter().zip(min).map(|(q, m)| q - m).collect(), 0.0),
-            Metric::Ip | Metric::Cosine => (
+            Metric::L2 | Metric::Hamming | Metric::Jaccard => {
+                (query.iter().zip(min).map(|(q, m)| q - m).collect(), 0.0)
+            }
+            Metric::Ip | Metric::Cosine | Metric::Bm25 => (
                 query.iter().zip(scale).map(|(q, s)| q * s).collect(),
                 dot(query, min),
             ),
@@ -98,7 +102,7 @@ impl Sq8Query {
     #[inline]
     pub fn score(&self, codes: &[u8]) -> f32 {
         match self.metric {
-            Metric::L2 => {
+            Metric::L2 | Metric::Hamming | Metric::Jaccard => {
                 let mut acc = [0f32; 8];
                 let chunks = self.shifted.chunks_exact(8).zip(self.scale.chunks_exact(8));
                 let mut tail = 0.0;
@@ -115,7 +119,7 @@ impl Sq8Query {
                 }
                 acc.iter().sum::<f32>() + tail
             }
-            Metric::Ip | Metric::Cosine => {
+            Metric::Ip | Metric::Cosine | Metric::Bm25 => {
                 let mut acc = [0f32; 8];
                 let rem = self.shifted.len() - self.shifted.len() % 8;
                 let tail: f32 = codes[rem..]

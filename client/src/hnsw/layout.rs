@@ -30,12 +30,16 @@ const W_FLAGS: usize = 11;
 /// Flag: `n` words after the upper layers list the nodes in the order they were inserted.
 const FLAG_INSERTION: u32 = 1;
 
-// Stored metric codes, the discriminants of `schema::Metric`.
+// Stored metric codes, the discriminants of `schema::Metric`. Graphs index float vectors, whose metrics
+// are the first three; a graph section naming another is refused.
 fn metric_code(metric: Metric) -> u32 {
     match metric {
         Metric::L2 => 0,
         Metric::Ip => 1,
         Metric::Cosine => 2,
+        Metric::Hamming => 3,
+        Metric::Jaccard => 4,
+        Metric::Bm25 => 5,
     }
 }
 

@@ -137,6 +137,9 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
         || obj.is_instance_of::<PyTuple>()
     {
         Ok(Value::Json(to_json(obj)?))
+    } else if obj.hasattr("isoformat")? {
+        // datetime and date: their ISO 8601 text, which TIMESTAMPTZ fields read.
+        Ok(Value::Str(obj.call_method0("isoformat")?.extract()?))
     } else if obj.hasattr("tolist")? {
         // numpy scalars (np.int64, np.float32, np.bool_) become the matching Python scalar.
         let plain = obj.call_method0("tolist")?;
@@ -299,6 +302,22 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
         Value::FloatVector(vec) => {
             Ok(PyList::new(py, vec.iter().map(|x| f64::from(*x)))?.into_any())
         }
+        Value::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(value_to_py(py, item)?)?;
+            }
+            Ok(list.into_any())
+        }
+        // Milvus shows TIMESTAMPTZ values as ISO 8601 text in UTC, GEOMETRY values as WKT.
+        Value::Timestamp(t) => crate::timestamptz::format_utc(*t).into_bound_py_any(py),
+        Value::Geometry(wkb) => match crate::geometry::decode(wkb) {
+            Some(g) => crate::geometry::to_wkt(&g).into_bound_py_any(py),
+            None => Err(to_py_err(
+                py,
+                crate::Error::Internal("stored WKB does not decode".into()),
+            )),
+        },
     }
 }
 

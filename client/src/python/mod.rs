@@ -22,7 +22,7 @@ use crate::error::Result;
 use crate::segment::{self, ShmConfig};
 use crate::Db;
 use database::Database;
-use errors::run;
+use errors::{run, to_py_err};
 
 /// Frees the slots of dead processes and unlinks the segments nobody holds (`covec sweep`).
 #[pyfunction]
@@ -94,6 +94,16 @@ fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
     run(py, || Db::verify(&path))
 }
 
+/// Checks a schema (our CollectionSchema or pymilvus's) as `create_collection` does, without a database:
+/// covec's `CollectionSchema.verify()`.
+#[pyfunction]
+fn check_schema(schema: &Bound<'_, PyAny>) -> PyResult<()> {
+    let py = schema.py();
+    convert::collection_schema(schema)?
+        .validate()
+        .map_err(|e| to_py_err(py, e))
+}
+
 #[pymodule]
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
@@ -102,6 +112,7 @@ fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(segment_status, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;
+    m.add_function(wrap_pyfunction!(check_schema, m)?)?;
     m.add_function(wrap_pyfunction!(_panic_inside_guard, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())

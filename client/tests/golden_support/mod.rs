@@ -2,8 +2,10 @@
 //! from a seed, written by `write` and checked by client/tests/golden.rs against what this module says they hold.
 //!
 //! This file is compiled against old covec versions too (client/tests/data/golden/README.md says how): it may use
-//! only the API every covec since the first one has (`Db`, schema and value types), and the index kinds a
-//! version lacks come from the caller (`Kinds`).
+//! only the API every covec since the first one has (`Db`, schema and value types); what differs between
+//! versions comes from the caller (`Version`): the index kinds it stores and how its schemas are built (the
+//! struct literals of the first versions do not compile against catalog revision 3's types, whose
+//! constructors the first versions lack).
 #![allow(dead_code)]
 
 use std::path::Path;
@@ -13,10 +15,15 @@ use covec::{
     OpenOptions, Pk, Row, Value,
 };
 
-/// The index kinds a covec version can store, by the Milvus index name the collections ask for.
-pub struct Kinds {
+/// What the covec version at hand offers: the index kinds it can store, by the Milvus index name the
+/// collections ask for, and its schema constructors.
+pub struct Version {
     pub hnsw: IndexKind,
     pub hnsw_sq8: IndexKind,
+    /// A field of this name and type with every other property at its default.
+    pub field: fn(&str, DataType) -> FieldSchema,
+    /// A schema of these fields, description and `enable_dynamic_field`.
+    pub schema: fn(Vec<FieldSchema>, &str, bool) -> CollectionSchema,
 }
 
 /// A small deterministic generator (xorshift64*), so expected values need no stored fixture.
@@ -44,20 +51,6 @@ impl Rng {
     }
 }
 
-fn field(name: &str, dtype: DataType) -> FieldSchema {
-    FieldSchema {
-        name: name.into(),
-        dtype,
-        description: String::new(),
-        is_primary: false,
-        auto_id: false,
-        max_length: None,
-        dim: None,
-        nullable: false,
-        default_value: None,
-    }
-}
-
 fn index(field: &str, index_type: &str, kind: IndexKind, metric: Metric) -> IndexSpec {
     IndexSpec {
         field: field.into(),
@@ -77,7 +70,8 @@ fn index(field: &str, index_type: &str, kind: IndexKind, metric: Metric) -> Inde
 pub const EVERY_TYPE: &str = "every_type";
 pub const EVERY_DIM: usize = 8;
 
-pub fn every_type_schema() -> CollectionSchema {
+pub fn every_type_schema(version: &Version) -> CollectionSchema {
+    let field = version.field;
     let mut id = field("id", DataType::Int64);
     id.is_primary = true;
     id.description = "primary key".into();
@@ -91,8 +85,8 @@ pub fn every_type_schema() -> CollectionSchema {
         f.default_value = default;
         f
     };
-    CollectionSchema {
-        fields: vec![
+    (version.schema)(
+        vec![
             id,
             field("b", DataType::Bool),
             field("i8", DataType::Int8),
@@ -120,9 +114,9 @@ pub fn every_type_schema() -> CollectionSchema {
             nullable("opt_i64", DataType::Int64, None),
             nullable("opt_s", DataType::VarChar, None),
         ],
-        description: "every stored type".into(),
-        enable_dynamic_field: true,
-    }
+        "every stored type",
+        true,
+    )
 }
 
 /// The row with primary key `id` as inserted (`round` > 0: as rewritten by the upsert of that round).
@@ -174,8 +168,8 @@ pub fn every_type_input(id: i64, round: u64) -> Row {
 
 /// What a read returns for a stored input row: defaults fill nulls and missing nullable fields; fields that
 /// stay null read as null; dynamic keys come back as JSON values.
-pub fn every_type_stored(input: &Row) -> Row {
-    let schema = every_type_schema();
+pub fn every_type_stored(v: &Version, input: &Row) -> Row {
+    let schema = every_type_schema(v);
     let mut out = Row::new();
     for f in &schema.fields {
         let given = input
@@ -216,17 +210,13 @@ pub fn every_type_stored(input: &Row) -> Row {
 pub const NAMES: &str = "names";
 pub const NAMES_DIM: usize = 4;
 
-pub fn names_schema() -> CollectionSchema {
-    let mut key = field("key", DataType::VarChar);
+pub fn names_schema(v: &Version) -> CollectionSchema {
+    let mut key = (v.field)("key", DataType::VarChar);
     key.is_primary = true;
     key.max_length = Some(32);
-    let mut emb = field("emb", DataType::FloatVector);
+    let mut emb = (v.field)("emb", DataType::FloatVector);
     emb.dim = Some(NAMES_DIM as u32);
-    CollectionSchema {
-        fields: vec![key, emb],
-        description: String::new(),
-        enable_dynamic_field: false,
-    }
+    (v.schema)(vec![key, emb], "", false)
 }
 
 pub fn names_input(n: u64) -> Row {
@@ -243,17 +233,13 @@ pub const SQ8: &str = "sq8";
 pub const SQ8_DIM: usize = 16;
 pub const SQ8_ROWS: i64 = 1100;
 
-pub fn sq8_schema() -> CollectionSchema {
-    let mut pk = field("pk", DataType::Int64);
+pub fn sq8_schema(v: &Version) -> CollectionSchema {
+    let mut pk = (v.field)("pk", DataType::Int64);
     pk.is_primary = true;
     pk.auto_id = true;
-    let mut e = field("e", DataType::FloatVector);
+    let mut e = (v.field)("e", DataType::FloatVector);
     e.dim = Some(SQ8_DIM as u32);
-    CollectionSchema {
-        fields: vec![pk, e],
-        description: String::new(),
-        enable_dynamic_field: false,
-    }
+    (v.schema)(vec![pk, e], "", false)
 }
 
 pub fn sq8_vector(n: i64) -> Vec<f32> {
@@ -278,26 +264,26 @@ pub fn names_deleted(n: u64) -> bool {
     n % 12 == 5
 }
 
-pub fn indexes(kinds: &Kinds) -> [(&'static str, IndexSpec); 3] {
+pub fn indexes(v: &Version) -> [(&'static str, IndexSpec); 3] {
     [
-        (EVERY_TYPE, index("v", "HNSW", kinds.hnsw, Metric::L2)),
+        (EVERY_TYPE, index("v", "HNSW", v.hnsw, Metric::L2)),
         (NAMES, index("emb", "FLAT", IndexKind::Flat, Metric::Cosine)),
-        (SQ8, index("e", "HNSW_SQ", kinds.hnsw_sq8, Metric::Ip)),
+        (SQ8, index("e", "HNSW_SQ", v.hnsw_sq8, Metric::Ip)),
     ]
 }
 
 /// Writes the golden db at `path` (which must not exist) through the public API, as a user would.
-pub fn write(path: &Path, kinds: &Kinds) -> covec::Result<()> {
+pub fn write(path: &Path, v: &Version) -> covec::Result<()> {
     let options = OpenOptions {
         shm_dir: std::env::temp_dir(),
         use_segment: false,
         group: None,
     };
     let db = Db::open(path, &options)?;
-    let [every, names, sq8] = indexes(kinds);
-    db.create_collection(EVERY_TYPE, every_type_schema(), vec![every.1])?;
-    db.create_collection(NAMES, names_schema(), vec![names.1])?;
-    db.create_collection(SQ8, sq8_schema(), vec![sq8.1])?;
+    let [every, names, sq8] = indexes(v);
+    db.create_collection(EVERY_TYPE, every_type_schema(v), vec![every.1])?;
+    db.create_collection(NAMES, names_schema(v), vec![names.1])?;
+    db.create_collection(SQ8, sq8_schema(v), vec![sq8.1])?;
 
     let [a, b, c, tail] = every_type_batches();
     for batch in [a, b, c] {

@@ -69,6 +69,7 @@ pub fn distance(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
         Metric::L2 => a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum(),
         Metric::Ip | Metric::Cosine => a.iter().zip(b).map(|(x, y)| x * y).sum(),
+        other => panic!("{other:?} is not a float-vector metric"),
     }
 }
 

@@ -50,32 +50,22 @@ pub fn options() -> OpenOptions {
 }
 
 pub fn field(name: &str, dtype: DataType, tweak: impl FnOnce(&mut FieldSchema)) -> FieldSchema {
-    let mut f = FieldSchema {
-        name: name.into(),
-        dtype,
-        description: String::new(),
-        is_primary: false,
-        auto_id: false,
-        max_length: None,
-        dim: None,
-        nullable: false,
-        default_value: None,
-    };
+    let mut f = FieldSchema::new(name, dtype);
     tweak(&mut f);
     f
 }
 
 /// id INT64 pk, v FLOAT_VECTOR(dim), tag VARCHAR.
 pub fn simple_schema(dim: u32) -> CollectionSchema {
-    CollectionSchema {
-        fields: vec![
+    CollectionSchema::new(
+        vec![
             field("id", DataType::Int64, |f| f.is_primary = true),
             field("v", DataType::FloatVector, |f| f.dim = Some(dim)),
             field("tag", DataType::VarChar, |_| {}),
         ],
-        description: String::new(),
-        enable_dynamic_field: false,
-    }
+        "",
+        false,
+    )
 }
 
 /// An exact (FLAT) index on the vector field `v` of `simple_schema`.
@@ -117,5 +107,6 @@ pub fn brute_force_score(metric: Metric, q: &[f32], v: &[f32]) -> f64 {
         Metric::L2 => q.iter().zip(v).map(|(a, b)| f64::from(a - b).powi(2)).sum(),
         Metric::Ip => dot,
         Metric::Cosine => dot / (norm(q) * norm(v)),
+        other => panic!("{other:?} is not a float-vector metric"),
     }
 }

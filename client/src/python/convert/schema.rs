@@ -13,9 +13,8 @@ use crate::{
 
 /// Field parameters that change nothing covec stores or answers, accepted as Milvus accepts them:
 /// partition and clustering keys only place rows (covec has one partition), mmap and warmup tune a
-/// server's memory, analyzers and text match serve features whose own calls covec refuses, and
-/// `max_capacity`/`element_type` belong to ARRAY fields, a type covec refuses.
-const ACCEPTED_FIELD_PARAMS: [&str; 10] = [
+/// server's memory, analyzers and text match serve features whose own calls covec refuses.
+const ACCEPTED_FIELD_PARAMS: [&str; 8] = [
     "is_partition_key",
     "is_clustering_key",
     "mmap_enabled",
@@ -24,8 +23,6 @@ const ACCEPTED_FIELD_PARAMS: [&str; 10] = [
     "enable_match",
     "analyzer_params",
     "multi_analyzer_params",
-    "max_capacity",
-    "element_type",
 ];
 
 fn attr<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
@@ -83,11 +80,11 @@ pub(crate) fn collection_schema(obj: &Bound<'_, PyAny>) -> PyResult<CollectionSc
         .try_iter()?
         .map(|f| field_schema(&f?, auto_id))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(CollectionSchema {
+    Ok(CollectionSchema::new(
         fields,
-        description: attr_str(obj, "description")?,
-        enable_dynamic_field: attr_bool(obj, "enable_dynamic_field")?,
-    })
+        attr_str(obj, "description")?,
+        attr_bool(obj, "enable_dynamic_field")?,
+    ))
 }
 
 fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
@@ -106,17 +103,15 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     let dtype =
         DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{name}': {e}")))?;
     let is_primary = attr_bool(obj, "is_primary")?;
-    let mut field = FieldSchema {
-        description: attr_str(obj, "description")?,
-        is_primary,
-        auto_id: attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id),
-        max_length: None,
-        dim: None,
-        nullable: attr_bool(obj, "nullable")?,
-        default_value: None,
-        dtype,
-        name,
-    };
+    let mut field = FieldSchema::new(name, dtype);
+    field.description = attr_str(obj, "description")?;
+    field.is_primary = is_primary;
+    field.auto_id = attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id);
+    field.nullable = attr_bool(obj, "nullable")?;
+    // pymilvus keeps an ARRAY's element type as an attribute; covec's FieldSchema among its params.
+    if let (DataType::Array, Some(element)) = (dtype, attr(obj, "element_type")?) {
+        field.element_type = Some(element_type(&field.name, &element)?);
+    }
     if let Some(params) = attr(obj, "params")? {
         let params = params.cast_into::<PyDict>().map_err(|e| {
             param_error(
@@ -132,10 +127,16 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
                 "dim" if dtype.is_vector() => {
                     field.dim = Some(uint_param(&field.name, &key, &value)?)
                 }
-                "max_length" if dtype == DataType::VarChar => {
+                "max_length" if matches!(dtype, DataType::VarChar | DataType::Array) => {
                     field.max_length = Some(uint_param(&field.name, &key, &value)?)
                 }
-                "dim" | "max_length" => {}
+                "max_capacity" if dtype == DataType::Array => {
+                    field.max_capacity = Some(uint_param(&field.name, &key, &value)?)
+                }
+                "element_type" if dtype == DataType::Array => {
+                    field.element_type = Some(element_type(&field.name, &value)?)
+                }
+                "dim" | "max_length" | "max_capacity" | "element_type" => {}
                 k if ACCEPTED_FIELD_PARAMS.contains(&k) => {}
                 k => {
                     return Err(param_error(
@@ -153,6 +154,18 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     Ok(field)
 }
 
+/// An ARRAY's element type (a DataType or its number); the engine checks it is one an ARRAY may hold.
+fn element_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    let code: i64 = value.extract().map_err(|_| {
+        param_error(
+            value.py(),
+            format!("field '{field}': element_type {value} is not a DataType"),
+        )
+    })?;
+    DataType::from_milvus(code)
+        .map_err(|e| invalid(value.py(), format!("field '{field}': element_type: {e}")))
+}
+
 /// The field's default as the engine keeps it. pymilvus's FieldSchema holds it as a protobuf ValueField.
 fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option<DefaultValue>> {
     let Some(mut value) = attr(obj, "default_value")? else {
@@ -165,7 +178,7 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
         }
         value = value.getattr(which.cast::<PyString>()?.to_str()?)?;
     }
-    if field.dtype == DataType::Json {
+    if matches!(field.dtype, DataType::Json | DataType::Array) {
         let text = match value.cast::<PyString>() {
             Ok(s) => s.to_str()?.to_string(),
             Err(_) => to_json(&value)?.to_string(),
@@ -283,9 +296,9 @@ pub(crate) fn describe_collection<'py>(
         .bind(py);
     let schema = &info.schema;
     let fields = PyList::empty(py);
-    for (i, f) in schema.fields.iter().enumerate() {
+    for f in &schema.fields {
         let d = PyDict::new(py);
-        d.set_item("field_id", 100 + i)?;
+        d.set_item("field_id", f.id)?;
         d.set_item("name", &f.name)?;
         d.set_item("description", &f.description)?;
         d.set_item("type", data_type.call1((f.dtype as i64,))?)?;
@@ -296,7 +309,13 @@ pub(crate) fn describe_collection<'py>(
         if let Some(max_length) = f.max_length {
             params.set_item("max_length", max_length)?;
         }
+        if let Some(max_capacity) = f.max_capacity {
+            params.set_item("max_capacity", max_capacity)?;
+        }
         d.set_item("params", params)?;
+        if let Some(element) = f.element_type {
+            d.set_item("element_type", data_type.call1((element as i64,))?)?;
+        }
         // As pymilvus reads a server's answer: flags only when set.
         if f.is_primary {
             d.set_item("is_primary", true)?;
