@@ -540,6 +540,7 @@ def test_query_arguments_and_count(client):
 def test_release_blocks_reads_with_code_101(client):
     client.create_collection("t", dimension=2)
     assert client.get_load_state("t") == {"state": pymilvus.client.types.LoadState.Loaded}
+    assert str(client.get_load_state("t")["state"]) == str(pymilvus.client.types.LoadState.Loaded) == "Loaded"
     client.release_collection("t")
     assert client.get_load_state("t")["state"].name == "NotLoad"
     for call in (lambda: client.search("t", [[0.0, 1.0]]), lambda: client.query("t"), lambda: client.get("t", [1])):

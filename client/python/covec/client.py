@@ -146,7 +146,8 @@ def _check_kwargs(method, kwargs, honoured=frozenset()):
 
 
 class LoadState(enum.IntEnum):
-    """pymilvus's LoadState numbers, so comparisons with pymilvus.client.types.LoadState hold."""
+    """pymilvus's LoadState numbers, so comparisons with pymilvus.client.types.LoadState hold; printed by name, as
+    pymilvus prints them."""
 
     NotExist = 0
     NotLoad = 1
@@ -155,6 +156,9 @@ class LoadState(enum.IntEnum):
 
     def __repr__(self):
         return f"<LoadState: {self.name}>"
+
+    def __str__(self):
+        return self.name
 
 
 _REGISTRY_LOCK = threading.Lock()
