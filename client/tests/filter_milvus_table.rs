@@ -312,10 +312,14 @@ fn reference_rows_45_to_51_text_time_geometry() {
         "phrase_match(text, 'machine learning')",
         "unknown function 'phrase_match'",
     );
-    fails_with(r#"ts > ISO "2025-03-01T00:00:00Z""#, "TIMESTAMPTZ");
+    // `ts` is a dynamic key in this schema: an ISO literal compares only with a TIMESTAMPTZ field.
+    fails_with(
+        r#"ts > ISO "2025-03-01T00:00:00Z""#,
+        "right side is timestamptz",
+    );
     fails_with(
         r#"ts < ISO "2025-03-01T00:00:00Z" + INTERVAL "P1D""#,
-        "TIMESTAMPTZ",
+        "timestamptz",
     );
     fails_with(
         "ST_WITHIN(geo, 'POLYGON((0 0, 10 0, 10 10, 0 10, 0 0))')",
@@ -422,11 +426,14 @@ fn type_errors_name_the_operands() {
     fails_with("flag < true", "incompatible types");
     fails_with(
         "age[0] == 1",
-        "only JSON fields, dynamic keys and $meta can be indexed",
+        "only ARRAY and JSON fields, dynamic keys and $meta can be indexed",
     );
     fails_with("exists age", "'exists' needs a JSON path");
     fails_with("v is null", "FLOAT_VECTOR");
-    fails_with("array_contains(age, 1)", "needs a JSON array");
+    fails_with(
+        "array_contains(age, 1)",
+        "needs an ARRAY field or a JSON array",
+    );
     fails_with("json_contains_all(tags, 1)", "must be a list");
     fails_with("age in ['x']", "'in' between incompatible types");
     fails_with("id in [age]", "only literals");
