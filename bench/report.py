@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import statistics
 import sys
 from pathlib import Path
@@ -536,7 +537,17 @@ Reading the numbers:
         body.append(
             "## covec's kernels (Rust, `cargo run --release -p covec-bench`)\n\n" + kernel_table(results["kernels"])
         )
-    doc.write_text(head + "\n" + "\n\n".join(body) + "\n")
+    doc.write_text(head + "\n" + "\n\n".join(body) + "\n" + kept_sections(doc))
+
+
+# A section another program (or a one-off comparison) wrote into the page sits between `<!-- NAME: begin -->` and
+# `<!-- NAME: end -->`; re-rendering the page carries every such section over unchanged.
+KEPT_SECTION = re.compile(r"<!-- ([\w.-]+): begin -->.*?<!-- \1: end -->", re.S)
+
+
+def kept_sections(doc: Path) -> str:
+    old = doc.read_text() if doc.exists() else ""
+    return "".join("\n" + m.group(0) + "\n" for m in KEPT_SECTION.finditer(old))
 
 
 def _ann_caveat(results: dict) -> str:

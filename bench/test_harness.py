@@ -320,3 +320,16 @@ def test_locality_replays_walks_on_hnswlib_s_saved_graph(tmp_path):
     assert found >= 18, f"the walk reached the exact nearest row for {found} of 20 queries"
     for name, pos in locality.orders(vectors, entry, counts, links, labels).items():
         assert sorted(pos.tolist()) == list(range(n)), name
+
+
+def test_rendering_the_page_carries_over_sections_written_by_others(tmp_path):
+    doc = tmp_path / "benchmarks.md"
+    doc.write_text(
+        "# old page\nstale table\n<!-- seams: begin -->\n## Before and after\nkept\n<!-- seams: end -->\n"
+        "more stale text\n<!-- commits.py: begin -->\n## Commits\n<!-- commits.py: end -->\n"
+        "<!-- broken: begin -->\nno end marker\n"
+    )
+    kept = report.kept_sections(doc)
+    assert "## Before and after\nkept" in kept and "## Commits" in kept
+    assert "stale" not in kept and "no end marker" not in kept
+    assert report.kept_sections(tmp_path / "missing.md") == ""

@@ -34,13 +34,13 @@ def test_verify_raises_what_create_collection_would(client):
     two_keys = schema()
     two_keys.add_field("other", DataType.VARCHAR, is_primary=True, max_length=8)
     with_array = schema()
-    with_array.add_field("labels", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4)
+    with_array.add_field("labels", DataType.ARRAY, max_capacity=4)
     with_function = schema()
     with_function.add_function(object())
     for bad, error, message in [
         (no_key, PrimaryKeyException, "Schema must have a primary key field."),
         (two_keys, PrimaryKeyException, "Expected only one primary key field, got [id, other, ...]."),
-        (with_array, MilvusException, "ARRAY"),
+        (with_array, MilvusException, "ARRAY field 'labels': element_type must be"),
         (with_function, ParamError, "schema functions (BM25 and embedding functions) are not supported by covec yet"),
         (schema(functions=[object()]), ParamError, "schema functions"),
     ]:

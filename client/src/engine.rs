@@ -35,8 +35,8 @@ pub use request::{
 };
 pub use search::Cursor;
 pub use write::{
-    plan_create_collection, plan_create_index, plan_delete, plan_drop_collection, plan_drop_index,
-    plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
+    check_new_schema, plan_create_collection, plan_create_index, plan_delete, plan_drop_collection,
+    plan_drop_index, plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
 };
 
 use crate::error::Error;

@@ -41,6 +41,13 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
 
 /// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
 /// without a column layout, functions.
+/// Everything create_collection checks of a schema by itself, in the same order: what
+/// `CollectionSchema.verify()` runs, so both raise the same error.
+pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
+    schema.validate()?;
+    check_supported(schema)
+}
+
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
     for f in &schema.fields {
         check_stored(f)?;
@@ -76,8 +83,7 @@ pub fn plan_create_collection(
     mut indexes: Vec<IndexSpec>,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
-    check_supported(&schema)?;
-    schema.validate()?;
+    check_new_schema(&schema)?;
     schema.number_fields();
     for spec in &mut indexes {
         ann::normalise_spec(spec)?;

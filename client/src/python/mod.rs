@@ -99,9 +99,8 @@ fn verify(py: Python<'_>, path: PathBuf) -> PyResult<u64> {
 #[pyfunction]
 fn check_schema(schema: &Bound<'_, PyAny>) -> PyResult<()> {
     let py = schema.py();
-    convert::collection_schema(schema)?
-        .validate()
-        .map_err(|e| to_py_err(py, e))
+    let schema = convert::collection_schema(schema)?;
+    crate::engine::check_new_schema(&schema).map_err(|e| to_py_err(py, e))
 }
 
 #[pymodule]
