@@ -472,6 +472,11 @@ def test_parameters_covec_cannot_honour_are_refused_by_name(client, method, kwar
         lambda c: c.get("t", ids=[1], partition_names="p1"),
         lambda c: c.query("t", filter="id > 0", partition_names=["_default", "p1"]),
         lambda c: c.search("t", data=[[0.0, 1.0]], partition_names=["p1"]),
+        lambda c: c.hybrid_search(
+            "t", [covec.AnnSearchRequest([[0.0, 1.0]], "vector", {}, 3)], covec.RRFRanker(), partition_names=["p1"]
+        ),
+        lambda c: c.search_iterator("t", [0.0, 1.0], partition_names=["p1"]),
+        lambda c: c.query_iterator("t", partition_names=["p1"]),
         lambda c: c.load_partitions("t", ["p1"]),
         lambda c: c.get_load_state("t", partition_name="p1"),
         lambda c: c.get_load_state("t", partition_names=["p1"]),
