@@ -18,7 +18,7 @@ $(VENV)/.base: pyproject.toml
 # Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory;
 # hnswlib is a peer the benchmark harness runs (bench/test_harness.py checks it; it builds from source, ~35 s).
 $(VENV)/.test: $(VENV)/.base
-	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib
+	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib ml_dtypes scipy
 	touch $@
 
 # Builds the Rust extension in release mode and installs covec into .venv (editable), byte-compiled as
@@ -52,7 +52,7 @@ neon-test:
 		echo "neon-test: kernels on $(AARCH64) under qemu-aarch64-static"; \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_LINKER=aarch64-linux-gnu-gcc \
 		CARGO_TARGET_AARCH64_UNKNOWN_LINUX_GNU_RUNNER="qemu-aarch64-static -L /usr/aarch64-linux-gnu" \
-		cargo test --quiet -p covec --target $(AARCH64) --test kernels_agree --test kernels_f16 --test kernels_i8; \
+		cargo test --quiet -p covec --target $(AARCH64) --test kernels_agree --test kernels_f16 --test kernels_i8 --test kernels_bf16 --test kernels_binary; \
 	else echo "neon-test SKIPPED: needs qemu-aarch64-static, aarch64-linux-gnu-gcc and rustup target $(AARCH64)"; fi
 
 py-test: dev daemon $(VENV)/.test

@@ -137,14 +137,14 @@ def test_describe_of_a_collection_without_index_is_none_and_missing_collection_r
         assert e.value.code == 100 and type(e.value) is MilvusException
 
 
-@pytest.mark.parametrize("dtype", [DataType.FLOAT16_VECTOR, DataType.SPARSE_FLOAT_VECTOR])
+@pytest.mark.parametrize("dtype", [DataType.STRING, DataType.TEXT])
 def test_unsupported_types_raise_code_6_naming_the_field_and_type(client, dtype):
     schema = CollectionSchema().add_field("id", DataType.INT64, is_primary=True).add_field("f", dtype, dim=4)
     for call in (schema.verify, lambda: client.create_collection("t", schema=schema)):
         with pytest.raises(MilvusException) as e:
             call()
         assert e.value.code == 6
-        assert e.value.message == f"field 'f': data type {dtype.name} is not supported by covec yet"
+        assert e.value.message == f"field 'f': data type {dtype.name} is not supported by covec"
     assert client.list_collections() == []
 
 
@@ -220,8 +220,10 @@ def test_index_params_validation(client):
     with pytest.raises(MilvusException, match="unknown index_type: 'FOO'") as e:
         create("v", "FOO", metric_type="L2")
     assert e.value.code == 1 and type(e.value) is MilvusException
-    with pytest.raises(MilvusException, match="COSINE/L2/IP"):
+    with pytest.raises(MilvusException, match="HAMMING is not valid for FLOAT_VECTOR field 'v'; use one of L2, IP, COSINE"):
         create("v", metric_type="HAMMING")
+    with pytest.raises(MilvusException, match="COSINE/L2/IP"):
+        create("v", metric_type="EUCLIDEAN")
     with pytest.raises(MilvusException, match="non-existent field 'nope'"):
         create("nope", metric_type="L2")
     with pytest.raises(MilvusException, match="cannot index scalar field 'id'"):

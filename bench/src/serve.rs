@@ -65,7 +65,7 @@ fn serve(
     let open_s = started.elapsed().as_secs_f64();
     let mut request = SearchRequest {
         anns_field: None,
-        vectors: Vec::new(),
+        vectors: Vec::new().into(),
         nq: 1,
         limit: K,
         offset: 0,
@@ -78,10 +78,7 @@ fn serve(
     let count = queries.len() / dim;
     let mut search = |i: usize| -> Result<(), Failure> {
         let row = i % count;
-        request.vectors.clear();
-        request
-            .vectors
-            .extend_from_slice(&queries[row * dim..(row + 1) * dim]);
+        request.vectors = queries[row * dim..(row + 1) * dim].to_vec().into();
         let hits = db.search(COLLECTION, &request).map_err(|e| e.to_string())?;
         std::hint::black_box(hits);
         Ok(())

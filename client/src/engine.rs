@@ -31,7 +31,8 @@ mod write;
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,
-    Hit, HybridRequest, Merge, NumCombine, OutputFields, Range, Rerank, ScoreMode, SearchRequest,
+    Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank, ScoreMode,
+    SearchRequest,
 };
 pub use search::Cursor;
 pub use write::{

@@ -231,9 +231,9 @@ pub struct Section {
 }
 
 /// One schema field's column within a part. Which sections are present depends on the type
-/// (docs/format.md, "Columns"): fixed-width types use `data`; VARCHAR and JSON add `offsets` (rows+1
-/// u64); FLOAT_VECTOR's `aux` is one f32 1/|v| per row; a nullable field adds `validity` (bit set =
-/// value present).
+/// (docs/format.md, "Sections"): fixed-width types use `data`; VARCHAR, JSON, GEOMETRY and ARRAY add
+/// `offsets` (rows+1 u64); a dense vector's `aux` is one f32 1/|v| per row, an ARRAY<VARCHAR>'s its
+/// elements' byte offsets; a nullable field adds `validity` (bit set = value present).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Column {
     pub data: Section,
@@ -304,7 +304,7 @@ pub struct TextIndex {
     /// Schema position of the indexed field.
     pub field: u32,
     /// The layout of `index` and `stats`, as numbered by the document that specifies them
-    /// (docs/format.md, "Text indexes"); no kind is defined yet.
+    /// (docs/format.md, "Sections": 0 is a sparse field's inverted index).
     pub kind: u8,
     pub index: Section,
     pub stats: Option<Section>,
@@ -847,9 +847,17 @@ fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Pat
                     }
                 }
             }
-            DataType::FloatVector => {
+            DataType::FloatVector
+            | DataType::Float16Vector
+            | DataType::BFloat16Vector
+            | DataType::Int8Vector => {
+                let width = match f.dtype {
+                    DataType::FloatVector => 4,
+                    DataType::Int8Vector => 1,
+                    _ => 2,
+                };
                 let dim = u64::from(f.dim.unwrap_or(0));
-                check_section(&col.data, Some(n * dim * 4), image_len, &what, path)?;
+                check_section(&col.data, Some(n * dim * width), image_len, &what, path)?;
                 match &col.aux {
                     Some(s) => check_section(s, Some(n * 4), image_len, &what, path)?,
                     None => return Err(Error::corrupt(path, format!("{what} has no norms"))),
@@ -858,18 +866,15 @@ fn validate_columns(e: &CollectionEntry, part: &Part, image_len: u64, path: &Pat
                     return Err(Error::corrupt(path, format!("{what} has offsets")));
                 }
             }
-            DataType::BinaryVector
-            | DataType::Float16Vector
-            | DataType::BFloat16Vector
-            | DataType::SparseFloatVector
-            | DataType::Int8Vector => {
-                return Err(Error::corrupt(
-                    path,
-                    format!(
-                        "{what} is a {}, which this covec cannot read",
-                        f.dtype.name()
-                    ),
-                ))
+            DataType::BinaryVector | DataType::SparseFloatVector => {
+                // A binary vector is dim/8 bytes; a sparse column's length follows from its header,
+                // which its reader checks (docs/sparse.md).
+                let len = (f.dtype == DataType::BinaryVector)
+                    .then(|| n * u64::from(f.dim.unwrap_or(0) / 8));
+                check_section(&col.data, len, image_len, &what, path)?;
+                if col.offsets.is_some() || col.aux.is_some() {
+                    return Err(Error::corrupt(path, format!("{what} has extra sections")));
+                }
             }
         }
         match (&col.validity, f.nullable) {

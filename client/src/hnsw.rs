@@ -18,12 +18,12 @@ mod layout;
 mod order;
 mod sq8;
 
-use std::borrow::Cow;
 use std::cell::RefCell;
 
+use crate::dense::{prefetch, DenseQuery, DenseRows};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
-use distance::{prefetch, reported, row, Space, Sq8Query};
+use distance::{reported, Space, Sq8Query};
 use graph::{greedy, search_layer, Cand, Graph, Scorer, Scratch};
 #[cfg(test)]
 pub(crate) use order::not_once;
@@ -103,7 +103,26 @@ pub fn build(
     metric: Metric,
     params: &HnswParams,
 ) -> Result<HnswIndex> {
-    build::build(vectors, dim, metric, params, None)
+    build_rows(Rows::normalised(vectors), dim, metric, params, None)
+}
+
+/// Builds over rows of any dense element type, or, with `base`, extends it (see [`extend`]). For
+/// COSINE, `rows.inv_norms` normalises rows that are not unit vectors on the fly (float16, bfloat16
+/// and int8 rows are searched as stored); without it the rows must be unit vectors.
+pub fn build_rows(
+    rows: Rows,
+    dim: usize,
+    metric: Metric,
+    params: &HnswParams,
+    base: Option<&HnswView>,
+) -> Result<HnswIndex> {
+    let space = Space {
+        rows: rows.vectors,
+        dim,
+        metric,
+        inv_norms: rows.inv_norms.filter(|_| metric != Metric::L2),
+    };
+    build::build(space, params, base)
 }
 
 /// Extends `base`, an index built with the same metric, dimension and params over the first
@@ -118,7 +137,7 @@ pub fn extend(
     metric: Metric,
     params: &HnswParams,
 ) -> Result<HnswIndex> {
-    build::build(vectors, dim, metric, params, Some(base))
+    build_rows(Rows::normalised(vectors), dim, metric, params, Some(base))
 }
 
 impl HnswIndex {
@@ -146,19 +165,19 @@ impl HnswIndex {
     }
 }
 
-/// The indexed rows a search scores: row-major f32 vectors and, for COSINE over rows stored as given
-/// (not normalised), `1/|row|` per row.
+/// The indexed rows a search scores: row-major vectors of any dense element type and, for COSINE
+/// over rows stored as given (not normalised), `1/|row|` per row.
 #[derive(Clone, Copy)]
 pub struct Rows<'a> {
-    pub vectors: &'a [f32],
+    pub vectors: DenseRows<'a>,
     pub inv_norms: Option<&'a [f32]>,
 }
 
 impl<'a> Rows<'a> {
-    /// Rows that need no normalising (L2, IP, or COSINE rows stored as unit vectors).
+    /// f32 rows that need no normalising (L2, IP, or COSINE rows stored as unit vectors).
     pub fn normalised(vectors: &'a [f32]) -> Rows<'a> {
         Rows {
-            vectors,
+            vectors: DenseRows::F32(vectors),
             inv_norms: None,
         }
     }
@@ -267,10 +286,9 @@ impl<'a> HnswView<'a> {
             return Ok(Vec::new());
         }
         let query = walk_query(metric, query);
-        let query = &query[..];
         let scorer = Scorer {
-            score: |id| space.score_to(query, id),
-            prefetch: |id| prefetch(row(space.vectors, space.dim, id)),
+            score: |id| space.score_to(&query, id),
+            prefetch: |id| space.prefetch(id),
         };
         let mut hits = self.walk(&scorer, ef.max(k), filter)?;
         hits.truncate(k);
@@ -292,7 +310,7 @@ impl<'a> HnswView<'a> {
             )));
         }
         Ok(Space {
-            vectors: rows.vectors,
+            rows: rows.vectors,
             dim: self.dim,
             metric: self.metric,
             inv_norms: rows.inv_norms,
@@ -339,8 +357,7 @@ impl<'a> HnswView<'a> {
             return Ok(Vec::new());
         }
         let query = walk_query(metric, query);
-        let query = &query[..];
-        let prepared = Sq8Query::new(metric, query, codes.min(), codes.scale());
+        let prepared = Sq8Query::new(metric, &query.values, codes.min(), codes.scale());
         let scorer = Scorer {
             score: |id| prepared.score(codes.codes(id)),
             prefetch: |id| prefetch(codes.codes(id)),
@@ -348,7 +365,7 @@ impl<'a> HnswView<'a> {
         let mut hits = self.walk(&scorer, ef.max(k), filter)?;
         if let Some(space) = space {
             for c in &mut hits {
-                c.d = space.score_to(query, c.id);
+                c.d = space.score_to(&query, c.id);
             }
             hits.sort_unstable();
         }
@@ -391,15 +408,12 @@ impl<'a> HnswView<'a> {
 
 /// The query as a walk scores it: COSINE compares unit vectors, so the query is normalised (a zero
 /// vector stays zero: its cosine with anything is 0, as Milvus reports).
-fn walk_query(metric: Metric, query: &[f32]) -> Cow<'_, [f32]> {
-    if metric != Metric::Cosine {
-        return Cow::Borrowed(query);
-    }
+fn walk_query(metric: Metric, query: &[f32]) -> DenseQuery {
     let norm = query.iter().map(|x| x * x).sum::<f32>().sqrt();
-    if norm > 0.0 {
-        Cow::Owned(query.iter().map(|x| x / norm).collect())
+    if metric == Metric::Cosine && norm > 0.0 {
+        DenseQuery::new(query.iter().map(|x| x / norm).collect())
     } else {
-        Cow::Borrowed(query)
+        DenseQuery::new(query.to_vec())
     }
 }
 

@@ -1,7 +1,8 @@
 //! Vector kernels: dot product, squared L2 distance and squared norm over `f32` slices, single pairs
-//! and one query against many contiguous rows (the engine's scan loop); the same over float16 rows
-//! (IEEE binary16 bit patterns in `u16`, against an f16 or an f32 query) and int8 codes (exact i32
-//! results, and an f32 query against i8 codes). docs/kernels.md has the measured throughput.
+//! and one query against many contiguous rows (the engine's scan loop); the same over float16 and
+//! bfloat16 rows (bit patterns in `u16`, against a row of the same type or an f32 query), int8 codes
+//! (exact i32 results, and an f32 query against i8 codes), and the Hamming and Jaccard counts of
+//! binary vectors (bits packed in bytes). docs/kernels.md has the measured throughput.
 //!
 //! Every kernel has a scalar twin in [`scalar`]; the SIMD variant is picked once per process by
 //! runtime CPU detection and kept in a `OnceLock` of function pointers, so a call costs one indirect
@@ -16,6 +17,10 @@
 //! | f16    | `avx2+fma+f16c` | x86_64 AVX2, FMA and F16C             | 8 lanes x 4, padded tail   |
 //! | i8     | `avx512bw`      | x86_64 AVX-512BW                      | 32 bytes x 4, padded tail  |
 //! | i8     | `avx2`          | x86_64 AVX2                           | 16 bytes x 4, padded tail  |
+//! | bf16   | `avx512f`       | x86_64 AVX-512F                       | 16 lanes x 4, padded tail  |
+//! | bf16   | `avx2+fma`      | x86_64 AVX2 and FMA                   | 8 lanes x 4, padded tail   |
+//! | binary | `avx512vpopcntdq` | x86_64 AVX-512F and AVX512_VPOPCNTDQ | 64 bytes, scalar tail     |
+//! | binary | `avx2`          | x86_64 AVX2                           | 32 bytes, scalar tail      |
 //! | all    | `neon`          | aarch64 (NEON is part of the base ISA)| 4 lanes (16 bytes) x 4     |
 //! | all    | `scalar`        | anything                              | 8 independent sums         |
 //!
@@ -36,11 +41,15 @@ pub mod scalar;
 #[cfg(target_arch = "aarch64")]
 mod neon;
 #[cfg(target_arch = "aarch64")]
+mod neon_binary;
+#[cfg(target_arch = "aarch64")]
 mod neon_f16;
 #[cfg(target_arch = "aarch64")]
 mod neon_i8;
 #[cfg(target_arch = "x86_64")]
 mod x86;
+#[cfg(target_arch = "x86_64")]
+mod x86_binary;
 #[cfg(target_arch = "x86_64")]
 mod x86_f16;
 #[cfg(target_arch = "x86_64")]
@@ -447,4 +456,224 @@ pub fn l2_squared_i8(a: &[i8], b: &[i8]) -> i32 {
 /// where both `dot(q, min)` and `q * scale` are computed once per query.
 pub fn dot_f32_i8(query: &[f32], codes: &[i8]) -> f32 {
     dispatched_i8().dot_f32_i8(query, codes)
+}
+
+/// bfloat16 bits, the element type the SIMD bfloat16 kernels widen; the same bytes as the `u16` the
+/// API takes (`as_bf16`).
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+#[repr(transparent)]
+#[derive(Clone, Copy, Default)]
+struct Bf16(u16);
+
+/// `u16` rows read as bfloat16.
+#[cfg(any(target_arch = "x86_64", target_arch = "aarch64"))]
+fn as_bf16(s: &[u16]) -> &[Bf16] {
+    // SAFETY: `Bf16` is `repr(transparent)` over `u16`: same size, alignment and valid values.
+    unsafe { std::slice::from_raw_parts(s.as_ptr().cast(), s.len()) }
+}
+
+/// The bfloat16 kernels for one instruction set; like [`Kernels`], a value exists only for an
+/// instruction set the running CPU supports. Rows are bfloat16 bit patterns in `u16` (the top half
+/// of an f32, so every path widens them exactly) and every path accumulates in f32. Encoding is
+/// scalar ([`f32_to_bf16_slice`]): it runs once per stored row, never per search.
+#[derive(Clone, Copy)]
+pub struct Bf16Kernels {
+    isa: &'static str,
+    dot: F16PairFn,
+    l2_squared: F16PairFn,
+    dot_f32: F32F16PairFn,
+    l2_squared_f32: F32F16PairFn,
+}
+
+impl std::fmt::Debug for Bf16Kernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Bf16Kernels")
+            .field("isa", &self.isa)
+            .finish()
+    }
+}
+
+impl Bf16Kernels {
+    pub fn isa(&self) -> &'static str {
+        self.isa
+    }
+
+    pub fn dot_bf16(&self, a: &[u16], b: &[u16]) -> f32 {
+        debug_assert_eq!(a.len(), b.len());
+        // SAFETY: `available_bf16()` builds a `Bf16Kernels` only for instruction sets this CPU
+        // supports.
+        unsafe { (self.dot)(a, b) }
+    }
+
+    pub fn l2_squared_bf16(&self, a: &[u16], b: &[u16]) -> f32 {
+        debug_assert_eq!(a.len(), b.len());
+        // SAFETY: as in `dot_bf16`.
+        unsafe { (self.l2_squared)(a, b) }
+    }
+
+    pub fn dot_f32_bf16(&self, query: &[f32], row: &[u16]) -> f32 {
+        debug_assert_eq!(query.len(), row.len());
+        // SAFETY: as in `dot_bf16`.
+        unsafe { (self.dot_f32)(query, row) }
+    }
+
+    pub fn l2_squared_f32_bf16(&self, query: &[f32], row: &[u16]) -> f32 {
+        debug_assert_eq!(query.len(), row.len());
+        // SAFETY: as in `dot_bf16`.
+        unsafe { (self.l2_squared_f32)(query, row) }
+    }
+}
+
+const SCALAR_BF16: Bf16Kernels = Bf16Kernels {
+    isa: "scalar",
+    dot: scalar::dot_bf16,
+    l2_squared: scalar::l2_squared_bf16,
+    dot_f32: scalar::dot_f32_bf16,
+    l2_squared_f32: scalar::l2_squared_f32_bf16,
+};
+
+/// Every bfloat16 kernel set this CPU can run, fastest first; the last is always `scalar`.
+pub fn available_bf16() -> Vec<Bf16Kernels> {
+    let mut sets = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") {
+            sets.push(x86_f16::AVX512_BF16);
+        }
+        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+            sets.push(x86_f16::AVX2_BF16);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            sets.push(neon_f16::NEON_BF16);
+        }
+    }
+    sets.push(SCALAR_BF16);
+    sets
+}
+
+static DISPATCH_BF16: OnceLock<Bf16Kernels> = OnceLock::new();
+
+/// The bfloat16 kernel set the free functions below use: the fastest in `available_bf16()`.
+pub fn dispatched_bf16() -> &'static Bf16Kernels {
+    DISPATCH_BF16.get_or_init(|| available_bf16()[0])
+}
+
+pub fn dot_bf16(a: &[u16], b: &[u16]) -> f32 {
+    dispatched_bf16().dot_bf16(a, b)
+}
+
+pub fn l2_squared_bf16(a: &[u16], b: &[u16]) -> f32 {
+    dispatched_bf16().l2_squared_bf16(a, b)
+}
+
+/// Dot product of an f32 query with a row stored as bfloat16.
+pub fn dot_f32_bf16(query: &[f32], row: &[u16]) -> f32 {
+    dispatched_bf16().dot_f32_bf16(query, row)
+}
+
+/// Squared L2 distance between an f32 query and a row stored as bfloat16.
+pub fn l2_squared_f32_bf16(query: &[f32], row: &[u16]) -> f32 {
+    dispatched_bf16().l2_squared_f32_bf16(query, row)
+}
+
+/// Encodes `src` as bfloat16 into `dst` (the common prefix if lengths differ), rounding to nearest
+/// even ([`scalar::f32_to_bf16`]).
+pub fn f32_to_bf16_slice(src: &[f32], dst: &mut [u16]) {
+    scalar::f32_to_bf16_slice(src, dst)
+}
+
+type HammingFn = unsafe fn(&[u8], &[u8]) -> u64;
+type JaccardFn = unsafe fn(&[u8], &[u8]) -> (u64, u64);
+
+/// The binary-vector kernels for one instruction set; like [`Kernels`], a value exists only for an
+/// instruction set the running CPU supports. A binary vector is its bits packed 8 to a byte; every
+/// path counts exactly, in u64, over the common prefix of its two slices.
+#[derive(Clone, Copy)]
+pub struct BinaryKernels {
+    isa: &'static str,
+    hamming: HammingFn,
+    jaccard: JaccardFn,
+}
+
+impl std::fmt::Debug for BinaryKernels {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("BinaryKernels")
+            .field("isa", &self.isa)
+            .finish()
+    }
+}
+
+impl BinaryKernels {
+    pub fn isa(&self) -> &'static str {
+        self.isa
+    }
+
+    /// The bits that differ: `popcount(a ^ b)`.
+    pub fn hamming(&self, a: &[u8], b: &[u8]) -> u64 {
+        debug_assert_eq!(a.len(), b.len());
+        // SAFETY: `available_binary()` builds a `BinaryKernels` only for instruction sets this CPU
+        // supports.
+        unsafe { (self.hamming)(a, b) }
+    }
+
+    /// `(popcount(a & b), popcount(a | b))`: the sizes of the two bit sets' intersection and union.
+    pub fn jaccard_counts(&self, a: &[u8], b: &[u8]) -> (u64, u64) {
+        debug_assert_eq!(a.len(), b.len());
+        // SAFETY: as in `hamming`.
+        unsafe { (self.jaccard)(a, b) }
+    }
+}
+
+const SCALAR_BINARY: BinaryKernels = BinaryKernels {
+    isa: "scalar",
+    hamming: scalar::hamming,
+    jaccard: scalar::jaccard_counts,
+};
+
+/// Every binary kernel set this CPU can run, fastest first; the last is always `scalar`.
+pub fn available_binary() -> Vec<BinaryKernels> {
+    let mut sets = Vec::new();
+    #[cfg(target_arch = "x86_64")]
+    {
+        if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("avx512vpopcntdq") {
+            sets.push(x86_binary::AVX512);
+        }
+        if is_x86_feature_detected!("avx2") {
+            sets.push(x86_binary::AVX2);
+        }
+    }
+    #[cfg(target_arch = "aarch64")]
+    {
+        if std::arch::is_aarch64_feature_detected!("neon") {
+            sets.push(neon_binary::NEON);
+        }
+    }
+    sets.push(SCALAR_BINARY);
+    sets
+}
+
+static DISPATCH_BINARY: OnceLock<BinaryKernels> = OnceLock::new();
+
+/// The binary kernel set the free functions below use: the fastest in `available_binary()`.
+pub fn dispatched_binary() -> &'static BinaryKernels {
+    DISPATCH_BINARY.get_or_init(|| available_binary()[0])
+}
+
+/// The Hamming distance of two binary vectors: the number of bits that differ.
+pub fn hamming(a: &[u8], b: &[u8]) -> u64 {
+    dispatched_binary().hamming(a, b)
+}
+
+/// The Jaccard distance of two binary vectors as Milvus (knowhere) computes it:
+/// `(|a or b| - |a and b|) / |a or b|` in f32, and 1 when neither has a bit set.
+pub fn jaccard(a: &[u8], b: &[u8]) -> f32 {
+    let (both, either) = dispatched_binary().jaccard_counts(a, b);
+    if either == 0 {
+        1.0
+    } else {
+        (either - both) as f32 / either as f32
+    }
 }

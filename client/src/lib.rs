@@ -17,6 +17,7 @@
 //! build, so a feature the bench turned on would expose the internals to covecd all the same.
 
 mod db;
+mod dense;
 mod engine;
 mod error;
 mod filter;
@@ -42,8 +43,8 @@ mod python;
 pub use db::{CollectionInfo, Db};
 pub use engine::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Cursor, Decay, DecayFunction, FunctionChain,
-    GroupBy, Hit, HybridRequest, Merge, NumCombine, OutputFields, Range, Rerank, ScoreMode,
-    SearchRequest,
+    GroupBy, Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank,
+    ScoreMode, SearchRequest,
 };
 pub use error::{ClientCheck, Error, Result};
 pub use filter::{Filter, Params as FilterParams};
@@ -53,11 +54,15 @@ pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
 };
 pub use search_params::{chain_of, rerank_of, SearchParams};
+pub use sparse::SparseVector;
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
 #[doc(hidden)]
 pub mod internals {
+    pub mod dense {
+        pub use crate::dense::*;
+    }
     pub mod engine {
         pub use crate::engine::*;
     }

@@ -12,12 +12,26 @@ pub enum ValueRef<'a> {
     Float(f64),
     Str(&'a str),
     Json(&'a str),
-    Vector(&'a [f32]),
+    Vector(VectorRef<'a>),
     /// TIMESTAMPTZ: microseconds since the Unix epoch, UTC.
     Timestamp(i64),
     /// GEOMETRY: the stored WKB (docs/format.md), decoded by the predicates that look at it.
     Geometry(&'a [u8]),
     Array(ArrayRef<'a>),
+}
+
+/// A borrowed vector of any vector type, as its column stores it (see `value::Value`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum VectorRef<'a> {
+    Float(&'a [f32]),
+    Float16(&'a [u16]),
+    BFloat16(&'a [u16]),
+    Int8(&'a [i8]),
+    Binary(&'a [u8]),
+    Sparse {
+        indices: &'a [u32],
+        values: &'a [f32],
+    },
 }
 
 /// The element type of an ARRAY field.

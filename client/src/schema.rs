@@ -152,8 +152,7 @@ fn milvus_type_name(code: i64) -> &'static str {
 
 /// Distance metrics. L2 is squared Euclidean (as Milvus reports it); IP and COSINE are similarities;
 /// HAMMING and JACCARD are binary-vector distances; BM25 scores sparse text vectors (a similarity).
-/// Stored by frozen tag (`format::tags`). `parse` takes the dense float metrics only until the vector
-/// types that use the others are stored.
+/// Stored by frozen tag (`format::tags`); `accepts` says which metric fits which vector type.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Metric {
     L2 = 0,
@@ -170,8 +169,12 @@ impl Metric {
             "L2" => Ok(Metric::L2),
             "IP" => Ok(Metric::Ip),
             "COSINE" => Ok(Metric::Cosine),
+            "HAMMING" => Ok(Metric::Hamming),
+            "JACCARD" => Ok(Metric::Jaccard),
+            "BM25" => Ok(Metric::Bm25),
             _ => Err(Error::invalid(format!(
-                "metric_type must be one of COSINE/L2/IP, got '{s}'"
+                "metric_type must be one of COSINE/L2/IP (dense vectors), HAMMING/JACCARD (binary \
+                 vectors) or IP/BM25 (sparse vectors), got '{s}'"
             ))),
         }
     }
@@ -449,22 +452,43 @@ impl CollectionSchema {
                     )));
                 }
             }
-            if f.dtype.is_vector() {
-                match f.dim {
-                    Some(d) if (1..=32768).contains(&d) => {}
-                    Some(d) => {
-                        return Err(Error::invalid(format!(
-                            "vector field '{}' requires dim between 1 and 32768, got {d}",
-                            f.name
-                        )))
-                    }
-                    None => {
-                        return Err(Error::invalid(format!(
-                            "vector field '{}' requires dim > 0",
-                            f.name
-                        )))
-                    }
+            match (f.dtype, f.dim) {
+                (DataType::SparseFloatVector, Some(_)) => {
+                    return Err(Error::invalid(format!(
+                        "dim should not be specified for sparse vector field '{}'; a sparse vector \
+                         has any number of dimensions",
+                        f.name
+                    )))
                 }
+                (DataType::BinaryVector, Some(d))
+                    if d % 8 != 0 || !(8..=32768 * 8).contains(&d) =>
+                {
+                    return Err(Error::invalid(format!(
+                        "binary vector field '{}' requires dim (in bits) to be a multiple of 8 \
+                         between 8 and 262144, got {d}",
+                        f.name
+                    )))
+                }
+                (DataType::BinaryVector, None) => {
+                    return Err(Error::invalid(format!(
+                        "binary vector field '{}' requires dim (in bits, a multiple of 8)",
+                        f.name
+                    )))
+                }
+                (DataType::BinaryVector | DataType::SparseFloatVector, _) => {}
+                (t, Some(d)) if t.is_vector() && !(1..=32768).contains(&d) => {
+                    return Err(Error::invalid(format!(
+                        "vector field '{}' requires dim between 1 and 32768, got {d}",
+                        f.name
+                    )))
+                }
+                (t, None) if t.is_vector() => {
+                    return Err(Error::invalid(format!(
+                        "vector field '{}' requires dim > 0",
+                        f.name
+                    )))
+                }
+                _ => {}
             }
         }
         Ok(())
@@ -520,24 +544,53 @@ const VECTOR_INDEX_TYPES: [(&str, IndexKind); 13] = [
 /// for one is accepted and nothing is built.
 const SCALAR_INDEX_TYPES: [&str; 5] = ["INVERTED", "STL_SORT", "BITMAP", "TRIE", "NGRAM"];
 
+/// Milvus's index types for binary vectors: exact search serves both (BIN_IVF_FLAT's answer at
+/// recall 1).
+const BINARY_INDEX_TYPES: [(&str, IndexKind); 3] = [
+    ("AUTOINDEX", IndexKind::Flat),
+    ("BIN_FLAT", IndexKind::Flat),
+    ("BIN_IVF_FLAT", IndexKind::Flat),
+];
+
+/// Milvus's index types for sparse vectors: both are the part's inverted index (docs/sparse.md), which
+/// finds the exact top k (SPARSE_WAND's answer at recall 1).
+const SPARSE_INDEX_TYPES: [(&str, IndexKind); 3] = [
+    ("AUTOINDEX", IndexKind::SparseInverted),
+    ("SPARSE_INVERTED_INDEX", IndexKind::SparseInverted),
+    ("SPARSE_WAND", IndexKind::SparseInverted),
+];
+
 impl IndexKind {
-    /// What covec builds for a Milvus vector index type (any case).
-    pub fn of_index_type(index_type: &str) -> Result<IndexKind> {
+    /// What covec builds for a Milvus index type (any case) on a vector field of type `dtype`.
+    pub fn of_index_type(index_type: &str, dtype: DataType) -> Result<IndexKind> {
         let upper = index_type.to_ascii_uppercase();
-        match VECTOR_INDEX_TYPES.iter().find(|(t, _)| *t == upper) {
-            Some(&(_, kind)) => Ok(kind),
-            None => {
-                let mut known: Vec<&str> = VECTOR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
-                known.sort_unstable();
-                Err(Error::invalid_code(
-                    1,
-                    format!(
-                        "unknown index_type: '{index_type}'; supported: {}",
-                        known.join(", ")
-                    ),
-                ))
-            }
+        let table: &[(&str, IndexKind)] = match dtype {
+            DataType::BinaryVector => &BINARY_INDEX_TYPES,
+            DataType::SparseFloatVector => &SPARSE_INDEX_TYPES,
+            _ => &VECTOR_INDEX_TYPES,
+        };
+        if let Some(&(_, kind)) = table.iter().find(|(t, _)| *t == upper) {
+            return Ok(kind);
         }
+        let mut known: Vec<&str> = table.iter().map(|(t, _)| *t).collect();
+        known.sort_unstable();
+        let all = VECTOR_INDEX_TYPES
+            .iter()
+            .chain(&BINARY_INDEX_TYPES)
+            .chain(&SPARSE_INDEX_TYPES);
+        let what = if all.map(|(t, _)| *t).any(|t| t == upper) {
+            format!("index_type '{upper}' does not fit a {} field", dtype.name())
+        } else {
+            format!("unknown index_type: '{index_type}'")
+        };
+        Err(Error::invalid_code(
+            1,
+            format!(
+                "{what}; supported for {}: {}",
+                dtype.name(),
+                known.join(", ")
+            ),
+        ))
     }
 }
 
@@ -570,10 +623,12 @@ impl IndexSpec {
                 "index_type '{index_type}' cannot index scalar field '{field}'"
             )));
         }
-        let kind = IndexKind::of_index_type(&index_type)?;
+        let kind = IndexKind::of_index_type(&index_type, f.dtype)?;
         let metric = metric_type.ok_or_else(|| {
             Error::invalid("create_index missing required 'metric_type' parameter")
         })?;
+        let metric = Metric::parse(metric)?;
+        check_metric(f, metric)?;
         Ok(Some(IndexSpec {
             field: field.to_string(),
             index_name: if index_name.is_empty() {
@@ -584,10 +639,50 @@ impl IndexSpec {
             .to_string(),
             index_type,
             kind,
-            metric: Metric::parse(metric)?,
+            metric,
             params,
         }))
     }
+}
+
+/// Refuses a metric Milvus does not allow on field `f` (by its type; BM25 only on a BM25 function's
+/// output), naming the ones it allows.
+pub fn check_metric(f: &FieldSchema, metric: Metric) -> Result<()> {
+    let allowed: Vec<&str> = [
+        Metric::L2,
+        Metric::Ip,
+        Metric::Cosine,
+        Metric::Hamming,
+        Metric::Jaccard,
+        Metric::Bm25,
+    ]
+    .into_iter()
+    .filter(|m| m.accepts(f.dtype))
+    .map(Metric::name)
+    .collect();
+    if !metric.accepts(f.dtype) {
+        return Err(Error::invalid_code(
+            1,
+            format!(
+                "metric type {} is not valid for {} field '{}'; use one of {}",
+                metric.name(),
+                f.dtype.name(),
+                f.name,
+                allowed.join(", ")
+            ),
+        ));
+    }
+    if metric == Metric::Bm25 && !f.is_function_output {
+        return Err(Error::invalid_code(
+            1,
+            format!(
+                "metric type BM25 is only for the output field of a BM25 function; '{}' is a plain \
+                 sparse field: use IP",
+                f.name
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Collection names follow Milvus: 1 to 255 bytes.
@@ -654,6 +749,12 @@ mod tests {
             "create_index missing required 'metric_type' parameter"
         );
         assert!(spec("v", "HNSW", Some("HAMMING"))
+            .unwrap_err()
+            .to_string()
+            .contains(
+                "HAMMING is not valid for FLOAT_VECTOR field 'v'; use one of L2, IP, COSINE"
+            ));
+        assert!(spec("v", "HNSW", Some("EUCLIDEAN"))
             .unwrap_err()
             .to_string()
             .contains("COSINE/L2/IP"));

@@ -18,7 +18,7 @@ use crate::error::{Error, Result};
 use crate::schema::Metric;
 
 /// Keys the engine reads (`SearchRequest::params`).
-const HONOURED: [&str; 1] = ["ef"];
+const HONOURED: [&str; 2] = ["ef", "drop_ratio_search"];
 
 /// Keys that tune an IVF, DiskANN, SCANN, quantized or AUTOINDEX index in Milvus, which covec serves with
 /// HNSW; and `hints` and `page_retain_order`, which choose how Milvus reaches the same answer.
@@ -35,10 +35,7 @@ const TUNING: [&str; 9] = [
 ];
 
 /// Keys that change what a search answers, each with the feature they wait for.
-const NOT_YET: [(&str, &str); 2] = [
-    ("analyzer_name", "full-text search"),
-    ("drop_ratio_search", "sparse vectors"),
-];
+const NOT_YET: [(&str, &str); 1] = [("analyzer_name", "full-text search")];
 
 /// The grouping keys, as keyword arguments or in `search_params`.
 const GROUPING: [&str; 3] = ["group_by_field", "group_size", "strict_group_size"];
@@ -154,7 +151,7 @@ impl SearchParams {
                     return Err(match NOT_YET.iter().find(|(name, _)| *name == k) {
                         Some((name, feature)) => not_yet(name, feature),
                         None => Error::param(format!(
-                            "unknown search parameter '{k}'; covec reads ef, metric_type, offset, radius, range_filter and the grouping keys, and accepts {} (they tune index types covec serves with HNSW)",
+                            "unknown search parameter '{k}'; covec reads ef, drop_ratio_search, metric_type, offset, radius, range_filter and the grouping keys, and accepts {} (they tune index types covec serves with HNSW)",
                             TUNING.join(", ")
                         )),
                     })
@@ -333,10 +330,7 @@ mod tests {
 
     #[test]
     fn keys_that_change_the_answer_are_refused_by_name() {
-        for (key, feature) in [
-            ("analyzer_name", "full-text search"),
-            ("drop_ratio_search", "sparse vectors"),
-        ] {
+        for (key, feature) in [("analyzer_name", "full-text search")] {
             for p in [json!({key: 1}), json!({"params": {key: 1}})] {
                 let message = refused(params(p));
                 assert!(
@@ -414,7 +408,7 @@ mod tests {
         assert!(params(json!({"offset": -1})).is_err());
         assert!(params(json!({"offset": "2"})).is_err());
         assert!(params(json!({"metric_type": 3})).is_err());
-        assert!(params(json!({"metric_type": "HAMMING"})).is_err());
+        assert!(params(json!({"metric_type": "EUCLIDEAN"})).is_err());
         assert!(SearchParams::from_milvus(Some(&json!([])), &json!({})).is_err());
         let both = SearchParams::from_milvus(Some(&json!({"offset": 1})), &json!({"offset": 1}));
         assert!(refused(both).contains("offset both in kwargs and param"));

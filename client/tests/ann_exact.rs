@@ -50,7 +50,7 @@ fn exact_scan_equals_brute_force() {
         ] {
             let request = SearchRequest {
                 anns_field: None,
-                vectors: queries.to_vec(),
+                vectors: queries.to_vec().into(),
                 nq: 3,
                 limit: 7,
                 offset: 1,

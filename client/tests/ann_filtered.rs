@@ -67,7 +67,7 @@ fn load(db: &Db, name: &str, index_type: &str, metric: Metric, data: &[f32]) {
 fn top_ids(db: &Db, name: &str, queries: &[f32], filter: &str) -> Vec<Vec<Pk>> {
     let request = SearchRequest {
         anns_field: None,
-        vectors: queries.to_vec(),
+        vectors: queries.to_vec().into(),
         nq: queries.len() / DIM,
         limit: K,
         offset: 0,

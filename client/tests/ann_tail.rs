@@ -53,7 +53,8 @@ fn nearest(db: &Db, data: &[f32], ids: &[usize]) -> Vec<Option<Pk>> {
         vectors: ids
             .iter()
             .flat_map(|&i| data[i * DIM..(i + 1) * DIM].iter().copied())
-            .collect(),
+            .collect::<Vec<f32>>()
+            .into(),
         nq: ids.len(),
         limit: 3,
         offset: 0,
@@ -217,7 +218,7 @@ fn bad_parameters_are_errors() {
         .unwrap();
     let request = SearchRequest {
         anns_field: None,
-        vectors: vec![0.0; DIM],
+        vectors: vec![0.0; DIM].into(),
         nq: 1,
         limit: 3,
         offset: 0,

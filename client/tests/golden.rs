@@ -193,7 +193,7 @@ fn check_search(db: &Db, collection: &str, field: &str, metric: Metric, rows: &[
     let queries: Vec<Vec<f32>> = (0..8).map(|_| rng.vector(dim)).collect();
     let request = SearchRequest {
         anns_field: Some(field.into()),
-        vectors: queries.concat(),
+        vectors: queries.concat().into(),
         nq: queries.len(),
         limit: 10,
         offset: 0,

@@ -6,7 +6,9 @@ mod hnsw_support;
 
 use std::time::Instant;
 
-use covec::internals::hnsw::{build, HnswParams, HnswView};
+use covec::internals::dense::{DenseRows, Elem};
+use covec::internals::hnsw::{build, build_rows, HnswParams, HnswView, Rows};
+use covec::internals::kernels::{self, scalar};
 use covec::Metric;
 use hnsw_support::{brute_force, clustered, distance, normalise_rows, recall, rows};
 
@@ -213,6 +215,101 @@ fn rows_with_more_copies_than_links_stay_reachable() {
                 "{}: {n} rows of {DISTINCT} vectors",
                 metric.name()
             );
+        }
+    }
+}
+
+/// The rows `widened` (f32 values the stored type holds exactly) in the stored element type.
+enum Typed {
+    F16(Vec<u16>),
+    Bf16(Vec<u16>),
+    I8(Vec<i8>),
+}
+
+impl Typed {
+    fn rows(&self) -> DenseRows<'_> {
+        match self {
+            Typed::F16(v) => DenseRows::F16(v),
+            Typed::Bf16(v) => DenseRows::BF16(v),
+            Typed::I8(v) => DenseRows::I8(v),
+        }
+    }
+}
+
+/// Clustered data stored as float16, bfloat16 or int8 (scaled by 40 and rounded): the stored rows,
+/// the exact f32 values they stand for, and queries of values the type holds.
+fn typed_data(elem: Elem) -> (Typed, Vec<f32>, Vec<f32>) {
+    let n = rows(20_000);
+    let all = clustered(n + QUERIES, DIM, 100, 11);
+    let (typed, mut widened): (Typed, Vec<f32>) = match elem {
+        Elem::F16 => {
+            let h: Vec<u16> = all.iter().map(|&x| scalar::f32_to_f16(x)).collect();
+            let w = h.iter().map(|&x| scalar::f16_to_f32(x)).collect();
+            (Typed::F16(h[..n * DIM].to_vec()), w)
+        }
+        Elem::BF16 => {
+            let h: Vec<u16> = all.iter().map(|&x| scalar::f32_to_bf16(x)).collect();
+            let w = h.iter().map(|&x| scalar::bf16_to_f32(x)).collect();
+            (Typed::Bf16(h[..n * DIM].to_vec()), w)
+        }
+        _ => {
+            let b: Vec<i8> = all
+                .iter()
+                .map(|&x| (x * 40.0).round().clamp(-127.0, 127.0) as i8)
+                .collect();
+            let w = b.iter().map(|&x| f32::from(x)).collect();
+            (Typed::I8(b[..n * DIM].to_vec()), w)
+        }
+    };
+    let queries = widened.split_off(n * DIM);
+    (typed, widened, queries)
+}
+
+/// A graph built over float16, bfloat16 and int8 rows as stored (COSINE through per-row inverse
+/// norms, the rows never normalised or converted) and walked over them finds the exact top 10 of
+/// the values they hold.
+#[test]
+fn graphs_over_16_bit_and_int8_rows_recall_at_least_095() {
+    for elem in [Elem::F16, Elem::BF16, Elem::I8] {
+        let (typed, widened, queries) = typed_data(elem);
+        let inv: Vec<f32> = widened.chunks_exact(DIM).map(kernels::inv_norm).collect();
+        let mut unit = widened.clone();
+        normalise_rows(&mut unit, DIM);
+        for metric in [Metric::L2, Metric::Ip, Metric::Cosine] {
+            let rows = Rows {
+                vectors: typed.rows(),
+                inv_norms: (metric == Metric::Cosine).then_some(&inv[..]),
+            };
+            let index = build_rows(rows, DIM, metric, &HnswParams::default(), None).unwrap();
+            let bytes = index.to_bytes();
+            let view = HnswView::from_bytes(&bytes, widened.len() / DIM).unwrap();
+            let reference = if metric == Metric::Cosine {
+                &unit
+            } else {
+                &widened
+            };
+            let mut total = 0.0;
+            for q in queries.chunks_exact(DIM) {
+                let found = view.search_rows(rows, q, K, 64, None).unwrap();
+                let truth = brute_force(reference, DIM, metric, q, K, &|_| true);
+                total += recall(&found, &truth);
+                // Reported distances are those of the stored values.
+                let (id, d) = found[0];
+                let row = &widened[id as usize * DIM..(id as usize + 1) * DIM];
+                let want = match metric {
+                    Metric::Cosine => {
+                        distance(Metric::Ip, q, row) * kernels::inv_norm(q) * inv[id as usize]
+                    }
+                    _ => distance(metric, q, row),
+                };
+                assert!(
+                    (d - want).abs() <= 1e-3 * want.abs().max(1.0),
+                    "{elem:?} {metric:?}: {d} vs {want}"
+                );
+            }
+            let r = total / QUERIES as f64;
+            eprintln!("{elem:?} {}: recall@10(ef=64) {r:.4}", metric.name());
+            assert!(r >= 0.95, "{elem:?} {} recall@10 {r} < 0.95", metric.name());
         }
     }
 }

@@ -10,7 +10,7 @@ use std::collections::{HashMap, HashSet};
 
 use covec::{
     CollectionSchema, DataType, Db, GroupBy, Hit, HybridRequest, IndexKind, IndexSpec, Merge,
-    Metric, OutputFields, Pk, Range, Rerank, SearchRequest, Value,
+    Metric, OutputFields, Pk, QueryVectors, Range, Rerank, SearchRequest, SparseVector, Value,
 };
 use proptest::prelude::*;
 use storage_util::{field, TempDb};
@@ -93,18 +93,23 @@ fn collection(t: &TempDb, n: usize, groups: i64, kind: IndexKind, metrics: (Metr
         })
         .collect();
     db.insert("c", rows).unwrap();
+    delete_every_13th(&db, n);
+    db
+}
+
+/// Deletes rows 0, 13, 26, ... of the `n` rows of collection "c".
+fn delete_every_13th(db: &Db, n: usize) {
     let gone: Vec<Pk> = (0..n)
         .filter(|i| i % 13 == 0)
         .map(|i| Pk::Int(i as i64))
         .collect();
     db.delete_ids("c", &gone).unwrap();
-    db
 }
 
 fn request(field: &str, q: &[f32], limit: usize) -> SearchRequest {
     SearchRequest {
         anns_field: Some(field.into()),
-        vectors: q.to_vec(),
+        vectors: q.to_vec().into(),
         nq: q.len() / DIM,
         limit,
         ..SearchRequest::default()
@@ -130,11 +135,18 @@ fn ranking(db: &Db, field: &str, q: &[f32]) -> Vec<Hit> {
 }
 
 fn inside(metric: Metric, range: Range, d: f32) -> bool {
-    if metric == Metric::L2 {
+    if !metric.higher_is_better() {
         range.radius.is_none_or(|r| d < r) && range.range_filter.is_none_or(|f| d >= f)
     } else {
         range.radius.is_none_or(|r| d > r) && range.range_filter.is_none_or(|f| d <= f)
     }
+}
+
+/// The ids of `all` (a ranking for `metric`) inside `range`, in order.
+fn in_range(all: &[Hit], metric: Metric, range: Range) -> impl Iterator<Item = Pk> + '_ {
+    all.iter()
+        .filter(move |h| inside(metric, range, h.distance))
+        .map(|h| h.id.clone())
 }
 
 fn metric_strategy() -> impl Strategy<Value = Metric> {
@@ -174,13 +186,7 @@ proptest! {
         r.range = range;
         r.offset = offset;
         let got = db.search("c", &r).unwrap().remove(0);
-        let expected: Vec<Pk> = all
-            .iter()
-            .filter(|h| inside(metric, range, h.distance))
-            .skip(offset)
-            .take(limit)
-            .map(|h| h.id.clone())
-            .collect();
+        let expected: Vec<Pk> = in_range(&all, metric, range).skip(offset).take(limit).collect();
         prop_assert_eq!(ids(&got), expected);
     }
 
@@ -262,6 +268,136 @@ proptest! {
     }
 }
 
+/// id INT64 pk, b BINARY_VECTOR(32) and s SPARSE_FLOAT_VECTOR, in two parts, every 13th row deleted;
+/// `b` indexed for `binary_metric`, `s` by its inverted index (IP) when `sparse_index`, else exactly.
+fn binary_and_sparse(t: &TempDb, binary_metric: Metric, sparse_index: bool) -> Db {
+    let db = t.open();
+    let schema = CollectionSchema::new(
+        vec![
+            field("id", DataType::Int64, |f| f.is_primary = true),
+            field("b", DataType::BinaryVector, |f| f.dim = Some(32)),
+            field("s", DataType::SparseFloatVector, |_| {}),
+        ],
+        "",
+        false,
+    );
+    let mut specs = vec![IndexSpec {
+        index_type: "BIN_FLAT".into(),
+        ..index("b", IndexKind::Flat, binary_metric)
+    }];
+    if sparse_index {
+        specs.push(IndexSpec {
+            index_type: "SPARSE_INVERTED_INDEX".into(),
+            ..index("s", IndexKind::SparseInverted, Metric::Ip)
+        });
+    }
+    db.create_collection("c", schema, specs).unwrap();
+    let n = 240;
+    let v = vectors(n, 7);
+    for half in [0..n / 2, n / 2..n] {
+        let rows = half
+            .map(|i| {
+                let row = &v[i * DIM..(i + 1) * DIM];
+                let bits: Vec<u8> = row.iter().take(4).map(|x| (x * 1e4) as i64 as u8).collect();
+                // Terms 0..12, a few per row, weights from the row's values.
+                let terms = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, x)| **x > -0.2)
+                    .map(|(j, x)| (((j * 5 + i) % 12) as i64, f64::from(x.abs()) + 0.1));
+                let mut terms: Vec<_> = terms.collect();
+                terms.sort_by_key(|&(t, _)| t);
+                terms.dedup_by_key(|&mut (t, _)| t);
+                vec![
+                    ("id".into(), Value::Int(i as i64)),
+                    ("b".into(), Value::BinaryVector(bits)),
+                    (
+                        "s".into(),
+                        Value::SparseFloatVector(SparseVector::from_pairs(terms).unwrap()),
+                    ),
+                ]
+            })
+            .collect();
+        db.insert("c", rows).unwrap();
+    }
+    delete_every_13th(&db, n);
+    db
+}
+
+/// Range search and search pages on binary (HAMMING, JACCARD) and sparse (IP, with and without the
+/// inverted index) fields: the exact ranking filtered by the bounds, and cut in pages.
+#[test]
+fn binary_and_sparse_range_search_and_pages_are_the_exact_ranking() {
+    let binary_query = QueryVectors::Binary(vec![0b1011_0010, 0x5a, 0xff, 0x01]);
+    let sparse_query = QueryVectors::Sparse(vec![SparseVector::from_pairs([
+        (1, 0.5),
+        (4, 1.0),
+        (7, 0.25),
+        (11, 2.0),
+    ])
+    .unwrap()]);
+    let cases = [
+        (Metric::Hamming, true, "b", &binary_query),
+        (Metric::Jaccard, false, "b", &binary_query),
+        (Metric::Hamming, true, "s", &sparse_query),
+        (Metric::Hamming, false, "s", &sparse_query),
+    ];
+    for (binary_metric, sparse_index, field, query) in cases {
+        let t = TempDb::new("binary-sparse");
+        let db = binary_and_sparse(&t, binary_metric, sparse_index);
+        let metric = if field == "b" {
+            binary_metric
+        } else {
+            Metric::Ip
+        };
+        let request = |limit: usize| SearchRequest {
+            anns_field: Some(field.into()),
+            vectors: query.clone(),
+            nq: 1,
+            limit,
+            ..SearchRequest::default()
+        };
+        let all = db.search("c", &request(100_000)).unwrap().remove(0);
+        let case = format!("{field} {metric:?} index {sparse_index}");
+        assert!(all.len() > 60, "{case}: {} rows ranked", all.len());
+        for (a, b) in [(0, 40), (5, 40), (12, 13), (30, all.len() - 1)] {
+            for range in [
+                Range {
+                    radius: Some(all[b].distance),
+                    range_filter: Some(all[a].distance),
+                },
+                Range {
+                    radius: Some(all[b].distance),
+                    range_filter: None,
+                },
+                Range {
+                    radius: None,
+                    range_filter: Some(all[a].distance),
+                },
+            ] {
+                if range.radius.is_some() && range.radius == range.range_filter {
+                    continue; // no room between them: refused, as Milvus does
+                }
+                let mut r = request(25);
+                r.range = range;
+                let got = db.search("c", &r).unwrap().remove(0);
+                let expected: Vec<Pk> = in_range(&all, metric, range).take(25).collect();
+                assert_eq!(ids(&got), expected, "{case}: {range:?}");
+            }
+        }
+        let mut it = db.pin().unwrap().search_iter("c", request(1)).unwrap();
+        let mut paged = Vec::new();
+        loop {
+            let page = it.next_page(17).unwrap();
+            if page.is_empty() {
+                break;
+            }
+            paged.extend(ids(&page));
+        }
+        assert_eq!(paged, ids(&all), "{case}: pages");
+    }
+}
+
 /// On a graph, range search keeps its bounds and finds nearly every row the exact ranking has inside
 /// them (the walk is widened, not cut at ef).
 #[test]
@@ -287,12 +423,7 @@ fn graph_range_search_stays_inside_and_finds_most_of_the_range() {
             let mut r = request("v", &q, 250);
             r.range = range;
             let got = db.search("c", &r).unwrap().remove(0);
-            let expected: HashSet<Pk> = all
-                .iter()
-                .filter(|h| inside(metric, range, h.distance))
-                .take(250)
-                .map(|h| h.id.clone())
-                .collect();
+            let expected: HashSet<Pk> = in_range(&all, metric, range).take(250).collect();
             for h in &got {
                 assert!(
                     inside(metric, range, h.distance),

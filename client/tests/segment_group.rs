@@ -35,7 +35,7 @@ fn options(dir: &Path) -> OpenOptions {
 fn top_ids(db: &Db) -> covec::Result<Vec<Pk>> {
     let request = SearchRequest {
         anns_field: None,
-        vectors: QUERY.to_vec(),
+        vectors: QUERY.to_vec().into(),
         nq: 1,
         limit: 5,
         offset: 0,

@@ -48,7 +48,7 @@ fn search_top_k_equals_brute_force_for_every_metric() {
         let queries = vectors(3, 7);
         let request = SearchRequest {
             anns_field: None,
-            vectors: queries.concat(),
+            vectors: queries.concat().into(),
             nq: 3,
             limit: 10,
             offset: 2,
@@ -97,7 +97,7 @@ fn search_rejects_wrong_dims_fields_and_metrics() {
         .unwrap();
     let base = SearchRequest {
         anns_field: None,
-        vectors: vec![1.0, 0.0],
+        vectors: vec![1.0, 0.0].into(),
         nq: 1,
         limit: 5,
         offset: 0,
@@ -112,7 +112,7 @@ fn search_rejects_wrong_dims_fields_and_metrics() {
     assert!((hits[0][0].distance - 1.0).abs() < 1e-6, "no index: COSINE");
     let err = |r: SearchRequest| db.search("c", &r).unwrap_err().to_string();
     assert!(err(SearchRequest {
-        vectors: vec![1.0; 3],
+        vectors: vec![1.0; 3].into(),
         ..base.clone()
     })
     .contains("dim 2"));
@@ -164,7 +164,7 @@ fn a_scan_split_across_threads_keeps_the_rows_one_scan_keeps() {
         for (k, filter, first) in [(17, "", 0), (503, "id >= 3000", 3), (999, "id < 39000", 0)] {
             let request = SearchRequest {
                 anns_field: None,
-                vectors: row(k).to_vec(),
+                vectors: row(k).to_vec().into(),
                 nq: 1,
                 limit: 10,
                 offset: 0,

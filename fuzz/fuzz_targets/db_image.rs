@@ -62,7 +62,7 @@ fuzz_target!(|data: &[u8]| {
         };
         let request = SearchRequest {
             anns_field: None,
-            vectors: vec![0.5; (dim as usize).min(4096)],
+            vectors: vec![0.5; (dim as usize).min(4096)].into(),
             nq: 1,
             limit: 5,
             offset: 0,

@@ -1,11 +1,12 @@
 //! The engine's side of approximate search: which Milvus index names get a graph, the build and
 //! search parameters as Milvus names them, and building the sections a part carries.
 
+use crate::dense::DenseRows;
 use crate::error::{Error, Result};
 use crate::format::{AnnIndex, CollectionEntry};
-use crate::hnsw::{self, HnswIndex, HnswParams, HnswView};
+use crate::hnsw::{self, HnswIndex, HnswParams, HnswView, Rows};
 use crate::kernels::{dot_many, inv_norm, norm_squared};
-use crate::schema::{IndexKind, IndexSpec, Metric};
+use crate::schema::{check_metric, CollectionSchema, IndexKind, IndexSpec, Metric};
 use crate::store::CommitBuilder;
 
 /// Below this many live rows a collection gets no graph: an exact scan is as fast.
@@ -38,7 +39,10 @@ fn int_param(name: &str, json: &str, max: u64) -> Result<usize> {
 /// Build parameters of the Milvus index types covec serves with an HNSW graph or an exact scan
 /// (IVF, PQ, SCANN, DiskANN, quantizer refinement): the graph answers the same question without them, so
 /// they are accepted and stored as given (describe_index shows them), never read.
-const OTHER_BUILD_PARAMS: [&str; 9] = [
+const OTHER_BUILD_PARAMS: [&str; 12] = [
+    "inverted_index_algo",
+    "bm25_k1",
+    "bm25_b",
     "nlist",
     "m",
     "nbits",
@@ -81,8 +85,15 @@ pub(crate) fn build_params(spec: &IndexSpec) -> Result<HnswParams> {
 
 /// Checks an index spec's build parameters and sets its kind from its Milvus index type, so a spec built
 /// by hand means what its type says (`IndexKind::of_index_type`, which `IndexSpec::from_milvus` uses too).
-pub(crate) fn normalise_spec(spec: &mut IndexSpec) -> Result<()> {
-    spec.kind = IndexKind::of_index_type(&spec.index_type)?;
+pub(crate) fn normalise_spec(spec: &mut IndexSpec, schema: &CollectionSchema) -> Result<()> {
+    let f = schema.field(&spec.field).ok_or_else(|| {
+        Error::invalid(format!(
+            "cannot create index on non-existent field '{}'",
+            spec.field
+        ))
+    })?;
+    spec.kind = IndexKind::of_index_type(&spec.index_type, f.dtype)?;
+    check_metric(f, spec.metric)?;
     build_params(spec).map(|_| ())
 }
 
@@ -90,9 +101,12 @@ pub(crate) fn normalise_spec(spec: &mut IndexSpec) -> Result<()> {
 /// parameter the engine reads; any other is refused rather than ignored (the binding's `SearchParams`
 /// already refused or dropped, with reasons, every key pymilvus can send).
 pub(crate) fn search_ef(params: &[(String, String)], keep: usize) -> Result<usize> {
-    if let Some((k, _)) = params.iter().find(|(k, _)| k != "ef") {
+    if let Some((k, _)) = params
+        .iter()
+        .find(|(k, _)| k != "ef" && k != "drop_ratio_search")
+    {
         return Err(Error::param(format!(
-            "unknown search parameter '{k}'; the engine reads ef"
+            "unknown search parameter '{k}'; the engine reads ef and drop_ratio_search"
         )));
     }
     let ef = match params.iter().rev().find(|(k, _)| k == "ef") {
@@ -115,7 +129,7 @@ pub(crate) struct GraphField {
 pub(crate) fn graph_fields(entry: &CollectionEntry) -> Result<Vec<GraphField>> {
     let mut out = Vec::new();
     for spec in &entry.indexes {
-        if spec.kind == IndexKind::Flat {
+        if !matches!(spec.kind, IndexKind::Hnsw | IndexKind::HnswSq8) {
             continue;
         }
         let field = entry
@@ -135,6 +149,23 @@ pub(crate) fn graph_fields(entry: &CollectionEntry) -> Result<Vec<GraphField>> {
     Ok(out)
 }
 
+/// The schema positions of the collection's sparse fields with an inverted index
+/// (SPARSE_INVERTED_INDEX, SPARSE_WAND, AUTOINDEX): every part written gets one.
+pub(crate) fn sparse_index_fields(entry: &CollectionEntry) -> Vec<usize> {
+    entry
+        .indexes
+        .iter()
+        .filter(|spec| spec.kind == IndexKind::SparseInverted)
+        .filter_map(|spec| {
+            entry
+                .schema
+                .fields
+                .iter()
+                .position(|f| f.name == spec.field)
+        })
+        .collect()
+}
+
 /// True when the part carries a graph for every field in `fields`.
 pub(crate) fn covers(ann: &[AnnIndex], fields: &[GraphField]) -> bool {
     fields
@@ -146,30 +177,67 @@ pub(crate) fn covers(ann: &[AnnIndex], fields: &[GraphField]) -> bool {
 pub(crate) struct BuiltGraph<'g> {
     field: &'g GraphField,
     index: HnswIndex,
-    /// The rows the graph walks, in insertion order (unit rows for COSINE: hnsw's contract; searches
-    /// normalise stored rows with their inv_norms).
+    /// The rows' values in f32, in insertion order, unit rows for COSINE: what the graph walks for
+    /// FLOAT_VECTOR (hnsw's contract; searches normalise stored rows with their inv_norms), and what
+    /// the locality order and SQ8 codes are computed from for every type.
     rows: Vec<f32>,
     dim: usize,
 }
 
-/// Builds the graph of one field over a part's rows (`vectors`, row-major, in insertion order). With
-/// `base`, the graph of this field over the first rows (same params), only the rows after them are
-/// inserted into it.
+/// A graph field's values in insertion order, as the field stores them (a null row as zeros).
+pub(crate) enum GraphRows {
+    F32(Vec<f32>),
+    F16(Vec<u16>),
+    BF16(Vec<u16>),
+    I8(Vec<i8>),
+}
+
+/// Builds the graph of one field over a part's rows (in insertion order). With `base`, the graph of
+/// this field over the first rows (same params), only the rows after them are inserted into it.
+/// FLOAT_VECTOR graphs are built on unit copies for COSINE; the other types over their rows as
+/// stored, normalised on the fly by their inverse norms.
 pub(crate) fn build_graph<'g>(
     g: &'g GraphField,
-    mut vectors: Vec<f32>,
+    rows: GraphRows,
     dim: usize,
     base: Option<&HnswView>,
 ) -> Result<BuiltGraph<'g>> {
-    if g.metric == Metric::Cosine {
-        for v in vectors.chunks_exact_mut(dim) {
-            let inv = inv_norm(v);
-            v.iter_mut().for_each(|x| *x *= inv);
+    let normalise = |vectors: &mut Vec<f32>| {
+        if g.metric == Metric::Cosine {
+            for v in vectors.chunks_exact_mut(dim) {
+                let inv = inv_norm(v);
+                v.iter_mut().for_each(|x| *x *= inv);
+            }
         }
-    }
-    let index = match base {
-        Some(base) => hnsw::extend(base, &vectors, dim, g.metric, &g.params)?,
-        None => hnsw::build(&vectors, dim, g.metric, &g.params)?,
+    };
+    let (index, vectors) = match rows {
+        GraphRows::F32(mut vectors) => {
+            normalise(&mut vectors);
+            let index = match base {
+                Some(base) => hnsw::extend(base, &vectors, dim, g.metric, &g.params)?,
+                None => hnsw::build(&vectors, dim, g.metric, &g.params)?,
+            };
+            (index, vectors)
+        }
+        typed => {
+            let stored = match &typed {
+                GraphRows::F16(v) => DenseRows::F16(v),
+                GraphRows::BF16(v) => DenseRows::BF16(v),
+                GraphRows::I8(v) => DenseRows::I8(v),
+                GraphRows::F32(v) => DenseRows::F32(v),
+            };
+            let n = stored.len() / dim.max(1);
+            let mut vectors = Vec::with_capacity(n * dim);
+            (0..n).for_each(|i| stored.extend_f32(dim, i, &mut vectors));
+            let inv_norms: Vec<f32> = vectors.chunks_exact(dim).map(inv_norm).collect();
+            let rows = Rows {
+                vectors: stored,
+                inv_norms: (g.metric == Metric::Cosine).then_some(&inv_norms[..]),
+            };
+            let index = hnsw::build_rows(rows, dim, g.metric, &g.params, base)?;
+            normalise(&mut vectors);
+            (index, vectors)
+        }
     };
     Ok(BuiltGraph {
         field: g,
@@ -282,7 +350,18 @@ fn locality_order(rows: &[f32], dim: usize) -> Vec<u32> {
 mod tests {
     use super::{locality_order, normalise_spec, search_ef};
     use crate::hnsw::not_once;
-    use crate::schema::{IndexKind, IndexSpec, Metric};
+    use crate::schema::{CollectionSchema, DataType, FieldSchema, IndexKind, IndexSpec, Metric};
+
+    fn schema() -> CollectionSchema {
+        let mut id = FieldSchema::new("id", DataType::Int64);
+        id.is_primary = true;
+        let mut v = FieldSchema::new("v", DataType::FloatVector);
+        v.dim = Some(4);
+        let mut b = FieldSchema::new("b", DataType::BinaryVector);
+        b.dim = Some(16);
+        let s = FieldSchema::new("s", DataType::SparseFloatVector);
+        CollectionSchema::new(vec![id, v, b, s], "", false)
+    }
 
     fn spec(index_type: &str, params: &[(&str, &str)]) -> IndexSpec {
         IndexSpec {
@@ -301,15 +380,61 @@ mod tests {
     #[test]
     fn a_spec_means_what_its_index_type_says_and_misspelt_params_are_refused() {
         let mut s = spec("hnsw_sq", &[("M", "8"), ("nlist", "128")]);
-        normalise_spec(&mut s).unwrap();
+        normalise_spec(&mut s, &schema()).unwrap();
         assert_eq!(s.kind, IndexKind::HnswSq8);
-        let err = normalise_spec(&mut spec("HNSW", &[("efconstruction", "64")])).unwrap_err();
+        let err =
+            normalise_spec(&mut spec("HNSW", &[("efconstruction", "64")]), &schema()).unwrap_err();
         assert!(
             err.to_string()
                 .contains("unknown index parameter 'efconstruction'"),
             "{err}"
         );
-        assert!(normalise_spec(&mut spec("FOO", &[])).is_err());
+        assert!(normalise_spec(&mut spec("FOO", &[]), &schema()).is_err());
+    }
+
+    /// Each vector type takes its own index types and metrics, as Milvus's; the rest are refused
+    /// naming what fits.
+    #[test]
+    fn index_types_and_metrics_fit_the_field_type() {
+        let on = |field: &str, index_type: &str, metric: Metric| {
+            let mut s = spec(index_type, &[]);
+            s.field = field.into();
+            s.metric = metric;
+            normalise_spec(&mut s, &schema()).map(|_| s.kind)
+        };
+        assert_eq!(
+            on("b", "BIN_IVF_FLAT", Metric::Jaccard).unwrap(),
+            IndexKind::Flat
+        );
+        assert_eq!(
+            on("b", "BIN_FLAT", Metric::Hamming).unwrap(),
+            IndexKind::Flat
+        );
+        assert_eq!(
+            on("s", "SPARSE_WAND", Metric::Ip).unwrap(),
+            IndexKind::SparseInverted
+        );
+        assert_eq!(
+            on("s", "AUTOINDEX", Metric::Ip).unwrap(),
+            IndexKind::SparseInverted
+        );
+        let err = on("b", "HNSW", Metric::Hamming).unwrap_err().to_string();
+        assert!(
+            err.contains("does not fit a BINARY_VECTOR field") && err.contains("BIN_FLAT"),
+            "{err}"
+        );
+        let err = on("v", "BIN_FLAT", Metric::L2).unwrap_err().to_string();
+        assert!(err.contains("does not fit a FLOAT_VECTOR field"), "{err}");
+        let err = on("v", "HNSW", Metric::Hamming).unwrap_err().to_string();
+        assert!(
+            err.contains("HAMMING is not valid for FLOAT_VECTOR field 'v'"),
+            "{err}"
+        );
+        let err = on("s", "SPARSE_INVERTED_INDEX", Metric::Bm25)
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("BM25 function"), "{err}");
+        assert!(on("s", "SPARSE_INVERTED_INDEX", Metric::L2).is_err());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 
 use serde_json::{Map, Value as Json};
 
+mod vector;
+
 use super::corrupt;
 use crate::error::{Error, Result};
 use crate::geometry;
@@ -39,10 +41,15 @@ fn value_word(v: &Value) -> &'static str {
         Value::Float(_) => "float",
         Value::Str(_) => "str",
         Value::Json(_) => "json",
-        Value::FloatVector(_) => "float vector",
         Value::Array(_) => "list",
         Value::Timestamp(_) => "timestamp",
         Value::Geometry(_) => "geometry",
+        Value::FloatVector(_) => "float vector",
+        Value::Float16Vector(_) => "float16 vector",
+        Value::BFloat16Vector(_) => "bfloat16 vector",
+        Value::Int8Vector(_) => "int8 vector",
+        Value::BinaryVector(_) => "binary vector",
+        Value::SparseFloatVector(_) => "sparse float vector",
     }
 }
 
@@ -78,18 +85,17 @@ fn value_to_json(v: Value) -> Json {
         Value::Float(x) => serde_json::Number::from_f64(x).map_or(Json::Null, Json::Number),
         Value::Str(s) => Json::String(s),
         Value::Json(j) => j,
-        Value::FloatVector(v) => Json::Array(
-            v.into_iter()
-                .map(|x| {
-                    serde_json::Number::from_f64(f64::from(x)).map_or(Json::Null, Json::Number)
-                })
-                .collect(),
-        ),
         Value::Array(items) => Json::Array(items.into_iter().map(value_to_json).collect()),
         Value::Timestamp(t) => Json::String(timestamptz::format_utc(t)),
         Value::Geometry(wkb) => {
             geometry::decode(&wkb).map_or(Json::Null, |g| Json::String(geometry::to_wkt(&g)))
         }
+        Value::FloatVector(_)
+        | Value::Float16Vector(_)
+        | Value::BFloat16Vector(_)
+        | Value::Int8Vector(_)
+        | Value::BinaryVector(_)
+        | Value::SparseFloatVector(_) => vector::to_json(&v).unwrap_or(Json::Null),
     }
 }
 
@@ -102,16 +108,7 @@ pub(super) fn coerce(f: &FieldSchema, v: Value, zone: &Zone) -> Result<Value> {
             })
         }
         (DataType::Json, v) => return Ok(Value::Json(value_to_json(v))),
-        (DataType::FloatVector, Value::Json(Json::Array(a))) => {
-            let mut out = Vec::with_capacity(a.len());
-            for x in a {
-                match x.as_f64() {
-                    Some(x) => out.push(x as f32),
-                    None => return Err(mismatch(f, &Value::Json(x))),
-                }
-            }
-            Value::FloatVector(out)
-        }
+        (t, v) if t.is_vector() => return vector::coerce(f, v, |v| mismatch(f, v)),
         (DataType::Array, Value::Json(Json::Array(items))) => {
             return coerce_array(f, items.into_iter().map(json_to_value).collect(), zone)
         }
@@ -189,17 +186,6 @@ pub(super) fn coerce(f: &FieldSchema, v: Value, zone: &Zone) -> Result<Value> {
                 )))
             }
         },
-        (DataType::FloatVector, Value::FloatVector(v)) => {
-            let dim = f.dim.unwrap_or(0) as usize;
-            if v.len() != dim {
-                return Err(Error::invalid(format!(
-                    "vector field '{}' expected dim {dim}, got {}",
-                    f.name,
-                    v.len()
-                )));
-            }
-            Value::FloatVector(v)
-        }
         (_, v) => return Err(mismatch(f, &v)),
     })
 }
@@ -359,7 +345,7 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
         ValueRef::Json(t) => {
             Value::Json(serde_json::from_str(t).map_err(|e| corrupt(format!("stored JSON: {e}")))?)
         }
-        ValueRef::Vector(v) => Value::FloatVector(v.to_vec()),
+        ValueRef::Vector(v) => vector::owned(v)?,
         ValueRef::Timestamp(t) => Value::Timestamp(t),
         ValueRef::Geometry(wkb) => Value::Geometry(wkb.to_vec()),
         ValueRef::Array(a) => {

@@ -33,6 +33,7 @@ pub(super) fn rebuild_entry(
     index_tail: bool,
 ) -> Result<CollectionEntry> {
     let fields = ann::graph_fields(&entry)?;
+    let sparse = ann::sparse_index_fields(&entry);
     // A part is indexed when it carries a graph for every approximate index of the collection.
     let indexed: Vec<bool> = entry
         .parts
@@ -108,13 +109,13 @@ pub(super) fn rebuild_entry(
         } else {
             vec![None; graphs.len()]
         };
-        if let Some(p) = build_part(&entry.schema, &rows, b, graphs, &bases)? {
+        if let Some(p) = build_part(&entry.schema, &rows, b, graphs, &bases, &sparse)? {
             entry.parts.push(p);
         }
         return Ok(entry);
     }
     mark_deleted(view, b, &mut entry, doomed)?;
-    if let Some(p) = build_part(&entry.schema, &new_rows, b, &[], &[])? {
+    if let Some(p) = build_part(&entry.schema, &new_rows, b, &[], &[], &sparse)? {
         entry.parts.push(p);
     }
     Ok(entry)

@@ -11,12 +11,12 @@ use serde_json::{Map, Value as Json};
 use super::coerce::pk_of;
 use super::{ann, corrupt};
 use crate::error::{Error, Result};
-use crate::format::{bitmap_len, AnnIndex, Part, PartPartitions, Section};
+use crate::format::{bitmap_len, AnnIndex, Part, PartPartitions, Section, TextIndex};
 use crate::hnsw::HnswView;
-use crate::schema::CollectionSchema;
+use crate::schema::{CollectionSchema, DataType};
 use crate::store::CommitBuilder;
 use crate::value::Value;
-pub(super) use column::{check_stored, ColView, VarView};
+pub(super) use column::{ColView, VarView, VectorColumn};
 
 /// A row in stored form: one value per schema field (of the field's type), the dynamic keys and the
 /// id of the partition it is in.
@@ -65,6 +65,8 @@ pub(super) struct PartView<'a> {
     pub(super) deleted: Option<&'a [u8]>,
     pub(super) deleted_count: u64,
     pub(super) ann: &'a [AnnIndex],
+    /// Inverted indexes over sparse-vector and text fields.
+    pub(super) text: &'a [TextIndex],
     /// The partitions present (ascending) and, when more than one, each row's.
     pub(super) partition_ids: &'a [u32],
     partition_rows: Option<&'a [u8]>,
@@ -81,7 +83,7 @@ impl<'a> PartView<'a> {
             .iter()
             .enumerate()
             .map(|(i, f)| match part.columns.get(i) {
-                Some(c) => ColView::new(f, c, image),
+                Some(c) => ColView::new(f, c, part.rows as usize, image),
                 None => Ok(ColView::absent(f)),
             })
             .collect::<Result<Vec<_>>>()?;
@@ -98,6 +100,7 @@ impl<'a> PartView<'a> {
             deleted: part.deleted.as_ref().map(|d| slice(image, d)).transpose()?,
             deleted_count: part.deleted_count,
             ann: &part.ann,
+            text: &part.text,
             partition_ids: &part.partitions.ids,
             partition_rows: part
                 .partitions
@@ -128,8 +131,13 @@ impl<'a> PartView<'a> {
     }
 }
 
+/// `TextIndex::kind` of a sparse inverted index section (docs/format.md, "Sections"; its layout is
+/// docs/sparse.md's "Inverted index", whose header names the metric).
+pub(super) const SPARSE_INDEX_KIND: u8 = 0;
+
 /// Encodes `rows` (values already of their fields' types, in insertion order) as a new part with a
-/// graph for each of `graphs`, each extending its `bases` entry when there is one; None for no rows.
+/// graph for each of `graphs`, each extending its `bases` entry when there is one, and an inverted
+/// index for each sparse field in `sparse_indexed` (schema positions); None for no rows.
 /// A part with graphs stores its rows in the graphs' locality order, and the graphs record the
 /// insertion order.
 pub(super) fn build_part(
@@ -138,6 +146,7 @@ pub(super) fn build_part(
     b: &mut CommitBuilder,
     graphs: &[ann::GraphField],
     bases: &[Option<HnswView>],
+    sparse_indexed: &[usize],
 ) -> Result<Option<Part>> {
     if rows.is_empty() {
         return Ok(None);
@@ -150,16 +159,44 @@ pub(super) fn build_part(
     // `storage_slots` fix the order the rows are stored in; every graph is renumbered to it.
     let mut built = Vec::with_capacity(graphs.len());
     for (g, base) in graphs.iter().zip(bases) {
-        let dim = schema.fields[g.field].dim.unwrap_or(0) as usize;
-        let mut vectors = Vec::with_capacity(n * dim);
-        for r in rows {
-            match &r.values[g.field] {
-                Value::FloatVector(x) if x.len() == dim => vectors.extend_from_slice(x),
-                // A null vector is stored as zeros; it stays unreachable as a hit (validity).
-                _ => vectors.resize(vectors.len() + dim, 0.0),
+        let f = &schema.fields[g.field];
+        let dim = f.dim.unwrap_or(0) as usize;
+        // A null vector is stored as zeros; it stays unreachable as a hit (validity).
+        fn gather<T: Copy + Default>(
+            rows: &[StoredRow],
+            c: usize,
+            dim: usize,
+            of: impl Fn(&Value) -> Option<&Vec<T>>,
+        ) -> Vec<T> {
+            let mut out = Vec::with_capacity(rows.len() * dim);
+            for r in rows {
+                match of(&r.values[c]) {
+                    Some(x) if x.len() == dim => out.extend_from_slice(x),
+                    _ => out.resize(out.len() + dim, T::default()),
+                }
             }
+            out
         }
-        built.push(ann::build_graph(g, vectors, dim, base.as_ref())?);
+        let c = g.field;
+        let graph_rows = match f.dtype {
+            DataType::Float16Vector => ann::GraphRows::F16(gather(rows, c, dim, |v| match v {
+                Value::Float16Vector(x) => Some(x),
+                _ => None,
+            })),
+            DataType::BFloat16Vector => ann::GraphRows::BF16(gather(rows, c, dim, |v| match v {
+                Value::BFloat16Vector(x) => Some(x),
+                _ => None,
+            })),
+            DataType::Int8Vector => ann::GraphRows::I8(gather(rows, c, dim, |v| match v {
+                Value::Int8Vector(x) => Some(x),
+                _ => None,
+            })),
+            _ => ann::GraphRows::F32(gather(rows, c, dim, |v| match v {
+                Value::FloatVector(x) => Some(x),
+                _ => None,
+            })),
+        };
+        built.push(ann::build_graph(g, graph_rows, dim, base.as_ref())?);
     }
     let slots = built.first().map(ann::BuiltGraph::storage_slots);
     let mut stored: Vec<&StoredRow> = rows.iter().collect();
@@ -168,9 +205,18 @@ pub(super) fn build_part(
     }
     let rows = &stored[..];
     let mut columns = Vec::with_capacity(schema.fields.len());
+    let mut text = Vec::with_capacity(sparse_indexed.len());
     for (c, f) in schema.fields.iter().enumerate() {
         let values: Vec<&Value> = rows.iter().map(|r| &r.values[c]).collect();
         columns.push(column::encode(f, &values, b)?);
+        if sparse_indexed.contains(&c) {
+            text.push(TextIndex {
+                field: c as u32,
+                kind: SPARSE_INDEX_KIND,
+                index: b.push(&column::sparse_index(&values)?),
+                stats: None,
+            });
+        }
     }
     let dynamic = if schema.enable_dynamic_field {
         let texts: Vec<String> = rows
@@ -209,7 +255,7 @@ pub(super) fn build_part(
         deleted_count: 0,
         ann,
         partitions: part_partitions(rows, b),
-        text: Vec::new(),
+        text,
     }))
 }
 

@@ -2,6 +2,7 @@
 //! answers (`Hit`).
 
 use crate::schema::Metric;
+use crate::sparse::SparseVector;
 use crate::value::{Pk, Row};
 
 /// Which fields a read returns.
@@ -17,8 +18,8 @@ pub struct OutputFields {
 pub struct SearchRequest {
     /// The vector field to search; None: the collection's first vector field.
     pub anns_field: Option<String>,
-    /// `nq` query vectors, each of the field's dimension, one after another.
-    pub vectors: Vec<f32>,
+    /// `nq` query vectors of the searched field's type.
+    pub vectors: QueryVectors,
     pub nq: usize,
     pub limit: usize,
     /// Hits skipped before `limit` are returned (groups, when grouping).
@@ -205,4 +206,27 @@ pub struct Hit {
     pub id: Pk,
     pub distance: f32,
     pub entity: Row,
+}
+
+/// The query vectors of a search, one after another, of the searched field's type: dense values
+/// (float32, and the float16, bfloat16 and int8 fields' values as f32), binary vectors' bytes (dim/8
+/// each), or sparse vectors.
+#[derive(Debug, Clone, PartialEq)]
+pub enum QueryVectors {
+    Dense(Vec<f32>),
+    Binary(Vec<u8>),
+    Sparse(Vec<SparseVector>),
+}
+
+impl From<Vec<f32>> for QueryVectors {
+    fn from(values: Vec<f32>) -> QueryVectors {
+        QueryVectors::Dense(values)
+    }
+}
+
+/// No query vectors (`SearchRequest::default()`, filled in by its caller).
+impl Default for QueryVectors {
+    fn default() -> QueryVectors {
+        QueryVectors::Dense(Vec::new())
+    }
 }

@@ -101,11 +101,7 @@ impl CollectionView<'_> {
             }
             k
         };
-        let mut queries: Vec<_> = searches
-            .iter()
-            .zip(&request.requests)
-            .map(|(s, r)| s.queries(r))
-            .collect();
+        let mut queries: Vec<_> = searches.iter().map(|s| s.queries.iter()).collect();
         let page = Page {
             offset: request.offset,
             limit: request.limit,
@@ -157,7 +153,7 @@ impl CollectionView<'_> {
             with_pk: self.names_pk(&request.output),
         };
         let mut results = Vec::with_capacity(request.nq);
-        for q in search.queries(request) {
+        for q in &search.queries {
             let hits = search.scored(search.top(q, fetch, None)?.hits);
             let boosted = self.boosted(hits, search.metric, rerank, boosts)?;
             let merged = match &rerank.merge {

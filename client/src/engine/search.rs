@@ -1,19 +1,25 @@
-//! Search: one vector field's search resolved once per call (`VectorSearch`: the field, its metric and
-//! each part's plan, the filter evaluated once), then per query vector the best rows inside a `Band`
-//! (range search bounds, an iterator's cursor), found by graph walks where parts have graphs and by exact
-//! scans (blocked, split across cores when large) elsewhere; grouping search on top; and the top-k merge.
+//! Search: one vector field's search resolved once per call (`VectorSearch`: the field, its metric,
+//! its query vectors and each part's plan, the filter evaluated once), then per query vector the best
+//! rows inside a `Band` (range search bounds, an iterator's cursor), found by graph walks where parts
+//! have graphs, through a part's sparse inverted index, and by exact scans (blocked, split across
+//! cores when large) elsewhere; grouping search on top; and the top-k merge. Dense vectors of every
+//! element type are scored in place (`dense`), binary vectors by popcount, sparse vectors through the
+//! index (`sparse`) or row by row.
 
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::part::{bit, slice};
+use super::part::{bit, slice, VectorColumn, SPARSE_INDEX_KIND};
 use super::read::RowRef;
+use super::request::QueryVectors;
 use super::{ann, cores, corrupt, CollectionView, GroupBy, Hit, Range, RowId, SearchRequest};
+use crate::dense::DenseQuery;
 use crate::error::{Error, Result};
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
-use crate::kernels::{dot, dot_many, inv_norm, l2_many, l2_squared};
+use crate::kernels::{self, inv_norm, scalar};
 use crate::rowview::{RowFilter, ValueRef};
-use crate::schema::{DataType, IndexKind, Metric};
+use crate::schema::{DataType, FieldSchema, IndexKind, Metric};
+use crate::sparse::{drop_small_terms, Scoring, SparseIndexView, SparseVector};
 
 /// Milvus's error code for an invalid parameter (`merr.ErrParameterInvalid`).
 const PARAMETER_INVALID: i32 = 1100;
@@ -38,7 +44,7 @@ impl CollectionView<'_> {
         let wanted = request.limit.saturating_add(request.offset);
         let with_pk = self.names_pk(&request.output);
         let mut results = Vec::with_capacity(request.nq);
-        for q in search.queries(request) {
+        for q in &search.queries {
             let ranked: Vec<(Rank, RowId)> = match &grouping {
                 None => search
                     .top(q, wanted, None)?
@@ -94,8 +100,7 @@ impl CollectionView<'_> {
             ));
         }
         let search = VectorSearch::new(self, request, filter)?;
-        let q = &request.vectors[..search.dim];
-        let top = search.top(q, count, after)?;
+        let top = search.top(&search.queries[0], count, after)?;
         let last = top.hits.last().map(|&(rank, id)| Cursor { rank, id });
         let with_pk = self.names_pk(&request.output);
         let hits = top
@@ -139,10 +144,17 @@ impl CollectionView<'_> {
     ) -> Result<PartPlan<'_>> {
         let part = &self.parts[pi];
         let col = &part.cols[c];
-        let Some((data, inv_norms)) = col.vectors() else {
+        let Some(vectors) = col.vectors() else {
             return Err(corrupt("vector column without vectors"));
         };
-        if data.len() < part.rows * dim || inv_norms.len() < part.rows {
+        let short = match vectors {
+            VectorColumn::Dense { rows, inv_norms } => {
+                rows.len() < part.rows * dim || inv_norms.len() < part.rows
+            }
+            VectorColumn::Binary { width, data } => data.len() < part.rows * width,
+            VectorColumn::Sparse(view) => view.len() != part.rows,
+        };
+        if short {
             return Err(corrupt("vector column shorter than its part"));
         }
         let eligible = match filter {
@@ -169,15 +181,29 @@ impl CollectionView<'_> {
             pi,
             rows: part.rows,
             dim,
-            data,
-            inv_norms,
+            vectors,
             deleted: part.deleted,
             validity: col.validity,
             eligible,
             graph: None,
+            sparse_index: None,
         };
+        if graph_kind == IndexKind::SparseInverted {
+            let index = part
+                .text
+                .iter()
+                .find(|t| t.field as usize == c && t.kind == SPARSE_INDEX_KIND);
+            if let Some(t) = index {
+                plan.sparse_index = Some(SparseIndexView::wrap(
+                    slice(self.image, &t.index)?,
+                    part.rows,
+                )?);
+            }
+            return Ok(plan);
+        }
         let ann = part.ann.iter().find(|a| a.field as usize == c);
-        if let (Some(ann), true) = (ann, graph_kind != IndexKind::Flat) {
+        let dense = matches!(vectors, VectorColumn::Dense { .. });
+        if let (Some(ann), true) = (ann, dense && graph_kind != IndexKind::Flat) {
             let use_graph = match &plan.eligible {
                 Eligible::Live => true,
                 Eligible::Bits { count, .. } => {
@@ -227,7 +253,8 @@ pub struct Cursor {
 /// One vector field's search over a collection view, resolved once per call.
 pub(super) struct VectorSearch<'s> {
     pub(super) metric: Metric,
-    pub(super) dim: usize,
+    /// The request's query vectors, checked against the field and prepared as its rows score them.
+    pub(super) queries: Vec<Query<'s>>,
     params: &'s [(String, String)],
     plans: Vec<PartPlan<'s>>,
     /// The range search bounds.
@@ -243,7 +270,8 @@ pub(super) struct Top {
 }
 
 impl<'s> VectorSearch<'s> {
-    /// Resolves `request` on `view`: its vector field, its metric, its range, each part's plan.
+    /// Resolves `request` on `view`: its vector field, its metric (the index's, or the type's
+    /// default), its query vectors, its range, each part's plan.
     pub(super) fn new(
         view: &'s CollectionView<'_>,
         request: &'s SearchRequest,
@@ -263,11 +291,26 @@ impl<'s> VectorSearch<'s> {
                 }
                 c
             }
-            None => schema
-                .fields
-                .iter()
-                .position(|f| f.dtype.is_vector())
-                .ok_or_else(|| corrupt("schema without vector field"))?,
+            None => {
+                let vectors: Vec<usize> = (0..schema.fields.len())
+                    .filter(|&c| schema.fields[c].dtype.is_vector())
+                    .collect();
+                match vectors[..] {
+                    [c] => c,
+                    [] => return Err(corrupt("schema without vector field")),
+                    _ => {
+                        let names: Vec<&str> = vectors
+                            .iter()
+                            .map(|&c| schema.fields[c].name.as_str())
+                            .collect();
+                        return Err(Error::invalid(format!(
+                            "multiple anns_fields exist, please specify a anns_field in search_params \
+                             (the collection's vector fields: {})",
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
         };
         let field = &schema.fields[c];
         let spec = view.entry.indexes.iter().find(|i| i.field == field.name);
@@ -282,41 +325,35 @@ impl<'s> VectorSearch<'s> {
             }
             (Some(m), _) => m,
             (None, Some(i)) => i,
-            (None, None) => Metric::Cosine,
+            (None, None) => default_metric(field.dtype),
         };
-        let dim = field.dim.unwrap_or(0) as usize;
+        if !metric.accepts(field.dtype) {
+            return Err(Error::invalid(format!(
+                "metric type {} is not valid for {} field '{}'; use {}",
+                metric.name(),
+                field.dtype.name(),
+                field.name,
+                metrics_for(field.dtype)
+            )));
+        }
         if request.limit == 0 {
             return Err(Error::invalid("search limit must be at least 1"));
         }
-        if request.nq == 0 || request.vectors.len() != request.nq.saturating_mul(dim) {
-            return Err(Error::invalid(format!(
-                "search got {} floats for {} query vectors, but field '{}' has dim {dim}",
-                request.vectors.len(),
-                request.nq,
-                field.name
-            )));
-        }
+        let queries = queries(field, request)?;
         let band = Band::of_range(metric, request.range)?;
         let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
+        let dim = field.dim.unwrap_or(0) as usize;
         let plans = (0..view.parts.len())
             .map(|pi| view.plan_part(pi, c, dim, metric, graph_kind, filter))
             .collect::<Result<Vec<_>>>()?;
         Ok(VectorSearch {
             metric,
-            dim,
+            queries,
             params: &request.params,
             plans,
             band,
             rows: view.parts.iter().map(|p| p.rows).sum(),
         })
-    }
-
-    /// The query vectors of `request` (checked against the field's dimension by `new`).
-    pub(super) fn queries<'r>(
-        &self,
-        request: &'r SearchRequest,
-    ) -> std::slice::ChunksExact<'r, f32> {
-        request.vectors.chunks_exact(self.dim.max(1))
     }
 
     /// Ranked rows with their reported distances, as rerankers and chains score them.
@@ -328,7 +365,7 @@ impl<'s> VectorSearch<'s> {
     }
 
     /// The best `keep` rows for `q` inside the range bounds and after `after`, best first.
-    pub(super) fn top(&self, q: &[f32], keep: usize, after: Option<Cursor>) -> Result<Top> {
+    pub(super) fn top(&self, q: &Query, keep: usize, after: Option<Cursor>) -> Result<Top> {
         let band = Band {
             after: after.map(|c| (c.rank, c.id)),
             ..self.band
@@ -352,7 +389,7 @@ impl<'s> VectorSearch<'s> {
     fn grouped(
         &self,
         view: &CollectionView<'_>,
-        q: &[f32],
+        q: &Query,
         g: &Grouping,
         wanted: usize,
     ) -> Result<Vec<Vec<(Rank, RowId)>>> {
@@ -571,20 +608,12 @@ struct PartPlan<'a> {
     pi: usize,
     rows: usize,
     dim: usize,
-    data: &'a [f32],
-    inv_norms: &'a [f32],
+    vectors: VectorColumn<'a>,
     deleted: Option<&'a [u8]>,
     validity: Option<&'a [u8]>,
     eligible: Eligible,
     graph: Option<(HnswView<'a>, Option<Sq8View<'a>>)>,
-}
-
-/// The kernel value of `q` against `v` for `metric`: squared L2, or the dot product.
-fn raw(metric: Metric, q: &[f32], v: &[f32]) -> f32 {
-    match metric {
-        Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_squared(q, v),
-        Metric::Ip | Metric::Cosine | Metric::Bm25 => dot(q, v),
-    }
+    sparse_index: Option<SparseIndexView<'a>>,
 }
 
 impl PartPlan<'_> {
@@ -598,16 +627,12 @@ impl PartPlan<'_> {
         }
     }
 
-    fn vector(&self, row: usize) -> &[f32] {
-        &self.data[row * self.dim..row * self.dim + self.dim]
-    }
-
     /// Offers this part's best `keep` rows for `q` inside `band` to `top`. Returns whether the part
     /// may hold more such rows than it offered.
     #[allow(clippy::too_many_arguments)] // one query's whole context; split, it would only be regrouped
     fn search(
         &self,
-        q: &[f32],
+        q: &Query,
         metric: Metric,
         keep: usize,
         ef: usize,
@@ -616,73 +641,190 @@ impl PartPlan<'_> {
         scratch: &mut Vec<f32>,
     ) -> Result<bool> {
         let id = |row: usize| RowId { part: self.pi, row };
-        let q_inv = inv_norm(q);
-        if let Some((graph, sq8)) = &self.graph {
-            // With bounds, rows are ranked by the exact scan's arithmetic (the walk's own distances
-            // can differ in the last bit), so a cursor or a bound means the same row by row
-            // whichever way a part is searched.
-            let exact = |r: usize| self.rank(metric, q_inv, raw(metric, q, self.vector(r)), r);
-            let all = matches!(self.eligible, Eligible::Live)
-                && self.deleted.is_none()
-                && self.validity.is_none()
-                && !band.cuts_near();
-            // Rows too close (range_filter, the cursor) are left out by the walk, which passes
-            // through them; rows past the radius come last, so they are cut after it.
-            let accept = |r: u32| {
-                let r = r as usize;
-                self.eligible(r) && (!band.cuts_near() || band.admits_near(exact(r), id(r)))
-            };
-            let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
-            let rows = Rows {
-                vectors: self.data,
-                inv_norms: (metric == Metric::Cosine).then_some(self.inv_norms),
-            };
-            let hits = match sq8 {
-                Some(codes) => graph.search_sq8_rows(codes, Some(rows), q, keep, ef, filter)?,
-                None => graph.search_rows(rows, q, keep, ef, filter)?,
-            };
-            let mut full = hits.len() >= keep;
-            for (r, d) in hits {
-                let r = r as usize;
-                let rank = if band.is_open() {
-                    Rank::of(metric, d)
-                } else {
-                    exact(r)
-                };
-                if band.admits_far(rank) {
-                    top.offer(rank, id(r));
-                } else {
-                    full = false;
-                }
-            }
-            return Ok(full);
-        }
+        // Rows too close (range_filter, the cursor) are left out by a graph walk or an index search
+        // through its filter, so they never use up its beam; rows past the radius come last, so they
+        // are cut after it.
+        let all = matches!(self.eligible, Eligible::Live)
+            && self.deleted.is_none()
+            && self.validity.is_none()
+            && !band.cuts_near();
         let dim = self.dim;
+        match (q, self.vectors) {
+            (Query::Dense(q), VectorColumn::Dense { rows, inv_norms }) => {
+                let q_inv = inv_norm(&q.values);
+                let distance = |raw: f32, row: usize| match metric {
+                    Metric::Cosine => raw * q_inv * inv_norms[row],
+                    _ => raw,
+                };
+                let Some((graph, sq8)) = &self.graph else {
+                    let score = |start: usize, out: &mut [f32]| {
+                        rows.raw_many(metric, dim, q, start, out);
+                    };
+                    let row_bytes = rows.elem().width() * dim;
+                    let distance = |raw: f32, row: usize| Some(distance(raw, row));
+                    return self.exact(
+                        metric, keep, row_bytes, band, &score, &distance, top, scratch,
+                    );
+                };
+                // With bounds, rows are ranked by the exact scan's arithmetic (the walk's own distances
+                // can differ in the last bit), so a cursor or a bound means the same row by row
+                // whichever way a part is searched.
+                let exact =
+                    |r: usize| Rank::of(metric, distance(rows.raw_query(metric, dim, q, r), r));
+                let accept = |r: u32| {
+                    let r = r as usize;
+                    self.eligible(r) && (!band.cuts_near() || band.admits_near(exact(r), id(r)))
+                };
+                let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
+                let rows = Rows {
+                    vectors: rows,
+                    inv_norms: (metric == Metric::Cosine).then_some(inv_norms),
+                };
+                let v = &q.values;
+                let hits = match sq8 {
+                    Some(codes) => graph.search_sq8_rows(codes, Some(rows), v, keep, ef, filter)?,
+                    None => graph.search_rows(rows, v, keep, ef, filter)?,
+                };
+                let rank = |r: usize, d: f32| {
+                    if band.is_open() {
+                        Rank::of(metric, d)
+                    } else {
+                        exact(r)
+                    }
+                };
+                Ok(self.offer_walked(hits, keep, band, rank, top))
+            }
+            (Query::Binary(q), VectorColumn::Binary { width, data }) => {
+                let binary = kernels::dispatched_binary();
+                let score = |start: usize, out: &mut [f32]| {
+                    for (i, o) in out.iter_mut().enumerate() {
+                        let row = &data[(start + i) * width..(start + i + 1) * width];
+                        *o = match metric {
+                            Metric::Jaccard => kernels::jaccard(q, row),
+                            _ => binary.hamming(q, row) as f32,
+                        };
+                    }
+                };
+                let distance = |raw: f32, _| Some(raw);
+                self.exact(metric, keep, width, band, &score, &distance, top, scratch)
+            }
+            (Query::Sparse(q), VectorColumn::Sparse(view)) => {
+                // A row's score, from the index or row by row, is the same bit for bit (`sparse`).
+                let damaged = std::sync::atomic::AtomicBool::new(false);
+                let score_row = |row: usize| match view.row(row) {
+                    Ok(r) => Scoring::Ip.score(q.view(), r),
+                    Err(_) => {
+                        damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+                        0.0
+                    }
+                };
+                let more = if let Some(index) = &self.sparse_index {
+                    let accept = |r: u32| {
+                        let r = r as usize;
+                        self.eligible(r)
+                            && (!band.cuts_near()
+                                || band.admits_near(Rank::of(metric, score_row(r)), id(r)))
+                    };
+                    let filter: Option<&dyn Fn(u32) -> bool> =
+                        if all { None } else { Some(&accept) };
+                    let hits = index.search(q.view(), Scoring::Ip, keep, filter)?;
+                    self.offer_walked(hits, keep, band, |_, d| Rank::of(metric, d), top)
+                } else {
+                    // No index (the field has none, or the part predates it): every row scored; as
+                    // with the index, only rows scoring above 0 are hits.
+                    let score = |start: usize, out: &mut [f32]| {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            *o = score_row(start + i);
+                        }
+                    };
+                    let positive = |raw: f32, _| (raw > 0.0).then_some(raw);
+                    self.exact(metric, keep, 8, band, &score, &positive, top, scratch)?
+                };
+                if damaged.into_inner() {
+                    return Err(corrupt("a sparse row's offsets are damaged"));
+                }
+                Ok(more)
+            }
+            _ => Err(Error::Internal(
+                "a query of another vector type than its column".into(),
+            )),
+        }
+    }
+
+    /// Offers the rows a graph walk or an index search found (the best `keep` its filter accepted,
+    /// best first), ranked by `rank(row, distance)`, that are inside `band`'s radius. Returns whether
+    /// the part may hold more: the search was full and none was past the radius.
+    fn offer_walked(
+        &self,
+        hits: Vec<(u32, f32)>,
+        keep: usize,
+        band: &Band,
+        rank: impl Fn(usize, f32) -> Rank,
+        top: &mut TopK,
+    ) -> bool {
+        let mut full = hits.len() >= keep;
+        for (r, d) in hits {
+            let r = r as usize;
+            let rank = rank(r, d);
+            if band.admits_far(rank) {
+                top.offer(
+                    rank,
+                    RowId {
+                        part: self.pi,
+                        row: r,
+                    },
+                );
+            } else {
+                full = false;
+            }
+        }
+        full
+    }
+
+    /// Offers every eligible row inside `band` to `top`: `score(start, out)` gives the raw values of
+    /// rows `start..start + out.len()`, `distance(raw, row)` the reported distance (None: not a hit).
+    /// A sparse filter scores just its rows; a scan of more than `SCAN_BYTES_PER_THREAD` (at
+    /// `row_bytes` a row) is split across threads. Returns whether the part may hold more such rows
+    /// than `keep`.
+    #[allow(clippy::too_many_arguments)]
+    fn exact(
+        &self,
+        metric: Metric,
+        keep: usize,
+        row_bytes: usize,
+        band: &Band,
+        score: &(dyn Fn(usize, &mut [f32]) + Sync),
+        distance: &(dyn Fn(f32, usize) -> Option<f32> + Sync),
+        top: &mut TopK,
+        scratch: &mut Vec<f32>,
+    ) -> Result<bool> {
         let sparse = match &self.eligible {
             Eligible::Bits { count, .. } => count.saturating_mul(4) < self.rows,
             Eligible::Live => false,
         };
         if let (true, Eligible::Bits { bits, .. }) = (sparse, &self.eligible) {
             // Few matches: score just them.
+            let mut raw = [0.0f32];
             let mut offered = 0;
             for (w, &word) in bits.iter().enumerate() {
                 let mut word = word;
                 while word != 0 {
                     let row = w * 64 + word.trailing_zeros() as usize;
                     word &= word - 1;
-                    let rank = self.rank(metric, q_inv, raw(metric, q, self.vector(row)), row);
-                    if band.admits(rank, id(row)) {
-                        top.offer(rank, id(row));
-                        offered += 1;
+                    score(row, &mut raw);
+                    if let Some(d) = distance(raw[0], row) {
+                        offered += usize::from(self.offer(metric, band, d, row, top));
                     }
                 }
             }
             return Ok(offered > keep);
         }
-        let threads = scan_threads(self.rows * dim * 4);
+        let threads = scan_threads(self.rows.saturating_mul(row_bytes));
+        let scan = |rows, top: &mut TopK, scratch: &mut Vec<f32>| {
+            self.scan(metric, band, rows, score, distance, top, scratch)
+        };
         if threads == 1 {
-            let offered = self.scan(q, q_inv, metric, band, 0..self.rows, top, scratch);
-            return Ok(offered > keep);
+            return Ok(scan(0..self.rows, top, scratch) > keep);
         }
         // One query's scan split into row ranges, one thread each (the vectors stream faster from
         // several cores than from one); each keeps its own best, and the total order of (rank, row)
@@ -695,8 +837,7 @@ impl PartPlan<'_> {
                     s.spawn(move || {
                         let mut best = TopK::new(keep);
                         let rows = start..(start + chunk).min(self.rows);
-                        let offered =
-                            self.scan(q, q_inv, metric, band, rows, &mut best, &mut Vec::new());
+                        let offered = scan(rows, &mut best, &mut Vec::new());
                         (best, offered)
                     })
                 })
@@ -715,37 +856,29 @@ impl PartPlan<'_> {
         Ok(offered > keep)
     }
 
-    /// Offers every eligible row of `rows` inside `band` to `top`, scored block by block with the
-    /// many-row kernels; returns how many it offered.
+    /// Offers every eligible row of `rows` inside `band` to `top`, scored block by block; returns how
+    /// many it offered.
     #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
-        q: &[f32],
-        q_inv: f32,
         metric: Metric,
         band: &Band,
         rows: std::ops::Range<usize>,
+        score: &(dyn Fn(usize, &mut [f32]) + Sync),
+        distance: &(dyn Fn(f32, usize) -> Option<f32> + Sync),
         top: &mut TopK,
         scratch: &mut Vec<f32>,
     ) -> usize {
-        let dim = self.dim;
         let mut offered = 0;
         for start in rows.clone().step_by(BLOCK) {
             let end = (start + BLOCK).min(rows.end);
             scratch.resize(end - start, 0.0);
-            let block = &self.data[start * dim..end * dim];
-            match metric {
-                Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_many(q, block, dim, scratch),
-                Metric::Ip | Metric::Cosine | Metric::Bm25 => dot_many(q, block, dim, scratch),
-            }
+            score(start, scratch);
             for (i, &raw) in scratch.iter().enumerate() {
                 let row = start + i;
                 if self.eligible(row) {
-                    let id = RowId { part: self.pi, row };
-                    let rank = self.rank(metric, q_inv, raw, row);
-                    if band.admits(rank, id) {
-                        top.offer(rank, id);
-                        offered += 1;
+                    if let Some(d) = distance(raw, row) {
+                        offered += usize::from(self.offer(metric, band, d, row, top));
                     }
                 }
             }
@@ -753,14 +886,153 @@ impl PartPlan<'_> {
         offered
     }
 
-    /// The rank of `row` from its raw kernel value (`q_inv` = 1/|q|: COSINE divides by both norms).
-    fn rank(&self, metric: Metric, q_inv: f32, raw: f32, row: usize) -> Rank {
-        let distance = match metric {
-            Metric::Cosine => raw * q_inv * self.inv_norms[row],
-            Metric::L2 | Metric::Ip | Metric::Hamming | Metric::Jaccard | Metric::Bm25 => raw,
-        };
-        Rank::of(metric, distance)
+    /// Offers `row` at distance `d` to `top` when it is inside `band`; returns whether it did.
+    fn offer(&self, metric: Metric, band: &Band, d: f32, row: usize, top: &mut TopK) -> bool {
+        let (rank, id) = (Rank::of(metric, d), RowId { part: self.pi, row });
+        let inside = band.admits(rank, id);
+        if inside {
+            top.offer(rank, id);
+        }
+        inside
     }
+}
+
+/// The metric a search of a field without an index uses: Milvus's default for the type.
+fn default_metric(dtype: DataType) -> Metric {
+    match dtype {
+        DataType::BinaryVector => Metric::Hamming,
+        DataType::SparseFloatVector => Metric::Ip,
+        _ => Metric::Cosine,
+    }
+}
+
+/// The metrics a field of type `dtype` takes, for messages.
+pub(crate) fn metrics_for(dtype: DataType) -> String {
+    [
+        Metric::L2,
+        Metric::Ip,
+        Metric::Cosine,
+        Metric::Hamming,
+        Metric::Jaccard,
+        Metric::Bm25,
+    ]
+    .iter()
+    .filter(|m| m.accepts(dtype))
+    .map(|m| m.name())
+    .collect::<Vec<_>>()
+    .join(", ")
+}
+
+/// One query vector as the searched field's rows score it.
+pub(super) enum Query<'q> {
+    Dense(DenseQuery),
+    Binary(&'q [u8]),
+    Sparse(SparseVector),
+}
+
+/// The request's query vectors, checked against field `f` and prepared as its rows score them:
+/// float16 and bfloat16 queries are rounded to the field's type (as Milvus converts float32 queries),
+/// int8 queries must hold int8 values, binary queries dim/8 bytes, sparse queries lose their small
+/// terms to `drop_ratio_search`.
+fn queries<'r>(f: &FieldSchema, request: &'r SearchRequest) -> Result<Vec<Query<'r>>> {
+    let dim = f.dim.unwrap_or(0) as usize;
+    let nq = request.nq;
+    let count_error = |got: usize, unit: &str, per: usize| {
+        Error::invalid(format!(
+            "search got {got} {unit} for {nq} query vectors, but field '{}' ({}, dim {dim}) takes \
+             {per} {unit} a vector",
+            f.name,
+            f.dtype.name()
+        ))
+    };
+    let wrong_kind = || {
+        Error::invalid(format!(
+            "field '{}' is a {}; search it with {} query vectors",
+            f.name,
+            f.dtype.name(),
+            match f.dtype {
+                DataType::BinaryVector => "binary (bytes or uint8)",
+                DataType::SparseFloatVector => "sparse (dict or scipy sparse row)",
+                _ => "dense (lists or numpy arrays)",
+            }
+        ))
+    };
+    let drop_ratio = drop_ratio(&request.params)?;
+    if drop_ratio.is_some() && f.dtype != DataType::SparseFloatVector {
+        return Err(Error::invalid(format!(
+            "drop_ratio_search applies to sparse vector fields; '{}' is a {}",
+            f.name,
+            f.dtype.name()
+        )));
+    }
+    Ok(match (&request.vectors, f.dtype) {
+        (QueryVectors::Dense(values), t)
+            if t != DataType::BinaryVector && t != DataType::SparseFloatVector =>
+        {
+            if nq == 0 || values.len() != nq.saturating_mul(dim) {
+                return Err(count_error(values.len(), "values", dim));
+            }
+            let round: fn(f32) -> f32 = match t {
+                DataType::Float16Vector => |x| scalar::f16_to_f32(scalar::f32_to_f16(x)),
+                DataType::BFloat16Vector => |x| scalar::bf16_to_f32(scalar::f32_to_bf16(x)),
+                _ => |x| x,
+            };
+            if t == DataType::Int8Vector {
+                if let Some(x) = values
+                    .iter()
+                    .find(|x| !(x.fract() == 0.0 && (-128.0..=127.0).contains(*x)))
+                {
+                    return Err(Error::invalid(format!(
+                        "INT8_VECTOR field '{}' is searched with int8 values (-128 to 127), got {x}; \
+                         pass numpy int8 arrays",
+                        f.name
+                    )));
+                }
+            }
+            values
+                .chunks_exact(dim)
+                .map(|q| Query::Dense(DenseQuery::new(q.iter().map(|&x| round(x)).collect())))
+                .collect()
+        }
+        (QueryVectors::Binary(bytes), DataType::BinaryVector) => {
+            let width = dim / 8;
+            if nq == 0 || bytes.len() != nq.saturating_mul(width) {
+                return Err(count_error(bytes.len(), "bytes", width));
+            }
+            bytes.chunks_exact(width).map(Query::Binary).collect()
+        }
+        (QueryVectors::Sparse(vectors), DataType::SparseFloatVector) => {
+            if vectors.is_empty() || vectors.len() != nq {
+                return Err(count_error(vectors.len(), "sparse vectors", 1));
+            }
+            vectors
+                .iter()
+                .map(|v| {
+                    Ok(Query::Sparse(drop_small_terms(
+                        v,
+                        drop_ratio.unwrap_or(0.0),
+                    )?))
+                })
+                .collect::<Result<Vec<_>>>()?
+        }
+        _ => return Err(wrong_kind()),
+    })
+}
+
+/// `drop_ratio_search` from the search parameters (Milvus's name), if given.
+fn drop_ratio(params: &[(String, String)]) -> Result<Option<f32>> {
+    let Some((_, v)) = params.iter().rev().find(|(k, _)| k == "drop_ratio_search") else {
+        return Ok(None);
+    };
+    let ratio = serde_json::from_str::<serde_json::Value>(v)
+        .ok()
+        .and_then(|j| j.as_f64().or_else(|| j.as_str()?.trim().parse().ok()))
+        .ok_or_else(|| {
+            Error::invalid(format!(
+                "invalid drop_ratio_search: {v}, must be a number in range [0, 1)"
+            ))
+        })?;
+    Ok(Some(ratio as f32))
 }
 
 /// Bytes of vectors one exact scan thread streams at the least: below about this much, starting a thread

@@ -6,7 +6,7 @@ use std::collections::{HashMap, HashSet};
 
 use super::coerce::{coerce, fill, pk_of, split};
 use super::merge::rebuild_entry;
-use super::part::{check_stored, StoredRow};
+use super::part::StoredRow;
 use super::{ann, RowId, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{
@@ -39,8 +39,6 @@ fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionE
         .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
 }
 
-/// Refuses what the schema asks for that covec cannot store or run yet, naming it: a field type
-/// without a column layout, functions.
 /// Everything create_collection checks of a schema by itself, in the same order: what
 /// `CollectionSchema.verify()` runs, so both raise the same error.
 pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
@@ -48,10 +46,8 @@ pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
     check_supported(schema)
 }
 
+/// Refuses what the schema asks for that covec cannot run yet, naming it: functions.
 fn check_supported(schema: &CollectionSchema) -> Result<()> {
-    for f in &schema.fields {
-        check_stored(f)?;
-    }
     if let Some(function) = schema.functions.first() {
         return Err(Error::invalid(format!(
             "function '{}': schema functions (BM25) are not supported by covec yet",
@@ -86,7 +82,7 @@ pub fn plan_create_collection(
     check_new_schema(&schema)?;
     schema.number_fields();
     for spec in &mut indexes {
-        ann::normalise_spec(spec)?;
+        ann::normalise_spec(spec, &schema)?;
     }
     if cat.collection(DEFAULT_DATABASE, name).is_some() {
         return Err(Error::AlreadyExists {
@@ -151,7 +147,7 @@ pub fn plan_create_index(
     let view = snap.collection(collection)?;
     let mut entry = view.entry().clone();
     check_index(&entry.schema, &spec)?;
-    ann::normalise_spec(&mut spec)?;
+    ann::normalise_spec(&mut spec, &entry.schema)?;
     if entry.indexes.iter().any(|i| i.field == spec.field) {
         return Err(Error::IndexExists { field: spec.field });
     }
@@ -196,7 +192,7 @@ pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Res
         });
     };
     let spec = entry.indexes.remove(at);
-    // The field's graphs go with the index; compaction reclaims their bytes.
+    // The field's graphs and inverted indexes go with the index; compaction reclaims their bytes.
     if let Some(field) = entry
         .schema
         .fields
@@ -205,6 +201,7 @@ pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Res
     {
         for part in &mut entry.parts {
             part.ann.retain(|a| a.field as usize != field);
+            part.text.retain(|t| t.field as usize != field);
         }
     }
     Ok(next)

@@ -1,7 +1,7 @@
 //! Construction (writer side): standard HNSW insertion, one node at a time in row order, so the graph is
 //! a pure function of (vectors, metric, params).
 
-use super::distance::{prefetch, row, Space};
+use super::distance::Space;
 use super::graph::{greedy, search_layer, Cand, Scorer, Scratch};
 use super::{HnswIndex, HnswParams, HnswView, Links, MAX_LEVEL, MAX_M};
 use crate::error::{Error, Result};
@@ -64,11 +64,10 @@ fn select(space: Space, sorted: &[Cand], max: usize, out: &mut Vec<Cand>) {
         if out.len() >= max {
             break;
         }
-        let cv = row(space.vectors, space.dim, c.id);
         let mut is_copy = false;
         let diverse = out.iter().all(|s| {
-            let d = space.score_to(cv, s.id);
-            is_copy |= d == c.d && cv == row(space.vectors, space.dim, s.id);
+            let d = space.score_rows(c.id, s.id);
+            is_copy |= d == c.d && space.same(c.id, s.id);
             d >= c.d
         });
         if diverse && (!is_copy || copies < copy_limit) {
@@ -96,27 +95,31 @@ impl Rng {
     }
 }
 
-/// Builds over every row of `vectors`; with `base`, a graph of the same params over the first
+/// Builds over every row of `space`; with `base`, a graph of the same params over the first
 /// `base.len()` rows, that graph is taken as it is and only the later rows are inserted. Insertion is
 /// sequential in row order and levels come from the seed, so the result is byte-identical to building
 /// over all rows at once.
 pub(super) fn build(
-    vectors: &[f32],
-    dim: usize,
-    metric: Metric,
+    space: Space,
     params: &HnswParams,
     base: Option<&HnswView>,
 ) -> Result<HnswIndex> {
+    let (dim, metric) = (space.dim, space.metric);
     if dim == 0 {
         return Err(Error::invalid("vector dimension must be at least 1"));
     }
-    if !vectors.len().is_multiple_of(dim) {
+    if !space.rows.len().is_multiple_of(dim) {
         return Err(Error::invalid(format!(
-            "{} floats is not a whole number of {dim}-dimensional vectors",
-            vectors.len()
+            "{} values is not a whole number of {dim}-dimensional vectors",
+            space.rows.len()
         )));
     }
-    let n = vectors.len() / dim;
+    let n = space.rows.len() / dim;
+    if space.inv_norms.is_some_and(|inv| inv.len() < n) {
+        return Err(Error::invalid(format!(
+            "{n} rows need {n} inverse norms to build a COSINE graph"
+        )));
+    }
     if n >= u32::MAX as usize {
         return Err(Error::invalid(format!(
             "an HNSW index holds at most {} rows, got {n}",
@@ -166,12 +169,6 @@ pub(super) fn build(
         Some(base) => adopt(&mut links, base, dim, metric)?,
         None => 1,
     };
-    let space = Space {
-        vectors,
-        dim,
-        metric,
-        inv_norms: None,
-    };
     if n > 0 && first == 1 {
         links.max_level = links.graph().level(0);
     }
@@ -218,16 +215,15 @@ fn adopt(links: &mut Links, base: &HnswView, dim: usize, metric: Metric) -> Resu
 }
 
 fn insert(links: &mut Links, space: Space, i: u32, ef_c: usize, buf: &mut Buffers) -> Result<()> {
-    let q = row(space.vectors, space.dim, i);
     let level = links.graph().level(i);
     let top = links.max_level;
     let mut cur = Cand {
-        d: space.score_to(q, links.entry),
+        d: space.score_rows(i, links.entry),
         id: links.entry,
     };
     let scorer = Scorer {
-        score: |id: u32| space.score_to(q, id),
-        prefetch: |id: u32| prefetch(row(space.vectors, space.dim, id)),
+        score: |id: u32| space.score_rows(i, id),
+        prefetch: |id: u32| space.prefetch(id),
     };
     for l in (level + 1..=top).rev() {
         cur = greedy(&links.graph(), &scorer.score, cur, l)?;
@@ -281,11 +277,10 @@ fn link_back(
         words[base] = count as u32 + 1;
         return;
     }
-    let nv = row(space.vectors, space.dim, node);
     buf.relink.clear();
     buf.relink
         .extend(words[base + 1..base + 1 + count].iter().map(|&id| Cand {
-            d: space.score_to(nv, id),
+            d: space.score_rows(node, id),
             id,
         }));
     buf.relink.push(new);

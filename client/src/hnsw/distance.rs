@@ -1,17 +1,19 @@
-//! Every distance the index computes goes through `score`, which uses the runtime-dispatched SIMD
-//! kernels (`crate::kernels`); SQ8 codes have their own scorer below.
+//! Every distance the index computes goes through `Space`, which scores rows of any dense element
+//! type in place with the runtime-dispatched SIMD kernels (`crate::dense`); SQ8 codes have their
+//! own scorer below.
 
-use crate::kernels::{dot, l2_squared};
+use crate::dense::{DenseQuery, DenseRows};
+use crate::kernels::dot;
 use crate::schema::Metric;
 
 /// Internal score, smaller is better for every metric: squared L2, or the negated inner product
 /// (COSINE is the inner product of unit vectors; see the module docs of `hnsw`). Graphs are built over
 /// float vectors only, whose indexes take L2, IP or COSINE (`Metric::accepts`); the binary and sparse
 /// metrics go with the one of their direction.
-#[inline]
+#[cfg(test)]
 pub(crate) fn score(metric: Metric, a: &[f32], b: &[f32]) -> f32 {
     match metric {
-        Metric::L2 | Metric::Hamming | Metric::Jaccard => l2_squared(a, b),
+        Metric::L2 | Metric::Hamming | Metric::Jaccard => crate::kernels::l2_squared(a, b),
         Metric::Ip | Metric::Cosine | Metric::Bm25 => -dot(a, b),
     }
 }
@@ -24,47 +26,51 @@ pub(crate) fn reported(metric: Metric, score: f32) -> f32 {
     }
 }
 
-/// Row `id` of a row-major `n x dim` matrix. Callers guarantee `id < n` and `vectors.len() >= n * dim`.
-#[inline]
-pub(crate) fn row(vectors: &[f32], dim: usize, id: u32) -> &[f32] {
-    let start = id as usize * dim;
-    &vectors[start..start + dim]
-}
-
-/// Asks the CPU to start loading the first cache line of `data`; the hardware prefetcher follows the
-/// row's sequential reads from there (64 or 128 bytes, or the whole row, measured no better). A hint:
-/// results never depend on it.
-#[inline(always)]
-pub(crate) fn prefetch<T>(data: &[T]) {
-    #[cfg(target_arch = "x86_64")]
-    // SAFETY: a prefetch never faults and never changes memory, whatever the address.
-    unsafe {
-        use std::arch::x86_64::{_mm_prefetch, _MM_HINT_T0};
-        _mm_prefetch::<_MM_HINT_T0>(data.as_ptr().cast());
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    let _ = data;
-}
-
-/// Row-major vectors and the metric between them.
+/// Rows of any dense element type and the metric between them.
 #[derive(Clone, Copy)]
 pub(crate) struct Space<'a> {
-    pub vectors: &'a [f32],
+    pub rows: DenseRows<'a>,
     pub dim: usize,
     pub metric: Metric,
-    /// COSINE over stored (not normalised) rows: `1/|row|` per row, applied to the inner product.
-    /// Callers guarantee at least `n` entries.
+    /// `1/|row|` per row, applied to inner products: COSINE over rows that are not unit vectors
+    /// (stored rows; float16, bfloat16 and int8 rows are never normalised). Callers guarantee at
+    /// least `n` entries.
     pub inv_norms: Option<&'a [f32]>,
 }
 
 impl Space<'_> {
+    /// The internal score of `query` (normalised for COSINE, see `walk_query`) against row `id`.
     #[inline]
-    pub fn score_to(&self, query: &[f32], id: u32) -> f32 {
-        let s = score(self.metric, query, row(self.vectors, self.dim, id));
-        match self.inv_norms {
-            Some(inv) if self.metric != Metric::L2 => s * inv[id as usize],
-            _ => s,
+    pub fn score_to(&self, query: &DenseQuery, id: u32) -> f32 {
+        let id = id as usize;
+        let raw = self.rows.raw_query(self.metric, self.dim, query, id);
+        match (self.metric.higher_is_better(), self.inv_norms) {
+            (false, _) => raw,
+            (true, Some(inv)) => -raw * inv[id],
+            (true, None) => -raw,
         }
+    }
+
+    /// The internal score between rows `a` and `b` (the build's distances).
+    #[inline]
+    pub fn score_rows(&self, a: u32, b: u32) -> f32 {
+        let (a, b) = (a as usize, b as usize);
+        let raw = self.rows.raw_rows(self.metric, self.dim, a, b);
+        match (self.metric.higher_is_better(), self.inv_norms) {
+            (false, _) => raw,
+            (true, Some(inv)) => -raw * inv[a] * inv[b],
+            (true, None) => -raw,
+        }
+    }
+
+    /// True when rows `a` and `b` are exact copies.
+    pub fn same(&self, a: u32, b: u32) -> bool {
+        self.rows.same_rows(self.dim, a as usize, b as usize)
+    }
+
+    #[inline(always)]
+    pub fn prefetch(&self, id: u32) {
+        self.rows.prefetch(self.dim, id as usize)
     }
 }
 

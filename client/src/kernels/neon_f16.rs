@@ -1,4 +1,5 @@
-//! aarch64 float16 kernels: NEON, 4 lanes x 4 accumulators. Stable Rust has no `float16x4_t`, so
+//! aarch64 float16 and bfloat16 kernels: NEON, 4 lanes x 4 accumulators. A bfloat16 is the top half
+//! of an f32, so it widens by a shift (`vshll_n_u16`). Stable Rust has no `float16x4_t`, so
 //! halves are widened with integer NEON, the same steps as `scalar::f16_to_f32` (whose exhaustive
 //! test checks them) computed for every class and selected per lane. Integer-only, so a
 //! flush-to-zero FPCR cannot lose subnormal halves. Encoding to f16 uses the scalar twin. Tails are copied into a zeroed buffer; zero lanes add
@@ -7,7 +8,7 @@
 
 use std::arch::aarch64::*;
 
-use super::{scalar, F16Kernels};
+use super::{as_bf16, scalar, Bf16, Bf16Kernels, F16Kernels};
 
 pub const NEON: F16Kernels = F16Kernels {
     isa: "neon",
@@ -18,7 +19,15 @@ pub const NEON: F16Kernels = F16Kernels {
     encode: scalar::f32_to_f16_slice,
 };
 
-/// An element type the kernels widen to 4 f32 lanes: `u16` (binary16 bits) or `f32`.
+pub const NEON_BF16: Bf16Kernels = Bf16Kernels {
+    isa: "neon",
+    dot: dot_bf16_neon,
+    l2_squared: l2_bf16_neon,
+    dot_f32: dot_f32_bf16_neon,
+    l2_squared_f32: l2_f32_bf16_neon,
+};
+
+/// An element type the kernels widen to 4 f32 lanes: `u16` (binary16 bits), [`Bf16`] or `f32`.
 trait Widen: Copy + Default {
     /// # Safety
     /// `p` must be valid for 4 reads of `Self`.
@@ -56,6 +65,14 @@ impl Widen for u16 {
             );
             vreinterpretq_f32_u32(vorrq_u32(bits, sign))
         }
+    }
+}
+
+impl Widen for Bf16 {
+    #[inline(always)]
+    unsafe fn load4(p: *const Bf16) -> float32x4_t {
+        // SAFETY: the caller's contract; 4 u16 are the 8 bytes read.
+        unsafe { vreinterpretq_f32_u32(vshll_n_u16::<16>(vld1_u16(p.cast()))) }
     }
 }
 
@@ -156,4 +173,36 @@ unsafe fn dot_f32_neon(query: &[f32], row: &[u16]) -> f32 {
 unsafe fn l2_f32_neon(query: &[f32], row: &[u16]) -> f32 {
     // SAFETY: the caller's contract.
     unsafe { l2_128(query, row) }
+}
+
+/// # Safety
+/// The CPU must have NEON.
+#[target_feature(enable = "neon")]
+unsafe fn dot_bf16_neon(a: &[u16], b: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { dot128(as_bf16(a), as_bf16(b)) }
+}
+
+/// # Safety
+/// The CPU must have NEON.
+#[target_feature(enable = "neon")]
+unsafe fn l2_bf16_neon(a: &[u16], b: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { l2_128(as_bf16(a), as_bf16(b)) }
+}
+
+/// # Safety
+/// The CPU must have NEON.
+#[target_feature(enable = "neon")]
+unsafe fn dot_f32_bf16_neon(query: &[f32], row: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { dot128(query, as_bf16(row)) }
+}
+
+/// # Safety
+/// The CPU must have NEON.
+#[target_feature(enable = "neon")]
+unsafe fn l2_f32_bf16_neon(query: &[f32], row: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { l2_128(query, as_bf16(row)) }
 }

@@ -181,3 +181,96 @@ pub(super) fn l2_squared_i8_block(a: &[i8], b: &[i8]) -> i32 {
 pub fn dot_f32_i8(query: &[f32], codes: &[i8]) -> f32 {
     reduce_widened(query, codes, |x| x, f32::from, |x, y| x * y)
 }
+
+/// bfloat16 -> binary32: a bfloat16 is the top half of an f32, so this is exact for every pattern.
+pub fn bf16_to_f32(h: u16) -> f32 {
+    f32::from_bits(u32::from(h) << 16)
+}
+
+/// binary32 -> bfloat16, rounding to nearest with ties to even (what numpy's `ml_dtypes.bfloat16`
+/// and PyTorch do): a finite value may round up to infinity; a NaN stays a quiet NaN with the top of
+/// its payload.
+pub fn f32_to_bf16(x: f32) -> u16 {
+    let bits = x.to_bits();
+    if x.is_nan() {
+        return ((bits >> 16) | 0x0040) as u16;
+    }
+    let round = 0x7fff + ((bits >> 16) & 1);
+    // No overflow: the largest finite pattern plus the rounding stays below 2^32.
+    ((bits + round) >> 16) as u16
+}
+
+pub fn dot_bf16(a: &[u16], b: &[u16]) -> f32 {
+    reduce_widened(a, b, bf16_to_f32, bf16_to_f32, |x, y| x * y)
+}
+
+pub fn l2_squared_bf16(a: &[u16], b: &[u16]) -> f32 {
+    reduce_widened(a, b, bf16_to_f32, bf16_to_f32, |x, y| (x - y) * (x - y))
+}
+
+pub fn dot_f32_bf16(query: &[f32], row: &[u16]) -> f32 {
+    reduce_widened(query, row, |x| x, bf16_to_f32, |x, y| x * y)
+}
+
+pub fn l2_squared_f32_bf16(query: &[f32], row: &[u16]) -> f32 {
+    reduce_widened(query, row, |x| x, bf16_to_f32, |x, y| (x - y) * (x - y))
+}
+
+/// Converts the common prefix of `src` and `dst`.
+pub fn f32_to_bf16_slice(src: &[f32], dst: &mut [u16]) {
+    for (d, s) in dst.iter_mut().zip(src) {
+        *d = f32_to_bf16(*s);
+    }
+}
+
+/// The bitwise combination of two binary vectors whose set bits a binary kernel counts.
+#[derive(Clone, Copy)]
+pub(super) enum BitOp {
+    Xor,
+    And,
+    Or,
+}
+
+impl BitOp {
+    #[inline(always)]
+    fn word(self, x: u64, y: u64) -> u64 {
+        match self {
+            BitOp::Xor => x ^ y,
+            BitOp::And => x & y,
+            BitOp::Or => x | y,
+        }
+    }
+
+    /// `sum(popcount(op(a[i], b[i])))` over the common prefix, eight bytes at a time (the SIMD
+    /// kernels count their tails with it).
+    #[inline(always)]
+    pub(super) fn count(self, a: &[u8], b: &[u8]) -> u64 {
+        popcount_of(a, b, |x, y| self.word(x, y))
+    }
+}
+
+#[inline(always)]
+fn popcount_of(a: &[u8], b: &[u8], op: impl Fn(u64, u64) -> u64) -> u64 {
+    let n = a.len().min(b.len());
+    let mut ca = a[..n].chunks_exact(8);
+    let mut cb = b[..n].chunks_exact(8);
+    let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("8 bytes"));
+    let mut count = 0u64;
+    for (x, y) in (&mut ca).zip(&mut cb) {
+        count += u64::from(op(word(x), word(y)).count_ones());
+    }
+    for (x, y) in ca.remainder().iter().zip(cb.remainder()) {
+        count += u64::from(op(u64::from(*x), u64::from(*y)).count_ones());
+    }
+    count
+}
+
+/// Bits that differ: `popcount(a ^ b)`.
+pub fn hamming(a: &[u8], b: &[u8]) -> u64 {
+    BitOp::Xor.count(a, b)
+}
+
+/// `(popcount(a & b), popcount(a | b))`: the intersection and union of two bit sets.
+pub fn jaccard_counts(a: &[u8], b: &[u8]) -> (u64, u64) {
+    (BitOp::And.count(a, b), BitOp::Or.count(a, b))
+}

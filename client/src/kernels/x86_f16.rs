@@ -1,13 +1,14 @@
-//! x86_64 float16 kernels: AVX-512F (`vcvtph2ps` on 16 lanes) and AVX2+FMA+F16C (8 lanes), four
-//! accumulators each, as in `x86.rs`. Halves are widened to f32 exactly by the hardware, then the
-//! f32 FMAs run as for f32 rows. Tails shorter than one vector are copied into a zeroed buffer:
+//! x86_64 float16 and bfloat16 kernels: AVX-512F (16 lanes) and AVX2+FMA (+F16C for float16; 8
+//! lanes), four accumulators each, as in `x86.rs`. Halves are widened to f32 exactly (float16 by
+//! `vcvtph2ps`, bfloat16 by a zero-extension and a 16-bit shift: it is the top half of an f32), then
+//! the f32 FMAs run as for f32 rows. Tails shorter than one vector are copied into a zeroed buffer:
 //! zero lanes add nothing to a dot product or a squared distance. Every function is `unsafe`
 //! because it needs its `target_feature`; `super::available_f16()` checks them first.
 
 use std::arch::x86_64::*;
 
 use super::x86::hsum256;
-use super::{scalar, F16Kernels};
+use super::{as_bf16, scalar, Bf16, Bf16Kernels, F16Kernels};
 
 pub const AVX512: F16Kernels = F16Kernels {
     isa: "avx512f",
@@ -27,13 +28,30 @@ pub const AVX2: F16Kernels = F16Kernels {
     encode: encode_avx2,
 };
 
-/// An element type the kernels widen to f32 lanes: `u16` (binary16 bits) or `f32` (the query).
+pub const AVX512_BF16: Bf16Kernels = Bf16Kernels {
+    isa: "avx512f",
+    dot: dot_bf16_avx512,
+    l2_squared: l2_bf16_avx512,
+    dot_f32: dot_f32_bf16_avx512,
+    l2_squared_f32: l2_f32_bf16_avx512,
+};
+
+pub const AVX2_BF16: Bf16Kernels = Bf16Kernels {
+    isa: "avx2+fma",
+    dot: dot_bf16_avx2,
+    l2_squared: l2_bf16_avx2,
+    dot_f32: dot_f32_bf16_avx2,
+    l2_squared_f32: l2_f32_bf16_avx2,
+};
+
+/// An element type the kernels widen to f32 lanes: `u16` (binary16 bits), [`Bf16`] or `f32` (the
+/// query).
 trait Widen: Copy + Default {
     /// # Safety
     /// `p` must be valid for 16 reads of `Self`; the CPU must have AVX-512F.
     unsafe fn load16(p: *const Self) -> __m512;
     /// # Safety
-    /// `p` must be valid for 8 reads of `Self`; the CPU must have AVX and F16C.
+    /// `p` must be valid for 8 reads of `Self`; the CPU must have AVX2 (and F16C for `u16`).
     unsafe fn load8(p: *const Self) -> __m256;
 }
 
@@ -47,6 +65,25 @@ impl Widen for u16 {
     unsafe fn load8(p: *const u16) -> __m256 {
         // SAFETY: the caller's contract; 8 u16 are the 16 bytes read.
         unsafe { _mm256_cvtph_ps(_mm_loadu_si128(p.cast())) }
+    }
+}
+
+impl Widen for Bf16 {
+    #[inline(always)]
+    unsafe fn load16(p: *const Bf16) -> __m512 {
+        // SAFETY: the caller's contract; 16 u16 are the 32 bytes read.
+        unsafe {
+            let wide = _mm512_cvtepu16_epi32(_mm256_loadu_si256(p.cast()));
+            _mm512_castsi512_ps(_mm512_slli_epi32::<16>(wide))
+        }
+    }
+    #[inline(always)]
+    unsafe fn load8(p: *const Bf16) -> __m256 {
+        // SAFETY: the caller's contract (AVX2 for the widening); 8 u16 are the 16 bytes read.
+        unsafe {
+            let wide = _mm256_cvtepu16_epi32(_mm_loadu_si128(p.cast()));
+            _mm256_castsi256_ps(_mm256_slli_epi32::<16>(wide))
+        }
     }
 }
 
@@ -119,7 +156,7 @@ unsafe fn reduce256<A: Widen, B: Widen>(
     let n = a.len().min(b.len());
     let (pa, pb) = (a.as_ptr(), b.as_ptr());
     // SAFETY (whole body): every load reads 8 elements ending at or below `n`, or from a local
-    // 8-element buffer; the caller guarantees AVX2, FMA and F16C.
+    // 8-element buffer; the caller guarantees AVX2 and FMA, and F16C for float16.
     unsafe {
         let mut acc = [_mm256_setzero_ps(); 4];
         let mut i = 0;
@@ -166,13 +203,13 @@ unsafe fn l2_512<A: Widen, B: Widen>(a: &[A], b: &[B]) -> f32 {
 
 #[inline(always)]
 unsafe fn dot256<A: Widen, B: Widen>(a: &[A], b: &[B]) -> f32 {
-    // SAFETY: the caller guarantees AVX2, FMA and F16C.
+    // SAFETY: the caller guarantees AVX2 and FMA, and F16C for float16.
     unsafe { reduce256(a, b, |acc, x, y| _mm256_fmadd_ps(x, y, acc)) }
 }
 
 #[inline(always)]
 unsafe fn l2_256<A: Widen, B: Widen>(a: &[A], b: &[B]) -> f32 {
-    // SAFETY: the caller guarantees AVX2, FMA and F16C.
+    // SAFETY: the caller guarantees AVX2 and FMA, and F16C for float16.
     unsafe {
         reduce256(a, b, |acc, x, y| {
             let d = _mm256_sub_ps(x, y);
@@ -243,6 +280,70 @@ unsafe fn dot_f32_avx2(query: &[f32], row: &[u16]) -> f32 {
 unsafe fn l2_f32_avx2(query: &[f32], row: &[u16]) -> f32 {
     // SAFETY: the caller's contract.
     unsafe { l2_256(query, row) }
+}
+
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_bf16_avx512(a: &[u16], b: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { dot512(as_bf16(a), as_bf16(b)) }
+}
+
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn l2_bf16_avx512(a: &[u16], b: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { l2_512(as_bf16(a), as_bf16(b)) }
+}
+
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn dot_f32_bf16_avx512(query: &[f32], row: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { dot512(query, as_bf16(row)) }
+}
+
+/// # Safety
+/// The CPU must have AVX-512F.
+#[target_feature(enable = "avx512f")]
+unsafe fn l2_f32_bf16_avx512(query: &[f32], row: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { l2_512(query, as_bf16(row)) }
+}
+
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_bf16_avx2(a: &[u16], b: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { dot256(as_bf16(a), as_bf16(b)) }
+}
+
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn l2_bf16_avx2(a: &[u16], b: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { l2_256(as_bf16(a), as_bf16(b)) }
+}
+
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn dot_f32_bf16_avx2(query: &[f32], row: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { dot256(query, as_bf16(row)) }
+}
+
+/// # Safety
+/// The CPU must have AVX2 and FMA.
+#[target_feature(enable = "avx2,fma")]
+unsafe fn l2_f32_bf16_avx2(query: &[f32], row: &[u16]) -> f32 {
+    // SAFETY: the caller's contract.
+    unsafe { l2_256(query, as_bf16(row)) }
 }
 
 /// Round to nearest even (the immediate, not MXCSR): the same rounding as `scalar::f32_to_f16`.

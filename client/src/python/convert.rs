@@ -4,6 +4,7 @@
 
 mod schema;
 mod search;
+mod vectors;
 
 use numpy::{PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::conversion::IntoPyObjectExt;
@@ -14,6 +15,7 @@ pub(crate) use schema::{collection_schema, describe_collection, describe_index, 
 pub(crate) use search::{
     filter_params, function_chain, hits_to_py, rerank, search_params, search_request,
 };
+pub(crate) use vectors::typed_queries;
 
 use super::errors::{invalid, to_py_err, type_name};
 use crate::error::{ClientCheck, Error};
@@ -182,17 +184,6 @@ pub(crate) fn to_pks(ids: &Bound<'_, PyAny>) -> PyResult<Vec<Pk>> {
     ids.try_iter()?.map(|id| to_pk(&id?)).collect()
 }
 
-/// One value of a vector field: a list of numbers (what most callers pass) or a 1-D numpy array becomes
-/// float32 here; anything else is converted as any value, and the engine says why it is not a vector.
-fn to_vector_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
-    if let Ok(list) = obj.cast::<PyList>() {
-        if let Some(vector) = float_list(list) {
-            return Ok(Value::FloatVector(vector));
-        }
-    }
-    to_value(obj)
-}
-
 /// A list of numbers (anything `float()` takes) as float32 values, item by item; None when an item is not
 /// a number, so the caller can convert the list another way or explain.
 pub(crate) fn float_list(list: &Bound<'_, PyList>) -> Option<Vec<f32>> {
@@ -208,7 +199,6 @@ pub(crate) fn float_list(list: &Bound<'_, PyList>) -> Option<Vec<f32>> {
 /// against the schema.
 pub(crate) fn to_rows(rows: &Bound<'_, PyAny>, schema: &CollectionSchema) -> PyResult<Vec<Row>> {
     let py = rows.py();
-    let vector_fields: Vec<&str> = schema.vector_fields().map(|f| f.name.as_str()).collect();
     let mut out = Vec::new();
     for row in rows.try_iter()? {
         let row = row?;
@@ -233,10 +223,9 @@ pub(crate) fn to_rows(rows: &Bound<'_, PyAny>, schema: &CollectionSchema) -> PyR
                 )
             })?;
             let name = key.to_str()?;
-            let value = if vector_fields.contains(&name) {
-                to_vector_value(&v)?
-            } else {
-                to_value(&v)?
+            let value = match schema.field(name).filter(|f| f.dtype.is_vector()) {
+                Some(f) => vectors::row_value(&v, f)?,
+                None => to_value(&v)?,
             };
             values.push((name.to_string(), value));
         }
@@ -298,10 +287,6 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
         Value::Float(f) => f.into_bound_py_any(py),
         Value::Str(s) => s.into_bound_py_any(py),
         Value::Json(j) => json_to_py(py, j),
-        // Milvus returns vectors as lists of float32 values widened to Python floats.
-        Value::FloatVector(vec) => {
-            Ok(PyList::new(py, vec.iter().map(|x| f64::from(*x)))?.into_any())
-        }
         Value::Array(items) => {
             let list = PyList::empty(py);
             for item in items {
@@ -318,6 +303,12 @@ pub(crate) fn value_to_py<'py>(py: Python<'py>, v: &Value) -> PyResult<Bound<'py
                 crate::Error::Internal("stored WKB does not decode".into()),
             )),
         },
+        Value::FloatVector(_)
+        | Value::Float16Vector(_)
+        | Value::BFloat16Vector(_)
+        | Value::Int8Vector(_)
+        | Value::BinaryVector(_)
+        | Value::SparseFloatVector(_) => vectors::value_to_py(py, v),
     }
 }
 
@@ -331,7 +322,13 @@ pub(crate) fn pk_to_py<'py>(py: Python<'py>, pk: &Pk) -> PyResult<Bound<'py, PyA
 pub(crate) fn row_to_py<'py>(py: Python<'py>, row: &Row) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     for (name, value) in row {
-        dict.set_item(name, value_to_py(py, value)?)?;
+        let out = value_to_py(py, value)?;
+        // pymilvus's query rows hold a byte-based vector as a one-item list of its bytes.
+        if vectors::is_byte_vector(value) {
+            dict.set_item(name, PyList::new(py, [out])?)?;
+        } else {
+            dict.set_item(name, out)?;
+        }
     }
     Ok(dict)
 }

@@ -11,7 +11,7 @@ pub const MAX_INDEX: u32 = u32::MAX - 1;
 /// Borrowed indices and values of equal length; rows read from mapped bytes come as these. Only
 /// [`SparseVector`]s (and rows that passed [`validate`](Self::validate)) are known to follow
 /// Milvus's rules; every function taking a `SparseRef` is safe (never panics) on ones that do not.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct SparseRef<'a> {
     indices: &'a [u32],
     values: &'a [f32],

@@ -6,13 +6,15 @@
 //! row in client/tests/storage_roundtrip.rs, which round-trips every type through a db file.
 
 use super::{bit, bitmap_of, slice, u64_at};
+use crate::dense::{widen_bytes, DenseRows, Elem};
 use crate::engine::coerce::default_ref;
 use crate::engine::corrupt;
 use crate::error::{Error, Result};
 use crate::format::Column;
 use crate::kernels::inv_norm;
-use crate::rowview::{ArrayRef, ElementKind, ValueRef};
+use crate::rowview::{ArrayRef, ElementKind, ValueRef, VectorRef};
 use crate::schema::{DataType, FieldSchema};
+use crate::sparse::{build_index, encode_column, SparseColumnView, SparseMetric, SparseRef};
 use crate::store::CommitBuilder;
 use crate::value::Value;
 
@@ -30,13 +32,19 @@ enum Layout {
     /// ARRAY: every row's elements back to back in `data` and rows + 1 u64 element indexes in `offsets`;
     /// VARCHAR elements are UTF-8 with elements + 1 u64 byte offsets in `aux`.
     Array(ElementKind),
-    /// `dim` f32 a row in `data`, and 1/|v| a row in `aux`.
-    Vector(usize),
+    /// `dim` elements of a dense vector type a row in `data` (little-endian), and 1/|v| a row in
+    /// `aux` (f32, 0 for a zero vector).
+    Dense(Elem, usize),
+    /// A binary vector's bits, packed 8 to a byte: `bytes` a row in `data`.
+    Binary(usize),
+    /// The sparse column section (docs/sparse.md, "Column") in `data`.
+    Sparse,
 }
 
-/// Field `f`'s layout; an error naming the type for a type the codec does not store yet (create_collection
-/// refuses such fields through `check_stored`, so only a damaged catalog reaches the codec with one).
+/// Field `f`'s layout; an error for an ARRAY without a scalar element type (`CollectionSchema::validate`
+/// refuses one, so only a damaged catalog reaches the codec with it).
 fn layout(f: &FieldSchema) -> Result<Layout> {
+    let dim = f.dim.unwrap_or(0) as usize;
     Ok(match f.dtype {
         DataType::Bool
         | DataType::Int8
@@ -62,24 +70,13 @@ fn layout(f: &FieldSchema) -> Result<Layout> {
                     ))
                 })?,
         ),
-        DataType::FloatVector => Layout::Vector(f.dim.unwrap_or(0) as usize),
-        DataType::BinaryVector
-        | DataType::Float16Vector
-        | DataType::BFloat16Vector
-        | DataType::SparseFloatVector
-        | DataType::Int8Vector => {
-            return Err(Error::invalid(format!(
-                "field '{}': data type {} is not supported by covec yet",
-                f.name,
-                f.dtype.name()
-            )))
-        }
+        DataType::FloatVector => Layout::Dense(Elem::F32, dim),
+        DataType::Float16Vector => Layout::Dense(Elem::F16, dim),
+        DataType::BFloat16Vector => Layout::Dense(Elem::BF16, dim),
+        DataType::Int8Vector => Layout::Dense(Elem::I8, dim),
+        DataType::BinaryVector => Layout::Binary(dim / 8),
+        DataType::SparseFloatVector => Layout::Sparse,
     })
-}
-
-/// Refuses a field whose type the codec cannot store yet, naming it.
-pub(in crate::engine) fn check_stored(f: &FieldSchema) -> Result<()> {
-    layout(f).map(|_| ())
 }
 
 /// Encodes one field's `values` (of the field's type, or null; in stored row order) as its column,
@@ -125,35 +122,87 @@ pub(super) fn encode(f: &FieldSchema, values: &[&Value], b: &mut CommitBuilder) 
                 .collect();
             encode_text(&texts, b)
         }
-        Layout::Vector(dim) => {
-            let mut data = Vec::with_capacity(n * dim * 4);
+        Layout::Dense(elem, dim) => {
+            let mut data = Vec::with_capacity(n * dim * elem.width());
             let mut norms = Vec::with_capacity(n * 4);
             for v in values {
-                match v {
-                    Value::FloatVector(x) if x.len() == dim => {
+                let inv = match (elem, v) {
+                    (Elem::F32, Value::FloatVector(x)) if x.len() == dim => {
                         x.iter()
-                            .for_each(|f| data.extend_from_slice(&f.to_le_bytes()));
-                        norms.extend_from_slice(&inv_norm(x).to_le_bytes());
+                            .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
+                        inv_norm(x)
+                    }
+                    (Elem::F16, Value::Float16Vector(x))
+                    | (Elem::BF16, Value::BFloat16Vector(x))
+                        if x.len() == dim =>
+                    {
+                        let start = data.len();
+                        x.iter()
+                            .for_each(|v| data.extend_from_slice(&v.to_le_bytes()));
+                        inv_norm(&widen_bytes(elem, &data[start..]))
+                    }
+                    (Elem::I8, Value::Int8Vector(x)) if x.len() == dim => {
+                        data.extend(x.iter().map(|&v| v as u8));
+                        inv_norm(&x.iter().map(|&v| f32::from(v)).collect::<Vec<_>>())
                     }
                     _ => {
-                        data.resize(data.len() + dim * 4, 0);
-                        norms.extend_from_slice(&0f32.to_le_bytes());
+                        data.resize(data.len() + dim * elem.width(), 0);
+                        0.0
                     }
-                }
+                };
+                norms.extend_from_slice(&inv.to_le_bytes());
             }
             Column {
-                data: b.push(&data),
-                offsets: None,
                 aux: Some(b.push(&norms)),
-                validity: None,
+                ..fixed_column(data, b)
             }
         }
+        Layout::Binary(width) => {
+            let mut data = Vec::with_capacity(n * width);
+            for v in values {
+                match v {
+                    Value::BinaryVector(x) if x.len() == width => data.extend_from_slice(x),
+                    _ => data.resize(data.len() + width, 0),
+                }
+            }
+            fixed_column(data, b)
+        }
+        Layout::Sparse => fixed_column(encode_column(&sparse_rows(values))?, b),
     };
     if f.nullable {
         let present = values.iter().map(|v| **v != Value::Null);
         col.validity = Some(b.push(&bitmap_of(present, n)));
     }
     Ok(col)
+}
+
+/// The rows of a sparse column's values (a null row is empty).
+fn sparse_rows<'v>(values: &[&'v Value]) -> Vec<SparseRef<'v>> {
+    values
+        .iter()
+        .map(|v| match v {
+            Value::SparseFloatVector(x) => x.view(),
+            _ => SparseRef::default(),
+        })
+        .collect()
+}
+
+/// The inverted index section (IP) over a sparse field's `values` in stored order: built from the
+/// column section they encode to, as `encode` stores it.
+pub(super) fn sparse_index(values: &[&Value]) -> Result<Vec<u8>> {
+    let column = encode_column(&sparse_rows(values))?;
+    // The column is read in place, 8-byte aligned, as a mapped section is.
+    let mut words = vec![0u64; column.len().div_ceil(8)];
+    for (word, bytes) in words.iter_mut().zip(column.chunks(8)) {
+        let mut w = [0u8; 8];
+        w[..bytes.len()].copy_from_slice(bytes);
+        *word = u64::from_le_bytes(w);
+    }
+    // SAFETY: the u64s' memory is `column.len()` initialised bytes (and padding) with the bytes of
+    // `column` in order on this little-endian target; u8 has no alignment or validity needs.
+    let aligned = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), column.len()) };
+    let view = SparseColumnView::wrap(aligned, values.len())?;
+    build_index(&view, SparseMetric::Ip)
 }
 
 fn fixed_column(data: Vec<u8>, b: &mut CommitBuilder) -> Column {
@@ -280,11 +329,16 @@ enum ColData<'a> {
         /// VARCHAR elements: elements + 1 u64 byte offsets into `data`.
         byte_offsets: &'a [u8],
     },
-    Vector {
+    Dense {
         dim: usize,
-        data: &'a [f32],
+        rows: DenseRows<'a>,
         inv_norms: &'a [f32],
     },
+    Binary {
+        width: usize,
+        data: &'a [u8],
+    },
+    Sparse(SparseColumnView<'a>),
     /// A field added after the part was written: every row reads as this.
     Absent(ValueRef<'a>),
 }
@@ -298,8 +352,13 @@ pub(in crate::engine) struct ColView<'a> {
 }
 
 impl<'a> ColView<'a> {
-    /// Field `f`'s column `c` of the image, every section's bounds checked.
-    pub(super) fn new(f: &FieldSchema, c: &Column, image: &'a [u8]) -> Result<ColView<'a>> {
+    /// Field `f`'s column `c` of a part of `n` rows in the image, every section's bounds checked.
+    pub(super) fn new(
+        f: &FieldSchema,
+        c: &Column,
+        n: usize,
+        image: &'a [u8],
+    ) -> Result<ColView<'a>> {
         let data = match layout(f).map_err(|e| corrupt(e.to_string()))? {
             Layout::Fixed(kind) => ColData::Fixed {
                 kind,
@@ -324,14 +383,20 @@ impl<'a> ColView<'a> {
                     _ => &[],
                 },
             },
-            Layout::Vector(dim) => ColData::Vector {
+            Layout::Dense(elem, dim) => ColData::Dense {
                 dim,
-                data: as_f32s(slice(image, &c.data)?)?,
+                rows: DenseRows::from_bytes(elem, slice(image, &c.data)?)
+                    .ok_or_else(|| corrupt("vector section is not aligned in memory"))?,
                 inv_norms: as_f32s(slice(
                     image,
                     c.aux.as_ref().ok_or_else(|| corrupt("no norms"))?,
                 )?)?,
             },
+            Layout::Binary(width) => ColData::Binary {
+                width,
+                data: slice(image, &c.data)?,
+            },
+            Layout::Sparse => ColData::Sparse(SparseColumnView::wrap(slice(image, &c.data)?, n)?),
         };
         let validity = c.validity.as_ref().map(|v| slice(image, v)).transpose()?;
         Ok(ColView {
@@ -395,22 +460,56 @@ impl<'a> ColView<'a> {
                     }),
                 }
             }
-            ColData::Vector { dim, data, .. } => {
-                ValueRef::Vector(data.get(row * dim..row * dim + dim)?)
+            ColData::Dense { dim, rows, .. } => {
+                let range = row * dim..row * dim + dim;
+                ValueRef::Vector(match rows {
+                    DenseRows::F32(v) => VectorRef::Float(v.get(range)?),
+                    DenseRows::F16(v) => VectorRef::Float16(v.get(range)?),
+                    DenseRows::BF16(v) => VectorRef::BFloat16(v.get(range)?),
+                    DenseRows::I8(v) => VectorRef::Int8(v.get(range)?),
+                })
+            }
+            ColData::Binary { width, data } => ValueRef::Vector(VectorRef::Binary(
+                data.get(row * width..row * width + width)?,
+            )),
+            ColData::Sparse(view) => {
+                let r = view.row(row).ok()?;
+                ValueRef::Vector(VectorRef::Sparse {
+                    indices: r.indices(),
+                    values: r.values(),
+                })
             }
             ColData::Absent(v) => *v,
         })
     }
 
-    /// A vector column's rows and their 1/|v| (`inv_norms`); None for any other column.
-    pub(in crate::engine) fn vectors(&self) -> Option<(&'a [f32], &'a [f32])> {
+    /// A vector column's rows; None for any other column (and a field added after the part).
+    pub(in crate::engine) fn vectors(&self) -> Option<VectorColumn<'a>> {
         match self.data {
-            ColData::Vector {
-                data, inv_norms, ..
-            } => Some((data, inv_norms)),
+            ColData::Dense {
+                rows, inv_norms, ..
+            } => Some(VectorColumn::Dense { rows, inv_norms }),
+            ColData::Binary { width, data } => Some(VectorColumn::Binary { width, data }),
+            ColData::Sparse(view) => Some(VectorColumn::Sparse(view)),
             _ => None,
         }
     }
+}
+
+/// A vector column's rows as search reads them.
+#[derive(Clone, Copy)]
+pub(in crate::engine) enum VectorColumn<'a> {
+    /// Dense rows of any element type and their 1/|v|.
+    Dense {
+        rows: DenseRows<'a>,
+        inv_norms: &'a [f32],
+    },
+    /// Binary vectors of `width` bytes each.
+    Binary {
+        width: usize,
+        data: &'a [u8],
+    },
+    Sparse(SparseColumnView<'a>),
 }
 
 fn as_f32s(bytes: &[u8]) -> Result<&[f32]> {

@@ -8,23 +8,27 @@ use pyo3::types::{PyDict, PyList, PyType};
 use super::{float_list, pk_to_py, to_json, to_vector, value_to_py};
 use crate::python::errors::{param_error, to_py_err};
 use crate::{
-    chain_of, rerank_of, Error, FilterParams, FunctionChain, Hit, OutputFields, Rerank,
-    SearchParams, SearchRequest,
+    chain_of, rerank_of, Error, FilterParams, FunctionChain, Hit, OutputFields, QueryVectors,
+    Rerank, SearchParams, SearchRequest,
 };
 
 /// Query vectors as one float32 buffer, one vector after another, and their count. A list of lists of
 /// numbers or of 1-D numpy arrays (what most callers pass) converts item by item; anything else goes
 /// through numpy, whose conversion is the reference and whose error says what is wrong. One flat
 /// vector is one query.
-pub(crate) fn query_vectors(data: &Bound<'_, PyAny>) -> PyResult<(Vec<f32>, usize)> {
+pub(crate) fn query_vectors(data: &Bound<'_, PyAny>) -> PyResult<(QueryVectors, usize)> {
+    if let Some(typed) = super::typed_queries(data)? {
+        return Ok(typed);
+    }
     if let Ok(list) = data.cast::<PyList>() {
-        if let Some(converted) = list_of_vectors(list) {
-            return Ok(converted);
+        if let Some((values, nq)) = list_of_vectors(list) {
+            return Ok((QueryVectors::Dense(values), nq));
         }
     }
     let py = data.py();
     let kwargs = PyDict::new(py);
     kwargs.set_item("dtype", "float32")?;
+    // numpy float16, bfloat16 and int8 arrays convert to float32 exactly.
     let array = py
         .import("numpy")?
         .call_method("ascontiguousarray", (data,), Some(&kwargs))
@@ -53,7 +57,7 @@ pub(crate) fn query_vectors(data: &Bound<'_, PyAny>) -> PyResult<(Vec<f32>, usiz
         .cast::<PyArrayDyn<f32>>()?
         .to_vec()
         .map_err(|e| param_error(py, format!("query vectors: {e}")))?;
-    Ok((values, nq))
+    Ok((QueryVectors::Dense(values), nq))
 }
 
 /// The list fast path of `query_vectors`: None unless every item is a list of numbers or a 1-D numpy
