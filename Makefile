@@ -2,13 +2,16 @@
 # Both work on a fresh machine with Python 3.9+ and a Rust toolchain: they make .venv and install what they need.
 
 PYTHON ?= python3
+# The PATH this make was started with, before the lines below put the dev venv and the build tools first.
+USER_PATH := $(PATH)
 VENV := $(CURDIR)/.venv
 VPY := $(VENV)/bin/python
 export VIRTUAL_ENV := $(VENV)
 export PATH := $(VENV)/bin:$(CURDIR)/target/tools/bin:$(PATH)
 export PYO3_PYTHON := $(VPY)
 
-.PHONY: demo test lint rust-test neon-test py-test frameworks-test fuzz conformance dev daemon bench clean-venv
+.PHONY: demo test lint rust-test neon-test py-test bench-test frameworks-test fuzz conformance dev daemon wheel bench bench-commits \
+	clean-venv
 
 $(VENV)/.base: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,20 +19,34 @@ $(VENV)/.base: pyproject.toml
 	touch $@
 
 # Test-only peers: Milvus Lite is the compatibility oracle; hypothesis drives random inputs; psutil reads memory;
-# hnswlib is a peer the benchmark harness runs (bench/test_harness.py checks it; it builds from source, ~35 s).
+# hnswlib is a peer the benchmark harness runs (bench/test_harness.py checks it; it builds from source, ~35 s);
+# ml_dtypes and scipy give the float16/bfloat16 and sparse inputs pymilvus takes; tqdm draws `covec import`'s and
+# `covec export`'s progress.
 $(VENV)/.test: $(VENV)/.base
-	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib ml_dtypes scipy
+	$(VPY) -m pip install -q --disable-pip-version-check pymilvus milvus-lite hypothesis psutil hnswlib ml_dtypes scipy tqdm
 	touch $@
 
 # Builds the Rust extension in release mode and installs covec into .venv (editable), byte-compiled as
 # pip compiles an installed wheel: importing from source instead leaves ~2 MiB of compiler memory in every
 # process, which the benchmark would count as covec's.
-dev: $(VENV)/.base
+# An extension built for one CPython (before the binding was abi3) would be imported before _covec.abi3.so: removed.
+dev: $(VENV)/.base daemon
+	rm -f client/python/covec/_covec.cpython-*.so
 	cd $(CURDIR) && maturin develop --release --quiet
 	$(VPY) -m compileall -q client/python/covec
 
+# covecd is a native program, built here and staged in target/wheel-data/scripts: pyproject.toml names that
+# directory as the wheel's data, so a wheel carries covecd in its scripts and pip installs it beside `python`
+# (`maturin develop` too, into .venv/bin).
 daemon:
 	cargo build --release -p covecd
+	install -D -m 755 target/release/covecd target/wheel-data/scripts/covecd
+
+# The wheel users install (`pip install covec`): one abi3 file for CPython 3.9 and later, with the `covec` and
+# `covecd` commands, in dist/. Its compilation is the one `make dev` did (same features and profile).
+wheel: $(VENV)/.base daemon
+	rm -f dist/covec-*.whl
+	maturin build --release --quiet --out dist
 
 demo: dev daemon
 	$(VPY) demo/run_demo.py
@@ -55,8 +72,30 @@ neon-test:
 		cargo test --quiet -p covec --target $(AARCH64) --test kernels_agree --test kernels_f16 --test kernels_i8 --test kernels_bf16 --test kernels_binary; \
 	else echo "neon-test SKIPPED: needs qemu-aarch64-static, aarch64-linux-gnu-gcc and rustup target $(AARCH64)"; fi
 
-py-test: dev daemon $(VENV)/.test
-	COVEC_DAEMON=$(CURDIR)/target/release/covecd $(VPY) -m pytest tests bench/test_harness.py -q -p no:cacheprovider
+# The Python tests run once, against the wheel installed in a venv of its own (.venv-wheel: the wheel, its
+# dependencies and the test peers), on a PATH without cargo or rustc, as on a user's machine without Rust;
+# tests/test_wheel.py also installs the wheel alone in fresh venvs and runs the README's example, the demo and
+# `covecd --help` there.
+WHEEL_VENV := $(CURDIR)/.venv-wheel
+NO_RUST_PATH := $(WHEEL_VENV)/bin:$(shell printf '%s' "$(USER_PATH)" | tr : '\n' | \
+	while read -r d; do [ -e "$$d/cargo" ] || [ -e "$$d/rustc" ] || printf '%s\n' "$$d"; done | paste -sd: -)
+
+$(WHEEL_VENV)/.test: pyproject.toml Makefile
+	rm -rf $(WHEEL_VENV)
+	$(PYTHON) -m venv $(WHEEL_VENV)
+	$(WHEEL_VENV)/bin/pip install -q --disable-pip-version-check pytest pymilvus milvus-lite hypothesis psutil ml_dtypes \
+		scipy tqdm
+	touch $@
+
+py-test: wheel $(WHEEL_VENV)/.test
+	$(WHEEL_VENV)/bin/pip install -q --disable-pip-version-check --force-reinstall --no-deps dist/covec-*.whl
+	$(WHEEL_VENV)/bin/pip install -q --disable-pip-version-check dist/covec-*.whl
+	cd $(CURDIR) && env -u VIRTUAL_ENV -u PYO3_PYTHON PATH="$(NO_RUST_PATH)" COVEC_WHEEL="$$(ls dist/covec-*.whl)" \
+		COVEC_DAEMON=$(WHEEL_VENV)/bin/covecd $(WHEEL_VENV)/bin/python -m pytest tests -q -p no:cacheprovider
+
+# The benchmark harness's own tests: it builds its Rust programs with cargo, so they run in the dev venv.
+bench-test: dev daemon $(VENV)/.test
+	$(VPY) -m pytest bench/test_harness.py -q -p no:cacheprovider
 
 # LangChain, LlamaIndex and Haystack on covec, each in its own venv (their pymilvus pins differ), against Milvus Lite:
 # tests/frameworks. A venv sees the covec that `make dev` built here through a .pth file; pip caches nothing.
@@ -83,7 +122,7 @@ frameworks-test: dev $(FRAMEWORKS:%=$(FRAMEWORK_VENVS)/%/.installed)
 # A short coverage-guided run of each cargo-fuzz target (docs/reliability.md has the long runs). The stable
 # toolchain runs it with -s none: AddressSanitizer needs nightly. cargo-fuzz is installed on first use.
 FUZZ_SECS ?= 20
-FUZZ_TARGETS := filter db_image segment_header text_analyzer sparse_sections
+FUZZ_TARGETS := filter db_image segment_header text_analyzer sparse_sections match_index
 
 target/tools/bin/cargo-fuzz:
 	cargo install --locked --quiet --root $(CURDIR)/target/tools cargo-fuzz
@@ -105,11 +144,17 @@ conformance: dev $(VENV)/.test
 		COVEC_UNDER_TEST=1 $(VPY) $(CONFORMANCE) --threshold 0 2>&1 | grep -E "^peer suite" || true; \
 	else echo "conformance SKIPPED: $(CONFORMANCE) not found"; fi
 
-test: lint rust-test neon-test py-test frameworks-test fuzz conformance
+test: lint rust-test neon-test py-test bench-test frameworks-test fuzz conformance
 
 bench: dev daemon $(VENV)/.test
 	$(VPY) -m pip install -q --disable-pip-version-check matplotlib
 	$(VPY) bench/run.py
 
+# Commit latency and reader stall against db size (docs/benchmarks.md, "Commits"): 10k, 100k and 1M rows; the
+# 1M db's HNSW build takes about half an hour the first time (kept in bench/out/commits/ for later runs).
+bench-commits: dev $(VENV)/.test
+	$(VPY) -m pip install -q --disable-pip-version-check matplotlib
+	$(VPY) bench/commits.py --doc
+
 clean-venv:
-	rm -rf $(VENV) $(FRAMEWORK_VENVS)
+	rm -rf $(VENV) $(WHEEL_VENV) $(FRAMEWORK_VENVS)

@@ -1,11 +1,13 @@
-"""SIGKILL at random moments: the loader mid-copy, readers mid-search, the writer mid-commit and covecd.
+"""SIGKILL at random moments: a loader mid-copy (appending to the segment others read, or filling a new one),
+readers mid-search, the writer mid-commit and covecd.
 
-Afterwards: no reader ever saw a row whose vector differs from the one written (an incomplete segment would
-show zeros or garbage), every commit that returned is there, a live holder's segment file still exists and
-its search works, and once everyone is gone and one sweep ran, the shm dir holds nothing of covec.
+Afterwards: no reader ever saw a row whose vector differs from the one written (an incomplete generation or a
+dead loader's bytes would show zeros or garbage), every commit that returned is there, a live holder's segment
+file still exists and its search works, and once everyone is gone and one sweep ran, the shm dir holds nothing
+of covec.
 
-The copy window is made real with COVEC_TEST_SLOW_LOAD_MS (segment/load.rs: a sleep between copying the image into
-the temp segment and writing its header). >= 20 kills by default; COVEC_LONG=1 runs >= 200.
+The copy window is made real with COVEC_TEST_SLOW_LOAD_MS (segment/load.rs: a sleep halfway through copying a
+generation's bytes, the segment open for writing). >= 20 kills by default; COVEC_LONG=1 runs >= 200.
 
 This file is also the child program: `python test_crash_matrix.py MODE DB ...` (JSON lines on stdout).
 """
@@ -150,15 +152,34 @@ def kill(proc: subprocess.Popen) -> bool:
     return True
 
 
+def writing_a_segment(pid: int, shm: Path) -> bool:
+    """Whether process `pid` has a segment in `shm` open for writing: a loader mid-copy (or, for a moment, a
+    process giving a released generation's pages back)."""
+    try:
+        fds = os.listdir(f"/proc/{pid}/fd")
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(f"/proc/{pid}/fd/{fd}")
+            if not target.startswith(str(shm)) or ".seg." not in target:
+                continue
+            with open(f"/proc/{pid}/fdinfo/{fd}") as info:
+                flags = next(int(line.split()[1], 8) for line in info if line.startswith("flags:"))
+            if flags & (os.O_WRONLY | os.O_RDWR):
+                return True
+        except (OSError, StopIteration, ValueError):
+            continue
+    return False
+
+
 def kill_a_loader(shm: Path, children: dict, wait: float = 3.0) -> str | None:
-    """SIGKILLs the first child seen with a temp segment (`covec.<id>.<gen>.tmp-<pid>`), so mid-copy;
-    returns its role."""
+    """SIGKILLs the first child seen writing a segment, so mid-copy; returns its role."""
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
-        for name in covec_files(shm):
-            pid = int(name.rpartition(".tmp-")[2] or 0) if ".tmp-" in name else 0
-            if pid in children and kill(children[pid][1]):
-                return children[pid][0]
+        for pid, (name, proc) in children.items():
+            if writing_a_segment(pid, shm) and kill(proc):
+                return name
         time.sleep(0.002)
     return None
 
@@ -241,7 +262,7 @@ def test_sigkill_matrix_loses_no_commit_maps_nothing_incomplete_and_leaks_nothin
         victims = [("writer", writer), ("loader", loader), ("reader", readers[round_ % 2])]
         if daemon is not None:
             victims.append(("daemon", daemon))
-        # First kill whoever is copying a generation right now (its temp segment names its pid): the
+        # First kill whoever is copying a generation right now (it has a segment open for writing): the
         # writer publishing, a reader or the loader following a commit, or the daemon.
         loading = kill_a_loader(shm_dir, {p.pid: (name, p) for name, p in victims})
         if loading:

@@ -71,9 +71,11 @@ def test_unit_starts_notifies_republishes_and_stops_cleanly(tmp_path, shm_dir):
         while status(sock)["dbs"][0]["generation"] == first["dbs"][0]["generation"]:
             assert time.time() < deadline, "the daemon did not move to the new generation"
             time.sleep(0.05)
-        now = status(sock)["dbs"][0]
-        assert (shm_dir / now["segment"]).exists()
-        assert not (shm_dir / segment).exists(), "the old generation outlived its last holder"
+        report = status(sock)
+        now = report["dbs"][0]
+        assert now["segment"] == segment, "the commit was appended to the segment the daemon holds"
+        published = [s["generations"] for db in report["shm"] for s in db["segments"]]
+        assert published == [[now["generation"]]], f"the old generation outlived its last holder: {published}"
         client.close()
 
         daemon.send_signal(signal.SIGTERM)

@@ -41,8 +41,8 @@ def test_verify_raises_what_create_collection_would(client):
         (no_key, PrimaryKeyException, "Schema must have a primary key field."),
         (two_keys, PrimaryKeyException, "Expected only one primary key field, got [id, other, ...]."),
         (with_array, MilvusException, "ARRAY field 'labels': element_type must be"),
-        (with_function, ParamError, "schema functions (BM25 and embedding functions) are not supported by covec yet"),
-        (schema(functions=[object()]), ParamError, "schema functions"),
+        (with_function, ParamError, "schema function \"\" has no type; pass pymilvus's Function"),
+        (schema(functions=[object()]), ParamError, "has no type"),
     ]:
         with pytest.raises(error) as verified:
             bad.verify()

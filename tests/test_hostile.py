@@ -168,6 +168,43 @@ def test_every_single_byte_flip_is_an_exception_or_a_valid_read(good):
         path.unlink()
 
 
+def test_damaged_partition_lists_and_columns_are_never_trusted(tmp_path, shm_dir):
+    # A part mixing partitions carries a partition id per row; damage anywhere (catalog, partition column,
+    # other sections) gives an exception naming the file or valid answers, to confined reads and to a write
+    # that merges the damaged part.
+    good = tmp_path / "parts.db"
+    c = MilvusClient(str(good), use_segment=False)
+    c.create_database("db2")
+    c.create_collection("docs", dimension=DIM, metric_type="L2", db_name="db2")
+    c.create_partition("docs", "p1", db_name="db2")
+    v = vectors(40)
+    c.insert("docs", [{"id": i, "vector": v[i]} for i in range(20)], db_name="db2")
+    c.insert("docs", [{"id": i, "vector": v[i]} for i in range(20, 40)], partition_name="p1", db_name="db2")
+    c.create_alias("docs", "al", db_name="db2")
+    c.close()
+    data = good.read_bytes()
+    rng = random.Random(6)
+    for at in rng.sample(range(4096, len(data)), 120):
+        damaged = bytearray(data)
+        damaged[at] ^= 1 << rng.randrange(8)
+        path = variant(good, f"part{at}.db", bytes(damaged))
+        client = None
+        try:
+            client = MilvusClient(str(path), use_segment=False, db_name="db2")
+            for partitions in (None, ["p1"], ["_default"]):
+                client.query("al", filter="id >= 0", output_fields=["id"], partition_names=partitions)
+                client.search("docs", data=vectors(1), limit=3, partition_names=partitions)
+            client.insert("docs", [{"id": 100, "vector": v[0]}], partition_name="p1")
+            covec.verify(str(path))
+        except MilvusException as e:
+            assert str(path) in e.message, e.message
+        finally:
+            if client is not None:
+                client.close()
+            gc.collect()
+        path.unlink()
+
+
 def test_crafted_catalog_length_does_not_allocate_it(good, tmp_path):
     # A child process with a 1 GiB address-space cap reads a db whose catalog claims a 2^60-element
     # vector: decoding must fail on the input's length, not try to allocate.
@@ -190,21 +227,23 @@ def test_crafted_catalog_length_does_not_allocate_it(good, tmp_path):
 
 
 # --- planted segments and reference files ---------------------------------------------------------
+# Segment names are random and published in the reference file (docs/protocol.md), so nothing can be
+# planted where the next generation will go. What can be planted: files at names an earlier covec used
+# (`covec.<id>.<generation>`, its temps and ref file), guesses, our reference file's name while no process
+# uses the db, or (by our own uid) a file in place of a published segment.
 
 
-def segment_of(path: Path) -> tuple[str, bytes]:
-    """The segment name this db's current generation uses, and its bytes (read while attached)."""
+def db_id_of(path: Path) -> str:
+    """The db id in this db's segment names (opens it once with segments, then detaches)."""
     c = MilvusClient(str(path))
     name = c._db.status()["segment"]
-    content = (Path(os.environ["COVEC_SHM_DIR"]) / name).read_bytes()
     c.close()
     gc.collect()
-    return name, content
+    return name.split(".")[1]
 
 
-def attach_fresh(path: Path, copy_name: str) -> MilvusClient:
-    # Same db bytes under a new path would get a new db id; so reuse the path, but in a child process
-    # (this process may still cache the state of the earlier attach).
+def attach_fresh(path: Path) -> str:
+    """Opens the db in a new process and searches it: 'ok <hits> <segment or None>', or 'refused <message>'."""
     code = (
         "import sys, covec, numpy as np\n"
         "try:\n"
@@ -219,103 +258,146 @@ def attach_fresh(path: Path, copy_name: str) -> MilvusClient:
     return out.stdout.strip()
 
 
-@pytest.mark.skipif(not IS_ROOT, reason="chown to another user needs root")
-def test_segment_owned_by_another_user_is_refused(good, shm_dir):
-    name, content = segment_of(good)
-    planted = shm_dir / name
-    planted.write_bytes(content)
-    os.chmod(planted, 0o600)
-    os.chown(planted, NOBODY, NOBODY)
-    out = attach_fresh(good, name)
-    assert out.startswith("refused") and str(planted) in out and "owned by uid 65534" in out, out
-    assert planted.read_bytes() == content, "the planted file was not touched"
-    # A sweep neither trusts nor deletes another user's file, and does not fail on it.
+class Holder:
+    """A process that opens the db with its segment and holds it until closed."""
+
+    def __init__(self, path: Path):
+        code = (
+            "import sys, covec\n"
+            f"c = covec.MilvusClient({str(path)!r})\n"
+            "print(c._db.status()['segment'], flush=True)\n"
+            "sys.stdin.read()\n"
+        )
+        self.proc = subprocess.Popen([sys.executable, "-c", code], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     text=True)
+        self.segment = self.proc.stdout.readline().strip()
+        assert self.segment.startswith("covec."), self.segment
+
+    def close(self) -> None:
+        self.proc.stdin.close()
+        assert self.proc.wait(timeout=60) == 0
+
+
+def plant(path: Path, content: bytes, mode: int, owner: int | None = None) -> None:
+    path.write_bytes(content)
+    os.chmod(path, mode)
+    if owner is not None:
+        os.chown(path, owner, owner)
+
+
+def test_files_at_names_an_earlier_covec_used_are_never_opened_nor_removed_unless_ours(good, shm_dir):
+    db_id = db_id_of(good)
+    forged = b"COVECSEG" + bytes(8192)
+    planted = {}
+    for g in range(1, 40):
+        planted[f"covec.{db_id}.{g}"] = 0o644
+        planted[f"covec.{db_id}.{g}.tmp-1"] = 0o600
+    for name, mode in planted.items():
+        plant(shm_dir / name, forged, mode, NOBODY if IS_ROOT else None)
+    (shm_dir / f"covec.{db_id}.seg.0000000000000001").symlink_to("/etc/passwd")
+    for _ in range(3):
+        out = attach_fresh(good)
+        assert out.startswith("ok 3 covec."), out
+        c = MilvusClient(str(good))
+        c.insert("docs", [{"id": 10_000, "vector": np.ones(8, np.float32)}])
+        c.close()
+        gc.collect()
+    for name in planted:
+        assert (shm_dir / name).read_bytes() == forged, f"{name} was changed"
+    report = covec.sweep(str(shm_dir))
+    left = {p.name for p in shm_dir.iterdir()}
+    if IS_ROOT:
+        # Another user's files: the sweep neither trusts nor removes them, and does not fail on them.
+        assert set(planted) <= left, report
+    else:
+        assert not set(planted) & left, report
+    (shm_dir / f"covec.{db_id}.seg.0000000000000001").unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("replacement", ["0644", "0640", "0604", "0660", "symlink", "nobody"])
+def test_a_published_segment_replaced_by_an_untrusted_file_is_not_used(good, shm_dir, tmp_path, replacement):
+    if replacement == "nobody" and not IS_ROOT:
+        pytest.skip("chown to another user needs root")
+    holder = Holder(good)
+    planted = shm_dir / holder.segment
+    content = planted.read_bytes()
+    planted.unlink()
+    if replacement == "symlink":
+        target = tmp_path / "elsewhere"
+        plant(target, content, 0o600)
+        planted.symlink_to(target)
+    elif replacement == "nobody":
+        plant(planted, content, 0o600, NOBODY)
+    else:
+        plant(planted, content, int(replacement, 8))
+    # Refused, never mapped: the new process reads this generation from the db file instead.
+    assert attach_fresh(good) == "ok 3 None"
+    holder.close()
+    if replacement == "symlink":
+        assert (tmp_path / "elsewhere").read_bytes() == content, "the link's target was not written"
     covec.sweep(str(shm_dir))
-    assert planted.read_bytes() == content
+    left = [p.name for p in shm_dir.iterdir()]
+    assert left == ([holder.segment] if replacement == "nobody" else []), left
+    planted.unlink(missing_ok=True)
 
 
-def test_group_or_other_readable_segment_is_refused(good, shm_dir):
-    name, content = segment_of(good)
-    planted = shm_dir / name
-    for mode in (0o644, 0o640, 0o604, 0o660):
-        planted.write_bytes(content)
-        os.chmod(planted, mode)
-        out = attach_fresh(good, name)
-        assert out.startswith("refused") and "may access it" in out, (oct(mode), out)
-        # Ours and unheld: the refusing call's clean-up removes it, so the next open loads afresh.
-        assert not planted.exists()
-    assert attach_fresh(good, name).startswith("ok 3")
-
-
-def test_symlinks_in_place_of_segment_or_ref_file_are_refused(good, shm_dir, tmp_path):
-    name, content = segment_of(good)
+@pytest.mark.parametrize("planted_as", ["symlink", "0666", "0620", "nobody"])
+def test_a_planted_reference_file_makes_readers_use_the_db_file(good, shm_dir, tmp_path, planted_as):
+    if planted_as == "nobody" and not IS_ROOT:
+        pytest.skip("chown to another user needs root")
+    db_id = db_id_of(good)
+    ref = shm_dir / f"covec.{db_id}.refs"
     target = tmp_path / "elsewhere"
-    target.write_bytes(content)
-    os.chmod(target, 0o600)
-    link = shm_dir / name
-    link.symlink_to(target)
-    out = attach_fresh(good, name)
-    assert out.startswith("refused") and "symbolic link" in out, out
-    link.unlink(missing_ok=True)  # our own link: the refusing call may have removed it already
-    ref = shm_dir / (name.rsplit(".", 1)[0] + ".ref")
-    ref.symlink_to(target)
-    out = attach_fresh(good, name)
-    assert out.startswith("refused") and str(ref) in out, out
-    assert target.read_bytes() == content, "the link's target was not written"
-
-
-@pytest.mark.skipif(not IS_ROOT, reason="chown to another user needs root")
-def test_ref_file_owned_by_another_user_or_too_open_is_refused(good, shm_dir):
-    name, _ = segment_of(good)
-    ref = shm_dir / (name.rsplit(".", 1)[0] + ".ref")
-    ref.write_bytes(bytes(64))
-    for mode, owner in ((0o600, NOBODY), (0o666, os.geteuid()), (0o620, os.geteuid())):
-        os.chmod(ref, mode)
-        os.chown(ref, owner, -1)
-        out = attach_fresh(good, name)
-        assert out.startswith("refused") and str(ref) in out, (oct(mode), owner, out)
-        # The sweep skips this db instead of failing for every db in the dir.
-        assert covec.sweep(str(shm_dir))["untrusted"] == 1
+    plant(target, bytes(64), 0o600)
+    if planted_as == "symlink":
+        ref.symlink_to(target)
+    else:
+        plant(ref, bytes(64), 0o600 if planted_as == "nobody" else int(planted_as, 8),
+              NOBODY if planted_as == "nobody" else None)
+    assert attach_fresh(good) == "ok 3 None"
+    c = MilvusClient(str(good))
+    c.insert("docs", [{"id": 10_000, "vector": np.zeros(8, np.float32)}])
+    assert c.search("docs", data=np.zeros((1, 8), np.float32), limit=1)[0][0]["id"] == 10_000
+    assert c._db.status()["segment"] is None
+    c.close()
+    assert target.read_bytes() == bytes(64), "the link's target was not written"
+    # The sweep skips this db instead of failing for every db in the dir.
+    assert covec.sweep(str(shm_dir))["untrusted"] == 1
+    ref.unlink()
 
 
 def test_garbage_ref_file_records_are_swept_not_trusted(good, shm_dir):
-    name, _ = segment_of(good)
-    ref = shm_dir / (name.rsplit(".", 1)[0] + ".ref")
+    db_id = db_id_of(good)
+    ref = shm_dir / f"covec.{db_id}.refs"
     ref.write_bytes(random.Random(6).randbytes(64 * 20))
     os.chmod(ref, 0o600)
-    out = attach_fresh(good, name)
-    assert out.startswith("ok 3"), out
+    out = attach_fresh(good)
+    assert out.startswith("ok 3 covec."), out
     covec.sweep(str(shm_dir))
     assert not any(p.name.startswith("covec.") for p in shm_dir.iterdir())
 
 
-def test_segment_with_a_lying_or_damaged_header_is_never_trusted(good, shm_dir):
-    name, content = segment_of(good)
-    planted = shm_dir / name
-    lies = {
-        "generation": (32, struct.pack("<Q", 999)),
-        "image_len": (48, struct.pack("<Q", len(content))),
-        "commit_id": (40, struct.pack("<Q", 12345)),
-        "magic": (0, b"NOTASEG!"),
-        "version": (8, struct.pack("<I", 9)),
-        "ready": (80, bytes(8)),
-        "image byte": (4096 + 100, b"\xff"),
-    }
-    for what, (at, value) in lies.items():
+def test_a_published_segment_with_a_damaged_header_is_never_trusted(good, shm_dir):
+    holder = Holder(good)
+    planted = shm_dir / holder.segment
+    content = planted.read_bytes()
+    lies = {"magic": 0, "version": 8, "db id": 16, "segment id": 32, "creator pid": 40, "checksum": 48,
+            "image byte": 4096 + 100}
+    for what, at in lies.items():
         forged = bytearray(content)
-        forged[at:at + len(value)] = value
-        planted.write_bytes(bytes(forged))
-        os.chmod(planted, 0o600)
-        out = attach_fresh(good, name)
-        # Every header change is refused (checksum, magic, version, ready mark). A changed image byte
-        # is not: attach does not hash the image (it must stay O(1)); only our own uid can write an
-        # owner-only file, which is the trust boundary (docs/reliability.md). Lies under a valid header
-        # checksum are covered in segment/attach.rs's unit tests.
+        forged[at] ^= 0x01
+        planted.unlink()
+        plant(planted, bytes(forged), 0o600)
+        out = attach_fresh(good)
+        # Every header change is refused (the checksum covers it all). A changed image byte is not:
+        # attach does not hash the image (it must stay O(1)); only our own uid can write an owner-only
+        # file, which is the trust boundary (docs/reliability.md).
         assert out.startswith("refused") != (what == "image byte"), (what, out)
         if out.startswith("refused"):
             assert str(planted) in out, out
-        covec.sweep(str(shm_dir))
-        assert not planted.exists(), f"{what}: the unheld planted segment was not removed by sweep"
+    holder.close()
+    covec.sweep(str(shm_dir))
+    assert not any(p.name.startswith("covec.") for p in shm_dir.iterdir())
 
 
 # --- a small /dev/shm --------------------------------------------------------------------------------
@@ -380,18 +462,19 @@ def test_small_shm_fails_clearly_and_the_file_fallback_works(tmp_path, small_shm
 
 
 def test_segment_pages_are_reserved_before_anyone_maps_them(tmp_path, small_shm):
-    # The loader writes every byte of the segment, so a reader can never fault on a page tmpfs cannot
-    # supply (SIGBUS): the published file is fully allocated, not sparse.
+    # The loader writes every byte a generation uses, so a reader can never fault on a page tmpfs cannot
+    # supply (SIGBUS): the pages are allocated at the load, not at a reader's first touch.
     path = tmp_path / "fits.db"
     big_db(path, 6_000)  # about 3.1 MB
     c = MilvusClient(str(path), shm_dir=str(small_shm))
     seg = small_shm / c._db.status()["segment"]
-    st = seg.stat()
-    assert st.st_blocks * 512 >= st.st_size, (st.st_blocks, st.st_size)
-    # Fill the rest of the tmpfs: reads of the mapped segment keep working.
+    assert seg.stat().st_blocks * 512 >= 6_000 * 128 * 4, "the vectors' pages are allocated"
+    # Fill the rest of the tmpfs: reads of every vector of the mapped segment keep working.
     filler = fill(small_shm)
     hits = c.search("docs", data=np.ones((2, 128), np.float32), limit=5)
     assert [len(h) for h in hits] == [5, 5]
+    rows = c.query("docs", filter="", output_fields=["vector"], limit=6_000)
+    assert len(rows) == 6_000
     c.close()
     filler.unlink()
     gc.collect()
@@ -401,8 +484,8 @@ def test_segment_pages_are_reserved_before_anyone_maps_them(tmp_path, small_shm)
 
 def test_shm_filled_by_another_process_during_the_load_fails_clearly(tmp_path, small_shm):
     # The free-space check passes, then the tmpfs fills while the loader is still writing (here: in the
-    # test pause before it writes the header page, the last page it allocates). Its write fails with
-    # ENOSPC: the loader must say so as the same clear error and leave nothing behind.
+    # test pause halfway through its copy). Its next write fails with ENOSPC: the loader must say so as
+    # the same clear error and leave nothing behind.
     path = tmp_path / "fits.db"
     big_db(path, 6_000)  # about 3.1 MB of the 8 MiB
     code = (
@@ -417,11 +500,128 @@ def test_shm_filled_by_another_process_during_the_load_fails_clearly(tmp_path, s
     child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                              text=True, env=env)
     deadline = time.monotonic() + 60
-    while not any(".tmp-" in p.name for p in small_shm.iterdir()):
+    while not any(".seg." in p.name for p in small_shm.iterdir()):
         assert child.poll() is None and time.monotonic() < deadline, child.communicate()
         time.sleep(0.01)
+    time.sleep(0.5)  # well inside the pause: the first half is written
     filler = fill(small_shm)
     out, err = child.communicate(timeout=60)
     filler.unlink()
     assert "needs" in out and "COVEC_NO_SHM=1" in out, (out, err)
     assert not any(small_shm.iterdir()), "a failed load left files behind"
+
+
+# --- columns of the newer field types ------------------------------------------------------------
+
+
+TYPED_ROWS = 24
+TS0 = 1_735_689_600_000_000  # 2025-01-01T00:00:00Z in microseconds
+
+
+def make_typed_db(path: Path) -> None:
+    from covec import DataType
+
+    c = MilvusClient(str(path), use_segment=False)
+    schema = MilvusClient.create_schema()
+    schema.add_field("id", DataType.INT64, is_primary=True)
+    schema.add_field("h", DataType.FLOAT16_VECTOR, dim=4)
+    schema.add_field("b", DataType.BINARY_VECTOR, dim=16)
+    schema.add_field("sp", DataType.SPARSE_FLOAT_VECTOR)
+    schema.add_field("tags", DataType.ARRAY, element_type=DataType.VARCHAR, max_capacity=4, max_length=8)
+    schema.add_field("ts", DataType.TIMESTAMPTZ)
+    schema.add_field("geo", DataType.GEOMETRY)
+    index = c.prepare_index_params()
+    index.add_index("h", index_type="FLAT", metric_type="L2")
+    index.add_index("b", index_type="BIN_FLAT", metric_type="HAMMING")
+    index.add_index("sp", index_type="SPARSE_INVERTED_INDEX", metric_type="IP")
+    c.create_collection("typed", schema=schema, index_params=index)
+    c.insert(
+        "typed",
+        [
+            {
+                "id": i,
+                "h": np.array([i, 1, 2, 3], dtype=np.float16),
+                "b": bytes([i, 0xA5]),
+                "sp": {i: 0.5, 100 + i: 1.0},
+                "tags": [f"t{k}" for k in range(i % 4)],
+                "ts": TS0 + i,
+                "geo": f"POINT({i}.5 -2)",
+            }
+            for i in range(TYPED_ROWS)
+        ],
+    )
+    c.close()
+
+
+def use_typed(path: Path) -> None:
+    """Every read of the typed collection: all rows, filters on each newer type, each vector field searched."""
+    c = MilvusClient(str(path), use_segment=False)
+    try:
+        c.query("typed", filter="id >= 0", output_fields=["*"])
+        for flt in ["array_length(tags) > 1", "ts > ISO '2025-01-01T00:00:00Z'", "ST_WITHIN(geo, 'POLYGON((0 -3, 9 -3, 9 0, 0 0, 0 -3))')"]:
+            c.query("typed", filter=flt, output_fields=["id"])
+        c.search("typed", data=[np.array([1, 1, 1, 1], dtype=np.float16)], anns_field="h", limit=3, output_fields=["*"])
+        c.search("typed", data=[bytes([3, 0xA5])], anns_field="b", limit=3)
+        c.search("typed", data=[{3: 1.0, 103: 0.5}], anns_field="sp", limit=3)
+    finally:
+        c.close()
+        gc.collect()
+
+
+@pytest.fixture
+def typed(tmp_path, shm_dir) -> Path:
+    path = tmp_path / "typed.db"
+    make_typed_db(path)
+    return path
+
+
+def test_typed_db_reads_back(typed):
+    c = MilvusClient(str(typed), use_segment=False)
+    row = c.get("typed", ids=[3], output_fields=["*"])[0]
+    c.close()
+    assert row["tags"] == ["t0", "t1", "t2"] and row["geo"] == "POINT(3.5 -2)"
+    assert row["ts"] == "2025-01-01T00:00:00.000003Z" and row["sp"] == {3: 0.5, 103: 1.0}
+    use_typed(typed)
+
+
+def test_damaged_wkb_and_timestamps_are_corrupt_naming_the_file(typed):
+    data = typed.read_bytes()
+    wkb = b"\x01\x01\x00\x00\x00" + struct.pack("<dd", 3.5, -2.0)
+    ts = struct.pack("<q", TS0 + 5)
+    assert data.count(wkb) == 1 and data.count(ts) == 1
+    damages = {
+        "wkb-order": (data.find(wkb), b"\x00"),  # big-endian: not the WKB covec writes
+        "wkb-type": (data.find(wkb) + 1, b"\x63"),
+        "ts-max": (data.find(ts), struct.pack("<q", 2**63 - 1)),
+        "ts-year-0": (data.find(ts), struct.pack("<q", -62_135_596_800_000_001)),
+    }
+    for name, (at, new) in damages.items():
+        damaged = bytearray(data)
+        damaged[at : at + len(new)] = new
+        path = variant(typed, f"{name}.db", bytes(damaged))
+        c = MilvusClient(str(path), use_segment=False)
+        try:
+            with pytest.raises(MilvusException) as info:
+                c.get("typed", ids=[3, 5], output_fields=["geo", "ts"])
+            assert "is damaged" in info.value.message, info.value.message
+            assert c.query("typed", filter="id == 7", output_fields=["geo", "ts"])  # other rows still read
+        finally:
+            c.close()
+            gc.collect()
+        e = refused(path, lambda: covec.verify(str(path)))
+        assert "checksum" in e.message
+
+
+def test_every_single_byte_flip_of_a_typed_db_is_an_exception_or_a_valid_read(typed):
+    data = typed.read_bytes()
+    rng = random.Random(6)
+    for at in rng.sample(range(4096, len(data)), 150):
+        damaged = bytearray(data)
+        damaged[at] ^= 1 << rng.randrange(8)
+        path = variant(typed, f"typed{at}.db", bytes(damaged))
+        try:
+            use_typed(path)
+        except MilvusException as e:
+            # Opening names the file; a read names the damage (the image it read).
+            assert str(path) in e.message or "is damaged" in e.message, e.message
+        path.unlink()

@@ -71,3 +71,51 @@ def test_import_copies_collections_rows_and_search_results(tmp_path, shm_dir):
     got_other = client.query("other", filter="score > 10", output_fields=["score"])
     assert sorted(got_other, key=lambda r: r["pk"]) == sorted(expected_other, key=lambda r: r["pk"])
     client.close()
+
+
+def test_import_brings_databases_partitions_aliases_and_keys(tmp_path, shm_dir):
+    lite_path = str(tmp_path / "model_demo.db")
+    lite = pymilvus.MilvusClient(lite_path)
+    rng = np.random.default_rng(4)
+    vectors = rng.random((60, 4), dtype=np.float32)
+    lite.create_database("tenant", properties={"owner": "me"})
+    lite.use_database("tenant")
+    lite.create_collection("docs", dimension=4, properties={"custom.keep": "yes"})
+    lite.create_partition("docs", "archive")
+    lite.insert("docs", [{"id": i, "vector": vectors[i].tolist()} for i in range(20)])
+    lite.insert("docs", [{"id": i, "vector": vectors[i].tolist()} for i in range(20, 30)], partition_name="archive")
+    lite.create_alias("docs", "current")
+    schema = pymilvus.MilvusClient.create_schema()
+    schema.add_field("id", pymilvus.DataType.INT64, is_primary=True)
+    schema.add_field("vector", pymilvus.DataType.FLOAT_VECTOR, dim=4)
+    schema.add_field("tenant", pymilvus.DataType.VARCHAR, max_length=8, is_partition_key=True)
+    index = pymilvus.MilvusClient.prepare_index_params()
+    index.add_index("vector", index_type="FLAT", metric_type="L2")
+    lite.create_collection("keyed", schema=schema, index_params=index)
+    lite.insert("keyed", [{"id": i, "vector": vectors[i].tolist(), "tenant": f"t{i % 3}"} for i in range(30, 60)])
+    lite.close()
+    from milvus_lite.server_manager import server_manager_instance
+
+    server_manager_instance.release_server(lite_path)
+
+    covec_path = str(tmp_path / "model.covec")
+    out = subprocess.run(
+        [sys.executable, "-m", "covec.cli", "import", lite_path, covec_path], capture_output=True, text=True
+    )
+    assert out.returncode == 0, out.stderr
+    assert "tenant.docs: 30 rows" in out.stdout and "tenant.keyed: 30 rows" in out.stdout, out.stdout
+
+    client = MilvusClient(covec_path, db_name="tenant")
+    assert client.describe_database("tenant") == {"name": "tenant", "owner": "me"}
+    assert client.list_collections() == ["docs", "keyed"]
+    assert client.describe_collection("current")["properties"] == {"custom.keep": "yes"}
+    assert client.list_partitions("docs") == ["_default", "archive"]
+    assert client.get_partition_stats("docs", "archive") == {"row_count": 10}
+    archived = client.query("docs", "id >= 0", output_fields=["id"], partition_names=["archive"])
+    assert sorted(r["id"] for r in archived) == list(range(20, 30))
+    keyed = client.describe_collection("keyed")
+    assert keyed["num_partitions"] == 16 and keyed["fields"][2]["is_partition_key"] is True
+    assert sorted(r["id"] for r in client.query("keyed", 'tenant == "t1"', output_fields=["id"])) == [
+        i for i in range(30, 60) if i % 3 == 1
+    ]
+    client.close()

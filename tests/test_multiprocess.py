@@ -108,7 +108,7 @@ def test_sixteen_processes_starting_at_once_make_one_load_and_one_segment(db, sh
     loaders = {r["status"]["loaded_by"] for r in reports}
     assert len(segments) == 1, segments
     assert len(loaders) == 1, f"more than one process loaded the segment: {loaders}"
-    assert [f for f in covec_files(shm_dir) if not f.endswith(".ref")] == sorted(segments)
+    assert [f for f in covec_files(shm_dir) if not f.endswith(".refs")] == sorted(segments)
     assert len({tuple(r["ids"]) for r in reports}) == 1
     assert all(c.close() == 0 for c in children)
     assert covec_files(shm_dir) == []

@@ -6,8 +6,6 @@ answers.
 """
 
 import asyncio
-import json
-import os
 import subprocess
 import sys
 import textwrap
@@ -20,38 +18,12 @@ pytest.importorskip("milvus_lite")
 
 import covec  # noqa: E402
 
-HERE = os.path.dirname(os.path.abspath(__file__))
 DIM = 8
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """{"tcp": uri, "unix": uri, "tls": uri, "cert": path} of one server, stopped when the module's tests end."""
-    d = tmp_path_factory.mktemp("server")
-    cert, key = d / "cert.pem", d / "key.pem"
-    certificate = "req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=localhost"
-    certificate += " -addext subjectAltName=DNS:localhost,IP:127.0.0.1"
-    subprocess.run(
-        ["openssl", *certificate.split(), "-keyout", str(key), "-out", str(cert)], check=True, capture_output=True
-    )
-    sock = d / "milvus.sock"
-    proc = subprocess.Popen(
-        [sys.executable, os.path.join(HERE, "milvus_server.py"), str(d / "lite.db"), str(sock), str(cert), str(key)],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ports = json.loads(proc.stdout.readline())
-        yield {
-            "tcp": f"http://127.0.0.1:{ports['tcp']}",
-            "unix": f"unix:{sock}",
-            "tls": f"https://127.0.0.1:{ports['tls']}",
-            "cert": str(cert),
-        }
-    finally:
-        proc.stdin.close()
-        proc.wait(timeout=30)
+def server(milvus_server):
+    return milvus_server
 
 
 def connect(cls, server, form, **kwargs):

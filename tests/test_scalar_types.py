@@ -154,3 +154,26 @@ def test_timestamptz_accepts_datetimes_and_microseconds(client):
     client.insert("c", [row(1, ts=aware), row(2, ts=1_735_689_600_000_000), row(3, ts="2025-01-01 00:00:00")])
     got = sorted((r["id"], r["ts"]) for r in client.query("c", "ts == ISO '2025-01-01T00:00:00Z'", output_fields=["ts"]))
     assert got == [(1, "2025-01-01T00:00:00Z"), (2, "2025-01-01T00:00:00Z"), (3, "2025-01-01T00:00:00Z")]
+
+
+def test_timezone_property_reads_naive_text_and_filter_literals(client):
+    # The collection's `timezone`, else its database's, else UTC, for values written and ISO literals of filters
+    # alike; altering it changes how later text reads, never the instants stored (the server's behaviour).
+    make(client, properties={"timezone": "Asia/Shanghai"})
+    client.insert("c", [row(1, ts="2025-01-01T08:00:00"), row(2, ts="2025-01-01T08:00:00Z")])
+
+    def matching(literal):
+        return sorted(r["id"] for r in client.query("c", f"ts == ISO '{literal}'", output_fields=["id"]))
+
+    assert matching("2025-01-01T08:00:00") == [1]
+    assert client.query("c", "id == 1", output_fields=["ts"])[0]["ts"] == "2025-01-01T00:00:00Z"
+    client.delete("c", filter="ts == ISO '2025-01-01T16:00:00'")
+    assert matching("2025-01-01T08:00:00Z") == []
+    client.alter_collection_properties("c", properties={"timezone": "UTC"})
+    assert matching("2025-01-01T08:00:00") == []
+    assert matching("2025-01-01T00:00:00") == [1]
+    client.drop_collection_properties("c", ["timezone"])
+    client.alter_database_properties("default", properties={"timezone": "America/New_York"})
+    assert matching("2024-12-31T19:00:00") == [1]
+    with pytest.raises(MilvusException, match="Nowhere/Else"):
+        client.alter_collection_properties("c", properties={"timezone": "Nowhere/Else"})

@@ -115,6 +115,7 @@ def test_soak(tmp_path, shm_dir):
 
 def run(writer, readers, daemon_cmd, env, shm_dir, tmp_path):
     import covec
+    from covec import MilvusClient
 
     restarts, most_segments = 0, 0
     daemon = subprocess.Popen(daemon_cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
@@ -122,7 +123,7 @@ def run(writer, readers, daemon_cmd, env, shm_dir, tmp_path):
         next_restart = time.time() + 45
         while writer.poll() is None:
             time.sleep(1)
-            segments = [p for p in shm_dir.iterdir() if p.name.startswith("covec.") and p.name[-1].isdigit()]
+            segments = [p for p in shm_dir.iterdir() if p.name.startswith("covec.") and ".seg." in p.name]
             most_segments = max(most_segments, len(segments))
             if time.time() >= next_restart:
                 next_restart += 45
@@ -140,6 +141,13 @@ def run(writer, readers, daemon_cmd, env, shm_dir, tmp_path):
             rout, rerr = r.communicate(timeout=120)
             assert r.returncode == 0, rerr[-3000:]
             reports.append(json.loads(rout))
+        # Only the daemon holds the db now, at its newest generation: the segment holds that generation's live
+        # bytes, not what released generations or killed loaders (the daemon's, mid-load) wrote.
+        time.sleep(1)
+        probe = MilvusClient(str(tmp_path / "soak.db"), shm_dir=str(shm_dir))
+        live = probe._db.status()["live_bytes"]
+        allocated = sum(p.stat().st_blocks * 512 for p in shm_dir.iterdir() if ".seg." in p.name)
+        probe.close()
     finally:
         daemon.send_signal(signal.SIGTERM)
         daemon.wait(30)
@@ -155,9 +163,11 @@ def run(writer, readers, daemon_cmd, env, shm_dir, tmp_path):
 
     growth = max(r["rss_end"] - r["rss_start"] for r in reports)
     print(f"\nsoak {SECONDS:.0f}s: {committed} rows committed in {len(busy)} busy phases, daemon restarts "
-          f"{restarts}, most segments at once {most_segments}, max reader RSS growth {growth} KiB\n"
+          f"{restarts}, most segments at once {most_segments}, max reader RSS growth {growth} KiB, "
+          f"segments at the end {allocated} bytes for {live} live\n"
           f"  searches during commits: {pct(ms[during])}\n  searches while idle:     {pct(ms[~during])}")
     assert most_segments <= 12, "segments pile up"
+    assert allocated <= live * 1.05 + (1 << 20), "a segment keeps pages no generation uses"
     assert growth < 64 * 1024, "a reader's RSS grew by more than 64 MiB"
     covec.sweep(str(shm_dir))
     assert not [p for p in shm_dir.iterdir() if p.name.startswith("covec.")]

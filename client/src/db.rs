@@ -10,27 +10,48 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::engine::{
-    self, Deletion, Hit, HybridRequest, OutputFields, SearchRequest, Snapshot, WriteMode,
+    self, CollectionView, Deletion, Hit, HybridRequest, NewCollection, OutputFields, Scope,
+    SearchRequest, Snapshot, WriteMode,
 };
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
-use crate::format::{Catalog, DEFAULT_DATABASE};
+use crate::format::Catalog;
+use crate::fulltext::{self, AnalyzerSource};
 use crate::pin::{compile_filter, Pinned};
-use crate::schema::{CollectionSchema, IndexSpec};
+use crate::schema::{CollectionSchema, FieldSchema, IndexSpec};
 use crate::segment;
 use crate::store::{self, CommitBuilder, Writer};
+use crate::text::Token;
 use crate::value::{Pk, Row};
 
-/// A collection's description: schema, indexes, row count.
+/// A collection's description, as describe_collection shows it.
 #[derive(Debug, Clone)]
 pub struct CollectionInfo {
+    /// Its database.
+    pub db: String,
+    /// Its own name (describing it through an alias gives the collection's).
     pub name: String,
+    /// Milvus's collection id.
+    pub id: u64,
     pub schema: CollectionSchema,
     pub indexes: Vec<IndexSpec>,
+    pub properties: Vec<(String, String)>,
+    /// Its partitions' names: "_default" and the created ones, or a partition-key collection's buckets.
+    pub partitions: Vec<String>,
+    /// Its aliases, in creation order.
+    pub aliases: Vec<String>,
     pub row_count: u64,
     /// Live rows not yet in the graph (searched exactly until `flush` or the tail's growth indexes them).
     pub pending_index_rows: u64,
+}
+
+/// A database's description.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DatabaseInfo {
+    pub name: String,
+    pub id: u64,
+    pub properties: Vec<(String, String)>,
 }
 
 /// The state every `Db` of one canonical path shares within one process.
@@ -127,33 +148,31 @@ impl Db {
         let mut builder = writer.builder();
         let (catalog, out) = {
             let snap = Snapshot::open_at(writer.image(), path)?;
-            plan(&snap, &mut builder)?
+            plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
         };
         if let Some(catalog) = catalog {
             writer.commit(builder, &catalog)?;
-            self.publish(&inner)?;
+            self.publish(&inner);
         }
         Ok(out)
     }
 
     /// After a commit: when other processes are reading this db, load the new generation now, so that
     /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
-    /// when it runs; whoever comes first loads, the other finds the segment there.)
-    fn publish(&self, inner: &Inner) -> Result<()> {
+    /// when it runs; whoever comes first loads, the other finds it published.) The commit is durable
+    /// already, so this never fails the write: what goes wrong here (a full /dev/shm, a planted
+    /// reference file) is met and reported by the next call that reads.
+    fn publish(&self, inner: &Inner) {
         let options = inner.follower.options();
         if !options.use_segment {
-            return Ok(());
+            return;
         }
-        let db_id = inner.follower.held()?.db_id.clone();
-        let me = std::process::id();
-        let readers = segment::status(&options.shm_config())?
-            .into_iter()
-            .filter(|db| db.db_id == db_id)
-            .any(|db| db.slots.iter().any(|slot| slot.pid != me));
-        if readers {
-            inner.follower.current()?;
+        let Ok(held) = inner.follower.held() else {
+            return;
+        };
+        if segment::held_elsewhere(&options.shm_config(), &held.db_id).unwrap_or(false) {
+            let _ = inner.follower.current();
         }
-        Ok(())
     }
 
     pub fn path(&self) -> &Path {
@@ -168,112 +187,329 @@ impl Db {
         })
     }
 
-    // Collections. Every mutating call is one durable commit: when it returns, the change is on disk.
-    pub fn create_collection(
+    /// One commit of a change to the catalog alone.
+    fn edit(&self, plan: impl FnOnce(&Catalog) -> Result<Catalog>) -> Result<()> {
+        self.write(|snap, _| Ok((Some(plan(snap.catalog())?), ())))
+    }
+
+    /// A read of the current generation's catalog.
+    fn read_catalog<T>(&self, read: impl FnOnce(&Catalog) -> Result<T>) -> Result<T> {
+        read(&self.current()?.catalog)
+    }
+
+    /// A read of the target collection (whole, or confined to the target's partitions when `confine`),
+    /// its errors naming the file.
+    fn read_view<T>(
+        &self,
+        target: Scope<'_>,
+        confine: bool,
+        read: impl FnOnce(CollectionView<'_>) -> Result<T>,
+    ) -> Result<T> {
+        let inner = self.inner()?;
+        let cur = inner.follower.current()?;
+        let snap = cur.snapshot();
+        let view = match confine {
+            true => snap.scoped(target),
+            false => snap.collection(target.db, target.collection),
+        };
+        view.and_then(read)
+            .map_err(|e| engine::on_file(e, inner.follower.path()))
+    }
+
+    /// A read of the target collection, confined to its partitions.
+    fn read_scoped<T>(
+        &self,
+        target: Scope<'_>,
+        read: impl FnOnce(CollectionView<'_>) -> Result<T>,
+    ) -> Result<T> {
+        self.read_view(target, true, read)
+    }
+
+    // Databases. Every mutating call is one durable commit: when it returns, the change is on disk.
+    pub fn create_database(&self, name: &str, properties: &[(String, String)]) -> Result<()> {
+        self.edit(|cat| engine::plan_create_database(cat, name, properties))
+    }
+    /// Drops an empty database; "default" cannot be dropped.
+    pub fn drop_database(&self, name: &str) -> Result<()> {
+        self.edit(|cat| engine::plan_drop_database(cat, name))
+    }
+    /// Database names, sorted.
+    pub fn list_databases(&self) -> Result<Vec<String>> {
+        self.read_catalog(|cat| {
+            let mut names: Vec<String> = cat.databases.iter().map(|d| d.name.clone()).collect();
+            names.sort_unstable();
+            Ok(names)
+        })
+    }
+    pub fn describe_database(&self, name: &str) -> Result<DatabaseInfo> {
+        self.read_catalog(|cat| {
+            let db = cat
+                .database(name)
+                .ok_or_else(|| Error::invalid(format!("database '{name}' does not exist")))?;
+            Ok(DatabaseInfo {
+                name: db.name.clone(),
+                id: db.id,
+                properties: db.properties.clone(),
+            })
+        })
+    }
+    /// Sets the properties `set` and removes the keys `delete`.
+    pub fn alter_database_properties(
         &self,
         name: &str,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<()> {
+        self.edit(|cat| engine::plan_alter_database_properties(cat, name, set, delete))
+    }
+
+    // Collections.
+    pub fn create_collection<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
         schema: CollectionSchema,
         indexes: Vec<IndexSpec>,
     ) -> Result<()> {
-        self.write(|snap, _| {
-            let next = engine::plan_create_collection(snap.catalog(), name, schema, indexes)?;
-            Ok((Some(next), ()))
-        })
+        self.create_collection_with(target, NewCollection::new(schema, indexes))
     }
-    /// Dropping a missing collection is not an error (as in Milvus).
-    pub fn drop_collection(&self, name: &str) -> Result<()> {
+    /// create_collection with properties and a partition-key collection's number of partitions.
+    pub fn create_collection_with<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        new: NewCollection,
+    ) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_create_collection(cat, t.db, t.collection, new))
+    }
+    /// Dropping a missing collection is not an error (as in Milvus); one with aliases is not dropped.
+    pub fn drop_collection<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {
+        let t = target.into();
         self.write(|snap, _| {
-            let cat = snap.catalog();
             Ok((
-                cat.collection(DEFAULT_DATABASE, name)
-                    .map(|_| engine::plan_drop_collection(cat, name)),
+                engine::plan_drop_collection(snap.catalog(), t.db, t.collection)?,
                 (),
             ))
         })
     }
-    pub fn rename_collection(&self, old: &str, new: &str) -> Result<()> {
-        self.write(|snap, _| {
-            let next = engine::plan_rename_collection(snap.catalog(), old, new)?;
-            Ok((Some(next), ()))
+    /// Renames `from` to `to` (into `to`'s database when it differs).
+    pub fn rename_collection<'a, 'b>(
+        &self,
+        from: impl Into<Scope<'a>>,
+        to: impl Into<Scope<'b>>,
+    ) -> Result<()> {
+        let (from, to) = (from.into(), to.into());
+        self.edit(|cat| engine::plan_rename_collection(cat, from, to))
+    }
+    /// The collections of database `db`, sorted by name.
+    pub fn list_collections(&self, db: &str) -> Result<Vec<String>> {
+        self.read_catalog(|cat| {
+            engine::database(cat, db)?;
+            let mut names: Vec<String> = cat
+                .collections
+                .iter()
+                .filter(|c| c.db == db)
+                .map(|c| c.name.clone())
+                .collect();
+            names.sort_unstable();
+            Ok(names)
         })
     }
-    pub fn list_collections(&self) -> Result<Vec<String>> {
-        let cur = self.current()?;
-        Ok(cur
-            .catalog
-            .collections
-            .iter()
-            .filter(|c| c.db == DEFAULT_DATABASE)
-            .map(|c| c.name.clone())
-            .collect())
+    /// Whether the target names a collection (or an alias of one).
+    pub fn has_collection<'a>(&self, target: impl Into<Scope<'a>>) -> Result<bool> {
+        let t = target.into();
+        self.read_catalog(|cat| {
+            engine::database(cat, t.db)?;
+            Ok(cat.resolve(t.db, t.collection).is_some())
+        })
     }
-    pub fn has_collection(&self, name: &str) -> Result<bool> {
-        Ok(self
-            .current()?
-            .catalog
-            .collection(DEFAULT_DATABASE, name)
-            .is_some())
-    }
-    pub fn describe_collection(&self, name: &str) -> Result<CollectionInfo> {
-        let cur = self.current()?;
+    pub fn describe_collection<'a>(&self, target: impl Into<Scope<'a>>) -> Result<CollectionInfo> {
+        let t = target.into();
+        let inner = self.inner()?;
+        let cur = inner.follower.current()?;
         let snap = cur.snapshot();
-        let view = snap.collection(name)?;
+        let on_file = |e| engine::on_file(e, inner.follower.path());
+        let view = snap.collection(t.db, t.collection).map_err(on_file)?;
+        let entry = view.entry();
+        let pending_index_rows = view.pending_index_rows().map_err(on_file)?;
         Ok(CollectionInfo {
-            name: name.into(),
-            schema: view.schema().clone(),
-            indexes: view.entry().indexes.clone(),
+            db: entry.db.clone(),
+            name: entry.name.clone(),
+            id: entry.id,
+            schema: entry.schema.clone(),
+            indexes: entry.indexes.clone(),
+            properties: entry.properties.clone(),
+            partitions: entry.partitions.iter().map(|p| p.name.clone()).collect(),
+            aliases: snap
+                .catalog()
+                .aliases_of(entry.id)
+                .map(String::from)
+                .collect(),
             row_count: view.row_count(),
-            pending_index_rows: view.pending_index_rows()?,
+            pending_index_rows,
         })
+    }
+    /// The primary key's name: cheaper than `describe_collection` for calls that need only it.
+    pub fn primary_field<'a>(&self, target: impl Into<Scope<'a>>) -> Result<String> {
+        let t = target.into();
+        self.read_catalog(|cat| {
+            let entry = engine::entry(cat, t.db, t.collection)?;
+            Ok(entry.schema.primary().name.clone())
+        })
+    }
+    /// Empties the collection, keeping its schema, indexes, partitions, aliases and properties.
+    pub fn truncate_collection<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_truncate(cat, t))
+    }
+    /// Sets the properties `set` and removes the keys `delete`.
+    pub fn alter_collection_properties<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        set: &[(String, String)],
+        delete: &[String],
+    ) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| {
+            engine::plan_alter_collection_properties(cat, t.db, t.collection, set, delete)
+        })
+    }
+    /// Adds a (nullable) field; rows written before read as its default, else null.
+    pub fn add_collection_field<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        field: FieldSchema,
+    ) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_add_field(cat, t.db, t.collection, field))
+    }
+    /// Changes a field's `max_length`, `max_capacity` or `mmap.enabled` (values JSON text).
+    pub fn alter_collection_field<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        field: &str,
+        params: &[(String, String)],
+    ) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_alter_field(cat, t.db, t.collection, field, params))
+    }
+    /// Rewrites the collection without what deletes, upserts and dropped partitions left, then the db
+    /// file without what it no longer references. Returns the generation that holds the result (a
+    /// compaction's job id: `compaction_done` answers for it).
+    pub fn compact<'a>(&self, target: impl Into<Scope<'a>>) -> Result<u64> {
+        let t = target.into();
+        self.write(|snap, b| Ok((engine::plan_compact(snap, b, t)?, ())))?;
+        let inner = self.inner()?;
+        let meta = Writer::lock(inner.follower.path())?.compact_now()?;
+        self.publish(&inner);
+        Ok(meta.generation)
+    }
+    /// Whether the compaction that returned `job` is complete (every compaction completes before
+    /// `compact` returns; a job id no compaction returned is not).
+    pub fn compaction_done(&self, job: u64) -> Result<bool> {
+        Ok(job <= self.current()?.meta.generation)
+    }
+
+    // Aliases.
+    pub fn create_alias<'a>(&self, target: impl Into<Scope<'a>>, alias: &str) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_create_alias(cat, t.db, t.collection, alias))
+    }
+    /// Points an existing alias at the target collection.
+    pub fn alter_alias<'a>(&self, target: impl Into<Scope<'a>>, alias: &str) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_alter_alias(cat, t.db, t.collection, alias))
+    }
+    pub fn drop_alias(&self, db: &str, alias: &str) -> Result<()> {
+        self.edit(|cat| engine::plan_drop_alias(cat, db, alias))
+    }
+    /// The name of the collection the alias points at.
+    pub fn describe_alias(&self, db: &str, alias: &str) -> Result<String> {
+        self.read_catalog(|cat| engine::alias_target(cat, db, alias).map(String::from))
+    }
+    /// The aliases of database `db` (of one collection when `collection` names one), sorted.
+    pub fn list_aliases(&self, db: &str, collection: Option<&str>) -> Result<Vec<String>> {
+        self.read_catalog(|cat| engine::list_aliases(cat, db, collection))
+    }
+
+    // Partitions.
+    pub fn create_partition<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_create_partition(cat, t.db, t.collection, name))
+    }
+    /// Drops a partition and the rows in it.
+    pub fn drop_partition<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<()> {
+        let t = target.into();
+        self.write(|snap, b| Ok((Some(engine::plan_drop_partition(snap, b, t, name)?), ())))
+    }
+    /// The collection's partitions: "_default" first, then the created ones in creation order (a
+    /// partition-key collection's buckets in bucket order).
+    pub fn list_partitions<'a>(&self, target: impl Into<Scope<'a>>) -> Result<Vec<String>> {
+        Ok(self.describe_collection(target)?.partitions)
+    }
+    /// Live rows of one partition (get_partition_stats; a partition-key collection's buckets too).
+    pub fn partition_row_count<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<u64> {
+        self.read_view(target.into(), false, |view| {
+            view.confined(&[name.to_string()])?.count(None)
+        })
+    }
+    pub fn has_partition<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<bool> {
+        Ok(self.list_partitions(target)?.iter().any(|p| p == name))
     }
 
     // Indexes.
-    pub fn create_index(&self, collection: &str, spec: IndexSpec) -> Result<()> {
+    pub fn create_index<'a>(&self, target: impl Into<Scope<'a>>, spec: IndexSpec) -> Result<()> {
+        let t = target.into();
         self.write(|snap, b| {
-            let next = engine::plan_create_index(snap, b, collection, spec)?;
+            let next = engine::plan_create_index(snap, b, t, spec)?;
             Ok((Some(next), ()))
         })
     }
     /// Puts the rows written since the graph was last grown into it (one commit; none when nothing is
     /// pending). Every write is already durable; this is what makes it fully indexed, as Milvus's flush.
-    pub fn flush(&self, collection: &str) -> Result<()> {
-        self.write(|snap, b| Ok((engine::plan_index_pending(snap, b, collection)?, ())))
+    pub fn flush<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {
+        let t = target.into();
+        self.write(|snap, b| Ok((engine::plan_index_pending(snap, b, t)?, ())))
     }
-    pub fn drop_index(&self, collection: &str, index_name: &str) -> Result<()> {
-        self.write(|snap, _| {
-            let next = engine::plan_drop_index(snap.catalog(), collection, index_name)?;
-            Ok((Some(next), ()))
-        })
+    pub fn drop_index<'a>(&self, target: impl Into<Scope<'a>>, index_name: &str) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_drop_index(cat, t, index_name))
     }
 
     // Rows.
-    /// Inserts rows (last write wins on a duplicate primary key); returns their primary keys in order.
-    pub fn insert(&self, collection: &str, rows: Vec<Row>) -> Result<Vec<Pk>> {
-        self.write_rows(collection, rows, WriteMode::Insert)
+    /// Inserts rows (last write wins on a duplicate primary key) into the target's one partition, else
+    /// "_default" or where the partition key sends each; returns their primary keys in order.
+    pub fn insert<'a>(&self, target: impl Into<Scope<'a>>, rows: Vec<Row>) -> Result<Vec<Pk>> {
+        self.write_rows(target.into(), rows, WriteMode::Insert)
     }
     /// Replaces rows by primary key (or, with `partial`, merges the given fields into the stored row).
-    pub fn upsert(&self, collection: &str, rows: Vec<Row>, partial: bool) -> Result<Vec<Pk>> {
-        self.write_rows(collection, rows, WriteMode::Upsert { partial })
+    pub fn upsert<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        rows: Vec<Row>,
+        partial: bool,
+    ) -> Result<Vec<Pk>> {
+        self.write_rows(target.into(), rows, WriteMode::Upsert { partial })
     }
 
-    fn write_rows(&self, collection: &str, rows: Vec<Row>, mode: WriteMode) -> Result<Vec<Pk>> {
+    fn write_rows(&self, target: Scope<'_>, rows: Vec<Row>, mode: WriteMode) -> Result<Vec<Pk>> {
         self.write(|snap, b| {
             if rows.is_empty() {
-                snap.collection(collection)?;
+                snap.scoped(target)?;
                 return Ok((None, Vec::new()));
             }
-            let (next, ids) = engine::plan_write(snap, b, collection, rows, mode)?;
+            let (next, ids) = engine::plan_write(snap, b, target, rows, mode)?;
             Ok((Some(next), ids))
         })
     }
 
-    /// Deletes by primary key; returns how many rows existed and were deleted.
-    pub fn delete_ids(&self, collection: &str, ids: &[Pk]) -> Result<u64> {
-        self.delete(collection, Deletion::Ids(ids))
+    /// Deletes by primary key (in the target's partitions); returns how many rows existed and were
+    /// deleted.
+    pub fn delete_ids<'a>(&self, target: impl Into<Scope<'a>>, ids: &[Pk]) -> Result<u64> {
+        self.delete(target.into(), Deletion::Ids(ids))
     }
-    pub fn delete_filter<'f>(
+    pub fn delete_filter<'a, 'f>(
         &self,
-        collection: &str,
+        target: impl Into<Scope<'a>>,
         filter: impl Into<Filter<'f>>,
     ) -> Result<u64> {
         let filter = filter.into();
@@ -282,55 +518,94 @@ impl Db {
                 "delete needs ids or a non-empty filter expression",
             ));
         }
+        let t = target.into();
         self.write(|snap, b| {
-            let compiled = compile_filter(filter, snap.collection(collection)?.schema())?;
+            let compiled = compile_filter(filter, &snap.scoped(t)?)?;
             let which = Deletion::Filter(compiled.as_deref());
-            let (next, n) = engine::plan_delete(snap, b, collection, which)?;
+            let (next, n) = engine::plan_delete(snap, b, t, which)?;
             Ok(((n > 0).then_some(next), n))
         })
     }
 
-    fn delete(&self, collection: &str, which: Deletion<'_>) -> Result<u64> {
+    fn delete(&self, target: Scope<'_>, which: Deletion<'_>) -> Result<u64> {
         self.write(|snap, b| {
-            let (next, n) = engine::plan_delete(snap, b, collection, which)?;
+            let (next, n) = engine::plan_delete(snap, b, target, which)?;
             Ok(((n > 0).then_some(next), n))
         })
     }
 
-    // Reads, each from the generation current when it starts (`pin`).
+    // Reads, each from the generation current when it starts (`pin`), confined to the target's
+    // partitions.
     /// The current generation, held: reads through it see this generation until it is dropped,
     /// whatever is committed meanwhile (iterators keep one from first page to last).
     pub fn pin(&self) -> Result<Pinned> {
-        Ok(Pinned::new(self.current()?))
+        let inner = self.inner()?;
+        let mapped = inner.follower.current()?;
+        Ok(Pinned::new(mapped, inner.follower.path().to_path_buf()))
     }
     /// Rows for these keys, in the order asked; missing keys are left out.
-    pub fn get(&self, collection: &str, ids: &[Pk], output: &OutputFields) -> Result<Vec<Row>> {
-        self.pin()?.get(collection, ids, output)
+    pub fn get<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        ids: &[Pk],
+        output: &OutputFields,
+    ) -> Result<Vec<Row>> {
+        self.pin()?.get(target, ids, output)
     }
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
-    pub fn query<'f>(
+    pub fn query<'a, 'f>(
         &self,
-        collection: &str,
+        target: impl Into<Scope<'a>>,
         filter: impl Into<Filter<'f>>,
         output: &OutputFields,
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
-        self.pin()?.query(collection, filter, output, limit, offset)
+        self.pin()?.query(target, filter, output, limit, offset)
     }
-    pub fn count<'f>(&self, collection: &str, filter: impl Into<Filter<'f>>) -> Result<u64> {
-        self.pin()?.count(collection, filter)
+    pub fn count<'a, 'f>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        filter: impl Into<Filter<'f>>,
+    ) -> Result<u64> {
+        self.pin()?.count(target, filter)
     }
+    /// `run_analyzer`: each text's tokens, by `analyzer_params` or by a collection field's analyzer
+    /// (`analyzer_names` for a field with `multi_analyzer_params`).
+    pub fn run_analyzer(
+        &self,
+        texts: &[String],
+        analyzer_params: Option<&str>,
+        field: Option<(Scope<'_>, &str)>,
+        analyzer_names: &[String],
+    ) -> Result<Vec<Vec<Token>>> {
+        let Some((target, field)) = field else {
+            return fulltext::run_analyzer(texts, AnalyzerSource::Params(analyzer_params));
+        };
+        self.read_scoped(target, |view| {
+            let source = AnalyzerSource::Field {
+                schema: view.schema(),
+                field,
+                analyzer_names,
+            };
+            fulltext::run_analyzer(texts, source)
+        })
+    }
+
     /// One list of hits per query vector, best first.
-    pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {
-        self.pin()?.search(collection, request)
+    pub fn search<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        request: &SearchRequest,
+    ) -> Result<Vec<Vec<Hit>>> {
+        self.pin()?.search(target, request)
     }
     /// Several searches on one generation, merged by a reranker: one list of hits per query vector.
-    pub fn hybrid_search(
+    pub fn hybrid_search<'a>(
         &self,
-        collection: &str,
+        target: impl Into<Scope<'a>>,
         request: &HybridRequest,
     ) -> Result<Vec<Vec<Hit>>> {
-        self.pin()?.hybrid_search(collection, request)
+        self.pin()?.hybrid_search(target, request)
     }
 }

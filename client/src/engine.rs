@@ -4,12 +4,14 @@
 //! | module    | concern                                                                                |
 //! |-----------|----------------------------------------------------------------------------------------|
 //! | `read`    | `Snapshot` (a generation's catalog over its image), `CollectionView`: get, query, count |
-//! | `search`  | search: each part planned once per call (filter, graph or exact scan), range bounds, an iterator's cursor, top-k, grouping |
+//! | `catalog` | lookups by name, and mutations of the catalog alone (databases, aliases, partitions, ...) |
+//! | `route`   | partition-key routing by the Milvus server's hash                                        |
+//! | `search`  | search: each part planned once per call (filter, partition scope, graph or exact scan), range bounds, an iterator's cursor, top-k, grouping, BM25 queries |
 //! | `chain`   | function chains (Milvus's L2 rerank stage) checked and run on one query's hits       |
 //! | `rerank`  | every search's entry; boosts, the merge of a hybrid search's routes (RRF, weighted, decay), the page cut |
 //! | `part`    | the part codec: rows encoded into a part's sections, sections decoded as views          |
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
-//! | `write`   | `plan_*`: a mutation as the next catalog                                                 |
+//! | `write`   | `plan_*`: a mutation of collections and rows as the next catalog                         |
 //! | `merge`   | the merge policy: which parts a commit rewrites, when graphs are built or grown        |
 //! | `ann`     | which indexes get graphs, their Milvus parameters, a part's graphs and row order        |
 //! | `request` | what a read asks for and what a search answers                                           |
@@ -18,6 +20,7 @@
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
 mod ann;
+mod catalog;
 mod chain;
 mod coerce;
 mod merge;
@@ -25,19 +28,27 @@ mod part;
 mod read;
 mod request;
 mod rerank;
+mod route;
 mod search;
 mod write;
 
+pub use catalog::{
+    alias_target, database, entry, list_aliases, plan_add_field, plan_alter_alias,
+    plan_alter_collection_properties, plan_alter_database_properties, plan_alter_field,
+    plan_create_alias, plan_create_database, plan_create_partition, plan_drop_alias,
+    plan_drop_database,
+};
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,
-    Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank, ScoreMode,
-    SearchRequest,
+    Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank, Scope,
+    ScoreMode, SearchRequest,
 };
 pub use search::Cursor;
 pub use write::{
-    check_new_schema, plan_create_collection, plan_create_index, plan_delete, plan_drop_collection,
-    plan_drop_index, plan_index_pending, plan_rename_collection, plan_write, Deletion, WriteMode,
+    check_new_schema, plan_compact, plan_create_collection, plan_create_index, plan_delete,
+    plan_drop_collection, plan_drop_index, plan_drop_partition, plan_index_pending,
+    plan_rename_collection, plan_truncate, plan_write, Deletion, NewCollection, WriteMode,
 };
 
 use crate::error::Error;
@@ -47,6 +58,34 @@ const IMAGE_NAME: &str = "<image>";
 
 fn corrupt(reason: impl Into<String>) -> Error {
     Error::corrupt(IMAGE_NAME, reason)
+}
+
+/// `err` naming the file at `path` where a view named the image it read.
+pub fn on_file(err: Error, path: &std::path::Path) -> Error {
+    match err {
+        Error::Corrupt {
+            path: image,
+            reason,
+        } if image.as_os_str() == IMAGE_NAME => Error::corrupt(path, reason),
+        other => other,
+    }
+}
+
+/// An error from reading a section (a graph, SQ8 codes, a sparse column or index) as the engine reports it.
+/// A section whose header claims a newer layout than this build reads is damage, not a newer file: a
+/// newer layout comes with a newer catalog revision, which opening the generation already refused.
+fn section_error(e: Error) -> Error {
+    match e {
+        Error::NewerVersion {
+            path,
+            found,
+            supported,
+        } => corrupt(format!(
+            "{} claims layout version {found}, but this catalog revision has only up to {supported}",
+            path.display()
+        )),
+        e => e,
+    }
 }
 
 /// The cores this process may run on (exact scans and the locality order split their work by it).

@@ -53,9 +53,14 @@ pub struct DbStatus {
     pub generation: u64,
     /// Segment name in the shm dir, or None when the db file is mapped directly.
     pub segment: Option<String>,
-    /// The pid of the process that loaded the segment.
+    /// The pid of the process that loaded this generation into the segment.
     pub loaded_by: Option<u32>,
+    /// The generation's image length (its committed length in the db file; of it, a segment holds only
+    /// the sections and catalog the generation uses).
     pub mapped_bytes: u64,
+    /// What the generation uses: header, the sections its catalog names and the catalog (what a segment
+    /// holds of it; `MetaSlot::live_bytes`).
+    pub live_bytes: u64,
 }
 
 /// What a generation's bytes are mapped from.
@@ -107,12 +112,17 @@ impl Mapped {
     fn load(path: &Path, options: &OpenOptions) -> Result<Mapped> {
         let key = stat_key(path)?;
         let image = CommittedImage::open(path)?;
-        let backing = if options.use_segment {
-            Backing::Segment(segment::attach(&options.shm_config(), &image)?)
-        } else {
-            Backing::File(image.map()?)
+        let backing = match options.use_segment {
+            true => match segment::attach(&options.shm_config(), &image) {
+                Ok(attachment) => Backing::Segment(attachment),
+                // A file in the shm dir we must not trust (planted by another user under a name we
+                // need): this generation is read from the db file itself instead of failing.
+                Err(Error::Untrusted { .. }) => Backing::File(image.map()?),
+                Err(e) => return Err(e),
+            },
+            false => Backing::File(image.map()?),
         };
-        let snap = Snapshot::open_at(backing.bytes(), path)?;
+        let snap = Snapshot::open_root(backing.bytes(), *image.meta(), path)?;
         let (catalog, meta) = (snap.shared_catalog(), *snap.meta());
         Ok(Mapped {
             key,
@@ -182,9 +192,9 @@ impl Follower {
         let (segment, loaded_by, mapped_bytes) = match &cur.backing {
             Backing::File(map) => (None, None, map.len() as u64),
             Backing::Segment(a) => (
-                Some(a.segment_name().to_string()),
+                Some(a.segment_name()),
                 Some(a.loaded_by()),
-                a.mapped_len(),
+                a.image().len() as u64,
             ),
         };
         Ok(DbStatus {
@@ -193,6 +203,7 @@ impl Follower {
             segment,
             loaded_by,
             mapped_bytes,
+            live_bytes: cur.meta.live_bytes,
         })
     }
 }

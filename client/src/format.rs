@@ -182,7 +182,7 @@ pub fn decode_meta(b: &[u8]) -> Option<MetaSlot> {
 }
 
 /// Checks that a slot's numbers describe a possible image of a file of `file_len` bytes.
-fn meta_is_plausible(m: &MetaSlot, file_len: u64) -> bool {
+pub fn meta_is_plausible(m: &MetaSlot, file_len: u64) -> bool {
     let catalog_end = m.catalog_offset.checked_add(m.catalog_len);
     m.committed_len >= HEADER_LEN
         && m.committed_len <= file_len
@@ -303,11 +303,27 @@ pub struct AnnIndex {
 pub struct TextIndex {
     /// Schema position of the indexed field.
     pub field: u32,
-    /// The layout of `index` and `stats`, as numbered by the document that specifies them
-    /// (docs/format.md, "Sections": 0 is a sparse field's inverted index).
+    /// The layout of `index` and `stats`: `TextIndex::SPARSE` or `TextIndex::MATCH` (docs/format.md).
     pub kind: u8,
     pub index: Section,
     pub stats: Option<Section>,
+}
+
+impl TextIndex {
+    /// On a SPARSE_FLOAT_VECTOR field: `index` is a sparse inverted index (docs/sparse.md); `stats`, on a BM25
+    /// index only, the BM25 statistics of the part's deleted rows.
+    pub const SPARSE: u8 = 0;
+    /// On a match-enabled VARCHAR field: `index` is a match index (docs/text.md); no `stats`.
+    pub const MATCH: u8 = 1;
+
+    /// The field type a kind indexes; None for a kind this build does not know.
+    fn field_type(kind: u8) -> Option<DataType> {
+        match kind {
+            TextIndex::SPARSE => Some(DataType::SparseFloatVector),
+            TextIndex::MATCH => Some(DataType::VarChar),
+            _ => None,
+        }
+    }
 }
 
 /// A partition of a collection: manual ("_default" and the ones created), or one of a partition-key
@@ -397,10 +413,43 @@ impl Default for Catalog {
 }
 
 impl Catalog {
+    pub fn database(&self, name: &str) -> Option<&DatabaseEntry> {
+        self.databases.iter().find(|d| d.name == name)
+    }
+
+    /// The collection called `name` in database `db` (not an alias: see `resolve`).
     pub fn collection(&self, db: &str, name: &str) -> Option<&CollectionEntry> {
         self.collections
             .iter()
             .find(|c| c.db == db && c.name == name)
+    }
+
+    pub fn alias(&self, db: &str, alias: &str) -> Option<&AliasEntry> {
+        self.aliases.iter().find(|a| a.db == db && a.alias == alias)
+    }
+
+    /// The collection `name` stands for in database `db`: the collection of that name, else the one
+    /// the alias of that name points at.
+    pub fn resolve(&self, db: &str, name: &str) -> Option<&CollectionEntry> {
+        self.collection(db, name).or_else(|| {
+            let id = self.alias(db, name)?.collection;
+            self.collections.iter().find(|c| c.id == id)
+        })
+    }
+
+    /// The aliases of the collection with id `id`, in creation order.
+    pub fn aliases_of(&self, id: u64) -> impl Iterator<Item = &str> {
+        self.aliases
+            .iter()
+            .filter(move |a| a.collection == id)
+            .map(|a| a.alias.as_str())
+    }
+
+    /// What a generation with this catalog (encoded in `catalog_len` bytes) keeps when compacted: the
+    /// header, every section it references and the catalog (`MetaSlot::live_bytes`).
+    pub fn live_bytes(&self, catalog_len: u64) -> u64 {
+        let sections: u64 = self.sections().map(|s| s.len).sum();
+        HEADER_LEN + sections + catalog_len
     }
 
     /// Every section the catalog references.
@@ -938,17 +987,17 @@ fn validate_part_indexes(
     }
     for (i, t) in part.text.iter().enumerate() {
         let field = fields.get(t.field as usize);
-        if !field
-            .is_some_and(|f| matches!(f.dtype, DataType::SparseFloatVector | DataType::VarChar))
+        if !field.is_some_and(|f| TextIndex::field_type(t.kind) == Some(f.dtype))
             || part.text[..i]
                 .iter()
                 .any(|o| (o.field, o.kind) == (t.field, t.kind))
+            || (t.kind == TextIndex::MATCH && t.stats.is_some())
         {
             return Err(Error::corrupt(
                 path,
                 format!(
-                    "text index names field #{} twice or one that is not text or sparse",
-                    t.field
+                    "text index of kind {} names field #{} twice or one of another type",
+                    t.kind, t.field
                 ),
             ));
         }

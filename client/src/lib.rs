@@ -23,10 +23,12 @@ mod error;
 mod filter;
 mod follow;
 mod format;
+mod fulltext;
 mod geometry;
 mod hnsw;
 mod kernels;
 mod pin;
+mod random;
 mod rowview;
 mod schema;
 mod search_params;
@@ -40,21 +42,23 @@ mod value;
 #[cfg(feature = "python")]
 mod python;
 
-pub use db::{CollectionInfo, Db};
+pub use db::{CollectionInfo, DatabaseInfo, Db};
 pub use engine::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Cursor, Decay, DecayFunction, FunctionChain,
-    GroupBy, Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank,
-    ScoreMode, SearchRequest,
+    GroupBy, Hit, HybridRequest, Merge, NewCollection, NumCombine, OutputFields, QueryVectors,
+    Range, Rerank, Scope, ScoreMode, SearchRequest,
 };
 pub use error::{ClientCheck, Error, Result};
 pub use filter::{Filter, Params as FilterParams};
 pub use follow::{DbStatus, Follower, OpenOptions};
 pub use pin::{Pinned, QueryIter, SearchIter};
 pub use schema::{
-    CollectionSchema, DataType, DefaultValue, FieldSchema, IndexKind, IndexSpec, Metric,
+    CollectionSchema, DataType, DefaultValue, FieldSchema, FunctionKind, FunctionSpec, IndexKind,
+    IndexSpec, Metric,
 };
 pub use search_params::{chain_of, rerank_of, SearchParams};
 pub use sparse::SparseVector;
+pub use text::Token;
 pub use value::{Pk, Row, Value};
 
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
@@ -71,6 +75,9 @@ pub mod internals {
     }
     pub mod format {
         pub use crate::format::*;
+    }
+    pub mod fulltext {
+        pub use crate::fulltext::*;
     }
     pub mod geometry {
         pub use crate::geometry::*;

@@ -2,27 +2,48 @@
 //! whatever is committed meanwhile, and holding it keeps the generation mapped (its segment attached).
 //! `Db`'s reads each pin the current generation for the length of the call; the iterators
 //! (`SearchIter`, `QueryIter`) keep theirs from the first page to the last, so pages never mix
-//! generations (docs/compatibility.md, "Iterators").
+//! generations (docs/compatibility.md, "Iterators"). Every read is confined to its `Scope`'s
+//! partitions.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::{
-    CollectionView, Cursor, Hit, HybridRequest, OutputFields, RowId, SearchRequest,
+    self, CollectionView, Cursor, Hit, HybridRequest, OutputFields, RowId, Scope, SearchRequest,
 };
 use crate::error::Result;
 use crate::filter::{self, Filter};
 use crate::follow::Mapped;
 use crate::rowview::RowFilter;
-use crate::schema::CollectionSchema;
 use crate::value::{Pk, Row};
 
-/// The compiled filter, or None when it accepts every row (so the engine can skip evaluating it).
+/// The compiled filter of `view`'s collection (ISO literals without an offset in its zone), or None when
+/// it accepts every row (so the engine can skip evaluating it).
 pub(crate) fn compile_filter(
     filter: Filter<'_>,
-    schema: &CollectionSchema,
+    view: &CollectionView<'_>,
 ) -> Result<Option<Box<dyn RowFilter>>> {
-    let predicate = filter::compile(filter, schema)?;
+    let predicate = filter::compile_in(filter, view.schema(), &view.zone()?)?;
     Ok((!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>))
+}
+
+/// The view and its compiled filter; on a partition-key collection whose filter pins the key to some
+/// values, the view confined to those values' partitions (the rows of the others cannot match).
+fn filtered<'a>(
+    view: CollectionView<'a>,
+    filter: Filter<'_>,
+) -> Result<(CollectionView<'a>, Option<Box<dyn RowFilter>>)> {
+    let predicate = filter::compile_in(filter, view.schema(), &view.zone()?)?;
+    let view = match view.schema().partition_key() {
+        Some((_, key)) => match predicate.pinned_values(&key.name) {
+            Some(values) => view.confined_to_keys(&values),
+            None => view,
+        },
+        None => view,
+    };
+    let compiled =
+        (!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>);
+    Ok((view, compiled))
 }
 
 /// Compiled filters borrowed as the engine takes them.
@@ -34,11 +55,16 @@ fn borrowed(filters: &[Option<Box<dyn RowFilter>>]) -> Vec<Option<&dyn RowFilter
 #[derive(Clone)]
 pub struct Pinned {
     mapped: Arc<Mapped>,
+    /// The db file, named by the errors of damaged sections.
+    path: Arc<PathBuf>,
 }
 
 impl Pinned {
-    pub(crate) fn new(mapped: Arc<Mapped>) -> Pinned {
-        Pinned { mapped }
+    pub(crate) fn new(mapped: Arc<Mapped>, path: PathBuf) -> Pinned {
+        Pinned {
+            mapped,
+            path: Arc::new(path),
+        }
     }
 
     /// The generation held.
@@ -46,84 +72,105 @@ impl Pinned {
         self.mapped.meta.generation
     }
 
-    /// Runs `read` on `collection` of this generation.
+    /// Runs `read` on the target collection of this generation, confined to the target's partitions;
+    /// its errors name the file.
     fn read<T>(
         &self,
-        collection: &str,
-        read: impl FnOnce(&CollectionView<'_>) -> Result<T>,
+        target: Scope<'_>,
+        read: impl FnOnce(CollectionView<'_>) -> Result<T>,
     ) -> Result<T> {
         let snap = self.mapped.snapshot();
-        let view = snap.collection(collection)?;
-        read(&view)
+        snap.scoped(target)
+            .and_then(read)
+            .map_err(|e| engine::on_file(e, &self.path))
     }
 
     /// Rows for these keys, in the order asked; missing keys are left out.
-    pub fn get(&self, collection: &str, ids: &[Pk], output: &OutputFields) -> Result<Vec<Row>> {
-        self.read(collection, |view| view.get(ids, output))
+    pub fn get<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        ids: &[Pk],
+        output: &OutputFields,
+    ) -> Result<Vec<Row>> {
+        self.read(target.into(), |view| view.get(ids, output))
     }
 
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
-    pub fn query<'f>(
+    pub fn query<'a, 'f>(
         &self,
-        collection: &str,
+        target: impl Into<Scope<'a>>,
         filter: impl Into<Filter<'f>>,
         output: &OutputFields,
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
         let filter = filter.into();
-        self.read(collection, |view| {
-            let f = compile_filter(filter, view.schema())?;
+        self.read(target.into(), |view| {
+            let (view, f) = filtered(view, filter)?;
             view.query(f.as_deref(), output, limit, offset)
         })
     }
 
-    pub fn count<'f>(&self, collection: &str, filter: impl Into<Filter<'f>>) -> Result<u64> {
+    pub fn count<'a, 'f>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        filter: impl Into<Filter<'f>>,
+    ) -> Result<u64> {
         let filter = filter.into();
-        self.read(collection, |view| {
-            let f = compile_filter(filter, view.schema())?;
-            Ok(view.count(f.as_deref()))
+        self.read(target.into(), |view| {
+            let (view, f) = filtered(view, filter)?;
+            view.count(f.as_deref())
         })
     }
 
     /// One list of hits per query vector, best first.
-    pub fn search(&self, collection: &str, request: &SearchRequest) -> Result<Vec<Vec<Hit>>> {
-        self.read(collection, |view| {
-            let f = compile_filter(request_filter(request), view.schema())?;
-            let boosts = boost_filters(request.rerank.as_ref(), view.schema())?;
+    pub fn search<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        request: &SearchRequest,
+    ) -> Result<Vec<Vec<Hit>>> {
+        self.read(target.into(), |view| {
+            let (view, f) = filtered(view, request_filter(request))?;
+            let boosts = boost_filters(request.rerank.as_ref(), &view)?;
             view.search(request, f.as_deref(), &borrowed(&boosts))
         })
     }
 
     /// Each request searched on this generation, the routes merged by `request.rerank`: one list
-    /// of hits per query vector, best first.
-    pub fn hybrid_search(
+    /// of hits per query vector, best first. The routes share one view, so none is confined to the
+    /// partitions its filter pins (a pruning that never changes the answer).
+    pub fn hybrid_search<'a>(
         &self,
-        collection: &str,
+        target: impl Into<Scope<'a>>,
         request: &HybridRequest,
     ) -> Result<Vec<Vec<Hit>>> {
-        self.read(collection, |view| {
+        self.read(target.into(), |view| {
             let filters = request
                 .requests
                 .iter()
-                .map(|r| compile_filter(request_filter(r), view.schema()))
+                .map(|r| compile_filter(request_filter(r), &view))
                 .collect::<Result<Vec<_>>>()?;
-            let boosts = boost_filters(Some(&request.rerank), view.schema())?;
+            let boosts = boost_filters(Some(&request.rerank), &view)?;
             view.hybrid_search(request, &borrowed(&filters), &borrowed(&boosts))
         })
     }
 
     /// A search iterator over this generation: pages of `request`'s hits in order (one query vector).
-    pub fn search_iter(&self, collection: &str, request: SearchRequest) -> Result<SearchIter> {
-        let filter = self.read(collection, |view| {
+    pub fn search_iter<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        request: SearchRequest,
+    ) -> Result<SearchIter> {
+        let target = target.into();
+        let filter = self.read(target, |view| {
             // Checked once here, so that a bad request fails at creation, not at the first page.
-            let f = compile_filter(request_filter(&request), view.schema())?;
+            let f = compile_filter(request_filter(&request), &view)?;
             view.search_page(&request, f.as_deref(), None, 1)?;
             Ok(f)
         })?;
         Ok(SearchIter {
             pinned: self.clone(),
-            collection: collection.to_string(),
+            target: OwnedScope::of(target),
             request,
             filter,
             cursor: None,
@@ -132,25 +179,46 @@ impl Pinned {
 
     /// A query iterator over this generation: the rows matching `filter` in primary-key order, page
     /// by page, after the first `offset`.
-    pub fn query_iter<'f>(
+    pub fn query_iter<'a, 'f>(
         &self,
-        collection: &str,
+        target: impl Into<Scope<'a>>,
         filter: impl Into<Filter<'f>>,
         output: OutputFields,
         offset: usize,
     ) -> Result<QueryIter> {
-        let filter = filter.into();
-        let order = self.read(collection, |view| {
-            let f = compile_filter(filter, view.schema())?;
+        let (target, filter) = (target.into(), filter.into());
+        let order = self.read(target, |view| {
+            let (view, f) = filtered(view, filter)?;
             view.matching_in_pk_order(f.as_deref())
         })?;
         Ok(QueryIter {
             pinned: self.clone(),
-            collection: collection.to_string(),
+            target: OwnedScope::of(target),
             order,
             next: offset,
             output,
         })
+    }
+}
+
+/// A `Scope` an iterator keeps between pages.
+struct OwnedScope {
+    db: String,
+    collection: String,
+    partitions: Vec<String>,
+}
+
+impl OwnedScope {
+    fn of(scope: Scope<'_>) -> OwnedScope {
+        OwnedScope {
+            db: scope.db.to_string(),
+            collection: scope.collection.to_string(),
+            partitions: scope.partitions.to_vec(),
+        }
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope::new(&self.db, &self.collection).partitions(&self.partitions)
     }
 }
 
@@ -162,13 +230,13 @@ fn request_filter(request: &SearchRequest) -> Filter<'_> {
 /// The compiled filters of `rerank`'s boosts, in order (None: the boost applies to every row).
 fn boost_filters(
     rerank: Option<&crate::engine::Rerank>,
-    schema: &CollectionSchema,
+    view: &CollectionView<'_>,
 ) -> Result<Vec<Option<Box<dyn RowFilter>>>> {
     rerank
         .map_or(&[][..], |r| &r.boosts[..])
         .iter()
         .map(|b| match &b.filter {
-            Some(text) => compile_filter(text.into(), schema),
+            Some(text) => compile_filter(text.into(), view),
             None => Ok(None),
         })
         .collect()
@@ -177,7 +245,7 @@ fn boost_filters(
 /// Pages of one search's hits, best first, from the generation it was created on.
 pub struct SearchIter {
     pinned: Pinned,
-    collection: String,
+    target: OwnedScope,
     request: SearchRequest,
     filter: Option<Box<dyn RowFilter>>,
     cursor: Option<Cursor>,
@@ -189,7 +257,7 @@ impl SearchIter {
         if count == 0 {
             return Ok(Vec::new());
         }
-        let (hits, cursor) = self.pinned.read(&self.collection, |view| {
+        let (hits, cursor) = self.pinned.read(self.target.scope(), |view| {
             view.search_page(&self.request, self.filter.as_deref(), self.cursor, count)
         })?;
         self.cursor = cursor;
@@ -205,7 +273,7 @@ impl SearchIter {
 /// Pages of one query's rows in primary-key order, from the generation it was created on.
 pub struct QueryIter {
     pinned: Pinned,
-    collection: String,
+    target: OwnedScope,
     /// The matching rows of the pinned generation, in primary-key order.
     order: Vec<RowId>,
     next: usize,
@@ -217,7 +285,7 @@ impl QueryIter {
     pub fn next_page(&mut self, count: usize) -> Result<Vec<Row>> {
         let start = self.next.min(self.order.len());
         let end = start.saturating_add(count).min(self.order.len());
-        let rows = self.pinned.read(&self.collection, |view| {
+        let rows = self.pinned.read(self.target.scope(), |view| {
             view.rows(&self.order[start..end], &self.output)
         })?;
         self.next = end;

@@ -1,6 +1,10 @@
 //! The seam between the engine (which owns the columns) and the filter language (which evaluates
 //! predicates): the engine shows one row at a time through `RowView`, a compiled filter answers
-//! `RowFilter::matches`. Neither side knows the other's internals.
+//! `RowFilter::matches`. Neither side knows the other's internals. A filter's `text_match` and
+//! `phrase_match` calls are `TextQuery`s the engine answers per part from the field's match index before
+//! it shows the part's rows (`RowView::text_match`).
+
+use crate::text::MatchQuery;
 
 /// A borrowed field value of one row. JSON fields and the dynamic-field object are JSON text, parsed
 /// only by the predicates that look inside them.
@@ -116,15 +120,27 @@ impl<'a> ArrayRef<'a> {
     }
 }
 
+/// A `text_match` or `phrase_match` of a filter: a match-enabled VARCHAR field (schema position) and the
+/// query, analyzed by the field's analyzer.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextQuery {
+    pub field: usize,
+    pub query: MatchQuery,
+}
+
 /// One row as the engine exposes it to predicates.
 pub trait RowView {
     /// The value of a schema field by name (`Null` for a null value or an unknown name).
     fn value(&self, field: &str) -> ValueRef<'_>;
     /// The row's dynamic-field object (`$meta`) as JSON text, if the collection has dynamic fields.
     fn dynamic(&self) -> Option<&str>;
+    /// Whether the row matches the `i`-th of the filter's `RowFilter::text_queries`.
+    fn text_match(&self, i: usize) -> bool;
 }
 
 /// A compiled predicate over rows.
 pub trait RowFilter: Send + Sync {
     fn matches(&self, row: &dyn RowView) -> bool;
+    /// The filter's text queries, in the order `RowView::text_match` numbers them.
+    fn text_queries(&self) -> &[TextQuery];
 }

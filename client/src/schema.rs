@@ -250,7 +250,8 @@ pub struct FieldSchema {
     /// Filled by a function (BM25's sparse output): never given by the user.
     pub is_function_output: bool,
     /// Milvus's other type parameters by name (enable_analyzer, analyzer_params, enable_match,
-    /// multi_analyzer_params, mmap.enabled, ...), values JSON text.
+    /// multi_analyzer_params, mmap.enabled, ...), values as pymilvus sends them to a server: a string as
+    /// it is, anything else as JSON text.
     pub type_params: Vec<(String, String)>,
 }
 
@@ -366,6 +367,48 @@ impl CollectionSchema {
         self.fields.iter().filter(|f| f.dtype.is_vector())
     }
 
+    /// The partition-key field and its schema position, if the collection has one.
+    pub fn partition_key(&self) -> Option<(usize, &FieldSchema)> {
+        self.fields
+            .iter()
+            .enumerate()
+            .find(|(_, f)| f.is_partition_key)
+    }
+
+    /// Milvus's rules for partition and clustering keys: at most one of each; a partition key is an
+    /// INT64 or VARCHAR field other than the primary key, and not nullable (the server's messages,
+    /// code 1100).
+    fn validate_keys(&self) -> Result<()> {
+        let invalid = |message: String| Err(Error::invalid_code(1100, message));
+        let keys: Vec<&FieldSchema> = self.fields.iter().filter(|f| f.is_partition_key).collect();
+        if let [first, second, ..] = keys[..] {
+            return invalid(format!(
+                "there are more than one partition key, field name = {}, {}",
+                first.name, second.name
+            ));
+        }
+        if let Some(key) = keys.first() {
+            if key.is_primary {
+                return invalid("the partition key field must not be primary field".into());
+            }
+            if !matches!(key.dtype, DataType::Int64 | DataType::VarChar) {
+                return invalid("the data type of partition key should be Int64 or VarChar".into());
+            }
+            if key.nullable {
+                return invalid("partition key field not support nullable".into());
+            }
+        }
+        let clustering: Vec<&FieldSchema> =
+            self.fields.iter().filter(|f| f.is_clustering_key).collect();
+        if let [first, second, ..] = clustering[..] {
+            return invalid(format!(
+                "there are more than one clustering key, field name = {}, {}",
+                first.name, second.name
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks the rules Milvus applies at create time; errors name the field and the rule.
     pub fn validate(&self) -> Result<()> {
         // pymilvus checks the primary key on the client (CollectionSchema.verify), with these messages.
@@ -411,6 +454,7 @@ impl CollectionSchema {
         if self.vector_fields().next().is_none() {
             return Err(Error::invalid("schema has no vector field (FLOAT_VECTOR)"));
         }
+        self.validate_keys()?;
         let mut seen = std::collections::HashSet::new();
         for f in &self.fields {
             if f.name.is_empty() || f.name.len() > 255 {
@@ -672,6 +716,16 @@ pub fn check_metric(f: &FieldSchema, metric: Metric) -> Result<()> {
             ),
         ));
     }
+    if f.is_function_output && metric != Metric::Bm25 {
+        return Err(Error::invalid_code(
+            1100,
+            format!(
+                "field '{}' is the output of a BM25 function: use metric_type BM25, got {}",
+                f.name,
+                metric.name()
+            ),
+        ));
+    }
     if metric == Metric::Bm25 && !f.is_function_output {
         return Err(Error::invalid_code(
             1,
@@ -685,7 +739,7 @@ pub fn check_metric(f: &FieldSchema, metric: Metric) -> Result<()> {
     Ok(())
 }
 
-/// Collection names follow Milvus: 1 to 255 bytes.
+/// Collection names and aliases follow Milvus: 1 to 255 bytes.
 pub fn validate_collection_name(name: &str) -> Result<()> {
     if name.is_empty() || name.len() > 255 {
         return Err(Error::invalid(format!(
@@ -693,6 +747,48 @@ pub fn validate_collection_name(name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// Why `name` breaks the Milvus server's rule for database and partition names (1 to 255 bytes, an
+/// ASCII letter or underscore, then ASCII letters, digits or underscores), in the server's words for
+/// a `what` name.
+fn identifier_problem(name: &str, what: &str) -> Option<String> {
+    let mut bytes = name.bytes();
+    match bytes.next() {
+        None => Some(format!("{what} name couldn't be empty")),
+        _ if name.len() > 255 => Some(format!(
+            "the length of a {what} name must be less than 255 characters"
+        )),
+        Some(first) if first != b'_' && !first.is_ascii_alphabetic() => Some(format!(
+            "the first character of a {what} name must be an underscore or letter"
+        )),
+        _ if !bytes.all(|c| c == b'_' || c.is_ascii_alphanumeric()) => Some(format!(
+            "{what} name can only contain numbers, letters and underscores"
+        )),
+        _ => None,
+    }
+}
+
+/// Database names follow the Milvus server (which Milvus Lite does not check): code 802.
+pub fn validate_database_name(name: &str) -> Result<()> {
+    match identifier_problem(name, "database") {
+        Some(why) => Err(Error::invalid_code(
+            802,
+            format!("{why}: invalid database name[database={name}]"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Partition names follow the Milvus server: code 1100 (parameter invalid).
+pub fn validate_partition_name(name: &str) -> Result<()> {
+    match identifier_problem(name, "partition") {
+        Some(why) => Err(Error::invalid_code(
+            1100,
+            format!("Invalid partition name: {name}. {why}"),
+        )),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

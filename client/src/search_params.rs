@@ -17,8 +17,14 @@ use crate::engine::{GroupBy, Range};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
 
-/// Keys the engine reads (`SearchRequest::params`).
-const HONOURED: [&str; 2] = ["ef", "drop_ratio_search"];
+/// Keys the engine reads (`SearchRequest::params`); it refuses any other.
+pub(crate) const HONOURED: [&str; 5] = [
+    "ef",
+    "drop_ratio_search",
+    "bm25_k1",
+    "bm25_b",
+    "analyzer_name",
+];
 
 /// Keys that tune an IVF, DiskANN, SCANN, quantized or AUTOINDEX index in Milvus, which covec serves with
 /// HNSW; and `hints` and `page_retain_order`, which choose how Milvus reaches the same answer.
@@ -33,9 +39,6 @@ const TUNING: [&str; 9] = [
     "hints",
     "page_retain_order",
 ];
-
-/// Keys that change what a search answers, each with the feature they wait for.
-const NOT_YET: [(&str, &str); 1] = [("analyzer_name", "full-text search")];
 
 /// The grouping keys, as keyword arguments or in `search_params`.
 const GROUPING: [&str; 3] = ["group_by_field", "group_size", "strict_group_size"];
@@ -148,13 +151,11 @@ impl SearchParams {
                 k if HONOURED.contains(&k) => out.params.push((key, value.to_string())),
                 k if TUNING.contains(&k) => {}
                 k => {
-                    return Err(match NOT_YET.iter().find(|(name, _)| *name == k) {
-                        Some((name, feature)) => not_yet(name, feature),
-                        None => Error::param(format!(
-                            "unknown search parameter '{k}'; covec reads ef, drop_ratio_search, metric_type, offset, radius, range_filter and the grouping keys, and accepts {} (they tune index types covec serves with HNSW)",
-                            TUNING.join(", ")
-                        )),
-                    })
+                    return Err(Error::param(format!(
+                        "unknown search parameter '{k}'; covec reads {}, metric_type, offset, radius, range_filter and the grouping keys, and accepts {} (they tune index types covec serves with HNSW)",
+                        HONOURED.join(", "),
+                        TUNING.join(", ")
+                    )))
                 }
             }
         }
@@ -330,16 +331,6 @@ mod tests {
 
     #[test]
     fn keys_that_change_the_answer_are_refused_by_name() {
-        for (key, feature) in [("analyzer_name", "full-text search")] {
-            for p in [json!({key: 1}), json!({"params": {key: 1}})] {
-                let message = refused(params(p));
-                assert!(
-                    message.contains(&format!("'{key}' ({feature})"))
-                        && message.contains("not supported by covec yet"),
-                    "{message}"
-                );
-            }
-        }
         let message = refused(params(json!({"ignore_growing": true})));
         assert!(message.contains("'ignore_growing'"), "{message}");
     }

@@ -1,25 +1,32 @@
 //! Shared-memory segments and the reference-count protocol (docs/protocol.md is the specification).
 //!
-//! One process per generation copies the db's committed image into `<dir>/covec.<db_id>.<generation>`
-//! (loaded under a temporary name, published by rename: a final name only ever names a complete
-//! segment). Every process maps it read-only. `<dir>/covec.<db_id>.ref` records which live processes
-//! hold which generation; all changes to it, loading included, happen under its exclusive `flock`, and
-//! whoever leaves a segment without a live slot unlinks it.
+//! A db's generations live in segments `<dir>/covec.<db_id>.seg.<random id>`, at the db file's own
+//! offsets. One process per generation loads it: into the db's newest segment when that segment already
+//! holds what the generation shares with the ones there (then only the rest is written: a small commit
+//! is a small copy), else into a new segment. `<dir>/covec.<db_id>.refs` publishes where each
+//! complete generation lies and records which live processes hold which generation; all changes to it,
+//! loading included, happen under its exclusive `flock`. Every process maps a segment once, read-only,
+//! and its attachments share that mapping. A generation no live slot holds is forgotten: the pages
+//! only it used are given back to tmpfs, and a segment with no generation left is unlinked.
 //!
-//! | module   | concern                                                                           |
-//! |----------|-----------------------------------------------------------------------------------|
-//! | `attach` | `attach` and `Attachment`: find or load a generation, map it, hold a slot; detach   |
-//! | `load`   | the copy into a temp segment and its publication by rename                         |
-//! | `sweep`  | removing what dead processes left (one db under its lock, or the whole dir); status |
-//! | `trust`  | which files covec may open, map and unlink in a dir other users share               |
-//! | `names`  | the file names in the dir: building, parsing, listing                               |
-//! | `slots`  | the reference-count file's records and process liveness                            |
-//! | `header` | the segment header's bytes                                                          |
+//! | module    | concern                                                                          |
+//! |-----------|----------------------------------------------------------------------------------|
+//! | `attach`  | `attach` and `Attachment`: find or load a generation, hold a slot, map; detach     |
+//! | `load`    | where a generation's bytes go (append or a new segment) and their copy            |
+//! | `pages`   | which byte ranges a generation uses; what an append writes; which pages are dead |
+//! | `segfile` | one segment file under the lock: create, open, read catalogs, write, punch       |
+//! | `sweep`   | collecting what is no longer used (one db, the whole dir, protocol 1); status     |
+//! | `trust`   | which files covec may open, map and unlink in a dir other users share              |
+//! | `names`   | the file names in the dir: building, parsing, listing                             |
+//! | `slots`   | the reference file's records (slots, publications) and process liveness           |
+//! | `header`  | the segment header's bytes                                                         |
 
 pub(crate) mod attach;
 pub(crate) mod header;
 mod load;
 mod names;
+mod pages;
+mod segfile;
 mod slots;
 mod sweep;
 mod trust;
@@ -27,6 +34,7 @@ mod trust;
 use std::path::PathBuf;
 
 pub(crate) use attach::{attach, Attachment, ImageSource};
+pub(crate) use sweep::held_elsewhere;
 pub use sweep::{status, sweep, DbSegments, SegmentInfo, SlotInfo, SweepReport};
 
 /// Where segments live and who may read them.
@@ -34,7 +42,8 @@ pub use sweep::{status, sweep, DbSegments, SegmentInfo, SlotInfo, SweepReport};
 pub struct ShmConfig {
     /// A tmpfs directory (sticky, like /dev/shm) shared by every process of one pid namespace.
     pub dir: PathBuf,
-    /// Share segments (0640) and reference files (0660) with this group instead of owner-only (0600).
+    /// Share segments and reference files (0660: members load and append too) with this group instead
+    /// of owner-only (0600).
     pub group: Option<u32>,
 }
 

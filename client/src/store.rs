@@ -18,34 +18,13 @@ use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
 use crate::format::{self, Catalog, MetaSlot, Preamble, Section, HEADER_LEN};
+use crate::random::random_u64;
 
 /// Compact when the file is larger than twice the live bytes plus this slack.
 const COMPACT_SLACK: u64 = 1 << 20;
 /// Sections are copied through a buffer of this size: small enough to stay in L2 between the read,
 /// the loader's hash and the write (as `cp`'s own buffer does), large enough that syscalls are cheap.
 const COPY_CHUNK: usize = 128 << 10;
-
-fn random_u64() -> u64 {
-    let mut b = [0u8; 8];
-    // /dev/urandom never blocks after boot; the fallback only needs to differ between commits.
-    if File::open("/dev/urandom")
-        .and_then(|mut f| std::io::Read::read_exact(&mut f, &mut b))
-        .is_ok()
-    {
-        return u64::from_le_bytes(b);
-    }
-    let nanos = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0);
-    xxh3_64(
-        &[
-            nanos.to_le_bytes(),
-            u64::from(std::process::id()).to_le_bytes(),
-        ]
-        .concat(),
-    )
-}
 
 fn dir_of(path: &Path) -> &Path {
     match path.parent() {
@@ -67,7 +46,7 @@ fn reject_directory(path: &Path) -> Result<()> {
         return Err(Error::NotCovec {
             path: path.into(),
             reason: format!(
-                "it is a directory (a Milvus Lite db?); convert it with `covec import {} <new.covec>`",
+                "it is a directory (a Milvus Lite db?); convert it with `covec import {} <new covec db>`",
                 path.display()
             ),
         });
@@ -118,7 +97,6 @@ impl CompactLayout {
 
     fn meta(&self, generation: u64, commit_id: u64) -> MetaSlot {
         let cat = &self.encoded_catalog;
-        let live: u64 = self.catalog.sections().map(|s| s.len).sum();
         MetaSlot {
             generation,
             commit_id,
@@ -126,7 +104,7 @@ impl CompactLayout {
             catalog_len: cat.len() as u64,
             catalog_xxh3: xxh3_64(cat),
             committed_len: self.len(),
-            live_bytes: HEADER_LEN + live + cat.len() as u64,
+            live_bytes: self.catalog.live_bytes(cat.len() as u64),
         }
     }
 
@@ -314,11 +292,10 @@ pub struct CommittedImage {
     identity: ImageIdentity,
     /// `identity.db_id()`, computed once: segment names use it on every attach.
     db_id: String,
-    preamble: Preamble,
     meta: MetaSlot,
-    /// The generation compacted, planned when a loader first asks for it (attaching to a loaded
-    /// segment never does).
-    compact: OnceCell<CompactLayout>,
+    /// The generation's catalog, decoded when a loader first asks for it (attaching to a loaded
+    /// generation never does).
+    catalog: OnceCell<Catalog>,
 }
 
 impl CommittedImage {
@@ -334,9 +311,8 @@ impl CommittedImage {
             file,
             db_id: identity.db_id(),
             identity,
-            preamble,
             meta,
-            compact: OnceCell::new(),
+            catalog: OnceCell::new(),
         })
     }
 
@@ -355,9 +331,11 @@ impl CommittedImage {
     pub fn meta(&self) -> &MetaSlot {
         &self.meta
     }
-    fn layout(&self) -> Result<&CompactLayout> {
-        if let Some(layout) = self.compact.get() {
-            return Ok(layout);
+
+    /// The generation's catalog, read from this handle's file and checked.
+    pub fn catalog(&self) -> Result<&Catalog> {
+        if let Some(catalog) = self.catalog.get() {
+            return Ok(catalog);
         }
         let path = &self.identity.canonical_path;
         let m = &self.meta;
@@ -366,28 +344,24 @@ impl CommittedImage {
             .read_exact_at(&mut cat, m.catalog_offset)
             .map_err(|e| Error::io(path, e))?;
         let catalog = format::decode_catalog(&cat, m.catalog_xxh3, m.committed_len, path)?;
-        let layout = CompactLayout::plan(&catalog)?;
-        Ok(self.compact.get_or_init(|| layout))
+        Ok(self.catalog.get_or_init(|| catalog))
     }
 
-    /// Bytes of this generation compacted (its live sections and catalog only): what a segment holds.
-    pub fn compact_len(&self) -> Result<u64> {
-        Ok(self.layout()?.len())
-    }
-
-    /// Passes this generation, compacted, from this handle's file to `out` in order (`compact_len()`
-    /// bytes in all): the same generation and commit id in both slots, even if a later commit has
-    /// overwritten one of them in the file, with only the sections the catalog references.
-    pub fn emit_compact(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        let layout = self.layout()?;
-        let meta = layout.meta(self.meta.generation, self.meta.commit_id);
+    /// Reads bytes of this generation's image from this handle's file (the generation the header
+    /// named, even if a commit or a compaction landed since: bytes below its committed length never
+    /// change in this inode).
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        let end = offset.checked_add(buf.len() as u64);
         let path = &self.identity.canonical_path;
-        let read = |from: u64, to: &mut [u8]| {
-            self.file
-                .read_exact_at(to, from)
-                .map_err(|e| Error::io(path, e))
-        };
-        layout.emit(&self.preamble, &meta, read, out)
+        if end.is_none_or(|e| e > self.meta.committed_len) {
+            return Err(Error::corrupt(
+                path,
+                format!("read at {offset} past the committed length"),
+            ));
+        }
+        self.file
+            .read_exact_at(buf, offset)
+            .map_err(|e| Error::io(path, e))
     }
 
     /// A read-only map of the image.
@@ -403,22 +377,19 @@ impl CommittedImage {
     }
 }
 
-/// The loader copies a db's committed image into its segment through this.
+/// The loader copies a generation's sections into a segment through this.
 impl crate::segment::ImageSource for CommittedImage {
     fn db_id(&self) -> &str {
         &self.db_id
     }
-    fn generation(&self) -> u64 {
-        self.meta.generation
+    fn meta(&self) -> &MetaSlot {
+        &self.meta
     }
-    fn commit_id(&self) -> u64 {
-        self.meta.commit_id
+    fn catalog(&self) -> Result<&Catalog> {
+        CommittedImage::catalog(self)
     }
-    fn image_len(&self) -> Result<u64> {
-        self.compact_len()
-    }
-    fn emit_image(&self, out: &mut dyn FnMut(&[u8]) -> Result<()>) -> Result<()> {
-        self.emit_compact(out)
+    fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<()> {
+        CommittedImage::read_at(self, offset, buf)
     }
 }
 
@@ -541,7 +512,6 @@ impl Writer {
         let base = builder.base;
         let catalog_offset = format::align_up(base + builder.buf.len() as u64)
             .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
-        let live: u64 = catalog.sections().map(|s| s.len).sum();
         let meta = MetaSlot {
             generation: self.meta.generation + 1,
             commit_id: random_u64(),
@@ -549,7 +519,7 @@ impl Writer {
             catalog_len: cat.len() as u64,
             catalog_xxh3: xxh3_64(&cat),
             committed_len: catalog_offset + cat.len() as u64,
-            live_bytes: HEADER_LEN + live + cat.len() as u64,
+            live_bytes: catalog.live_bytes(cat.len() as u64),
         };
         let path = &self.path;
         // Alignment gaps are never written: the file reads them back as zeros.
@@ -567,6 +537,22 @@ impl Writer {
             return self.compact(catalog, meta);
         }
         Ok(meta)
+    }
+
+    /// Compacts the file now (`Db::compact`) when it holds bytes no section of the newest generation
+    /// references; returns the newest generation's slot (compacted: generation + 1).
+    pub fn compact_now(self) -> Result<MetaSlot> {
+        let meta = self.meta;
+        let catalog = format::decode_catalog(
+            &self.map[meta.catalog_offset as usize..meta.committed_len as usize],
+            meta.catalog_xxh3,
+            meta.committed_len,
+            &self.path,
+        )?;
+        if meta.committed_len <= CompactLayout::plan(&catalog)?.len() {
+            return Ok(meta);
+        }
+        self.compact(&catalog, meta)
     }
 
     /// Rewrites the live sections of `meta`'s generation into a fresh file, renamed over the path,

@@ -5,6 +5,8 @@
 
 mod golden_support;
 use golden_support as golden;
+#[path = "golden_support/data_model.rs"]
+mod golden_model;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,10 +19,13 @@ use covec::{
 use golden::Version;
 
 /// A committed golden file, and the covec that wrote it as this covec describes it: the index kinds it
-/// could store, with this covec's schema constructors (what a file holds reads back in today's types).
+/// could store, with this covec's schema constructors (what a file holds reads back in today's types),
+/// and whether it holds the data model of catalog revision 3 (`golden_model`) beside the three collections
+/// every golden file holds.
 struct Golden {
     file: &'static str,
     version: Version,
+    model: bool,
 }
 
 /// Every golden file, oldest first. Add the file of each new format version here (README.md says how).
@@ -30,21 +35,32 @@ fn goldens() -> Vec<Golden> {
         Golden {
             file: "f1-c1.covec",
             version: version(IndexKind::Flat, IndexKind::Flat),
+            model: false,
         },
         // catalog revision 2, HNSW layout 1: graphs in insertion order.
         Golden {
             file: "f1-c2-h1.covec",
             version: current(),
+            model: false,
         },
         // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
         Golden {
             file: "f1-c2-h2.covec",
             version: current(),
+            model: false,
         },
         // catalog revision 3: databases, partitions, field ids (the three collections in "default").
         Golden {
             file: "f1-c3.covec",
             version: current(),
+            model: false,
+        },
+        // catalog revision 3 with its data model: databases, aliases, partitions, properties, an added
+        // field, a partition key.
+        Golden {
+            file: "f1-c3-model.covec",
+            version: current(),
+            model: true,
         },
     ]
 }
@@ -241,9 +257,15 @@ fn expected_indexes(v: &Version, collection: &str) -> Vec<IndexSpec> {
 /// Everything `golden` says the db holds, read through `db`.
 fn check_contents(db: &Db, g: &Golden) {
     let file = g.file;
+    let mut collections = vec![golden::EVERY_TYPE, golden::NAMES, golden::SQ8];
+    if g.model {
+        collections.push(golden_model::KEYED);
+        collections.sort_unstable();
+        golden_model::check(db, file);
+    }
     assert_eq!(
-        db.list_collections().unwrap(),
-        [golden::EVERY_TYPE, golden::NAMES, golden::SQ8],
+        db.list_collections("default").unwrap(),
+        collections,
         "{file}"
     );
     let checks: [(&str, CollectionSchema, Vec<Row>, &str, Metric); 3] = [
@@ -349,6 +371,41 @@ fn catalog_revision(path: &Path) -> u8 {
     }
 }
 
+/// The data-model files hold what revision 3 added to parts, not just its catalog entries: a part of
+/// several partitions (a partition column), a part predating an added field, a dropped partition's id.
+#[test]
+fn model_files_hold_revision_3_parts() {
+    for g in goldens().into_iter().filter(|g| g.model) {
+        let bytes = std::fs::read(data_dir().join(g.file)).unwrap();
+        let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
+        let docs = snap
+            .catalog()
+            .collection(golden_model::TENANT, golden_model::DOCS)
+            .unwrap();
+        let fields = docs.schema.fields.len();
+        let mixed = docs.parts.iter().find(|p| p.partitions.rows.is_some());
+        assert!(
+            mixed.is_some_and(|p| p.partitions.ids.len() > 1),
+            "{}",
+            g.file
+        );
+        assert!(
+            docs.parts.iter().any(|p| p.columns.len() < fields),
+            "{}",
+            g.file
+        );
+        let live: Vec<u32> = docs.partitions.iter().map(|p| p.id).collect();
+        assert!(
+            docs.parts
+                .iter()
+                .flat_map(|p| &p.partitions.ids)
+                .any(|id| !live.contains(id)),
+            "{}: a dropped partition's id",
+            g.file
+        );
+    }
+}
+
 #[test]
 fn an_old_db_is_upgraded_when_written_and_keeps_its_rows() {
     for g in goldens() {
@@ -412,18 +469,28 @@ fn a_db_from_a_newer_covec_is_refused_as_newer() {
 }
 
 /// Writes the golden file of the running version: `COVEC_WRITE_GOLDEN=<file name> cargo test -p covec --test golden
-/// -- --ignored` (then add it to `goldens` and to the README).
+/// -- --ignored` (then add it to `goldens` and to the README). A name containing "model" also gets the data
+/// model (`golden_model`).
 #[test]
 #[ignore]
 fn write_golden_file_of_this_version() {
     let Ok(name) = std::env::var("COVEC_WRITE_GOLDEN") else {
         panic!("set COVEC_WRITE_GOLDEN to the new file's name");
     };
-    let path = data_dir().join(name);
+    let path = data_dir().join(&name);
     assert!(
         !path.exists(),
         "{} exists; golden files never change",
         path.display()
     );
     golden::write(&path, &current()).unwrap();
+    if name.contains("model") {
+        let options = OpenOptions {
+            shm_dir: std::env::temp_dir(),
+            use_segment: false,
+            group: None,
+        };
+        let db = Db::open(&path, &options).unwrap();
+        golden_model::write(&db).unwrap();
+    }
 }

@@ -160,11 +160,11 @@ fn group_members_attach_the_shared_segment_and_outsiders_cannot_read() {
     assert_eq!(status.loaded_by, Some(std::process::id()));
 
     let shm = dir.join("shm");
-    assert_eq!(mode_and_gid(&shm.join(&segment)), (0o640, SHARED_GID));
+    assert_eq!(mode_and_gid(&shm.join(&segment)), (0o660, SHARED_GID));
     let ref_files: Vec<PathBuf> = fs::read_dir(&shm)
         .unwrap()
         .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|x| x == "ref"))
+        .filter(|p| p.extension().is_some_and(|x| x == "refs"))
         .collect();
     assert_eq!(ref_files.len(), 1, "one reference file: {ref_files:?}");
     assert_eq!(mode_and_gid(&ref_files[0]), (0o660, SHARED_GID));

@@ -133,9 +133,9 @@ impl Drop for Dirs {
     }
 }
 
-/// `covec.<id>.ref` for the segment `covec.<id>.<generation>`.
+/// `covec.<id>.refs` for the segment `covec.<id>.seg.<segment id>`.
 fn ref_of(segment: &str) -> String {
-    format!("{}.ref", segment.rsplit_once('.').unwrap().0)
+    format!("{}.refs", segment.split_once(".seg.").unwrap().0)
 }
 
 #[test]
@@ -247,5 +247,37 @@ fn another_users_dead_db_is_left_alone() {
         nix::unistd::chown(&d.shm.join(file), Some(nix::unistd::geteuid()), None).unwrap();
     }
     sweep(&d.cfg()).unwrap();
+    assert_eq!(d.covec_files(), Vec::<String>::new());
+}
+
+/// A file another user planted under a dead db's names (say a guess at a segment name) does not stop
+/// the sweep on attach from removing that db's own files; the planted file is never removed.
+#[test]
+fn a_planted_file_does_not_stop_the_sweep_on_attach() {
+    if !nix::unistd::geteuid().is_root() {
+        eprintln!("skipped: chown to another user needs root");
+        return;
+    }
+    let d = Dirs::new("planted");
+    let mut killed = Holder::spawn(&d.shm);
+    let sx = killed.open(&d.db("x"));
+    killed.kill9();
+    let planted = format!("{}.seg.00000000000000aa", sx.split_once(".seg.").unwrap().0);
+    fs::write(d.shm.join(&planted), b"not a segment").unwrap();
+    nix::unistd::chown(
+        &d.shm.join(&planted),
+        Some(nix::unistd::Uid::from_raw(65534)),
+        None,
+    )
+    .unwrap();
+    let mut attacher = Holder::spawn(&d.shm);
+    attacher.open(&d.db("y"));
+    assert!(
+        !d.exists(&sx) && !d.exists(&ref_of(&sx)),
+        "the dead db's own files"
+    );
+    assert!(d.exists(&planted), "another user's file is never removed");
+    attacher.release();
+    fs::remove_file(d.shm.join(&planted)).unwrap();
     assert_eq!(d.covec_files(), Vec::<String>::new());
 }

@@ -359,10 +359,13 @@ fn two_handles_share_state_and_see_each_others_commits() {
     assert_eq!(b.status().unwrap().generation, g + 1);
     assert_eq!(b.count("c", "").unwrap(), 1);
     a.rename_collection("c", "d").unwrap();
-    assert_eq!(b.list_collections().unwrap(), vec!["d".to_string()]);
+    assert_eq!(
+        b.list_collections("default").unwrap(),
+        vec!["d".to_string()]
+    );
     b.drop_collection("d").unwrap();
     b.drop_collection("d").unwrap();
-    assert!(a.list_collections().unwrap().is_empty());
+    assert!(a.list_collections("default").unwrap().is_empty());
 }
 
 #[test]

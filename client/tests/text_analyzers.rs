@@ -802,16 +802,22 @@ fn multi_analyzer_params_are_checked() {
 
 // ---- term ids ----
 
-/// Frozen values: stored sparse vectors hold these ids. They equal Milvus Lite 3.2.2's
-/// `milvus_lite.analyzer.hash.term_to_id` for the same strings.
+/// Frozen values: stored sparse vectors hold these ids. They are the Milvus server's
+/// (`typeutil.HashString2LessUint32`: CRC-32 IEEE of the first 100 bytes, modulo 2^32 - 1), computed here
+/// independently with Python's `zlib.crc32(token.encode()[:100]) % 0xFFFFFFFF`.
 #[test]
-fn term_ids_are_fnv1a_32_of_the_utf8_bytes() {
-    assert_eq!(term_id(""), 2166136261);
-    assert_eq!(term_id("a"), 3826002220);
-    assert_eq!(term_id("python"), 265224087);
-    assert_eq!(term_id("milvus"), 3133970445);
-    assert_eq!(term_id("数据库"), 803311927);
-    assert_eq!(term_id("databas"), 4222754317);
-    assert_eq!(term_id("héllo"), 1252296000);
-    assert_eq!(term_id(" "), 621580159);
+fn term_ids_are_the_servers_crc32_of_the_first_100_bytes() {
+    assert_eq!(term_id(""), 0);
+    assert_eq!(term_id("a"), 3904355907);
+    assert_eq!(term_id("python"), 2765404344);
+    assert_eq!(term_id("milvus"), 725768567);
+    assert_eq!(term_id("数据库"), 350907895);
+    assert_eq!(term_id("databas"), 1347213360);
+    assert_eq!(term_id("héllo"), 2654700086);
+    assert_eq!(term_id(" "), 3916222277);
+    // Only the first 100 bytes count, even when the cut falls inside a character (中 is 3 bytes).
+    assert_eq!(term_id(&"x".repeat(150)), 1577999759);
+    assert_eq!(term_id(&"x".repeat(150)), term_id(&"x".repeat(100)));
+    assert_eq!(term_id(&"中".repeat(40)), 2286246091);
+    assert_eq!(term_id(&"中".repeat(40)), term_id(&"中".repeat(34)));
 }

@@ -16,6 +16,7 @@ defaults: --socket $COVECD_SOCKET or $RUNTIME_DIRECTORY/covecd.sock or /tmp/cove
 pub enum Command {
     Serve,
     Status,
+    Help,
 }
 
 pub struct Args {
@@ -58,7 +59,10 @@ pub fn parse(mut words: impl Iterator<Item = String>) -> Result<Args, String> {
             "--sweep-secs" => {
                 args.sweep = Duration::from_secs(number(&value("--sweep-secs")?, "--sweep-secs")?)
             }
-            "-h" | "--help" => return Err("help".into()),
+            "-h" | "--help" => {
+                args.command = Command::Help;
+                return Ok(args);
+            }
             other => return Err(format!("unknown argument '{other}'")),
         }
     }

@@ -40,6 +40,10 @@ fn main() {
     };
     let code = match args.command {
         Command::Status => status::query(&args.socket),
+        Command::Help => {
+            println!("{}", args::USAGE);
+            0
+        }
         Command::Serve => serve(&args),
     };
     std::process::exit(code);

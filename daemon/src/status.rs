@@ -75,7 +75,10 @@ fn segments_json(db: &covec::segment::DbSegments) -> Value {
     let segments: Vec<Value> = db
         .segments
         .iter()
-        .map(|s| json!({"generation": s.generation, "bytes": s.bytes}))
+        .map(|s| {
+            json!({"name": s.name, "generations": s.generations, "bytes": s.bytes,
+                   "length": s.length})
+        })
         .collect();
     let slots: Vec<Value> = db
         .slots

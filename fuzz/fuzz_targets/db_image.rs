@@ -1,13 +1,14 @@
 //! A db image (what a segment or the db file holds) from arbitrary bytes: open, read every collection,
-//! search and verify. Any error is fine; a panic, a hang or an allocation the input did not pay for is not.
+//! search every vector field and verify. Any error is fine; a panic, a hang or an allocation the input
+//! did not pay for is not. Seed `typed` holds every newer field type (vectors, ARRAY, TIMESTAMPTZ, GEOMETRY).
 //!
 //! The first byte chooses whether to repair the checksums (preamble, both meta slots, the catalog a
 //! slot names) first, so mutations get past them into the catalog decoder and the section checks.
 #![no_main]
 
-use covec::{OutputFields, SearchRequest};
 use covec::internals::engine::Snapshot;
 use covec::Pk;
+use covec::{DataType, OutputFields, QueryVectors, SearchRequest, SparseVector};
 use libfuzzer_sys::fuzz_target;
 use xxhash_rust::xxh3::xxh3_64;
 
@@ -51,27 +52,45 @@ fuzz_target!(|data: &[u8]| {
         all: true,
     };
     for entry in &snap.catalog().collections {
-        let Ok(view) = snap.collection(&entry.name) else {
-            continue;
-        };
-        let _ = view.count(None);
-        let _ = view.query(None, &all, Some(50), 0);
-        let _ = view.get(&[Pk::Int(0), Pk::Int(1), Pk::Str("a".into())], &all);
-        let Some(dim) = view.schema().fields.iter().find_map(|f| f.dim) else {
-            continue;
-        };
-        let request = SearchRequest {
-            anns_field: None,
-            vectors: vec![0.5; (dim as usize).min(4096)].into(),
-            nq: 1,
-            limit: 5,
-            offset: 0,
-            filter: String::new(),
-            output: all.clone(),
-            metric: None,
-            params: Vec::new(),
-            ..SearchRequest::default()
-        };
-        let _ = view.search(&request, None, &[]);
+        // The whole collection, then each partition alone (part pruning and per-row partition ids).
+        let scopes = std::iter::once(Vec::new())
+            .chain(entry.partitions.iter().map(|p| vec![p.name.clone()]));
+        for partitions in scopes {
+            let Ok(view) = snap
+                .collection(&entry.db, &entry.name)
+                .and_then(|v| v.confined(&partitions))
+            else {
+                continue;
+            };
+            let _ = view.count(None);
+            let _ = view.query(None, &all, Some(50), 0);
+            let _ = view.get(&[Pk::Int(0), Pk::Int(1), Pk::Str("a".into())], &all);
+            // Every vector field, with a query of its type.
+            for f in view.schema().fields.iter().filter(|f| f.dtype.is_vector()) {
+                let dim = (f.dim.unwrap_or(0) as usize).min(4096);
+                let vectors = match f.dtype {
+                    DataType::BinaryVector => QueryVectors::Binary(vec![0x5a; dim / 8]),
+                    DataType::SparseFloatVector => QueryVectors::Sparse(vec![SparseVector::new(
+                        vec![1, 5],
+                        vec![0.5, 1.0],
+                    )
+                    .unwrap()]),
+                    _ => QueryVectors::Dense(vec![0.5; dim]),
+                };
+                let request = SearchRequest {
+                    anns_field: Some(f.name.clone()),
+                    vectors,
+                    nq: 1,
+                    limit: 5,
+                    offset: 0,
+                    filter: String::new(),
+                    output: all.clone(),
+                    metric: None,
+                    params: Vec::new(),
+                    ..SearchRequest::default()
+                };
+                let _ = view.search(&request, None, &[]);
+            }
+        }
     }
 });

@@ -213,6 +213,16 @@ def test_partition_key(tmp_path):
     assert len(found) == 4 and all(meta["tag"] == "even" for _, _, meta, _, _ in found)
 
 
+def test_array_metadata(tmp_path):
+    def scenario(path):
+        # Without dynamic fields, milvus-haystack makes a field per metadata key; a list becomes an ARRAY field.
+        store = filled_store(path, enable_dynamic_field=False)
+        return everything(store, {"field": "meta.n", "operator": "<", "value": 3})
+
+    found = assert_both_same(run_both(scenario, tmp_path))
+    assert [doc[2]["labels"] for doc in found] == [["l0", "all"], ["l1", "all"], ["l2", "all"]]
+
+
 # --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
 
 
@@ -223,15 +233,6 @@ def test_collection_properties_need_issue_17(tmp_path):
         return retrieve(open_store(path, collection_properties={"collection.ttl.seconds": 86400}), QUERIES[0])
 
     lite_answers_covec_raises(tmp_path, scenario, "collection properties")
-
-
-def test_array_metadata_needs_issue_17(tmp_path):
-    def scenario(path):
-        # Without dynamic fields, milvus-haystack makes a field per metadata key; a list becomes an ARRAY field.
-        store = filled_store(path, enable_dynamic_field=False)
-        return everything(store, {"field": "meta.n", "operator": "<", "value": 3})
-
-    lite_answers_covec_raises(tmp_path, scenario, "ARRAY")
 
 
 def test_bm25_and_hybrid_retrieval_need_issue_18(tmp_path):

@@ -347,7 +347,7 @@ def test_collection_properties_need_issue_17(tmp_path):
     lite_answers_covec_raises(tmp_path, scenario, "collection properties")
 
 
-def test_array_scalar_field_needs_issue_17(tmp_path):
+def test_array_scalar_field_without_an_element_type_is_refused_by_both(tmp_path):
     def scenario(path):
         store = filled_store(path, scalar_field_names=["labels"], scalar_field_types=[DataType.ARRAY])
         return query(store, QUERIES[0], filters=FILTERS["contains"])["ids"]

@@ -92,15 +92,46 @@ class AsyncMilvusClient:
     has_collection = _on_pool(MilvusClient.has_collection)
     describe_collection = _on_pool(MilvusClient.describe_collection)
     get_collection_stats = _on_pool(MilvusClient.get_collection_stats)
+    truncate_collection = _on_pool(MilvusClient.truncate_collection)
     alter_collection_properties = _on_pool(MilvusClient.alter_collection_properties)
+    drop_collection_properties = _on_pool(MilvusClient.drop_collection_properties)
+    add_collection_field = _on_pool(MilvusClient.add_collection_field)
+    alter_collection_field = _on_pool(MilvusClient.alter_collection_field)
+    compact = _on_pool(MilvusClient.compact)
+    get_compaction_state = _on_pool(MilvusClient.get_compaction_state)
     flush = _on_pool(MilvusClient.flush)
     load_collection = _on_pool(MilvusClient.load_collection)
     load_partitions = _on_pool(MilvusClient.load_partitions)
     release_collection = _on_pool(MilvusClient.release_collection)
+    release_partitions = _on_pool(MilvusClient.release_partitions)
 
     async def get_load_state(self, collection_name, partition_names=None, timeout=None, **kwargs):
         # pymilvus's async client names partitions where its synchronous one takes one partition_name.
-        return await self._run(self._client.get_load_state, collection_name, partition_names=partition_names, **kwargs)
+        return await self._run(self._client._load_state, "get_load_state", collection_name, partition_names, kwargs)
+
+    create_database = _on_pool(MilvusClient.create_database)
+    drop_database = _on_pool(MilvusClient.drop_database)
+    list_databases = _on_pool(MilvusClient.list_databases)
+    describe_database = _on_pool(MilvusClient.describe_database)
+    alter_database_properties = _on_pool(MilvusClient.alter_database_properties)
+    drop_database_properties = _on_pool(MilvusClient.drop_database_properties)
+    use_database = _on_pool(MilvusClient.use_database)
+    using_database = _on_pool(MilvusClient.using_database)
+    create_alias = _on_pool(MilvusClient.create_alias)
+    alter_alias = _on_pool(MilvusClient.alter_alias)
+    drop_alias = _on_pool(MilvusClient.drop_alias)
+    describe_alias = _on_pool(MilvusClient.describe_alias)
+    list_aliases = _on_pool(MilvusClient.list_aliases)
+    create_partition = _on_pool(MilvusClient.create_partition)
+    drop_partition = _on_pool(MilvusClient.drop_partition)
+    has_partition = _on_pool(MilvusClient.has_partition)
+    list_partitions = _on_pool(MilvusClient.list_partitions)
+    get_partition_stats = _on_pool(MilvusClient.get_partition_stats)
+    get_server_version = _on_pool(MilvusClient.get_server_version)
+
+    def get_server_type(self):
+        # A plain method in pymilvus's async client too: it reads what the connection already knows.
+        return self._client.get_server_type()
 
     create_index = _on_pool(MilvusClient.create_index)
     drop_index = _on_pool(MilvusClient.drop_index)

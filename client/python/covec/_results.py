@@ -88,3 +88,49 @@ class SearchResult(_Extra, list):
     """One HybridHits per query vector, with ``extra`` (empty) and ``recalls`` (None) as in pymilvus."""
 
     recalls = None
+
+
+class AnalyzeToken:
+    """One token of ``run_analyzer(..., with_detail= or with_hash=True)``, as pymilvus's: ``token["token"]``,
+    ``token.start_offset`` (byte offsets into the text, as the Milvus server gives them), ``position``,
+    ``position_length``, ``hash`` (the BM25 term id)."""
+
+    def __init__(self, token, with_hash, with_detail):
+        text, start, end, position, position_length, term_hash = token
+        self.dict = {"token": text}
+        if with_detail:
+            self.dict.update(
+                start_offset=start, end_offset=end, position=position, position_length=position_length
+            )
+        if with_hash:
+            self.dict["hash"] = term_hash
+
+    def __getitem__(self, key):
+        return self.dict[key]
+
+    def __getattr__(self, item):
+        try:
+            return self.__dict__["dict"][item]
+        except KeyError as exc:
+            raise AttributeError(item) from exc
+
+    def __str__(self):
+        return str(self.dict)
+
+    __repr__ = __str__
+
+
+class AnalyzeResult:
+    """One text's ``run_analyzer`` result: ``.tokens``, the token strings, or ``AnalyzeToken``s with details
+    or hashes."""
+
+    def __init__(self, tokens, with_hash=False, with_detail=False):
+        if with_hash or with_detail:
+            self.tokens = [AnalyzeToken(t, with_hash, with_detail) for t in tokens]
+        else:
+            self.tokens = [t[0] for t in tokens]
+
+    def __str__(self):
+        return str(self.tokens)
+
+    __repr__ = __str__

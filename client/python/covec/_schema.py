@@ -64,6 +64,8 @@ class FieldSchema:
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.nullable = bool(kwargs.pop("nullable", False))
         self.default_value = kwargs.pop("default_value", None)
+        # Set by CollectionSchema.add_function: a function fills this field (never given on insert).
+        self.is_function_output = False
         # dim, max_length and the rest (is_partition_key, ...) as given: the native side reads and checks them.
         self.params = {k: v for k, v in kwargs.items() if v is not None}
 
@@ -84,10 +86,9 @@ class FieldSchema:
         return repr(self.to_dict())
 
 
-# create_schema() keyword arguments besides auto_id and enable_dynamic_field. The partition and clustering key
-# only place rows on a server (covec accepts the field parameters too: client/src/python/convert/schema.rs);
+# create_schema() keyword arguments besides auto_id, enable_dynamic_field and the key fields (`_mark`):
 # check_fields only says when pymilvus checks, and covec checks at create_collection.
-_ACCEPTED_SCHEMA_KWARGS = frozenset({"partition_key_field", "clustering_key_field", "check_fields"})
+_ACCEPTED_SCHEMA_KWARGS = frozenset({"check_fields"})
 
 
 class CollectionSchema:
@@ -96,30 +97,48 @@ class CollectionSchema:
     def __init__(self, fields=None, description="", functions=None, **kwargs):
         self.fields = list(fields or [])
         self.description = description
-        # BM25 and embedding functions, kept as pymilvus keeps them; create_collection refuses a schema with one.
-        self.functions = list(functions or [])
+        self.functions = []
         self.auto_id = bool(kwargs.pop("auto_id", False))
         self.enable_dynamic_field = bool(kwargs.pop("enable_dynamic_field", False))
-        # pymilvus marks the field of this name as the primary key, among the fields given or when it is added.
-        self._primary_field = kwargs.pop("primary_field", None)
+        # pymilvus marks the fields of these names as the primary, partition and clustering keys, among the
+        # fields given or when they are added.
+        marks = (
+            ("is_primary", "primary_field"),
+            ("is_partition_key", "partition_key_field"),
+            ("is_clustering_key", "clustering_key_field"),
+        )
+        self._marks = {flag: name for flag, name in ((f, kwargs.pop(a, None)) for f, a in marks) if name}
         for name in kwargs:
             if name not in _ACCEPTED_SCHEMA_KWARGS:
                 raise ParamError(message=f"create_schema() got an unexpected keyword argument '{name}'")
         for field in self.fields:
-            self._mark_primary(field)
+            self._mark(field)
+        for function in functions or []:
+            self.add_function(function)
 
-    def _mark_primary(self, field):
-        if self._primary_field is not None and field.name == self._primary_field:
-            field.is_primary = True
+    def _mark(self, field):
+        for flag, name in self._marks.items():
+            if getattr(field, "name", None) == name:
+                if flag == "is_primary":
+                    field.is_primary = True
+                elif isinstance(field, FieldSchema):
+                    field.params[flag] = True
+                else:
+                    setattr(field, flag, True)
 
     def add_field(self, field_name, datatype, is_primary=False, **kwargs):
         field = FieldSchema(field_name, datatype, is_primary=is_primary, **kwargs)
-        self._mark_primary(field)
+        self._mark(field)
         self.fields.append(field)
         return self
 
     def add_function(self, function):
+        """Adds a schema function (pymilvus's ``Function``, e.g. ``FunctionType.BM25``); its output fields are
+        marked as function outputs, as pymilvus marks them."""
         self.functions.append(function)
+        for field in self.fields:
+            if field.name in getattr(function, "output_field_names", ()):
+                field.is_function_output = True
         return self
 
     @property
@@ -136,6 +155,7 @@ class CollectionSchema:
             "description": self.description,
             "fields": [f.to_dict() for f in self.fields],
             "enable_dynamic_field": self.enable_dynamic_field,
+            **({"functions": [f.to_dict() if hasattr(f, "to_dict") else f for f in self.functions]} if self.functions else {}),
         }
 
     def __repr__(self):

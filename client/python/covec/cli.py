@@ -1,141 +1,136 @@
-"""The `covec` command: import a Milvus Lite database, show a db's status.
+"""The `covec` command: copy collections from and to Milvus, check and show covec dbs.
 
-    covec import <milvus_lite.db dir> <covec db> [--batch N]
-    covec status <covec db>
-    covec verify <covec db>
+    covec import <milvus_demo.db | server uri> <schemas.db> [--collections NAME ...] [--batch N] [--resume] [--quiet]
+    covec export <schemas.db> <server uri> [--collections NAME ...] [--batch N] [--resume] [--quiet]
+    covec status <schemas.db>
+    covec verify <schemas.db>
     covec sweep
 """
 
 import argparse
 import json
+import logging
 import os
 import sys
 
-from . import _schema
-from .client import MilvusClient
+from . import _remote
 from .exceptions import MilvusException
 
+SERVER_URI = "a Milvus server's URI: http://host:19530, https://..., tcp://..., unix:/path"
+COPY_EPILOG = """\
+If the target already has one of the collections, nothing is copied unless --resume is given: each collection
+then continues after the largest primary key the target holds (rows are copied in primary-key order, one batch
+per insert, so an interrupted copy holds every row up to some key). Copying to or from Milvus needs
+pymilvus and tqdm (pip install "covec[milvus]"); a Milvus Lite db also needs milvus-lite.
+"""
 
-def _schema_from_describe(desc):
-    """A pymilvus describe_collection dict -> our CollectionSchema."""
-    schema = _schema.CollectionSchema(
-        [],
-        description=desc.get("description", ""),
-        enable_dynamic_field=desc.get("enable_dynamic_field", False),
+
+def _copy_arguments(parser):
+    parser.add_argument(
+        "--collections", nargs="+", metavar="NAME", help="the collections to copy (default: every collection)"
     )
-    for f in desc["fields"]:
-        params = dict(f.get("params") or {})
-        kwargs = {k: params[k] for k in ("dim", "max_length") if k in params}
-        if f.get("default_value") is not None:
-            kwargs["default_value"] = f["default_value"]
-        schema.add_field(
-            f["name"],
-            f["type"],
-            is_primary=bool(f.get("is_primary", False)),
-            auto_id=bool(f.get("auto_id", False)),
-            nullable=bool(f.get("nullable", False)),
-            description=f.get("description", ""),
-            **kwargs,
-        )
-    return schema
+    parser.add_argument("--batch", type=int, default=1000, help="rows per read and per insert (default 1000)")
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue collections the target already has after its largest primary key, instead of refusing",
+    )
+    parser.add_argument("--quiet", action="store_true", help="print nothing but errors (no progress bar)")
+    parser.add_argument("--token", default="", help="the server's token: user:password or an API key")
 
 
-def _index_params(lite, name):
-    params = _schema.IndexParams()
-    for index_name in lite.list_indexes(name):
-        info = lite.describe_index(name, index_name)
-        if not info or not info.get("metric_type"):
-            continue  # scalar indexes: covec filters scan, nothing to carry over
-        build = {
-            k: v
-            for k, v in info.items()
-            if k
-            not in (
-                "index_type",
-                "metric_type",
-                "field_name",
-                "index_name",
-                "total_rows",
-                "indexed_rows",
-                "pending_index_rows",
-                "state",
-            )
-        }
-        params.add_index(
-            info["field_name"], info["index_type"], info.get("index_name") or index_name,
-            metric_type=info["metric_type"], **build,
-        )
-    return params
-
-
-def import_lite(source, target, batch=1000, out=None):
-    """Copies every collection of the Milvus Lite db `source` into the covec db `target`."""
-    out = out or sys.stdout  # looked up per call: tests and callers may swap sys.stdout
-    try:
-        from pymilvus import MilvusClient as LiteClient
-    except ImportError:
-        raise SystemExit("covec import needs pymilvus and milvus-lite: pip install pymilvus milvus-lite") from None
-    if not os.path.isdir(source):
-        raise SystemExit(f"{source} is not a Milvus Lite database directory")
-    lite = LiteClient(source)
-    dest = MilvusClient(target)
-    try:
-        for name in lite.list_collections():
-            if dest.has_collection(name):
-                raise SystemExit(f"{target} already has a collection '{name}'; import into a new db")
-            desc = lite.describe_collection(name)
-            dest.create_collection(name, schema=_schema_from_describe(desc), index_params=_index_params(lite, name))
-            # An indexed collection reopened by Lite starts released; reading needs it loaded.
-            lite.load_collection(name)
-            it = lite.query_iterator(name, batch_size=batch, output_fields=["*"])
-            copied = 0
-            try:
-                while True:
-                    page = it.next()
-                    if not page:
-                        break
-                    dest.insert(name, [dict(r) for r in page])
-                    copied += len(page)
-            finally:
-                it.close()
-            print(f"{name}: {copied} rows", file=out)
-    finally:
-        dest.close()
-        lite.close()
-
-
-def main(argv=None):
-    parser = argparse.ArgumentParser(prog="covec", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    imp = sub.add_parser("import", help="copy a Milvus Lite database into a covec db")
-    imp.add_argument("source", help="the Milvus Lite database (a directory ending in .db)")
-    imp.add_argument("target", help="the covec db file to create")
-    imp.add_argument("--batch", type=int, default=1000, help="rows per page (default 1000)")
+def parser():
+    top = argparse.ArgumentParser(prog="covec", description=__doc__.splitlines()[0])
+    sub = top.add_subparsers(dest="command", required=True)
+    imp = sub.add_parser(
+        "import",
+        help="copy collections of a Milvus Lite db or a Milvus server into a covec db",
+        description="Copies collections (schema, indexes, partitions, every row) of a Milvus Lite db or a Milvus "
+        "server into a covec db.",
+        epilog=COPY_EPILOG,
+    )
+    imp.add_argument("source", help=f"a Milvus Lite db (a directory such as milvus_demo.db) or {SERVER_URI}")
+    imp.add_argument("target", help="the covec db to copy into, such as schemas.db (created if missing)")
+    _copy_arguments(imp)
+    exp = sub.add_parser(
+        "export",
+        help="copy collections of a covec db into a Milvus server",
+        description="Copies collections (schema, indexes, partitions, every row) of a covec db into a Milvus server.",
+        epilog=COPY_EPILOG,
+    )
+    exp.add_argument("source", help="the covec db to copy from, such as schemas.db")
+    exp.add_argument("target", help=SERVER_URI)
+    _copy_arguments(exp)
     st = sub.add_parser("status", help="which generation and segment a db is read from")
-    st.add_argument("db")
+    st.add_argument("db", help="a covec db, such as schemas.db")
     ver = sub.add_parser("verify", help="check every checksum of a db file")
-    ver.add_argument("db")
+    ver.add_argument("db", help="a covec db, such as schemas.db")
     sub.add_parser("sweep", help="free what dead processes left in the shm dir")
-    args = parser.parse_args(argv)
+    return top
+
+
+def _covec_db(path):
+    if not os.path.isfile(path):
+        raise SystemExit(f"covec: {path}: no such covec db")
+    return path
+
+
+def _copy(args, out):
+    from . import _transfer
+
+    if args.quiet:
+        logging.disable(logging.WARNING)  # pymilvus's warnings about the server (it configures its loggers on import)
+    if args.batch < 1 or args.batch > 16384:
+        raise SystemExit("covec: --batch must be between 1 and 16384 (the largest page a Milvus server returns)")
     try:
         if args.command == "import":
-            import_lite(args.source, args.target, args.batch)
+            if not _remote.is_remote(args.source) and not os.path.exists(args.source):
+                raise SystemExit(f"covec: {args.source}: no such Milvus Lite db")
+            source = _transfer.open_milvus(args.source, args.token)
+            target = _transfer.open_covec(args.target)
+        else:
+            if not _remote.is_remote(args.target):
+                raise SystemExit(f"covec: {args.target} is not {SERVER_URI}")
+            source = _transfer.open_covec(_covec_db(args.source))
+            target = _transfer.open_milvus(args.target, args.token)
+        try:
+            _transfer.copy(source, target, args.collections, args.batch, args.resume, args.quiet, out)
+        finally:
+            target.close()
+            source.close()
+    except _transfer.Refused as e:
+        raise SystemExit(f"covec {args.command}: {e}") from None
+    except Exception as e:
+        # pymilvus's errors (covec's are their subclasses once pymilvus is loaded): the server's or covec's refusal.
+        pymilvus = sys.modules.get("pymilvus")
+        if pymilvus is None or not isinstance(e, pymilvus.exceptions.MilvusException):
+            raise
+        raise SystemExit(f"covec {args.command}: {e.message} (code {e.code})") from None
+
+
+def main(argv=None, out=None):
+    out = out or sys.stdout  # looked up per call: tests and callers may swap sys.stdout
+    args = parser().parse_args(argv)
+    try:
+        if args.command in ("import", "export"):
+            _copy(args, out)
         elif args.command == "verify":
             from . import _covec
 
             generation = _covec.verify(args.db)
-            print(f"{args.db}: ok (generation {generation}, every checksum verified)")
+            print(f"{args.db}: ok (generation {generation}, every checksum verified)", file=out)
         elif args.command == "sweep":
             from . import _covec
 
-            print(json.dumps(_covec.sweep()))
+            print(json.dumps(_covec.sweep()), file=out)
         else:
-            if not os.path.isfile(args.db):
-                raise SystemExit(f"{args.db}: no such covec db")
             from . import _covec
 
-            status = _covec.Database(args.db).status()
-            print(json.dumps({k: str(v) if isinstance(v, os.PathLike) else v for k, v in status.items()}, indent=2))
+            status = _covec.Database(_covec_db(args.db)).status()
+            print(
+                json.dumps({k: str(v) if isinstance(v, os.PathLike) else v for k, v in status.items()}, indent=2),
+                file=out,
+            )
     except MilvusException as e:
         print(f"covec: {e.message}", file=sys.stderr)
         return 1

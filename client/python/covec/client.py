@@ -2,9 +2,11 @@
 
 Everything here is argument handling as pymilvus does it on the client; schemas, index requests, rows,
 query vectors, search parameters, their checks and the results' shapes are the native
-``covec._covec.Database``'s. Load state is process-wide per (db file, collection), as a Milvus server keeps
-it per collection: releasing in one client makes search/query/get raise code 101 in every client of this
-process until ``load_collection``.
+``covec._covec.Database``'s. Each client has a current database (``db_name``, ``use_database``); every
+call that takes ``db_name=`` may name another. Load state is process-wide per (db file, collection) and
+partition, as a Milvus server keeps it: releasing in one client makes search/query/get raise code 101 in
+every client of this process until ``load_collection``, and reads of a partly loaded collection see its
+loaded partitions only.
 
 No argument is dropped: each is honoured, accepted because it only tunes how a Milvus server reaches the
 same answer, or refused with a ParamError that names it (docs/compatibility.md, "Parameters").
@@ -19,21 +21,13 @@ import weakref
 import numpy as np
 
 from . import _remote, _schema
-from ._results import ExtraList, HybridHits, OmitZeroDict, SearchResult
+from ._results import AnalyzeResult, ExtraList, HybridHits, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
 # Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards,
 # replicas): covec's answer is the same without them.
 _SERVER_TUNING = frozenset(
-    {
-        "consistency_level",
-        "guarantee_timestamp",
-        "graceful_time",
-        "num_shards",
-        "shards_num",
-        "num_partitions",
-        "replica_number",
-    }
+    {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "replica_number"}
 )
 # search() and hybrid_search() keyword arguments they honour (the engine reads them: search_params.rs).
 _SEARCH_KWARGS = ("offset", "round_decimal", "group_by_field", "group_size", "strict_group_size")
@@ -62,15 +56,8 @@ _CONNECTION = frozenset(
     }
 )
 # Arguments pymilvus takes that covec has not implemented, with the feature each waits for. A value that
-# asks for what covec does anyway is honoured (`_MEANS_DEFAULT`); any other raises ParamError, except a
-# partition other than "_default" (`_check`).
+# asks for what covec does anyway is honoured (`_MEANS_DEFAULT`); any other raises ParamError.
 _NOT_YET = {
-    "partition_names": "partitions",
-    "partition_name": "partitions",
-    # LlamaIndex's delete_nodes passes its own keyword on to delete(), beside the partition_name it makes of it.
-    "milvus_partition_name": "partitions",
-    "db_name": "databases",
-    "target_db": "databases",
     "group_by_fields": "grouping by several fields",
     "json_path": "grouping by JSON paths",
     "json_type": "grouping by JSON paths",
@@ -84,61 +71,31 @@ _NOT_YET = {
     "timezone": "TIMESTAMPTZ fields",
     "time_fields": "TIMESTAMPTZ fields",
     "ignore_growing": "searching indexed rows only",
-    "properties": "collection properties",
 }
-
-
-def _partition_list(names):
-    """A partition_name(s) argument as a list; a value of another type is one item, which names no partition."""
-    return list(names) if isinstance(names, (list, tuple)) else [names]
-
-
-def _default_partitions(names):
-    # Every row lives in the default partition, so naming only it selects every row.
-    return names is None or all(n == "_default" for n in _partition_list(names))
-
-
-def _default_partition(name):
-    return name in (None, "", "_default")
-
 
 # Values of `_NOT_YET` arguments that mean what covec does anyway (the error shows the value); for the
 # others only None does.
 _MEANS_DEFAULT = {
-    "partition_names": _default_partitions,
-    "partition_name": _default_partition,
-    "milvus_partition_name": _default_partition,
-    "db_name": lambda v: v in (None, "", "default"),
-    "target_db": lambda v: v in (None, "", "default"),
-    "properties": lambda v: not v,
+
     "ignore_growing": lambda v: v in (None, False),
 }
 
 
-def _missing_partition(names):
-    """The first partition named in `names` other than "_default", or None."""
-    return next((n for n in _partition_list(names) if isinstance(n, str) and n not in ("", "_default")), None)
-
-
 def _check(method, name, value):
-    """Raises unless `value` of the not-yet-implemented argument `name` asks for what covec does: ParamError,
-    or for a partition other than "_default" code 200, which is what a server answers for a partition never
-    created (covec cannot create one)."""
+    """Raises ParamError unless `value` of the not-yet-implemented argument `name` asks for what covec does."""
     means_default = _MEANS_DEFAULT.get(name)
     if means_default is None:
         if value is not None:
             raise ParamError(message=f"{method}(): {name} ({_NOT_YET[name]}) is not supported by covec yet")
     elif not means_default(value):
-        missing = _missing_partition(value) if _NOT_YET[name] == "partitions" else None
-        if missing is not None:
-            raise MilvusException(code=200, message=f"partition not found[partition={missing}]")
         raise ParamError(message=f"{method}(): {name}={value!r} ({_NOT_YET[name]}) is not supported by covec yet")
 
 
 def _check_kwargs(method, kwargs, honoured=frozenset()):
-    """Every keyword argument is honoured by the caller, tunes a server, or is checked by `_check`."""
+    """Every keyword argument is honoured by the caller, tunes a server, or is checked by `_check`.
+    ``db_name`` is honoured everywhere (`MilvusClient._db_of`)."""
     for name, value in kwargs.items():
-        if name in honoured or name in _SERVER_TUNING:
+        if name in honoured or name in _SERVER_TUNING or name == "db_name":
             continue
         if name not in _NOT_YET:
             raise ParamError(message=f"{method}() got an unexpected keyword argument '{name}'")
@@ -146,8 +103,8 @@ def _check_kwargs(method, kwargs, honoured=frozenset()):
 
 
 class LoadState(enum.IntEnum):
-    """pymilvus's LoadState numbers, so comparisons with pymilvus.client.types.LoadState hold; printed by name, as
-    pymilvus prints them."""
+    """pymilvus's LoadState numbers, so comparisons with pymilvus.client.types.LoadState hold; printed by
+    name, as pymilvus prints its own."""
 
     NotExist = 0
     NotLoad = 1
@@ -165,8 +122,31 @@ _REGISTRY_LOCK = threading.Lock()
 # One native Database per (pid, db path, options): clients of one process share the mapping; a forked
 # child opens its own. Weak values: the Database closes when its last client goes away.
 _DATABASES = weakref.WeakValueDictionary()
-# (db path, collection) -> False once released. Missing means loaded (covec has nothing to load).
-_RELEASED = set()
+# (db path, collection id) -> the names of its loaded partitions, for a collection released or partly
+# loaded; a collection not here is loaded whole (covec has nothing to load).
+_PARTLY_LOADED = {}
+# What get_server_version reports: covec serves the Milvus API of this server version.
+_SERVER_VERSION = "2.5.0"
+
+
+def _properties(method, properties):
+    """A properties dict as the (key, value) strings Milvus keeps (pymilvus sends str(value))."""
+    if properties is None:
+        return []
+    if not isinstance(properties, dict):
+        raise ParamError(message=f"{method}(): properties must be a dict, got {type(properties).__name__}")
+    return [(str(k), str(v)) for k, v in properties.items()]
+
+
+def _names(method, argument, value):
+    """A partition name or list of names as a list of str (None: none)."""
+    if value is None or value == "":
+        return []
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise ParamError(message=f"{method}(): {argument} must be a str or a list of str, got {value!r}")
 
 
 def _native():
@@ -387,7 +367,6 @@ class MilvusClient:
         return super().__new__(cls)
 
     def __init__(self, uri="milvus.db", user="", password="", db_name="", token="", timeout=None, **kwargs):
-        _check("MilvusClient", "db_name", db_name)
         _check_kwargs("MilvusClient", kwargs, _CONNECTION | {"shm_dir", "use_segment", "group"})
         self._path = _local_path(uri)
         self._db = _open_database(
@@ -396,8 +375,9 @@ class MilvusClient:
             bool(kwargs.get("use_segment", True)),
             kwargs.get("group"),
         )
-        # Primary key name by collection name; dropped on our own DDL and on "collection not found" errors.
-        self._pks = {}
+        self._db_name = "default"
+        if db_name:
+            self.use_database(db_name)
 
     # --- plumbing -----------------------------------------------------------------------------------
 
@@ -409,31 +389,38 @@ class MilvusClient:
 
     def close(self):
         self._db = None
-        self._pks.clear()
 
-    def _pk(self, name):
-        """The primary key's name, cached: every search, get and query needs it."""
-        pk = self._pks.get(name)
-        if pk is None:
-            fields = self._call(name, self._database.describe_collection, name)["fields"]
-            pk = self._pks[name] = next(f["name"] for f in fields if f.get("is_primary"))
-        return pk
+    def _db_of(self, kwargs):
+        """The database a call works in: its ``db_name=`` when given, else the client's current one."""
+        db_name = kwargs.get("db_name")
+        if db_name is None or db_name == "":
+            return self._db_name
+        if not isinstance(db_name, str):
+            raise ParamError(message=f"db_name must be a str, got {type(db_name).__name__}")
+        return db_name
 
-    def _call(self, name, fn, *args, **kwargs):
-        """Calls the native database; a stale cached primary key is forgotten when the collection is gone."""
-        try:
-            return fn(*args, **kwargs)
-        except MilvusException as e:
-            if e.code == 100:
-                self._pks.pop(name, None)
-            raise
+    def _pk(self, db, name):
+        """The primary key's name: every search, get and query needs it."""
+        return self._database.primary_field(db, name)
 
-    def _check_loaded(self, name):
-        if (self._path, name) in _RELEASED:
+    def _read_partitions(self, db, name, partitions):
+        """The partitions a read looks at: the ones named, each loaded (code 101 when the collection is
+        released, 201 when a named partition is), or the loaded ones of a partly loaded collection."""
+        if not _PARTLY_LOADED:
+            return partitions
+        cid, existing, _ = self._database.load_key(db, name)
+        loaded = _PARTLY_LOADED.get((self._path, cid))
+        if loaded is None:
+            return partitions
+        if not loaded & set(existing):
             raise MilvusException(
                 code=101,
                 message=f"Collection '{name}' is in state 'released'; call load() before search/get/query",
             )
+        for p in partitions:
+            if p in existing and p not in loaded:
+                raise MilvusException(code=201, message=f"partition not loaded[partition={p}]")
+        return partitions or [p for p in existing if p in loaded]
 
     # --- schema helpers ------------------------------------------------------------------------------
 
@@ -448,6 +435,69 @@ class MilvusClient:
     @staticmethod
     def prepare_index_params(field_name="", **kwargs):
         return _schema.IndexParams(field_name, **kwargs)
+
+    # --- server --------------------------------------------------------------------------------------
+
+    def get_server_version(self, timeout=None, detail=False, **kwargs):
+        """The Milvus API version covec serves; with ``detail``, pymilvus's dict with covec's own version."""
+        _check_kwargs("get_server_version", kwargs)
+        if not detail:
+            return _SERVER_VERSION
+        return {
+            "version": _SERVER_VERSION,
+            "build_time": "",
+            "git_commit": "",
+            "go_version": "",
+            "deploy_mode": f"covec {_native().__version__}",
+        }
+
+    def get_server_type(self):
+        """"milvus": covec answers as a Milvus server does (pymilvus says "zilliz" only for Zilliz Cloud)."""
+        return "milvus"
+
+    # --- databases -----------------------------------------------------------------------------------
+
+    @staticmethod
+    def _db_name_arg(db_name):
+        if not isinstance(db_name, str):
+            raise ParamError(message=f"db_name must be a str, got {type(db_name).__name__}")
+        return db_name
+
+    def create_database(self, db_name, properties=None, timeout=None, **kwargs):
+        _check_kwargs("create_database", kwargs)
+        self._database.create_database(self._db_name_arg(db_name), _properties("create_database", properties))
+
+    def drop_database(self, db_name, timeout=None, **kwargs):
+        _check_kwargs("drop_database", kwargs)
+        self._database.drop_database(self._db_name_arg(db_name))
+
+    def list_databases(self, timeout=None, **kwargs):
+        _check_kwargs("list_databases", kwargs)
+        return list(self._database.list_databases())
+
+    def describe_database(self, db_name, timeout=None, **kwargs):
+        _check_kwargs("describe_database", kwargs)
+        return self._database.describe_database(self._db_name_arg(db_name))
+
+    def alter_database_properties(self, db_name, properties, timeout=None, **kwargs):
+        _check_kwargs("alter_database_properties", kwargs)
+        props = _properties("alter_database_properties", properties)
+        self._database.alter_database_properties(self._db_name_arg(db_name), props, [])
+
+    def drop_database_properties(self, db_name, property_keys, timeout=None, **kwargs):
+        _check_kwargs("drop_database_properties", kwargs)
+        keys = _names("drop_database_properties", "property_keys", property_keys)
+        self._database.alter_database_properties(self._db_name_arg(db_name), [], keys)
+
+    def use_database(self, db_name, timeout=None, **kwargs):
+        """Later calls of this client work in database `db_name` (code 6 when there is none)."""
+        _check_kwargs("use_database", kwargs)
+        self._database.describe_database(self._db_name_arg(db_name))
+        self._db_name = db_name
+
+    def using_database(self, db_name, timeout=None, **kwargs):
+        """pymilvus's older name for use_database."""
+        self.use_database(db_name, timeout=timeout, **kwargs)
 
     # --- collections ---------------------------------------------------------------------------------
 
@@ -465,6 +515,11 @@ class MilvusClient:
         index_params=None,
         **kwargs,
     ):
+        db = self._db_of(kwargs)
+        properties = _properties("create_collection", kwargs.pop("properties", None))
+        num_partitions = kwargs.pop("num_partitions", None)
+        if num_partitions is not None and (isinstance(num_partitions, bool) or not isinstance(num_partitions, int)):
+            raise ParamError(message=f"num_partitions must be an int, got {num_partitions!r}")
         if schema is None:
             if index_params is not None:
                 raise ParamError(
@@ -492,9 +547,7 @@ class MilvusClient:
                         "schema and index_params say it"
                     )
             _check_kwargs("create_collection", kwargs)
-        self._database.create_collection(collection_name, schema, index_params)
-        self._pks.pop(collection_name, None)
-        _RELEASED.discard((self._path, collection_name))
+        self._database.create_collection(db, collection_name, schema, index_params, properties, num_partitions)
 
     @staticmethod
     def _quick_schema(dimension, primary_field_name, id_type, vector_field_name, metric_type, auto_id, **kwargs):
@@ -529,91 +582,261 @@ class MilvusClient:
 
     def drop_collection(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("drop_collection", kwargs)
-        self._database.drop_collection(collection_name)
-        self._pks.pop(collection_name, None)
-        _RELEASED.discard((self._path, collection_name))
+        self._database.drop_collection(self._db_of(kwargs), collection_name)
 
     def rename_collection(self, old_name, new_name, target_db="", timeout=None, **kwargs):
-        _check("rename_collection", "target_db", target_db)
         _check_kwargs("rename_collection", kwargs)
-        self._call(old_name, self._database.rename_collection, old_name, new_name)
-        self._pks.pop(old_name, None)
-        self._pks.pop(new_name, None)
-        if (self._path, old_name) in _RELEASED:
-            _RELEASED.discard((self._path, old_name))
-            _RELEASED.add((self._path, new_name))
+        db = self._db_of(kwargs)
+        self._database.rename_collection(db, old_name, target_db or db, new_name)
 
     def list_collections(self, **kwargs):
-        _check_kwargs("list_collections", kwargs)
-        return list(self._database.list_collections())
+        _check_kwargs("list_collections", kwargs, {"timeout"})
+        return list(self._database.list_collections(self._db_of(kwargs)))
 
     def has_collection(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("has_collection", kwargs)
-        return bool(self._database.has_collection(collection_name))
+        return bool(self._database.has_collection(self._db_of(kwargs), collection_name))
 
     def describe_collection(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("describe_collection", kwargs)
-        return self._call(collection_name, self._database.describe_collection, collection_name)
-
-    def alter_collection_properties(self, collection_name, properties, timeout=None, **kwargs):
-        """Only an empty `properties` (nothing to alter) is honoured; covec stores no collection properties yet."""
-        _check("alter_collection_properties", "properties", properties)
-        _check_kwargs("alter_collection_properties", kwargs)
-        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
+        return self._database.describe_collection(self._db_of(kwargs), collection_name)
 
     def get_collection_stats(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("get_collection_stats", kwargs)
-        return {"row_count": self._call(collection_name, self._database.row_count, collection_name)}
+        return {"row_count": self._database.row_count(self._db_of(kwargs), collection_name)}
+
+    def truncate_collection(self, collection_name, timeout=None, **kwargs):
+        """Removes every row; the schema, indexes, partitions, aliases and properties stay."""
+        _check_kwargs("truncate_collection", kwargs)
+        self._database.truncate_collection(self._db_of(kwargs), collection_name)
+
+    def alter_collection_properties(self, collection_name, properties, timeout=None, **kwargs):
+        _check_kwargs("alter_collection_properties", kwargs)
+        props = _properties("alter_collection_properties", properties)
+        self._database.alter_collection_properties(self._db_of(kwargs), collection_name, props, [])
+
+    def drop_collection_properties(self, collection_name, property_keys, timeout=None, **kwargs):
+        _check_kwargs("drop_collection_properties", kwargs)
+        keys = _names("drop_collection_properties", "property_keys", property_keys)
+        self._database.alter_collection_properties(self._db_of(kwargs), collection_name, [], keys)
+
+    def add_collection_field(self, collection_name, field_name, data_type, desc="", timeout=None, **kwargs):
+        """Adds a nullable field; rows written before read as its default value, else null."""
+        db = self._db_of(kwargs)
+        kwargs.pop("db_name", None)
+        field = _schema.FieldSchema(field_name, data_type, desc, **kwargs)
+        self._database.add_collection_field(db, collection_name, field)
+
+    def alter_collection_field(self, collection_name, field_name, field_params, timeout=None, **kwargs):
+        """Changes max_length, max_capacity or mmap.enabled (mmap_enabled); other parameters are refused."""
+        _check_kwargs("alter_collection_field", kwargs)
+        if not isinstance(field_params, dict):
+            raise ParamError(message=f"field_params must be a dict, got {type(field_params).__name__}")
+        params = {("mmap.enabled" if k == "mmap_enabled" else k): v for k, v in field_params.items()}
+        self._database.alter_collection_field(self._db_of(kwargs), collection_name, field_name, params)
 
     def flush(self, collection_name, timeout=None, **kwargs):
         """Every covec write is durable when it returns; flush puts the rows written since the graph last
         grew into it (describe_index's pending_index_rows), as Milvus indexes the segments it seals."""
         _check_kwargs("flush", kwargs)
-        self._call(collection_name, self._database.flush, collection_name)
+        self._database.flush(self._db_of(kwargs), collection_name)
+
+    def compact(
+        self,
+        collection_name,
+        is_clustering=False,
+        is_l0=False,
+        target_size=None,
+        target_size_unit="mb",
+        timeout=None,
+        **kwargs,
+    ):
+        """Rewrites the collection without the rows deletes, upserts and dropped partitions left, then the
+        db file without the bytes nothing references; done when it returns (the job id's state is
+        "Completed"). `is_l0` (deletions only) is part of it; `target_size` tunes a server's segments."""
+        _check_kwargs("compact", kwargs)
+        if is_clustering:
+            raise ParamError(message="compact(): is_clustering (clustering compaction) is not supported by covec")
+        return int(self._database.compact(self._db_of(kwargs), collection_name))
+
+    def get_compaction_state(self, job_id, timeout=None, **kwargs):
+        _check_kwargs("get_compaction_state", kwargs)
+        if isinstance(job_id, bool) or not isinstance(job_id, int):
+            raise ParamError(message=f"job_id must be an int, got {job_id!r}")
+        return "Completed" if job_id >= 0 and self._database.compaction_done(job_id) else "UndefiedState"
+
+    # --- aliases -------------------------------------------------------------------------------------
+
+    def create_alias(self, collection_name, alias, timeout=None, **kwargs):
+        _check_kwargs("create_alias", kwargs)
+        self._database.create_alias(self._db_of(kwargs), collection_name, alias)
+
+    def alter_alias(self, collection_name, alias, timeout=None, **kwargs):
+        _check_kwargs("alter_alias", kwargs)
+        self._database.alter_alias(self._db_of(kwargs), collection_name, alias)
+
+    def drop_alias(self, alias, timeout=None, **kwargs):
+        _check_kwargs("drop_alias", kwargs)
+        self._database.drop_alias(self._db_of(kwargs), alias)
+
+    def describe_alias(self, alias, timeout=None, **kwargs):
+        _check_kwargs("describe_alias", kwargs)
+        db = self._db_of(kwargs)
+        return {"alias": alias, "collection_name": self._database.describe_alias(db, alias), "db_name": db}
+
+    def list_aliases(self, collection_name="", timeout=None, **kwargs):
+        _check_kwargs("list_aliases", kwargs)
+        db = self._db_of(kwargs)
+        out = {"aliases": list(self._database.list_aliases(db, collection_name or None)), "db_name": db}
+        if collection_name:
+            out["collection_name"] = collection_name
+        return out
+
+    # --- partitions ----------------------------------------------------------------------------------
+
+    def create_partition(self, collection_name, partition_name, timeout=None, **kwargs):
+        _check_kwargs("create_partition", kwargs)
+        self._database.create_partition(self._db_of(kwargs), collection_name, partition_name)
+
+    def drop_partition(self, collection_name, partition_name, timeout=None, **kwargs):
+        """Drops the partition and its rows (loaded or not, as Milvus Lite does)."""
+        _check_kwargs("drop_partition", kwargs)
+        self._database.drop_partition(self._db_of(kwargs), collection_name, partition_name)
+
+    def has_partition(self, collection_name, partition_name, timeout=None, **kwargs):
+        _check_kwargs("has_partition", kwargs)
+        return partition_name in self._database.list_partitions(self._db_of(kwargs), collection_name)
+
+    def list_partitions(self, collection_name, timeout=None, **kwargs):
+        _check_kwargs("list_partitions", kwargs)
+        return list(self._database.list_partitions(self._db_of(kwargs), collection_name))
+
+    def get_partition_stats(self, collection_name, partition_name, timeout=None, **kwargs):
+        _check_kwargs("get_partition_stats", kwargs)
+        if not isinstance(partition_name, str):
+            raise TypeError(
+                f"wrong type of argument 'partition_name', str expected, got '{type(partition_name).__name__}'"
+            )
+        return {"row_count": self._database.partition_row_count(self._db_of(kwargs), collection_name, partition_name)}
 
     # --- load state ----------------------------------------------------------------------------------
 
+    def _load_key(self, db, name):
+        cid, partitions, has_key = self._database.load_key(db, name)  # code 100 when missing
+        return (self._path, cid), partitions, has_key
+
+    def _partition_load_call(self, method, db, name, partition_names):
+        """The load-state key and the partitions named, after Milvus's checks (each exists, the
+        collection has no partition key)."""
+        key, existing, has_key = self._load_key(db, name)
+        names = _names(method, "partition_names", partition_names)
+        if has_key:
+            verb = "load" if method == "load_partitions" else "release"
+            raise MilvusException(code=1, message=f"disable {verb} partitions if partition key mode is used")
+        for p in names:
+            if p not in existing:
+                raise MilvusException(code=200, message=f"partition not found[partition={p}]")
+        return key, existing, names
+
     def load_collection(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("load_collection", kwargs, _LOAD_TUNING)
-        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
-        _RELEASED.discard((self._path, collection_name))
-
-    def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
-        """Loads the collection, whose one partition is "_default"."""
-        _check("load_partitions", "partition_names", partition_names)
-        _check_kwargs("load_partitions", kwargs, _LOAD_TUNING)
-        self.load_collection(collection_name)
+        key, _, _ = self._load_key(self._db_of(kwargs), collection_name)
+        _PARTLY_LOADED.pop(key, None)
 
     def release_collection(self, collection_name, timeout=None, **kwargs):
         _check_kwargs("release_collection", kwargs)
-        self._call(collection_name, self._database.row_count, collection_name)  # code 100 when missing
-        _RELEASED.add((self._path, collection_name))
+        key, _, _ = self._load_key(self._db_of(kwargs), collection_name)
+        _PARTLY_LOADED[key] = frozenset()
+
+    def load_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
+        """Loads these partitions too (as a Milvus server does; Milvus Lite refuses partition-level load)."""
+        _check_kwargs("load_partitions", kwargs, _LOAD_TUNING)
+        db = self._db_of(kwargs)
+        key, _, names = self._partition_load_call("load_partitions", db, collection_name, partition_names)
+        if key in _PARTLY_LOADED:
+            _PARTLY_LOADED[key] = _PARTLY_LOADED[key] | frozenset(names)
+
+    def release_partitions(self, collection_name, partition_names, timeout=None, **kwargs):
+        """Releases these partitions: reads then see the others only, and naming one of these is code 201."""
+        _check_kwargs("release_partitions", kwargs)
+        db = self._db_of(kwargs)
+        key, existing, names = self._partition_load_call("release_partitions", db, collection_name, partition_names)
+        loaded = _PARTLY_LOADED.get(key, frozenset(existing))
+        _PARTLY_LOADED[key] = loaded - frozenset(names)
 
     def get_load_state(self, collection_name, partition_name="", timeout=None, **kwargs):
-        _check("get_load_state", "partition_name", partition_name)
-        _check_kwargs("get_load_state", kwargs)
-        if not self._database.has_collection(collection_name):
+        return self._load_state("get_load_state", collection_name, partition_name, kwargs)
+
+    def _load_state(self, method, collection_name, partition_names, kwargs):
+        """get_load_state of the collection, or of the partitions named (Loaded when each of them is)."""
+        _check_kwargs(method, kwargs)
+        db = self._db_of(kwargs)
+        if not self._database.has_collection(db, collection_name):
             return {"state": LoadState.NotExist}
-        released = (self._path, collection_name) in _RELEASED
-        return {"state": LoadState.NotLoad if released else LoadState.Loaded}
+        key, existing, _ = self._load_key(db, collection_name)
+        loaded = _PARTLY_LOADED.get(key, frozenset(existing))
+        names = _names(method, "partition_names", partition_names)
+        for p in names:
+            if p not in existing:
+                raise MilvusException(code=200, message=f"partition not found[partition={p}]")
+        if names:
+            return {"state": LoadState.Loaded if all(p in loaded for p in names) else LoadState.NotLoad}
+        return {"state": LoadState.Loaded if loaded & set(existing) else LoadState.NotLoad}
+
+    def run_analyzer(
+        self,
+        texts,
+        analyzer_params=None,
+        with_hash=False,
+        with_detail=False,
+        collection_name=None,
+        field_name=None,
+        analyzer_names=None,
+        timeout=None,
+        **kwargs,
+    ):
+        """Each text's tokens, by ``analyzer_params`` (a dict or JSON text; None: the standard analyzer) or by
+        the analyzer of ``collection_name``'s field ``field_name``. One ``AnalyzeResult`` for a str, a list of
+        them for a list, as pymilvus returns; ``hash`` is the BM25 term id the Milvus server stores."""
+        _check_kwargs("run_analyzer", kwargs)
+        if (collection_name is None) != (field_name is None):
+            raise ParamError(message="run_analyzer(): give collection_name and field_name together, or neither")
+        if collection_name is not None and analyzer_params is not None:
+            raise ParamError(message="run_analyzer(): give analyzer_params or a collection field, not both")
+        if isinstance(analyzer_params, dict):
+            analyzer_params = json.dumps(analyzer_params)
+        elif analyzer_params is not None and not isinstance(analyzer_params, str):
+            raise ParamError(message="run_analyzer(): analyzer_params must be a dict or JSON text")
+        single = isinstance(texts, str)
+        names = [analyzer_names] if isinstance(analyzer_names, str) else list(analyzer_names or [])
+        tokens = self._database.run_analyzer(
+            [texts] if single else list(texts),
+            analyzer_params,
+            self._db_of(kwargs),
+            collection_name,
+            field_name,
+            names,
+        )
+        results = [AnalyzeResult(t, bool(with_hash), bool(with_detail)) for t in tokens]
+        return results[0] if single else results
 
     # --- indexes -------------------------------------------------------------------------------------
 
     def create_index(self, collection_name, index_params, timeout=None, **kwargs):
         _check_kwargs("create_index", kwargs, {"sync"})  # covec builds an index inside its commit: always in sync
-        self._call(collection_name, self._database.create_index, collection_name, index_params)
+        self._database.create_index(self._db_of(kwargs), collection_name, index_params)
 
     def drop_index(self, collection_name, index_name, timeout=None, **kwargs):
         _check_kwargs("drop_index", kwargs)
-        self._call(collection_name, self._database.drop_index, collection_name, index_name)
+        self._database.drop_index(self._db_of(kwargs), collection_name, index_name)
 
     def list_indexes(self, collection_name, field_name="", timeout=None, **kwargs):
         _check_kwargs("list_indexes", kwargs)
-        return self._call(collection_name, self._database.list_indexes, collection_name, field_name or "")
+        return self._database.list_indexes(self._db_of(kwargs), collection_name, field_name or "")
 
     def describe_index(self, collection_name, index_name, timeout=None, **kwargs):
         _check_kwargs("describe_index", kwargs)
-        return self._call(collection_name, self._database.describe_index, collection_name, index_name)
+        return self._database.describe_index(self._db_of(kwargs), collection_name, index_name)
 
     # --- writes --------------------------------------------------------------------------------------
 
@@ -629,27 +852,36 @@ class MilvusClient:
         return data
 
     def insert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
-        _check("insert", "partition_name", partition_name)
         _check_kwargs("insert", kwargs, _REPEATING_ROWS)
+        partitions = _names("insert", "partition_name", partition_name)
         rows = self._rows(data)
+        db = self._db_of(kwargs)
         if not rows:
             return OmitZeroDict({"insert_count": 0, "ids": [], "cost": 0})
-        ids = self._call(collection_name, self._database.insert, collection_name, rows)
+        ids = self._database.insert(db, collection_name, rows, partitions)
         return OmitZeroDict({"insert_count": len(ids), "ids": ids, "cost": 0})
 
     def upsert(self, collection_name, data, timeout=None, partition_name="", **kwargs):
-        _check("upsert", "partition_name", partition_name)
         _check_kwargs("upsert", kwargs, {"partial_update"})
+        partitions = _names("upsert", "partition_name", partition_name)
         rows = self._rows(data)
+        db = self._db_of(kwargs)
         if not rows:
             return OmitZeroDict({"upsert_count": 0, "ids": [], "cost": 0})
         partial = bool(kwargs.get("partial_update", False))
-        ids = self._call(collection_name, self._database.upsert, collection_name, rows, partial)
+        ids = self._database.upsert(db, collection_name, rows, partial, partitions)
         return OmitZeroDict({"upsert_count": len(ids), "ids": ids, "cost": 0})
 
     def delete(self, collection_name, ids=None, timeout=None, filter=None, partition_name=None, **kwargs):
-        _check("delete", "partition_name", partition_name)
+        # LlamaIndex's delete_nodes passes its own keyword on beside the partition_name it makes of it.
+        repeated = kwargs.pop("milvus_partition_name", None)
+        if repeated not in (None, "") and partition_name not in (None, "", repeated):
+            raise ParamError(
+                message=f"delete(): milvus_partition_name={repeated!r} differs from partition_name={partition_name!r}"
+            )
         _check_kwargs("delete", kwargs, {"pks", "filter_params"})
+        partitions = _names("delete", "partition_name", partition_name or repeated)
+        db = self._db_of(kwargs)
         if kwargs.get("pks") is not None:  # pymilvus's older name for ids, still read
             ids = _as_list(kwargs["pks"]) + _as_list(ids)
         if ids is not None and filter:
@@ -657,10 +889,10 @@ class MilvusClient:
         if ids is not None and kwargs.get("filter_params"):
             raise ParamError(message="filter_params are the values of a filter's placeholders; delete by ids has no filter")
         if ids is not None:
-            count = self._call(collection_name, self._database.delete_ids, collection_name, _as_list(ids))
+            count = self._database.delete_ids(db, collection_name, _as_list(ids), partitions)
         elif isinstance(filter, str) and filter.strip():
-            count = self._call(
-                collection_name, self._database.delete_filter, collection_name, filter, kwargs.get("filter_params")
+            count = self._database.delete_filter(
+                db, collection_name, filter, partitions, filter_params=kwargs.get("filter_params")
             )
         elif filter is None:
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
@@ -679,18 +911,17 @@ class MilvusClient:
         return names, False
 
     def get(self, collection_name, ids, output_fields=None, timeout=None, partition_names=None, **kwargs):
-        _check("get", "partition_names", partition_names)
         _check_kwargs("get", kwargs)
-        self._check_loaded(collection_name)
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(db, collection_name, _names("get", "partition_names", partition_names))
         ids = _as_list(ids)
         if not ids:
             return ExtraList([])
         names, all_fields = self._output(output_fields)
         if not all_fields:
-            pk = self._pk(collection_name)
+            pk = self._pk(db, collection_name)
             names = [pk] + [n for n in names if n != pk]
-        rows = self._call(collection_name, self._database.get, collection_name, ids, names, all_fields)
-        return ExtraList(rows)
+        return ExtraList(self._database.get(db, collection_name, ids, names, all_fields, partitions))
 
     def query(
         self,
@@ -702,14 +933,14 @@ class MilvusClient:
         partition_names=None,
         **kwargs,
     ):
-        _check("query", "partition_names", partition_names)
         _check_kwargs("query", kwargs, {"limit", "offset", "filter_params"})
-        self._check_loaded(collection_name)
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(db, collection_name, _names("query", "partition_names", partition_names))
         if filter is None:
             filter = ""
         if not isinstance(filter, str):
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
-        pk = self._pk(collection_name)
+        pk = self._pk(db, collection_name)
         if ids is not None:
             id_filter = f"{pk} in [{', '.join(_filter_literal(i) for i in _as_list(ids))}]"
             filter = f"({filter}) and {id_filter}" if filter.strip() else id_filter
@@ -717,7 +948,9 @@ class MilvusClient:
         if "count(*)" in names:
             if len(names) > 1:
                 raise MilvusException(code=6, message="count(*) cannot be combined with other output fields")
-            count = self._call(collection_name, self._database.count, collection_name, filter, kwargs.get("filter_params"))
+            count = self._database.count(
+                db, collection_name, filter, partitions, filter_params=kwargs.get("filter_params")
+            )
             return ExtraList([{"count(*)": int(count)}])
         limit = kwargs.get("limit")
         offset = int(kwargs.get("offset") or 0)
@@ -726,16 +959,16 @@ class MilvusClient:
         names, all_fields = self._output(output_fields)
         if not all_fields:
             names = [pk] + [n for n in names if n != pk]
-        rows = self._call(
-            collection_name,
-            self._database.query,
+        rows = self._database.query(
+            db,
             collection_name,
             filter,
             names,
             all_fields,
             limit,
             offset,
-            kwargs.get("filter_params"),
+            partitions,
+            filter_params=kwargs.get("filter_params"),
         )
         return ExtraList(rows)
 
@@ -757,8 +990,6 @@ class MilvusClient:
         search_aggregation=None,
         **kwargs,
     ):
-        if partition_names is not None:
-            _check("search", "partition_names", partition_names)
         if function_chains is not None and ranker is not None:
             raise ParamError(message="function_chains and ranker cannot be used together")
         if function_chains is not None and kwargs.get("order_by_fields"):
@@ -770,17 +1001,17 @@ class MilvusClient:
             _check("search", "search_aggregation", search_aggregation)
         if kwargs:
             _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS) | {"filter_params"})
-        self._check_loaded(collection_name)
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(db, collection_name, _names("search", "partition_names", partition_names))
         if data is None:
             raise ParamError(message="missing required argument: [data]")
         _check_limit(limit)
         spec = None if ranker is None else _ranker_spec(ranker, hybrid=False)
         chain = None if function_chains is None else _chain_spec(function_chains)
-        pk = self._pk(collection_name)
+        pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
-        hits = self._call(
-            collection_name,
-            self._database.search,
+        hits = self._database.search(
+            db,
             collection_name,
             data,
             limit,
@@ -793,8 +1024,9 @@ class MilvusClient:
             spec,
             pk,
             self._keeps_pk(pk, output_fields),
-            kwargs.get("filter_params"),
-            chain,
+            partitions,
+            filter_params=kwargs.get("filter_params"),
+            function_chain=chain,
         )
         return SearchResult(hits)
 
@@ -811,22 +1043,22 @@ class MilvusClient:
     ):
         """Each AnnSearchRequest searched on one generation, their hits merged by `ranker`
         (RRFRanker, WeightedRanker, or a RERANK Function: rrf, weighted, decay, boost)."""
-        if partition_names is not None:
-            _check("hybrid_search", "partition_names", partition_names)
         if kwargs:
             _check_kwargs("hybrid_search", kwargs, frozenset(_SEARCH_KWARGS))
-        self._check_loaded(collection_name)
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(
+            db, collection_name, _names("hybrid_search", "partition_names", partition_names)
+        )
         if not isinstance(reqs, (list, tuple)) or not reqs:
             raise ParamError(message="hybrid_search needs a non-empty list of AnnSearchRequest in reqs")
         _check_limit(limit)
         if ranker is None:
             raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
         spec = _ranker_spec(ranker, hybrid=True)
-        pk = self._pk(collection_name)
+        pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
-        hits = self._call(
-            collection_name,
-            self._database.hybrid_search,
+        hits = self._database.hybrid_search(
+            db,
             collection_name,
             [_ann_request(r) for r in reqs],
             spec,
@@ -836,6 +1068,7 @@ class MilvusClient:
             {k: kwargs.get(k) for k in _SEARCH_KWARGS},
             pk,
             self._keeps_pk(pk, output_fields),
+            partitions,
         )
         return SearchResult(hits)
 
@@ -857,8 +1090,6 @@ class MilvusClient:
         **kwargs,
     ):
         """Pages of `batch_size` hits for one query vector, best first, from one generation."""
-        if partition_names is not None:
-            _check("search_iterator", "partition_names", partition_names)
         if kwargs.get("offset") or (isinstance(search_params, dict) and search_params.get("offset")):
             raise ParamError(message="Offset is not supported for search_iterator_v2")
         kwargs.pop("offset", None)
@@ -872,12 +1103,14 @@ class MilvusClient:
             raise ParamError(message="The vector data for search cannot be empty")
         if isinstance(data, (list, tuple)) and len(data) > 1 and not np.isscalar(data[0]):
             raise ParamError(message="search_iterator_v2 does not support processing multiple vectors simultaneously")
-        self._check_loaded(collection_name)
-        pk = self._pk(collection_name)
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(
+            db, collection_name, _names("search_iterator", "partition_names", partition_names)
+        )
+        pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
-        native = self._call(
-            collection_name,
-            self._database.search_iterator,
+        native = self._database.search_iterator(
+            db,
             collection_name,
             data,
             filter or "",
@@ -888,7 +1121,8 @@ class MilvusClient:
             {"round_decimal": round_decimal},
             pk,
             self._keeps_pk(pk, output_fields),
-            kwargs.get("filter_params"),
+            partitions,
+            filter_params=kwargs.get("filter_params"),
         )
         return SearchIterator(native, batch_size, left, external_filter_func)
 
@@ -904,8 +1138,6 @@ class MilvusClient:
         **kwargs,
     ):
         """Pages of `batch_size` rows matching `filter`, in primary-key order, from one generation."""
-        if partition_names is not None:
-            _check("query_iterator", "partition_names", partition_names)
         _check_kwargs("query_iterator", kwargs, {"offset", "filter_params"})
         if filter is not None and not isinstance(filter, str):
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
@@ -914,20 +1146,23 @@ class MilvusClient:
         offset = kwargs.get("offset") or 0
         if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
             raise ParamError(message=f"offset must be a non-negative int, got {offset!r}")
-        self._check_loaded(collection_name)
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(
+            db, collection_name, _names("query_iterator", "partition_names", partition_names)
+        )
         names, all_fields = self._output(output_fields)
         if not all_fields:
-            pk = self._pk(collection_name)
+            pk = self._pk(db, collection_name)
             names = [pk] + [n for n in names if n != pk]
-        native = self._call(
-            collection_name,
-            self._database.query_iterator,
+        native = self._database.query_iterator(
+            db,
             collection_name,
             filter or "",
             names,
             all_fields,
             offset,
-            kwargs.get("filter_params"),
+            partitions,
+            filter_params=kwargs.get("filter_params"),
         )
         return QueryIterator(native, batch_size, left)
 

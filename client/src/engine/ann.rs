@@ -6,7 +6,9 @@ use crate::error::{Error, Result};
 use crate::format::{AnnIndex, CollectionEntry};
 use crate::hnsw::{self, HnswIndex, HnswParams, HnswView, Rows};
 use crate::kernels::{dot_many, inv_norm, norm_squared};
-use crate::schema::{check_metric, CollectionSchema, IndexKind, IndexSpec, Metric};
+use crate::schema::{check_metric, CollectionSchema, DataType, IndexKind, IndexSpec, Metric};
+use crate::search_params::HONOURED;
+use crate::sparse::{Bm25Params, SparseMetric};
 use crate::store::CommitBuilder;
 
 /// Below this many live rows a collection gets no graph: an exact scan is as fast.
@@ -94,6 +96,9 @@ pub(crate) fn normalise_spec(spec: &mut IndexSpec, schema: &CollectionSchema) ->
     })?;
     spec.kind = IndexKind::of_index_type(&spec.index_type, f.dtype)?;
     check_metric(f, spec.metric)?;
+    if spec.metric == Metric::Bm25 {
+        bm25_params(Some(spec))?;
+    }
     build_params(spec).map(|_| ())
 }
 
@@ -101,12 +106,10 @@ pub(crate) fn normalise_spec(spec: &mut IndexSpec, schema: &CollectionSchema) ->
 /// parameter the engine reads; any other is refused rather than ignored (the binding's `SearchParams`
 /// already refused or dropped, with reasons, every key pymilvus can send).
 pub(crate) fn search_ef(params: &[(String, String)], keep: usize) -> Result<usize> {
-    if let Some((k, _)) = params
-        .iter()
-        .find(|(k, _)| k != "ef" && k != "drop_ratio_search")
-    {
+    if let Some((k, _)) = params.iter().find(|(k, _)| !HONOURED.contains(&k.as_str())) {
         return Err(Error::param(format!(
-            "unknown search parameter '{k}'; the engine reads ef and drop_ratio_search"
+            "unknown search parameter '{k}'; the engine reads {}",
+            HONOURED.join(", ")
         )));
     }
     let ef = match params.iter().rev().find(|(k, _)| k == "ef") {
@@ -149,21 +152,50 @@ pub(crate) fn graph_fields(entry: &CollectionEntry) -> Result<Vec<GraphField>> {
     Ok(out)
 }
 
-/// The schema positions of the collection's sparse fields with an inverted index
-/// (SPARSE_INVERTED_INDEX, SPARSE_WAND, AUTOINDEX): every part written gets one.
-pub(crate) fn sparse_index_fields(entry: &CollectionEntry) -> Vec<usize> {
-    entry
-        .indexes
-        .iter()
-        .filter(|spec| spec.kind == IndexKind::SparseInverted)
-        .filter_map(|spec| {
-            entry
-                .schema
-                .fields
-                .iter()
-                .position(|f| f.name == spec.field)
-        })
-        .collect()
+/// The collection's sparse fields that get an inverted index in every part written, with its metric:
+/// those with an index (SPARSE_INVERTED_INDEX, SPARSE_WAND, AUTOINDEX), and every BM25 function's output,
+/// indexed or not, whose index holds the part's BM25 statistics (docs/sparse.md).
+pub(crate) fn sparse_index_fields(entry: &CollectionEntry) -> Result<Vec<(usize, SparseMetric)>> {
+    let schema = &entry.schema;
+    let mut out = Vec::new();
+    for (c, f) in schema.fields.iter().enumerate() {
+        if f.dtype != DataType::SparseFloatVector {
+            continue;
+        }
+        let spec = entry
+            .indexes
+            .iter()
+            .find(|s| s.field == f.name && s.kind == IndexKind::SparseInverted);
+        if f.is_function_output {
+            out.push((c, SparseMetric::Bm25(bm25_params(spec)?)));
+        } else if spec.is_some() {
+            out.push((c, SparseMetric::Ip));
+        }
+    }
+    Ok(out)
+}
+
+/// An index's BM25 `bm25_k1` and `bm25_b` (Milvus's names), defaults 1.2 and 0.75; None: no index.
+pub(crate) fn bm25_params(spec: Option<&IndexSpec>) -> Result<Bm25Params> {
+    let Some(spec) = spec else {
+        return Ok(Bm25Params::default());
+    };
+    let defaults = Bm25Params::default();
+    let k1 = float_param(&spec.params, "bm25_k1")?.unwrap_or(f64::from(defaults.k1));
+    let b = float_param(&spec.params, "bm25_b")?.unwrap_or(f64::from(defaults.b));
+    Bm25Params::new(k1, b)
+}
+
+/// A JSON-encoded number parameter (`1.2` or `"1.2"`), if given.
+pub(crate) fn float_param(params: &[(String, String)], name: &str) -> Result<Option<f64>> {
+    let Some((_, v)) = params.iter().rev().find(|(k, _)| k == name) else {
+        return Ok(None);
+    };
+    serde_json::from_str::<serde_json::Value>(v)
+        .ok()
+        .and_then(|j| j.as_f64().or_else(|| j.as_str()?.trim().parse().ok()))
+        .map(Some)
+        .ok_or_else(|| Error::invalid(format!("{name} must be a number, got {v}")))
 }
 
 /// True when the part carries a graph for every field in `fields`.

@@ -319,6 +319,11 @@ pub(super) fn split(
     let mut dynamic = Map::new();
     for (k, v) in row {
         if let Some(c) = schema.fields.iter().position(|f| f.name == k) {
+            if schema.fields[c].is_function_output {
+                return Err(Error::data_not_match(format!(
+                    "Attempt to insert an unexpected function output field `{k}` to collection"
+                )));
+            }
             fields[c] = Some(v);
         } else if k == "$meta" {
             return Err(Error::invalid(
@@ -347,7 +352,10 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
         }
         ValueRef::Vector(v) => vector::owned(v)?,
         ValueRef::Timestamp(t) => Value::Timestamp(t),
-        ValueRef::Geometry(wkb) => Value::Geometry(wkb.to_vec()),
+        ValueRef::Geometry(wkb) => match geometry::decode(wkb) {
+            Some(_) => Value::Geometry(wkb.to_vec()),
+            None => return Err(corrupt("stored GEOMETRY is not the WKB covec writes")),
+        },
         ValueRef::Array(a) => {
             let items = a.iter().map(owned).collect::<Result<Vec<_>>>()?;
             if items.len() != a.len {

@@ -15,25 +15,37 @@ use crate::store::CommitBuilder;
 /// deleted (otherwise they merge by size: `first_merged_part`).
 const MAX_DELETED_FRACTION: f64 = 0.3;
 
+/// How much of a collection a commit rewrites beyond what its writes need.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum Rewrite {
+    /// What the merge policy asks for.
+    AsNeeded,
+    /// Also put every live row outside the graph into it (flush).
+    IndexTail,
+    /// Every live row into one part, graphs rebuilt: nothing deleted is kept (compact).
+    All,
+}
+
 /// The collection after deleting `doomed` rows and appending `new_rows` as a part, starting from
-/// `entry` (the view's entry, possibly with a changed index list).
+/// `entry` (the view's entry, possibly with a changed index or partition list).
 ///
 /// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
 /// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
 /// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
-/// `DELETED_PERCENT` %, or, with `index_tail`, when there is any live tail row. Otherwise only the
-/// tail parts are ever merged (all of them when more than MAX_DELETED_FRACTION of the tail is deleted,
-/// else the newest by size, `first_merged_part`): a graph is never dropped by a merge.
+/// `DELETED_PERCENT` %, or, with `Rewrite::IndexTail`, when there is any live tail row. Otherwise only
+/// the tail parts are ever merged (all of them when more than MAX_DELETED_FRACTION of the tail is
+/// deleted, else the newest by size, `first_merged_part`): a graph is never dropped by a merge.
+/// `Rewrite::All` rewrites every part, rebuilding the graphs of an indexed collection.
 pub(super) fn rebuild_entry(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
     mut entry: CollectionEntry,
     doomed: &HashSet<RowId>,
     new_rows: Vec<StoredRow>,
-    index_tail: bool,
+    rewrite: Rewrite,
 ) -> Result<CollectionEntry> {
     let fields = ann::graph_fields(&entry)?;
-    let sparse = ann::sparse_index_fields(&entry);
+    let sparse = ann::sparse_index_fields(&entry)?;
     // A part is indexed when it carries a graph for every approximate index of the collection.
     let indexed: Vec<bool> = entry
         .parts
@@ -58,23 +70,25 @@ pub(super) fn rebuild_entry(
     let tail_live = tail_stored.saturating_sub(tail_deleted);
     let live = indexed_rows.saturating_sub(indexed_deleted) + tail_live;
     let rebuild = !fields.is_empty()
-        && live >= ann::MIN_GRAPH_ROWS
-        && (indexed_rows == 0
-            || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
-            || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
-            || (index_tail && tail_live > 0));
+        && ((live >= ann::MIN_GRAPH_ROWS
+            && (indexed_rows == 0
+                || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
+                || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
+                || (rewrite == Rewrite::IndexTail && tail_live > 0)))
+            || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
     // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
     // row: its rows then come first in the merged part, in insertion order, as extending requires.
     let extendable =
         indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
     let tail: Vec<usize> = (0..indexed.len()).filter(|&pi| !indexed[pi]).collect();
-    let merged_tail =
-        if tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION {
-            &tail[..]
-        } else {
-            let rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
-            &tail[first_merged_part(&rows, new_rows.len() as u64)..]
-        };
+    let merged_tail = if rewrite == Rewrite::All
+        || (tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION)
+    {
+        &tail[..]
+    } else {
+        let rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
+        &tail[first_merged_part(&rows, new_rows.len() as u64)..]
+    };
     if rebuild || !merged_tail.is_empty() {
         // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
         let merged = |pi: usize| rebuild || merged_tail.contains(&pi);

@@ -12,9 +12,13 @@ use super::coerce::pk_of;
 use super::{ann, corrupt};
 use crate::error::{Error, Result};
 use crate::format::{bitmap_len, AnnIndex, Part, PartPartitions, Section, TextIndex};
+use crate::fulltext::FullText;
 use crate::hnsw::HnswView;
+use crate::rowview::{TextQuery, ValueRef};
 use crate::schema::{CollectionSchema, DataType};
+use crate::sparse::{Bm25Stats, Bm25StatsView, SparseColumnView, SparseIndexView, SparseMetric};
 use crate::store::CommitBuilder;
+use crate::text::{MatchIndexBuilder, MatchIndexView};
 use crate::value::Value;
 pub(super) use column::{ColView, VarView, VectorColumn};
 
@@ -39,6 +43,13 @@ pub(super) fn slice<'a>(image: &'a [u8], s: &Section) -> Result<&'a [u8]> {
 /// Bit `row` (LSB first) of a bitmap; false past its end.
 pub(super) fn bit(bitmap: &[u8], row: usize) -> bool {
     bitmap.get(row / 8).is_some_and(|b| b >> (row % 8) & 1 == 1)
+}
+
+/// Bit `row` of a bitmap of u64 words (LSB first); false past its end.
+pub(super) fn bit_of(words: &[u64], row: usize) -> bool {
+    words
+        .get(row / 64)
+        .is_some_and(|w| w >> (row % 64) & 1 == 1)
 }
 
 /// The i-th little-endian u64 of `b`.
@@ -115,11 +126,47 @@ impl<'a> PartView<'a> {
         !self.deleted.is_some_and(|d| bit(d, row))
     }
 
-    /// The id of the partition `row` is in; None when the bytes are damaged.
+    /// The id of the partition `row` is in; None when the bytes are damaged (a row's id must be one of
+    /// the part's).
     pub(super) fn partition(&self, row: usize) -> Option<u32> {
         match self.partition_rows {
-            Some(ids) => u32_at(ids, row),
+            Some(ids) => u32_at(ids, row).filter(|id| self.partition_ids.binary_search(id).is_ok()),
             None => self.partition_ids.first().copied(),
+        }
+    }
+
+    /// The rows of this part that match `q`, as a bitmap, from the field's match index. A part written before
+    /// the field was added has no column and no index for it: all its rows read as the field's default, which
+    /// matches or not as one text.
+    pub(super) fn text_match(
+        &self,
+        schema: &CollectionSchema,
+        q: &TextQuery,
+        image: &[u8],
+    ) -> Result<Vec<u64>> {
+        let index = self
+            .text
+            .iter()
+            .find(|t| t.field as usize == q.field && t.kind == TextIndex::MATCH);
+        match (index, self.cols[q.field].get(0)) {
+            (Some(t), _) => {
+                MatchIndexView::wrap(slice(image, &t.index)?, self.rows)?.matching(&q.query)
+            }
+            (None, Some(ValueRef::Str(default))) if self.cols[q.field].is_absent() => {
+                let analyzer = FullText::of(schema)?
+                    .match_analyzer(q.field)
+                    .cloned()
+                    .ok_or_else(|| corrupt("text query on a field without match"))?;
+                let all = q.query.matches_tokens(&analyzer.tokens(default));
+                Ok(vec![if all { u64::MAX } else { 0 }; self.rows.div_ceil(64)])
+            }
+            (None, _) if self.cols[q.field].is_absent() || self.rows == 0 => {
+                Ok(vec![0; self.rows.div_ceil(64)])
+            }
+            (None, _) => Err(corrupt(format!(
+                "a part lacks the match index of field '{}'",
+                schema.fields[q.field].name
+            ))),
         }
     }
 
@@ -130,10 +177,6 @@ impl<'a> PartView<'a> {
         (r < self.rows).then_some(r)
     }
 }
-
-/// `TextIndex::kind` of a sparse inverted index section (docs/format.md, "Sections"; its layout is
-/// docs/sparse.md's "Inverted index", whose header names the metric).
-pub(super) const SPARSE_INDEX_KIND: u8 = 0;
 
 /// Encodes `rows` (values already of their fields' types, in insertion order) as a new part with a
 /// graph for each of `graphs`, each extending its `bases` entry when there is one, and an inverted
@@ -146,7 +189,7 @@ pub(super) fn build_part(
     b: &mut CommitBuilder,
     graphs: &[ann::GraphField],
     bases: &[Option<HnswView>],
-    sparse_indexed: &[usize],
+    sparse_indexed: &[(usize, SparseMetric)],
 ) -> Result<Option<Part>> {
     if rows.is_empty() {
         return Ok(None);
@@ -209,15 +252,16 @@ pub(super) fn build_part(
     for (c, f) in schema.fields.iter().enumerate() {
         let values: Vec<&Value> = rows.iter().map(|r| &r.values[c]).collect();
         columns.push(column::encode(f, &values, b)?);
-        if sparse_indexed.contains(&c) {
+        if let Some(&(_, metric)) = sparse_indexed.iter().find(|(field, _)| *field == c) {
             text.push(TextIndex {
                 field: c as u32,
-                kind: SPARSE_INDEX_KIND,
-                index: b.push(&column::sparse_index(&values)?),
+                kind: TextIndex::SPARSE,
+                index: b.push(&column::sparse_index(&values, metric)?),
                 stats: None,
             });
         }
     }
+    text.extend(match_indexes(schema, rows, b)?);
     let dynamic = if schema.enable_dynamic_field {
         let texts: Vec<String> = rows
             .iter()
@@ -259,6 +303,32 @@ pub(super) fn build_part(
     }))
 }
 
+/// The match index of each match-enabled field over `rows` (in stored order).
+fn match_indexes(
+    schema: &CollectionSchema,
+    rows: &[&StoredRow],
+    b: &mut CommitBuilder,
+) -> Result<Vec<TextIndex>> {
+    let full_text = FullText::of(schema)?;
+    let mut out = Vec::with_capacity(full_text.match_fields.len());
+    for (c, analyzer) in &full_text.match_fields {
+        let mut index = MatchIndexBuilder::new();
+        for r in rows {
+            match &r.values[*c] {
+                Value::Str(text) => index.add_row(&analyzer.tokens(text))?,
+                _ => index.add_row(&[])?,
+            }
+        }
+        out.push(TextIndex {
+            field: *c as u32,
+            kind: TextIndex::MATCH,
+            index: b.push(&index.finish()?),
+            stats: None,
+        });
+    }
+    Ok(out)
+}
+
 /// The partitions of `rows` (in stored order): their ids, and each row's when there are several.
 fn part_partitions(rows: &[&StoredRow], b: &mut CommitBuilder) -> PartPartitions {
     let mut ids: Vec<u32> = rows.iter().map(|r| r.partition).collect();
@@ -285,13 +355,47 @@ pub(super) fn delete_rows(
         Some(s) => slice(image, s)?.to_vec(),
         None => vec![0u8; bitmap_len(part.rows) as usize],
     };
-    for &r in rows {
-        if let Some(byte) = bitmap.get_mut(r / 8) {
-            *byte |= 1 << (r % 8);
-        }
+    let newly: Vec<usize> = rows
+        .iter()
+        .copied()
+        .filter(|&r| r < part.rows as usize && !bit(&bitmap, r))
+        .collect();
+    for &r in &newly {
+        bitmap[r / 8] |= 1 << (r % 8);
     }
     part.deleted_count = bitmap.iter().map(|x| u64::from(x.count_ones())).sum();
     part.deleted = Some(b.push(&bitmap));
+    add_deleted_statistics(image, part, &newly, b)
+}
+
+/// Adds the BM25 statistics of `rows` (deleted now) to the deleted-rows statistics of each BM25 index of
+/// the part, so that the collection's statistics (its parts' minus their deleted rows') stay exact.
+fn add_deleted_statistics(
+    image: &[u8],
+    part: &mut Part,
+    rows: &[usize],
+    b: &mut CommitBuilder,
+) -> Result<()> {
+    let n = part.rows as usize;
+    for t in part.text.iter_mut().filter(|t| t.kind == TextIndex::SPARSE) {
+        let index = SparseIndexView::wrap(slice(image, &t.index)?, n)?;
+        if !matches!(index.metric(), SparseMetric::Bm25(_)) {
+            continue;
+        }
+        let column = part
+            .columns
+            .get(t.field as usize)
+            .ok_or_else(|| corrupt("a BM25 index without its column"))?;
+        let column = SparseColumnView::wrap(slice(image, &column.data)?, n)?;
+        let mut stats = match &t.stats {
+            Some(s) => Bm25StatsView::wrap(slice(image, s)?)?.to_stats()?,
+            None => Bm25Stats::default(),
+        };
+        for &r in rows {
+            stats.add_doc(column.row(r)?)?;
+        }
+        t.stats = Some(b.push(&stats.to_bytes()));
+    }
     Ok(())
 }
 

@@ -6,17 +6,14 @@ use std::cmp::Ordering;
 use std::path::Path;
 use std::sync::Arc;
 
-use super::part::{PartView, StoredRow};
-use super::{ann, coerce, corrupt, OutputFields, IMAGE_NAME};
+use super::part::{self, PartView, StoredRow};
+use super::{ann, catalog, coerce, corrupt, route, OutputFields, Scope, IMAGE_NAME};
 use crate::error::{Error, Result};
-use crate::format::{self, Catalog, CollectionEntry, MetaSlot, DEFAULT_DATABASE};
+use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
 use crate::timestamptz::Zone;
 use crate::value::{Pk, Row, Value};
-
-/// The collection and database property naming the zone of naive TIMESTAMPTZ text (Milvus's name).
-pub const TIMEZONE: &str = "timezone";
 
 /// A decoded generation: the catalog, validated against the image it borrows.
 pub struct Snapshot<'a> {
@@ -35,8 +32,19 @@ impl<'a> Snapshot<'a> {
     /// `open`, naming `path` in errors.
     pub fn open_at(image: &'a [u8], path: &Path) -> Result<Snapshot<'a>> {
         let (_, meta) = format::decode_header(image, image.len() as u64, path)?;
+        Snapshot::open_root(image, meta, path)
+    }
+
+    /// The generation whose root is `meta`, over an image that holds it at the db file's offsets (a
+    /// segment, whose first page is not a db header, or a file map). `meta.live_bytes` is recomputed
+    /// from the catalog.
+    pub fn open_root(image: &'a [u8], mut meta: MetaSlot, path: &Path) -> Result<Snapshot<'a>> {
+        if !format::meta_is_plausible(&meta, image.len() as u64) {
+            return Err(Error::corrupt(path, "generation root outside the image"));
+        }
         let cat = &image[meta.catalog_offset as usize..meta.committed_len as usize];
         let catalog = format::decode_catalog(cat, meta.catalog_xxh3, meta.committed_len, path)?;
+        meta.live_bytes = catalog.live_bytes(meta.catalog_len);
         Ok(Snapshot {
             image: &image[..meta.committed_len as usize],
             catalog: Arc::new(catalog),
@@ -73,34 +81,23 @@ impl<'a> Snapshot<'a> {
         format::verify_sections(&self.catalog, self.image, path)
     }
 
-    /// The zone TIMESTAMPTZ text without an offset is read in, for collection `entry`: its `timezone`
-    /// property, else its database's, else UTC.
-    pub fn zone(&self, entry: &CollectionEntry) -> Result<Zone> {
-        let property = |props: &[(String, String)]| {
-            props
-                .iter()
-                .find(|(k, _)| k == TIMEZONE)
-                .map(|(_, v)| v.clone())
-        };
-        let named = property(&entry.properties).or_else(|| {
-            self.catalog
-                .databases
-                .iter()
-                .find(|d| d.name == entry.db)
-                .and_then(|d| property(&d.properties))
-        });
-        match named {
-            Some(name) => Zone::named(&name).map_err(Error::invalid),
-            None => Ok(Zone::utc()),
-        }
+    /// The whole collection (or alias) `name` of database `db`.
+    pub fn collection(&self, db: &str, name: &str) -> Result<CollectionView<'_>> {
+        CollectionView::new(
+            &self.catalog,
+            catalog::entry(&self.catalog, db, name)?,
+            self.image,
+        )
     }
 
-    pub fn collection(&self, name: &str) -> Result<CollectionView<'_>> {
-        let entry = self
-            .catalog
-            .collection(DEFAULT_DATABASE, name)
-            .ok_or_else(|| Error::CollectionNotFound { name: name.into() })?;
-        CollectionView::new(entry, self.image)
+    /// The collection of `scope`, its reads confined to the scope's partitions. Naming partitions of a
+    /// partition-key collection is refused, as Milvus refuses it in reads and writes.
+    pub fn scoped(&self, scope: Scope<'_>) -> Result<CollectionView<'_>> {
+        let view = self.collection(scope.db, scope.collection)?;
+        if !scope.partitions.is_empty() && view.schema().partition_key().is_some() {
+            return Err(catalog::partitions_named_with_key());
+        }
+        view.confined(scope.partitions)
     }
 }
 
@@ -129,16 +126,32 @@ pub struct RowId {
 
 /// A collection of one generation: its schema and its parts' columns.
 pub struct CollectionView<'a> {
+    catalog: &'a Catalog,
     pub(super) entry: &'a CollectionEntry,
     pub(super) image: &'a [u8],
     pub(super) parts: Vec<PartView<'a>>,
     pub(super) pk_col: usize,
+    /// The partition ids reads are confined to (ascending); None: every partition.
+    scope: Option<Vec<u32>>,
 }
 
-/// One row shown to filters.
+/// How much of a part a confined read looks at.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub(super) enum PartScope {
+    /// Every row is in scope.
+    Whole,
+    /// No row is: the part is not read.
+    Skip,
+    /// Some rows may be: each row's partition is checked.
+    Rows,
+}
+
+/// One row shown to filters, with the answers to the filter's text queries over its part
+/// (`CollectionView::text_answers`).
 pub(super) struct RowRef<'v, 'a> {
     pub(super) view: &'v CollectionView<'a>,
     pub(super) id: RowId,
+    pub(super) text: &'v [Vec<u64>],
 }
 
 impl RowView for RowRef<'_, '_> {
@@ -151,10 +164,19 @@ impl RowView for RowRef<'_, '_> {
     fn dynamic(&self) -> Option<&str> {
         self.view.dynamic_text(self.id)
     }
+    fn text_match(&self, i: usize) -> bool {
+        self.text
+            .get(i)
+            .is_some_and(|bits| part::bit_of(bits, self.id.row))
+    }
 }
 
 impl<'a> CollectionView<'a> {
-    fn new(entry: &'a CollectionEntry, image: &'a [u8]) -> Result<CollectionView<'a>> {
+    fn new(
+        catalog: &'a Catalog,
+        entry: &'a CollectionEntry,
+        image: &'a [u8],
+    ) -> Result<CollectionView<'a>> {
         let parts = entry
             .parts
             .iter()
@@ -167,11 +189,77 @@ impl<'a> CollectionView<'a> {
             .position(|f| f.is_primary)
             .ok_or_else(|| corrupt("schema without primary key"))?;
         Ok(CollectionView {
+            catalog,
             entry,
             image,
             parts,
             pk_col,
+            scope: None,
         })
+    }
+
+    /// This view with its reads confined to the partitions named (none: unchanged). A name that is not
+    /// a partition is code 200.
+    pub fn confined(self, partitions: &[String]) -> Result<CollectionView<'a>> {
+        if partitions.is_empty() {
+            return Ok(self);
+        }
+        let ids = partitions
+            .iter()
+            .map(|name| catalog::partition(self.entry, name).map(|p| p.id))
+            .collect::<Result<Vec<_>>>()?;
+        Ok(self.confined_to(ids))
+    }
+
+    /// This view with its reads confined to the partitions rows with these partition-key values are
+    /// routed to (a filter that pins the key, `Predicate::pinned_values`); unchanged without a key.
+    pub fn confined_to_keys(self, values: &[Value]) -> CollectionView<'a> {
+        if self.entry.schema.partition_key().is_none() {
+            return self;
+        }
+        let partitions = &self.entry.partitions;
+        let ids = values
+            .iter()
+            .filter_map(|v| route::bucket(v, partitions.len() as u32))
+            .filter_map(|b| partitions.get(b as usize).map(|p| p.id))
+            .collect();
+        self.confined_to(ids)
+    }
+
+    /// This view with its reads confined to the partitions of these ids.
+    pub(super) fn confined_to(mut self, mut ids: Vec<u32>) -> CollectionView<'a> {
+        ids.sort_unstable();
+        ids.dedup();
+        self.scope = Some(ids);
+        self
+    }
+
+    /// Whether a confined read looks at part `pi`, and how.
+    pub(super) fn part_scope(&self, pi: usize) -> PartScope {
+        let Some(wanted) = &self.scope else {
+            return PartScope::Whole;
+        };
+        let present = self.parts[pi].partition_ids;
+        if present.iter().all(|id| wanted.binary_search(id).is_ok()) {
+            PartScope::Whole
+        } else if present.iter().any(|id| wanted.binary_search(id).is_ok()) {
+            PartScope::Rows
+        } else {
+            PartScope::Skip
+        }
+    }
+
+    /// Whether row `id` is in the partitions reads are confined to.
+    pub(super) fn in_scope(&self, id: RowId) -> bool {
+        match self.part_scope(id.part) {
+            PartScope::Whole => true,
+            PartScope::Skip => false,
+            PartScope::Rows => self.parts[id.part].partition(id.row).is_some_and(|p| {
+                self.scope
+                    .as_ref()
+                    .is_some_and(|wanted| wanted.binary_search(&p).is_ok())
+            }),
+        }
     }
 
     pub fn entry(&self) -> &'a CollectionEntry {
@@ -181,7 +269,12 @@ impl<'a> CollectionView<'a> {
         &self.entry.schema
     }
 
-    /// Live rows.
+    /// The zone TIMESTAMPTZ text and ISO literals without an offset are read in (`catalog::zone`).
+    pub fn zone(&self) -> Result<Zone> {
+        catalog::zone(self.catalog, self.entry)
+    }
+
+    /// Live rows of the whole collection (whatever the view is confined to).
     pub fn row_count(&self) -> u64 {
         self.parts
             .iter()
@@ -220,8 +313,13 @@ impl<'a> CollectionView<'a> {
             .ok_or_else(|| corrupt("primary key value unreadable"))
     }
 
-    /// The live row holding `pk`, if any.
+    /// The live row holding `pk`, if any (and in scope).
     pub fn find(&self, pk: &Pk) -> Option<RowId> {
+        self.find_any(pk).filter(|&id| self.in_scope(id))
+    }
+
+    /// The live row holding `pk` in any partition.
+    fn find_any(&self, pk: &Pk) -> Option<RowId> {
         for (pi, part) in self.parts.iter().enumerate().rev() {
             let col = &part.cols[self.pk_col];
             let (mut lo, mut hi) = (0usize, part.rows);
@@ -243,9 +341,12 @@ impl<'a> CollectionView<'a> {
         None
     }
 
-    /// Every live row, part by part.
+    /// Every live row in scope, part by part.
     fn live_rows(&self) -> impl Iterator<Item = RowId> + '_ {
-        (0..self.parts.len()).flat_map(|pi| self.part_live_rows(pi))
+        (0..self.parts.len())
+            .filter(|&pi| self.part_scope(pi) != PartScope::Skip)
+            .flat_map(|pi| self.part_live_rows(pi))
+            .filter(|&id| self.in_scope(id))
     }
 
     /// The live rows of part `pi`, in row order.
@@ -257,14 +358,36 @@ impl<'a> CollectionView<'a> {
     }
 
     /// Live rows the filter accepts (all live rows without one).
-    pub fn matching(&self, filter: Option<&dyn RowFilter>) -> Vec<RowId> {
-        match filter {
-            None => self.live_rows().collect(),
-            Some(f) => self
-                .live_rows()
-                .filter(|&id| f.matches(&RowRef { view: self, id }))
-                .collect(),
+    pub fn matching(&self, filter: Option<&dyn RowFilter>) -> Result<Vec<RowId>> {
+        let Some(f) = filter else {
+            return Ok(self.live_rows().collect());
+        };
+        let mut out = Vec::new();
+        for pi in 0..self.parts.len() {
+            if self.part_scope(pi) == PartScope::Skip {
+                continue;
+            }
+            let text = self.text_answers(pi, f)?;
+            out.extend(self.part_live_rows(pi).filter(|&id| {
+                self.in_scope(id)
+                    && f.matches(&RowRef {
+                        view: self,
+                        id,
+                        text: &text,
+                    })
+            }));
         }
+        Ok(out)
+    }
+
+    /// The rows of part `pi` each of `filter`'s text queries matches, as bitmaps, from the part's match
+    /// indexes: computed once per part, before its rows are shown to the filter.
+    pub(super) fn text_answers(&self, pi: usize, filter: &dyn RowFilter) -> Result<Vec<Vec<u64>>> {
+        filter
+            .text_queries()
+            .iter()
+            .map(|q| self.parts[pi].text_match(&self.entry.schema, q, self.image))
+            .collect()
     }
 
     /// The value of field `c` as an owned `Value` of the field's type.
@@ -355,7 +478,7 @@ impl<'a> CollectionView<'a> {
     /// The live rows the filter accepts, in primary-key order.
     pub fn matching_in_pk_order(&self, filter: Option<&dyn RowFilter>) -> Result<Vec<RowId>> {
         let mut keyed = self
-            .matching(filter)
+            .matching(filter)?
             .into_iter()
             .map(|id| Ok((self.pk(id)?, id)))
             .collect::<Result<Vec<_>>>()?;
@@ -370,10 +493,10 @@ impl<'a> CollectionView<'a> {
             .collect()
     }
 
-    pub fn count(&self, filter: Option<&dyn RowFilter>) -> u64 {
-        match filter {
-            None => self.row_count(),
-            Some(_) => self.matching(filter).len() as u64,
+    pub fn count(&self, filter: Option<&dyn RowFilter>) -> Result<u64> {
+        match (filter, &self.scope) {
+            (None, None) => Ok(self.row_count()),
+            _ => Ok(self.matching(filter)?.len() as u64),
         }
     }
 }

@@ -5,6 +5,7 @@
 //! Milvus's function chain computes them (docs/compatibility.md, "Hybrid search and rerankers").
 
 use std::cmp::Ordering;
+use std::collections::hash_map::Entry;
 use std::collections::HashMap;
 use std::f64::consts::PI;
 
@@ -186,17 +187,29 @@ impl CollectionView<'_> {
         if boosts.len() != rerank.boosts.len() {
             return Err(Error::Internal("one compiled filter per boost".into()));
         }
+        // Each boost filter's text-match answers for the parts the hits lie in, computed once a part.
+        let mut text: HashMap<(usize, usize), Vec<Vec<u64>>> = HashMap::new();
         for (score, id) in &mut hits {
-            let row = RowRef {
-                view: self,
-                id: *id,
-            };
-            let weights = rerank
-                .boosts
-                .iter()
-                .zip(boosts)
-                .filter(|(_, f)| f.is_none_or(|f| f.matches(&row)))
-                .map(|(b, _)| b.weight);
+            let mut weights = Vec::new();
+            for (i, (boost, filter)) in rerank.boosts.iter().zip(boosts).enumerate() {
+                let accepts = match filter {
+                    None => true,
+                    Some(f) => {
+                        let answers = match text.entry((i, id.part)) {
+                            Entry::Occupied(e) => e.into_mut(),
+                            Entry::Vacant(e) => e.insert(self.text_answers(id.part, *f)?),
+                        };
+                        f.matches(&RowRef {
+                            view: self,
+                            id: *id,
+                            text: answers,
+                        })
+                    }
+                };
+                if accepts {
+                    weights.push(boost.weight);
+                }
+            }
             if let Some(weight) = combine(rerank.function_mode, weights) {
                 *score = combine(rerank.boost_mode, [*score, weight]).unwrap_or(*score);
             }

@@ -9,17 +9,25 @@
 use std::cmp::Ordering;
 use std::collections::{BinaryHeap, HashMap};
 
-use super::part::{bit, slice, VectorColumn, SPARSE_INDEX_KIND};
-use super::read::RowRef;
+use super::part::{bit, slice, VectorColumn};
+use super::read::{PartScope, RowRef};
 use super::request::QueryVectors;
-use super::{ann, cores, corrupt, CollectionView, GroupBy, Hit, Range, RowId, SearchRequest};
+use super::{
+    ann, cores, corrupt, section_error, CollectionView, GroupBy, Hit, Range, RowId, SearchRequest,
+};
 use crate::dense::DenseQuery;
 use crate::error::{Error, Result};
+use crate::format::TextIndex;
+use crate::fulltext::FullText;
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
 use crate::kernels::{self, inv_norm, scalar};
 use crate::rowview::{RowFilter, ValueRef};
-use crate::schema::{DataType, FieldSchema, IndexKind, Metric};
-use crate::sparse::{drop_small_terms, Scoring, SparseIndexView, SparseVector};
+use crate::schema::{DataType, FieldSchema, IndexKind, IndexSpec, Metric};
+use crate::sparse::{
+    drop_small_terms, term_frequencies, Bm25Params, Bm25Stats, Bm25StatsView, Scoring,
+    SparseIndexView, SparseVector,
+};
+use crate::text::term_id;
 
 /// Milvus's error code for an invalid parameter (`merr.ErrParameterInvalid`).
 const PARAMETER_INVALID: i32 = 1100;
@@ -141,9 +149,15 @@ impl CollectionView<'_> {
         metric: Metric,
         graph_kind: IndexKind,
         filter: Option<&dyn RowFilter>,
-    ) -> Result<PartPlan<'_>> {
+    ) -> Result<Option<PartPlan<'_>>> {
         let part = &self.parts[pi];
         let col = &part.cols[c];
+        let scope = self.part_scope(pi);
+        // A part outside the searched partitions, or written before the field was added (every row
+        // null), has no candidate.
+        if scope == PartScope::Skip || col.is_absent() {
+            return Ok(None);
+        }
         let Some(vectors) = col.vectors() else {
             return Err(corrupt("vector column without vectors"));
         };
@@ -157,17 +171,26 @@ impl CollectionView<'_> {
         if short {
             return Err(corrupt("vector column shorter than its part"));
         }
-        let eligible = match filter {
-            None => Eligible::Live,
-            Some(f) => {
+        let eligible = match (filter, scope) {
+            (None, PartScope::Whole) => Eligible::Live,
+            _ => {
+                let text = match filter {
+                    Some(f) => self.text_answers(pi, f)?,
+                    None => Vec::new(),
+                };
                 let mut bits = vec![0u64; part.rows.div_ceil(64)];
                 let mut count = 0;
                 for row in 0..part.rows {
+                    let id = RowId { part: pi, row };
                     let ok = part.is_live(row)
                         && col.validity.is_none_or(|v| bit(v, row))
-                        && f.matches(&RowRef {
-                            view: self,
-                            id: RowId { part: pi, row },
+                        && (scope == PartScope::Whole || self.in_scope(id))
+                        && filter.is_none_or(|f| {
+                            f.matches(&RowRef {
+                                view: self,
+                                id,
+                                text: &text,
+                            })
                         });
                     if ok {
                         bits[row / 64] |= 1 << (row % 64);
@@ -188,18 +211,20 @@ impl CollectionView<'_> {
             graph: None,
             sparse_index: None,
         };
-        if graph_kind == IndexKind::SparseInverted {
+        // A BM25 output's parts always carry its index (it holds their statistics), indexed by the user or not.
+        if graph_kind == IndexKind::SparseInverted || self.entry.schema.fields[c].is_function_output
+        {
             let index = part
                 .text
                 .iter()
-                .find(|t| t.field as usize == c && t.kind == SPARSE_INDEX_KIND);
+                .find(|t| t.field as usize == c && t.kind == TextIndex::SPARSE);
             if let Some(t) = index {
-                plan.sparse_index = Some(SparseIndexView::wrap(
-                    slice(self.image, &t.index)?,
-                    part.rows,
-                )?);
+                plan.sparse_index = Some(
+                    SparseIndexView::wrap(slice(self.image, &t.index)?, part.rows)
+                        .map_err(section_error)?,
+                );
             }
-            return Ok(plan);
+            return Ok(Some(plan));
         }
         let ann = part.ann.iter().find(|a| a.field as usize == c);
         let dense = matches!(vectors, VectorColumn::Dense { .. });
@@ -211,20 +236,22 @@ impl CollectionView<'_> {
                 }
             };
             if use_graph {
-                let view = HnswView::wrap(slice(self.image, &ann.graph)?, part.rows)?;
+                let view = HnswView::wrap(slice(self.image, &ann.graph)?, part.rows)
+                    .map_err(section_error)?;
                 // A graph built for another metric (index dropped and re-created) is not used.
                 if view.metric() == metric && view.dim() == dim {
                     let sq8 = match (&ann.sq8, graph_kind) {
-                        (Some(s), IndexKind::HnswSq8) => {
-                            Some(Sq8View::from_bytes(slice(self.image, s)?, part.rows)?)
-                        }
+                        (Some(s), IndexKind::HnswSq8) => Some(
+                            Sq8View::from_bytes(slice(self.image, s)?, part.rows)
+                                .map_err(section_error)?,
+                        ),
                         _ => None,
                     };
                     plan.graph = Some((view, sq8));
                 }
             }
         }
-        Ok(plan)
+        Ok(Some(plan))
     }
 
     /// The group key of row `id` in column `col`.
@@ -325,8 +352,19 @@ impl<'s> VectorSearch<'s> {
             }
             (Some(m), _) => m,
             (None, Some(i)) => i,
+            (None, None) if field.is_function_output => Metric::Bm25,
             (None, None) => default_metric(field.dtype),
         };
+        if field.is_function_output && metric != Metric::Bm25 {
+            return Err(Error::invalid_code(
+                PARAMETER_INVALID,
+                format!(
+                    "field '{}' is the output of a BM25 function: search it with metric BM25, got {}",
+                    field.name,
+                    metric.name()
+                ),
+            ));
+        }
         if !metric.accepts(field.dtype) {
             return Err(Error::invalid(format!(
                 "metric type {} is not valid for {} field '{}'; use {}",
@@ -339,12 +377,19 @@ impl<'s> VectorSearch<'s> {
         if request.limit == 0 {
             return Err(Error::invalid("search limit must be at least 1"));
         }
-        let queries = queries(field, request)?;
+        let queries = if field.is_function_output {
+            view.bm25_queries(c, spec, request)?
+        } else {
+            queries(field, request)?
+        };
         let band = Band::of_range(metric, request.range)?;
         let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
         let dim = field.dim.unwrap_or(0) as usize;
         let plans = (0..view.parts.len())
-            .map(|pi| view.plan_part(pi, c, dim, metric, graph_kind, filter))
+            .filter_map(|pi| {
+                view.plan_part(pi, c, dim, metric, graph_kind, filter)
+                    .transpose()
+            })
             .collect::<Result<Vec<_>>>()?;
         Ok(VectorSearch {
             metric,
@@ -708,11 +753,11 @@ impl PartPlan<'_> {
                 let distance = |raw: f32, _| Some(raw);
                 self.exact(metric, keep, width, band, &score, &distance, top, scratch)
             }
-            (Query::Sparse(q), VectorColumn::Sparse(view)) => {
+            (Query::Sparse(q, scoring), VectorColumn::Sparse(view)) => {
                 // A row's score, from the index or row by row, is the same bit for bit (`sparse`).
                 let damaged = std::sync::atomic::AtomicBool::new(false);
                 let score_row = |row: usize| match view.row(row) {
-                    Ok(r) => Scoring::Ip.score(q.view(), r),
+                    Ok(r) => scoring.score(q.view(), r),
                     Err(_) => {
                         damaged.store(true, std::sync::atomic::Ordering::Relaxed);
                         0.0
@@ -727,7 +772,7 @@ impl PartPlan<'_> {
                     };
                     let filter: Option<&dyn Fn(u32) -> bool> =
                         if all { None } else { Some(&accept) };
-                    let hits = index.search(q.view(), Scoring::Ip, keep, filter)?;
+                    let hits = index.search(q.view(), *scoring, keep, filter)?;
                     self.offer_walked(hits, keep, band, |_, d| Rank::of(metric, d), top)
                 } else {
                     // No index (the field has none, or the part predates it): every row scored; as
@@ -927,7 +972,8 @@ pub(crate) fn metrics_for(dtype: DataType) -> String {
 pub(super) enum Query<'q> {
     Dense(DenseQuery),
     Binary(&'q [u8]),
-    Sparse(SparseVector),
+    /// A sparse vector scored by inner product, or a BM25 query's term weights scored by BM25.
+    Sparse(SparseVector, Scoring),
 }
 
 /// The request's query vectors, checked against field `f` and prepared as its rows score them:
@@ -957,6 +1003,12 @@ fn queries<'r>(f: &FieldSchema, request: &'r SearchRequest) -> Result<Vec<Query<
             }
         ))
     };
+    if let QueryVectors::Text(_) = request.vectors {
+        return Err(Error::invalid(format!(
+            "query text searches the output field of a BM25 function; {}",
+            wrong_kind()
+        )));
+    }
     let drop_ratio = drop_ratio(&request.params)?;
     if drop_ratio.is_some() && f.dtype != DataType::SparseFloatVector {
         return Err(Error::invalid(format!(
@@ -1008,15 +1060,114 @@ fn queries<'r>(f: &FieldSchema, request: &'r SearchRequest) -> Result<Vec<Query<
             vectors
                 .iter()
                 .map(|v| {
-                    Ok(Query::Sparse(drop_small_terms(
-                        v,
-                        drop_ratio.unwrap_or(0.0),
-                    )?))
+                    Ok(Query::Sparse(
+                        drop_small_terms(v, drop_ratio.unwrap_or(0.0))?,
+                        Scoring::Ip,
+                    ))
                 })
                 .collect::<Result<Vec<_>>>()?
         }
         _ => return Err(wrong_kind()),
     })
+}
+
+impl CollectionView<'_> {
+    /// The BM25 queries of a search of field `c`, a BM25 function's output: each query text analyzed by the
+    /// function's analyzer (`analyzer_name` picks one of a multi-analyzer field's), its term frequencies
+    /// weighed by the collection's statistics for their terms (summed over the parts, less their deleted
+    /// rows), `drop_ratio_search` applied to the weights; scored with `bm25_k1`/`bm25_b` from the search
+    /// parameters, else the index's, else 1.2 and 0.75.
+    fn bm25_queries(
+        &self,
+        c: usize,
+        spec: Option<&IndexSpec>,
+        request: &SearchRequest,
+    ) -> Result<Vec<Query<'static>>> {
+        let field = &self.entry.schema.fields[c];
+        let texts = match &request.vectors {
+            QueryVectors::Text(texts) => texts,
+            _ => {
+                return Err(Error::invalid_code(
+                    PARAMETER_INVALID,
+                    format!(
+                        "field '{}' is the output of a BM25 function: search it with query text \
+                         (data=[\"words to find\"]), not vectors",
+                        field.name
+                    ),
+                ))
+            }
+        };
+        if texts.is_empty() || texts.len() != request.nq {
+            return Err(Error::invalid(format!(
+                "search got {} query texts for {} queries",
+                texts.len(),
+                request.nq
+            )));
+        }
+        let full_text = FullText::of(&self.entry.schema)?;
+        let function = full_text
+            .function_of(c)
+            .ok_or_else(|| Error::Internal(format!("no BM25 function fills '{}'", field.name)))?;
+        let analyzer = function
+            .analyzer
+            .for_search(string_param(&request.params, "analyzer_name")?.as_deref())?;
+        let frequencies: Vec<SparseVector> = texts
+            .iter()
+            .map(|t| term_frequencies(analyzer.tokens(t).iter().map(|t| term_id(&t.text))))
+            .collect();
+        let mut terms: Vec<u32> = frequencies
+            .iter()
+            .flat_map(|f| f.indices().iter().copied())
+            .collect();
+        terms.sort_unstable();
+        terms.dedup();
+        let stats = self.bm25_stats(c, &terms)?;
+        let index = ann::bm25_params(spec)?;
+        let k1 = ann::float_param(&request.params, "bm25_k1")?.unwrap_or(f64::from(index.k1));
+        let b = ann::float_param(&request.params, "bm25_b")?.unwrap_or(f64::from(index.b));
+        let scoring = Scoring::bm25(Bm25Params::new(k1, b)?, stats.avgdl())?;
+        let ratio = drop_ratio(&request.params)?.unwrap_or(0.0);
+        frequencies
+            .iter()
+            .map(|f| {
+                let weights = drop_small_terms(&stats.weigh_query(f.view()), ratio)?;
+                Ok(Query::Sparse(weights, scoring))
+            })
+            .collect()
+    }
+
+    /// The collection's BM25 statistics of field `c` for `terms`: each part's (from its BM25 index) less
+    /// its deleted rows' (the index's `stats` section).
+    fn bm25_stats(&self, c: usize, terms: &[u32]) -> Result<Bm25Stats> {
+        let mut total = Bm25Stats::default();
+        for part in &self.parts {
+            let t = part
+                .text
+                .iter()
+                .find(|t| t.field as usize == c && t.kind == TextIndex::SPARSE)
+                .ok_or_else(|| corrupt("a part lacks the BM25 index of its function output"))?;
+            let index = SparseIndexView::wrap(slice(self.image, &t.index)?, part.rows)?;
+            total.add(&index.stats_for(terms)?);
+            if let Some(s) = &t.stats {
+                let deleted = Bm25StatsView::wrap(slice(self.image, s)?)?.stats_for(terms)?;
+                total
+                    .subtract(&deleted)
+                    .map_err(|e| corrupt(format!("a part's deleted BM25 statistics: {e}")))?;
+            }
+        }
+        Ok(total)
+    }
+}
+
+/// A string search parameter (`analyzer_name`), if given.
+fn string_param(params: &[(String, String)], name: &str) -> Result<Option<String>> {
+    let Some((_, v)) = params.iter().rev().find(|(k, _)| k == name) else {
+        return Ok(None);
+    };
+    match serde_json::from_str::<serde_json::Value>(v) {
+        Ok(serde_json::Value::String(s)) => Ok(Some(s)),
+        _ => Err(Error::invalid(format!("{name} must be a string, got {v}"))),
+    }
 }
 
 /// `drop_ratio_search` from the search parameters (Milvus's name), if given.

@@ -1,21 +1,45 @@
-//! Planning mutations: each `plan_*` takes the current generation and returns the catalog of the next
-//! one, after pushing any new sections (parts, deletion bitmaps) into the commit builder; which parts a
-//! write rewrites is `merge`'s decision.
+//! Planning mutations of collections and rows: each `plan_*` takes the current generation and returns
+//! the catalog of the next one, after pushing any new sections (parts, deletion bitmaps) into the commit
+//! builder; which parts a write rewrites is `merge`'s decision. Mutations of the catalog alone
+//! (databases, aliases, properties, ...) are `catalog`'s.
 
 use std::collections::{HashMap, HashSet};
 
+use super::catalog::{self, check_free_name, droppable_partition, entry_mut, initial_partitions};
 use super::coerce::{coerce, fill, pk_of, split};
-use super::merge::rebuild_entry;
+use super::merge::{rebuild_entry, Rewrite};
 use super::part::StoredRow;
-use super::{ann, RowId, Snapshot};
+use super::{ann, route, CollectionView, RowId, Scope, Snapshot};
 use crate::error::{Error, Result};
-use crate::format::{
-    Catalog, CollectionEntry, PartitionEntry, DEFAULT_DATABASE, DEFAULT_PARTITION,
-};
+use crate::format::{Catalog, CollectionEntry, PartitionEntry, DEFAULT_PARTITION};
+use crate::fulltext::{self, FullText};
 use crate::rowview::RowFilter;
 use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
 use crate::value::{Pk, Row, Value};
+
+/// What create_collection makes.
+#[derive(Debug, Clone)]
+pub struct NewCollection {
+    pub schema: CollectionSchema,
+    pub indexes: Vec<IndexSpec>,
+    /// Collection properties (shown by describe_collection).
+    pub properties: Vec<(String, String)>,
+    /// The buckets of a partition-key collection; None: 16. Refused without a partition key.
+    pub num_partitions: Option<u32>,
+}
+
+impl NewCollection {
+    /// A collection of `schema` with these indexes, no properties, default partitions.
+    pub fn new(schema: CollectionSchema, indexes: Vec<IndexSpec>) -> NewCollection {
+        NewCollection {
+            schema,
+            indexes,
+            properties: Vec::new(),
+            num_partitions: None,
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WriteMode {
@@ -32,29 +56,12 @@ pub enum Deletion<'f> {
     Filter(Option<&'f dyn RowFilter>),
 }
 
-fn entry_mut<'c>(cat: &'c mut Catalog, name: &str) -> Result<&'c mut CollectionEntry> {
-    cat.collections
-        .iter_mut()
-        .find(|c| c.db == DEFAULT_DATABASE && c.name == name)
-        .ok_or_else(|| Error::CollectionNotFound { name: name.into() })
-}
-
 /// Everything create_collection checks of a schema by itself, in the same order: what
-/// `CollectionSchema.verify()` runs, so both raise the same error.
+/// `CollectionSchema.verify()` runs, so both raise the same error. Functions and analyzers first (pymilvus
+/// checks them on the client), then the fields.
 pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
-    schema.validate()?;
-    check_supported(schema)
-}
-
-/// Refuses what the schema asks for that covec cannot run yet, naming it: functions.
-fn check_supported(schema: &CollectionSchema) -> Result<()> {
-    if let Some(function) = schema.functions.first() {
-        return Err(Error::invalid(format!(
-            "function '{}': schema functions (BM25) are not supported by covec yet",
-            function.name
-        )));
-    }
-    Ok(())
+    fulltext::validate(schema)?;
+    schema.validate()
 }
 
 fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
@@ -74,21 +81,27 @@ fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
 
 pub fn plan_create_collection(
     cat: &Catalog,
+    db: &str,
     name: &str,
-    mut schema: CollectionSchema,
-    mut indexes: Vec<IndexSpec>,
+    new: NewCollection,
 ) -> Result<Catalog> {
     validate_collection_name(name)?;
+    let NewCollection {
+        mut schema,
+        mut indexes,
+        properties: given,
+        num_partitions,
+    } = new;
+    catalog::database(cat, db)?;
     check_new_schema(&schema)?;
     schema.number_fields();
+    let partitions = initial_partitions(schema.partition_key().is_some(), num_partitions)?;
+    let mut properties = Vec::new();
+    catalog::edit_properties(&mut properties, &given, &[])?;
     for spec in &mut indexes {
         ann::normalise_spec(spec, &schema)?;
     }
-    if cat.collection(DEFAULT_DATABASE, name).is_some() {
-        return Err(Error::AlreadyExists {
-            what: format!("collection '{name}'"),
-        });
-    }
+    check_free_name(cat, db, name)?;
     for (i, spec) in indexes.iter().enumerate() {
         check_index(&schema, spec)?;
         if indexes[..i].iter().any(|o| o.field == spec.field) {
@@ -99,17 +112,14 @@ pub fn plan_create_collection(
     }
     let mut next = cat.clone();
     next.collections.push(CollectionEntry {
-        db: DEFAULT_DATABASE.into(),
+        db: db.into(),
         name: name.into(),
         id: next.next_id,
         schema,
         indexes,
-        properties: Vec::new(),
-        partitions: vec![PartitionEntry {
-            id: 0,
-            name: DEFAULT_PARTITION.into(),
-        }],
-        next_partition_id: 1,
+        properties,
+        next_partition_id: partitions.len() as u32,
+        partitions,
         next_auto_id: 1,
         parts: Vec::new(),
     });
@@ -117,22 +127,63 @@ pub fn plan_create_collection(
     Ok(next)
 }
 
-pub fn plan_drop_collection(cat: &Catalog, name: &str) -> Catalog {
-    let mut next = cat.clone();
-    next.collections
-        .retain(|c| !(c.db == DEFAULT_DATABASE && c.name == name));
-    next
+/// Refuses a collection name that is an alias, as Milvus refuses dropping or renaming through one.
+fn not_an_alias(cat: &Catalog, db: &str, name: &str, what: &str) -> Result<()> {
+    match cat.alias(db, name) {
+        Some(_) => Err(Error::invalid_code(1, format!("{what}, alias = {name}"))),
+        None => Ok(()),
+    }
 }
 
-pub fn plan_rename_collection(cat: &Catalog, old: &str, new: &str) -> Result<Catalog> {
-    validate_collection_name(new)?;
-    if cat.collection(DEFAULT_DATABASE, new).is_some() {
-        return Err(Error::AlreadyExists {
-            what: format!("collection '{new}'"),
-        });
+/// None when there is no such collection (dropping it is not an error, as in Milvus). A collection
+/// with aliases is not dropped, as the Milvus server refuses it.
+pub fn plan_drop_collection(cat: &Catalog, db: &str, name: &str) -> Result<Option<Catalog>> {
+    catalog::database(cat, db)?;
+    not_an_alias(cat, db, name, "cannot drop the collection via alias")?;
+    let Some(entry) = cat.collection(db, name) else {
+        return Ok(None);
+    };
+    let aliases: Vec<&str> = cat.aliases_of(entry.id).collect();
+    if !aliases.is_empty() {
+        return Err(Error::invalid_code(
+            1,
+            format!(
+                "unable to drop the collection [{name}] because it has associated aliases [{}], please remove all aliases before dropping the collection",
+                aliases.join(" ")
+            ),
+        ));
     }
     let mut next = cat.clone();
-    entry_mut(&mut next, old)?.name = new.into();
+    let id = entry.id;
+    next.collections.retain(|c| c.id != id);
+    Ok(Some(next))
+}
+
+/// Renames a collection, into another database when `to.db` differs; its aliases stay with it, so it
+/// cannot leave their database.
+pub fn plan_rename_collection(cat: &Catalog, from: Scope<'_>, to: Scope<'_>) -> Result<Catalog> {
+    catalog::database(cat, to.db)?;
+    not_an_alias(
+        cat,
+        from.db,
+        from.collection,
+        "unsupported use an alias to rename collection",
+    )?;
+    check_free_name(cat, to.db, to.collection)?;
+    let mut next = cat.clone();
+    let entry = entry_mut(&mut next, from.db, from.collection)?;
+    let id = entry.id;
+    entry.db = to.db.into();
+    entry.name = to.collection.into();
+    if from.db != to.db && cat.aliases_of(id).next().is_some() {
+        return Err(Error::invalid_code(
+            1,
+            format!(
+                "cannot move collection '{}' to database '{}' while it has aliases; drop them first",
+                from.collection, to.db
+            ),
+        ));
+    }
     Ok(next)
 }
 
@@ -141,10 +192,10 @@ pub fn plan_rename_collection(cat: &Catalog, old: &str, new: &str) -> Result<Cat
 pub fn plan_create_index(
     snap: &Snapshot<'_>,
     b: &mut CommitBuilder,
-    collection: &str,
+    target: Scope<'_>,
     mut spec: IndexSpec,
 ) -> Result<Catalog> {
-    let view = snap.collection(collection)?;
+    let view = snap.collection(target.db, target.collection)?;
     let mut entry = view.entry().clone();
     check_index(&entry.schema, &spec)?;
     ann::normalise_spec(&mut spec, &entry.schema)?;
@@ -152,7 +203,14 @@ pub fn plan_create_index(
         return Err(Error::IndexExists { field: spec.field });
     }
     entry.indexes.push(spec);
-    let entry = rebuild_entry(&view, b, entry, &HashSet::new(), Vec::new(), false)?;
+    let entry = rebuild_entry(
+        &view,
+        b,
+        entry,
+        &HashSet::new(),
+        Vec::new(),
+        Rewrite::AsNeeded,
+    )?;
     Ok(replace_entry(snap.catalog(), entry))
 }
 
@@ -162,26 +220,80 @@ pub fn plan_create_index(
 pub fn plan_index_pending(
     snap: &Snapshot<'_>,
     b: &mut CommitBuilder,
-    collection: &str,
+    target: Scope<'_>,
 ) -> Result<Option<Catalog>> {
-    let view = snap.collection(collection)?;
+    let view = snap.collection(target.db, target.collection)?;
     if view.pending_index_rows()? == 0 {
         return Ok(None);
     }
+    rewrite(snap, b, &view, Rewrite::IndexTail).map(Some)
+}
+
+/// Rewrites the collection's live rows into one part (graphs rebuilt), so nothing deleted, shadowed or
+/// dropped with a partition is kept (compact); None when there is nothing to reclaim.
+pub fn plan_compact(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    target: Scope<'_>,
+) -> Result<Option<Catalog>> {
+    let view = snap.collection(target.db, target.collection)?;
+    let parts = &view.entry().parts;
+    if parts.len() <= 1 && parts.iter().all(|p| p.deleted_count == 0) {
+        return Ok(None);
+    }
+    rewrite(snap, b, &view, Rewrite::All).map(Some)
+}
+
+fn rewrite(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    view: &CollectionView<'_>,
+    how: Rewrite,
+) -> Result<Catalog> {
     let entry = rebuild_entry(
-        &view,
+        view,
         b,
         view.entry().clone(),
         &HashSet::new(),
         Vec::new(),
-        true,
+        how,
     )?;
-    Ok(Some(replace_entry(snap.catalog(), entry)))
+    Ok(replace_entry(snap.catalog(), entry))
 }
 
-pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Result<Catalog> {
+/// Empties the collection, keeping its schema, indexes, partitions, aliases and properties.
+pub fn plan_truncate(cat: &Catalog, target: Scope<'_>) -> Result<Catalog> {
     let mut next = cat.clone();
-    let entry = entry_mut(&mut next, collection)?;
+    entry_mut(&mut next, target.db, target.collection)?
+        .parts
+        .clear();
+    Ok(next)
+}
+
+/// Drops a partition and deletes its rows.
+pub fn plan_drop_partition(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    target: Scope<'_>,
+    name: &str,
+) -> Result<Catalog> {
+    let view = snap.collection(target.db, target.collection)?;
+    let id = droppable_partition(view.entry(), name)?;
+    let doomed: HashSet<RowId> = snap
+        .collection(target.db, target.collection)?
+        .confined_to(vec![id])
+        .matching(None)?
+        .into_iter()
+        .collect();
+    let mut entry = view.entry().clone();
+    entry.partitions.retain(|p| p.id != id);
+    let entry = rebuild_entry(&view, b, entry, &doomed, Vec::new(), Rewrite::AsNeeded)?;
+    Ok(replace_entry(snap.catalog(), entry))
+}
+
+pub fn plan_drop_index(cat: &Catalog, target: Scope<'_>, index_name: &str) -> Result<Catalog> {
+    let mut next = cat.clone();
+    let entry = entry_mut(&mut next, target.db, target.collection)?;
     let Some(at) = entry
         .indexes
         .iter()
@@ -207,17 +319,61 @@ pub fn plan_drop_index(cat: &Catalog, collection: &str, index_name: &str) -> Res
     Ok(next)
 }
 
-/// Plans an insert or upsert of `rows` into collection `name`: returns the next catalog and the
-/// rows' primary keys in input order. Within the batch and against stored rows, the last write of a
-/// key wins.
+/// Where a write's rows go.
+enum Route<'e> {
+    /// Every row into the partition of this id.
+    One(u32),
+    /// Each row into the partition of its key's bucket (`route::bucket`); `col` is the key's schema
+    /// position.
+    Key {
+        col: usize,
+        partitions: &'e [PartitionEntry],
+    },
+}
+
+impl<'e> Route<'e> {
+    /// The route of a write to `entry` that names `partitions` (none, or the one it writes to).
+    fn of(entry: &'e CollectionEntry, partitions: &[String]) -> Result<Route<'e>> {
+        match (entry.schema.partition_key(), partitions) {
+            (Some((col, _)), []) => Ok(Route::Key {
+                col,
+                partitions: &entry.partitions,
+            }),
+            (Some(_), _) => Err(catalog::partitions_named_with_key()),
+            (None, []) => Ok(Route::One(catalog::partition(entry, DEFAULT_PARTITION)?.id)),
+            (None, [name]) => Ok(Route::One(catalog::partition(entry, name)?.id)),
+            (None, names) => Err(Error::param(format!(
+                "a write goes to one partition, got {} partition names",
+                names.len()
+            ))),
+        }
+    }
+
+    /// The partition of a row of these values (in stored form).
+    fn partition(&self, values: &[Value]) -> Result<u32> {
+        match self {
+            Route::One(id) => Ok(*id),
+            Route::Key { col, partitions } => {
+                let bucket = route::bucket(&values[*col], partitions.len() as u32)
+                    .ok_or_else(|| Error::Internal("partition key without a key value".into()))?;
+                Ok(partitions[bucket as usize].id)
+            }
+        }
+    }
+}
+
+/// Plans an insert or upsert of `rows` into the target collection (into its one named partition, else
+/// "_default" or where the partition key sends each row): returns the next catalog and the rows'
+/// primary keys in input order. Within the batch and against stored rows, the last write of a key wins,
+/// whatever partition the older row is in.
 pub fn plan_write(
     snap: &Snapshot<'_>,
     b: &mut CommitBuilder,
-    name: &str,
+    target: Scope<'_>,
     rows: Vec<Row>,
     mode: WriteMode,
 ) -> Result<(Catalog, Vec<Pk>)> {
-    let view = snap.collection(name)?;
+    let view = snap.collection(target.db, target.collection)?;
     let schema = view.schema();
     let pk_col = schema
         .fields
@@ -225,12 +381,9 @@ pub fn plan_write(
         .position(|f| f.is_primary)
         .ok_or_else(|| Error::Internal("schema without primary key".into()))?;
     let pk_field = &schema.fields[pk_col];
-    let zone = snap.zone(view.entry())?;
-    let partition = view
-        .entry()
-        .partition(DEFAULT_PARTITION)
-        .ok_or_else(|| Error::Internal("collection without its default partition".into()))?
-        .id;
+    let route = Route::of(view.entry(), target.partitions)?;
+    let zone = view.zone()?;
+    let full_text = FullText::of(schema)?;
     let mut next_auto_id = view.entry().next_auto_id;
     let mut batch: Vec<StoredRow> = Vec::with_capacity(rows.len());
     let mut ids = Vec::with_capacity(rows.len());
@@ -260,7 +413,7 @@ pub fn plan_write(
             },
             _ => None,
         };
-        let new = match base {
+        let mut new = match base {
             Some(mut base) => {
                 for (c, v) in given.into_iter().enumerate() {
                     if let Some(v) = v {
@@ -269,6 +422,7 @@ pub fn plan_write(
                 }
                 base.values[pk_col] = pk_value;
                 base.dynamic.extend(dynamic);
+                base.partition = route.partition(&base.values)?;
                 base
             }
             None => {
@@ -276,17 +430,21 @@ pub fn plan_write(
                 for (c, v) in given.into_iter().enumerate() {
                     values.push(if c == pk_col {
                         pk_value.clone()
+                    } else if schema.fields[c].is_function_output {
+                        Value::Null
                     } else {
                         fill(&schema.fields[c], v, &zone)?
                     });
                 }
                 StoredRow {
+                    partition: route.partition(&values)?,
                     values,
                     dynamic,
-                    partition,
                 }
             }
         };
+        // Function outputs follow the row's final input (a partial upsert may change the text or not).
+        full_text.compute_outputs(&mut new.values);
         latest.insert(pk.clone(), batch.len());
         batch.push(new);
         ids.push(pk);
@@ -298,38 +456,50 @@ pub fn plan_write(
         .map(|(_, r)| r)
         .collect();
     let shadowed: HashSet<RowId> = latest.keys().filter_map(|pk| view.find(pk)).collect();
-    let mut entry = rebuild_entry(&view, b, view.entry().clone(), &shadowed, survivors, false)?;
+    let mut entry = rebuild_entry(
+        &view,
+        b,
+        view.entry().clone(),
+        &shadowed,
+        survivors,
+        Rewrite::AsNeeded,
+    )?;
     entry.next_auto_id = next_auto_id;
     Ok((replace_entry(snap.catalog(), entry), ids))
 }
 
-/// Plans a delete; returns the next catalog and how many live rows it deletes.
+/// Plans a delete of rows in the target's partitions (all without); returns the next catalog and how
+/// many live rows it deletes.
 pub fn plan_delete(
     snap: &Snapshot<'_>,
     b: &mut CommitBuilder,
-    name: &str,
+    target: Scope<'_>,
     which: Deletion<'_>,
 ) -> Result<(Catalog, u64)> {
-    let view = snap.collection(name)?;
+    let view = snap.scoped(target)?;
     let doomed: HashSet<RowId> = match which {
         Deletion::Ids(ids) => ids.iter().filter_map(|pk| view.find(pk)).collect(),
-        Deletion::Filter(f) => view.matching(f).into_iter().collect(),
+        Deletion::Filter(f) => view.matching(f)?.into_iter().collect(),
     };
     let n = doomed.len() as u64;
     if n == 0 {
         return Ok((snap.catalog().clone(), 0));
     }
-    let entry = rebuild_entry(&view, b, view.entry().clone(), &doomed, Vec::new(), false)?;
+    let entry = rebuild_entry(
+        &view,
+        b,
+        view.entry().clone(),
+        &doomed,
+        Vec::new(),
+        Rewrite::AsNeeded,
+    )?;
     Ok((replace_entry(snap.catalog(), entry), n))
 }
 
 fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
     let mut next = cat.clone();
-    for c in &mut next.collections {
-        if c.id == entry.id {
-            *c = entry;
-            break;
-        }
+    if let Some(c) = next.collections.iter_mut().find(|c| c.id == entry.id) {
+        *c = entry;
     }
     next
 }

@@ -2,11 +2,14 @@
 //! Static types come from the schema; JSON paths and dynamic keys have no static type (`Ty::Json`)
 //! and are checked per row instead, where a mismatch is "unknown" (no match), never an error.
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+use crate::fulltext::FullText;
 use crate::geometry::{self, Relation};
-use crate::rowview::{ElementKind, RowFilter, RowView};
+use crate::rowview::{ElementKind, RowFilter, RowView, TextQuery};
 use crate::schema::{CollectionSchema, DataType};
+use crate::text::MatchQuery;
 use crate::timestamptz::{self, Zone};
+use crate::value::Value;
 
 use super::{error_at, ArithOp, CmpOp, Expr, ExprKind, PathStep};
 
@@ -91,10 +94,8 @@ pub(super) enum Node {
         values: Vec<Lit>,
     },
     ArrayLength(Box<Node>),
-    TextMatch {
-        operand: Box<Node>,
-        tokens: Vec<String>,
-    },
+    /// `text_match` / `phrase_match`: the predicate's `text[i]`, answered by the engine.
+    TextMatch(usize),
     /// `ST_CONTAINS(field, 'wkt')` and the other two-geometry relations.
     Spatial {
         operand: Box<Node>,
@@ -116,6 +117,7 @@ pub(super) enum Node {
 pub struct Predicate {
     pub(super) root: Node,
     pub(super) sources: Vec<Source>,
+    pub(super) text: Vec<TextQuery>,
 }
 
 impl Predicate {
@@ -123,6 +125,7 @@ impl Predicate {
         Predicate {
             root: Node::Const(Lit::Bool(true)),
             sources: Vec::new(),
+            text: Vec::new(),
         }
     }
 
@@ -130,11 +133,50 @@ impl Predicate {
     pub fn matches_everything(&self) -> bool {
         matches!(self.root, Node::Const(Lit::Bool(true)))
     }
+
+    /// The values of scalar field `field` that every matching row has one of, when the filter pins
+    /// them (`f == v`, `f in [..]`, under `and`, or on every side of `or`); None when it does not.
+    /// Only INT64 and VARCHAR values pin (the partition keys this serves).
+    pub fn pinned_values(&self, field: &str) -> Option<Vec<Value>> {
+        pinned(&self.root, field)
+    }
+}
+
+fn pinned(node: &Node, field: &str) -> Option<Vec<Value>> {
+    let key = |lit: &Lit| match lit {
+        Lit::Int(i) => Some(Value::Int(*i)),
+        Lit::Str(s) => Some(Value::Str(s.clone())),
+        Lit::Bool(_) | Lit::Float(_) | Lit::Time(_) | Lit::Interval(_) => None,
+    };
+    let is_field = |n: &Node| matches!(n, Node::Field(f) if f == field);
+    match node {
+        Node::Cmp(CmpOp::Eq, a, b) => match (&**a, &**b) {
+            (f, Node::Const(lit)) | (Node::Const(lit), f) if is_field(f) => Some(vec![key(lit)?]),
+            _ => None,
+        },
+        Node::In {
+            lhs,
+            list,
+            negated: false,
+        } if is_field(lhs) => list.iter().map(key).collect(),
+        // Any pinning side of a conjunction bounds it.
+        Node::And(children) => children.iter().find_map(|c| pinned(c, field)),
+        Node::Or(children) => children
+            .iter()
+            .map(|c| pinned(c, field))
+            .collect::<Option<Vec<_>>>()
+            .map(|sets| sets.concat()),
+        _ => None,
+    }
 }
 
 impl RowFilter for Predicate {
     fn matches(&self, row: &dyn RowView) -> bool {
         super::eval::matches(self, row)
+    }
+
+    fn text_queries(&self) -> &[TextQuery] {
+        &self.text
     }
 }
 
@@ -246,12 +288,14 @@ pub(super) fn compile(
         schema,
         zone,
         sources: Vec::new(),
+        text: Vec::new(),
     };
     let root = c.expr(ast)?;
     c.boolean(&root, ast.column, "a filter")?;
     Ok(Predicate {
         root: root.node,
         sources: c.sources,
+        text: c.text,
     })
 }
 
@@ -261,6 +305,7 @@ struct Compiler<'a> {
     /// The zone `ISO '...'` literals without an offset are read in.
     zone: &'a Zone,
     sources: Vec<Source>,
+    text: Vec<TextQuery>,
 }
 
 impl Compiler<'_> {
@@ -688,37 +733,86 @@ impl Compiler<'_> {
                 let (operand, _) = self.array_operand(name, &args[0])?;
                 Ok(Typed::of(Node::ArrayLength(Box::new(operand)), Ty::Int))
             }
-            "text_match" => {
-                arity(2)?;
-                let t = self.expr(&args[0])?;
-                if !matches!(t.ty, Ty::Str | Ty::Json) {
-                    return self.err(
-                        format!("{name} needs a VARCHAR field, got {}", t.describe()),
-                        args[0].column,
-                    );
-                }
-                let ExprKind::Str(query) = &args[1].kind else {
-                    return self.err(
-                        format!("the second argument of {name} must be a quoted string"),
-                        args[1].column,
-                    );
-                };
-                let mut tokens = super::eval::words(query);
-                tokens.sort_unstable();
-                tokens.dedup();
-                Ok(Typed::of(
-                    Node::TextMatch {
-                        operand: Box::new(t.node),
-                        tokens,
-                    },
-                    Ty::Bool,
-                ))
-            }
+            "text_match" | "phrase_match" => self.text_match(&lower, args, col),
             l if l.starts_with("st_") || l.starts_with("geometry_") => {
                 self.spatial(name, args, col)
             }
             _ => self.err(format!("unknown function '{name}'"), col),
         }
+    }
+
+    /// `text_match(field, 'query')` and `phrase_match(field, 'query'[, slop])` on a match-enabled VARCHAR
+    /// field: the query is analyzed now, by the field's analyzer; rows are answered from the field's match
+    /// index (`TextQuery`).
+    fn text_match(&mut self, name: &str, args: &[Expr], col: usize) -> Result<Typed> {
+        let phrase = name == "phrase_match";
+        let usage = if phrase {
+            "phrase_match(field, 'phrase') or phrase_match(field, 'phrase', slop)"
+        } else {
+            "text_match(field, 'words')"
+        };
+        if !(2..=2 + usize::from(phrase)).contains(&args.len()) {
+            return self.err(
+                format!("{name} takes {usage}, got {} argument(s)", args.len()),
+                col,
+            );
+        }
+        let field = match &args[0].kind {
+            ExprKind::Field(f) => self.schema.fields.iter().position(|x| &x.name == f),
+            _ => None,
+        };
+        let Some(field) = field.filter(|&c| self.schema.fields[c].dtype == DataType::VarChar)
+        else {
+            return self.err(
+                format!("the first argument of {name} must be a VARCHAR field: {usage}"),
+                args[0].column,
+            );
+        };
+        let ExprKind::Str(text) = &args[1].kind else {
+            return self.err(
+                format!("the second argument of {name} must be a quoted string: {usage}"),
+                args[1].column,
+            );
+        };
+        let full_text =
+            FullText::of(self.schema).map_err(|e| error_at(e.to_string(), col, self.src))?;
+        let Some(analyzer) = full_text.match_analyzer(field) else {
+            return Err(Error::invalid_code(
+                1100,
+                format!(
+                    "{name} needs field '{}' created with enable_analyzer=True and enable_match=True, which \
+                     build its match index",
+                    self.schema.fields[field].name
+                ),
+            ));
+        };
+        let query = if phrase {
+            let slop = match args.get(2).map(|a| &a.kind) {
+                None => 0,
+                Some(ExprKind::Int(k)) => match u32::try_from(*k) {
+                    Ok(k) => k,
+                    Err(_) => {
+                        return self.err(
+                            format!(
+                                "the slop of {name} must be an integer from 0 to 2^32-1, got {k}"
+                            ),
+                            args[2].column,
+                        )
+                    }
+                },
+                Some(_) => {
+                    return self.err(
+                        format!("the slop of {name} must be an integer: {usage}"),
+                        args[2].column,
+                    )
+                }
+            };
+            MatchQuery::phrase_match(analyzer, text, slop)?
+        } else {
+            MatchQuery::text_match(analyzer, text, 1)
+        };
+        self.text.push(TextQuery { field, query });
+        Ok(Typed::of(Node::TextMatch(self.text.len() - 1), Ty::Bool))
     }
 
     /// The array argument of the contains family and array_length: an ARRAY field (with its element type),

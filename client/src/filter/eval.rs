@@ -214,6 +214,7 @@ impl<'r> Ctx<'r> {
                 V::Array(a) => i64::try_from(a.len).map_or(V::Null, V::Int),
                 _ => V::Null,
             },
+            Node::TextMatch(i) => V::Bool(self.row.text_match(*i)),
             Node::Spatial {
                 operand,
                 relation,
@@ -233,10 +234,6 @@ impl<'r> Ctx<'r> {
             Node::IsValid(operand) => match self.geometry(operand) {
                 Some(g) => V::Bool(geometry::is_valid(&g)),
                 None => V::Null,
-            },
-            Node::TextMatch { operand, tokens } => match self.eval(operand) {
-                V::Str(s) => V::Bool(words(s).iter().any(|w| tokens.binary_search(w).is_ok())),
-                _ => V::Null,
             },
         }
     }
@@ -374,12 +371,4 @@ fn like(pattern: &[LikeTok], text: &str) -> bool {
         p = after;
         t = absorbed + c.len_utf8();
     }
-}
-
-/// Lower-cased runs of letters, digits and `_` (the `standard` analyzer's tokens).
-pub(super) fn words(text: &str) -> Vec<String> {
-    text.split(|c: char| !(c.is_alphanumeric() || c == '_'))
-        .filter(|w| !w.is_empty())
-        .map(str::to_lowercase)
-        .collect()
 }

@@ -11,7 +11,9 @@ use pyo3::conversion::IntoPyObjectExt;
 use pyo3::prelude::*;
 use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 
-pub(crate) use schema::{collection_schema, describe_collection, describe_index, index_specs};
+pub(crate) use schema::{
+    collection_schema, describe_collection, describe_index, field_schema, index_specs, type_params,
+};
 pub(crate) use search::{
     filter_params, function_chain, hits_to_py, rerank, search_params, search_request,
 };
@@ -50,7 +52,7 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
             .ok_or_else(|| invalid(py, format!("JSON cannot hold the float {f}")));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(serde_json::Value::String(s.to_str()?.to_string()));
+        return Ok(serde_json::Value::String(s.to_cow()?.to_string()));
     }
     if let Ok(d) = obj.cast::<PyDict>() {
         let mut map = serde_json::Map::new();
@@ -61,7 +63,7 @@ pub(crate) fn to_json(obj: &Bound<'_, PyAny>) -> PyResult<serde_json::Value> {
                     format!("JSON object keys must be str, got {}", type_name(&k)),
                 )
             })?;
-            map.insert(key.to_str()?.to_string(), to_json(&v)?);
+            map.insert(key.to_cow()?.to_string(), to_json(&v)?);
         }
         return Ok(serde_json::Value::Object(map));
     }
@@ -131,7 +133,7 @@ pub(crate) fn to_value(obj: &Bound<'_, PyAny>) -> PyResult<Value> {
     } else if obj.is_instance_of::<PyFloat>() {
         Ok(Value::Float(obj.extract()?))
     } else if let Ok(s) = obj.cast::<PyString>() {
-        Ok(Value::Str(s.to_str()?.to_string()))
+        Ok(Value::Str(s.to_cow()?.to_string()))
     } else if obj.is_instance_of::<PyUntypedArray>() {
         Ok(Value::FloatVector(to_vector(obj)?))
     } else if obj.is_instance_of::<PyDict>()
@@ -166,7 +168,7 @@ pub(crate) fn to_pk(obj: &Bound<'_, PyAny>) -> PyResult<Pk> {
         return Err(invalid(py, "a primary key must be int or str, got bool"));
     }
     if let Ok(s) = obj.cast::<PyString>() {
-        return Ok(Pk::Str(s.to_str()?.to_string()));
+        return Ok(Pk::Str(s.to_cow()?.to_string()));
     }
     if obj.is_instance_of::<PyInt>() || obj.hasattr("__index__")? {
         return obj
@@ -222,8 +224,8 @@ pub(crate) fn to_rows(rows: &Bound<'_, PyAny>, schema: &CollectionSchema) -> PyR
                     format!("field names must be str, got {}", type_name(&k)),
                 )
             })?;
-            let name = key.to_str()?;
-            let value = match schema.field(name).filter(|f| f.dtype.is_vector()) {
+            let name = key.to_cow()?;
+            let value = match schema.field(&name).filter(|f| f.dtype.is_vector()) {
                 Some(f) => vectors::row_value(&v, f)?,
                 None => to_value(&v)?,
             };

@@ -7,13 +7,17 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{
-    self, collection_schema, describe_collection, describe_index, hits_to_py, index_specs,
-    output_fields, pks_to_py, rows_to_py, search_request, to_pks, to_rows,
+    self, collection_schema, describe_collection, describe_index, field_schema, hits_to_py,
+    index_specs, output_fields, pks_to_py, rows_to_py, search_request, to_pks, to_rows,
+    type_params,
 };
 use super::errors::{invalid, param_error, run, run_in, Call};
 use super::iterators::{QueryIterator, SearchIterator};
+use crate::format::DEFAULT_DATABASE;
+use crate::text::term_id;
 use crate::{
-    Db, Filter, Hit, HybridRequest, OpenOptions, OutputFields, Row, SearchParams, SearchRequest,
+    Db, Filter, Hit, HybridRequest, NewCollection, OpenOptions, OutputFields, Row, Scope,
+    SearchParams, SearchRequest,
 };
 
 /// Resolves the shm group argument: a gid or a group name.
@@ -36,6 +40,9 @@ fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<O
         Err(e) => Err(invalid(py, format!("cannot look up group '{name}': {e}"))),
     }
 }
+
+/// A token as `run_analyzer` returns it: (token, start_offset, end_offset, position, position_length, hash).
+type AnalyzedToken = (String, usize, usize, usize, usize, u32);
 
 /// `Database(path, shm_dir, use_segment, group)`'s arguments, as `__reduce__` returns them.
 type OpenArgs = (PathBuf, PathBuf, bool, Option<u32>);
@@ -90,70 +97,285 @@ impl Database {
         self.db.path().to_path_buf()
     }
 
-    /// `schema`: our CollectionSchema or pymilvus's; `index_params`: our IndexParams or pymilvus's (or
-    /// dicts), or None.
-    #[pyo3(signature = (name, schema, index_params=None))]
-    fn create_collection(
+    // Databases.
+
+    #[pyo3(signature = (name, properties=Vec::new()))]
+    fn create_database(
         &self,
         py: Python<'_>,
         name: &str,
+        properties: Vec<(String, String)>,
+    ) -> PyResult<()> {
+        run(py, || self.db.create_database(name, &properties))
+    }
+
+    fn drop_database(&self, py: Python<'_>, name: &str) -> PyResult<()> {
+        run(py, || self.db.drop_database(name))
+    }
+
+    fn list_databases(&self, py: Python<'_>) -> PyResult<Vec<String>> {
+        run(py, || self.db.list_databases())
+    }
+
+    /// pymilvus's describe_database dict: the name, then the properties.
+    fn describe_database<'py>(&self, py: Python<'py>, name: &str) -> PyResult<Bound<'py, PyDict>> {
+        let info = run(py, || self.db.describe_database(name))?;
+        let out = PyDict::new(py);
+        out.set_item("name", info.name)?;
+        for (key, value) in info.properties {
+            out.set_item(key, value)?;
+        }
+        Ok(out)
+    }
+
+    fn alter_database_properties(
+        &self,
+        py: Python<'_>,
+        name: &str,
+        properties: Vec<(String, String)>,
+        delete_keys: Vec<String>,
+    ) -> PyResult<()> {
+        run(py, || {
+            self.db
+                .alter_database_properties(name, &properties, &delete_keys)
+        })
+    }
+
+    // Collections: each takes the database first.
+
+    /// `schema`: our CollectionSchema or pymilvus's; `index_params`: our IndexParams or pymilvus's (or
+    /// dicts), or None; `properties` as (key, value) strings; `num_partitions` for a partition key.
+    #[pyo3(signature = (db, name, schema, index_params=None, properties=Vec::new(), num_partitions=None))]
+    #[allow(clippy::too_many_arguments)] // pymilvus's create_collection arguments
+    fn create_collection(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
         schema: &Bound<'_, PyAny>,
         index_params: Option<&Bound<'_, PyAny>>,
+        properties: Vec<(String, String)>,
+        num_partitions: Option<u32>,
     ) -> PyResult<()> {
         let schema = collection_schema(schema)?;
         let indexes = index_specs(index_params, &schema)?;
-        run(py, || self.db.create_collection(name, schema, indexes))
+        let new = NewCollection {
+            properties,
+            num_partitions,
+            ..NewCollection::new(schema, indexes)
+        };
+        run(py, || {
+            self.db.create_collection_with(Scope::new(db, name), new)
+        })
     }
 
-    fn drop_collection(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        run(py, || self.db.drop_collection(name))
+    fn drop_collection(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<()> {
+        run(py, || self.db.drop_collection(Scope::new(db, name)))
     }
 
-    fn rename_collection(&self, py: Python<'_>, old: &str, new: &str) -> PyResult<()> {
-        run(py, || self.db.rename_collection(old, new))
+    fn rename_collection(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        old: &str,
+        new_db: &str,
+        new: &str,
+    ) -> PyResult<()> {
+        run(py, || {
+            self.db
+                .rename_collection(Scope::new(db, old), Scope::new(new_db, new))
+        })
     }
 
-    fn list_collections(&self, py: Python<'_>) -> PyResult<Vec<String>> {
-        run(py, || self.db.list_collections())
+    fn list_collections(&self, py: Python<'_>, db: &str) -> PyResult<Vec<String>> {
+        run(py, || self.db.list_collections(db))
     }
 
-    fn has_collection(&self, py: Python<'_>, name: &str) -> PyResult<bool> {
-        run(py, || self.db.has_collection(name))
+    fn has_collection(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<bool> {
+        run(py, || self.db.has_collection(Scope::new(db, name)))
     }
 
     /// pymilvus's describe_collection dict; a missing collection is `DescribeCollectionException`.
     fn describe_collection<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let info = run_in(py, Call::Describing, || self.db.describe_collection(name))?;
+        let info = run_in(py, Call::Describing, || {
+            self.db.describe_collection(Scope::new(db, name))
+        })?;
         describe_collection(py, &info)
     }
 
-    /// Live rows (get_collection_stats' `row_count`).
-    fn row_count(&self, py: Python<'_>, name: &str) -> PyResult<u64> {
-        run(py, || Ok(self.db.describe_collection(name)?.row_count))
+    /// The primary key's name (searches and reads name it in their results).
+    fn primary_field(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<String> {
+        run(py, || self.db.primary_field(Scope::new(db, name)))
     }
+
+    /// What the Python front keys load state by: (collection id, partition names, has a partition key).
+    fn load_key(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<(u64, Vec<String>, bool)> {
+        let info = run(py, || self.db.describe_collection(Scope::new(db, name)))?;
+        let has_key = info.schema.partition_key().is_some();
+        Ok((info.id, info.partitions, has_key))
+    }
+
+    /// Live rows (get_collection_stats' `row_count`).
+    fn row_count(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<u64> {
+        run(py, || self.db.count(Scope::new(db, name), ""))
+    }
+
+    /// Live rows of one partition (get_partition_stats' `row_count`).
+    fn partition_row_count(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        partition: &str,
+    ) -> PyResult<u64> {
+        run(py, || {
+            self.db.partition_row_count(Scope::new(db, name), partition)
+        })
+    }
+
+    fn truncate_collection(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<()> {
+        run(py, || self.db.truncate_collection(Scope::new(db, name)))
+    }
+
+    fn alter_collection_properties(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        properties: Vec<(String, String)>,
+        delete_keys: Vec<String>,
+    ) -> PyResult<()> {
+        run(py, || {
+            self.db
+                .alter_collection_properties(Scope::new(db, name), &properties, &delete_keys)
+        })
+    }
+
+    /// `field`: our FieldSchema or pymilvus's.
+    fn add_collection_field(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        field: &Bound<'_, PyAny>,
+    ) -> PyResult<()> {
+        let field = field_schema(field, false)?;
+        run(py, || {
+            self.db.add_collection_field(Scope::new(db, name), field)
+        })
+    }
+
+    /// `params`: the field parameters to change, values as Python gave them.
+    fn alter_collection_field(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        field: &str,
+        params: &Bound<'_, PyDict>,
+    ) -> PyResult<()> {
+        let params = type_params(params)?;
+        run(py, || {
+            self.db
+                .alter_collection_field(Scope::new(db, name), field, &params)
+        })
+    }
+
+    /// Compacts the collection and the db file; returns the job id.
+    fn compact(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<u64> {
+        run(py, || self.db.compact(Scope::new(db, name)))
+    }
+
+    fn compaction_done(&self, py: Python<'_>, job: u64) -> PyResult<bool> {
+        run(py, || self.db.compaction_done(job))
+    }
+
+    // Aliases.
+
+    fn create_alias(&self, py: Python<'_>, db: &str, name: &str, alias: &str) -> PyResult<()> {
+        run(py, || self.db.create_alias(Scope::new(db, name), alias))
+    }
+
+    fn alter_alias(&self, py: Python<'_>, db: &str, name: &str, alias: &str) -> PyResult<()> {
+        run(py, || self.db.alter_alias(Scope::new(db, name), alias))
+    }
+
+    fn drop_alias(&self, py: Python<'_>, db: &str, alias: &str) -> PyResult<()> {
+        run(py, || self.db.drop_alias(db, alias))
+    }
+
+    fn describe_alias(&self, py: Python<'_>, db: &str, alias: &str) -> PyResult<String> {
+        run(py, || self.db.describe_alias(db, alias))
+    }
+
+    #[pyo3(signature = (db, name=None))]
+    fn list_aliases(&self, py: Python<'_>, db: &str, name: Option<&str>) -> PyResult<Vec<String>> {
+        run(py, || self.db.list_aliases(db, name))
+    }
+
+    // Partitions.
+
+    fn create_partition(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        partition: &str,
+    ) -> PyResult<()> {
+        run(py, || {
+            self.db.create_partition(Scope::new(db, name), partition)
+        })
+    }
+
+    fn drop_partition(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        partition: &str,
+    ) -> PyResult<()> {
+        run(py, || {
+            self.db.drop_partition(Scope::new(db, name), partition)
+        })
+    }
+
+    fn list_partitions(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<Vec<String>> {
+        run(py, || self.db.list_partitions(Scope::new(db, name)))
+    }
+
+    // Indexes.
 
     /// `index_params`: our IndexParams or pymilvus's (or dicts). Scalar indexes are accepted, not built.
     fn create_index(
         &self,
         py: Python<'_>,
+        db: &str,
         name: &str,
         index_params: &Bound<'_, PyAny>,
     ) -> PyResult<()> {
-        let schema = run(py, || Ok(self.db.describe_collection(name)?.schema))?;
+        let target = Scope::new(db, name);
+        let schema = run(py, || Ok(self.db.describe_collection(target)?.schema))?;
         for spec in index_specs(Some(index_params), &schema)? {
-            run(py, || self.db.create_index(name, spec))?;
+            run(py, || self.db.create_index(target, spec))?;
         }
         Ok(())
     }
 
     /// Index names, of one field when `field_name` is not empty.
-    #[pyo3(signature = (name, field_name=""))]
-    fn list_indexes(&self, py: Python<'_>, name: &str, field_name: &str) -> PyResult<Vec<String>> {
-        let info = run(py, || self.db.describe_collection(name))?;
+    #[pyo3(signature = (db, name, field_name=""))]
+    fn list_indexes(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        field_name: &str,
+    ) -> PyResult<Vec<String>> {
+        let info = run(py, || self.db.describe_collection(Scope::new(db, name)))?;
         Ok(info
             .indexes
             .into_iter()
@@ -166,122 +388,164 @@ impl Database {
     fn describe_index<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         index_name: &str,
     ) -> PyResult<Option<Bound<'py, PyDict>>> {
-        let info = run(py, || self.db.describe_collection(name))?;
+        let info = run(py, || self.db.describe_collection(Scope::new(db, name)))?;
         describe_index(py, &info, index_name)
     }
 
-    fn flush(&self, py: Python<'_>, name: &str) -> PyResult<()> {
-        run(py, || self.db.flush(name))
+    fn flush(&self, py: Python<'_>, db: &str, name: &str) -> PyResult<()> {
+        run(py, || self.db.flush(Scope::new(db, name)))
     }
 
-    fn drop_index(&self, py: Python<'_>, name: &str, index_name: &str) -> PyResult<()> {
-        run(py, || self.db.drop_index(name, index_name))
+    fn drop_index(&self, py: Python<'_>, db: &str, name: &str, index_name: &str) -> PyResult<()> {
+        run(py, || self.db.drop_index(Scope::new(db, name), index_name))
     }
+
+    // Rows: `partitions` is the one partition a write goes to (none: "_default" or the partition key),
+    // the ones a delete or read is confined to (none: all).
 
     /// `rows`: a list of dicts, vectors as lists or numpy arrays. Returns the primary keys.
+    #[pyo3(signature = (db, name, rows, partitions=Vec::new()))]
     fn insert<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         rows: &Bound<'py, PyAny>,
+        partitions: Vec<String>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = self.rows(py, name, rows)?;
-        let pks = run_in(py, Call::Writing, || self.db.insert(name, rows))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let rows = self.rows(py, target, rows)?;
+        let pks = run_in(py, Call::Writing, || self.db.insert(target, rows))?;
         pks_to_py(py, &pks)
     }
 
-    #[pyo3(signature = (name, rows, partial=false))]
+    #[pyo3(signature = (db, name, rows, partial=false, partitions=Vec::new()))]
     fn upsert<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         rows: &Bound<'py, PyAny>,
         partial: bool,
+        partitions: Vec<String>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let rows = self.rows(py, name, rows)?;
-        let pks = run_in(py, Call::Writing, || self.db.upsert(name, rows, partial))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let rows = self.rows(py, target, rows)?;
+        let pks = run_in(py, Call::Writing, || self.db.upsert(target, rows, partial))?;
         pks_to_py(py, &pks)
     }
 
-    fn delete_ids(&self, py: Python<'_>, name: &str, ids: &Bound<'_, PyAny>) -> PyResult<u64> {
+    #[pyo3(signature = (db, name, ids, partitions=Vec::new()))]
+    fn delete_ids(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        ids: &Bound<'_, PyAny>,
+        partitions: Vec<String>,
+    ) -> PyResult<u64> {
         let ids = to_pks(ids)?;
-        run(py, || self.db.delete_ids(name, &ids))
+        run(py, || {
+            self.db
+                .delete_ids(Scope::new(db, name).partitions(&partitions), &ids)
+        })
     }
 
-    #[pyo3(signature = (name, filter, filter_params=None))]
+    #[pyo3(signature = (db, name, filter, partitions=Vec::new(), filter_params=None))]
     fn delete_filter(
         &self,
         py: Python<'_>,
+        db: &str,
         name: &str,
         filter: &str,
+        partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let params = convert::filter_params(py, filter_params)?;
         run(py, || {
-            self.db.delete_filter(name, Filter::new(filter, &params))
+            self.db.delete_filter(
+                Scope::new(db, name).partitions(&partitions),
+                Filter::new(filter, &params),
+            )
         })
     }
 
-    #[pyo3(signature = (name, ids, names=None, all=false))]
+    #[pyo3(signature = (db, name, ids, names=None, all=false, partitions=Vec::new()))]
+    #[allow(clippy::too_many_arguments)] // mirrors Db::get plus the Python handle
     fn get<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         ids: &Bound<'py, PyAny>,
         names: Option<Vec<String>>,
         all: bool,
+        partitions: Vec<String>,
     ) -> PyResult<Bound<'py, PyList>> {
         let ids = to_pks(ids)?;
         let output = output_fields(names, all);
-        let rows = run(py, || self.db.get(name, &ids, &output))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let rows = run(py, || self.db.get(target, &ids, &output))?;
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (name, filter="", names=None, all=false, limit=None, offset=0, filter_params=None))]
+    #[pyo3(signature = (db, name, filter="", names=None, all=false, limit=None, offset=0, partitions=Vec::new(), filter_params=None))]
     #[allow(clippy::too_many_arguments)] // mirrors Db::query plus the Python handle
     fn query<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         filter: &str,
         names: Option<Vec<String>>,
         all: bool,
         limit: Option<usize>,
         offset: usize,
+        partitions: Vec<String>,
         filter_params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let output = output_fields(names, all);
         let params = convert::filter_params(py, filter_params)?;
         let filter = Filter::new(filter, &params);
-        let rows = run(py, || self.db.query(name, filter, &output, limit, offset))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let rows = run(py, || self.db.query(target, filter, &output, limit, offset))?;
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (name, filter="", filter_params=None))]
+    #[pyo3(signature = (db, name, filter="", partitions=Vec::new(), filter_params=None))]
     fn count(
         &self,
         py: Python<'_>,
+        db: &str,
         name: &str,
         filter: &str,
+        partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
         let params = convert::filter_params(py, filter_params)?;
-        run(py, || self.db.count(name, Filter::new(filter, &params)))
+        run(py, || {
+            self.db.count(
+                Scope::new(db, name).partitions(&partitions),
+                Filter::new(filter, &params),
+            )
+        })
     }
 
-    /// `data`: query vectors (lists or numpy arrays); `search_params` and `arguments` (the keyword
-    /// arguments `offset`, `round_decimal`, `group_by_field`, `group_size`, `strict_group_size`) as
-    /// pymilvus takes them; `ranker` and `function_chain`: the front's descriptions of `ranker=` and
-    /// of the one chain of `function_chains=`. Hits carry the primary key under `pk`; their entity too
-    /// when `keep_pk`.
-    #[pyo3(signature = (name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, filter_params=None, function_chain=None))]
+    /// `data`: query vectors (lists or numpy arrays) or query texts (a BM25 function's output field);
+    /// `search_params` and `arguments` (the keyword arguments `offset`, `round_decimal`,
+    /// `group_by_field`, `group_size`, `strict_group_size`) as pymilvus takes them; `ranker` and
+    /// `function_chain`: the front's descriptions of `ranker=` and of the one chain of
+    /// `function_chains=`. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
+    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, function_chain=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         data: &Bound<'py, PyAny>,
         limit: usize,
@@ -294,6 +558,7 @@ impl Database {
         ranker: Option<&Bound<'py, PyAny>>,
         pk: &str,
         keep_pk: bool,
+        partitions: Vec<String>,
         filter_params: Option<&Bound<'py, PyAny>>,
         function_chain: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
@@ -305,18 +570,20 @@ impl Database {
         request.chain = function_chain
             .map(|c| convert::function_chain(py, c))
             .transpose()?;
-        let results = run(py, || self.db.search(name, &request))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let results = run(py, || self.db.search(target, &request))?;
         hit_lists(py, &results, &params, pk, keep_pk)
     }
 
     /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
     /// `ranker`: the front's description of the ranker; `arguments`: `offset`, `round_decimal` and the
     /// grouping arguments. Every request runs on one generation.
-    #[pyo3(signature = (name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true))]
+    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true, partitions=Vec::new()))]
     #[allow(clippy::too_many_arguments)]
     fn hybrid_search<'py>(
         &self,
         py: Python<'py>,
+        db: &str,
         name: &str,
         reqs: &Bound<'py, PyList>,
         ranker: &Bound<'py, PyAny>,
@@ -326,6 +593,7 @@ impl Database {
         arguments: Option<&Bound<'py, PyAny>>,
         pk: &str,
         keep_pk: bool,
+        partitions: Vec<String>,
     ) -> PyResult<Bound<'py, PyList>> {
         let params = convert::search_params(py, None, arguments)?;
         let requests = reqs
@@ -340,16 +608,18 @@ impl Database {
             output: output_fields(names, all),
             group_by: params.group_by.clone(),
         };
-        let results = run(py, || self.db.hybrid_search(name, &request))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let results = run(py, || self.db.hybrid_search(target, &request))?;
         hit_lists(py, &results, &params, pk, keep_pk)
     }
 
     /// A search iterator on the current generation, which it keeps (pages never mix generations).
-    #[pyo3(signature = (name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, filter_params=None))]
+    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn search_iterator(
         &self,
         py: Python<'_>,
+        db: &str,
         name: &str,
         data: &Bound<'_, PyAny>,
         filter: &str,
@@ -360,37 +630,78 @@ impl Database {
         arguments: Option<&Bound<'_, PyAny>>,
         pk: &str,
         keep_pk: bool,
+        partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<SearchIterator> {
         let mut params = convert::search_params(py, search_params, arguments)?;
         let output = output_fields(names, all);
         let mut request = search_request(anns_field, data, 1, filter, output, &mut params)?;
         request.filter_params = convert::filter_params(py, filter_params)?;
-        let iter = run(py, || self.db.pin()?.search_iter(name, request))?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let iter = run(py, || self.db.pin()?.search_iter(target, request))?;
         Ok(SearchIterator::new(iter, params, pk, keep_pk))
     }
 
     /// A query iterator on the current generation, which it keeps: matching rows in primary-key
     /// order, after the first `offset`.
-    #[pyo3(signature = (name, filter="", names=None, all=false, offset=0, filter_params=None))]
+    #[pyo3(signature = (db, name, filter="", names=None, all=false, offset=0, partitions=Vec::new(), filter_params=None))]
     #[allow(clippy::too_many_arguments)]
     fn query_iterator(
         &self,
         py: Python<'_>,
+        db: &str,
         name: &str,
         filter: &str,
         names: Option<Vec<String>>,
         all: bool,
         offset: usize,
+        partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<QueryIterator> {
         let output = output_fields(names, all);
         let params = convert::filter_params(py, filter_params)?;
         let filter = Filter::new(filter, &params);
+        let target = Scope::new(db, name).partitions(&partitions);
         let iter = run(py, || {
-            self.db.pin()?.query_iter(name, filter, output, offset)
+            self.db.pin()?.query_iter(target, filter, output, offset)
         })?;
         Ok(QueryIterator::new(iter))
+    }
+
+    /// Each text's tokens as (token, start_offset, end_offset, position, position_length, hash): by
+    /// `analyzer_params` (JSON text; None: standard) or, with `collection` (in database `db`), by its field
+    /// `field`'s analyzer.
+    #[pyo3(signature = (texts, analyzer_params=None, db=DEFAULT_DATABASE, collection=None, field=None, analyzer_names=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn run_analyzer(
+        &self,
+        py: Python<'_>,
+        texts: Vec<String>,
+        analyzer_params: Option<String>,
+        db: &str,
+        collection: Option<String>,
+        field: Option<String>,
+        analyzer_names: Vec<String>,
+    ) -> PyResult<Vec<Vec<AnalyzedToken>>> {
+        let target = collection
+            .as_deref()
+            .map(|name| Scope::new(db, name))
+            .zip(field.as_deref());
+        let tokens = run(py, || {
+            self.db
+                .run_analyzer(&texts, analyzer_params.as_deref(), target, &analyzer_names)
+        })?;
+        Ok(tokens
+            .into_iter()
+            .map(|ts| {
+                ts.into_iter()
+                    .map(|t| {
+                        let hash = term_id(&t.text);
+                        (t.text, t.start, t.end, t.position, t.position_length, hash)
+                    })
+                    .collect()
+            })
+            .collect())
     }
 
     fn status<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
@@ -401,6 +712,7 @@ impl Database {
         dict.set_item("segment", status.segment)?;
         dict.set_item("loaded_by", status.loaded_by)?;
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
+        dict.set_item("live_bytes", status.live_bytes)?;
         Ok(dict)
     }
 }
@@ -450,9 +762,14 @@ fn hit_lists<'py>(
 impl Database {
     /// An insert's or upsert's rows, converted with the collection's vector fields in hand; a missing
     /// collection is `DescribeCollectionException`, as pymilvus describes it before it converts rows.
-    fn rows(&self, py: Python<'_>, name: &str, rows: &Bound<'_, PyAny>) -> PyResult<Vec<Row>> {
+    fn rows(
+        &self,
+        py: Python<'_>,
+        target: Scope<'_>,
+        rows: &Bound<'_, PyAny>,
+    ) -> PyResult<Vec<Row>> {
         let schema = run_in(py, Call::Writing, || {
-            Ok(self.db.describe_collection(name)?.schema)
+            Ok(self.db.describe_collection(target)?.schema)
         })?;
         to_rows(rows, &schema)
     }

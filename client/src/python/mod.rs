@@ -43,7 +43,8 @@ fn sweep<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, 
 }
 
 /// The segments and live slots of every db in the shm dir (`segment::status`), for tests and tools:
-/// a list of {db_id, segments: [{generation, bytes}], slots: [{pid, generation, count}]}.
+/// a list of {db_id, segments: [{name, generations, bytes, length}], slots: [{pid, generation, count}]}
+/// (`bytes`: the memory a segment takes; `length`: its file length).
 #[pyfunction]
 #[pyo3(signature = (shm_dir=None))]
 fn segment_status<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bound<'py, PyList>> {
@@ -57,8 +58,10 @@ fn segment_status<'py>(py: Python<'py>, shm_dir: Option<PathBuf>) -> PyResult<Bo
         let segments = PyList::empty(py);
         for s in &db.segments {
             let d = PyDict::new(py);
-            d.set_item("generation", s.generation)?;
+            d.set_item("name", &s.name)?;
+            d.set_item("generations", s.generations.clone())?;
             d.set_item("bytes", s.bytes)?;
+            d.set_item("length", s.length)?;
             segments.append(d)?;
         }
         let slots = PyList::empty(py);

@@ -1,117 +1,167 @@
-//! Loading a generation: its image copied into a temp segment, then published under its final name by
-//! rename, so a final name only ever names a complete segment.
+//! Loading a generation, under the reference file's exclusive lock: its bytes go into a segment of the
+//! db at the db file's own offsets, then a publication in the reference file says where it lies.
+//!
+//! A segment grows by appending: when the db's newest segment already holds what this generation shares
+//! with the ones published there (its parts, graphs, deletion bitmaps), only the rest is written, so a
+//! commit that appends a small part costs a small copy. A generation that cannot go there (another
+//! history of the db over held bytes: the db file was compacted or replaced) gets a new segment,
+//! copied whole.
 
-use std::os::unix::fs::{FileExt, OpenOptionsExt};
-use std::path::{Path, PathBuf};
+use std::collections::BTreeMap;
 
-use super::header::{Header, HEADER_LEN, READY, READY_AT};
-use super::names::{db_id_bytes, temp_name};
-use super::slots::RefFile;
-use super::trust::give_to_group;
+use super::header::HEADER_LEN;
+use super::pages::{dead_pages, generation_ranges, plan_append};
+use super::segfile::{free_bytes, SegmentFile};
+use super::slots::{Published, RefFile};
 use super::{ImageSource, ShmConfig};
 use crate::error::{Error, Result};
+use crate::format::Section;
 
-/// Copies the image into a temp segment and publishes it at `path`; our slot is written before the
-/// rename, so a loader killed at any point leaves only things the next lock holder removes.
+/// Bytes are copied through a buffer of this size: small enough to stay in L2 between the read and the
+/// write (as `cp`'s own buffer does), large enough that syscalls are cheap.
+const COPY_CHUNK: usize = 128 << 10;
+
+/// Loads and publishes generation `src`. Our slot on it is written first, so a loader killed at any
+/// point leaves a dead slot of an unpublished generation, which tells the next lock holder to remove
+/// what it wrote (`finish_locked` with `scan`); on an error, we remove it ourselves.
 pub(super) fn load(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
     rf: &mut RefFile,
     pid: u32,
     start: u64,
-    path: &Path,
-) -> Result<()> {
+) -> Result<Published> {
+    let meta = *src.meta();
+    let catalog_range = Section {
+        offset: meta.catalog_offset,
+        len: meta.catalog_len,
+        xxh3: meta.catalog_xxh3,
+    };
+    let ranges = generation_ranges(src.catalog()?, catalog_range);
+    rf.add(pid, start, meta.generation, meta.commit_id)?;
+    let loaded = place(cfg, src, rf, pid, &ranges).and_then(|segment| {
+        let p = Published {
+            loaded_by: pid,
+            generation: meta.generation,
+            commit_id: meta.commit_id,
+            segment,
+            catalog_offset: meta.catalog_offset,
+            committed_len: meta.committed_len,
+            catalog_xxh3: meta.catalog_xxh3,
+        };
+        rf.publish(&p)?;
+        Ok(p)
+    });
+    if loaded.is_err() {
+        rf.release(pid, start, meta.generation, meta.commit_id)?;
+    }
+    loaded
+}
+
+/// Where the bytes go: an existing segment that can take them (`plan_append`), the one holding the
+/// newest published generation tried first, else a new one. Returns the segment's id once every range
+/// is written.
+fn place(
+    cfg: &ShmConfig,
+    src: &dyn ImageSource,
+    rf: &RefFile,
+    pid: u32,
+    ranges: &[Section],
+) -> Result<u64> {
     let db_id = src.db_id();
-    let generation = src.generation();
-    let image_len = src.image_len()?;
+    let mut by_segment: BTreeMap<u64, Vec<Published>> = BTreeMap::new();
+    for p in rf.published() {
+        by_segment.entry(p.segment).or_default().push(*p);
+    }
+    let mut candidates: Vec<(u64, Vec<Published>)> = by_segment.into_iter().collect();
+    candidates.sort_by_key(|(_, ps)| std::cmp::Reverse(ps.iter().map(|p| p.generation).max()));
+    for (id, published) in candidates {
+        // A segment we cannot write or read (gone, untrusted, a group member's we may not write) is
+        // passed over: the generation then goes elsewhere.
+        let Ok(Some(seg)) = SegmentFile::open(cfg, db_id, id, true) else {
+            continue;
+        };
+        let Ok(held) = published
+            .iter()
+            .map(|p| seg.ranges_of(p))
+            .collect::<Result<Vec<_>>>()
+        else {
+            continue;
+        };
+        let held: Vec<Section> = held.into_iter().flatten().collect();
+        if let Some(write) = plan_append(&held, ranges) {
+            let needed: u64 = write.iter().map(|s| s.len).sum();
+            check_space(cfg, needed)?;
+            if let Err(e) = copy(cfg, src, &seg, &write, needed) {
+                // Give back what we wrote; the held ranges' pages are never touched.
+                let written: Vec<(u64, u64)> = write
+                    .iter()
+                    .map(|s| (s.offset, s.offset.saturating_add(s.len)))
+                    .collect();
+                seg.punch(&dead_pages(&held, &written));
+                return Err(e);
+            }
+            return Ok(id);
+        }
+    }
+    let needed = ranges
+        .iter()
+        .map(|s| s.len)
+        .sum::<u64>()
+        .saturating_add(HEADER_LEN as u64);
+    check_space(cfg, needed)?;
+    let seg = SegmentFile::create(cfg, db_id, pid)?;
+    if let Err(e) = copy(cfg, src, &seg, ranges, needed) {
+        let _ = std::fs::remove_file(&seg.path);
+        return Err(e);
+    }
+    Ok(seg.id)
+}
+
+fn check_space(cfg: &ShmConfig, needed: u64) -> Result<()> {
     let available = free_bytes(&cfg.dir)?;
-    let needed = image_len.checked_add(HEADER_LEN as u64);
-    let total = match needed {
-        Some(n) if n <= available && libc::off_t::try_from(n).is_ok() => n,
-        _ => {
-            return Err(Error::ShmFull {
-                dir: cfg.dir.clone(),
-                needed: needed.unwrap_or(u64::MAX),
-                available,
-            })
-        }
-    };
-    let tmp_path = cfg.dir.join(temp_name(db_id, generation, pid));
-    let file = std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create_new(true)
-        .mode(0o600)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
-        .open(&tmp_path)
-        .map_err(|e| Error::io(&tmp_path, e))?;
-    let temp = TempFile(tmp_path);
-    if let Some(g) = cfg.group {
-        give_to_group(&file, &temp.0, g, 0o640)?;
+    if needed > available {
+        return Err(Error::ShmFull {
+            dir: cfg.dir.clone(),
+            needed,
+            available,
+        });
     }
-    // Every byte is written (no holes), so every page is backed before anyone maps the segment: on
-    // tmpfs a hole would be allocated at a reader's first touch and could fail there with SIGBUS.
-    // Writing through the file, not a fresh mapping, spares the kernel zeroing each page first.
-    let shm_write = |at: u64, bytes: &[u8]| match file.write_all_at(bytes, at) {
-        Ok(()) => Ok(()),
-        Err(e) if matches!(e.raw_os_error(), Some(libc::ENOSPC) | Some(libc::EFBIG)) => {
-            Err(Error::ShmFull {
-                dir: cfg.dir.clone(),
-                needed: total,
-                available: free_bytes(&cfg.dir)?,
-            })
-        }
-        Err(e) => Err(Error::io(&temp.0, e)),
-    };
-    let mut image_hash = xxhash_rust::xxh3::Xxh3::new();
-    let mut written = HEADER_LEN as u64;
-    src.emit_image(&mut |piece| {
-        shm_write(written, piece)?;
-        image_hash.update(piece);
-        written += piece.len() as u64;
-        Ok(())
-    })?;
-    if written != total {
-        return Err(Error::Internal(format!(
-            "{} got {written} bytes, expected {total}",
-            temp.0.display()
-        )));
-    }
-    test_slow_load();
-    let mut page = [0u8; HEADER_LEN];
-    Header {
-        db_id: db_id_bytes(db_id)?,
-        generation,
-        commit_id: src.commit_id(),
-        image_len,
-        image_hash: image_hash.digest(),
-        creator_pid: pid,
-    }
-    .encode_unready(&mut page);
-    shm_write(0, &page)?;
-    // The ready mark goes in last. Readers only see the segment after the rename and our unlock, which
-    // already order these writes; writing it separately keeps that true even for a reader of the temp.
-    shm_write(READY_AT as u64, &READY)?;
-    drop(file);
-    rf.add(pid, start, generation)?;
-    let renamed = nix::fcntl::renameat2(
-        nix::fcntl::AT_FDCWD,
-        &temp.0,
-        nix::fcntl::AT_FDCWD,
-        path,
-        nix::fcntl::RenameFlags::RENAME_NOREPLACE,
-    );
-    if let Err(e) = renamed {
-        rf.release(pid, start, generation)?;
-        return Err(Error::io(path, e.into()));
-    }
-    std::mem::forget(temp);
     Ok(())
 }
 
-/// Test hook (tests/test_crash_matrix.py): `COVEC_TEST_SLOW_LOAD_MS=N` sleeps N ms (at most 10 s)
-/// between copying the image into the temp segment and writing its header, so a SIGKILL can land
-/// while a half-made segment exists. Unset (always, outside tests), it costs one env lookup per load.
+/// Copies each range of `src` to the same offset in `seg` (`needed` bytes in all).
+fn copy(
+    cfg: &ShmConfig,
+    src: &dyn ImageSource,
+    seg: &SegmentFile,
+    ranges: &[Section],
+    needed: u64,
+) -> Result<()> {
+    let mut buf = vec![0u8; COPY_CHUNK];
+    let mut copied = 0;
+    let mut paused = false;
+    for r in ranges {
+        let mut done = 0;
+        while done < r.len {
+            if !paused && copied * 2 >= needed {
+                paused = true;
+                test_slow_load();
+            }
+            let n = (r.len - done).min(COPY_CHUNK as u64) as usize;
+            src.read_at(r.offset + done, &mut buf[..n])?;
+            seg.write_at(cfg, r.offset + done, &buf[..n], needed)?;
+            done += n as u64;
+            copied += n as u64;
+        }
+    }
+    Ok(())
+}
+
+/// Test hook (tests/test_crash_matrix.py, tests/test_hostile.py): `COVEC_TEST_SLOW_LOAD_MS=N` sleeps
+/// N ms (at most 10 s) halfway through copying a generation's bytes, with the segment open for
+/// writing, so a SIGKILL (or a full tmpfs) can land while a load is half done. Unset (always, outside
+/// tests), it costs one env lookup per load.
 fn test_slow_load() {
     if let Some(ms) = std::env::var("COVEC_TEST_SLOW_LOAD_MS")
         .ok()
@@ -119,18 +169,4 @@ fn test_slow_load() {
     {
         std::thread::sleep(std::time::Duration::from_millis(ms.min(10_000)));
     }
-}
-
-/// A temp segment removed on every early return of `load`.
-struct TempFile(PathBuf);
-
-impl Drop for TempFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
-}
-
-pub(super) fn free_bytes(dir: &Path) -> Result<u64> {
-    let v = nix::sys::statvfs::statvfs(dir).map_err(|e| Error::io(dir, e.into()))?;
-    Ok((v.blocks_available() as u64).saturating_mul(v.fragment_size() as u64))
 }

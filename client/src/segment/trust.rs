@@ -5,6 +5,7 @@
 use std::fs::File;
 use std::io::ErrorKind;
 use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 
 use nix::errno::Errno;
@@ -55,6 +56,18 @@ pub(super) fn check_trusted(
         return untrusted(format!("its group may write it (mode {perms:o})"));
     }
     Ok(())
+}
+
+/// Creates a new file at `path`, read-write and owner-only. `O_EXCL|O_NOFOLLOW`: a name that is taken,
+/// by a file or a symbolic link, fails with `AlreadyExists` and is never followed or reused.
+pub(super) fn create_new_private(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open(path)
 }
 
 /// Hands a file we created to `group` with `mode` (chown first, so no moment exposes it to the

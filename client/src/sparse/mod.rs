@@ -21,7 +21,7 @@
 //!    score. Hits are rows scoring above 0, best first.
 
 mod bm25;
-mod bytes;
+pub(crate) mod bytes;
 mod column;
 mod index;
 mod query;

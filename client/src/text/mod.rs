@@ -8,6 +8,7 @@
 
 mod filter;
 mod jieba;
+mod match_index;
 mod multi;
 mod params;
 mod stop_words;
@@ -21,6 +22,7 @@ use crate::error::Result;
 use filter::Filter;
 use tokenizer::Tokenizer;
 
+pub use match_index::{MatchIndexBuilder, MatchIndexView, MatchQuery};
 pub use multi::MultiAnalyzer;
 
 /// One token of analyzed text.
@@ -92,15 +94,15 @@ impl Default for Analyzer {
     }
 }
 
-/// The id BM25 stores for a token: FNV-1a (32-bit) of its UTF-8 bytes. Frozen: sparse vectors on disk hold these
-/// ids, so changing the function would silently break every stored BM25 field. It is the function Milvus Lite uses
-/// (`milvus_lite.analyzer.hash.term_to_id`), so covec and Lite give the same vector for the same tokens, and a
-/// query vector built with Lite's `term_to_id` finds covec's rows. (The Milvus server hashes with CRC-32 of the
-/// first 100 bytes instead: docs/text.md.)
+/// How many leading bytes of a token `term_id` hashes (the Milvus server's `substringLengthForCRC`).
+pub const TERM_ID_PREFIX: usize = 100;
+
+/// The id BM25 stores for a token, as the Milvus server computes it (`typeutil.HashString2LessUint32`): CRC-32
+/// (IEEE) of the token's first 100 UTF-8 bytes (a cut may fall inside a character), modulo 2^32 - 1, so the id
+/// is never `u32::MAX` (which sparse vectors reserve). Frozen: sparse vectors on disk hold these ids, so changing
+/// the function would silently break every stored BM25 field. Milvus Lite hashes with FNV-1a instead; docs/text.md.
 pub fn term_id(token: &str) -> u32 {
-    const OFFSET_BASIS: u32 = 0x811c_9dc5;
-    const PRIME: u32 = 0x0100_0193;
-    token.bytes().fold(OFFSET_BASIS, |hash, byte| {
-        (hash ^ u32::from(byte)).wrapping_mul(PRIME)
-    })
+    let bytes = token.as_bytes();
+    let crc = crc32fast::hash(&bytes[..bytes.len().min(TERM_ID_PREFIX)]);
+    crc % u32::MAX
 }

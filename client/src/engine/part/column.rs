@@ -8,7 +8,7 @@
 use super::{bit, bitmap_of, slice, u64_at};
 use crate::dense::{widen_bytes, DenseRows, Elem};
 use crate::engine::coerce::default_ref;
-use crate::engine::corrupt;
+use crate::engine::{corrupt, section_error};
 use crate::error::{Error, Result};
 use crate::format::Column;
 use crate::kernels::inv_norm;
@@ -16,6 +16,7 @@ use crate::rowview::{ArrayRef, ElementKind, ValueRef, VectorRef};
 use crate::schema::{DataType, FieldSchema};
 use crate::sparse::{build_index, encode_column, SparseColumnView, SparseMetric, SparseRef};
 use crate::store::CommitBuilder;
+use crate::timestamptz::{MAX_MICROS, MIN_MICROS};
 use crate::value::Value;
 
 /// How one field's values are laid out in its column's sections.
@@ -187,9 +188,9 @@ fn sparse_rows<'v>(values: &[&'v Value]) -> Vec<SparseRef<'v>> {
         .collect()
 }
 
-/// The inverted index section (IP) over a sparse field's `values` in stored order: built from the
-/// column section they encode to, as `encode` stores it.
-pub(super) fn sparse_index(values: &[&Value]) -> Result<Vec<u8>> {
+/// The inverted index section by `metric` over a sparse field's `values` in stored order: built from
+/// the column section they encode to, as `encode` stores it.
+pub(super) fn sparse_index(values: &[&Value], metric: SparseMetric) -> Result<Vec<u8>> {
     let column = encode_column(&sparse_rows(values))?;
     // The column is read in place, 8-byte aligned, as a mapped section is.
     let mut words = vec![0u64; column.len().div_ceil(8)];
@@ -202,7 +203,7 @@ pub(super) fn sparse_index(values: &[&Value]) -> Result<Vec<u8>> {
     // `column` in order on this little-endian target; u8 has no alignment or validity needs.
     let aligned = unsafe { std::slice::from_raw_parts(words.as_ptr().cast::<u8>(), column.len()) };
     let view = SparseColumnView::wrap(aligned, values.len())?;
-    build_index(&view, SparseMetric::Ip)
+    build_index(&view, metric)
 }
 
 fn fixed_column(data: Vec<u8>, b: &mut CommitBuilder) -> Column {
@@ -396,7 +397,9 @@ impl<'a> ColView<'a> {
                 width,
                 data: slice(image, &c.data)?,
             },
-            Layout::Sparse => ColData::Sparse(SparseColumnView::wrap(slice(image, &c.data)?, n)?),
+            Layout::Sparse => ColData::Sparse(
+                SparseColumnView::wrap(slice(image, &c.data)?, n).map_err(section_error)?,
+            ),
         };
         let validity = c.validity.as_ref().map(|v| slice(image, v)).transpose()?;
         Ok(ColView {
@@ -416,6 +419,11 @@ impl<'a> ColView<'a> {
         }
     }
 
+    /// Whether the field was added after the part was written: no column, every row reads as the default.
+    pub(in crate::engine) fn is_absent(&self) -> bool {
+        matches!(self.data, ColData::Absent(_))
+    }
+
     /// The value at `row`; None when the bytes are damaged.
     pub(in crate::engine) fn get(&self, row: usize) -> Option<ValueRef<'a>> {
         if let Some(v) = self.validity {
@@ -429,7 +437,13 @@ impl<'a> ColView<'a> {
                 let start = row.checked_mul(w)?;
                 kind.read(data.get(start..start + w)?)?
             }
-            ColData::Timestamp(data) => ValueRef::Timestamp(u64_at(data, row)? as i64),
+            // An instant outside years 1..9999 is none that coercion lets in: damage.
+            ColData::Timestamp(data) => {
+                let t = u64_at(data, row)? as i64;
+                (MIN_MICROS..=MAX_MICROS)
+                    .contains(&t)
+                    .then_some(ValueRef::Timestamp(t))?
+            }
             ColData::Var(v) => match self.dtype {
                 DataType::Json => ValueRef::Json(v.text(row)?),
                 DataType::Geometry => ValueRef::Geometry(v.bytes(row)?),

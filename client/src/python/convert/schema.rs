@@ -7,23 +7,31 @@ use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 use super::{json_to_py, to_json};
 use crate::python::errors::{invalid, param_error, to_py_err, type_name};
+use crate::schema::{FunctionKind, FunctionSpec};
 use crate::{
     CollectionInfo, CollectionSchema, DataType, DefaultValue, Error, FieldSchema, IndexSpec,
 };
 
-/// Field parameters that change nothing covec stores or answers, accepted as Milvus accepts them:
-/// partition and clustering keys only place rows (covec has one partition), mmap and warmup tune a
-/// server's memory, analyzers and text match serve features whose own calls covec refuses.
-const ACCEPTED_FIELD_PARAMS: [&str; 8] = [
-    "is_partition_key",
-    "is_clustering_key",
-    "mmap_enabled",
-    "warmup",
+/// Field parameters covec keeps as type parameters (shown back by describe_collection): analyzers and text
+/// match (used by the text features), and mmap and warmup, which tune a server's memory (covec maps every
+/// column).
+const TYPE_PARAMS: [&str; 7] = [
     "enable_analyzer",
     "enable_match",
     "analyzer_params",
     "multi_analyzer_params",
+    "mmap_enabled",
+    "mmap.enabled",
+    "warmup",
 ];
+
+/// A type parameter's value as pymilvus sends it to a server: a string as it is, anything else as JSON.
+fn type_param_text(value: &Bound<'_, PyAny>) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(s) => Ok(s.to_cow()?.into_owned()),
+        Err(_) => Ok(to_json(value)?.to_string()),
+    }
+}
 
 fn attr<'py>(obj: &Bound<'py, PyAny>, name: &str) -> PyResult<Option<Bound<'py, PyAny>>> {
     let value = obj.getattr_opt(name)?;
@@ -41,7 +49,7 @@ fn attr_str(obj: &Bound<'_, PyAny>, name: &str) -> PyResult<String> {
 /// A positive integer parameter, as Milvus takes it: 128 or "128".
 fn uint_param(field: &str, key: &str, value: &Bound<'_, PyAny>) -> PyResult<u32> {
     let parsed = match value.cast::<PyString>() {
-        Ok(s) => s.to_str()?.trim().parse::<u32>().ok(),
+        Ok(s) => s.to_cow()?.trim().parse::<u32>().ok(),
         Err(_) => value.extract::<u32>().ok(),
     };
     parsed.ok_or_else(|| {
@@ -62,53 +70,142 @@ pub(crate) fn collection_schema(obj: &Bound<'_, PyAny>) -> PyResult<CollectionSc
             format!("schema must be a CollectionSchema, got {}", type_name(obj)),
         ));
     };
-    for (part, feature) in [
-        ("functions", "BM25 and embedding functions"),
-        ("struct_fields", "struct fields"),
-    ] {
-        if let Some(items) = attr(obj, part)? {
-            if items.len()? > 0 {
-                return Err(param_error(
-                    py,
-                    format!("schema {part} ({feature}) are not supported by covec yet"),
-                ));
-            }
+    if let Some(items) = attr(obj, "struct_fields")? {
+        if items.len()? > 0 {
+            return Err(param_error(
+                py,
+                "schema struct_fields (struct fields) are not supported by covec yet",
+            ));
         }
     }
     let auto_id = attr_bool(obj, "auto_id")?;
-    let fields = fields
+    let mut fields = fields
         .try_iter()?
         .map(|f| field_schema(&f?, auto_id))
         .collect::<PyResult<Vec<_>>>()?;
-    Ok(CollectionSchema::new(
+    let functions = match attr(obj, "functions")? {
+        Some(items) => items
+            .try_iter()?
+            .map(|f| function(&f?))
+            .collect::<PyResult<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    // As pymilvus's add_function marks them: a function fills its output fields.
+    for f in &mut fields {
+        f.is_function_output |= functions
+            .iter()
+            .any(|func| func.output_fields.contains(&f.name));
+    }
+    let mut schema = CollectionSchema::new(
         fields,
         attr_str(obj, "description")?,
         attr_bool(obj, "enable_dynamic_field")?,
-    ))
+    );
+    schema.functions = functions;
+    Ok(schema)
 }
 
-fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
+/// pymilvus's `Function` (name, type, input and output field names, params) -> the engine's. Only BM25
+/// (FunctionType 1) runs in a schema; the others are refused by name.
+fn function(obj: &Bound<'_, PyAny>) -> PyResult<FunctionSpec> {
     let py = obj.py();
-    let name: String = obj.getattr("name")?.extract()?;
-    let code: i64 = obj.getattr("dtype")?.extract().map_err(|_| {
+    let name = attr_str(obj, "name")?;
+    let kind = attr(obj, "type")?.ok_or_else(|| {
         param_error(
             py,
-            format!(
-                "field '{name}': data type {} is not a DataType",
-                obj.getattr("dtype")
-                    .map_or_else(|_| "?".to_string(), |d| d.to_string())
-            ),
+            format!("schema function {name:?} has no type; pass pymilvus's Function"),
         )
     })?;
-    let dtype =
-        DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{name}': {e}")))?;
+    let kind = match kind.extract::<i64>() {
+        Ok(1) => FunctionKind::Bm25,
+        _ => {
+            let shown = kind
+                .getattr_opt("name")?
+                .map_or_else(|| kind.to_string(), |n| n.to_string());
+            return Err(to_py_err(
+                py,
+                Error::invalid_code(
+                    1100,
+                    format!(
+                        "function {name:?} of type {shown} is not supported by covec: schemas run BM25 \
+                         functions only"
+                    ),
+                ),
+            ));
+        }
+    };
+    let names = |attr_name: &str| -> PyResult<Vec<String>> {
+        match attr(obj, attr_name)? {
+            Some(v) if v.is_instance_of::<PyString>() => Ok(vec![v.extract()?]),
+            Some(v) => v.extract(),
+            None => Ok(Vec::new()),
+        }
+    };
+    let params = match attr(obj, "params")? {
+        Some(p) => p
+            .cast_into::<PyDict>()
+            .map_err(|_| param_error(py, "The parameters of the function should be a dictionary."))?
+            .iter()
+            .map(|(k, v)| Ok((k.extract::<String>()?, to_json(&v)?.to_string())))
+            .collect::<PyResult<Vec<_>>>()?,
+        None => Vec::new(),
+    };
+    Ok(FunctionSpec {
+        name,
+        description: attr_str(obj, "description")?,
+        kind,
+        input_fields: names("input_field_names")?,
+        output_fields: names("output_field_names")?,
+        params,
+    })
+}
+
+/// Field parameters to change (alter_collection_field), values as `type_param_text` keeps them.
+pub(crate) fn type_params(params: &Bound<'_, PyDict>) -> PyResult<Vec<(String, String)>> {
+    params
+        .iter()
+        .map(|(k, v)| Ok((k.extract::<String>()?, type_param_text(&v)?)))
+        .collect()
+}
+
+/// A DataType given as a number (ours, pymilvus's, or an int).
+fn data_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    typed(field, "data type", "", value)
+}
+
+/// An ARRAY's element type (a DataType or its number), as `data_type` reads a field's; the engine checks it is one an
+/// ARRAY may hold.
+fn element_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    typed(field, "element_type", "element_type: ", value)
+}
+
+fn typed(field: &str, what: &str, context: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
+    let py = value.py();
+    let code: i64 = value.extract().map_err(|_| {
+        param_error(
+            py,
+            format!("field '{field}': {what} {value} is not a DataType"),
+        )
+    })?;
+    DataType::from_milvus(code).map_err(|e| invalid(py, format!("field '{field}': {context}{e}")))
+}
+
+/// Our FieldSchema or pymilvus's -> the engine's (`schema_auto_id`: the schema's auto_id, which applies
+/// to its primary key).
+pub(crate) fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldSchema> {
+    let py = obj.py();
+    let name: String = obj.getattr("name")?.extract()?;
+    let dtype = data_type(&name, &obj.getattr("dtype")?)?;
     let is_primary = attr_bool(obj, "is_primary")?;
     let mut field = FieldSchema::new(name, dtype);
     field.description = attr_str(obj, "description")?;
     field.is_primary = is_primary;
     field.auto_id = attr_bool(obj, "auto_id")? || (is_primary && schema_auto_id);
     field.nullable = attr_bool(obj, "nullable")?;
-    // pymilvus keeps an ARRAY's element type as an attribute; covec's FieldSchema among its params.
+    field.is_function_output = attr_bool(obj, "is_function_output")?;
+    // pymilvus keeps these as attributes; our FieldSchema keeps them among its params (below).
+    field.is_partition_key = attr_bool(obj, "is_partition_key")?;
+    field.is_clustering_key = attr_bool(obj, "is_clustering_key")?;
     if let (DataType::Array, Some(element)) = (dtype, attr(obj, "element_type")?) {
         field.element_type = Some(element_type(&field.name, &element)?);
     }
@@ -121,6 +218,9 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
         })?;
         for (key, value) in params.iter() {
             let key: String = key.extract()?;
+            if value.is_none() {
+                continue;
+            }
             match key.as_str() {
                 // A dimension on a scalar field or a length on a non-VARCHAR one means nothing, as in
                 // Milvus.
@@ -137,7 +237,20 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
                     field.element_type = Some(element_type(&field.name, &value)?)
                 }
                 "dim" | "max_length" | "max_capacity" | "element_type" => {}
-                k if ACCEPTED_FIELD_PARAMS.contains(&k) => {}
+                "is_partition_key" => field.is_partition_key = value.is_truthy()?,
+                "is_clustering_key" => field.is_clustering_key = value.is_truthy()?,
+                k if TYPE_PARAMS.contains(&k) => {
+                    if !value.is_none() {
+                        let stored = if k == "mmap_enabled" {
+                            "mmap.enabled"
+                        } else {
+                            k
+                        };
+                        field
+                            .type_params
+                            .push((stored.to_string(), type_param_text(&value)?));
+                    }
+                }
                 k => {
                     return Err(param_error(
                         py,
@@ -154,18 +267,6 @@ fn field_schema(obj: &Bound<'_, PyAny>, schema_auto_id: bool) -> PyResult<FieldS
     Ok(field)
 }
 
-/// An ARRAY's element type (a DataType or its number); the engine checks it is one an ARRAY may hold.
-fn element_type(field: &str, value: &Bound<'_, PyAny>) -> PyResult<DataType> {
-    let code: i64 = value.extract().map_err(|_| {
-        param_error(
-            value.py(),
-            format!("field '{field}': element_type {value} is not a DataType"),
-        )
-    })?;
-    DataType::from_milvus(code)
-        .map_err(|e| invalid(value.py(), format!("field '{field}': element_type: {e}")))
-}
-
 /// The field's default as the engine keeps it. pymilvus's FieldSchema holds it as a protobuf ValueField.
 fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option<DefaultValue>> {
     let Some(mut value) = attr(obj, "default_value")? else {
@@ -176,11 +277,11 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
         if which.is_none() {
             return Ok(None);
         }
-        value = value.getattr(which.cast::<PyString>()?.to_str()?)?;
+        value = value.getattr(which.cast::<PyString>()?.to_cow()?)?;
     }
     if matches!(field.dtype, DataType::Json | DataType::Array) {
         let text = match value.cast::<PyString>() {
-            Ok(s) => s.to_str()?.to_string(),
+            Ok(s) => s.to_cow()?.to_string(),
             Err(_) => to_json(&value)?.to_string(),
         };
         return Ok(Some(DefaultValue::JsonText(text)));
@@ -192,7 +293,7 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
     } else if let Ok(x) = value.extract::<f64>() {
         DefaultValue::Float(x)
     } else if let Ok(s) = value.cast::<PyString>() {
-        DefaultValue::Str(s.to_str()?.to_string())
+        DefaultValue::Str(s.to_cow()?.to_string())
     } else {
         return Err(param_error(
             obj.py(),
@@ -279,8 +380,23 @@ fn default_to_py<'py>(py: Python<'py>, default: &DefaultValue) -> PyResult<Bound
     }
 }
 
-/// pymilvus's describe_collection dict. Field ids count from 100 as a server's do; covec has one shard,
-/// one partition, no aliases or functions, and is always strongly consistent.
+/// A type parameter as pymilvus shows a server's: `mmap.enabled` as the bool `mmap_enabled`, the rest as
+/// the text kept.
+fn show_type_param<'py>(
+    py: Python<'py>,
+    params: &Bound<'py, PyDict>,
+    key: &str,
+    value: &str,
+) -> PyResult<()> {
+    if key == "mmap.enabled" {
+        params.set_item("mmap_enabled", !value.eq_ignore_ascii_case("false"))
+    } else {
+        params.set_item(key, PyString::new(py, value))
+    }
+}
+
+/// pymilvus's describe_collection dict, as a server fills it: field ids from 100, the collection's id,
+/// aliases, properties and partition count; covec has one shard and is always strongly consistent.
 pub(crate) fn describe_collection<'py>(
     py: Python<'py>,
     info: &CollectionInfo,
@@ -312,6 +428,9 @@ pub(crate) fn describe_collection<'py>(
         if let Some(max_capacity) = f.max_capacity {
             params.set_item("max_capacity", max_capacity)?;
         }
+        for (key, value) in &f.type_params {
+            show_type_param(py, &params, key, value)?;
+        }
         d.set_item("params", params)?;
         if let Some(element) = f.element_type {
             d.set_item("element_type", data_type.call1((element as i64,))?)?;
@@ -329,7 +448,20 @@ pub(crate) fn describe_collection<'py>(
         if let Some(default) = &f.default_value {
             d.set_item("default_value", default_to_py(py, default)?)?;
         }
+        if f.is_partition_key {
+            d.set_item("is_partition_key", true)?;
+        }
+        if f.is_clustering_key {
+            d.set_item("is_clustering_key", true)?;
+        }
+        if f.is_function_output {
+            d.set_item("is_function_output", true)?;
+        }
         fields.append(d)?;
+    }
+    let properties = PyDict::new(py);
+    for (key, value) in &info.properties {
+        properties.set_item(key, value)?;
     }
     let out = PyDict::new(py);
     out.set_item("collection_name", &info.name)?;
@@ -338,12 +470,12 @@ pub(crate) fn describe_collection<'py>(
     out.set_item("description", &schema.description)?;
     out.set_item("fields", fields)?;
     out.set_item("functions", PyList::empty(py))?;
-    out.set_item("aliases", PyList::empty(py))?;
-    out.set_item("collection_id", 0)?;
+    out.set_item("aliases", PyList::new(py, &info.aliases)?)?;
+    out.set_item("collection_id", info.id)?;
     out.set_item("consistency_level", 0)?;
     out.set_item("consistency_level_name", "Strong")?;
-    out.set_item("properties", PyDict::new(py))?;
-    out.set_item("num_partitions", 1)?;
+    out.set_item("properties", properties)?;
+    out.set_item("num_partitions", info.partitions.len())?;
     out.set_item("enable_dynamic_field", schema.enable_dynamic_field)?;
     out.set_item("enable_namespace", false)?;
     out.set_item("schema_version", 0)?;

@@ -3,7 +3,7 @@
 use numpy::{PyArrayDyn, PyArrayMethods, PyUntypedArray, PyUntypedArrayMethods};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyList, PyType};
+use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 use super::{float_list, pk_to_py, to_json, to_vector, value_to_py};
 use crate::python::errors::{param_error, to_py_err};
@@ -17,6 +17,10 @@ use crate::{
 /// through numpy, whose conversion is the reference and whose error says what is wrong. One flat
 /// vector is one query.
 pub(crate) fn query_vectors(data: &Bound<'_, PyAny>) -> PyResult<(QueryVectors, usize)> {
+    if let Some(texts) = query_texts(data)? {
+        let n = texts.len();
+        return Ok((QueryVectors::Text(texts), n));
+    }
     if let Some(typed) = super::typed_queries(data)? {
         return Ok(typed);
     }
@@ -58,6 +62,34 @@ pub(crate) fn query_vectors(data: &Bound<'_, PyAny>) -> PyResult<(QueryVectors, 
         .to_vec()
         .map_err(|e| param_error(py, format!("query vectors: {e}")))?;
     Ok((QueryVectors::Dense(values), nq))
+}
+
+/// Query texts (a BM25 search): one string, or a list of strings; None for anything else. A list that
+/// starts with a string must hold only strings.
+fn query_texts(data: &Bound<'_, PyAny>) -> PyResult<Option<Vec<String>>> {
+    if let Ok(s) = data.cast::<PyString>() {
+        return Ok(Some(vec![s.to_cow()?.into_owned()]));
+    }
+    let Ok(list) = data.cast::<PyList>() else {
+        return Ok(None);
+    };
+    if !list
+        .get_item(0)
+        .is_ok_and(|first| first.is_instance_of::<PyString>())
+    {
+        return Ok(None);
+    }
+    list.iter()
+        .map(|item| {
+            item.extract::<String>().map_err(|_| {
+                param_error(
+                    data.py(),
+                    "search data mixes query texts with other values; give a list of strings",
+                )
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()
+        .map(Some)
 }
 
 /// The list fast path of `query_vectors`: None unless every item is a list of numbers or a 1-D numpy
