@@ -121,6 +121,35 @@ def mode_hold(db: str, use_segment: str = "1") -> None:
         time.sleep(1)
 
 
+def mode_iterate(db: str, batch: str) -> None:
+    """Opens a search iterator and a query iterator, reports their first pages and generation, then on
+    'go' reads every remaining page and reports them all; on 'close' closes the iterators, searches once
+    (moving to the newest generation) and reports it."""
+    from covec import MilvusClient
+
+    client = MilvusClient(db)
+    n = int(batch)
+    search = client.search_iterator(COLLECTION, vectors(1, 0), batch_size=n, output_fields=["id"])
+    query = client.query_iterator(COLLECTION, batch_size=n)
+    search_ids = [h["id"] for h in search.next()]
+    query_ids = [r["id"] for r in query.next()]
+    say(generation=status_of(client)["generation"], search=search_ids, query=query_ids)
+    assert sys.stdin.readline().strip() == "go"
+    while page := search.next():
+        search_ids += [h["id"] for h in page]
+    while page := query.next():
+        query_ids += [r["id"] for r in page]
+    say(search=search_ids, query=query_ids)
+    assert sys.stdin.readline().strip() == "close"
+    search.close()
+    query.close()
+    del search, query
+    client.search(COLLECTION, vectors(1, 0), limit=1)
+    say(generation=status_of(client)["generation"])
+    sys.stdin.read()
+    client.close()
+
+
 if __name__ == "__main__":
     mode = sys.argv[1]
     globals()["mode_" + mode](*sys.argv[2:])

@@ -397,36 +397,30 @@ def test_round_decimal_rounds_distances_as_milvus_and_pymilvus_do(client):
 # Each argument that would change the answer is refused by name until covec implements it; the call and the
 # message's words.
 REFUSED = [
-    ("search", dict(group_by_field="tag"), "group_by_field (grouping search)"),
-    ("search", dict(group_size=2), "group_size (grouping search)"),
-    ("search", dict(strict_group_size=True), "strict_group_size (grouping search)"),
-    ("search", dict(radius=0.5), "search(): radius (range search)"),
-    ("search", dict(range_filter=0.5), "search(): range_filter (range search)"),
-    ("search", dict(ranker=object()), "(rerankers)"),
-    ("search", dict(function_chains=[object()]), "(function chains)"),
+    ("search", dict(group_size=2), "group_size and strict_group_size need group_by_field"),
+    ("search", dict(strict_group_size=True), "group_size and strict_group_size need group_by_field"),
+    ("search", dict(group_by_fields=["tag"]), "(grouping by several fields)"),
+    ("search", dict(radius=0.5), "search() got an unexpected keyword argument 'radius'"),
+    ("search", dict(ranker=object()), "The search ranker must be a Function or FunctionScore."),
+    ("search", dict(function_chains=[object()]), "function_chains takes pymilvus FunctionChain objects"),
     ("search", dict(highlighter=object()), "(highlighting)"),
     ("search", dict(ids=[1]), "ids (search by primary keys)"),
     ("search", dict(search_aggregation=object()), "(search aggregation)"),
     ("search", dict(order_by_fields=[{"field": "id"}]), "(ordering by fields)"),
-    ("search", dict(filter_params={"a": 1}), "filter_params={'a': 1} (filter templates)"),
-    ("search", dict(search_params={"radius": 0.5}), "search parameter 'radius' (range search)"),
-    ("search", dict(search_params={"params": {"range_filter": 0.1}}), "search parameter 'range_filter' (range search)"),
-    ("search", dict(search_params={"group_by_field": "tag"}), "search parameter 'group_by_field' (grouping search)"),
+    ("search", dict(search_params={"radius": "near"}), "radius must be a number"),
     ("search", dict(search_params={"ignore_growing": True}), "search parameter 'ignore_growing'"),
     ("search", dict(search_params={"params": {"eff": 64}}), "unknown search parameter 'eff'"),
     ("search", dict(metric_type="L2"), "search() got an unexpected keyword argument 'metric_type'"),
-    ("query", dict(filter_params={"a": 1}), "(filter templates)"),
     ("query", dict(timezone="UTC"), "(TIMESTAMPTZ fields)"),
-    ("query", dict(group_by_fields=["tag"]), "(grouping search)"),
+    ("query", dict(group_by_fields=["tag"]), "(grouping by several fields)"),
     ("query", dict(expr="id > 0"), "query() got an unexpected keyword argument 'expr'"),
-    ("delete", dict(filter="id > 0", filter_params={"a": 1}), "(filter templates)"),
-    ("delete", dict(ids=[1], filter_params={"a": 1}), "(filter templates)"),
+    ("delete", dict(ids=[1], filter_params={"a": 1}), "delete by ids has no filter"),
     ("create_collection", dict(dimension=2, index_params=IndexParams()), "index_params needs schema="),
     ("create_collection", dict(schema=CollectionSchema(), dimension=2), "dimension is for quick setup"),
     ("create_collection", dict(schema=CollectionSchema(), metric_type="L2"), "metric_type is for quick setup"),
     ("create_collection", dict(dimension=2, colour="red"), "unexpected keyword argument 'colour'"),
     ("describe_collection", dict(extra=1), "describe_collection() got an unexpected keyword argument 'extra'"),
-    ("hybrid_search", dict(reqs=[], ranker=None), "hybrid_search() (hybrid search) is not supported by covec yet"),
+    ("hybrid_search", dict(reqs=[], ranker=None, rank_group_scorer="sum"), "(group scorers)"),
     ("load_partitions", dict(partition_names=["_default"], colour="red"), "load_partitions() got an unexpected keyword"),
 ]
 ARGS = {
@@ -466,6 +460,11 @@ def test_parameters_covec_cannot_honour_are_refused_by_name(client, method, kwar
         lambda c: c.get("t", ids=[1], partition_names="p1"),
         lambda c: c.query("t", filter="id > 0", partition_names=["_default", "p1"]),
         lambda c: c.search("t", data=[[0.0, 1.0]], partition_names=["p1"]),
+        lambda c: c.hybrid_search(
+            "t", [covec.AnnSearchRequest([[0.0, 1.0]], "vector", {}, 3)], covec.RRFRanker(), partition_names=["p1"]
+        ),
+        lambda c: c.search_iterator("t", [0.0, 1.0], partition_names=["p1"]),
+        lambda c: c.query_iterator("t", partition_names=["p1"]),
         lambda c: c.load_partitions("t", ["p1"]),
         lambda c: c.get_load_state("t", partition_name="p1"),
     ],
@@ -535,6 +534,7 @@ def test_query_arguments_and_count(client):
 def test_release_blocks_reads_with_code_101(client):
     client.create_collection("t", dimension=2)
     assert client.get_load_state("t") == {"state": pymilvus.client.types.LoadState.Loaded}
+    assert str(client.get_load_state("t")["state"]) == str(pymilvus.client.types.LoadState.Loaded) == "Loaded"
     client.release_collection("t")
     assert client.get_load_state("t")["state"].name == "NotLoad"
     for call in (lambda: client.search("t", [[0.0, 1.0]]), lambda: client.query("t"), lambda: client.get("t", [1])):
@@ -755,3 +755,28 @@ def test_type_stub_describes_the_native_surface():
     native = covec._covec
     assert functions == {n for n, v in vars(native).items() if callable(v) and not inspect.isclass(v)}
     assert stub_methods - {"__init__"} == {n for n in vars(native.Database) if not n.startswith("__")}
+
+
+def test_filter_templates_fill_placeholders_in_every_read_and_delete(client):
+    client.create_collection("t", dimension=2, metric_type="L2")
+    client.insert("t", [{"id": i, "vector": [float(i), 0.0], "city": ["a", "b", "c"][i % 3]} for i in range(9)])
+    params = {"low": 2, "cities": ["a", "c"]}
+    template = "id > {low} and city in {cities}"
+    literal = 'id > 2 and city in ["a", "c"]'
+    assert client.query("t", filter=template, filter_params=params) == client.query("t", filter=literal)
+    assert client.query("t", filter=template, filter_params=params, output_fields=["count(*)"]) == [{"count(*)": 4}]
+    q = [[4.2, 0.0]]
+    assert client.search("t", q, filter=template, filter_params=params, limit=3) == client.search("t", q, filter=literal, limit=3)
+    it = client.query_iterator("t", batch_size=2, filter=template, filter_params=params)
+    pages = [it.next(), it.next(), it.next()]
+    assert [r["id"] for page in pages for r in page] == [3, 5, 6, 8]
+    it = client.search_iterator("t", q, batch_size=10, filter=template, filter_params=params)
+    assert [h["id"] for h in it.next()] == [h["id"] for h in client.search("t", q, filter=literal, limit=10)[0]]
+    assert client.delete("t", filter="id == {x}", filter_params={"x": 8}) == {"delete_count": 1}
+    with pytest.raises(MilvusException, match=r"placeholder \{cities\} has no value") as e:
+        client.query("t", filter=template, filter_params={"low": 1})
+    assert e.value.code == 6
+    with pytest.raises(MilvusException, match="must be a number, a string, a bool or a list"):
+        client.search("t", q, filter="id in {a}", filter_params={"a": {"b": 1}})
+    with pytest.raises(ParamError, match="filter_params must be a dict"):
+        client.query("t", filter=template, filter_params=[1])

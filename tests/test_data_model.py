@@ -64,6 +64,15 @@ def by_id(result):
     return sorted(result, key=lambda r: r["id"])
 
 
+def pages(iterator):
+    """Every row an iterator gives, page by page, in order."""
+    out = []
+    while page := iterator.next():
+        out.extend(page)
+    iterator.close()
+    return out
+
+
 def test_databases_agree_with_milvus_lite(pair):
     same(pair, lambda c: c.create_database("dm_db", properties={"k": "v", "n": 1}))
     same(pair, lambda c: sorted(c.list_databases()))
@@ -180,6 +189,16 @@ def test_partitions_agree_with_milvus_lite(pair):
         same(pair, lambda c: by_id(c.get("dm_parts", list(range(20)), output_fields=["id"], partition_names=names)))
         q = rows([13])[0]["vector"]
         same(pair, lambda c: [h["id"] for h in c.search("dm_parts", [q], limit=4, partition_names=names)[0]])
+        # Hybrid search and the iterators take the same partitions.
+        route = pymilvus.AnnSearchRequest([q], "vector", {}, 4)
+        ranker = pymilvus.RRFRanker()
+        same(pair, lambda c: [h["id"] for h in c.hybrid_search("dm_parts", [route], ranker, limit=4, partition_names=names)[0]])
+        same(pair, lambda c: by_id(pages(c.query_iterator("dm_parts", batch_size=3, filter="id >= 0",
+                                                          output_fields=["id"], partition_names=names))))
+        ours = pair[0]
+        searched = [h["id"] for h in ours.search("dm_parts", [q], limit=20, partition_names=names)[0]]
+        paged = pages(ours.search_iterator("dm_parts", q, batch_size=3, partition_names=names))
+        assert [h["id"] for h in paged] == searched
     # One live row per key across partitions: an upsert into another partition moves the row.
     same(pair, lambda c: c.upsert("dm_parts", rows([7], "moved"), partition_name="p2")["upsert_count"])
     same(pair, lambda c: [c.get_partition_stats("dm_parts", p)["row_count"] for p in ("_default", "p1", "p2")])

@@ -334,6 +334,28 @@ def test_bm25_statistics_follow_inserts_upserts_deletes_and_merges(client):
         assert [(h["id"], h["distance"]) for h in a] == [(h["id"], h["distance"]) for h in b], q
 
 
+def test_bm25_routes_hybrid_search_and_search_iterators(client):
+    """A BM25 output field is searched with query text wherever a vector field is: as a route of hybrid_search
+    (its rank is its search's rank) and by search_iterator (the pages are its search, cut in pages)."""
+    create_bm25(client, covec, "docs", index=False)
+    text = client.search("docs", data=["python language"], anns_field="sparse", limit=10)[0]
+    dense = client.search("docs", data=[[0.0, 1.0, 0.0, 0.5]], anns_field="dense", limit=10)[0]
+    routes = [covec.AnnSearchRequest(["python language"], "sparse", {}, 10),
+              covec.AnnSearchRequest([[0.0, 1.0, 0.0, 0.5]], "dense", {}, 10)]
+    merged = client.hybrid_search("docs", routes, covec.RRFRanker(60), limit=20)[0]
+    expected = {}
+    for hits in (text, dense):
+        for rank, h in enumerate(hits, 1):
+            expected[h["id"]] = expected.get(h["id"], 0.0) + 1 / (60 + rank)
+    assert {h["id"]: h["distance"] for h in merged} == pytest.approx(expected, rel=1e-6)
+    it = client.search_iterator("docs", ["python language"], batch_size=3, anns_field="sparse")
+    paged = []
+    while page := it.next():
+        paged.extend(page)
+    it.close()
+    assert [(h["id"], h["distance"]) for h in paged] == [(h["id"], h["distance"]) for h in text]
+
+
 def test_bm25_parameters_and_their_errors(client):
     create_bm25(client, covec, "docs", index=False)
     base = client.search("docs", data=["python language"], anns_field="sparse", limit=10)[0]

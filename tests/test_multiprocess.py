@@ -18,6 +18,7 @@ import pytest
 
 import covec
 from covec import MilvusClient
+from covec._covec import segment_status
 
 PROCS = str(Path(__file__).with_name("procs.py"))
 DIM = 16
@@ -204,3 +205,42 @@ def test_sigkill_at_random_moments_keeps_every_returned_commit_and_leaks_nothing
     covec.sweep()
     assert covec_files(shm_dir) == []
     assert kills >= 20
+
+
+def held_generations(shm_dir, child):
+    """The generations `child` holds, and those the db's segments keep, from the shared-memory status."""
+    [status] = segment_status(str(shm_dir))
+    held = {s["generation"] for s in status["slots"] if s["pid"] == child.proc.pid}
+    return held, sorted(g for segment in status["segments"] for g in segment["generations"])
+
+
+def test_iterators_keep_their_generation_while_another_process_commits(db, shm_dir):
+    """A reader process pages through a search and a query while this process deletes rows it has not
+    reached and inserts rows nearer than any: its pages stay those of the generation it started on, that
+    generation stays held (its slot) and kept in the segment for it, and is released when it closes the
+    iterators."""
+    writer = MilvusClient(str(db))
+    q = np.random.default_rng(0).random((1, DIM), dtype=np.float32)
+    expected_search = [h["id"] for h in writer.search("docs", q, limit=2000, output_fields=["id"])[0]]
+    expected_query = sorted(range(2000))
+    reader = Child("iterate", str(db), "64")
+    first = reader.read(timeout=120)
+    assert first["search"] == expected_search[:64] and first["query"] == expected_query[:64]
+    # Rows the reader has not paged yet: the last ones of both orders.
+    gone = expected_search[-10:] + expected_query[-10:]
+    writer.delete("docs", ids=gone)
+    writer.insert("docs", [{"id": 10_000 + i, "vector": q[0]} for i in range(5)])
+    newest = writer._db.status()["generation"]
+    assert newest > first["generation"]
+    assert held_generations(shm_dir, reader) == ({first["generation"]}, [first["generation"], newest]), (
+        "the reader's generation and the newest are both kept"
+    )
+    reader.send("go")
+    pages = reader.read(timeout=120)
+    assert pages["search"] == expected_search
+    assert pages["query"] == expected_query
+    reader.send("close")
+    assert reader.read(timeout=120)["generation"] == newest
+    assert held_generations(shm_dir, reader) == ({newest}, [newest])
+    assert reader.close() == 0
+    writer.close()

@@ -73,6 +73,7 @@ fn serve(
         output: OutputFields::default(),
         metric: None,
         params: vec![("ef".to_string(), ef.to_string())],
+        ..SearchRequest::default()
     };
     let count = queries.len() / dim;
     let mut search = |i: usize| -> Result<(), Failure> {

@@ -7,8 +7,7 @@
 use std::time::Instant;
 
 use covec::{
-    CollectionSchema, DataType, Db, FieldSchema, IndexSpec, OpenOptions, OutputFields,
-    SearchRequest, Value,
+    CollectionSchema, DataType, Db, FieldSchema, IndexSpec, OpenOptions, SearchRequest, Value,
 };
 
 const DIM: usize = 384;
@@ -97,15 +96,10 @@ fn main() -> Result<(), String> {
                 _ => q.to_vec(),
             };
             let request = SearchRequest {
-                anns_field: None,
                 vectors: vector.into(),
                 nq: 1,
                 limit: K,
-                offset: 0,
-                filter: String::new(),
-                output: OutputFields::default(),
-                metric: None,
-                params: Vec::new(),
+                ..SearchRequest::default()
             };
             let t = Instant::now();
             let hits = db.search("c", &request).map_err(|e| e.to_string())?;

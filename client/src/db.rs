@@ -10,15 +10,15 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::engine::{
-    self, CollectionView, Deletion, Hit, NewCollection, OutputFields, Scope, SearchRequest,
-    Snapshot, WriteMode,
+    self, CollectionView, Deletion, Hit, HybridRequest, NewCollection, OutputFields, Scope,
+    SearchRequest, Snapshot, WriteMode,
 };
 use crate::error::{Error, Result};
-use crate::filter;
+use crate::filter::Filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
 use crate::format::Catalog;
 use crate::fulltext::{self, AnalyzerSource};
-use crate::rowview::RowFilter;
+use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, FieldSchema, IndexSpec};
 use crate::segment;
 use crate::store::{self, CommitBuilder, Writer};
@@ -85,13 +85,6 @@ fn shared_inner(canonical: &Path, options: &OpenOptions) -> Result<Arc<Inner>> {
     reg.retain(|_, w| w.strong_count() > 0);
     reg.insert(canonical.to_path_buf(), Arc::downgrade(&inner));
     Ok(inner)
-}
-
-/// The compiled filter of `view`'s collection (ISO literals without an offset in its zone), or None when
-/// it accepts every row (so the engine can skip evaluating it).
-fn compile_filter(filter: &str, view: &CollectionView<'_>) -> Result<Option<Box<dyn RowFilter>>> {
-    let predicate = filter::compile_in(filter, view.schema(), &view.zone()?)?;
-    Ok((!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>))
 }
 
 pub struct Db {
@@ -514,8 +507,13 @@ impl Db {
     pub fn delete_ids<'a>(&self, target: impl Into<Scope<'a>>, ids: &[Pk]) -> Result<u64> {
         self.delete(target.into(), Deletion::Ids(ids))
     }
-    pub fn delete_filter<'a>(&self, target: impl Into<Scope<'a>>, filter: &str) -> Result<u64> {
-        if filter.trim().is_empty() {
+    pub fn delete_filter<'a, 'f>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        filter: impl Into<Filter<'f>>,
+    ) -> Result<u64> {
+        let filter = filter.into();
+        if filter.expr.trim().is_empty() {
             return Err(Error::invalid(
                 "delete needs ids or a non-empty filter expression",
             ));
@@ -536,7 +534,15 @@ impl Db {
         })
     }
 
-    // Reads, from the current generation, confined to the target's partitions.
+    // Reads, each from the generation current when it starts (`pin`), confined to the target's
+    // partitions.
+    /// The current generation, held: reads through it see this generation until it is dropped,
+    /// whatever is committed meanwhile (iterators keep one from first page to last).
+    pub fn pin(&self) -> Result<Pinned> {
+        let inner = self.inner()?;
+        let mapped = inner.follower.current()?;
+        Ok(Pinned::new(mapped, inner.follower.path().to_path_buf()))
+    }
     /// Rows for these keys, in the order asked; missing keys are left out.
     pub fn get<'a>(
         &self,
@@ -544,27 +550,25 @@ impl Db {
         ids: &[Pk],
         output: &OutputFields,
     ) -> Result<Vec<Row>> {
-        self.read_scoped(target.into(), |view| view.get(ids, output))
+        self.pin()?.get(target, ids, output)
     }
     /// Rows matching `filter` in primary-key order, after `offset`, at most `limit`.
-    pub fn query<'a>(
+    pub fn query<'a, 'f>(
         &self,
         target: impl Into<Scope<'a>>,
-        filter: &str,
+        filter: impl Into<Filter<'f>>,
         output: &OutputFields,
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
-        self.read_scoped(target.into(), |view| {
-            let (view, f) = filtered(view, filter)?;
-            view.query(f.as_deref(), output, limit, offset)
-        })
+        self.pin()?.query(target, filter, output, limit, offset)
     }
-    pub fn count<'a>(&self, target: impl Into<Scope<'a>>, filter: &str) -> Result<u64> {
-        self.read_scoped(target.into(), |view| {
-            let (view, f) = filtered(view, filter)?;
-            view.count(f.as_deref())
-        })
+    pub fn count<'a, 'f>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        filter: impl Into<Filter<'f>>,
+    ) -> Result<u64> {
+        self.pin()?.count(target, filter)
     }
     /// `run_analyzer`: each text's tokens, by `analyzer_params` or by a collection field's analyzer
     /// (`analyzer_names` for a field with `multi_analyzer_params`).
@@ -594,28 +598,14 @@ impl Db {
         target: impl Into<Scope<'a>>,
         request: &SearchRequest,
     ) -> Result<Vec<Vec<Hit>>> {
-        self.read_scoped(target.into(), |view| {
-            let (view, f) = filtered(view, &request.filter)?;
-            view.search(request, f.as_deref())
-        })
+        self.pin()?.search(target, request)
     }
-}
-
-/// The view and its compiled filter; on a partition-key collection whose filter pins the key to some
-/// values, the view confined to those values' partitions (the rows of the others cannot match).
-fn filtered<'a>(
-    view: CollectionView<'a>,
-    filter: &str,
-) -> Result<(CollectionView<'a>, Option<Box<dyn RowFilter>>)> {
-    let predicate = filter::compile_in(filter, view.schema(), &view.zone()?)?;
-    let view = match view.schema().partition_key() {
-        Some((_, key)) => match predicate.pinned_values(&key.name) {
-            Some(values) => view.confined_to_keys(&values),
-            None => view,
-        },
-        None => view,
-    };
-    let compiled =
-        (!predicate.matches_everything()).then(|| Box::new(predicate) as Box<dyn RowFilter>);
-    Ok((view, compiled))
+    /// Several searches on one generation, merged by a reranker: one list of hits per query vector.
+    pub fn hybrid_search<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        request: &HybridRequest,
+    ) -> Result<Vec<Vec<Hit>>> {
+        self.pin()?.hybrid_search(target, request)
+    }
 }

@@ -6,7 +6,9 @@
 //! | `read`    | `Snapshot` (a generation's catalog over its image), `CollectionView`: get, query, count |
 //! | `catalog` | lookups by name, and mutations of the catalog alone (databases, aliases, partitions, ...) |
 //! | `route`   | partition-key routing by the Milvus server's hash                                        |
-//! | `search`  | search: each part planned once per call (filter, graph or exact scan), top-k            |
+//! | `search`  | search: each part planned once per call (filter, partition scope, graph or exact scan), range bounds, an iterator's cursor, top-k, grouping, BM25 queries |
+//! | `chain`   | function chains (Milvus's L2 rerank stage) checked and run on one query's hits       |
+//! | `rerank`  | every search's entry; boosts, the merge of a hybrid search's routes (RRF, weighted, decay), the page cut |
 //! | `part`    | the part codec: rows encoded into a part's sections, sections decoded as views          |
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
 //! | `write`   | `plan_*`: a mutation of collections and rows as the next catalog                         |
@@ -19,11 +21,13 @@
 
 mod ann;
 mod catalog;
+mod chain;
 mod coerce;
 mod merge;
 mod part;
 mod read;
 mod request;
+mod rerank;
 mod route;
 mod search;
 mod write;
@@ -35,7 +39,12 @@ pub use catalog::{
     plan_drop_database,
 };
 pub use read::{CollectionView, RowId, Snapshot};
-pub use request::{Hit, OutputFields, QueryVectors, Scope, SearchRequest};
+pub use request::{
+    Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,
+    Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank, Scope,
+    ScoreMode, SearchRequest,
+};
+pub use search::Cursor;
 pub use write::{
     check_new_schema, plan_compact, plan_create_collection, plan_create_index, plan_delete,
     plan_drop_collection, plan_drop_index, plan_drop_partition, plan_index_pending,

@@ -9,6 +9,7 @@ mod compile;
 mod eval;
 mod lexer;
 mod parse;
+mod template;
 
 use crate::error::{Error, Result};
 use crate::schema::CollectionSchema;
@@ -120,26 +121,64 @@ impl CmpOp {
     }
 }
 
+/// The values of a filter template's `{name}` placeholders (Milvus's `filter_params`).
+pub type Params = serde_json::Map<String, serde_json::Value>;
+
+/// A filter expression and the values of its placeholders, as a read takes them. A `&str` is a filter
+/// without placeholders.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Filter<'a> {
+    pub expr: &'a str,
+    pub params: Option<&'a Params>,
+}
+
+impl<'a> Filter<'a> {
+    pub fn new(expr: &'a str, params: &'a Params) -> Filter<'a> {
+        Filter {
+            expr,
+            params: Some(params),
+        }
+    }
+}
+
+impl<'a> From<&'a str> for Filter<'a> {
+    fn from(expr: &'a str) -> Filter<'a> {
+        Filter { expr, params: None }
+    }
+}
+
+impl<'a> From<&'a String> for Filter<'a> {
+    fn from(expr: &'a String) -> Filter<'a> {
+        Filter::from(expr.as_str())
+    }
+}
+
 /// Parses a filter expression. An empty (or all-blank) expression is an error here; `compile`
 /// accepts it as "every row".
 pub fn parse(expr: &str) -> Result<Expr> {
-    parse::parse(expr)
+    parse::parse(expr, &Params::new())
 }
 
-/// Parses, resolves names against `schema` and type-checks `expr`; `ISO '...'` literals without an offset
-/// are read in UTC.
-pub fn compile(expr: &str, schema: &CollectionSchema) -> Result<Predicate> {
-    compile_in(expr, schema, &Zone::utc())
+/// Parses (placeholders replaced by their values), resolves names against `schema` and type-checks;
+/// `ISO '...'` literals without an offset are read in UTC.
+pub fn compile<'a>(filter: impl Into<Filter<'a>>, schema: &CollectionSchema) -> Result<Predicate> {
+    compile_in(filter, schema, &Zone::utc())
 }
 
 /// `compile`, with `ISO '...'` literals without an offset read in `zone` (the request's, collection's or
 /// database's `timezone`).
-pub fn compile_in(expr: &str, schema: &CollectionSchema, zone: &Zone) -> Result<Predicate> {
-    if expr.trim().is_empty() {
+pub fn compile_in<'a>(
+    filter: impl Into<Filter<'a>>,
+    schema: &CollectionSchema,
+    zone: &Zone,
+) -> Result<Predicate> {
+    let filter = filter.into();
+    if filter.expr.trim().is_empty() {
         return Ok(Predicate::everything());
     }
-    let ast = parse::parse(expr)?;
-    compile::compile(&ast, expr, schema, zone)
+    let empty = Params::new();
+    let ast = parse::parse(filter.expr, filter.params.unwrap_or(&empty))?;
+    compile::compile(&ast, filter.expr, schema, zone)
 }
 
 fn error_at(message: String, column: usize, expr: &str) -> Error {

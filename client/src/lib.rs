@@ -27,6 +27,7 @@ mod fulltext;
 mod geometry;
 mod hnsw;
 mod kernels;
+mod pin;
 mod random;
 mod rowview;
 mod schema;
@@ -42,14 +43,20 @@ mod value;
 mod python;
 
 pub use db::{CollectionInfo, DatabaseInfo, Db};
-pub use engine::{Hit, NewCollection, OutputFields, QueryVectors, Scope, SearchRequest};
+pub use engine::{
+    Boost, ChainArg, ChainFunction, ChainOp, Combine, Cursor, Decay, DecayFunction, FunctionChain,
+    GroupBy, Hit, HybridRequest, Merge, NewCollection, NumCombine, OutputFields, QueryVectors,
+    Range, Rerank, Scope, ScoreMode, SearchRequest,
+};
 pub use error::{ClientCheck, Error, Result};
+pub use filter::{Filter, Params as FilterParams};
 pub use follow::{DbStatus, Follower, OpenOptions};
+pub use pin::{Pinned, QueryIter, SearchIter};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, FunctionKind, FunctionSpec, IndexKind,
     IndexSpec, Metric,
 };
-pub use search_params::SearchParams;
+pub use search_params::{chain_of, rerank_of, SearchParams};
 pub use sparse::SparseVector;
 pub use text::Token;
 pub use value::{Pk, Row, Value};

@@ -58,6 +58,7 @@ fn exact_scan_equals_brute_force() {
                 output: OutputFields::default(),
                 metric: None,
                 params: vec![],
+                ..SearchRequest::default()
             };
             let got = db.search(name, &request).unwrap();
             for (qi, q) in queries.chunks_exact(DIM).enumerate() {

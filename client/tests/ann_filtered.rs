@@ -75,6 +75,7 @@ fn top_ids(db: &Db, name: &str, queries: &[f32], filter: &str) -> Vec<Vec<Pk>> {
         output: OutputFields::default(),
         metric: None,
         params: vec![],
+        ..SearchRequest::default()
     };
     db.search(name, &request)
         .unwrap()

@@ -62,6 +62,7 @@ fn nearest(db: &Db, data: &[f32], ids: &[usize]) -> Vec<Option<Pk>> {
         output: OutputFields::default(),
         metric: None,
         params: vec![("ef".into(), "32".into())],
+        ..SearchRequest::default()
     };
     db.search("c", &request)
         .unwrap()
@@ -225,6 +226,7 @@ fn bad_parameters_are_errors() {
         output: OutputFields::default(),
         metric: None,
         params: vec![("ef".into(), "\"lots\"".into())],
+        ..SearchRequest::default()
     };
     let err = db.search("c", &request).unwrap_err();
     assert!(err.to_string().contains("ef must be"), "{err}");

@@ -271,8 +271,9 @@ fn exercise(bytes: &[u8]) -> Outcome {
                 output: all(),
                 metric: None,
                 params: Vec::new(),
+                ..SearchRequest::default()
             };
-            count(checked(view.search(&request, None), field).map(drop));
+            count(checked(view.search(&request, None, &[]), field).map(drop));
         }
     }
     outcome

@@ -34,6 +34,7 @@ fn search_ids<'a>(db: &Db, target: impl Into<Scope<'a>>, q: [f32; 2], limit: usi
         output: OutputFields::default(),
         metric: None,
         params: Vec::new(),
+        ..SearchRequest::default()
     };
     db.search(target, &request).unwrap()[0]
         .iter()

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use covec::internals::filter::{compile, parse, ExprKind, MAX_DEPTH};
 use covec::internals::rowview::{RowFilter, RowView, ValueRef};
 use covec::internals::text::Analyzer;
-use covec::{CollectionSchema, DataType, Error, FieldSchema};
+use covec::{CollectionSchema, DataType, Error, FieldSchema, Filter};
 use proptest::prelude::*;
 
 #[derive(Clone)]
@@ -305,8 +305,9 @@ fn reference_rows_32_to_37_arrays() {
     assert_eq!(ids("nums[1] > 1"), [1, 4]);
     assert_eq!(fails_with("nums == [1,2,3]", "unexpected token '['"), 9);
     assert_eq!(fails_with(r#"tags == ["b"]"#, "unexpected token '['"), 9);
+    // No object literals: a brace opens a template placeholder (covec follows the server here).
     assert_eq!(
-        fails_with(r#"meta == {"k":1}"#, "unexpected character '{'"),
+        fails_with(r#"meta == {"k":1}"#, "a template placeholder is {name}"),
         9
     );
 }
@@ -368,7 +369,8 @@ fn reference_rows_52_to_62_edges_and_errors() {
     assert_eq!(ids("id in []"), Vec::<i64>::new());
     assert_eq!(ids(""), [1, 2, 3, 4]);
     assert_eq!(ids("   "), [1, 2, 3, 4]);
-    assert_eq!(fails_with("age > {a}", "unexpected character '{'"), 7);
+    // Lite has no templates; covec has the server's (filter_params), so the placeholder wants a value.
+    assert_eq!(fails_with("age > {a}", "placeholder {a} has no value"), 7);
     assert_eq!(fails_with("age = 20", "did you mean '=='?"), 5);
     assert_eq!(fails_with("age <> 20", "did you mean '!='?"), 5);
     for expr in [r#"age == "20""#, "name > 5", "flag == 1"] {
@@ -516,6 +518,86 @@ fn deep_filters_fit_a_small_thread_stack_even_in_debug_builds() {
         })
         .map(|h| h.join().is_ok());
     assert!(matches!(run, Ok(true)));
+}
+
+/// Rows `filter` with its template values matches (1-based).
+fn ids_with(expr: &str, params: serde_json::Value) -> Vec<i64> {
+    let params = params.as_object().cloned().unwrap_or_default();
+    let p = compile(Filter::new(expr, &params), &schema(true))
+        .unwrap_or_else(|e| panic!("{expr}: {e}"));
+    rows()
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| p.matches(*r))
+        .map(|(i, _)| i as i64 + 1)
+        .collect()
+}
+
+#[test]
+fn templates_match_as_the_literals_written_in_place() {
+    use serde_json::json;
+    for (template, params, literal) in [
+        ("age > {a}", json!({"a": 25}), "age > 25"),
+        ("score <= {s}", json!({"s": 2.5}), "score <= 2.5"),
+        (
+            "name in {names} and flag == {f}",
+            json!({"names": ["alice", "bob"], "f": true}),
+            r#"name in ["alice", "bob"] and flag == true"#,
+        ),
+        ("name like {p}", json!({"p": "a%"}), r#"name like "a%""#),
+        (
+            "json_contains_any(tags, {t})",
+            json!({"t": ["x", "y"]}),
+            r#"json_contains_any(tags, ["x", "y"])"#,
+        ),
+        (
+            "id == {a} or id == {a} + 1",
+            json!({"a": 2}),
+            "id == 2 or id == 2 + 1",
+        ),
+    ] {
+        assert_eq!(ids_with(template, params), ids(literal), "{template}");
+    }
+    // Extra values are allowed (Milvus ignores them too).
+    assert_eq!(
+        ids_with("age > {a}", json!({"a": 25, "b": 1})),
+        ids("age > 25")
+    );
+}
+
+#[test]
+fn a_placeholder_without_a_usable_value_is_refused_at_its_column() {
+    use serde_json::json;
+    let refused = |expr: &str, params: serde_json::Value| {
+        let params = params.as_object().cloned().unwrap_or_default();
+        match compile(Filter::new(expr, &params), &schema(true)) {
+            Err(Error::Filter {
+                message, column, ..
+            }) => (message, column),
+            other => panic!("{expr}: {other:?}"),
+        }
+    };
+    let (m, c) = refused("age > 1 and name == {who}", json!({}));
+    assert!(
+        m.contains("placeholder {who} has no value; give it in filter_params"),
+        "{m}"
+    );
+    assert_eq!(c, 21);
+    let (m, _) = refused("age in {a}", json!({"a": {"x": 1}}));
+    assert!(
+        m.contains("must be a number, a string, a bool or a list"),
+        "{m}"
+    );
+    let (m, _) = refused("age == {a}", json!({"a": null}));
+    assert!(m.contains("got null"), "{m}");
+    let (m, c) = refused("age > {a b}", json!({"a": 1}));
+    assert!(m.contains("a template placeholder is {name}"), "{m}");
+    assert_eq!(c, 7);
+    // A value is a value: text never becomes syntax.
+    assert_eq!(
+        ids_with("name == {n}", json!({"n": "x\" or 1 == 1 or \"y"})),
+        Vec::<i64>::new()
+    );
 }
 
 #[test]

@@ -122,6 +122,7 @@ fn compare(
         output: OutputFields::default(),
         metric: None,
         params: vec![],
+        ..SearchRequest::default()
     };
     let hits = db.search("docs", &request).unwrap();
     let mut got: Vec<(i64, f32)> = hits[0]

@@ -217,6 +217,7 @@ fn check_search(db: &Db, collection: &str, field: &str, metric: Metric, rows: &[
         output: OutputFields::default(),
         metric: None,
         params: vec![("ef".into(), "4096".into())],
+        ..SearchRequest::default()
     };
     let got = db.search(collection, &request).unwrap();
     for (q, hits) in queries.iter().zip(got) {

@@ -43,6 +43,7 @@ fn top_ids(db: &Db) -> covec::Result<Vec<Pk>> {
         output: Default::default(),
         metric: None,
         params: vec![],
+        ..SearchRequest::default()
     };
     Ok(db.search("c", &request)?[0]
         .iter()

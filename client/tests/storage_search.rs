@@ -59,6 +59,7 @@ fn search_top_k_equals_brute_force_for_every_metric() {
             },
             metric: None,
             params: vec![],
+            ..SearchRequest::default()
         };
         let hits = db.search(name, &request).unwrap();
         assert_eq!(hits.len(), 3);
@@ -104,6 +105,7 @@ fn search_rejects_wrong_dims_fields_and_metrics() {
         output: OutputFields::default(),
         metric: None,
         params: vec![],
+        ..SearchRequest::default()
     };
     let hits = db.search("c", &base).unwrap();
     assert_eq!(hits[0].len(), 1);
@@ -170,6 +172,7 @@ fn a_scan_split_across_threads_keeps_the_rows_one_scan_keeps() {
                 output: OutputFields::default(),
                 metric: None,
                 params: vec![],
+                ..SearchRequest::default()
             };
             let hits = db.search(name, &request).unwrap();
             // The query's own vector is stored COPIES times, at rows k, k + 1000, ...: the ten

@@ -87,8 +87,9 @@ fuzz_target!(|data: &[u8]| {
                     output: all.clone(),
                     metric: None,
                     params: Vec::new(),
+                    ..SearchRequest::default()
                 };
-                let _ = view.search(&request, None);
+                let _ = view.search(&request, None, &[]);
             }
         }
     }

@@ -223,7 +223,7 @@ def test_array_metadata(tmp_path):
     assert [doc[2]["labels"] for doc in found] == [["l0", "all"], ["l1", "all"], ["l2", "all"]]
 
 
-# --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
+# --- what covec refuses, or answers as Lite does since issues 17 and 18 ------------------------------------
 
 
 def test_a_ttl_property_is_refused(tmp_path):
@@ -237,7 +237,7 @@ def test_a_ttl_property_is_refused(tmp_path):
     lite_answers_covec_raises(tmp_path, scenario, "collection.ttl.seconds")
 
 
-def test_bm25_and_hybrid_retrieval_need_issue_18(tmp_path):
+def test_bm25_and_hybrid_retrieval(tmp_path):
     def scenario(path):
         store = filled_store(
             path,
@@ -250,5 +250,5 @@ def test_bm25_and_hybrid_retrieval_need_issue_18(tmp_path):
             retriever.run(query_embedding=hash_vector("shared memory", DIM), query_text="shared memory")["documents"]
         )
 
-    # BM25 functions work (test_fulltext); the hybrid retrieval around them needs hybrid_search (issue 18).
-    lite_answers_covec_raises(tmp_path, scenario, "hybrid search")
+    # BM25 output and the hybrid retrieval around it: covec's answers are Lite's.
+    assert_both_same(run_both(scenario, tmp_path))

@@ -68,6 +68,24 @@ def test_add_texts_with_metadata(tmp_path):
     assert result["pks"] == sorted(IDS) and len(result["rows"]) == 30
 
 
+def test_two_embeddings_search_through_hybrid_search(tmp_path):
+    """Two dense embeddings make langchain-milvus search by hybrid_search: its default WeightedRanker(1, 1), and RRF."""
+
+    def scenario(path):
+        store = filled_store(
+            path, embedding_function=[EMBEDDING, DeterministicFakeEmbedding(size=8)], vector_field=["dense", "small"]
+        )
+        return {
+            "weighted": scored(store.similarity_search_with_score(QUERIES[0], k=3)),
+            "rrf": scored(store.similarity_search_with_score(QUERIES[1], k=4, fetch_k=6, ranker_type="rrf")),
+            "filtered": docs(store.similarity_search(QUERIES[2], k=3, expr="n >= 10")),
+        }
+
+    result = assert_both_same(run_both(scenario, tmp_path))
+    assert [len(result[k]) for k in ("weighted", "rrf", "filtered")] == [3, 4, 3]
+    assert all(meta["n"] >= 10 for _, meta in result["filtered"])
+
+
 def test_from_documents_and_drop_old(tmp_path):
     def scenario(path):
         documents = [Document(t, metadata=m) for t, m in zip(TEXTS[:10], METADATAS[:10])]
@@ -255,7 +273,7 @@ def test_array_metadata(tmp_path):
     assert found[1]["labels"] == ["a", "l2"]
 
 
-# --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
+# --- what covec refuses, or answers as Lite does since issues 17 and 18 ------------------------------------
 
 
 def test_a_ttl_property_is_refused(tmp_path):
@@ -268,7 +286,7 @@ def test_a_ttl_property_is_refused(tmp_path):
     lite_answers_covec_raises(tmp_path, scenario, "collection.ttl.seconds")
 
 
-def test_bm25_full_text_search_needs_issue_18(tmp_path):
+def test_bm25_full_text_search(tmp_path):
     def scenario(path):
         # Milvus Lite takes BM25 output only with SPARSE_INVERTED_INDEX and no drop ratio (langchain-milvus's defaults
         # are AUTOINDEX and drop_ratio_build 0.2).
@@ -286,15 +304,7 @@ def test_bm25_full_text_search_needs_issue_18(tmp_path):
         )
         return docs(store.similarity_search("shared memory", k=3))
 
-    # BM25 functions work (test_fulltext); a store over two vector fields searches with hybrid_search (issue 18).
-    lite_answers_covec_raises(tmp_path, scenario, "hybrid search")
+    # A store over a dense and a BM25 field searches both with hybrid_search: covec's answers are Lite's.
+    assert_both_same(run_both(scenario, tmp_path))
 
 
-def test_two_embeddings_hybrid_search_needs_issue_18(tmp_path):
-    def scenario(path):
-        store = filled_store(
-            path, embedding_function=[EMBEDDING, DeterministicFakeEmbedding(size=8)], vector_field=["dense", "small"]
-        )
-        return docs(store.similarity_search(QUERIES[0], k=3))
-
-    lite_answers_covec_raises(tmp_path, scenario, "hybrid_search")

@@ -337,7 +337,7 @@ def test_a_second_process_searches_while_the_first_has_the_store_open(tmp_path):
     assert later["ids"] == ["node-40"]
 
 
-# --- features covec does not have yet: covec raises, Lite answers ------------------------------------------
+# --- what covec refuses, or answers as Lite does since issues 17 and 18 ------------------------------------
 
 
 def test_a_ttl_property_is_refused(tmp_path):
@@ -362,7 +362,7 @@ def test_array_scalar_field_without_an_element_type_is_refused_by_both(tmp_path)
     assert_made_by(str(tmp_path / "covec.db"), "covec")
 
 
-def test_bm25_sparse_and_hybrid_search_need_issue_18(tmp_path):
+def test_bm25_sparse_and_hybrid_search(tmp_path):
     def scenario(path):
         store = filled_store(
             path, enable_sparse=True, sparse_embedding_function=BM25BuiltInFunction(), hybrid_ranker="RRFRanker"
@@ -381,5 +381,5 @@ def test_bm25_sparse_and_hybrid_search_need_issue_18(tmp_path):
         )
         return hybrid["ids"]
 
-    # BM25 functions work (test_fulltext); the hybrid retrieval around them needs hybrid_search (issue 18).
-    lite_answers_covec_raises(tmp_path, scenario, "hybrid search")
+    # BM25 output and the hybrid retrieval around it: covec's answers are Lite's.
+    assert_both_same(run_both(scenario, tmp_path))

@@ -7,6 +7,7 @@
 # The extension's own (Cargo) version: importlib.metadata would add ~20 ms and ~2 MiB to every import.
 from ._covec import __version__, sweep, verify
 from ._patch import patch_pymilvus, unpatch_pymilvus
+from ._rankers import AnnSearchRequest, FunctionScore, RRFRanker, WeightedRanker
 from ._schema import CollectionSchema, DataType, FieldSchema, IndexParams
 from .client import MilvusClient
 from .exceptions import MilvusException
@@ -19,6 +20,10 @@ __all__ = [
     "CollectionSchema",
     "FieldSchema",
     "IndexParams",
+    "AnnSearchRequest",
+    "RRFRanker",
+    "WeightedRanker",
+    "FunctionScore",
     "patch_pymilvus",
     "unpatch_pymilvus",
     "sweep",

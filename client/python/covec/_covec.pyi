@@ -23,7 +23,23 @@ IndexRequests = Iterable[Any]
 # numpy converts to float32.
 QueryVectors = Union[Sequence[Sequence[float]], Sequence[npt.NDArray[Any]], npt.NDArray[Any]]
 
+# A ranker as the front describes it: {"strategy", "params"} (RRFRanker, WeightedRanker) or
+# {"functions": [{"name", "type", "input_field_names", "params"}], "params"} (FunctionScore, Function).
+Ranker = Dict[str, Any]
+
 __version__: str
+
+class SearchIterator:
+    """Pages of one search's hits from the generation it was created on."""
+
+    generation: int
+    def next(self, count: int) -> HybridHits: ...
+
+class QueryIterator:
+    """Pages of one query's rows, in primary-key order, from the generation it was created on."""
+
+    generation: int
+    def next(self, count: int) -> List[Row]: ...
 
 class Database:
     """One open covec database."""
@@ -115,7 +131,14 @@ class Database:
         partitions: Sequence[str] = (),
     ) -> List[Pk]: ...
     def delete_ids(self, db: str, name: str, ids: Sequence[Pk], partitions: Sequence[str] = ()) -> int: ...
-    def delete_filter(self, db: str, name: str, filter: str, partitions: Sequence[str] = ()) -> int: ...
+    def delete_filter(
+        self,
+        db: str,
+        name: str,
+        filter: str,
+        partitions: Sequence[str] = (),
+        filter_params: Optional[Dict[str, Any]] = None,
+    ) -> int: ...
     def get(
         self,
         db: str,
@@ -135,8 +158,18 @@ class Database:
         limit: Optional[int] = None,
         offset: int = 0,
         partitions: Sequence[str] = (),
-    ) -> List[Row]: ...
-    def count(self, db: str, name: str, filter: str = "", partitions: Sequence[str] = ()) -> int: ...
+        filter_params: Optional[Dict[str, Any]] = None,
+    ) -> List[Row]:
+        """`filter_params`: the values of the filter's {name} placeholders (as in search, count, the
+        iterators and delete_filter)."""
+    def count(
+        self,
+        db: str,
+        name: str,
+        filter: str = "",
+        partitions: Sequence[str] = (),
+        filter_params: Optional[Dict[str, Any]] = None,
+    ) -> int: ...
     def search(
         self,
         db: str,
@@ -148,18 +181,67 @@ class Database:
         all: bool = False,
         search_params: Optional[Dict[str, Any]] = None,
         anns_field: Optional[str] = None,
-        offset: Optional[int] = None,
-        round_decimal: Optional[int] = None,
+        arguments: Optional[Dict[str, Any]] = None,
+        ranker: Optional[Ranker] = None,
+        pk: str = "id",
+        keep_pk: bool = True,
+        partitions: Sequence[str] = (),
+        filter_params: Optional[Dict[str, Any]] = None,
+        function_chain: Optional[Dict[str, Any]] = None,
+    ) -> List[HybridHits]:
+        """search_params and `arguments` (offset, round_decimal, group_by_field, group_size,
+        strict_group_size) as pymilvus takes them; an unknown search parameter, or one covec has not
+        implemented, raises ParamError naming it."""
+    def hybrid_search(
+        self,
+        db: str,
+        name: str,
+        reqs: List[Dict[str, Any]],
+        ranker: Ranker,
+        limit: int,
+        names: Optional[List[str]] = None,
+        all: bool = False,
+        arguments: Optional[Dict[str, Any]] = None,
         pk: str = "id",
         keep_pk: bool = True,
         partitions: Sequence[str] = (),
     ) -> List[HybridHits]:
-        """search_params, offset and round_decimal as pymilvus takes them; an unknown search parameter, or
-        one covec has not implemented (radius, group_by_field, ...), raises ParamError naming it."""
+        """`reqs`: {"data", "anns_field", "param", "limit", "expr", "expr_params"} per AnnSearchRequest,
+        all searched on one generation and merged by `ranker`."""
+    def search_iterator(
+        self,
+        db: str,
+        name: str,
+        data: QueryVectors,
+        filter: str = "",
+        names: Optional[List[str]] = None,
+        all: bool = False,
+        search_params: Optional[Dict[str, Any]] = None,
+        anns_field: Optional[str] = None,
+        arguments: Optional[Dict[str, Any]] = None,
+        pk: str = "id",
+        keep_pk: bool = True,
+        partitions: Sequence[str] = (),
+        filter_params: Optional[Dict[str, Any]] = None,
+    ) -> SearchIterator:
+        """Pages of one query vector's hits, best first, from the current generation (kept)."""
+    def query_iterator(
+        self,
+        db: str,
+        name: str,
+        filter: str = "",
+        names: Optional[List[str]] = None,
+        all: bool = False,
+        offset: int = 0,
+        partitions: Sequence[str] = (),
+        filter_params: Optional[Dict[str, Any]] = None,
+    ) -> QueryIterator:
+        """Pages of the matching rows in primary-key order, from the current generation (kept)."""
     def run_analyzer(
         self,
         texts: List[str],
         analyzer_params: Optional[str] = None,
+        db: str = "default",
         collection: Optional[str] = None,
         field: Optional[str] = None,
         analyzer_names: List[str] = ...,

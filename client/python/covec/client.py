@@ -21,7 +21,7 @@ import weakref
 import numpy as np
 
 from . import _remote, _schema
-from ._results import AnalyzeResult, ExtraList, OmitZeroDict, SearchResult
+from ._results import AnalyzeResult, ExtraList, HybridHits, OmitZeroDict, SearchResult
 from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, PrimaryKeyException
 
 # Keyword arguments that tune how a Milvus server reaches its answer (consistency, time travel, shards,
@@ -29,8 +29,10 @@ from .exceptions import DataTypeNotMatchException, MilvusException, ParamError, 
 _SERVER_TUNING = frozenset(
     {"consistency_level", "guarantee_timestamp", "graceful_time", "num_shards", "shards_num", "replica_number"}
 )
-# search() keyword arguments it honours.
-_SEARCH_KWARGS = frozenset({"offset", "round_decimal"})
+# search() and hybrid_search() keyword arguments they honour (the engine reads them: search_params.rs).
+_SEARCH_KWARGS = ("offset", "round_decimal", "group_by_field", "group_size", "strict_group_size")
+# pymilvus's bound on an iterator's batch_size.
+_MAX_BATCH_SIZE = 16384
 # load_collection() and load_partitions() keyword arguments that tune how a server loads; covec maps the db on
 # first use.
 _LOAD_TUNING = frozenset({"refresh", "resource_groups", "load_fields"})
@@ -56,23 +58,16 @@ _CONNECTION = frozenset(
 # Arguments pymilvus takes that covec has not implemented, with the feature each waits for. A value that
 # asks for what covec does anyway is honoured (`_MEANS_DEFAULT`); any other raises ParamError.
 _NOT_YET = {
-    "group_by_field": "grouping search",
-    "group_by_fields": "grouping search",
-    "group_size": "grouping search",
-    "strict_group_size": "grouping search",
-    "json_path": "grouping search",
-    "json_type": "grouping search",
-    "strict_cast": "grouping search",
-    "radius": "range search",
-    "range_filter": "range search",
-    "ranker": "rerankers",
-    "function_chains": "function chains",
+    "group_by_fields": "grouping by several fields",
+    "json_path": "grouping by JSON paths",
+    "json_type": "grouping by JSON paths",
+    "strict_cast": "grouping by JSON paths",
+    "rank_group_scorer": "group scorers",
     "highlighter": "highlighting",
     "search_aggregation": "search aggregation",
     "order_by_fields": "ordering by fields",
     "ids": "search by primary keys",
     "namespace": "namespaces",
-    "filter_params": "filter templates",
     "timezone": "TIMESTAMPTZ fields",
     "time_fields": "TIMESTAMPTZ fields",
     "ignore_growing": "searching indexed rows only",
@@ -81,7 +76,7 @@ _NOT_YET = {
 # Values of `_NOT_YET` arguments that mean what covec does anyway (the error shows the value); for the
 # others only None does.
 _MEANS_DEFAULT = {
-    "filter_params": lambda v: not v,
+
     "ignore_growing": lambda v: v in (None, False),
 }
 
@@ -192,6 +187,161 @@ def _as_list(value):
     if isinstance(value, (str, int)) or np.isscalar(value):
         return [value]
     return list(value)
+
+
+def _function_spec(function):
+    """A RERANK Function (ours or pymilvus's) as the engine reads it (search_params/rerank.rs)."""
+    kind = getattr(function, "type", getattr(function, "function_type", None))
+    return {
+        "name": getattr(function, "name", ""),
+        "type": int(kind) if kind is not None else None,
+        "input_field_names": list(getattr(function, "input_field_names", None) or []),
+        "params": dict(getattr(function, "params", None) or {}),
+    }
+
+
+def _ranker_spec(ranker, hybrid):
+    """`ranker=` as the engine reads it: a FunctionScore, a lone Function (a FunctionScore of one) or,
+    for hybrid_search, a RRFRanker/WeightedRanker (their ``dict()``). pymilvus's own checks first."""
+    is_score = hasattr(ranker, "functions")
+    is_function = hasattr(ranker, "input_field_names")
+    if hybrid and is_score:
+        raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
+    if is_score:
+        return {"functions": [_function_spec(f) for f in ranker.functions], "params": dict(ranker.params or {})}
+    if is_function:
+        return {"functions": [_function_spec(ranker)], "params": {}}
+    if hybrid and callable(getattr(ranker, "dict", None)):
+        described = ranker.dict()
+        return {"strategy": described.get("strategy"), "params": described.get("params") or {}}
+    if hybrid:
+        raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
+    raise ParamError(message="The search ranker must be a Function or FunctionScore.")
+
+
+def _chain_spec(function_chains):
+    """`function_chains=` (pymilvus FunctionChain objects) as the engine reads them
+    (search_params/chain.rs): a search runs exactly one."""
+    chains = list(function_chains) if isinstance(function_chains, (list, tuple)) else [function_chains]
+    if len(chains) != 1:
+        raise ParamError(message=f"ordinary search supports exactly one function chain, got {len(chains)}")
+    chain = chains[0]
+    if not hasattr(chain, "ops") or not hasattr(chain, "stage"):
+        raise ParamError(message="function_chains takes pymilvus FunctionChain objects")
+
+    def arg(value):
+        if type(value).__name__ == "ColumnRef" and hasattr(value, "name"):
+            return {"column": value.name}
+        return {"literal": value}
+
+    def op_spec(op):
+        expr = op.expr
+        return {
+            "op": op.op,
+            "expr": None
+            if expr is None
+            else {"name": expr.name, "args": [arg(a) for a in expr.args], "params": dict(expr.params)},
+            "inputs": list(op.inputs),
+            "outputs": list(op.outputs),
+            "params": dict(op.params),
+        }
+
+    stage = getattr(chain.stage, "name", str(chain.stage))
+    return {"name": getattr(chain, "name", ""), "stage": stage, "ops": [op_spec(op) for op in chain.ops]}
+
+
+def _ann_request(req):
+    """An AnnSearchRequest (ours or pymilvus's) as the native hybrid_search reads it."""
+    return {
+        "data": req.data,
+        "anns_field": req.anns_field,
+        "param": req.param,
+        "limit": req.limit,
+        "expr": req.expr,
+        "expr_params": getattr(req, "expr_params", None),
+    }
+
+
+def _check_batch_size(batch_size):
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int):
+        raise ParamError(message=f"batch size must be an int, got {type(batch_size).__name__}")
+    if batch_size < 0:
+        raise ParamError(message="batch size cannot be less than zero")
+    if batch_size > _MAX_BATCH_SIZE:
+        raise ParamError(message=f"batch size cannot be larger than {_MAX_BATCH_SIZE}")
+
+
+def _check_limit(limit):
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
+        raise ParamError(message=f"`limit` value {limit} is illegal")
+
+
+def _iterator_limit(limit):
+    """An iterator's total limit: None for pymilvus's UNLIMITED (-1)."""
+    if limit is None or limit == -1:
+        return None
+    if isinstance(limit, bool) or not isinstance(limit, int) or limit < 0:
+        raise ParamError(message=f"`limit` value {limit} is illegal")
+    return limit
+
+
+class SearchIterator:
+    """Pages of one search's hits, best first, all from the generation current when it was created
+    (a commit meanwhile does not change them): ``next()`` returns the next page (empty at the end),
+    ``close()`` lets the generation go. ``external_filter_func`` filters each page, as pymilvus's."""
+
+    def __init__(self, native, batch_size, limit, external_filter_func):
+        self._native = native
+        self._batch_size = batch_size
+        self._left = limit
+        self._filter = external_filter_func
+        self._cache = []
+
+    def next(self):
+        if self._native is None:
+            raise MilvusException(code=1, message="this search iterator is closed")
+        want = self._batch_size if self._left is None else min(self._batch_size, self._left)
+        if want == 0:
+            return HybridHits()
+        if self._filter is None:
+            page = self._native.next(want)
+        else:
+            while len(self._cache) < want:
+                fetched = self._native.next(self._batch_size)
+                if not fetched:
+                    break
+                self._cache.extend(self._filter(fetched))
+            page = HybridHits(self._cache[:want])
+            del self._cache[:want]
+        if self._left is not None:
+            self._left -= len(page)
+        return page
+
+    def close(self):
+        self._native = None
+        self._cache = []
+
+
+class QueryIterator:
+    """Pages of the rows a filter matches, in primary-key order, all from the generation current when
+    it was created: ``next()`` returns the next page (empty at the end), ``close()`` lets it go."""
+
+    def __init__(self, native, batch_size, limit):
+        self._native = native
+        self._batch_size = batch_size
+        self._left = limit
+
+    def next(self):
+        if self._native is None:
+            raise MilvusException(code=1, message="this query iterator is closed")
+        want = self._batch_size if self._left is None else min(self._batch_size, self._left)
+        rows = self._native.next(want) if want else []
+        if self._left is not None:
+            self._left -= len(rows)
+        return ExtraList(rows)
+
+    def close(self):
+        self._native = None
 
 
 def _filter_literal(pk):
@@ -729,17 +879,21 @@ class MilvusClient:
             raise ParamError(
                 message=f"delete(): milvus_partition_name={repeated!r} differs from partition_name={partition_name!r}"
             )
-        _check_kwargs("delete", kwargs, {"pks"})
+        _check_kwargs("delete", kwargs, {"pks", "filter_params"})
         partitions = _names("delete", "partition_name", partition_name or repeated)
         db = self._db_of(kwargs)
         if kwargs.get("pks") is not None:  # pymilvus's older name for ids, still read
             ids = _as_list(kwargs["pks"]) + _as_list(ids)
         if ids is not None and filter:
             raise ParamError(message="Ambiguous filter parameter, only one deletion condition can be specified.")
+        if ids is not None and kwargs.get("filter_params"):
+            raise ParamError(message="filter_params are the values of a filter's placeholders; delete by ids has no filter")
         if ids is not None:
             count = self._database.delete_ids(db, collection_name, _as_list(ids), partitions)
         elif isinstance(filter, str) and filter.strip():
-            count = self._database.delete_filter(db, collection_name, filter, partitions)
+            count = self._database.delete_filter(
+                db, collection_name, filter, partitions, filter_params=kwargs.get("filter_params")
+            )
         elif filter is None:
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
         else:
@@ -779,7 +933,7 @@ class MilvusClient:
         partition_names=None,
         **kwargs,
     ):
-        _check_kwargs("query", kwargs, {"limit", "offset"})
+        _check_kwargs("query", kwargs, {"limit", "offset", "filter_params"})
         db = self._db_of(kwargs)
         partitions = self._read_partitions(db, collection_name, _names("query", "partition_names", partition_names))
         if filter is None:
@@ -794,7 +948,9 @@ class MilvusClient:
         if "count(*)" in names:
             if len(names) > 1:
                 raise MilvusException(code=6, message="count(*) cannot be combined with other output fields")
-            count = self._database.count(db, collection_name, filter, partitions)
+            count = self._database.count(
+                db, collection_name, filter, partitions, filter_params=kwargs.get("filter_params")
+            )
             return ExtraList([{"count(*)": int(count)}])
         limit = kwargs.get("limit")
         offset = int(kwargs.get("offset") or 0)
@@ -803,7 +959,17 @@ class MilvusClient:
         names, all_fields = self._output(output_fields)
         if not all_fields:
             names = [pk] + [n for n in names if n != pk]
-        rows = self._database.query(db, collection_name, filter, names, all_fields, limit, offset, partitions)
+        rows = self._database.query(
+            db,
+            collection_name,
+            filter,
+            names,
+            all_fields,
+            limit,
+            offset,
+            partitions,
+            filter_params=kwargs.get("filter_params"),
+        )
         return ExtraList(rows)
 
     def search(
@@ -824,26 +990,26 @@ class MilvusClient:
         search_aggregation=None,
         **kwargs,
     ):
-        if ranker is not None or function_chains is not None or highlighter is not None:
-            for name, value in (("ranker", ranker), ("function_chains", function_chains), ("highlighter", highlighter)):
-                _check("search", name, value)
+        if function_chains is not None and ranker is not None:
+            raise ParamError(message="function_chains and ranker cannot be used together")
+        if function_chains is not None and kwargs.get("order_by_fields"):
+            raise ParamError(message="order_by and function rerank cannot be used together")
+        if highlighter is not None:
+            _check("search", "highlighter", highlighter)
         if ids is not None or search_aggregation is not None:
             _check("search", "ids", ids)
             _check("search", "search_aggregation", search_aggregation)
         if kwargs:
-            _check_kwargs("search", kwargs, _SEARCH_KWARGS)
+            _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS) | {"filter_params"})
         db = self._db_of(kwargs)
-        partitions = self._read_partitions(
-            db, collection_name, _names("search", "partition_names", partition_names)
-        )
+        partitions = self._read_partitions(db, collection_name, _names("search", "partition_names", partition_names))
         if data is None:
             raise ParamError(message="missing required argument: [data]")
-        if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
-            raise ParamError(message=f"`limit` value {limit} is illegal")
+        _check_limit(limit)
+        spec = None if ranker is None else _ranker_spec(ranker, hybrid=False)
+        chain = None if function_chains is None else _chain_spec(function_chains)
         pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
-        # A hit's entity carries the pk only when asked for by name or by "*", as in Milvus.
-        keep_pk = pk in names or (output_fields is not None and "*" in _as_list(output_fields))
         hits = self._database.search(
             db,
             collection_name,
@@ -854,17 +1020,157 @@ class MilvusClient:
             all_fields,
             search_params,
             anns_field,
-            kwargs.get("offset"),
-            kwargs.get("round_decimal"),
+            {k: kwargs.get(k) for k in _SEARCH_KWARGS},
+            spec,
             pk,
-            keep_pk,
+            self._keeps_pk(pk, output_fields),
+            partitions,
+            filter_params=kwargs.get("filter_params"),
+            function_chain=chain,
+        )
+        return SearchResult(hits)
+
+    def hybrid_search(
+        self,
+        collection_name,
+        reqs,
+        ranker,
+        limit=10,
+        output_fields=None,
+        timeout=None,
+        partition_names=None,
+        **kwargs,
+    ):
+        """Each AnnSearchRequest searched on one generation, their hits merged by `ranker`
+        (RRFRanker, WeightedRanker, or a RERANK Function: rrf, weighted, decay, boost)."""
+        if kwargs:
+            _check_kwargs("hybrid_search", kwargs, frozenset(_SEARCH_KWARGS))
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(
+            db, collection_name, _names("hybrid_search", "partition_names", partition_names)
+        )
+        if not isinstance(reqs, (list, tuple)) or not reqs:
+            raise ParamError(message="hybrid_search needs a non-empty list of AnnSearchRequest in reqs")
+        _check_limit(limit)
+        if ranker is None:
+            raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
+        spec = _ranker_spec(ranker, hybrid=True)
+        pk = self._pk(db, collection_name)
+        names, all_fields = self._output(output_fields)
+        hits = self._database.hybrid_search(
+            db,
+            collection_name,
+            [_ann_request(r) for r in reqs],
+            spec,
+            limit,
+            names,
+            all_fields,
+            {k: kwargs.get(k) for k in _SEARCH_KWARGS},
+            pk,
+            self._keeps_pk(pk, output_fields),
             partitions,
         )
         return SearchResult(hits)
 
-    def hybrid_search(self, collection_name, reqs, ranker, limit=10, output_fields=None, timeout=None, **kwargs):
-        """Exists so that callers reaching it get a clear refusal rather than an AttributeError."""
-        raise ParamError(message="hybrid_search() (hybrid search) is not supported by covec yet")
+    def search_iterator(
+        self,
+        collection_name,
+        data,
+        batch_size=1000,
+        filter=None,
+        limit=-1,
+        output_fields=None,
+        search_params=None,
+        timeout=None,
+        partition_names=None,
+        anns_field=None,
+        round_decimal=-1,
+        *,
+        external_filter_func=None,
+        **kwargs,
+    ):
+        """Pages of `batch_size` hits for one query vector, best first, from one generation."""
+        if kwargs.get("offset") or (isinstance(search_params, dict) and search_params.get("offset")):
+            raise ParamError(message="Offset is not supported for search_iterator_v2")
+        kwargs.pop("offset", None)
+        if kwargs:
+            _check_kwargs("search_iterator", kwargs, {"filter_params"})
+        _check_batch_size(batch_size)
+        left = _iterator_limit(limit)
+        if filter is not None and not isinstance(filter, str):
+            raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
+        if data is None or (hasattr(data, "__len__") and len(data) == 0):
+            raise ParamError(message="The vector data for search cannot be empty")
+        if isinstance(data, (list, tuple)) and len(data) > 1 and not np.isscalar(data[0]):
+            raise ParamError(message="search_iterator_v2 does not support processing multiple vectors simultaneously")
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(
+            db, collection_name, _names("search_iterator", "partition_names", partition_names)
+        )
+        pk = self._pk(db, collection_name)
+        names, all_fields = self._output(output_fields)
+        native = self._database.search_iterator(
+            db,
+            collection_name,
+            data,
+            filter or "",
+            names,
+            all_fields,
+            search_params,
+            anns_field,
+            {"round_decimal": round_decimal},
+            pk,
+            self._keeps_pk(pk, output_fields),
+            partitions,
+            filter_params=kwargs.get("filter_params"),
+        )
+        return SearchIterator(native, batch_size, left, external_filter_func)
+
+    def query_iterator(
+        self,
+        collection_name,
+        batch_size=1000,
+        limit=-1,
+        filter="",
+        output_fields=None,
+        partition_names=None,
+        timeout=None,
+        **kwargs,
+    ):
+        """Pages of `batch_size` rows matching `filter`, in primary-key order, from one generation."""
+        _check_kwargs("query_iterator", kwargs, {"offset", "filter_params"})
+        if filter is not None and not isinstance(filter, str):
+            raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
+        _check_batch_size(batch_size)
+        left = _iterator_limit(limit)
+        offset = kwargs.get("offset") or 0
+        if isinstance(offset, bool) or not isinstance(offset, int) or offset < 0:
+            raise ParamError(message=f"offset must be a non-negative int, got {offset!r}")
+        db = self._db_of(kwargs)
+        partitions = self._read_partitions(
+            db, collection_name, _names("query_iterator", "partition_names", partition_names)
+        )
+        names, all_fields = self._output(output_fields)
+        if not all_fields:
+            pk = self._pk(db, collection_name)
+            names = [pk] + [n for n in names if n != pk]
+        native = self._database.query_iterator(
+            db,
+            collection_name,
+            filter or "",
+            names,
+            all_fields,
+            offset,
+            partitions,
+            filter_params=kwargs.get("filter_params"),
+        )
+        return QueryIterator(native, batch_size, left)
+
+    @staticmethod
+    def _keeps_pk(pk, output_fields):
+        """A hit's entity carries the pk only when asked for by name or by "*", as in Milvus."""
+        asked = _as_list(output_fields)
+        return pk in asked or (output_fields is not None and "*" in asked)
 
     # --- what frameworks reach beyond the documented API (docs/frameworks.md) --------------------------
 

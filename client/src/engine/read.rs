@@ -470,17 +470,26 @@ impl<'a> CollectionView<'a> {
         limit: Option<usize>,
         offset: usize,
     ) -> Result<Vec<Row>> {
+        let order = self.matching_in_pk_order(filter)?;
+        let page = order.get(offset..).unwrap_or_default();
+        self.rows(&page[..page.len().min(limit.unwrap_or(usize::MAX))], out)
+    }
+
+    /// The live rows the filter accepts, in primary-key order.
+    pub fn matching_in_pk_order(&self, filter: Option<&dyn RowFilter>) -> Result<Vec<RowId>> {
         let mut keyed = self
             .matching(filter)?
             .into_iter()
             .map(|id| Ok((self.pk(id)?, id)))
             .collect::<Result<Vec<_>>>()?;
         keyed.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        keyed
-            .into_iter()
-            .skip(offset)
-            .take(limit.unwrap_or(usize::MAX))
-            .map(|(_, id)| self.output_row(id, out, true))
+        Ok(keyed.into_iter().map(|(_, id)| id).collect())
+    }
+
+    /// The output rows of `ids` (primary key first), in order.
+    pub fn rows(&self, ids: &[RowId], out: &OutputFields) -> Result<Vec<Row>> {
+        ids.iter()
+            .map(|&id| self.output_row(id, out, true))
             .collect()
     }
 

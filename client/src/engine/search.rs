@@ -1,22 +1,27 @@
-//! Search: planning each part once per call (which rows may be hits, graph walk, inverted index or
-//! exact scan), the exact scan (blocked, split across cores when large), and the top-k merge of every
-//! part's best. Dense vectors of every element type are scored in place (`dense`), binary vectors by
-//! popcount, sparse vectors through the part's inverted index (`sparse`) or row by row.
+//! Search: one vector field's search resolved once per call (`VectorSearch`: the field, its metric,
+//! its query vectors and each part's plan, the filter evaluated once), then per query vector the best
+//! rows inside a `Band` (range search bounds, an iterator's cursor), found by graph walks where parts
+//! have graphs, through a part's sparse inverted index, and by exact scans (blocked, split across
+//! cores when large) elsewhere; grouping search on top; and the top-k merge. Dense vectors of every
+//! element type are scored in place (`dense`), binary vectors by popcount, sparse vectors through the
+//! index (`sparse`) or row by row.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, HashMap};
 
 use super::part::{bit, slice, VectorColumn};
 use super::read::{PartScope, RowRef};
 use super::request::QueryVectors;
-use super::{ann, cores, corrupt, section_error, CollectionView, Hit, RowId, SearchRequest};
+use super::{
+    ann, cores, corrupt, section_error, CollectionView, GroupBy, Hit, Range, RowId, SearchRequest,
+};
 use crate::dense::DenseQuery;
 use crate::error::{Error, Result};
 use crate::format::TextIndex;
 use crate::fulltext::FullText;
 use crate::hnsw::{self, HnswView, Rows, Sq8View, Strategy};
 use crate::kernels::{self, inv_norm, scalar};
-use crate::rowview::RowFilter;
+use crate::rowview::{RowFilter, ValueRef};
 use crate::schema::{DataType, FieldSchema, IndexKind, IndexSpec, Metric};
 use crate::sparse::{
     drop_small_terms, term_frequencies, Bm25Params, Bm25Stats, Bm25StatsView, Scoring,
@@ -24,134 +29,114 @@ use crate::sparse::{
 };
 use crate::text::term_id;
 
-/// One query vector as the searched field's rows score it.
-enum Query<'q> {
-    Dense(DenseQuery),
-    Binary(&'q [u8]),
-    /// A sparse vector scored by inner product, or a BM25 query's term weights scored by BM25.
-    Sparse(SparseVector, Scoring),
-}
+/// Milvus's error code for an invalid parameter (`merr.ErrParameterInvalid`).
+const PARAMETER_INVALID: i32 = 1100;
+
+/// A grouping search first asks for this many candidates per wanted row (Milvus Lite asks 3x), then
+/// doubles until the groups are settled.
+const GROUP_FETCH: usize = 3;
 
 impl CollectionView<'_> {
-    /// The best `limit` hits after `offset` per query vector, best first: graph walks in parts with a
-    /// graph, exact scans elsewhere. `request.filter` is not read: the caller compiles it.
-    pub fn search(
+    /// The best `limit` hits after `offset` per query vector of `search`'s request, best first
+    /// (grouped when it groups, through its function chain when it has one). Searches with a ranker
+    /// are `rerank`'s.
+    pub(super) fn ranked_search(
+        &self,
+        search: &VectorSearch<'_>,
+        request: &SearchRequest,
+    ) -> Result<Vec<Vec<Hit>>> {
+        if let Some(chain) = &request.chain {
+            chain.check(self)?;
+        }
+        let grouping = Grouping::of(self, request.group_by.as_ref())?;
+        let wanted = request.limit.saturating_add(request.offset);
+        let with_pk = self.names_pk(&request.output);
+        let mut results = Vec::with_capacity(request.nq);
+        for q in &search.queries {
+            let ranked: Vec<(Rank, RowId)> = match &grouping {
+                None => search
+                    .top(q, wanted, None)?
+                    .hits
+                    .into_iter()
+                    .skip(request.offset)
+                    .collect(),
+                Some(g) => search
+                    .grouped(self, q, g, wanted)?
+                    .into_iter()
+                    .skip(request.offset)
+                    .flatten()
+                    .collect(),
+            };
+            let mut page = search.scored(ranked);
+            if let Some(chain) = &request.chain {
+                page = chain.run(self, page)?;
+            }
+            results.push(self.scored_hits(page, &request.output, with_pk)?);
+        }
+        Ok(results)
+    }
+
+    /// Hits of scored rows, in order.
+    pub(super) fn scored_hits(
+        &self,
+        page: Vec<(f64, RowId)>,
+        output: &super::OutputFields,
+        with_pk: bool,
+    ) -> Result<Vec<Hit>> {
+        page.into_iter()
+            .map(|(score, id)| self.hit(id, score as f32, output, with_pk))
+            .collect()
+    }
+
+    /// One page of a search iterator: the best `count` hits strictly after `after` (None: from the
+    /// best), and the cursor of the last one. Pages taken on one generation never repeat a row, and
+    /// on exactly searched parts they are the exact order cut in pages.
+    pub fn search_page(
         &self,
         request: &SearchRequest,
         filter: Option<&dyn RowFilter>,
-    ) -> Result<Vec<Vec<Hit>>> {
-        let schema = &self.entry.schema;
-        let c = match &request.anns_field {
-            Some(name) => {
-                let c = self.field_index(name).ok_or_else(|| {
-                    Error::invalid(format!("anns_field '{name}' not found in schema"))
-                })?;
-                if !schema.fields[c].dtype.is_vector() {
-                    return Err(Error::invalid(format!(
-                        "anns_field '{name}' is not a vector field (dtype={})",
-                        schema.fields[c].dtype.name()
-                    )));
-                }
-                c
-            }
-            None => {
-                let vectors: Vec<usize> = (0..schema.fields.len())
-                    .filter(|&c| schema.fields[c].dtype.is_vector())
-                    .collect();
-                match vectors[..] {
-                    [c] => c,
-                    [] => return Err(corrupt("schema without vector field")),
-                    _ => {
-                        let names: Vec<&str> = vectors
-                            .iter()
-                            .map(|&c| schema.fields[c].name.as_str())
-                            .collect();
-                        return Err(Error::invalid(format!(
-                            "multiple anns_fields exist, please specify a anns_field in search_params \
-                             (the collection's vector fields: {})",
-                            names.join(", ")
-                        )));
-                    }
-                }
-            }
-        };
-        let field = &schema.fields[c];
-        let spec = self.entry.indexes.iter().find(|i| i.field == field.name);
-        let metric = match (request.metric, spec.map(|i| i.metric)) {
-            (Some(m), Some(i)) if m != i => {
-                return Err(Error::invalid(format!(
-                    "metric type {} does not match the index metric {} of field '{}'",
-                    m.name(),
-                    i.name(),
-                    field.name
-                )))
-            }
-            (Some(m), _) => m,
-            (None, Some(i)) => i,
-            (None, None) if field.is_function_output => Metric::Bm25,
-            (None, None) => default_metric(field.dtype),
-        };
-        if field.is_function_output && metric != Metric::Bm25 {
-            return Err(Error::invalid_code(
-                1100,
-                format!(
-                    "field '{}' is the output of a BM25 function: search it with metric BM25, got {}",
-                    field.name,
-                    metric.name()
-                ),
+        after: Option<Cursor>,
+        count: usize,
+    ) -> Result<(Vec<Hit>, Option<Cursor>)> {
+        if request.nq != 1
+            || request.group_by.is_some()
+            || request.rerank.is_some()
+            || request.chain.is_some()
+        {
+            return Err(Error::param(
+                "a search iterator takes one query vector, without grouping, rerankers or function chains",
             ));
         }
-        if !metric.accepts(field.dtype) {
-            return Err(Error::invalid(format!(
-                "metric type {} is not valid for {} field '{}'; use {}",
-                metric.name(),
-                field.dtype.name(),
-                field.name,
-                metrics_for(field.dtype)
-            )));
-        }
-        if request.limit == 0 {
-            return Err(Error::invalid("search limit must be at least 1"));
-        }
-        let queries = if field.is_function_output {
-            self.bm25_queries(c, spec, request)?
-        } else {
-            queries(field, metric, request)?
-        };
-        let pk_name = &schema.fields[self.pk_col].name;
-        let with_pk = request.output.names.iter().any(|n| n == pk_name);
-        let keep = request.limit.saturating_add(request.offset);
-        let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
-        let ef = ann::search_ef(&request.params, keep)?;
-        let dim = field.dim.unwrap_or(0) as usize;
-        let plans = (0..self.parts.len())
-            .filter_map(|pi| {
-                self.plan_part(pi, c, dim, metric, graph_kind, filter)
-                    .transpose()
-            })
+        let search = VectorSearch::new(self, request, filter)?;
+        let top = search.top(&search.queries[0], count, after)?;
+        let last = top.hits.last().map(|&(rank, id)| Cursor { rank, id });
+        let with_pk = self.names_pk(&request.output);
+        let hits = top
+            .hits
+            .into_iter()
+            .map(|(rank, id)| self.hit(id, rank.distance(search.metric), &request.output, with_pk))
             .collect::<Result<Vec<_>>>()?;
-        let mut results = Vec::with_capacity(queries.len());
-        let mut scratch = Vec::new();
-        for q in &queries {
-            let mut top = TopK::new(keep);
-            for plan in &plans {
-                plan.search(q, metric, keep, ef, &mut top, &mut scratch)?;
-            }
-            let hits = top
-                .into_sorted()
-                .into_iter()
-                .skip(request.offset)
-                .map(|(rank, id)| {
-                    Ok(Hit {
-                        id: self.pk(id)?,
-                        distance: rank.distance(metric),
-                        entity: self.output_row(id, &request.output, with_pk)?,
-                    })
-                })
-                .collect::<Result<Vec<_>>>()?;
-            results.push(hits);
-        }
-        Ok(results)
+        Ok((hits, last.or(after)))
+    }
+
+    /// Whether `output` names the primary key (the engine then places it first in the entity).
+    pub(super) fn names_pk(&self, output: &super::OutputFields) -> bool {
+        let pk_name = &self.entry.schema.fields[self.pk_col].name;
+        output.names.iter().any(|n| n == pk_name)
+    }
+
+    pub(super) fn hit(
+        &self,
+        id: RowId,
+        distance: f32,
+        output: &super::OutputFields,
+        with_pk: bool,
+    ) -> Result<Hit> {
+        Ok(Hit {
+            id: self.pk(id)?,
+            distance,
+            entity: self.output_row(id, output, with_pk)?,
+        })
     }
 
     /// Decides, once per search call, how part `pi` is searched: which rows may be hits (the filter is
@@ -268,11 +253,299 @@ impl CollectionView<'_> {
         }
         Ok(Some(plan))
     }
+
+    /// The group key of row `id` in column `col`.
+    fn group_key(&self, col: usize, id: RowId) -> Result<GroupKey<'_>> {
+        let value = self.parts[id.part].cols[col]
+            .get(id.row)
+            .ok_or_else(|| corrupt("group_by field unreadable"))?;
+        Ok(match value {
+            ValueRef::Null => GroupKey::Null,
+            ValueRef::Bool(b) => GroupKey::Bool(b),
+            ValueRef::Int(i) => GroupKey::Int(i),
+            ValueRef::Str(s) => GroupKey::Str(s),
+            _ => return Err(corrupt("group_by field of a type that does not group")),
+        })
+    }
+}
+
+/// A search iterator's position: the last row returned and its rank. The next page holds rows
+/// strictly after it in the search's order (better rank first, equal ranks in row order).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cursor {
+    rank: Rank,
+    id: RowId,
+}
+
+/// One vector field's search over a collection view, resolved once per call.
+pub(super) struct VectorSearch<'s> {
+    pub(super) metric: Metric,
+    /// The request's query vectors, checked against the field and prepared as its rows score them.
+    pub(super) queries: Vec<Query<'s>>,
+    params: &'s [(String, String)],
+    plans: Vec<PartPlan<'s>>,
+    /// The range search bounds.
+    band: Band,
+    /// Rows in every part, live or not: no search keeps more.
+    rows: usize,
+}
+
+/// The best rows of one query vector, best first, and whether more may exist past them.
+pub(super) struct Top {
+    pub(super) hits: Vec<(Rank, RowId)>,
+    pub(super) more: bool,
+}
+
+impl<'s> VectorSearch<'s> {
+    /// Resolves `request` on `view`: its vector field, its metric (the index's, or the type's
+    /// default), its query vectors, its range, each part's plan.
+    pub(super) fn new(
+        view: &'s CollectionView<'_>,
+        request: &'s SearchRequest,
+        filter: Option<&dyn RowFilter>,
+    ) -> Result<VectorSearch<'s>> {
+        let schema = &view.entry.schema;
+        let c = match &request.anns_field {
+            Some(name) => {
+                let c = view.field_index(name).ok_or_else(|| {
+                    Error::invalid(format!("anns_field '{name}' not found in schema"))
+                })?;
+                if !schema.fields[c].dtype.is_vector() {
+                    return Err(Error::invalid(format!(
+                        "anns_field '{name}' is not a vector field (dtype={})",
+                        schema.fields[c].dtype.name()
+                    )));
+                }
+                c
+            }
+            None => {
+                let vectors: Vec<usize> = (0..schema.fields.len())
+                    .filter(|&c| schema.fields[c].dtype.is_vector())
+                    .collect();
+                match vectors[..] {
+                    [c] => c,
+                    [] => return Err(corrupt("schema without vector field")),
+                    _ => {
+                        let names: Vec<&str> = vectors
+                            .iter()
+                            .map(|&c| schema.fields[c].name.as_str())
+                            .collect();
+                        return Err(Error::invalid(format!(
+                            "multiple anns_fields exist, please specify a anns_field in search_params \
+                             (the collection's vector fields: {})",
+                            names.join(", ")
+                        )));
+                    }
+                }
+            }
+        };
+        let field = &schema.fields[c];
+        let spec = view.entry.indexes.iter().find(|i| i.field == field.name);
+        let metric = match (request.metric, spec.map(|i| i.metric)) {
+            (Some(m), Some(i)) if m != i => {
+                return Err(Error::invalid(format!(
+                    "metric type {} does not match the index metric {} of field '{}'",
+                    m.name(),
+                    i.name(),
+                    field.name
+                )))
+            }
+            (Some(m), _) => m,
+            (None, Some(i)) => i,
+            (None, None) if field.is_function_output => Metric::Bm25,
+            (None, None) => default_metric(field.dtype),
+        };
+        if field.is_function_output && metric != Metric::Bm25 {
+            return Err(Error::invalid_code(
+                PARAMETER_INVALID,
+                format!(
+                    "field '{}' is the output of a BM25 function: search it with metric BM25, got {}",
+                    field.name,
+                    metric.name()
+                ),
+            ));
+        }
+        if !metric.accepts(field.dtype) {
+            return Err(Error::invalid(format!(
+                "metric type {} is not valid for {} field '{}'; use {}",
+                metric.name(),
+                field.dtype.name(),
+                field.name,
+                metrics_for(field.dtype)
+            )));
+        }
+        if request.limit == 0 {
+            return Err(Error::invalid("search limit must be at least 1"));
+        }
+        let queries = if field.is_function_output {
+            view.bm25_queries(c, spec, request)?
+        } else {
+            queries(field, request)?
+        };
+        let band = Band::of_range(metric, request.range)?;
+        let graph_kind = spec.map_or(IndexKind::Flat, |s| s.kind);
+        let dim = field.dim.unwrap_or(0) as usize;
+        let plans = (0..view.parts.len())
+            .filter_map(|pi| {
+                view.plan_part(pi, c, dim, metric, graph_kind, filter)
+                    .transpose()
+            })
+            .collect::<Result<Vec<_>>>()?;
+        Ok(VectorSearch {
+            metric,
+            queries,
+            params: &request.params,
+            plans,
+            band,
+            rows: view.parts.iter().map(|p| p.rows).sum(),
+        })
+    }
+
+    /// Ranked rows with their reported distances, as rerankers and chains score them.
+    pub(super) fn scored(&self, ranked: Vec<(Rank, RowId)>) -> Vec<(f64, RowId)> {
+        ranked
+            .into_iter()
+            .map(|(rank, id)| (f64::from(rank.distance(self.metric)), id))
+            .collect()
+    }
+
+    /// The best `keep` rows for `q` inside the range bounds and after `after`, best first.
+    pub(super) fn top(&self, q: &Query, keep: usize, after: Option<Cursor>) -> Result<Top> {
+        let band = Band {
+            after: after.map(|c| (c.rank, c.id)),
+            ..self.band
+        };
+        let ef = ann::search_ef(self.params, keep)?;
+        let mut top = TopK::new(keep);
+        let mut more = false;
+        let mut scratch = Vec::new();
+        for plan in &self.plans {
+            more |= plan.search(q, self.metric, keep, ef, &band, &mut top, &mut scratch)?;
+        }
+        Ok(Top {
+            hits: top.into_sorted(),
+            more,
+        })
+    }
+
+    /// The best `wanted` groups for `q`, best group first, each its best rows first. Candidates are
+    /// fetched in growing numbers until the groups are settled (the first `wanted` groups each have
+    /// `size` rows) or no candidate is left, so the answer is the grouping of every eligible row.
+    fn grouped(
+        &self,
+        view: &CollectionView<'_>,
+        q: &Query,
+        g: &Grouping,
+        wanted: usize,
+    ) -> Result<Vec<Vec<(Rank, RowId)>>> {
+        let mut keep = wanted
+            .saturating_mul(g.size)
+            .saturating_mul(GROUP_FETCH)
+            .max(1);
+        loop {
+            let top = self.top(q, keep, None)?;
+            let (groups, settled) = g.group(view, &top.hits, wanted)?;
+            if settled || !top.more || keep >= self.rows {
+                return Ok(groups);
+            }
+            keep = keep.saturating_mul(2);
+        }
+    }
+}
+
+/// A grouping search's field, resolved: the field's column, group size and strictness.
+pub(super) struct Grouping {
+    col: usize,
+    size: usize,
+    strict: bool,
+}
+
+impl Grouping {
+    /// `group_by` resolved on `view` (None: no grouping).
+    pub(super) fn of(
+        view: &CollectionView<'_>,
+        group_by: Option<&GroupBy>,
+    ) -> Result<Option<Grouping>> {
+        group_by.map(|g| Grouping::new(view, g)).transpose()
+    }
+
+    /// Milvus groups by INT8-INT64, BOOL and VARCHAR fields.
+    pub(super) fn new(view: &CollectionView<'_>, g: &GroupBy) -> Result<Grouping> {
+        let col = view.field_index(&g.field).ok_or_else(|| {
+            Error::invalid(format!(
+                "group_by_field '{}' not found in schema; group by a scalar field of the collection",
+                g.field
+            ))
+        })?;
+        let dtype = view.entry.schema.fields[col].dtype;
+        if !(dtype.is_integer() || matches!(dtype, DataType::Bool | DataType::VarChar)) {
+            return Err(Error::invalid(format!(
+                "group_by_field '{}' has type {} which is not supported for group_by; group by an INT8, INT16, INT32, INT64, BOOL or VARCHAR field",
+                g.field,
+                dtype.name()
+            )));
+        }
+        if g.size == 0 {
+            return Err(Error::invalid_code(
+                PARAMETER_INVALID,
+                "group_size must be at least 1",
+            ));
+        }
+        Ok(Grouping {
+            col,
+            size: g.size,
+            strict: g.strict,
+        })
+    }
+
+    /// Groups `ranked` (best first) in order of each group's best row, each keeping its first `size`
+    /// rows; with `strict`, groups with fewer are left out. Returns the first `wanted` groups and
+    /// whether they are settled: the first `wanted` groups seen are all full, so no later candidate
+    /// can change them.
+    pub(super) fn group<T: Copy>(
+        &self,
+        view: &CollectionView<'_>,
+        ranked: &[(T, RowId)],
+        wanted: usize,
+    ) -> Result<(Groups<T>, bool)> {
+        let mut index: HashMap<GroupKey<'_>, usize> = HashMap::new();
+        let mut groups: Vec<Vec<(T, RowId)>> = Vec::new();
+        for &(score, id) in ranked {
+            let key = view.group_key(self.col, id)?;
+            let gi = *index.entry(key).or_insert_with(|| {
+                groups.push(Vec::new());
+                groups.len() - 1
+            });
+            if groups[gi].len() < self.size {
+                groups[gi].push((score, id));
+            }
+        }
+        let settled =
+            groups.len() >= wanted && groups[..wanted].iter().all(|g| g.len() == self.size);
+        let chosen = groups
+            .into_iter()
+            .filter(|g| !self.strict || g.len() == self.size)
+            .take(wanted)
+            .collect();
+        Ok((chosen, settled))
+    }
+}
+
+/// Groups of scored rows, best first.
+type Groups<T> = Vec<Vec<(T, RowId)>>;
+
+/// A group-by value. NULL is a group of its own, as in Milvus.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum GroupKey<'a> {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Str(&'a str),
 }
 
 /// An f32 score ordered so that larger is a better hit, NaN worst.
-#[derive(Clone, Copy, PartialEq)]
-struct Rank(f32);
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(super) struct Rank(f32);
 impl Rank {
     /// A reported distance as a rank: L2 distances are better smaller, similarities larger.
     fn of(metric: Metric, distance: f32) -> Rank {
@@ -284,7 +557,7 @@ impl Rank {
     }
 
     /// The reported distance this rank came from.
-    fn distance(self, metric: Metric) -> f32 {
+    pub(super) fn distance(self, metric: Metric) -> f32 {
         if metric.higher_is_better() {
             self.0
         } else {
@@ -302,6 +575,65 @@ impl Ord for Rank {
     fn cmp(&self, o: &Self) -> Ordering {
         let key = |x: f32| if x.is_nan() { f32::NEG_INFINITY } else { x };
         key(self.0).total_cmp(&key(o.0))
+    }
+}
+
+/// Which ranks a search may return: inside the range search bounds and strictly after a cursor.
+#[derive(Debug, Clone, Copy, Default)]
+struct Band {
+    /// Ranks above this are too close (`range_filter`); inclusive.
+    best: Option<Rank>,
+    /// Ranks must be above this (`radius`); exclusive.
+    worst: Option<Rank>,
+    /// An iterator's cursor: only rows after it in the search's order.
+    after: Option<(Rank, RowId)>,
+}
+
+impl Band {
+    /// The bounds of `range` for `metric`, refused when they leave nothing between them.
+    fn of_range(metric: Metric, range: Range) -> Result<Band> {
+        let band = Band {
+            best: range.range_filter.map(|f| Rank::of(metric, f)),
+            worst: range.radius.map(|r| Rank::of(metric, r)),
+            after: None,
+        };
+        if let (Some(radius), Some(range_filter)) = (range.radius, range.range_filter) {
+            if band.best <= band.worst || radius.is_nan() || range_filter.is_nan() {
+                let message = if metric.higher_is_better() {
+                    format!("range_filter must be greater than radius for IP/COSINE, range_filter:{range_filter}, radius:{radius}; {} keeps scores s with radius < s <= range_filter", metric.name())
+                } else {
+                    format!("range_filter must be less than radius for L2/HAMMING/JACCARD, range_filter:{range_filter}, radius:{radius}; {} keeps distances d with range_filter <= d < radius", metric.name())
+                };
+                return Err(Error::invalid_code(PARAMETER_INVALID, message));
+            }
+        }
+        Ok(band)
+    }
+
+    fn is_open(&self) -> bool {
+        self.best.is_none() && self.worst.is_none() && self.after.is_none()
+    }
+
+    /// Whether it leaves out rows closest to the query (which a graph walk must pass through).
+    fn cuts_near(&self) -> bool {
+        self.best.is_some() || self.after.is_some()
+    }
+
+    /// Not too close: within `range_filter` and after the cursor.
+    fn admits_near(&self, rank: Rank, id: RowId) -> bool {
+        self.best.is_none_or(|b| rank <= b)
+            && self
+                .after
+                .is_none_or(|(r, a)| (rank, std::cmp::Reverse(id)) < (r, std::cmp::Reverse(a)))
+    }
+
+    /// Not too far: inside `radius`.
+    fn admits_far(&self, rank: Rank) -> bool {
+        self.worst.is_none_or(|w| rank > w)
+    }
+
+    fn admits(&self, rank: Rank, id: RowId) -> bool {
+        self.admits_far(rank) && self.admits_near(rank, id)
     }
 }
 
@@ -340,61 +672,72 @@ impl PartPlan<'_> {
         }
     }
 
-    /// Offers this part's best `keep` rows for `q` to `top`.
+    /// Offers this part's best `keep` rows for `q` inside `band` to `top`. Returns whether the part
+    /// may hold more such rows than it offered.
+    #[allow(clippy::too_many_arguments)] // one query's whole context; split, it would only be regrouped
     fn search(
         &self,
         q: &Query,
         metric: Metric,
         keep: usize,
         ef: usize,
+        band: &Band,
         top: &mut TopK,
         scratch: &mut Vec<f32>,
-    ) -> Result<()> {
+    ) -> Result<bool> {
         let id = |row: usize| RowId { part: self.pi, row };
+        // Rows too close (range_filter, the cursor) are left out by a graph walk or an index search
+        // through its filter, so they never use up its beam; rows past the radius come last, so they
+        // are cut after it.
         let all = matches!(self.eligible, Eligible::Live)
             && self.deleted.is_none()
-            && self.validity.is_none();
-        let accept = |r: u32| self.eligible(r as usize);
-        let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
+            && self.validity.is_none()
+            && !band.cuts_near();
         let dim = self.dim;
         match (q, self.vectors) {
             (Query::Dense(q), VectorColumn::Dense { rows, inv_norms }) => {
-                if let Some((graph, sq8)) = &self.graph {
-                    let rows = Rows {
-                        vectors: rows,
-                        inv_norms: (metric == Metric::Cosine).then_some(inv_norms),
-                    };
-                    let v = &q.values;
-                    let hits = match sq8 {
-                        Some(codes) => {
-                            graph.search_sq8_rows(codes, Some(rows), v, keep, ef, filter)?
-                        }
-                        None => graph.search_rows(rows, v, keep, ef, filter)?,
-                    };
-                    for (r, d) in hits {
-                        top.offer(Rank::of(metric, d), id(r as usize));
-                    }
-                    return Ok(());
-                }
                 let q_inv = inv_norm(&q.values);
-                let distance = |raw: f32, row: usize| {
-                    Some(match metric {
-                        Metric::Cosine => raw * q_inv * inv_norms[row],
-                        _ => raw,
-                    })
+                let distance = |raw: f32, row: usize| match metric {
+                    Metric::Cosine => raw * q_inv * inv_norms[row],
+                    _ => raw,
                 };
-                let score = |start: usize, out: &mut [f32]| {
-                    rows.raw_many(metric, dim, q, start, out);
+                let Some((graph, sq8)) = &self.graph else {
+                    let score = |start: usize, out: &mut [f32]| {
+                        rows.raw_many(metric, dim, q, start, out);
+                    };
+                    let row_bytes = rows.elem().width() * dim;
+                    let distance = |raw: f32, row: usize| Some(distance(raw, row));
+                    return self.exact(
+                        metric, keep, row_bytes, band, &score, &distance, top, scratch,
+                    );
                 };
-                self.exact(
-                    metric,
-                    keep,
-                    rows.elem().width() * dim,
-                    &score,
-                    &distance,
-                    top,
-                    scratch,
-                )
+                // With bounds, rows are ranked by the exact scan's arithmetic (the walk's own distances
+                // can differ in the last bit), so a cursor or a bound means the same row by row
+                // whichever way a part is searched.
+                let exact =
+                    |r: usize| Rank::of(metric, distance(rows.raw_query(metric, dim, q, r), r));
+                let accept = |r: u32| {
+                    let r = r as usize;
+                    self.eligible(r) && (!band.cuts_near() || band.admits_near(exact(r), id(r)))
+                };
+                let filter: Option<&dyn Fn(u32) -> bool> = if all { None } else { Some(&accept) };
+                let rows = Rows {
+                    vectors: rows,
+                    inv_norms: (metric == Metric::Cosine).then_some(inv_norms),
+                };
+                let v = &q.values;
+                let hits = match sq8 {
+                    Some(codes) => graph.search_sq8_rows(codes, Some(rows), v, keep, ef, filter)?,
+                    None => graph.search_rows(rows, v, keep, ef, filter)?,
+                };
+                let rank = |r: usize, d: f32| {
+                    if band.is_open() {
+                        Rank::of(metric, d)
+                    } else {
+                        exact(r)
+                    }
+                };
+                Ok(self.offer_walked(hits, keep, band, rank, top))
             }
             (Query::Binary(q), VectorColumn::Binary { width, data }) => {
                 let binary = kernels::dispatched_binary();
@@ -407,44 +750,45 @@ impl PartPlan<'_> {
                         };
                     }
                 };
-                self.exact(
-                    metric,
-                    keep,
-                    width,
-                    &score,
-                    &|raw, _| Some(raw),
-                    top,
-                    scratch,
-                )
+                let distance = |raw: f32, _| Some(raw);
+                self.exact(metric, keep, width, band, &score, &distance, top, scratch)
             }
             (Query::Sparse(q, scoring), VectorColumn::Sparse(view)) => {
-                let scoring = *scoring;
-                if let Some(index) = &self.sparse_index {
-                    for (r, d) in index.search(q.view(), scoring, keep, filter)? {
-                        top.offer(Rank::of(metric, d), id(r as usize));
-                    }
-                    return Ok(());
-                }
-                // No index (the field has none, or the part predates it): every row scored; as with
-                // the index, only rows scoring above 0 are hits.
+                // A row's score, from the index or row by row, is the same bit for bit (`sparse`).
                 let damaged = std::sync::atomic::AtomicBool::new(false);
-                let score = |start: usize, out: &mut [f32]| {
-                    for (i, o) in out.iter_mut().enumerate() {
-                        *o = match view.row(start + i) {
-                            Ok(row) => scoring.score(q.view(), row),
-                            Err(_) => {
-                                damaged.store(true, std::sync::atomic::Ordering::Relaxed);
-                                0.0
-                            }
-                        };
+                let score_row = |row: usize| match view.row(row) {
+                    Ok(r) => scoring.score(q.view(), r),
+                    Err(_) => {
+                        damaged.store(true, std::sync::atomic::Ordering::Relaxed);
+                        0.0
                     }
                 };
-                let positive = |raw: f32, _| (raw > 0.0).then_some(raw);
-                self.exact(metric, keep, 8, &score, &positive, top, scratch)?;
+                let more = if let Some(index) = &self.sparse_index {
+                    let accept = |r: u32| {
+                        let r = r as usize;
+                        self.eligible(r)
+                            && (!band.cuts_near()
+                                || band.admits_near(Rank::of(metric, score_row(r)), id(r)))
+                    };
+                    let filter: Option<&dyn Fn(u32) -> bool> =
+                        if all { None } else { Some(&accept) };
+                    let hits = index.search(q.view(), *scoring, keep, filter)?;
+                    self.offer_walked(hits, keep, band, |_, d| Rank::of(metric, d), top)
+                } else {
+                    // No index (the field has none, or the part predates it): every row scored; as
+                    // with the index, only rows scoring above 0 are hits.
+                    let score = |start: usize, out: &mut [f32]| {
+                        for (i, o) in out.iter_mut().enumerate() {
+                            *o = score_row(start + i);
+                        }
+                    };
+                    let positive = |raw: f32, _| (raw > 0.0).then_some(raw);
+                    self.exact(metric, keep, 8, band, &score, &positive, top, scratch)?
+                };
                 if damaged.into_inner() {
                     return Err(corrupt("a sparse row's offsets are damaged"));
                 }
-                Ok(())
+                Ok(more)
             }
             _ => Err(Error::Internal(
                 "a query of another vector type than its column".into(),
@@ -452,22 +796,53 @@ impl PartPlan<'_> {
         }
     }
 
-    /// Offers every eligible row to `top`: `score(start, out)` gives the raw values of rows
-    /// `start..start + out.len()`, `distance(raw, row)` the reported distance (None: not a hit). A
-    /// sparse filter scores just its rows; a scan of more than `SCAN_BYTES_PER_THREAD` (at
-    /// `row_bytes` a row) is split across threads.
+    /// Offers the rows a graph walk or an index search found (the best `keep` its filter accepted,
+    /// best first), ranked by `rank(row, distance)`, that are inside `band`'s radius. Returns whether
+    /// the part may hold more: the search was full and none was past the radius.
+    fn offer_walked(
+        &self,
+        hits: Vec<(u32, f32)>,
+        keep: usize,
+        band: &Band,
+        rank: impl Fn(usize, f32) -> Rank,
+        top: &mut TopK,
+    ) -> bool {
+        let mut full = hits.len() >= keep;
+        for (r, d) in hits {
+            let r = r as usize;
+            let rank = rank(r, d);
+            if band.admits_far(rank) {
+                top.offer(
+                    rank,
+                    RowId {
+                        part: self.pi,
+                        row: r,
+                    },
+                );
+            } else {
+                full = false;
+            }
+        }
+        full
+    }
+
+    /// Offers every eligible row inside `band` to `top`: `score(start, out)` gives the raw values of
+    /// rows `start..start + out.len()`, `distance(raw, row)` the reported distance (None: not a hit).
+    /// A sparse filter scores just its rows; a scan of more than `SCAN_BYTES_PER_THREAD` (at
+    /// `row_bytes` a row) is split across threads. Returns whether the part may hold more such rows
+    /// than `keep`.
     #[allow(clippy::too_many_arguments)]
     fn exact(
         &self,
         metric: Metric,
         keep: usize,
         row_bytes: usize,
+        band: &Band,
         score: &(dyn Fn(usize, &mut [f32]) + Sync),
         distance: &(dyn Fn(f32, usize) -> Option<f32> + Sync),
         top: &mut TopK,
         scratch: &mut Vec<f32>,
-    ) -> Result<()> {
-        let id = |row: usize| RowId { part: self.pi, row };
+    ) -> Result<bool> {
         let sparse = match &self.eligible {
             Eligible::Bits { count, .. } => count.saturating_mul(4) < self.rows,
             Eligible::Live => false,
@@ -475,6 +850,7 @@ impl PartPlan<'_> {
         if let (true, Eligible::Bits { bits, .. }) = (sparse, &self.eligible) {
             // Few matches: score just them.
             let mut raw = [0.0f32];
+            let mut offered = 0;
             for (w, &word) in bits.iter().enumerate() {
                 let mut word = word;
                 while word != 0 {
@@ -482,16 +858,18 @@ impl PartPlan<'_> {
                     word &= word - 1;
                     score(row, &mut raw);
                     if let Some(d) = distance(raw[0], row) {
-                        top.offer(Rank::of(metric, d), id(row));
+                        offered += usize::from(self.offer(metric, band, d, row, top));
                     }
                 }
             }
-            return Ok(());
+            return Ok(offered > keep);
         }
         let threads = scan_threads(self.rows.saturating_mul(row_bytes));
+        let scan = |rows, top: &mut TopK, scratch: &mut Vec<f32>| {
+            self.scan(metric, band, rows, score, distance, top, scratch)
+        };
         if threads == 1 {
-            self.scan(metric, 0..self.rows, score, distance, top, scratch);
-            return Ok(());
+            return Ok(scan(0..self.rows, top, scratch) > keep);
         }
         // One query's scan split into row ranges, one thread each (the vectors stream faster from
         // several cores than from one); each keeps its own best, and the total order of (rank, row)
@@ -504,32 +882,39 @@ impl PartPlan<'_> {
                     s.spawn(move || {
                         let mut best = TopK::new(keep);
                         let rows = start..(start + chunk).min(self.rows);
-                        self.scan(metric, rows, score, distance, &mut best, &mut Vec::new());
-                        best
+                        let offered = scan(rows, &mut best, &mut Vec::new());
+                        (best, offered)
                     })
                 })
                 .collect();
             scans.into_iter().map(|t| t.join()).collect::<Vec<_>>()
         });
+        let mut offered = 0;
         for best in bests {
-            let best = best.map_err(|_| Error::Internal("an exact scan thread panicked".into()))?;
+            let (best, n) =
+                best.map_err(|_| Error::Internal("an exact scan thread panicked".into()))?;
+            offered += n;
             for (rank, row) in best.into_sorted() {
                 top.offer(rank, row);
             }
         }
-        Ok(())
+        Ok(offered > keep)
     }
 
-    /// Offers every eligible row of `rows` to `top`, scored block by block.
+    /// Offers every eligible row of `rows` inside `band` to `top`, scored block by block; returns how
+    /// many it offered.
+    #[allow(clippy::too_many_arguments)]
     fn scan(
         &self,
         metric: Metric,
+        band: &Band,
         rows: std::ops::Range<usize>,
         score: &(dyn Fn(usize, &mut [f32]) + Sync),
         distance: &(dyn Fn(f32, usize) -> Option<f32> + Sync),
         top: &mut TopK,
         scratch: &mut Vec<f32>,
-    ) {
+    ) -> usize {
+        let mut offered = 0;
         for start in rows.clone().step_by(BLOCK) {
             let end = (start + BLOCK).min(rows.end);
             scratch.resize(end - start, 0.0);
@@ -538,11 +923,22 @@ impl PartPlan<'_> {
                 let row = start + i;
                 if self.eligible(row) {
                     if let Some(d) = distance(raw, row) {
-                        top.offer(Rank::of(metric, d), RowId { part: self.pi, row });
+                        offered += usize::from(self.offer(metric, band, d, row, top));
                     }
                 }
             }
         }
+        offered
+    }
+
+    /// Offers `row` at distance `d` to `top` when it is inside `band`; returns whether it did.
+    fn offer(&self, metric: Metric, band: &Band, d: f32, row: usize, top: &mut TopK) -> bool {
+        let (rank, id) = (Rank::of(metric, d), RowId { part: self.pi, row });
+        let inside = band.admits(rank, id);
+        if inside {
+            top.offer(rank, id);
+        }
+        inside
     }
 }
 
@@ -572,15 +968,19 @@ pub(crate) fn metrics_for(dtype: DataType) -> String {
     .join(", ")
 }
 
+/// One query vector as the searched field's rows score it.
+pub(super) enum Query<'q> {
+    Dense(DenseQuery),
+    Binary(&'q [u8]),
+    /// A sparse vector scored by inner product, or a BM25 query's term weights scored by BM25.
+    Sparse(SparseVector, Scoring),
+}
+
 /// The request's query vectors, checked against field `f` and prepared as its rows score them:
 /// float16 and bfloat16 queries are rounded to the field's type (as Milvus converts float32 queries),
 /// int8 queries must hold int8 values, binary queries dim/8 bytes, sparse queries lose their small
 /// terms to `drop_ratio_search`.
-fn queries<'r>(
-    f: &FieldSchema,
-    metric: Metric,
-    request: &'r SearchRequest,
-) -> Result<Vec<Query<'r>>> {
+fn queries<'r>(f: &FieldSchema, request: &'r SearchRequest) -> Result<Vec<Query<'r>>> {
     let dim = f.dim.unwrap_or(0) as usize;
     let nq = request.nq;
     let count_error = |got: usize, unit: &str, per: usize| {
@@ -641,7 +1041,6 @@ fn queries<'r>(
                     )));
                 }
             }
-            let _ = metric;
             values
                 .chunks_exact(dim)
                 .map(|q| Query::Dense(DenseQuery::new(q.iter().map(|&x| round(x)).collect())))
@@ -689,7 +1088,7 @@ impl CollectionView<'_> {
             QueryVectors::Text(texts) => texts,
             _ => {
                 return Err(Error::invalid_code(
-                    1100,
+                    PARAMETER_INVALID,
                     format!(
                         "field '{}' is the output of a BM25 function: search it with query text \
                          (data=[\"words to find\"]), not vectors",

@@ -11,6 +11,8 @@ pub(super) enum Tok {
     Str(String),
     /// A name or keyword (keywords are recognised case-insensitively by the parser); `$meta` too.
     Ident(String),
+    /// `{name}`: a filter template's placeholder, replaced by its value before parsing.
+    Placeholder(String),
     LParen,
     RParen,
     LBracket,
@@ -41,6 +43,7 @@ impl Tok {
             Tok::Float(f) => f.to_string(),
             Tok::Str(s) => format!("\"{s}\""),
             Tok::Ident(s) => s.clone(),
+            Tok::Placeholder(s) => format!("{{{s}}}"),
             Tok::Eof => "end of expression".to_string(),
             other => other.symbol().to_string(),
         }
@@ -121,6 +124,7 @@ pub(super) fn tokenize(src: &str) -> Result<Vec<Token>> {
                 )))
             }
             '"' | '\'' => string(&chars, i, src)?,
+            '{' => placeholder(&chars, i, src)?,
             c if c.is_ascii_digit() => number(&chars, i, src)?,
             '$' | '_' => ident(&chars, i),
             c if c.is_alphabetic() => ident(&chars, i),
@@ -134,6 +138,23 @@ pub(super) fn tokenize(src: &str) -> Result<Vec<Token>> {
         column: chars.len() + 1,
     });
     Ok(out)
+}
+
+/// `{name}`, a name of letters, digits and `_`.
+fn placeholder(chars: &[char], start: usize, src: &str) -> Result<(Tok, usize)> {
+    let mut end = start + 1;
+    while end < chars.len() && (chars[end].is_alphanumeric() || chars[end] == '_') {
+        end += 1;
+    }
+    if end == start + 1 || chars.get(end) != Some(&'}') {
+        return Err(error_at(
+            "a template placeholder is {name}, a name of letters, digits and _ in braces".into(),
+            start + 1,
+            src,
+        ));
+    }
+    let name = chars[start + 1..end].iter().collect();
+    Ok((Tok::Placeholder(name), end + 1 - start))
 }
 
 fn ident(chars: &[char], start: usize) -> (Tok, usize) {

@@ -11,12 +11,13 @@
 use crate::error::Result;
 
 use super::lexer::{tokenize, Tok, Token};
-use super::{error_at, ArithOp, CmpOp, Expr, ExprKind, PathStep};
+use super::{error_at, template, ArithOp, CmpOp, Expr, ExprKind, Params, PathStep};
 
 pub const MAX_DEPTH: usize = 64;
 
-pub(super) fn parse(src: &str) -> Result<Expr> {
-    let tokens = tokenize(src)?;
+/// Parses `src`, its `{name}` placeholders replaced by the values in `params` (a filter template).
+pub(super) fn parse(src: &str, params: &Params) -> Result<Expr> {
+    let tokens = template::substitute(tokenize(src)?, params, src)?;
     if tokens.len() == 1 {
         return Err(error_at("empty filter expression".into(), 1, src));
     }

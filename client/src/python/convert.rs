@@ -14,7 +14,9 @@ use pyo3::types::{PyBool, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple};
 pub(crate) use schema::{
     collection_schema, describe_collection, describe_index, field_schema, index_specs, type_params,
 };
-pub(crate) use search::{hits_to_py, query_vectors, search_params};
+pub(crate) use search::{
+    filter_params, function_chain, hits_to_py, rerank, search_params, search_request,
+};
 pub(crate) use vectors::typed_queries;
 
 use super::errors::{invalid, to_py_err, type_name};

@@ -7,13 +7,18 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use super::convert::{
-    collection_schema, describe_collection, describe_index, field_schema, hits_to_py, index_specs,
-    output_fields, pks_to_py, query_vectors, rows_to_py, to_pks, to_rows, type_params,
+    self, collection_schema, describe_collection, describe_index, field_schema, hits_to_py,
+    index_specs, output_fields, pks_to_py, rows_to_py, search_request, to_pks, to_rows,
+    type_params,
 };
-use super::errors::{invalid, run, run_in, Call};
+use super::errors::{invalid, param_error, run, run_in, Call};
+use super::iterators::{QueryIterator, SearchIterator};
 use crate::format::DEFAULT_DATABASE;
 use crate::text::term_id;
-use crate::{Db, NewCollection, OpenOptions, Row, Scope, SearchRequest};
+use crate::{
+    Db, Filter, Hit, HybridRequest, NewCollection, OpenOptions, OutputFields, Row, Scope,
+    SearchParams, SearchRequest,
+};
 
 /// Resolves the shm group argument: a gid or a group name.
 fn resolve_group(py: Python<'_>, group: Option<&Bound<'_, PyAny>>) -> PyResult<Option<u32>> {
@@ -450,7 +455,7 @@ impl Database {
         })
     }
 
-    #[pyo3(signature = (db, name, filter, partitions=Vec::new()))]
+    #[pyo3(signature = (db, name, filter, partitions=Vec::new(), filter_params=None))]
     fn delete_filter(
         &self,
         py: Python<'_>,
@@ -458,10 +463,14 @@ impl Database {
         name: &str,
         filter: &str,
         partitions: Vec<String>,
+        filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
+        let params = convert::filter_params(py, filter_params)?;
         run(py, || {
-            self.db
-                .delete_filter(Scope::new(db, name).partitions(&partitions), filter)
+            self.db.delete_filter(
+                Scope::new(db, name).partitions(&partitions),
+                Filter::new(filter, &params),
+            )
         })
     }
 
@@ -484,7 +493,7 @@ impl Database {
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (db, name, filter="", names=None, all=false, limit=None, offset=0, partitions=Vec::new()))]
+    #[pyo3(signature = (db, name, filter="", names=None, all=false, limit=None, offset=0, partitions=Vec::new(), filter_params=None))]
     #[allow(clippy::too_many_arguments)] // mirrors Db::query plus the Python handle
     fn query<'py>(
         &self,
@@ -497,14 +506,17 @@ impl Database {
         limit: Option<usize>,
         offset: usize,
         partitions: Vec<String>,
+        filter_params: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let output = output_fields(names, all);
+        let params = convert::filter_params(py, filter_params)?;
+        let filter = Filter::new(filter, &params);
         let target = Scope::new(db, name).partitions(&partitions);
         let rows = run(py, || self.db.query(target, filter, &output, limit, offset))?;
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (db, name, filter="", partitions=Vec::new()))]
+    #[pyo3(signature = (db, name, filter="", partitions=Vec::new(), filter_params=None))]
     fn count(
         &self,
         py: Python<'_>,
@@ -512,16 +524,23 @@ impl Database {
         name: &str,
         filter: &str,
         partitions: Vec<String>,
+        filter_params: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<u64> {
+        let params = convert::filter_params(py, filter_params)?;
         run(py, || {
-            self.db
-                .count(Scope::new(db, name).partitions(&partitions), filter)
+            self.db.count(
+                Scope::new(db, name).partitions(&partitions),
+                Filter::new(filter, &params),
+            )
         })
     }
 
-    /// `data`: query vectors (lists or numpy arrays); `search_params`, `offset` and `round_decimal` as
-    /// pymilvus takes them. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, offset=None, round_decimal=None, pk="id", keep_pk=true, partitions=Vec::new()))]
+    /// `data`: query vectors (lists or numpy arrays) or query texts (a BM25 function's output field);
+    /// `search_params` and `arguments` (the keyword arguments `offset`, `round_decimal`,
+    /// `group_by_field`, `group_size`, `strict_group_size`) as pymilvus takes them; `ranker` and
+    /// `function_chain`: the front's descriptions of `ranker=` and of the one chain of
+    /// `function_chains=`. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
+    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, function_chain=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -535,33 +554,118 @@ impl Database {
         all: bool,
         search_params: Option<&Bound<'py, PyAny>>,
         anns_field: Option<String>,
-        offset: Option<&Bound<'py, PyAny>>,
-        round_decimal: Option<&Bound<'py, PyAny>>,
+        arguments: Option<&Bound<'py, PyAny>>,
+        ranker: Option<&Bound<'py, PyAny>>,
+        pk: &str,
+        keep_pk: bool,
+        partitions: Vec<String>,
+        filter_params: Option<&Bound<'py, PyAny>>,
+        function_chain: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let mut params = convert::search_params(py, search_params, arguments)?;
+        let output = output_fields(names, all);
+        let mut request = search_request(anns_field, data, limit, filter, output, &mut params)?;
+        request.filter_params = convert::filter_params(py, filter_params)?;
+        request.rerank = ranker.map(|r| convert::rerank(py, r)).transpose()?;
+        request.chain = function_chain
+            .map(|c| convert::function_chain(py, c))
+            .transpose()?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let results = run(py, || self.db.search(target, &request))?;
+        hit_lists(py, &results, &params, pk, keep_pk)
+    }
+
+    /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
+    /// `ranker`: the front's description of the ranker; `arguments`: `offset`, `round_decimal` and the
+    /// grouping arguments. Every request runs on one generation.
+    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true, partitions=Vec::new()))]
+    #[allow(clippy::too_many_arguments)]
+    fn hybrid_search<'py>(
+        &self,
+        py: Python<'py>,
+        db: &str,
+        name: &str,
+        reqs: &Bound<'py, PyList>,
+        ranker: &Bound<'py, PyAny>,
+        limit: usize,
+        names: Option<Vec<String>>,
+        all: bool,
+        arguments: Option<&Bound<'py, PyAny>>,
         pk: &str,
         keep_pk: bool,
         partitions: Vec<String>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let mut params = super::convert::search_params(py, search_params, offset, round_decimal)?;
-        // The one copy: the request owns its vectors so the GIL can be released while searching.
-        let (vectors, nq) = query_vectors(data)?;
-        let request = SearchRequest {
-            anns_field,
-            vectors,
-            nq,
+        let params = convert::search_params(py, None, arguments)?;
+        let requests = reqs
+            .iter()
+            .map(|req| ann_request(py, &req))
+            .collect::<PyResult<Vec<_>>>()?;
+        let request = HybridRequest {
+            requests,
+            rerank: convert::rerank(py, ranker)?,
             limit,
             offset: params.offset,
-            filter: filter.to_string(),
             output: output_fields(names, all),
-            metric: params.metric,
-            params: std::mem::take(&mut params.params),
+            group_by: params.group_by.clone(),
         };
         let target = Scope::new(db, name).partitions(&partitions);
-        let results = run(py, || self.db.search(target, &request))?;
-        let out = PyList::empty(py);
-        for hits in &results {
-            out.append(hits_to_py(py, hits, &params, pk, keep_pk)?)?;
-        }
-        Ok(out)
+        let results = run(py, || self.db.hybrid_search(target, &request))?;
+        hit_lists(py, &results, &params, pk, keep_pk)
+    }
+
+    /// A search iterator on the current generation, which it keeps (pages never mix generations).
+    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn search_iterator(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        data: &Bound<'_, PyAny>,
+        filter: &str,
+        names: Option<Vec<String>>,
+        all: bool,
+        search_params: Option<&Bound<'_, PyAny>>,
+        anns_field: Option<String>,
+        arguments: Option<&Bound<'_, PyAny>>,
+        pk: &str,
+        keep_pk: bool,
+        partitions: Vec<String>,
+        filter_params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<SearchIterator> {
+        let mut params = convert::search_params(py, search_params, arguments)?;
+        let output = output_fields(names, all);
+        let mut request = search_request(anns_field, data, 1, filter, output, &mut params)?;
+        request.filter_params = convert::filter_params(py, filter_params)?;
+        let target = Scope::new(db, name).partitions(&partitions);
+        let iter = run(py, || self.db.pin()?.search_iter(target, request))?;
+        Ok(SearchIterator::new(iter, params, pk, keep_pk))
+    }
+
+    /// A query iterator on the current generation, which it keeps: matching rows in primary-key
+    /// order, after the first `offset`.
+    #[pyo3(signature = (db, name, filter="", names=None, all=false, offset=0, partitions=Vec::new(), filter_params=None))]
+    #[allow(clippy::too_many_arguments)]
+    fn query_iterator(
+        &self,
+        py: Python<'_>,
+        db: &str,
+        name: &str,
+        filter: &str,
+        names: Option<Vec<String>>,
+        all: bool,
+        offset: usize,
+        partitions: Vec<String>,
+        filter_params: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<QueryIterator> {
+        let output = output_fields(names, all);
+        let params = convert::filter_params(py, filter_params)?;
+        let filter = Filter::new(filter, &params);
+        let target = Scope::new(db, name).partitions(&partitions);
+        let iter = run(py, || {
+            self.db.pin()?.query_iter(target, filter, output, offset)
+        })?;
+        Ok(QueryIterator::new(iter))
     }
 
     /// Each text's tokens as (token, start_offset, end_offset, position, position_length, hash): by
@@ -611,6 +715,48 @@ impl Database {
         dict.set_item("live_bytes", status.live_bytes)?;
         Ok(dict)
     }
+}
+
+/// One AnnSearchRequest (a dict from the front: `data`, `anns_field`, `param`, `limit`, `expr`,
+/// `expr_params`) as a search request. Its `param` holds what a
+/// search's `search_params` holds, but for what the hybrid search itself decides (offset, grouping).
+fn ann_request(py: Python<'_>, req: &Bound<'_, PyAny>) -> PyResult<SearchRequest> {
+    let item = |key: &str| req.get_item(key);
+    let mut params = convert::search_params(py, Some(&item("param")?), None)?;
+    if params.offset != 0 || params.group_by.is_some() {
+        return Err(param_error(
+            py,
+            "an AnnSearchRequest's param cannot set offset or grouping; give them to hybrid_search",
+        ));
+    }
+    let filter: Option<String> = item("expr")?.extract()?;
+    let anns_field: Option<String> = item("anns_field")?.extract()?;
+    let limit: usize = item("limit")?.extract()?;
+    let mut request = search_request(
+        anns_field,
+        &item("data")?,
+        limit,
+        filter.as_deref().unwrap_or(""),
+        OutputFields::default(),
+        &mut params,
+    )?;
+    request.filter_params = convert::filter_params(py, Some(&item("expr_params")?))?;
+    Ok(request)
+}
+
+/// One list of hits per query vector, shaped as pymilvus's.
+fn hit_lists<'py>(
+    py: Python<'py>,
+    results: &[Vec<Hit>],
+    params: &SearchParams,
+    pk: &str,
+    keep_pk: bool,
+) -> PyResult<Bound<'py, PyList>> {
+    let out = PyList::empty(py);
+    for hits in results {
+        out.append(hits_to_py(py, hits, params, pk, keep_pk)?)?;
+    }
+    Ok(out)
 }
 
 impl Database {

@@ -1,4 +1,5 @@
-//! The PyO3 binding `covec._covec`: the `Database` class (`database`), typed conversions between Python
+//! The PyO3 binding `covec._covec`: the `Database` class (`database`), the iterator classes
+//! (`iterators`), typed conversions between Python
 //! objects and the crate's types (`convert`: schemas, index requests, rows, query vectors, search
 //! parameters in; rows, hits and describe dicts out), and `Error` -> pymilvus's exception classes
 //! (`errors`). No logic of its own: the checks belong to the crate (schema.rs, search_params.rs, the
@@ -10,6 +11,7 @@
 mod convert;
 mod database;
 mod errors;
+mod iterators;
 
 use std::path::PathBuf;
 
@@ -107,6 +109,8 @@ fn check_schema(schema: &Bound<'_, PyAny>) -> PyResult<()> {
 #[pymodule]
 fn _covec(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<Database>()?;
+    m.add_class::<iterators::SearchIterator>()?;
+    m.add_class::<iterators::QueryIterator>()?;
     m.add_function(wrap_pyfunction!(sweep, m)?)?;
     m.add_function(wrap_pyfunction!(segment_status, m)?)?;
     m.add_function(wrap_pyfunction!(verify, m)?)?;

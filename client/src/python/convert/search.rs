@@ -7,7 +7,10 @@ use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 use super::{float_list, pk_to_py, to_json, to_vector, value_to_py};
 use crate::python::errors::{param_error, to_py_err};
-use crate::{Error, Hit, QueryVectors, SearchParams};
+use crate::{
+    chain_of, rerank_of, Error, FilterParams, FunctionChain, Hit, OutputFields, QueryVectors,
+    Rerank, SearchParams, SearchRequest,
+};
 
 /// Query vectors as one float32 buffer, one vector after another, and their count. A list of lists of
 /// numbers or of 1-D numpy arrays (what most callers pass) converts item by item; anything else goes
@@ -113,20 +116,75 @@ fn list_of_vectors(list: &Bound<'_, PyList>) -> Option<(Vec<f32>, usize)> {
     Some((flat, list.len()))
 }
 
-/// pymilvus's `search_params` dict and the `offset` and `round_decimal` arguments, checked.
+/// pymilvus's `search_params` dict and the search's keyword arguments that reach here (`arguments`: a
+/// dict of `offset`, `round_decimal` and the grouping arguments), checked.
 pub(crate) fn search_params(
     py: Python<'_>,
     search_params: Option<&Bound<'_, PyAny>>,
-    offset: Option<&Bound<'_, PyAny>>,
-    round_decimal: Option<&Bound<'_, PyAny>>,
+    arguments: Option<&Bound<'_, PyAny>>,
 ) -> PyResult<SearchParams> {
-    let json = |obj: Option<&Bound<'_, PyAny>>| obj.map(to_json).transpose();
-    SearchParams::from_milvus(
-        json(search_params)?.as_ref(),
-        json(offset)?.as_ref(),
-        json(round_decimal)?.as_ref(),
-    )
-    .map_err(|e| to_py_err(py, e))
+    let search_params = search_params.map(to_json).transpose()?;
+    let arguments = arguments
+        .map(to_json)
+        .transpose()?
+        .unwrap_or(serde_json::Value::Null);
+    SearchParams::from_milvus(search_params.as_ref(), &arguments).map_err(|e| to_py_err(py, e))
+}
+
+/// `filter_params`: a dict of placeholder values (None: none).
+pub(crate) fn filter_params(
+    py: Python<'_>,
+    obj: Option<&Bound<'_, PyAny>>,
+) -> PyResult<FilterParams> {
+    match obj.filter(|o| !o.is_none()).map(to_json).transpose()? {
+        None => Ok(FilterParams::new()),
+        Some(serde_json::Value::Object(map)) => Ok(map),
+        Some(other) => Err(param_error(
+            py,
+            format!("filter_params must be a dict, got {other}"),
+        )),
+    }
+}
+
+/// `ranker=` as the Python front describes it (a dict: see search_params/rerank.rs), checked.
+pub(crate) fn rerank(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<Rerank> {
+    rerank_of(&to_json(spec)?).map_err(|e| to_py_err(py, e))
+}
+
+/// `function_chains=`'s chain as the Python front describes it (a dict: see search_params/chain.rs),
+/// checked.
+pub(crate) fn function_chain(py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<FunctionChain> {
+    chain_of(&to_json(spec)?).map_err(|e| to_py_err(py, e))
+}
+
+/// A search request from its converted parts: `params` gives the metric, `ef`, offset, range and
+/// grouping (moved out of it).
+pub(crate) fn search_request(
+    anns_field: Option<String>,
+    data: &Bound<'_, PyAny>,
+    limit: usize,
+    filter: &str,
+    output: OutputFields,
+    params: &mut SearchParams,
+) -> PyResult<SearchRequest> {
+    // The one copy: the request owns its vectors so the GIL can be released while searching.
+    let (vectors, nq) = query_vectors(data)?;
+    Ok(SearchRequest {
+        anns_field,
+        vectors,
+        nq,
+        limit,
+        offset: params.offset,
+        filter: filter.to_string(),
+        filter_params: FilterParams::new(),
+        output,
+        metric: params.metric,
+        params: std::mem::take(&mut params.params),
+        range: params.range,
+        group_by: params.group_by.take(),
+        rerank: None,
+        chain: None,
+    })
 }
 
 /// covec._results's `Hit` (a dict) and `HybridHits` (a list), imported at the first search and kept.
