@@ -308,8 +308,8 @@ struct BackLink {
     new: Cand,
 }
 
-/// The neighbours of the last row of `rows` on each of its levels (index = level), chosen from `links`
-/// (the graph before the batch) and the batch's rows before it (the rest of `rows`).
+/// The neighbours of row `rows.end` on each of its levels (index = level), chosen from `links` (the
+/// graph before the batch) and `rows`, the batch's rows before it.
 fn choose(
     links: &Links,
     space: Space,
