@@ -433,21 +433,15 @@ pub fn plan_add_field(
             "maximum field's number should be limited to {MAX_FIELDS}"
         ));
     }
-    // Rows written before read an added field's default as `coerce::default_ref` gives it, which is the
-    // stored form only where the default's text is (not for these types' parsed, encoded values).
-    if field.default_value.is_some()
-        && matches!(
-            field.dtype,
-            DataType::Array | DataType::Geometry | DataType::Timestamptz
-        )
-    {
+    // Rows written before read an added field's default as `coerce::absent_ref` gives it: a GEOMETRY
+    // default would have to be its stored WKB there, which the catalog does not keep.
+    if field.default_value.is_some() && field.dtype == DataType::Geometry {
         return invalid(format!(
-            "field '{}': an added {} field cannot have a default value in covec yet",
-            field.name,
-            field.dtype.name()
+            "field '{}': an added GEOMETRY field cannot have a default value in covec yet",
+            field.name
         ));
     }
-    coerce::fill(&field, None, &defaults_zone)?;
+    coerce::settle_default(&mut field, &defaults_zone)?;
     field.id = entry.schema.next_field_id;
     entry.schema.next_field_id += 1;
     entry.schema.fields.push(field);
