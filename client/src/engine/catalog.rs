@@ -433,14 +433,7 @@ pub fn plan_add_field(
             "maximum field's number should be limited to {MAX_FIELDS}"
         ));
     }
-    // Rows written before read an added field's default as `coerce::absent_ref` gives it: a GEOMETRY
-    // default would have to be its stored WKB there, which the catalog does not keep.
-    if field.default_value.is_some() && field.dtype == DataType::Geometry {
-        return invalid(format!(
-            "field '{}': an added GEOMETRY field cannot have a default value in covec yet",
-            field.name
-        ));
-    }
+    // Rows written before read the added field's default as `coerce::absent_ref` gives it.
     coerce::settle_default(&mut field, &defaults_zone)?;
     field.id = entry.schema.next_field_id;
     entry.schema.next_field_id += 1;

@@ -2,6 +2,9 @@
 //! (or the field's default, or null), JSON to and from values, an input row split into schema fields and
 //! dynamic keys, and a stored value read back as an owned `Value`.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
 use serde_json::{Map, Value as Json};
 
 mod vector;
@@ -253,15 +256,32 @@ pub(super) fn default_ref(f: &FieldSchema) -> Option<ValueRef<'_>> {
 }
 
 /// What rows stored before field `f` was added read: its default as stored values read it, else null.
-/// A TIMESTAMPTZ default is the UTC text `settle_default` keeps (unreadable text, which only a damaged
-/// catalog holds, reads as null).
+/// A TIMESTAMPTZ default is the UTC text `settle_default` keeps, a GEOMETRY default WKT text (unreadable
+/// text, which only a damaged catalog holds, reads as null).
 pub(crate) fn absent_ref(f: &FieldSchema) -> ValueRef<'_> {
     match (f.dtype, default_ref(f)) {
         (DataType::Timestamptz, Some(ValueRef::Str(text))) => {
             timestamptz::parse(text, &Zone::utc()).map_or(ValueRef::Null, ValueRef::Timestamp)
         }
+        (DataType::Geometry, Some(ValueRef::Str(text))) => {
+            geometry_default(text).map_or(ValueRef::Null, ValueRef::Geometry)
+        }
         (_, v) => v.unwrap_or(ValueRef::Null),
     }
+}
+
+/// The stored form (WKB) of the GEOMETRY default `wkt`, made once per distinct default and kept for the
+/// life of the process: rows borrow their values for as long as the catalog lives, and the catalog keeps
+/// the default as text. Bounded by the distinct defaults of the catalogs read.
+fn geometry_default(wkt: &str) -> Option<&'static [u8]> {
+    static KEPT: Mutex<BTreeMap<String, &'static [u8]>> = Mutex::new(BTreeMap::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(wkb) = kept.get(wkt) {
+        return Some(wkb);
+    }
+    let wkb: &'static [u8] = Box::leak(geometry::encode(&geometry::parse_wkt(wkt).ok()?).into());
+    kept.insert(wkt.to_owned(), wkb);
+    Some(wkb)
 }
 
 /// Checks field `f`'s default against its type when the default is set (create_collection,
@@ -444,6 +464,14 @@ mod tests {
         assert_eq!(settle_default(&mut bad, &utc).unwrap_err().code(), 6);
         let mut geo = with_default(DataType::Geometry, DefaultValue::Str("POINT(1".into()));
         assert_eq!(settle_default(&mut geo, &utc).unwrap_err().code(), 6);
+        let point = with_default(DataType::Geometry, DefaultValue::Str("POINT(1 2)".into()));
+        let ValueRef::Geometry(wkb) = absent_ref(&point) else {
+            panic!("a GEOMETRY default reads as WKB");
+        };
+        assert_eq!(
+            Value::Geometry(wkb.to_vec()),
+            fill(&point, None, &utc).unwrap()
+        );
         let mut plain = with_default(DataType::Int64, DefaultValue::Int(3));
         settle_default(&mut plain, &utc).unwrap();
         assert_eq!(plain.default_value, Some(DefaultValue::Int(3)));
