@@ -7,6 +7,8 @@ mod golden_support;
 use golden_support as golden;
 #[path = "golden_support/data_model.rs"]
 mod golden_model;
+#[path = "golden_support/scalar_indexes.rs"]
+mod golden_scalar;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -21,11 +23,12 @@ use golden::Version;
 /// A committed golden file, and the covec that wrote it as this covec describes it: the index kinds it
 /// could store, with this covec's schema constructors (what a file holds reads back in today's types),
 /// and whether it holds the data model of catalog revision 3 (`golden_model`) beside the three collections
-/// every golden file holds.
+/// every golden file holds, and the scalar indexes of revision 4 (`golden_scalar`).
 struct Golden {
     file: &'static str,
     version: Version,
     model: bool,
+    scalar_indexes: bool,
 }
 
 /// Every golden file, oldest first. Add the file of each new format version here (README.md says how).
@@ -36,24 +39,28 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c1.covec",
             version: version(IndexKind::Flat, IndexKind::Flat),
             model: false,
+            scalar_indexes: false,
         },
         // catalog revision 2, HNSW layout 1: graphs in insertion order.
         Golden {
             file: "f1-c2-h1.covec",
             version: current(),
             model: false,
+            scalar_indexes: false,
         },
         // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
         Golden {
             file: "f1-c2-h2.covec",
             version: current(),
             model: false,
+            scalar_indexes: false,
         },
         // catalog revision 3: databases, partitions, field ids (the three collections in "default").
         Golden {
             file: "f1-c3.covec",
             version: current(),
             model: false,
+            scalar_indexes: false,
         },
         // catalog revision 3 with its data model: databases, aliases, partitions, properties, an added
         // field, a partition key.
@@ -61,6 +68,14 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c3-model.covec",
             version: current(),
             model: true,
+            scalar_indexes: false,
+        },
+        // catalog revision 4: the data model with scalar indexes.
+        Golden {
+            file: "f1-c4-model.covec",
+            version: current(),
+            model: true,
+            scalar_indexes: true,
         },
     ]
 }
@@ -262,6 +277,14 @@ fn check_contents(db: &Db, g: &Golden) {
         collections.push(golden_model::KEYED);
         collections.sort_unstable();
         golden_model::check(db, file);
+    }
+    if g.scalar_indexes {
+        golden_scalar::check(db, file);
+    } else if g.model {
+        let docs = db
+            .describe_collection(covec::Scope::new(golden_model::TENANT, golden_model::DOCS))
+            .unwrap();
+        assert!(docs.scalar_indexes.is_empty(), "{file}");
     }
     assert_eq!(
         db.list_collections("default").unwrap(),
@@ -470,7 +493,7 @@ fn a_db_from_a_newer_covec_is_refused_as_newer() {
 
 /// Writes the golden file of the running version: `COVEC_WRITE_GOLDEN=<file name> cargo test -p covec --test golden
 /// -- --ignored` (then add it to `goldens` and to the README). A name containing "model" also gets the data
-/// model (`golden_model`).
+/// model (`golden_model`) and its scalar indexes (`golden_scalar`).
 #[test]
 #[ignore]
 fn write_golden_file_of_this_version() {
@@ -492,5 +515,6 @@ fn write_golden_file_of_this_version() {
         };
         let db = Db::open(&path, &options).unwrap();
         golden_model::write(&db).unwrap();
+        golden_scalar::write(&db).unwrap();
     }
 }
