@@ -584,43 +584,33 @@ const VECTOR_INDEX_TYPES: [(&str, IndexKind); 13] = [
     ("SCANN", IndexKind::Hnsw),
 ];
 
-/// Milvus's scalar index types and the field types each takes (Milvus's rules, within the types Milvus
-/// Lite indexes: no JSON, ARRAY or GEOMETRY). They only speed up Milvus's filters; covec's filters scan
-/// the columns, so such an index is kept, described, listed and dropped, and nothing is built.
-const SCALAR_INDEX_TYPES: [(&str, &[DataType]); 6] = {
+/// Milvus's scalar index types. They only speed up Milvus's filters; covec's filters evaluate the
+/// columns, so such an index is kept, described, listed and dropped, and nothing is built.
+const SCALAR_INDEX_TYPES: [&str; 6] = [
+    "AUTOINDEX",
+    "INVERTED",
+    "STL_SORT",
+    "BITMAP",
+    "TRIE",
+    "NGRAM",
+];
+
+/// Whether the scalar index type `index_type` takes a field of type `dtype`: Milvus's rules, within the
+/// types Milvus Lite indexes (no JSON, ARRAY or GEOMETRY).
+fn scalar_index_takes(index_type: &str, dtype: DataType) -> bool {
     use DataType::*;
-    const ALL: &[DataType] = &[
-        Bool,
-        Int8,
-        Int16,
-        Int32,
-        Int64,
-        Float,
-        Double,
-        VarChar,
-        Timestamptz,
-    ];
-    [
-        ("AUTOINDEX", ALL),
-        ("INVERTED", ALL),
-        (
-            "STL_SORT",
-            &[
-                Int8,
-                Int16,
-                Int32,
-                Int64,
-                Float,
-                Double,
-                VarChar,
-                Timestamptz,
-            ],
-        ),
-        ("BITMAP", &[Bool, Int8, Int16, Int32, Int64, VarChar]),
-        ("TRIE", &[VarChar]),
-        ("NGRAM", &[VarChar]),
-    ]
-};
+    let indexable = matches!(
+        dtype,
+        Bool | Int8 | Int16 | Int32 | Int64 | Float | Double | VarChar | Timestamptz
+    );
+    indexable
+        && match index_type {
+            "STL_SORT" => dtype != Bool,
+            "BITMAP" => !matches!(dtype, Float | Double | Timestamptz),
+            "TRIE" | "NGRAM" => dtype == VarChar,
+            _ => true,
+        }
+}
 
 /// Milvus's index types for binary vectors: exact search serves both (BIN_IVF_FLAT's answer at
 /// recall 1).
@@ -751,17 +741,16 @@ pub fn check_scalar_index(
     index_type: &str,
     metric_type: Option<&str>,
 ) -> Result<()> {
-    let Some((_, dtypes)) = SCALAR_INDEX_TYPES.iter().find(|(t, _)| *t == index_type) else {
-        let known: Vec<&str> = SCALAR_INDEX_TYPES.iter().map(|(t, _)| *t).collect();
+    if !SCALAR_INDEX_TYPES.contains(&index_type) {
         return Err(Error::invalid(format!(
             "index_type '{index_type}' cannot index scalar field '{}' of type {}; supported scalar \
              index_type: {}",
             f.name,
             f.dtype.name(),
-            known.join(", ")
+            SCALAR_INDEX_TYPES.join(", ")
         )));
-    };
-    if !dtypes.contains(&f.dtype) {
+    }
+    if !scalar_index_takes(index_type, f.dtype) {
         return Err(Error::invalid(format!(
             "field type {} does not support scalar index {index_type} (field '{}')",
             f.dtype.name(),

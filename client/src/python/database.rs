@@ -377,7 +377,8 @@ impl Database {
         Ok(())
     }
 
-    /// Index names in name order (as Milvus Lite lists them), of one field when `field_name` is not empty.
+    /// Index names, vector indexes then scalar ones, each in creation order; of one field when
+    /// `field_name` is not empty.
     #[pyo3(signature = (db, name, field_name=""))]
     fn list_indexes(
         &self,
@@ -387,12 +388,10 @@ impl Database {
         field_name: &str,
     ) -> PyResult<Vec<String>> {
         let info = run(py, || self.db.describe_collection(Scope::new(db, name)))?;
-        let mut names: Vec<String> = index_names(&info.indexes, &info.scalar_indexes)
+        Ok(index_names(&info.indexes, &info.scalar_indexes)
             .filter(|(f, _)| field_name.is_empty() || *f == field_name)
             .map(|(_, n)| n.to_string())
-            .collect();
-        names.sort_unstable();
-        Ok(names)
+            .collect())
     }
 
     /// pymilvus's describe_index dict, or None when the collection has no index.

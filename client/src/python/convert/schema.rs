@@ -484,24 +484,16 @@ pub(crate) fn describe_collection<'py>(
 }
 
 /// pymilvus's describe_index dict: the build parameters as given, then type, metric ("NONE" for a
-/// scalar index), names and row counts. None when the collection has no index at all, as pymilvus
-/// returns.
+/// scalar index), names and row counts. None when no index has that name, as pymilvus returns for the
+/// server's "index not found" (Milvus's and Milvus Lite's).
 pub(crate) fn describe_index<'py>(
     py: Python<'py>,
     info: &CollectionInfo,
     index_name: &str,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
-    if info.indexes.is_empty() && info.scalar_indexes.is_empty() {
+    let names = index_names(&info.indexes, &info.scalar_indexes);
+    let Some(at) = resolve_index_name(names, index_name) else {
         return Ok(None);
-    }
-    let Some(at) = resolve_index_name(index_names(&info.indexes, &info.scalar_indexes), index_name)
-    else {
-        return Err(to_py_err(
-            py,
-            Error::IndexNotFound {
-                name: index_name.to_string(),
-            },
-        ));
     };
     let (params, index_type, metric, field, name, pending) = match info.indexes.get(at) {
         Some(v) => (
