@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use covec::{
-    CollectionSchema, DataType, Db, FieldSchema, IndexRequest, OpenOptions, SearchRequest, Value,
+    CollectionSchema, DataType, Db, FieldSchema, IndexSpec, OpenOptions, SearchRequest, Value,
 };
 
 const DIM: usize = 384;
@@ -69,13 +69,11 @@ fn main() -> Result<(), String> {
         let mut v = FieldSchema::new("v", dtype);
         v.dim = Some(DIM as u32);
         let schema = CollectionSchema::new(vec![id, v], "", false);
-        let IndexRequest::Vector(index) =
-            IndexRequest::from_milvus(&schema, "v", "FLAT", "", Some("L2"), Vec::new())
-                .map_err(|e| e.to_string())?
-        else {
-            return Err("FLAT on a vector field is not a vector index".into());
-        };
-        db.create_collection("c", schema, vec![index])
+        let index = IndexSpec::from_milvus(&schema, "v", "FLAT", "", Some("L2"), Vec::new())
+            .map_err(|e| e.to_string())?
+            .into_iter()
+            .collect();
+        db.create_collection("c", schema, index)
             .map_err(|e| e.to_string())?;
         for start in (0..rows).step_by(BATCH) {
             let batch = (start..(start + BATCH).min(rows))

@@ -734,6 +734,25 @@ impl IndexRequest {
     }
 }
 
+impl IndexSpec {
+    /// A vector index request as `IndexRequest::from_milvus` reads it; None for a scalar field's.
+    pub fn from_milvus(
+        schema: &CollectionSchema,
+        field: &str,
+        index_type: &str,
+        index_name: &str,
+        metric_type: Option<&str>,
+        params: Vec<(String, String)>,
+    ) -> Result<Option<IndexSpec>> {
+        let request =
+            IndexRequest::from_milvus(schema, field, index_type, index_name, metric_type, params)?;
+        Ok(match request {
+            IndexRequest::Vector(spec) => Some(spec),
+            IndexRequest::Scalar(_) => None,
+        })
+    }
+}
+
 /// Refuses a scalar index Milvus would refuse on field `f`: a type it does not know, a vector index
 /// type, a field type the index type does not take, or a metric (a scalar index has none: "NONE").
 pub fn check_scalar_index(
@@ -917,10 +936,7 @@ mod tests {
     }
 
     fn spec(field: &str, index_type: &str, metric: Option<&str>) -> Result<Option<IndexSpec>> {
-        Ok(match request(field, index_type, metric)? {
-            IndexRequest::Vector(s) => Some(s),
-            IndexRequest::Scalar(_) => None,
-        })
+        IndexSpec::from_milvus(&schema(), field, index_type, "", metric, Vec::new())
     }
 
     #[test]

@@ -9,6 +9,8 @@ use golden_support as golden;
 mod golden_model;
 #[path = "golden_support/scalar_indexes.rs"]
 mod golden_scalar;
+#[path = "golden_support/types.rs"]
+mod golden_types;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -22,12 +24,14 @@ use golden::Version;
 
 /// A committed golden file, and the covec that wrote it as this covec describes it: the index kinds it
 /// could store, with this covec's schema constructors (what a file holds reads back in today's types),
-/// and whether it holds the data model of catalog revision 3 (`golden_model`) beside the three collections
-/// every golden file holds, and the scalar indexes of revision 4 (`golden_scalar`).
+/// and what it holds beside the three collections every golden file holds: the data model of catalog
+/// revision 3 (`golden_model`), the column types of catalog revision 3 (`golden_types`), the scalar indexes
+/// of catalog revision 4 (`golden_scalar`).
 struct Golden {
     file: &'static str,
     version: Version,
     model: bool,
+    types: bool,
     scalar_indexes: bool,
 }
 
@@ -39,6 +43,7 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c1.covec",
             version: version(IndexKind::Flat, IndexKind::Flat),
             model: false,
+            types: false,
             scalar_indexes: false,
         },
         // catalog revision 2, HNSW layout 1: graphs in insertion order.
@@ -46,6 +51,7 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c2-h1.covec",
             version: current(),
             model: false,
+            types: false,
             scalar_indexes: false,
         },
         // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
@@ -53,6 +59,7 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c2-h2.covec",
             version: current(),
             model: false,
+            types: false,
             scalar_indexes: false,
         },
         // catalog revision 3: databases, partitions, field ids (the three collections in "default").
@@ -60,6 +67,7 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c3.covec",
             version: current(),
             model: false,
+            types: false,
             scalar_indexes: false,
         },
         // catalog revision 3 with its data model: databases, aliases, partitions, properties, an added
@@ -68,6 +76,15 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c3-model.covec",
             version: current(),
             model: true,
+            types: false,
+            scalar_indexes: false,
+        },
+        // catalog revision 3 with every column type it added, a match index and a BM25 function.
+        Golden {
+            file: "f1-c3-types.covec",
+            version: current(),
+            model: false,
+            types: true,
             scalar_indexes: false,
         },
         // catalog revision 4: the data model with scalar indexes.
@@ -75,6 +92,7 @@ fn goldens() -> Vec<Golden> {
             file: "f1-c4-model.covec",
             version: current(),
             model: true,
+            types: false,
             scalar_indexes: true,
         },
     ]
@@ -278,6 +296,11 @@ fn check_contents(db: &Db, g: &Golden) {
         collections.sort_unstable();
         golden_model::check(db, file);
     }
+    if g.types {
+        collections.push(golden_types::TYPED);
+        collections.sort_unstable();
+        golden_types::check(db, file);
+    }
     if g.scalar_indexes {
         golden_scalar::check(db, file);
     } else if g.model {
@@ -429,6 +452,52 @@ fn model_files_hold_revision_3_parts() {
     }
 }
 
+/// The types files hold the sections the column types brought, not only their rows: a part with HNSW
+/// graphs on the float16 and int8 fields, sparse inverted indexes (the BM25 one with the statistics of
+/// its deleted rows), a match index on the analyzed text, and a tail part the graphs have not taken in.
+#[test]
+fn types_files_hold_their_index_sections() {
+    use covec::internals::format::TextIndex;
+    for g in goldens().into_iter().filter(|g| g.types) {
+        let bytes = std::fs::read(data_dir().join(g.file)).unwrap();
+        let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
+        let typed = snap
+            .catalog()
+            .collection("default", golden_types::TYPED)
+            .unwrap();
+        let position = |name: &str| {
+            typed
+                .schema
+                .fields
+                .iter()
+                .position(|f| f.name == name)
+                .unwrap() as u32
+        };
+        let indexed = typed.parts.iter().find(|p| !p.ann.is_empty()).unwrap();
+        let graphs: Vec<u32> = indexed.ann.iter().map(|a| a.field).collect();
+        assert_eq!(graphs, [position("half"), position("small")], "{}", g.file);
+        let text = |kind: u8, name: &str| {
+            indexed
+                .text
+                .iter()
+                .find(|t| t.kind == kind && t.field == position(name))
+        };
+        assert!(text(TextIndex::SPARSE, "sparse").is_some(), "{}", g.file);
+        assert!(
+            text(TextIndex::SPARSE, "bm").is_some_and(|t| t.stats.is_some()),
+            "{}: BM25 statistics of deleted rows",
+            g.file
+        );
+        assert!(text(TextIndex::MATCH, "body").is_some(), "{}", g.file);
+        assert!(indexed.deleted_count > 0, "{}", g.file);
+        assert!(
+            typed.parts.iter().any(|p| p.ann.is_empty()),
+            "{}: an unindexed tail",
+            g.file
+        );
+    }
+}
+
 #[test]
 fn an_old_db_is_upgraded_when_written_and_keeps_its_rows() {
     for g in goldens() {
@@ -493,7 +562,8 @@ fn a_db_from_a_newer_covec_is_refused_as_newer() {
 
 /// Writes the golden file of the running version: `COVEC_WRITE_GOLDEN=<file name> cargo test -p covec --test golden
 /// -- --ignored` (then add it to `goldens` and to the README). A name containing "model" also gets the data
-/// model (`golden_model`) and its scalar indexes (`golden_scalar`).
+/// model (`golden_model`) and its scalar indexes (`golden_scalar`), one containing "types" the column types
+/// (`golden_types`).
 #[test]
 #[ignore]
 fn write_golden_file_of_this_version() {
@@ -507,14 +577,17 @@ fn write_golden_file_of_this_version() {
         path.display()
     );
     golden::write(&path, &current()).unwrap();
+    let options = OpenOptions {
+        shm_dir: std::env::temp_dir(),
+        use_segment: false,
+        group: None,
+    };
+    let db = Db::open(&path, &options).unwrap();
     if name.contains("model") {
-        let options = OpenOptions {
-            shm_dir: std::env::temp_dir(),
-            use_segment: false,
-            group: None,
-        };
-        let db = Db::open(&path, &options).unwrap();
         golden_model::write(&db).unwrap();
         golden_scalar::write(&db).unwrap();
+    }
+    if name.contains("types") {
+        golden_types::write(&db).unwrap();
     }
 }
