@@ -200,3 +200,17 @@ def test_scalar_indexes_are_kept_by_the_db_file(tmp_path, shm_dir):
         assert (d["index_type"], d["field_name"], d["note"]) == ("STL_SORT", "age", "x")
     finally:
         second.close()
+
+
+def test_a_milvus_lite_db_brings_its_scalar_indexes_into_covec(pair):
+    """`covec import` (covec._transfer) reads Lite's indexes through describe_index, scalar ones ("NONE" metric)
+    included, and covec keeps them."""
+    from covec import _transfer
+
+    ours, lite = pair
+    both(pair, create_three)
+    ours.drop_collection("c")
+    _transfer.copy(lite, ours, ["c"], quiet=True)
+    assert ours.list_indexes("c") == lite.list_indexes("c") == ["v", "age", "category"]
+    for name in ("v", "age", "category"):
+        assert described(ours, name) == described(lite, name), name
