@@ -214,3 +214,32 @@ def test_a_milvus_lite_db_brings_its_scalar_indexes_into_covec(pair):
     assert ours.list_indexes("c") == lite.list_indexes("c") == ["v", "age", "category"]
     for name in ("v", "age", "category"):
         assert described(ours, name) == described(lite, name), name
+
+
+def test_dropping_a_bm25_outputs_index_keeps_its_search(client):
+    """A BM25 function's output carries its BM25 sections in every part whether indexed or not; dropping the
+    user's index on it must leave them (a search after the drop once reported the db damaged)."""
+    from pymilvus import Function, FunctionType
+
+    s = client.create_schema(auto_id=False)
+    s.add_field("id", covec.DataType.INT64, is_primary=True)
+    s.add_field("text", covec.DataType.VARCHAR, max_length=1000, enable_analyzer=True)
+    s.add_field("sparse", covec.DataType.SPARSE_FLOAT_VECTOR)
+    s.add_function(Function(name="bm25", function_type=FunctionType.BM25, input_field_names=["text"], output_field_names=["sparse"]))
+    client.create_collection("m", schema=s)
+    texts = ["python programming", "java programming", "machine learning", "python python snakes"]
+    client.insert("m", [{"id": i, "text": t} for i, t in enumerate(texts)])
+    idx = client.prepare_index_params()
+    idx.add_index("sparse", index_type="SPARSE_INVERTED_INDEX", metric_type="BM25")
+    client.create_index("m", idx)
+
+    def ranked():
+        return [(h["id"], round(h["distance"], 5)) for h in client.search("m", data=["python"], anns_field="sparse", limit=3)[0]]
+
+    before = ranked()
+    assert [i for i, _ in before] == [3, 0]
+    client.drop_index("m", "sparse_idx")
+    assert client.list_indexes("m") == []
+    assert ranked() == before
+    client.insert("m", [{"id": 9, "text": "python"}])
+    assert [i for i, _ in ranked()][:1] == [9]

@@ -353,16 +353,18 @@ pub fn plan_drop_index(cat: &Catalog, target: Scope<'_>, index_name: &str) -> Re
         return Ok(next);
     }
     let spec = entry.indexes.remove(at);
-    // The field's graphs and inverted indexes go with the index; compaction reclaims their bytes.
+    // The field's graphs and inverted indexes go with the index (compaction reclaims their bytes),
+    // but for a BM25 output's, which every part carries, indexed or not (docs/format.md).
     if let Some(field) = entry
         .schema
         .fields
         .iter()
         .position(|f| f.name == spec.field)
     {
+        let keep_text = entry.schema.fields[field].is_function_output;
         for part in &mut entry.parts {
             part.ann.retain(|a| a.field as usize != field);
-            part.text.retain(|t| t.field as usize != field);
+            part.text.retain(|t| keep_text || t.field as usize != field);
         }
     }
     Ok(next)
