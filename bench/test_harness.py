@@ -246,6 +246,21 @@ def test_rust_worker_reports_a_bad_queries_file(tmp_path, rust_worker):
         children.stop_all()
 
 
+def test_build_compares_covec_and_hnswlib_on_the_same_rows_and_threads(tmp_path, rust_worker):
+    import build
+
+    vectors = run.synth_vectors(3000, seed=11)
+    queries = run.synth_vectors(50, seed=12)
+    np.save(tmp_path / "base.npy", vectors)
+    np.save(tmp_path / "q.npy", queries)
+    results = build.measure(str(tmp_path / "base.npy"), str(tmp_path / "q.npy"), run.exact_truth(vectors, queries))
+    assert results["covec"]["threads"] == results["hnswlib"]["threads"] == len(os.sched_getaffinity(0))
+    for system, r in results.items():
+        assert r["build_s"] > 0, system
+        assert sorted(r["recall"]) == build.EFS, system
+        assert r["recall"][256] >= 0.95, (system, r["recall"])
+
+
 def test_failed_worker_is_reported_and_leaves_no_shm_copy(tmp_path):
     children = run.Children(tmp_path, tmp_path)
     np.save(tmp_path / "q.npy", np.zeros((1, common.DIM), dtype=np.float32))

@@ -409,7 +409,7 @@ REFUSED = [
     ("search", dict(search_params={"ignore_growing": True}), "search parameter 'ignore_growing'"),
     ("search", dict(search_params={"params": {"eff": 64}}), "unknown search parameter 'eff'"),
     ("search", dict(metric_type="L2"), "search() got an unexpected keyword argument 'metric_type'"),
-    ("query", dict(timezone="UTC"), "(TIMESTAMPTZ fields)"),
+    ("query", dict(timezone=8), "query(): timezone must be a string, got int: 8"),
     ("query", dict(group_by_fields=["tag"]), "(grouping by several fields)"),
     ("query", dict(expr="id > 0"), "query() got an unexpected keyword argument 'expr'"),
     ("delete", dict(ids=[1], filter_params={"a": 1}), "delete by ids has no filter"),

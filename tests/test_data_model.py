@@ -380,3 +380,112 @@ def test_other_processes_see_each_change_at_their_next_call(client, shm_dir):
     assert client.list_partitions("c", db_name="shared") == ["_default"]
     assert client.list_aliases(db_name="shared")["aliases"] == []
     assert client.get_collection_stats("c", db_name="shared") == {"row_count": 0}
+
+
+def tagged_schema(mod, **extra):
+    """id, vector, tag and, with `extra`, one more nullable field `f` (its type and parameters)."""
+    schema = mod.MilvusClient.create_schema()
+    schema.add_field("id", mod.DataType.INT64, is_primary=True)
+    schema.add_field("vector", mod.DataType.FLOAT_VECTOR, dim=DIM)
+    schema.add_field("tag", mod.DataType.VARCHAR, max_length=16)
+    if extra:
+        dtype = extra.pop("datatype")
+        schema.add_field("f", getattr(mod.DataType, dtype), nullable=True, **extra)
+    return schema
+
+
+def create_tagged(client, mod, name, **extra):
+    params = client.prepare_index_params()
+    params.add_index("vector", index_type="FLAT", metric_type="L2")
+    client.create_collection(name, schema=tagged_schema(mod, **extra), index_params=params, properties={"timezone": "Asia/Shanghai"})
+
+
+@pytest.mark.parametrize(
+    "dtype, default, literal",
+    [
+        ("TIMESTAMPTZ", "2025-01-01T00:00:00", "ISO '2025-01-01T00:00:00'"),
+        ("TIMESTAMPTZ", "2025-06-30T23:59:59.5-07:00", "ISO '2025-07-01T06:59:59.5Z'"),
+        ("TIMESTAMPTZ", 1_700_000_000_000_000, "ISO '2023-11-14T22:13:20Z'"),
+    ],
+    ids=["naive-in-the-collections-zone", "with-offset", "microseconds"],
+)
+def test_an_added_fields_default_reads_as_milvus_lites_created_one(pair, dtype, default, literal):
+    # Lite has no add_collection_field: the rows covec held before the field was added, and rows written after
+    # without it, must read what Lite's rows without the field read when the field had that default from the
+    # start. The default's instant is fixed when it is set: a later change of the collection's zone keeps it.
+    ours, lite = pair
+    create_tagged(ours, covec, "added")
+    ours.insert("added", rows(range(4)))
+    ours.add_collection_field("added", "f", getattr(DataType, dtype), nullable=True, default_value=default)
+    ours.insert("added", rows(range(4, 6)))
+    create_tagged(lite, pymilvus, "added", datatype=dtype, default_value=default)
+    lite.insert("added", rows(range(6)))
+    try:
+        for client in pair:
+            client.alter_collection_properties("added", {"timezone": "America/New_York"})
+            client.insert("added", rows([6]))
+        for read in (
+            lambda c: by_id(c.query("added", "id >= 0", output_fields=["f", "tag"])),
+            lambda c: by_id(c.query("added", f"f == {literal}", output_fields=["f"], timezone="Asia/Shanghai")),
+            lambda c: by_id(c.query("added", "id < 3", output_fields=["f"], time_fields="year, month, day, hour")),
+            lambda c: by_id(c.get("added", [0, 5, 6], output_fields=["f"])),
+        ):
+            assert len(same(pair, read)) > 0
+        assert len(ours.query("added", f"f == {literal}", output_fields=["f"], timezone="Asia/Shanghai")) == 7
+    finally:
+        for client in pair:
+            client.drop_collection("added")
+
+
+def test_geometry_defaults_agree_created_or_added(pair):
+    # Lite's field has its default from the start; covec's is added after rows 0-2 were written.
+    ours, lite = pair
+    create_tagged(lite, pymilvus, "geo_default", datatype="GEOMETRY", default_value="POINT(1 2)")
+    lite.insert("geo_default", rows(range(5)))
+    create_tagged(ours, covec, "geo_default")
+    ours.insert("geo_default", rows(range(3)))
+    ours.add_collection_field("geo_default", "f", DataType.GEOMETRY, nullable=True, default_value="POINT(1 2)")
+    ours.insert("geo_default", rows(range(3, 5)))
+    try:
+        got = same(pair, lambda c: by_id(c.query("geo_default", "id >= 0", output_fields=["f"])))
+        assert [r["f"] for r in got] == ["POINT(1 2)"] * 5
+        inside = "ST_INTERSECTS(f, 'POLYGON((0 0, 3 0, 3 3, 0 3, 0 0))')"
+        assert len(same(pair, lambda c: c.query("geo_default", inside, output_fields=["f"]))) == 5
+        assert same(pair, lambda c: c.query("geo_default", "ST_WITHIN(f, 'POLYGON((5 5, 6 5, 6 6, 5 5))')")) == []
+    finally:
+        for client in pair:
+            client.drop_collection("geo_default")
+
+
+def test_array_defaults_are_refused_as_pymilvus_refuses_them(pair):
+    ours, lite = pair
+    array = dict(datatype="ARRAY", element_type=None, max_capacity=4, default_value=[1, 2])
+    for client, mod in ((ours, covec), (lite, pymilvus)):
+        spec = dict(array, element_type=mod.DataType.INT64)
+        with pytest.raises(pymilvus.exceptions.ParamError, match=r"Default value unsupported data type: 999"):
+            create_tagged(client, mod, "arr_default", **spec)
+        assert not client.has_collection("arr_default")
+    create_tagged(ours, covec, "arr_added")
+    with pytest.raises(pymilvus.exceptions.ParamError, match=r"Default value unsupported data type: 999 \(field 'f'"):
+        ours.add_collection_field("arr_added", "f", DataType.ARRAY, element_type=DataType.INT64, max_capacity=4, nullable=True, default_value=[1])
+    assert [f["name"] for f in ours.describe_collection("arr_added")["fields"]] == ["id", "vector", "tag"]
+    ours.drop_collection("arr_added")
+
+
+@pytest.mark.parametrize(
+    "dtype, default, named",
+    [("TIMESTAMPTZ", "2025-02-30T00:00:00Z", "2025-02-30"), ("GEOMETRY", "POINT(1", "f")],
+    ids=["no-such-day", "bad-wkt"],
+)
+def test_a_bad_default_is_refused_when_set(pair, dtype, default, named):
+    # Refused by create_collection (code 6, in both), not by every later insert.
+    ours, lite = pair
+    for client, mod in ((ours, covec), (lite, pymilvus)):
+        with pytest.raises(pymilvus.exceptions.MilvusException, match=named) as err:
+            create_tagged(client, mod, "bad_default", datatype=dtype, default_value=default)
+        assert err.value.code == 6
+        assert not client.has_collection("bad_default")
+    create_tagged(ours, covec, "bad_added")
+    with pytest.raises(MilvusException, match=named):
+        ours.add_collection_field("bad_added", "f", getattr(DataType, dtype), nullable=True, default_value=default)
+    ours.drop_collection("bad_added")

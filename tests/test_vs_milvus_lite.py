@@ -471,3 +471,130 @@ def test_bad_typed_values_fail_in_both_and_store_nothing(typed, row):
         with pytest.raises(pymilvus.exceptions.MilvusException):
             client.insert("typed", [typed_rows()[2] | {"id": 1001}, bad])
         assert client.get("typed", [1000, 1001]) == []
+
+
+# ------------------------------------------------------------------------------------------------
+# A request's own `timezone` (naive ISO literals of its filter are read in it, before the collection's and
+# the database's zone) and `time_fields` (TIMESTAMPTZ values returned as calendar fields in that zone), on
+# every read that takes them. Values are still printed in UTC, in Lite as in covec.
+
+TIME_ZONES = ["UTC", "Asia/Shanghai", "America/New_York", "Asia/Kolkata"]
+ALL_TIME_FIELDS = "year, month, day, hour, minute, second, microsecond"
+NAIVE_FILTERS = [
+    "ts == ISO '2025-01-01 00:00:00'",
+    "ts <= ISO '2024-12-31T21:30:00'",
+    "ts_null > ISO '2025-01-02 20:00:00' or ts < ISO '2000-01-01T05:00:00'",
+]
+
+
+@pytest.mark.parametrize("flt", NAIVE_FILTERS)
+def test_request_timezone_reads_naive_filter_literals_as_lite(typed, flt):
+    ours, lite = typed
+    answers = []
+    for zone in TIME_ZONES:
+        a = ours.query("typed", filter=flt, output_fields=["ts", "ts_null"], timezone=zone)
+        b = lite.query("typed", filter=flt, output_fields=["ts", "ts_null"], timezone=zone)
+        assert_same_rows(by_id(a), by_id(b))
+        answers.append(sorted(r["id"] for r in a))
+        assert ours.query("typed", filter=flt, output_fields=["count(*)"], timezone=zone) == [{"count(*)": len(a)}]
+    assert len({tuple(ids) for ids in answers}) > 1, f"{flt}: every zone gave the same rows, which proves little"
+
+
+@pytest.mark.parametrize("zone", TIME_ZONES)
+def test_time_fields_agree_on_every_read(typed, zone):
+    ours, lite = typed
+    time = dict(timezone=zone, time_fields=ALL_TIME_FIELDS)
+    fields = ["ts", "ts_null", "opt"]
+    flt = "ts >= ISO '2024-06-01 00:00:00'"
+    a = ours.query("typed", filter=flt, output_fields=fields, **time)
+    b = lite.query("typed", filter=flt, output_fields=fields, **time)
+    assert a and any(r["ts_null"] is None for r in a), "nulls must stay null beside calendar fields"
+    assert all(len(r["ts"]) == 7 for r in a)
+    assert_same_rows(by_id(a), by_id(b))
+    ids = [0, 6, 7, 13]
+    assert_same_rows(ours.get("typed", ids, output_fields=fields, **time), lite.get("typed", ids, output_fields=fields, **time))
+    q = [[1.0, 2.0, 1.0, 0.0], [0.0, 4.0, 1.0, 1.0]]
+    search = dict(limit=6, filter=flt, output_fields=fields, **time)
+    compare_search(ours.search("typed", q, **search), lite.search("typed", q, **search), "L2")
+    reqs = [
+        pymilvus.AnnSearchRequest(data=[q[0]], anns_field="v", param={}, limit=8, expr=flt),
+        pymilvus.AnnSearchRequest(data=[q[0]], anns_field="v", param={}, limit=8, expr="ts_null < ISO '2025-01-01 12:00:00'"),
+    ]
+    hybrid = dict(reqs=reqs, ranker=pymilvus.RRFRanker(), limit=6, output_fields=fields, **time)
+    compare_search(ours.hybrid_search("typed", **hybrid), lite.hybrid_search("typed", **hybrid), "RRF")
+
+
+def drain(iterator, most_pages=100):
+    """Every item of an iterator's pages, then closed (bounded, so a wrong end cannot hang the test)."""
+    items = []
+    for _ in range(most_pages):
+        page = iterator.next()
+        if len(page) == 0:
+            break
+        items.extend(page)
+    else:
+        pytest.fail("the iterator did not end")
+    iterator.close()
+    return items
+
+
+@pytest.mark.parametrize("zone", ["Asia/Shanghai", "America/New_York"])
+def test_iterators_take_the_request_time_as_lite(typed, zone):
+    ours, lite = typed
+    time = dict(timezone=zone, time_fields="year, day, hour")
+    flt = "ts < ISO '2025-01-01 02:00:00'"
+    pages = {}
+    for name, client in (("ours", ours), ("lite", lite)):
+        it = client.query_iterator("typed", batch_size=7, filter=flt, output_fields=["ts", "ts_null"], **time)
+        pages[name] = by_id(drain(it))
+    assert pages["ours"]
+    assert_same_rows(pages["ours"], pages["lite"])
+    q = [[1.0, 2.0, 1.0, 0.0]]
+    hits = {}
+    for name, client in (("ours", ours), ("lite", lite)):
+        it = client.search_iterator("typed", q, batch_size=5, limit=12, filter=flt, output_fields=["ts"], **time)
+        hits[name] = [(h["id"], h["entity"]["ts"]) for h in drain(it)]
+    assert hits["ours"] and sorted(hits["ours"]) == sorted(hits["lite"])
+
+
+def test_request_timezone_comes_before_the_collections(pair):
+    ours, lite = pair
+    rows = [{"id": i, "v": [float(i), 0.0], "ts": stamp} for i, stamp in enumerate(STAMPS)]
+    for client, mod in ((ours, covec), (lite, pymilvus)):
+        schema = mod.MilvusClient.create_schema()
+        schema.add_field("id", mod.DataType.INT64, is_primary=True)
+        schema.add_field("v", mod.DataType.FLOAT_VECTOR, dim=2)
+        schema.add_field("ts", mod.DataType.TIMESTAMPTZ)
+        params = client.prepare_index_params()
+        params.add_index("v", index_type="FLAT", metric_type="L2")
+        client.create_collection("tz_prop", schema=schema, index_params=params, properties={"timezone": "Asia/Tokyo"})
+        client.insert("tz_prop", rows)
+    try:
+        for time in ({}, {"timezone": "UTC"}, {"timezone": "Asia/Shanghai"}, {"time_fields": "day, hour"}):
+            for flt in ["ts == ISO '2025-01-01 01:00:00'", "ts == ISO '2025-01-01 00:00:00'", "id >= 0"]:
+                a = ours.query("tz_prop", filter=flt, output_fields=["ts"], **time)
+                assert_same_rows(by_id(a), by_id(lite.query("tz_prop", filter=flt, output_fields=["ts"], **time)))
+        # Tokyo (the collection's) and Shanghai (the request's) read the same naive text an hour apart.
+        assert [r["id"] for r in ours.query("tz_prop", filter="ts == ISO '2025-01-01 01:00:00'")] == [0]
+        assert ours.query("tz_prop", filter="ts == ISO '2025-01-01 01:00:00'", timezone="Asia/Shanghai") == []
+    finally:
+        for client in (ours, lite):
+            client.drop_collection("tz_prop")
+
+
+@pytest.mark.parametrize(
+    "time, named",
+    [({"timezone": "Mars/Olympus_Mons"}, "'Mars/Olympus_Mons'"), ({"time_fields": "year, week"}, "'week'")],
+    ids=["unknown-zone", "unknown-time-field"],
+)
+def test_bad_request_time_fails_in_both_naming_the_value(typed, time, named):
+    # Lite answers with code 6, covec with the server's 1100 for a bad parameter; the message is the same.
+    ours, lite = typed
+    for client, code in ((ours, 1100), (lite, 6)):
+        for call in (
+            lambda: client.query("typed", filter="id < 3", output_fields=["ts"], **time),
+            lambda: client.search("typed", [[1.0, 2.0, 1.0, 0.0]], limit=3, output_fields=["ts"], **time),
+        ):
+            with pytest.raises(pymilvus.exceptions.MilvusException, match=named) as err:
+                call()
+            assert err.value.code == code

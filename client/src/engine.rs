@@ -41,8 +41,8 @@ pub use catalog::{
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,
-    Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, Rerank, Scope,
-    ScoreMode, SearchRequest,
+    Hit, HybridRequest, Merge, NumCombine, OutputFields, QueryVectors, Range, RequestTime, Rerank,
+    Scope, ScoreMode, SearchRequest,
 };
 pub use search::Cursor;
 pub use write::{

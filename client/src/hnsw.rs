@@ -23,6 +23,7 @@ use std::cell::RefCell;
 use crate::dense::{prefetch, DenseQuery, DenseRows};
 use crate::error::{Error, Result};
 use crate::schema::Metric;
+pub use build::BATCH;
 use distance::{reported, Space, Sq8Query};
 use graph::{greedy, search_layer, Cand, Graph, Scorer, Scratch};
 #[cfg(test)]
@@ -126,8 +127,10 @@ pub fn build_rows(
 }
 
 /// Extends `base`, an index built with the same metric, dimension and params over the first
-/// `base.len()` rows of `vectors`, to every row of `vectors`: only the new rows are inserted, and the
-/// result equals `build` over all rows byte for byte. A renumbered base is numbered by insertion
+/// `base.len()` rows of `vectors`, to every row of `vectors`: only the new rows are inserted. When
+/// `base.len()` is a multiple of [`BATCH`] the result equals `build` over all rows byte for byte;
+/// otherwise it is the same for the same base and rows, a graph of the same quality (its first batch
+/// is cut short). A renumbered base is numbered by insertion
 /// again first, so `vectors` start with its rows in insertion order and the result is numbered by
 /// insertion. A base of other params is `Error::Invalid`.
 pub fn extend(

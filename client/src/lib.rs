@@ -46,7 +46,7 @@ pub use db::{CollectionInfo, DatabaseInfo, Db};
 pub use engine::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Cursor, Decay, DecayFunction, FunctionChain,
     GroupBy, Hit, HybridRequest, Merge, NewCollection, NumCombine, OutputFields, QueryVectors,
-    Range, Rerank, Scope, ScoreMode, SearchRequest,
+    Range, RequestTime, Rerank, Scope, ScoreMode, SearchRequest,
 };
 pub use error::{ClientCheck, Error, Result};
 pub use filter::{Filter, Params as FilterParams};

@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use crate::engine::{
-    self, CollectionView, Cursor, Hit, HybridRequest, OutputFields, RowId, Scope, SearchRequest,
+    self, CollectionView, Cursor, Hit, HybridRequest, OutputFields, RequestTime, RowId, Scope,
+    SearchRequest,
 };
 use crate::error::Result;
 use crate::filter::{self, Filter};
@@ -206,6 +207,7 @@ struct OwnedScope {
     db: String,
     collection: String,
     partitions: Vec<String>,
+    time: Option<RequestTime>,
 }
 
 impl OwnedScope {
@@ -214,11 +216,16 @@ impl OwnedScope {
             db: scope.db.to_string(),
             collection: scope.collection.to_string(),
             partitions: scope.partitions.to_vec(),
+            time: scope.time.cloned(),
         }
     }
 
     fn scope(&self) -> Scope<'_> {
-        Scope::new(&self.db, &self.collection).partitions(&self.partitions)
+        let scope = Scope::new(&self.db, &self.collection).partitions(&self.partitions);
+        match &self.time {
+            Some(time) => scope.time(time),
+            None => scope,
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 mod hnsw_support;
 mod storage_util;
 
+use covec::internals::hnsw::BATCH;
 use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
 use hnsw_support::clustered;
 use storage_util::{simple_row, simple_schema, TempDb};
@@ -241,8 +242,11 @@ fn a_graph_grown_by_appends_is_the_graph_one_build_of_all_rows_makes() {
         db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
             .unwrap();
     }
-    insert(&a, &data, 0..2000);
-    insert(&a, &data, 2000..2300); // a tail of 15 %: past the threshold, so the graph grows
+    // The first graph ends where a build batch does, so growing it inserts whole batches as one build
+    // does (see `hnsw::extend`).
+    let first = 8 * BATCH;
+    insert(&a, &data, 0..first);
+    insert(&a, &data, first..2300); // a tail of 12 %: past the threshold, so the graph grows
     insert(&b, &data, 0..2300);
     let (pa, pb) = (parts(&batched), parts(&whole));
     assert_eq!(pa.len(), 1, "one part after the rebuild: {pa:?}");

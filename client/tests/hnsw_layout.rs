@@ -2,9 +2,11 @@
 
 mod hnsw_support;
 
-use covec::internals::hnsw::{build, extend, recommended_strategy, HnswParams, HnswView, Strategy};
+use covec::internals::hnsw::{
+    build, extend, recommended_strategy, HnswParams, HnswView, Strategy, BATCH,
+};
 use covec::{Error, Metric};
-use hnsw_support::clustered;
+use hnsw_support::{brute_force, clustered, recall};
 use proptest::prelude::*;
 
 const DIM: usize = 16;
@@ -65,11 +67,13 @@ fn extending_a_graph_row_by_row_equals_building_it_at_once() {
     let whole = build(&vectors, DIM, Metric::Ip, &params)
         .unwrap()
         .to_bytes();
-    // Two extensions in a row, as two commits of new rows would make them.
-    let mut bytes = build(&vectors[..400 * DIM], DIM, Metric::Ip, &params)
+    // Two extensions in a row, as two commits of new rows would make them, each base ending where
+    // a batch ends.
+    let (first, second) = (2 * BATCH, 4 * BATCH);
+    let mut bytes = build(&vectors[..first * DIM], DIM, Metric::Ip, &params)
         .unwrap()
         .to_bytes();
-    for (before, n) in [(400, 1100), (1100, 1500)] {
+    for (before, n) in [(first, second), (second, 1500)] {
         let base = HnswView::from_bytes(&bytes, before).unwrap();
         bytes = extend(&base, &vectors[..n * DIM], DIM, Metric::Ip, &params)
             .unwrap()
@@ -77,10 +81,10 @@ fn extending_a_graph_row_by_row_equals_building_it_at_once() {
     }
     assert_eq!(bytes, whole);
 
-    let base_bytes = build(&vectors[..400 * DIM], DIM, Metric::Ip, &params)
+    let base_bytes = build(&vectors[..first * DIM], DIM, Metric::Ip, &params)
         .unwrap()
         .to_bytes();
-    let base = HnswView::from_bytes(&base_bytes, 400).unwrap();
+    let base = HnswView::from_bytes(&base_bytes, first).unwrap();
     for (metric, other) in [
         (Metric::L2, params.clone()),
         (
@@ -158,23 +162,71 @@ fn extending_a_renumbered_graph_equals_building_it_at_once() {
         ef_construction: 40,
         seed: 9,
     };
-    let (all, first) = (scattered(1500), scattered(400));
+    let (all, first) = (scattered(1500), scattered(2 * BATCH));
     let whole = build(&vectors, DIM, Metric::Ip, &params)
         .unwrap()
         .renumbered(&all)
         .to_bytes();
-    let base_bytes = build(&vectors[..400 * DIM], DIM, Metric::Ip, &params)
+    let base_bytes = build(&vectors[..2 * BATCH * DIM], DIM, Metric::Ip, &params)
         .unwrap()
         .renumbered(&first)
         .to_bytes();
     // The caller passes the base's rows in insertion order, then the new rows.
-    let base = HnswView::from_bytes(&base_bytes, 400).unwrap();
+    let base = HnswView::from_bytes(&base_bytes, 2 * BATCH).unwrap();
     let grown = extend(&base, &vectors, DIM, Metric::Ip, &params).unwrap();
     assert!(
         (0..1500).all(|k| grown.view().inserted(k) == k as u32),
         "numbered by insertion"
     );
     assert_eq!(grown.renumbered(&all).to_bytes(), whole);
+}
+
+/// A base that ends inside a batch: the rest of that batch is searched against the base, so the grown
+/// graph is not the one-build graph, but it is the same every time and finds the same neighbours.
+#[test]
+fn extending_a_graph_cut_inside_a_batch_is_deterministic_and_as_good() {
+    let (n, cut) = (3 * BATCH + 100, BATCH + 144);
+    let vectors = clustered(n, DIM, 12, 31);
+    let params = HnswParams {
+        m: 8,
+        ef_construction: 40,
+        seed: 4,
+    };
+    let base_bytes = build(&vectors[..cut * DIM], DIM, Metric::L2, &params)
+        .unwrap()
+        .to_bytes();
+    let base = HnswView::from_bytes(&base_bytes, cut).unwrap();
+    let grow = || extend(&base, &vectors, DIM, Metric::L2, &params).unwrap();
+    let (grown, again) = (grow(), grow());
+    assert!(grown == again, "the same base and rows grew two graphs");
+    let whole = build(&vectors, DIM, Metric::L2, &params).unwrap();
+    assert!(
+        grown != whole,
+        "a base cut inside a batch grows another graph"
+    );
+    let queries = clustered(100, DIM, 12, 32);
+    let recall_of = |index: &covec::internals::hnsw::HnswIndex| {
+        queries
+            .chunks_exact(DIM)
+            .map(|q| {
+                let found = index
+                    .view()
+                    .search(&vectors, DIM, Metric::L2, q, 10, 32, None)
+                    .unwrap();
+                recall(
+                    &found,
+                    &brute_force(&vectors, DIM, Metric::L2, q, 10, &|_| true),
+                )
+            })
+            .sum::<f64>()
+            / 100.0
+    };
+    let (grown_recall, whole_recall) = (recall_of(&grown), recall_of(&whole));
+    eprintln!("recall@10 at ef 32: grown {grown_recall}, one build {whole_recall}");
+    assert!(
+        whole_recall >= 0.9 && grown_recall >= whole_recall - 0.01,
+        "recall@10 at ef 32: grown {grown_recall}, one build {whole_recall}"
+    );
 }
 
 #[test]

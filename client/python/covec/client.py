@@ -31,6 +31,10 @@ _SERVER_TUNING = frozenset(
 )
 # search() and hybrid_search() keyword arguments they honour (the engine reads them: search_params.rs).
 _SEARCH_KWARGS = ("offset", "round_decimal", "group_by_field", "group_size", "strict_group_size")
+# The reads' TIMESTAMPTZ arguments: the zone naive ISO text in the filter is read in and `time_fields` are
+# taken in (before the collection's and the database's `timezone`), and the calendar fields TIMESTAMPTZ
+# values are returned as instead of text.
+_TIME_KWARGS = frozenset({"timezone", "time_fields"})
 # pymilvus's bound on an iterator's batch_size.
 _MAX_BATCH_SIZE = 16384
 # load_collection() and load_partitions() keyword arguments that tune how a server loads; covec maps the db on
@@ -68,8 +72,6 @@ _NOT_YET = {
     "order_by_fields": "ordering by fields",
     "ids": "search by primary keys",
     "namespace": "namespaces",
-    "timezone": "TIMESTAMPTZ fields",
-    "time_fields": "TIMESTAMPTZ fields",
     "ignore_growing": "searching indexed rows only",
 }
 
@@ -89,6 +91,18 @@ def _check(method, name, value):
             raise ParamError(message=f"{method}(): {name} ({_NOT_YET[name]}) is not supported by covec yet")
     elif not means_default(value):
         raise ParamError(message=f"{method}(): {name}={value!r} ({_NOT_YET[name]}) is not supported by covec yet")
+
+
+def _time_args(method, kwargs):
+    """The `_TIME_KWARGS` of a read as the native call takes them: each a string or None ("" is not given,
+    as Milvus reads it); the native call refuses a zone or time field that does not exist."""
+    args = {}
+    for name in _TIME_KWARGS:
+        value = kwargs.get(name)
+        if value is not None and not isinstance(value, str):
+            raise ParamError(message=f"{method}(): {name} must be a string, got {type(value).__name__}: {value!r}")
+        args[name] = value
+    return args
 
 
 def _check_kwargs(method, kwargs, honoured=frozenset()):
@@ -911,7 +925,8 @@ class MilvusClient:
         return names, False
 
     def get(self, collection_name, ids, output_fields=None, timeout=None, partition_names=None, **kwargs):
-        _check_kwargs("get", kwargs)
+        _check_kwargs("get", kwargs, _TIME_KWARGS)
+        time = _time_args("get", kwargs)
         db = self._db_of(kwargs)
         partitions = self._read_partitions(db, collection_name, _names("get", "partition_names", partition_names))
         ids = _as_list(ids)
@@ -921,7 +936,7 @@ class MilvusClient:
         if not all_fields:
             pk = self._pk(db, collection_name)
             names = [pk] + [n for n in names if n != pk]
-        return ExtraList(self._database.get(db, collection_name, ids, names, all_fields, partitions))
+        return ExtraList(self._database.get(db, collection_name, ids, names, all_fields, partitions, **time))
 
     def query(
         self,
@@ -933,7 +948,8 @@ class MilvusClient:
         partition_names=None,
         **kwargs,
     ):
-        _check_kwargs("query", kwargs, {"limit", "offset", "filter_params"})
+        _check_kwargs("query", kwargs, {"limit", "offset", "filter_params"} | _TIME_KWARGS)
+        time = _time_args("query", kwargs)
         db = self._db_of(kwargs)
         partitions = self._read_partitions(db, collection_name, _names("query", "partition_names", partition_names))
         if filter is None:
@@ -949,7 +965,12 @@ class MilvusClient:
             if len(names) > 1:
                 raise MilvusException(code=6, message="count(*) cannot be combined with other output fields")
             count = self._database.count(
-                db, collection_name, filter, partitions, filter_params=kwargs.get("filter_params")
+                db,
+                collection_name,
+                filter,
+                partitions,
+                filter_params=kwargs.get("filter_params"),
+                timezone=time["timezone"],
             )
             return ExtraList([{"count(*)": int(count)}])
         limit = kwargs.get("limit")
@@ -969,6 +990,7 @@ class MilvusClient:
             offset,
             partitions,
             filter_params=kwargs.get("filter_params"),
+            **time,
         )
         return ExtraList(rows)
 
@@ -1000,7 +1022,8 @@ class MilvusClient:
             _check("search", "ids", ids)
             _check("search", "search_aggregation", search_aggregation)
         if kwargs:
-            _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS) | {"filter_params"})
+            _check_kwargs("search", kwargs, frozenset(_SEARCH_KWARGS) | {"filter_params"} | _TIME_KWARGS)
+        time = _time_args("search", kwargs)
         db = self._db_of(kwargs)
         partitions = self._read_partitions(db, collection_name, _names("search", "partition_names", partition_names))
         if data is None:
@@ -1027,6 +1050,7 @@ class MilvusClient:
             partitions,
             filter_params=kwargs.get("filter_params"),
             function_chain=chain,
+            **time,
         )
         return SearchResult(hits)
 
@@ -1044,7 +1068,8 @@ class MilvusClient:
         """Each AnnSearchRequest searched on one generation, their hits merged by `ranker`
         (RRFRanker, WeightedRanker, or a RERANK Function: rrf, weighted, decay, boost)."""
         if kwargs:
-            _check_kwargs("hybrid_search", kwargs, frozenset(_SEARCH_KWARGS))
+            _check_kwargs("hybrid_search", kwargs, frozenset(_SEARCH_KWARGS) | _TIME_KWARGS)
+        time = _time_args("hybrid_search", kwargs)
         db = self._db_of(kwargs)
         partitions = self._read_partitions(
             db, collection_name, _names("hybrid_search", "partition_names", partition_names)
@@ -1069,6 +1094,7 @@ class MilvusClient:
             pk,
             self._keeps_pk(pk, output_fields),
             partitions,
+            **time,
         )
         return SearchResult(hits)
 
@@ -1094,7 +1120,8 @@ class MilvusClient:
             raise ParamError(message="Offset is not supported for search_iterator_v2")
         kwargs.pop("offset", None)
         if kwargs:
-            _check_kwargs("search_iterator", kwargs, {"filter_params"})
+            _check_kwargs("search_iterator", kwargs, {"filter_params"} | _TIME_KWARGS)
+        time = _time_args("search_iterator", kwargs)
         _check_batch_size(batch_size)
         left = _iterator_limit(limit)
         if filter is not None and not isinstance(filter, str):
@@ -1123,6 +1150,7 @@ class MilvusClient:
             self._keeps_pk(pk, output_fields),
             partitions,
             filter_params=kwargs.get("filter_params"),
+            **time,
         )
         return SearchIterator(native, batch_size, left, external_filter_func)
 
@@ -1138,7 +1166,8 @@ class MilvusClient:
         **kwargs,
     ):
         """Pages of `batch_size` rows matching `filter`, in primary-key order, from one generation."""
-        _check_kwargs("query_iterator", kwargs, {"offset", "filter_params"})
+        _check_kwargs("query_iterator", kwargs, {"offset", "filter_params"} | _TIME_KWARGS)
+        time = _time_args("query_iterator", kwargs)
         if filter is not None and not isinstance(filter, str):
             raise DataTypeNotMatchException(message=f"The type of expr must be string ,but {type(filter)!r} is given.")
         _check_batch_size(batch_size)
@@ -1163,6 +1192,7 @@ class MilvusClient:
             offset,
             partitions,
             filter_params=kwargs.get("filter_params"),
+            **time,
         )
         return QueryIterator(native, batch_size, left)
 

@@ -433,21 +433,8 @@ pub fn plan_add_field(
             "maximum field's number should be limited to {MAX_FIELDS}"
         ));
     }
-    // Rows written before read an added field's default as `coerce::default_ref` gives it, which is the
-    // stored form only where the default's text is (not for these types' parsed, encoded values).
-    if field.default_value.is_some()
-        && matches!(
-            field.dtype,
-            DataType::Array | DataType::Geometry | DataType::Timestamptz
-        )
-    {
-        return invalid(format!(
-            "field '{}': an added {} field cannot have a default value in covec yet",
-            field.name,
-            field.dtype.name()
-        ));
-    }
-    coerce::fill(&field, None, &defaults_zone)?;
+    // Rows written before read the added field's default as `coerce::absent_ref` gives it.
+    coerce::settle_default(&mut field, &defaults_zone)?;
     field.id = entry.schema.next_field_id;
     entry.schema.next_field_id += 1;
     entry.schema.fields.push(field);

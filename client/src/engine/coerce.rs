@@ -2,6 +2,9 @@
 //! (or the field's default, or null), JSON to and from values, an input row split into schema fields and
 //! dynamic keys, and a stored value read back as an owned `Value`.
 
+use std::collections::BTreeMap;
+use std::sync::{Mutex, PoisonError};
+
 use serde_json::{Map, Value as Json};
 
 mod vector;
@@ -252,13 +255,60 @@ pub(super) fn default_ref(f: &FieldSchema) -> Option<ValueRef<'_>> {
     })
 }
 
+/// What rows stored before field `f` was added read: its default as stored values read it, else null.
+/// A TIMESTAMPTZ default is the UTC text `settle_default` keeps, a GEOMETRY default WKT text (unreadable
+/// text, which only a damaged catalog holds, reads as null).
+pub(crate) fn absent_ref(f: &FieldSchema) -> ValueRef<'_> {
+    match (f.dtype, default_ref(f)) {
+        (DataType::Timestamptz, Some(ValueRef::Str(text))) => {
+            timestamptz::parse(text, &Zone::utc()).map_or(ValueRef::Null, ValueRef::Timestamp)
+        }
+        (DataType::Geometry, Some(ValueRef::Str(text))) => {
+            geometry_default(text).map_or(ValueRef::Null, ValueRef::Geometry)
+        }
+        (_, v) => v.unwrap_or(ValueRef::Null),
+    }
+}
+
+/// The stored form (WKB) of the GEOMETRY default `wkt`, made once per distinct default and kept for the
+/// life of the process: rows borrow their values for as long as the catalog lives, and the catalog keeps
+/// the default as text. Bounded by the distinct defaults of the catalogs read.
+fn geometry_default(wkt: &str) -> Option<&'static [u8]> {
+    static KEPT: Mutex<BTreeMap<String, &'static [u8]>> = Mutex::new(BTreeMap::new());
+    let mut kept = KEPT.lock().unwrap_or_else(PoisonError::into_inner);
+    if let Some(wkb) = kept.get(wkt) {
+        return Some(wkb);
+    }
+    let wkb: &'static [u8] = Box::leak(geometry::encode(&geometry::parse_wkt(wkt).ok()?).into());
+    kept.insert(wkt.to_owned(), wkb);
+    Some(wkb)
+}
+
+/// Checks field `f`'s default against its type when the default is set (create_collection,
+/// add_collection_field), and keeps it as the catalog stores it: a TIMESTAMPTZ default as the UTC text
+/// of its instant, text without an offset read in `zone` then, as Milvus Lite fixes it at creation, so
+/// rows read the same instant whatever zone the collection has later. An ARRAY field takes no default,
+/// as pymilvus refuses one (with this message).
+pub(super) fn settle_default(f: &mut FieldSchema, zone: &Zone) -> Result<()> {
+    if f.default_value.is_some() && f.dtype == DataType::Array {
+        return Err(Error::param(format!(
+            "Default value unsupported data type: 999 (field '{}': an ARRAY field takes no default_value)",
+            f.name
+        )));
+    }
+    if let Some(Value::Timestamp(t)) = default_of(f, zone)? {
+        f.default_value = Some(DefaultValue::Str(timestamptz::format_utc(t)));
+    }
+    Ok(())
+}
+
 /// The field's default as an input value, checked against the field's type.
 fn default_of(f: &FieldSchema, zone: &Zone) -> Result<Option<Value>> {
     let v = match default_ref(f) {
         None => return Ok(None),
         // Parsed (and its errors reported) as a JSON string input is.
         Some(ValueRef::Json(text)) => Value::Str(text.to_owned()),
-        // An ARRAY's default is kept as JSON text.
+        // An ARRAY's default, kept as JSON text, in catalogs written before ARRAY defaults were refused.
         Some(ValueRef::Str(text)) if f.dtype == DataType::Array => {
             Value::Json(serde_json::from_str(text).map_err(|e| {
                 Error::invalid(format!(
@@ -364,4 +414,67 @@ pub(super) fn owned(v: ValueRef<'_>) -> Result<Value> {
             Value::Array(items)
         }
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_default(dtype: DataType, default: DefaultValue) -> FieldSchema {
+        let mut f = FieldSchema::new("f", dtype);
+        f.nullable = true;
+        f.default_value = Some(default);
+        f
+    }
+
+    #[test]
+    fn a_timestamptz_default_is_settled_as_its_utc_instant() {
+        let shanghai = Zone::named("Asia/Shanghai").unwrap();
+        let mut f = with_default(
+            DataType::Timestamptz,
+            DefaultValue::Str("2025-01-01T00:00:00".into()),
+        );
+        settle_default(&mut f, &shanghai).unwrap();
+        assert_eq!(
+            f.default_value,
+            Some(DefaultValue::Str("2024-12-31T16:00:00Z".into()))
+        );
+        let instant = timestamptz::parse("2024-12-31T16:00:00Z", &Zone::utc()).unwrap();
+        assert_eq!(absent_ref(&f), ValueRef::Timestamp(instant));
+        // Settled text reads the same instant in any zone the collection takes later.
+        let ny = Zone::named("America/New_York").unwrap();
+        assert_eq!(fill(&f, None, &ny).unwrap(), Value::Timestamp(instant));
+        let mut micros = with_default(DataType::Timestamptz, DefaultValue::Int(5));
+        settle_default(&mut micros, &ny).unwrap();
+        assert_eq!(absent_ref(&micros), ValueRef::Timestamp(5));
+    }
+
+    #[test]
+    fn defaults_are_checked_when_set() {
+        let utc = Zone::utc();
+        let mut array = with_default(DataType::Array, DefaultValue::JsonText("[1]".into()));
+        array.element_type = Some(DataType::Int64);
+        let e = settle_default(&mut array, &utc).unwrap_err();
+        assert!(matches!(e, Error::ClientSide { .. }), "{e:?}");
+        assert!(e.to_string().contains("unsupported data type: 999"), "{e}");
+        let mut bad = with_default(
+            DataType::Timestamptz,
+            DefaultValue::Str("2025-02-30T00:00:00Z".into()),
+        );
+        assert_eq!(settle_default(&mut bad, &utc).unwrap_err().code(), 6);
+        let mut geo = with_default(DataType::Geometry, DefaultValue::Str("POINT(1".into()));
+        assert_eq!(settle_default(&mut geo, &utc).unwrap_err().code(), 6);
+        let point = with_default(DataType::Geometry, DefaultValue::Str("POINT(1 2)".into()));
+        let ValueRef::Geometry(wkb) = absent_ref(&point) else {
+            panic!("a GEOMETRY default reads as WKB");
+        };
+        assert_eq!(
+            Value::Geometry(wkb.to_vec()),
+            fill(&point, None, &utc).unwrap()
+        );
+        let mut plain = with_default(DataType::Int64, DefaultValue::Int(3));
+        settle_default(&mut plain, &utc).unwrap();
+        assert_eq!(plain.default_value, Some(DefaultValue::Int(3)));
+        assert_eq!(absent_ref(&plain), ValueRef::Int(3));
+    }
 }

@@ -7,12 +7,12 @@ use std::path::Path;
 use std::sync::Arc;
 
 use super::part::{self, PartView, StoredRow};
-use super::{ann, catalog, coerce, corrupt, route, OutputFields, Scope, IMAGE_NAME};
+use super::{ann, catalog, coerce, corrupt, route, OutputFields, RequestTime, Scope, IMAGE_NAME};
 use crate::error::{Error, Result};
 use crate::format::{self, Catalog, CollectionEntry, MetaSlot};
 use crate::rowview::{RowFilter, RowView, ValueRef};
 use crate::schema::CollectionSchema;
-use crate::timestamptz::Zone;
+use crate::timestamptz::{self, Zone};
 use crate::value::{Pk, Row, Value};
 
 /// A decoded generation: the catalog, validated against the image it borrows.
@@ -97,7 +97,11 @@ impl<'a> Snapshot<'a> {
         if !scope.partitions.is_empty() && view.schema().partition_key().is_some() {
             return Err(catalog::partitions_named_with_key());
         }
-        view.confined(scope.partitions)
+        let mut view = view.confined(scope.partitions)?;
+        if let Some(time) = scope.time {
+            view.time = time.clone();
+        }
+        Ok(view)
     }
 }
 
@@ -133,6 +137,8 @@ pub struct CollectionView<'a> {
     pub(super) pk_col: usize,
     /// The partition ids reads are confined to (ascending); None: every partition.
     scope: Option<Vec<u32>>,
+    /// The read's own zone and `time_fields` (`Scope::time`).
+    time: RequestTime,
 }
 
 /// How much of a part a confined read looks at.
@@ -195,6 +201,7 @@ impl<'a> CollectionView<'a> {
             parts,
             pk_col,
             scope: None,
+            time: RequestTime::default(),
         })
     }
 
@@ -269,9 +276,13 @@ impl<'a> CollectionView<'a> {
         &self.entry.schema
     }
 
-    /// The zone TIMESTAMPTZ text and ISO literals without an offset are read in (`catalog::zone`).
+    /// The zone TIMESTAMPTZ text and ISO literals without an offset are read in: the read's own
+    /// (`Scope::time`), else the collection's (`catalog::zone`).
     pub fn zone(&self) -> Result<Zone> {
-        catalog::zone(self.catalog, self.entry)
+        match &self.time.zone {
+            Some(zone) => Ok(zone.clone()),
+            None => catalog::zone(self.catalog, self.entry),
+        }
     }
 
     /// Live rows of the whole collection (whatever the view is confined to).
@@ -416,7 +427,7 @@ impl<'a> CollectionView<'a> {
     }
 
     /// The output row: pk first (if `with_pk`), then the chosen schema fields in schema order, then
-    /// the chosen dynamic keys.
+    /// the chosen dynamic keys. With `time_fields`, a TIMESTAMPTZ value is its calendar fields.
     pub(super) fn output_row(&self, id: RowId, out: &OutputFields, with_pk: bool) -> Result<Row> {
         let schema = &self.entry.schema;
         let named = |n: &str| out.names.iter().any(|x| x == n);
@@ -424,9 +435,21 @@ impl<'a> CollectionView<'a> {
         if with_pk {
             row.push((schema.fields[self.pk_col].name.clone(), self.pk(id)?.into()));
         }
+        let mut zone = None;
         for (c, f) in schema.fields.iter().enumerate() {
             if c != self.pk_col && (out.all || named(&f.name)) {
-                row.push((f.name.clone(), self.value(id, c)?));
+                let value = match self.value(id, c)? {
+                    Value::Timestamp(t) if !self.time.fields.is_empty() => {
+                        let zone = match &zone {
+                            Some(z) => z,
+                            None => zone.insert(self.zone()?),
+                        };
+                        let fields = timestamptz::time_fields(t, zone, &self.time.fields);
+                        Value::Array(fields.into_iter().map(Value::Int).collect())
+                    }
+                    v => v,
+                };
+                row.push((f.name.clone(), value));
             }
         }
         if schema.enable_dynamic_field {

@@ -1,9 +1,11 @@
 //! Where a call looks (`Scope`), what a read asks for (`OutputFields`, `SearchRequest`,
 //! `HybridRequest`, `Rerank`) and what a search answers (`Hit`).
 
+use crate::error::{Error, Result};
 use crate::format::DEFAULT_DATABASE;
 use crate::schema::Metric;
 use crate::sparse::SparseVector;
+use crate::timestamptz::{self, TimeField, Zone};
 use crate::value::{Pk, Row};
 
 /// Where a call looks: a collection (or an alias of one) of a database and, for reads, deletes and
@@ -15,6 +17,8 @@ pub struct Scope<'a> {
     pub db: &'a str,
     pub collection: &'a str,
     pub partitions: &'a [String],
+    /// The call's own `timezone` and `time_fields`; None: the collection's zone, TIMESTAMPTZ as text.
+    pub time: Option<&'a RequestTime>,
 }
 
 impl<'a> Scope<'a> {
@@ -23,12 +27,54 @@ impl<'a> Scope<'a> {
             db,
             collection,
             partitions: &[],
+            time: None,
         }
     }
 
     /// The same collection, confined to `partitions`.
     pub fn partitions(self, partitions: &'a [String]) -> Scope<'a> {
         Scope { partitions, ..self }
+    }
+
+    /// The same collection, read with the call's own `timezone` and `time_fields`.
+    pub fn time(self, time: &'a RequestTime) -> Scope<'a> {
+        Scope {
+            time: Some(time),
+            ..self
+        }
+    }
+}
+
+/// A read's own `timezone` and `time_fields` (pymilvus's arguments of query, get, search,
+/// hybrid_search and the iterators).
+#[derive(Debug, Clone, Default)]
+pub struct RequestTime {
+    /// The zone TIMESTAMPTZ text and ISO literals without an offset are read in, and `fields` taken in,
+    /// before the collection's `timezone` property and its database's; None: theirs.
+    pub zone: Option<Zone>,
+    /// When not empty, a read returns each TIMESTAMPTZ value as these calendar fields of its instant
+    /// in the read's zone (INT64s, in this order) instead of its text.
+    pub fields: Vec<TimeField>,
+}
+
+impl RequestTime {
+    /// pymilvus's `timezone` (an IANA name) and `time_fields` (`"year, month, day"`) arguments; None or
+    /// empty: not given. A zone or field that does not exist is code 1100 naming it, as Milvus refuses
+    /// a bad parameter.
+    pub fn parse(timezone: Option<&str>, time_fields: Option<&str>) -> Result<RequestTime> {
+        let bad = |e: String| Error::invalid_code(1100, e);
+        Ok(RequestTime {
+            zone: timezone
+                .filter(|z| !z.is_empty())
+                .map(Zone::named)
+                .transpose()
+                .map_err(bad)?,
+            fields: time_fields
+                .map(timestamptz::parse_time_fields)
+                .transpose()
+                .map_err(bad)?
+                .unwrap_or_default(),
+        })
     }
 }
 
@@ -268,5 +314,30 @@ impl From<Vec<f32>> for QueryVectors {
 impl Default for QueryVectors {
     fn default() -> QueryVectors {
         QueryVectors::Dense(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_time_arguments() {
+        let none = RequestTime::parse(None, None).unwrap();
+        assert!(none.zone.is_none() && none.fields.is_empty());
+        // An empty zone is no zone, as Milvus reads it.
+        assert!(RequestTime::parse(Some(""), None).unwrap().zone.is_none());
+        let t = RequestTime::parse(Some("Asia/Shanghai"), Some("year,MONTH  day")).unwrap();
+        assert_eq!(t.zone.unwrap().name(), "Asia/Shanghai");
+        assert_eq!(
+            t.fields,
+            [TimeField::Year, TimeField::Month, TimeField::Day]
+        );
+        let e = RequestTime::parse(Some("Mars/Olympus"), None).unwrap_err();
+        assert_eq!(e.code(), 1100);
+        assert!(e.to_string().contains("'Mars/Olympus'"), "{e}");
+        let e = RequestTime::parse(None, Some("year, week")).unwrap_err();
+        assert_eq!(e.code(), 1100);
+        assert!(e.to_string().contains("'week'"), "{e}");
     }
 }

@@ -6,7 +6,7 @@
 use std::collections::{HashMap, HashSet};
 
 use super::catalog::{self, check_free_name, droppable_partition, entry_mut, initial_partitions};
-use super::coerce::{coerce, fill, pk_of, split};
+use super::coerce::{coerce, fill, pk_of, settle_default, split};
 use super::merge::{rebuild_entry, Rewrite};
 use super::part::StoredRow;
 use super::{ann, route, CollectionView, RowId, Scope, Snapshot};
@@ -124,11 +124,10 @@ pub fn plan_create_collection(
         ann::normalise_spec(spec, &schema)?;
     }
     check_free_name(cat, db, name)?;
-    let mut next = cat.clone();
     let mut entry = CollectionEntry {
         db: db.into(),
         name: name.into(),
-        id: next.next_id,
+        id: cat.next_id,
         schema,
         indexes: Vec::new(),
         properties,
@@ -146,6 +145,11 @@ pub fn plan_create_collection(
     for spec in scalar_indexes {
         add_scalar_index(&mut entry, spec)?;
     }
+    let zone = catalog::zone(cat, &entry)?;
+    for f in &mut entry.schema.fields {
+        settle_default(f, &zone)?;
+    }
+    let mut next = cat.clone();
     next.collections.push(entry);
     next.next_id += 1;
     Ok(next)

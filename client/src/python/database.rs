@@ -11,14 +11,14 @@ use super::convert::{
     index_specs, output_fields, pks_to_py, rows_to_py, search_request, to_pks, to_rows,
     type_params,
 };
-use super::errors::{invalid, param_error, run, run_in, Call};
+use super::errors::{invalid, param_error, run, run_in, to_py_err, Call};
 use super::iterators::{QueryIterator, SearchIterator};
 use crate::format::DEFAULT_DATABASE;
 use crate::schema::index_names;
 use crate::text::term_id;
 use crate::{
-    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields, Row,
-    Scope, SearchParams, SearchRequest,
+    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields,
+    RequestTime, Row, Scope, SearchParams, SearchRequest,
 };
 
 /// Resolves the shm group argument: a gid or a group name.
@@ -484,7 +484,7 @@ impl Database {
         })
     }
 
-    #[pyo3(signature = (db, name, ids, names=None, all=false, partitions=Vec::new()))]
+    #[pyo3(signature = (db, name, ids, names=None, all=false, partitions=Vec::new(), timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)] // mirrors Db::get plus the Python handle
     fn get<'py>(
         &self,
@@ -495,15 +495,18 @@ impl Database {
         names: Option<Vec<String>>,
         all: bool,
         partitions: Vec<String>,
+        timezone: Option<&str>,
+        time_fields: Option<&str>,
     ) -> PyResult<Bound<'py, PyList>> {
         let ids = to_pks(ids)?;
         let output = output_fields(names, all);
-        let target = Scope::new(db, name).partitions(&partitions);
+        let time = request_time(py, timezone, time_fields)?;
+        let target = Scope::new(db, name).partitions(&partitions).time(&time);
         let rows = run(py, || self.db.get(target, &ids, &output))?;
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (db, name, filter="", names=None, all=false, limit=None, offset=0, partitions=Vec::new(), filter_params=None))]
+    #[pyo3(signature = (db, name, filter="", names=None, all=false, limit=None, offset=0, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)] // mirrors Db::query plus the Python handle
     fn query<'py>(
         &self,
@@ -517,16 +520,20 @@ impl Database {
         offset: usize,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'py, PyAny>>,
+        timezone: Option<&str>,
+        time_fields: Option<&str>,
     ) -> PyResult<Bound<'py, PyList>> {
         let output = output_fields(names, all);
         let params = convert::filter_params(py, filter_params)?;
         let filter = Filter::new(filter, &params);
-        let target = Scope::new(db, name).partitions(&partitions);
+        let time = request_time(py, timezone, time_fields)?;
+        let target = Scope::new(db, name).partitions(&partitions).time(&time);
         let rows = run(py, || self.db.query(target, filter, &output, limit, offset))?;
         rows_to_py(py, &rows)
     }
 
-    #[pyo3(signature = (db, name, filter="", partitions=Vec::new(), filter_params=None))]
+    #[pyo3(signature = (db, name, filter="", partitions=Vec::new(), filter_params=None, timezone=None))]
+    #[allow(clippy::too_many_arguments)] // mirrors Db::count plus the Python handle
     fn count(
         &self,
         py: Python<'_>,
@@ -535,11 +542,13 @@ impl Database {
         filter: &str,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
+        timezone: Option<&str>,
     ) -> PyResult<u64> {
         let params = convert::filter_params(py, filter_params)?;
+        let time = request_time(py, timezone, None)?;
         run(py, || {
             self.db.count(
-                Scope::new(db, name).partitions(&partitions),
+                Scope::new(db, name).partitions(&partitions).time(&time),
                 Filter::new(filter, &params),
             )
         })
@@ -550,7 +559,7 @@ impl Database {
     /// `group_by_field`, `group_size`, `strict_group_size`) as pymilvus takes them; `ranker` and
     /// `function_chain`: the front's descriptions of `ranker=` and of the one chain of
     /// `function_chains=`. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, function_chain=None))]
+    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, function_chain=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -571,6 +580,8 @@ impl Database {
         partitions: Vec<String>,
         filter_params: Option<&Bound<'py, PyAny>>,
         function_chain: Option<&Bound<'py, PyAny>>,
+        timezone: Option<&str>,
+        time_fields: Option<&str>,
     ) -> PyResult<Bound<'py, PyList>> {
         let mut params = convert::search_params(py, search_params, arguments)?;
         let output = output_fields(names, all);
@@ -580,7 +591,8 @@ impl Database {
         request.chain = function_chain
             .map(|c| convert::function_chain(py, c))
             .transpose()?;
-        let target = Scope::new(db, name).partitions(&partitions);
+        let time = request_time(py, timezone, time_fields)?;
+        let target = Scope::new(db, name).partitions(&partitions).time(&time);
         let results = run(py, || self.db.search(target, &request))?;
         hit_lists(py, &results, &params, pk, keep_pk)
     }
@@ -588,7 +600,7 @@ impl Database {
     /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
     /// `ranker`: the front's description of the ranker; `arguments`: `offset`, `round_decimal` and the
     /// grouping arguments. Every request runs on one generation.
-    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true, partitions=Vec::new()))]
+    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn hybrid_search<'py>(
         &self,
@@ -604,6 +616,8 @@ impl Database {
         pk: &str,
         keep_pk: bool,
         partitions: Vec<String>,
+        timezone: Option<&str>,
+        time_fields: Option<&str>,
     ) -> PyResult<Bound<'py, PyList>> {
         let params = convert::search_params(py, None, arguments)?;
         let requests = reqs
@@ -618,13 +632,14 @@ impl Database {
             output: output_fields(names, all),
             group_by: params.group_by.clone(),
         };
-        let target = Scope::new(db, name).partitions(&partitions);
+        let time = request_time(py, timezone, time_fields)?;
+        let target = Scope::new(db, name).partitions(&partitions).time(&time);
         let results = run(py, || self.db.hybrid_search(target, &request))?;
         hit_lists(py, &results, &params, pk, keep_pk)
     }
 
     /// A search iterator on the current generation, which it keeps (pages never mix generations).
-    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None))]
+    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn search_iterator(
         &self,
@@ -642,19 +657,22 @@ impl Database {
         keep_pk: bool,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
+        timezone: Option<&str>,
+        time_fields: Option<&str>,
     ) -> PyResult<SearchIterator> {
         let mut params = convert::search_params(py, search_params, arguments)?;
         let output = output_fields(names, all);
         let mut request = search_request(anns_field, data, 1, filter, output, &mut params)?;
         request.filter_params = convert::filter_params(py, filter_params)?;
-        let target = Scope::new(db, name).partitions(&partitions);
+        let time = request_time(py, timezone, time_fields)?;
+        let target = Scope::new(db, name).partitions(&partitions).time(&time);
         let iter = run(py, || self.db.pin()?.search_iter(target, request))?;
         Ok(SearchIterator::new(iter, params, pk, keep_pk))
     }
 
     /// A query iterator on the current generation, which it keeps: matching rows in primary-key
     /// order, after the first `offset`.
-    #[pyo3(signature = (db, name, filter="", names=None, all=false, offset=0, partitions=Vec::new(), filter_params=None))]
+    #[pyo3(signature = (db, name, filter="", names=None, all=false, offset=0, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn query_iterator(
         &self,
@@ -667,11 +685,14 @@ impl Database {
         offset: usize,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
+        timezone: Option<&str>,
+        time_fields: Option<&str>,
     ) -> PyResult<QueryIterator> {
         let output = output_fields(names, all);
         let params = convert::filter_params(py, filter_params)?;
         let filter = Filter::new(filter, &params);
-        let target = Scope::new(db, name).partitions(&partitions);
+        let time = request_time(py, timezone, time_fields)?;
+        let target = Scope::new(db, name).partitions(&partitions).time(&time);
         let iter = run(py, || {
             self.db.pin()?.query_iter(target, filter, output, offset)
         })?;
@@ -752,6 +773,15 @@ fn ann_request(py: Python<'_>, req: &Bound<'_, PyAny>) -> PyResult<SearchRequest
     )?;
     request.filter_params = convert::filter_params(py, Some(&item("expr_params")?))?;
     Ok(request)
+}
+
+/// A read's `timezone` and `time_fields` arguments (`RequestTime::parse`).
+fn request_time(
+    py: Python<'_>,
+    timezone: Option<&str>,
+    time_fields: Option<&str>,
+) -> PyResult<RequestTime> {
+    RequestTime::parse(timezone, time_fields).map_err(|e| to_py_err(py, e))
 }
 
 /// One list of hits per query vector, shaped as pymilvus's.

@@ -7,7 +7,7 @@
 
 use super::{bit, bitmap_of, slice, u64_at};
 use crate::dense::{widen_bytes, DenseRows, Elem};
-use crate::engine::coerce::default_ref;
+use crate::engine::coerce::absent_ref;
 use crate::engine::{corrupt, section_error};
 use crate::error::{Error, Result};
 use crate::format::Column;
@@ -414,7 +414,7 @@ impl<'a> ColView<'a> {
     pub(super) fn absent(f: &'a FieldSchema) -> ColView<'a> {
         ColView {
             dtype: f.dtype,
-            data: ColData::Absent(default_ref(f).unwrap_or(ValueRef::Null)),
+            data: ColData::Absent(absent_ref(f)),
             validity: None,
         }
     }

@@ -1,0 +1,79 @@
+//! covec's HNSW build on its own, for bench/build.py to set beside hnswlib's on the same rows.
+//!
+//! usage: covec-bench-build BASE.npy QUERIES.npy EF[,EF...]
+//!
+//! Builds the graph over BASE (inner product, M 16, efConstruction 200, as bench/common.py gives
+//! hnswlib) on every core, then searches each query at each ef. Prints one JSON line:
+//! `{"ok": true, "build_s": ..., "threads": ..., "ids": {"EF": [[top-10 row ids] per query]}}`;
+//! errors: `{"ok": false, "error": ...}`, exit 1.
+
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use covec::internals::hnsw::{build, HnswParams};
+use covec::Metric;
+use npy::{f32_matrix, map_npy, Failure};
+use serde_json::{json, Map, Value};
+
+mod npy;
+
+/// bench/common.py's K, HNSW_M and HNSW_EFC.
+const K: usize = 10;
+const M: usize = 16;
+const EF_CONSTRUCTION: usize = 200;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [base, queries, efs] = args.as_slice() else {
+        eprintln!("usage: covec-bench-build BASE.npy QUERIES.npy EF[,EF...]");
+        return ExitCode::from(2);
+    };
+    match measure(Path::new(base), Path::new(queries), efs) {
+        Ok(report) => {
+            println!("{report}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            println!("{}", json!({"ok": false, "error": e}));
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn measure(base: &Path, queries: &Path, efs: &str) -> Result<Value, Failure> {
+    let efs: Vec<usize> = efs
+        .split(',')
+        .map(|ef| ef.parse().map_err(|_| format!("EF {ef:?} is not a number")))
+        .collect::<Result<_, _>>()?;
+    let (base_file, queries_file) = (map_npy(base)?, map_npy(queries)?);
+    let (rows, dim) = f32_matrix(&base_file, base)?;
+    let (queries, query_dim) = f32_matrix(&queries_file, queries)?;
+    if query_dim != dim {
+        return Err(format!("queries have {query_dim} dimensions, rows {dim}"));
+    }
+    let params = HnswParams {
+        m: M,
+        ef_construction: EF_CONSTRUCTION,
+        ..HnswParams::default()
+    };
+    let start = Instant::now();
+    let index = build(rows, dim, Metric::Ip, &params).map_err(|e| e.to_string())?;
+    let build_s = start.elapsed().as_secs_f64();
+    let view = index.view();
+    let mut ids = Map::new();
+    for ef in efs {
+        let per_query = queries
+            .chunks_exact(dim)
+            .map(|q| {
+                let hits = view
+                    .search(rows, dim, Metric::Ip, q, K, ef, None)
+                    .map_err(|e| e.to_string())?;
+                Ok(hits.into_iter().map(|(id, _)| id).collect::<Vec<u32>>())
+            })
+            .collect::<Result<Vec<_>, Failure>>()?;
+        ids.insert(ef.to_string(), json!(per_query));
+    }
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    Ok(json!({"ok": true, "build_s": build_s, "threads": threads, "ids": ids}))
+}
