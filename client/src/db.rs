@@ -19,7 +19,7 @@ use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
 use crate::format::Catalog;
 use crate::fulltext::{self, AnalyzerSource};
 use crate::pin::{compile_filter, Pinned};
-use crate::schema::{CollectionSchema, FieldSchema, IndexSpec};
+use crate::schema::{CollectionSchema, FieldSchema, IndexSpec, ScalarIndexSpec};
 use crate::segment;
 use crate::store::{self, CommitBuilder, Writer};
 use crate::text::Token;
@@ -36,6 +36,8 @@ pub struct CollectionInfo {
     pub id: u64,
     pub schema: CollectionSchema,
     pub indexes: Vec<IndexSpec>,
+    /// Its scalar indexes (kept, not built).
+    pub scalar_indexes: Vec<ScalarIndexSpec>,
     pub properties: Vec<(String, String)>,
     /// Its partitions' names: "_default" and the created ones, or a partition-key collection's buckets.
     pub partitions: Vec<String>,
@@ -337,6 +339,7 @@ impl Db {
             id: entry.id,
             schema: entry.schema.clone(),
             indexes: entry.indexes.clone(),
+            scalar_indexes: entry.scalar_indexes.clone(),
             properties: entry.properties.clone(),
             partitions: entry.partitions.iter().map(|p| p.name.clone()).collect(),
             aliases: snap
@@ -463,6 +466,15 @@ impl Db {
             let next = engine::plan_create_index(snap, b, t, spec)?;
             Ok((Some(next), ()))
         })
+    }
+    /// Keeps a scalar index (described, listed, dropped); covec builds nothing for it.
+    pub fn create_scalar_index<'a>(
+        &self,
+        target: impl Into<Scope<'a>>,
+        spec: ScalarIndexSpec,
+    ) -> Result<()> {
+        let t = target.into();
+        self.edit(|cat| engine::plan_create_scalar_index(cat, t, spec))
     }
     /// Puts the rows written since the graph was last grown into it (one commit; none when nothing is
     /// pending). Every write is already durable; this is what makes it fully indexed, as Milvus's flush.

@@ -46,9 +46,10 @@ pub use request::{
 };
 pub use search::Cursor;
 pub use write::{
-    check_new_schema, plan_compact, plan_create_collection, plan_create_index, plan_delete,
-    plan_drop_collection, plan_drop_index, plan_drop_partition, plan_index_pending,
-    plan_rename_collection, plan_truncate, plan_write, Deletion, NewCollection, WriteMode,
+    check_new_schema, plan_compact, plan_create_collection, plan_create_index,
+    plan_create_scalar_index, plan_delete, plan_drop_collection, plan_drop_index,
+    plan_drop_partition, plan_index_pending, plan_rename_collection, plan_truncate, plan_write,
+    Deletion, NewCollection, WriteMode,
 };
 
 use crate::error::Error;

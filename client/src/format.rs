@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use xxhash_rust::xxh3::xxh3_64;
 
 use crate::error::{Error, Result};
-use crate::schema::{CollectionSchema, DataType, FieldSchema, IndexSpec};
+use crate::schema::{
+    check_scalar_index, index_names, CollectionSchema, DataType, FieldSchema, IndexSpec,
+    ScalarIndexSpec,
+};
 
 #[cfg(target_endian = "big")]
 compile_error!("covec maps little-endian columns in place and supports little-endian targets only");
@@ -352,6 +355,8 @@ pub struct CollectionEntry {
     pub next_partition_id: u32,
     pub next_auto_id: i64,
     pub parts: Vec<Part>,
+    /// Scalar indexes (revision 4): kept, described, listed and dropped; nothing is built for them.
+    pub scalar_indexes: Vec<ScalarIndexSpec>,
 }
 
 impl CollectionEntry {
@@ -511,10 +516,66 @@ pub fn for_each_section_mut(c: &mut Catalog, mut f: impl FnMut(&mut Section)) {
 /// varint for the collection count uses 0..=254 as its first byte.
 const CATALOG_TAG: u8 = 0xFF;
 /// Catalog revision written by this build: 2 added `Part::ann`, 3 the whole data model (databases,
-/// aliases, partitions, properties, functions, field ids, new types). Revision 1 has no tag byte.
-pub const CATALOG_REVISION: u8 = 3;
+/// aliases, partitions, properties, functions, field ids, new types), 4 scalar indexes. Revision 1 has
+/// no tag byte.
+pub const CATALOG_REVISION: u8 = 4;
 
-/// Revision-1 and -2 shapes, decoded and upgraded in memory to revision 3 (`upgrade`).
+/// Revision 3's shapes: revision 4's without `CollectionEntry::scalar_indexes`.
+mod v3 {
+    use super::{AliasEntry, CollectionSchema, DatabaseEntry, IndexSpec, Part, PartitionEntry};
+    use serde::Deserialize;
+
+    #[derive(Deserialize)]
+    pub struct CollectionEntry {
+        pub db: String,
+        pub name: String,
+        pub id: u64,
+        pub schema: CollectionSchema,
+        pub indexes: Vec<IndexSpec>,
+        pub properties: Vec<(String, String)>,
+        pub partitions: Vec<PartitionEntry>,
+        pub next_partition_id: u32,
+        pub next_auto_id: i64,
+        pub parts: Vec<Part>,
+    }
+    #[derive(Deserialize)]
+    pub struct Catalog {
+        pub databases: Vec<DatabaseEntry>,
+        pub collections: Vec<CollectionEntry>,
+        pub aliases: Vec<AliasEntry>,
+        pub next_id: u64,
+    }
+
+    impl From<Catalog> for super::Catalog {
+        fn from(c: Catalog) -> super::Catalog {
+            let collections = c
+                .collections
+                .into_iter()
+                .map(|e| super::CollectionEntry {
+                    db: e.db,
+                    name: e.name,
+                    id: e.id,
+                    schema: e.schema,
+                    indexes: e.indexes,
+                    properties: e.properties,
+                    partitions: e.partitions,
+                    next_partition_id: e.next_partition_id,
+                    next_auto_id: e.next_auto_id,
+                    parts: e.parts,
+                    scalar_indexes: Vec::new(),
+                })
+                .collect();
+            super::Catalog {
+                databases: c.databases,
+                collections,
+                aliases: c.aliases,
+                next_id: c.next_id,
+            }
+        }
+    }
+}
+
+/// Revision-1 and -2 shapes, decoded and upgraded in memory to revision 3 (`upgrade`), then to 4.
 mod v2 {
     use super::{Column, IndexSpec, Section};
     use crate::schema::{DataType, DefaultValue};
@@ -662,6 +723,7 @@ fn upgrade<P: Into<v2::Part>>(old: v2::Catalog<P>, path: &Path) -> Result<Catalo
             next_partition_id: 1,
             next_auto_id: e.next_auto_id,
             parts,
+            scalar_indexes: Vec::new(),
         });
         catalog.next_id += 1;
     }
@@ -693,7 +755,8 @@ pub fn decode_catalog(bytes: &[u8], xxh3: u64, image_len: u64, path: &Path) -> R
     }
     let catalog = match bytes {
         [CATALOG_TAG, rev, rest @ ..] => match *rev {
-            3 => decode_exact::<Catalog>(rest, path)?,
+            4 => decode_exact::<Catalog>(rest, path)?,
+            3 => decode_exact::<v3::Catalog>(rest, path)?.into(),
             2 => upgrade(decode_exact::<v2::Catalog<v2::Part>>(rest, path)?, path)?,
             rev if rev > CATALOG_REVISION => {
                 return Err(Error::NewerVersion {
@@ -834,6 +897,19 @@ fn validate_entry(e: &CollectionEntry, path: &Path) -> Result<()> {
         {
             return bad(&format!(
                 "index '{}' is not on a vector field its metric fits",
+                spec.index_name
+            ));
+        }
+    }
+    for (i, spec) in e.scalar_indexes.iter().enumerate() {
+        let fits = e
+            .schema
+            .field(&spec.field)
+            .is_some_and(|f| check_scalar_index(f, &spec.index_type, None).is_ok());
+        let mut taken = index_names(&e.indexes, &e.scalar_indexes[..i]);
+        if !fits || taken.any(|(f, n)| f == spec.field || n == spec.index_name) {
+            return bad(&format!(
+                "scalar index '{}' is not on a scalar field its type takes, or its field or name is taken",
                 spec.index_name
             ));
         }
@@ -1150,8 +1226,102 @@ mod tests {
         newer[1] = CATALOG_REVISION + 1;
         assert!(matches!(
             decode_catalog(&newer, xxh3_64(&newer), 4096, p),
-            Err(Error::NewerVersion { found: 4, .. })
+            Err(Error::NewerVersion { found: 5, .. })
         ));
+    }
+
+    /// A catalog of one collection "c" (key "id", vector "v", INT64 "age") with `scalar` indexes.
+    fn catalog_with(scalar: Vec<ScalarIndexSpec>) -> Catalog {
+        let mut id = FieldSchema::new("id", DataType::Int64);
+        id.is_primary = true;
+        let mut v = FieldSchema::new("v", DataType::FloatVector);
+        v.dim = Some(2);
+        let mut schema = CollectionSchema::new(
+            vec![id, v, FieldSchema::new("age", DataType::Int64)],
+            "",
+            false,
+        );
+        schema.number_fields();
+        let mut c = Catalog::default();
+        c.collections.push(CollectionEntry {
+            db: DEFAULT_DATABASE.into(),
+            name: "c".into(),
+            id: c.next_id,
+            schema,
+            indexes: Vec::new(),
+            properties: Vec::new(),
+            partitions: vec![PartitionEntry {
+                id: 0,
+                name: DEFAULT_PARTITION.into(),
+            }],
+            next_partition_id: 1,
+            next_auto_id: 1,
+            parts: Vec::new(),
+            scalar_indexes: scalar,
+        });
+        c.next_id += 1;
+        c
+    }
+
+    fn scalar(field: &str, name: &str, index_type: &str) -> ScalarIndexSpec {
+        ScalarIndexSpec {
+            field: field.into(),
+            index_name: name.into(),
+            index_type: index_type.into(),
+            params: vec![("k".into(), "1".into())],
+        }
+    }
+
+    #[test]
+    fn revision_3_catalogs_read_as_having_no_scalar_indexes() {
+        let p = Path::new("x");
+        let want = catalog_with(Vec::new());
+        let e = &want.collections[0];
+        // Revision 3's collection: revision 4's fields without `scalar_indexes` (a tuple encodes as a
+        // struct of the same fields).
+        let entry = (
+            &e.db,
+            &e.name,
+            e.id,
+            &e.schema,
+            &e.indexes,
+            &e.properties,
+            &e.partitions,
+            e.next_partition_id,
+            e.next_auto_id,
+            &e.parts,
+        );
+        let body = (&want.databases, vec![entry], &want.aliases, want.next_id);
+        let mut v3 = vec![CATALOG_TAG, 3];
+        v3.extend(bincode::serde::encode_to_vec(body, catalog_config()).unwrap());
+        assert_eq!(decode_catalog(&v3, xxh3_64(&v3), 4096, p).unwrap(), want);
+        // The same bytes tagged revision 4 lack the scalar index list: damaged, not misread.
+        v3[1] = 4;
+        assert!(decode_catalog(&v3, xxh3_64(&v3), 4096, p).is_err());
+    }
+
+    #[test]
+    fn scalar_indexes_round_trip_and_are_checked() {
+        let p = Path::new("x");
+        let good = catalog_with(vec![scalar("age", "age_sort", "STL_SORT")]);
+        let bytes = encode_catalog(&good).unwrap();
+        assert_eq!(
+            decode_catalog(&bytes, xxh3_64(&bytes), 4096, p).unwrap(),
+            good
+        );
+        for bad in [
+            vec![scalar("v", "v", "INVERTED")],
+            vec![scalar("nope", "nope", "INVERTED")],
+            vec![scalar("age", "age", "TRIE")],
+            vec![scalar("age", "a", "INVERTED"), scalar("age", "b", "BITMAP")],
+            vec![
+                scalar("age", "a", "INVERTED"),
+                scalar("id", "a", "INVERTED"),
+            ],
+        ] {
+            let err = validate_catalog(&catalog_with(bad.clone()), 4096, p).unwrap_err();
+            assert!(err.to_string().contains("scalar index"), "{bad:?}: {err}");
+        }
     }
 
     #[test]

@@ -54,7 +54,7 @@ pub use follow::{DbStatus, Follower, OpenOptions};
 pub use pin::{Pinned, QueryIter, SearchIter};
 pub use schema::{
     CollectionSchema, DataType, DefaultValue, FieldSchema, FunctionKind, FunctionSpec, IndexKind,
-    IndexSpec, Metric,
+    IndexRequest, IndexSpec, Metric, ScalarIndexSpec,
 };
 pub use search_params::{chain_of, rerank_of, SearchParams};
 pub use sparse::SparseVector;

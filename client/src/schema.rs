@@ -584,9 +584,33 @@ const VECTOR_INDEX_TYPES: [(&str, IndexKind); 13] = [
     ("SCANN", IndexKind::Hnsw),
 ];
 
-/// Milvus's scalar index types. They only speed up Milvus's filters; covec's filters scan, so a request
-/// for one is accepted and nothing is built.
-const SCALAR_INDEX_TYPES: [&str; 5] = ["INVERTED", "STL_SORT", "BITMAP", "TRIE", "NGRAM"];
+/// Milvus's scalar index types. They only speed up Milvus's filters; covec's filters evaluate the
+/// columns, so such an index is kept, described, listed and dropped, and nothing is built.
+const SCALAR_INDEX_TYPES: [&str; 6] = [
+    "AUTOINDEX",
+    "INVERTED",
+    "STL_SORT",
+    "BITMAP",
+    "TRIE",
+    "NGRAM",
+];
+
+/// Whether the scalar index type `index_type` takes a field of type `dtype`: Milvus's rules, within the
+/// types Milvus Lite indexes (no JSON, ARRAY or GEOMETRY).
+fn scalar_index_takes(index_type: &str, dtype: DataType) -> bool {
+    use DataType::*;
+    let indexable = matches!(
+        dtype,
+        Bool | Int8 | Int16 | Int32 | Int64 | Float | Double | VarChar | Timestamptz
+    );
+    indexable
+        && match index_type {
+            "STL_SORT" => dtype != Bool,
+            "BITMAP" => !matches!(dtype, Float | Double | Timestamptz),
+            "TRIE" | "NGRAM" => dtype == VarChar,
+            _ => true,
+        }
+}
 
 /// Milvus's index types for binary vectors: exact search serves both (BIN_IVF_FLAT's answer at
 /// recall 1).
@@ -638,10 +662,29 @@ impl IndexKind {
     }
 }
 
-impl IndexSpec {
+/// A scalar index as Milvus keeps it: named, described, listed and dropped like a vector index. covec
+/// builds nothing for it (`SCALAR_INDEX_TYPES`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ScalarIndexSpec {
+    pub field: String,
+    pub index_name: String,
+    /// The Milvus name the user asked for (INVERTED, STL_SORT, ...).
+    pub index_type: String,
+    /// Parameters as given, values JSON-encoded.
+    pub params: Vec<(String, String)>,
+}
+
+/// One index of a create_index request.
+#[derive(Debug, Clone, PartialEq)]
+pub enum IndexRequest {
+    Vector(IndexSpec),
+    Scalar(ScalarIndexSpec),
+}
+
+impl IndexRequest {
     /// An index request as pymilvus makes it: `index_type` and `metric_type` by Milvus's names (any
-    /// case; an empty type is AUTOINDEX), `params` the other build parameters, values JSON-encoded.
-    /// None for a scalar index, which covec does not build.
+    /// case; an empty type is AUTOINDEX), `params` the other build parameters, values JSON-encoded. The
+    /// index is named after its field unless `index_name` is given.
     pub fn from_milvus(
         schema: &CollectionSchema,
         field: &str,
@@ -649,7 +692,7 @@ impl IndexSpec {
         index_name: &str,
         metric_type: Option<&str>,
         params: Vec<(String, String)>,
-    ) -> Result<Option<IndexSpec>> {
+    ) -> Result<IndexRequest> {
         let f = schema.field(field).ok_or_else(|| {
             Error::invalid(format!(
                 "cannot create index on non-existent field '{field}'"
@@ -659,13 +702,20 @@ impl IndexSpec {
             t if t.is_empty() => "AUTOINDEX".to_string(),
             t => t,
         };
+        let index_name = if index_name.is_empty() {
+            field
+        } else {
+            index_name
+        }
+        .to_string();
         if !f.dtype.is_vector() {
-            if index_type == "AUTOINDEX" || SCALAR_INDEX_TYPES.contains(&index_type.as_str()) {
-                return Ok(None);
-            }
-            return Err(Error::invalid(format!(
-                "index_type '{index_type}' cannot index scalar field '{field}'"
-            )));
+            check_scalar_index(f, &index_type, metric_type)?;
+            return Ok(IndexRequest::Scalar(ScalarIndexSpec {
+                field: field.to_string(),
+                index_name,
+                index_type,
+                params,
+            }));
         }
         let kind = IndexKind::of_index_type(&index_type, f.dtype)?;
         let metric = metric_type.ok_or_else(|| {
@@ -673,20 +723,95 @@ impl IndexSpec {
         })?;
         let metric = Metric::parse(metric)?;
         check_metric(f, metric)?;
-        Ok(Some(IndexSpec {
+        Ok(IndexRequest::Vector(IndexSpec {
             field: field.to_string(),
-            index_name: if index_name.is_empty() {
-                field
-            } else {
-                index_name
-            }
-            .to_string(),
+            index_name,
             index_type,
             kind,
             metric,
             params,
         }))
     }
+}
+
+impl IndexSpec {
+    /// A vector index request as `IndexRequest::from_milvus` reads it; None for a scalar field's.
+    pub fn from_milvus(
+        schema: &CollectionSchema,
+        field: &str,
+        index_type: &str,
+        index_name: &str,
+        metric_type: Option<&str>,
+        params: Vec<(String, String)>,
+    ) -> Result<Option<IndexSpec>> {
+        let request =
+            IndexRequest::from_milvus(schema, field, index_type, index_name, metric_type, params)?;
+        Ok(match request {
+            IndexRequest::Vector(spec) => Some(spec),
+            IndexRequest::Scalar(_) => None,
+        })
+    }
+}
+
+/// Refuses a scalar index Milvus would refuse on field `f`: a type it does not know, a vector index
+/// type, a field type the index type does not take, or a metric (a scalar index has none: "NONE").
+pub fn check_scalar_index(
+    f: &FieldSchema,
+    index_type: &str,
+    metric_type: Option<&str>,
+) -> Result<()> {
+    if !SCALAR_INDEX_TYPES.contains(&index_type) {
+        return Err(Error::invalid(format!(
+            "index_type '{index_type}' cannot index scalar field '{}' of type {}; supported scalar \
+             index_type: {}",
+            f.name,
+            f.dtype.name(),
+            SCALAR_INDEX_TYPES.join(", ")
+        )));
+    }
+    if !scalar_index_takes(index_type, f.dtype) {
+        return Err(Error::invalid(format!(
+            "field type {} does not support scalar index {index_type} (field '{}')",
+            f.dtype.name(),
+            f.name
+        )));
+    }
+    match metric_type {
+        Some(m) if !m.eq_ignore_ascii_case("NONE") => Err(Error::invalid(format!(
+            "metric_type '{m}' does not apply to scalar index on field '{}'",
+            f.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// A collection's indexes as (field, index name): its vector indexes, then its scalar ones.
+pub fn index_names<'a>(
+    vector: &'a [IndexSpec],
+    scalar: &'a [ScalarIndexSpec],
+) -> impl Iterator<Item = (&'a str, &'a str)> + Clone {
+    let vector = vector
+        .iter()
+        .map(|i| (i.field.as_str(), i.index_name.as_str()));
+    vector.chain(
+        scalar
+            .iter()
+            .map(|i| (i.field.as_str(), i.index_name.as_str())),
+    )
+}
+
+/// The position of the index a name means among a collection's indexes, given as (field, index name):
+/// the one of that name, else, as in Milvus Lite (which names every index after its field and resolves
+/// "<field>_idx" to it), the index on `<field>` of a name `<field>_idx`.
+pub fn resolve_index_name<'a>(
+    indexes: impl Iterator<Item = (&'a str, &'a str)> + Clone,
+    name: &str,
+) -> Option<usize> {
+    if let Some(at) = indexes.clone().position(|(_, n)| n == name) {
+        return Some(at);
+    }
+    let field = name.strip_suffix("_idx")?;
+    indexes.into_iter().position(|(f, _)| f == field)
 }
 
 /// Refuses a metric Milvus does not allow on field `f` (by its type; BM25 only on a BM25 function's
@@ -803,6 +928,13 @@ mod tests {
         CollectionSchema::new(vec![id, v], "", false)
     }
 
+    fn request(field: &str, index_type: &str, metric: Option<&str>) -> Result<IndexRequest> {
+        let mut s = schema();
+        s.fields.push(FieldSchema::new("j", DataType::Json));
+        s.fields.push(FieldSchema::new("f", DataType::Float));
+        IndexRequest::from_milvus(&s, field, index_type, "", metric, Vec::new())
+    }
+
     fn spec(field: &str, index_type: &str, metric: Option<&str>) -> Result<Option<IndexSpec>> {
         IndexSpec::from_milvus(&schema(), field, index_type, "", metric, Vec::new())
     }
@@ -828,10 +960,69 @@ mod tests {
     }
 
     #[test]
-    fn scalar_indexes_are_accepted_and_not_built() {
-        assert_eq!(spec("id", "INVERTED", None).unwrap(), None);
-        assert_eq!(spec("id", "", None).unwrap(), None);
-        assert_eq!(spec("id", "HNSW", Some("L2")).unwrap_err().code(), 6);
+    fn scalar_indexes_are_kept_with_their_names_and_type_rules() {
+        let inverted = request("id", "inverted", None).unwrap();
+        assert_eq!(
+            inverted,
+            IndexRequest::Scalar(ScalarIndexSpec {
+                field: "id".into(),
+                index_name: "id".into(),
+                index_type: "INVERTED".into(),
+                params: Vec::new(),
+            })
+        );
+        assert!(
+            matches!(request("id", "", Some("NONE")), Ok(IndexRequest::Scalar(s)) if s.index_type == "AUTOINDEX")
+        );
+        for (field, index_type, metric, says) in [
+            ("id", "HNSW", Some("L2"), "cannot index scalar field 'id'"),
+            (
+                "id",
+                "FOO",
+                None,
+                "supported scalar index_type: AUTOINDEX, INVERTED",
+            ),
+            (
+                "j",
+                "INVERTED",
+                None,
+                "field type JSON does not support scalar index INVERTED",
+            ),
+            (
+                "f",
+                "BITMAP",
+                None,
+                "field type FLOAT does not support scalar index BITMAP",
+            ),
+            (
+                "id",
+                "TRIE",
+                None,
+                "field type INT64 does not support scalar index TRIE",
+            ),
+            (
+                "id",
+                "INVERTED",
+                Some("L2"),
+                "metric_type 'L2' does not apply to scalar index",
+            ),
+        ] {
+            let err = request(field, index_type, metric).unwrap_err();
+            assert_eq!(err.code(), 6, "{err}");
+            assert!(err.to_string().contains(says), "{err}");
+        }
+    }
+
+    #[test]
+    fn index_names_resolve_exactly_then_by_milvus_lites_field_idx_convention() {
+        let indexes = [("v", "v"), ("s", "sparse_bm25"), ("t", "t_idx")];
+        let resolve = |name| resolve_index_name(indexes.iter().map(|&(f, n)| (f, n)), name);
+        assert_eq!(resolve("v"), Some(0));
+        assert_eq!(resolve("v_idx"), Some(0));
+        assert_eq!(resolve("s_idx"), Some(1));
+        assert_eq!(resolve("t_idx"), Some(2));
+        assert_eq!(resolve("s"), None);
+        assert_eq!(resolve("w_idx"), None);
     }
 
     #[test]

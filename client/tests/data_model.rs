@@ -6,7 +6,7 @@ mod storage_util;
 use covec::internals::format::Catalog;
 use covec::{
     CollectionSchema, DataType, Db, DefaultValue, Error, Metric, NewCollection, OutputFields, Pk,
-    Scope, SearchRequest, Value,
+    ScalarIndexSpec, Scope, SearchRequest, Value,
 };
 use storage_util::*;
 
@@ -625,4 +625,71 @@ fn inconsistent_catalogs_are_refused() {
         let err = open_with_catalog(&t, edit);
         assert!(matches!(err, Error::Corrupt { .. }), "{what}: {err}");
     }
+}
+
+fn scalar(field: &str, name: &str, index_type: &str) -> ScalarIndexSpec {
+    ScalarIndexSpec {
+        field: field.into(),
+        index_name: name.into(),
+        index_type: index_type.into(),
+        params: Vec::new(),
+    }
+}
+
+#[test]
+fn scalar_indexes_are_kept_named_and_dropped_by_name() {
+    let t = TempDb::new("scalar_indexes");
+    let db = t.open();
+    let new = NewCollection {
+        scalar_indexes: vec![scalar("tag", "tag_inverted", "INVERTED")],
+        ..NewCollection::new(simple_schema(2), vec![flat_index(Metric::L2)])
+    };
+    db.create_collection_with("c", new).unwrap();
+    db.insert(
+        "c",
+        vec![
+            simple_row(1, [0.0, 1.0], "a"),
+            simple_row(2, [1.0, 0.0], "b"),
+        ],
+    )
+    .unwrap();
+    // A second index on a field, a taken name (both code 35, as Milvus), a type the field does not take.
+    let second = db.create_scalar_index("c", scalar("tag", "other", "TRIE"));
+    assert_eq!(code(second.unwrap_err()).0, 35);
+    let taken = db.create_scalar_index("c", scalar("id", "tag_inverted", "STL_SORT"));
+    assert_eq!(
+        code(taken.unwrap_err()),
+        (
+            35,
+            "index name 'tag_inverted' is taken by the index on field 'tag'".into()
+        )
+    );
+    let misfit = db.create_scalar_index("c", scalar("id", "id", "TRIE"));
+    assert_eq!(code(misfit.unwrap_err()).0, 6);
+    db.create_scalar_index("c", scalar("id", "id", "STL_SORT"))
+        .unwrap();
+
+    // Kept by the commit (a fresh Db sees them); filters answer as they do without them.
+    let again = t.open();
+    let info = again.describe_collection("c").unwrap();
+    assert_eq!(
+        info.scalar_indexes,
+        [
+            scalar("tag", "tag_inverted", "INVERTED"),
+            scalar("id", "id", "STL_SORT")
+        ]
+    );
+    assert_eq!(query_ids(&again, "c", "tag == \"b\""), [2]);
+
+    // Dropped by name, or by Milvus Lite's "<field>_idx"; the vector index is named after its field.
+    again.drop_index("c", "tag_inverted").unwrap();
+    again.drop_index("c", "id_idx").unwrap();
+    again.drop_index("c", "v_idx").unwrap();
+    assert_eq!(
+        code(again.drop_index("c", "v").unwrap_err()),
+        (700, "index 'v' does not exist".into())
+    );
+    let info = t.open().describe_collection("c").unwrap();
+    assert!(info.scalar_indexes.is_empty() && info.indexes.is_empty());
+    assert_eq!(search_ids(&t.open(), "c", [1.0, 0.0], 1), [2]);
 }

@@ -7,6 +7,8 @@ mod golden_support;
 use golden_support as golden;
 #[path = "golden_support/data_model.rs"]
 mod golden_model;
+#[path = "golden_support/scalar_indexes.rs"]
+mod golden_scalar;
 #[path = "golden_support/types.rs"]
 mod golden_types;
 
@@ -23,12 +25,14 @@ use golden::Version;
 /// A committed golden file, and the covec that wrote it as this covec describes it: the index kinds it
 /// could store, with this covec's schema constructors (what a file holds reads back in today's types),
 /// and what it holds beside the three collections every golden file holds: the data model of catalog
-/// revision 3 (`golden_model`), the column types of catalog revision 3 (`golden_types`).
+/// revision 3 (`golden_model`), the column types of catalog revision 3 (`golden_types`), the scalar indexes
+/// of catalog revision 4 (`golden_scalar`).
 struct Golden {
     file: &'static str,
     version: Version,
     model: bool,
     types: bool,
+    scalar_indexes: bool,
 }
 
 /// Every golden file, oldest first. Add the file of each new format version here (README.md says how).
@@ -40,6 +44,7 @@ fn goldens() -> Vec<Golden> {
             version: version(IndexKind::Flat, IndexKind::Flat),
             model: false,
             types: false,
+            scalar_indexes: false,
         },
         // catalog revision 2, HNSW layout 1: graphs in insertion order.
         Golden {
@@ -47,6 +52,7 @@ fn goldens() -> Vec<Golden> {
             version: current(),
             model: false,
             types: false,
+            scalar_indexes: false,
         },
         // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
         Golden {
@@ -54,6 +60,7 @@ fn goldens() -> Vec<Golden> {
             version: current(),
             model: false,
             types: false,
+            scalar_indexes: false,
         },
         // catalog revision 3: databases, partitions, field ids (the three collections in "default").
         Golden {
@@ -61,6 +68,7 @@ fn goldens() -> Vec<Golden> {
             version: current(),
             model: false,
             types: false,
+            scalar_indexes: false,
         },
         // catalog revision 3 with its data model: databases, aliases, partitions, properties, an added
         // field, a partition key.
@@ -69,6 +77,7 @@ fn goldens() -> Vec<Golden> {
             version: current(),
             model: true,
             types: false,
+            scalar_indexes: false,
         },
         // catalog revision 3 with every column type it added, a match index and a BM25 function.
         Golden {
@@ -76,6 +85,15 @@ fn goldens() -> Vec<Golden> {
             version: current(),
             model: false,
             types: true,
+            scalar_indexes: false,
+        },
+        // catalog revision 4: the data model with scalar indexes.
+        Golden {
+            file: "f1-c4-model.covec",
+            version: current(),
+            model: true,
+            types: false,
+            scalar_indexes: true,
         },
     ]
 }
@@ -282,6 +300,14 @@ fn check_contents(db: &Db, g: &Golden) {
         collections.push(golden_types::TYPED);
         collections.sort_unstable();
         golden_types::check(db, file);
+    }
+    if g.scalar_indexes {
+        golden_scalar::check(db, file);
+    } else if g.model {
+        let docs = db
+            .describe_collection(covec::Scope::new(golden_model::TENANT, golden_model::DOCS))
+            .unwrap();
+        assert!(docs.scalar_indexes.is_empty(), "{file}");
     }
     assert_eq!(
         db.list_collections("default").unwrap(),
@@ -536,7 +562,8 @@ fn a_db_from_a_newer_covec_is_refused_as_newer() {
 
 /// Writes the golden file of the running version: `COVEC_WRITE_GOLDEN=<file name> cargo test -p covec --test golden
 /// -- --ignored` (then add it to `goldens` and to the README). A name containing "model" also gets the data
-/// model (`golden_model`), one containing "types" the column types (`golden_types`).
+/// model (`golden_model`) and its scalar indexes (`golden_scalar`), one containing "types" the column types
+/// (`golden_types`).
 #[test]
 #[ignore]
 fn write_golden_file_of_this_version() {
@@ -558,6 +585,7 @@ fn write_golden_file_of_this_version() {
     let db = Db::open(&path, &options).unwrap();
     if name.contains("model") {
         golden_model::write(&db).unwrap();
+        golden_scalar::write(&db).unwrap();
     }
     if name.contains("types") {
         golden_types::write(&db).unwrap();

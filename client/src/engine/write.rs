@@ -14,7 +14,10 @@ use crate::error::{Error, Result};
 use crate::format::{Catalog, CollectionEntry, PartitionEntry, DEFAULT_PARTITION};
 use crate::fulltext::{self, FullText};
 use crate::rowview::RowFilter;
-use crate::schema::{validate_collection_name, CollectionSchema, IndexSpec};
+use crate::schema::{
+    check_scalar_index, index_names, resolve_index_name, validate_collection_name,
+    CollectionSchema, IndexSpec, ScalarIndexSpec,
+};
 use crate::store::CommitBuilder;
 use crate::value::{Pk, Row, Value};
 
@@ -23,6 +26,7 @@ use crate::value::{Pk, Row, Value};
 pub struct NewCollection {
     pub schema: CollectionSchema,
     pub indexes: Vec<IndexSpec>,
+    pub scalar_indexes: Vec<ScalarIndexSpec>,
     /// Collection properties (shown by describe_collection).
     pub properties: Vec<(String, String)>,
     /// The buckets of a partition-key collection; None: 16. Refused without a partition key.
@@ -35,6 +39,7 @@ impl NewCollection {
         NewCollection {
             schema,
             indexes,
+            scalar_indexes: Vec::new(),
             properties: Vec::new(),
             num_partitions: None,
         }
@@ -64,6 +69,22 @@ pub fn check_new_schema(schema: &CollectionSchema) -> Result<()> {
     schema.validate()
 }
 
+/// Refuses a second index on a field (code 35, Milvus Lite's message) and a name another index of the
+/// collection has.
+fn check_index_free(entry: &CollectionEntry, field: &str, index_name: &str) -> Result<()> {
+    let mut taken = index_names(&entry.indexes, &entry.scalar_indexes);
+    match taken.find(|(f, n)| *f == field || *n == index_name) {
+        Some((f, _)) if f == field => Err(Error::IndexExists {
+            field: field.into(),
+        }),
+        Some((f, _)) => Err(Error::invalid_code(
+            35,
+            format!("index name '{index_name}' is taken by the index on field '{f}'"),
+        )),
+        None => Ok(()),
+    }
+}
+
 fn check_index(schema: &CollectionSchema, spec: &IndexSpec) -> Result<()> {
     match schema.field(&spec.field) {
         Some(f) if f.dtype.is_vector() => Ok(()),
@@ -89,6 +110,7 @@ pub fn plan_create_collection(
     let NewCollection {
         mut schema,
         mut indexes,
+        scalar_indexes,
         properties: given,
         num_partitions,
     } = new;
@@ -102,26 +124,27 @@ pub fn plan_create_collection(
         ann::normalise_spec(spec, &schema)?;
     }
     check_free_name(cat, db, name)?;
-    for (i, spec) in indexes.iter().enumerate() {
-        check_index(&schema, spec)?;
-        if indexes[..i].iter().any(|o| o.field == spec.field) {
-            return Err(Error::IndexExists {
-                field: spec.field.clone(),
-            });
-        }
-    }
     let mut entry = CollectionEntry {
         db: db.into(),
         name: name.into(),
         id: cat.next_id,
         schema,
-        indexes,
+        indexes: Vec::new(),
         properties,
         next_partition_id: partitions.len() as u32,
         partitions,
         next_auto_id: 1,
         parts: Vec::new(),
+        scalar_indexes: Vec::new(),
     };
+    for spec in indexes {
+        check_index(&entry.schema, &spec)?;
+        check_index_free(&entry, &spec.field, &spec.index_name)?;
+        entry.indexes.push(spec);
+    }
+    for spec in scalar_indexes {
+        add_scalar_index(&mut entry, spec)?;
+    }
     let zone = catalog::zone(cat, &entry)?;
     for f in &mut entry.schema.fields {
         settle_default(f, &zone)?;
@@ -204,9 +227,7 @@ pub fn plan_create_index(
     let mut entry = view.entry().clone();
     check_index(&entry.schema, &spec)?;
     ann::normalise_spec(&mut spec, &entry.schema)?;
-    if entry.indexes.iter().any(|i| i.field == spec.field) {
-        return Err(Error::IndexExists { field: spec.field });
-    }
+    check_index_free(&entry, &spec.field, &spec.index_name)?;
     entry.indexes.push(spec);
     let entry = rebuild_entry(
         &view,
@@ -217,6 +238,30 @@ pub fn plan_create_index(
         Rewrite::AsNeeded,
     )?;
     Ok(replace_entry(snap.catalog(), entry))
+}
+
+/// Adds a scalar index: metadata only, no commit of rows (covec's filters scan; docs/compatibility.md).
+pub fn plan_create_scalar_index(
+    cat: &Catalog,
+    target: Scope<'_>,
+    spec: ScalarIndexSpec,
+) -> Result<Catalog> {
+    let mut next = cat.clone();
+    add_scalar_index(entry_mut(&mut next, target.db, target.collection)?, spec)?;
+    Ok(next)
+}
+
+fn add_scalar_index(entry: &mut CollectionEntry, spec: ScalarIndexSpec) -> Result<()> {
+    let f = entry.schema.field(&spec.field).ok_or_else(|| {
+        Error::invalid(format!(
+            "cannot create index on non-existent field '{}'",
+            spec.field
+        ))
+    })?;
+    check_scalar_index(f, &spec.index_type, None)?;
+    check_index_free(entry, &spec.field, &spec.index_name)?;
+    entry.scalar_indexes.push(spec);
+    Ok(())
 }
 
 /// Puts the live rows outside the graph (the tail) into it now instead of when they pass
@@ -296,29 +341,34 @@ pub fn plan_drop_partition(
     Ok(replace_entry(snap.catalog(), entry))
 }
 
+/// Drops the index `index_name` names (`schema::resolve_index_name`), loaded or not: a search of its
+/// field afterwards is exact.
 pub fn plan_drop_index(cat: &Catalog, target: Scope<'_>, index_name: &str) -> Result<Catalog> {
     let mut next = cat.clone();
     let entry = entry_mut(&mut next, target.db, target.collection)?;
-    let Some(at) = entry
-        .indexes
-        .iter()
-        .position(|i| i.index_name == index_name)
-    else {
+    let names = index_names(&entry.indexes, &entry.scalar_indexes);
+    let Some(at) = resolve_index_name(names, index_name) else {
         return Err(Error::IndexNotFound {
             name: index_name.into(),
         });
     };
+    if at >= entry.indexes.len() {
+        entry.scalar_indexes.remove(at - entry.indexes.len());
+        return Ok(next);
+    }
     let spec = entry.indexes.remove(at);
-    // The field's graphs and inverted indexes go with the index; compaction reclaims their bytes.
+    // The field's graphs and inverted indexes go with the index (compaction reclaims their bytes),
+    // but for a BM25 output's, which every part carries, indexed or not (docs/format.md).
     if let Some(field) = entry
         .schema
         .fields
         .iter()
         .position(|f| f.name == spec.field)
     {
+        let keep_text = entry.schema.fields[field].is_function_output;
         for part in &mut entry.parts {
             part.ann.retain(|a| a.field as usize != field);
-            part.text.retain(|t| t.field as usize != field);
+            part.text.retain(|t| keep_text || t.field as usize != field);
         }
     }
     Ok(next)

@@ -14,10 +14,11 @@ use super::convert::{
 use super::errors::{invalid, param_error, run, run_in, to_py_err, Call};
 use super::iterators::{QueryIterator, SearchIterator};
 use crate::format::DEFAULT_DATABASE;
+use crate::schema::index_names;
 use crate::text::term_id;
 use crate::{
-    Db, Filter, Hit, HybridRequest, NewCollection, OpenOptions, OutputFields, RequestTime, Row,
-    Scope, SearchParams, SearchRequest,
+    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields,
+    RequestTime, Row, Scope, SearchParams, SearchRequest,
 };
 
 /// Resolves the shm group argument: a gid or a group name.
@@ -158,10 +159,17 @@ impl Database {
         num_partitions: Option<u32>,
     ) -> PyResult<()> {
         let schema = collection_schema(schema)?;
-        let indexes = index_specs(index_params, &schema)?;
+        let (mut indexes, mut scalar_indexes) = (Vec::new(), Vec::new());
+        for request in index_specs(index_params, &schema)? {
+            match request {
+                IndexRequest::Vector(spec) => indexes.push(spec),
+                IndexRequest::Scalar(spec) => scalar_indexes.push(spec),
+            }
+        }
         let new = NewCollection {
             properties,
             num_partitions,
+            scalar_indexes,
             ..NewCollection::new(schema, indexes)
         };
         run(py, || {
@@ -350,7 +358,7 @@ impl Database {
 
     // Indexes.
 
-    /// `index_params`: our IndexParams or pymilvus's (or dicts). Scalar indexes are accepted, not built.
+    /// `index_params`: our IndexParams or pymilvus's (or dicts). Scalar indexes are kept, not built.
     fn create_index(
         &self,
         py: Python<'_>,
@@ -360,13 +368,17 @@ impl Database {
     ) -> PyResult<()> {
         let target = Scope::new(db, name);
         let schema = run(py, || Ok(self.db.describe_collection(target)?.schema))?;
-        for spec in index_specs(Some(index_params), &schema)? {
-            run(py, || self.db.create_index(target, spec))?;
+        for request in index_specs(Some(index_params), &schema)? {
+            run(py, || match request {
+                IndexRequest::Vector(spec) => self.db.create_index(target, spec),
+                IndexRequest::Scalar(spec) => self.db.create_scalar_index(target, spec),
+            })?;
         }
         Ok(())
     }
 
-    /// Index names, of one field when `field_name` is not empty.
+    /// Index names, vector indexes then scalar ones, each in creation order; of one field when
+    /// `field_name` is not empty.
     #[pyo3(signature = (db, name, field_name=""))]
     fn list_indexes(
         &self,
@@ -376,11 +388,9 @@ impl Database {
         field_name: &str,
     ) -> PyResult<Vec<String>> {
         let info = run(py, || self.db.describe_collection(Scope::new(db, name)))?;
-        Ok(info
-            .indexes
-            .into_iter()
-            .filter(|i| field_name.is_empty() || i.field == field_name)
-            .map(|i| i.index_name)
+        Ok(index_names(&info.indexes, &info.scalar_indexes)
+            .filter(|(f, _)| field_name.is_empty() || *f == field_name)
+            .map(|(_, n)| n.to_string())
             .collect())
     }
 

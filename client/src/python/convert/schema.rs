@@ -7,9 +7,9 @@ use pyo3::types::{PyDict, PyList, PyString, PyType};
 
 use super::{json_to_py, to_json};
 use crate::python::errors::{invalid, param_error, to_py_err, type_name};
-use crate::schema::{FunctionKind, FunctionSpec};
+use crate::schema::{index_names, resolve_index_name, FunctionKind, FunctionSpec};
 use crate::{
-    CollectionInfo, CollectionSchema, DataType, DefaultValue, Error, FieldSchema, IndexSpec,
+    CollectionInfo, CollectionSchema, DataType, DefaultValue, Error, FieldSchema, IndexRequest,
 };
 
 /// Field parameters covec keeps as type parameters (shown back by describe_collection): analyzers and text
@@ -308,12 +308,12 @@ fn default_value(obj: &Bound<'_, PyAny>, field: &FieldSchema) -> PyResult<Option
 }
 
 /// Index requests (our IndexParams or pymilvus's, or dicts with `field_name`, `index_type`,
-/// `index_name`, `metric_type` and build parameters, flat or under `params`) -> the indexes covec builds.
-/// Scalar indexes are accepted and left out: covec's filters scan.
+/// `index_name`, `metric_type` and build parameters, flat or under `params`) -> the indexes to keep:
+/// vector indexes covec builds, scalar ones it keeps as metadata (its filters scan).
 pub(crate) fn index_specs(
     index_params: Option<&Bound<'_, PyAny>>,
     schema: &CollectionSchema,
-) -> PyResult<Vec<IndexSpec>> {
+) -> PyResult<Vec<IndexRequest>> {
     let Some(index_params) = index_params.filter(|p| !p.is_none()) else {
         return Ok(Vec::new());
     };
@@ -356,9 +356,10 @@ pub(crate) fn index_specs(
             .map(|(k, v)| Ok((k.extract::<String>()?, to_json(&v)?.to_string())))
             .collect::<PyResult<Vec<_>>>()?;
         let metric = (!metric.is_empty()).then_some(metric.as_str());
-        let spec = IndexSpec::from_milvus(schema, &field, &index_type, &index_name, metric, params)
-            .map_err(|e| to_py_err(py, e))?;
-        specs.extend(spec);
+        let spec =
+            IndexRequest::from_milvus(schema, &field, &index_type, &index_name, metric, params)
+                .map_err(|e| to_py_err(py, e))?;
+        specs.push(spec);
     }
     Ok(specs)
 }
@@ -482,30 +483,34 @@ pub(crate) fn describe_collection<'py>(
     Ok(out)
 }
 
-/// pymilvus's describe_index dict: the build parameters as given, then type, metric, names and row
-/// counts. None when the collection has no index at all, as pymilvus returns.
+/// pymilvus's describe_index dict: the build parameters as given, then type, metric ("NONE" for a
+/// scalar index), names and row counts. None when no index has that name, as pymilvus returns for the
+/// server's "index not found" (Milvus's and Milvus Lite's).
 pub(crate) fn describe_index<'py>(
     py: Python<'py>,
     info: &CollectionInfo,
     index_name: &str,
 ) -> PyResult<Option<Bound<'py, PyDict>>> {
-    if info.indexes.is_empty() {
+    let names = index_names(&info.indexes, &info.scalar_indexes);
+    let Some(at) = resolve_index_name(names, index_name) else {
         return Ok(None);
-    }
-    let spec = info
-        .indexes
-        .iter()
-        .find(|i| i.index_name == index_name)
-        .ok_or_else(|| {
-            to_py_err(
-                py,
-                Error::IndexNotFound {
-                    name: index_name.to_string(),
-                },
-            )
-        })?;
+    };
+    let (params, index_type, metric, field, name, pending) = match info.indexes.get(at) {
+        Some(v) => (
+            &v.params,
+            &v.index_type,
+            v.metric.name(),
+            &v.field,
+            &v.index_name,
+            info.pending_index_rows,
+        ),
+        None => {
+            let s = &info.scalar_indexes[at - info.indexes.len()];
+            (&s.params, &s.index_type, "NONE", &s.field, &s.index_name, 0)
+        }
+    };
     let out = PyDict::new(py);
-    for (key, value) in &spec.params {
+    for (key, value) in params {
         let value: serde_json::Value = serde_json::from_str(value).map_err(|e| {
             to_py_err(
                 py,
@@ -514,11 +519,10 @@ pub(crate) fn describe_index<'py>(
         })?;
         out.set_item(key, json_to_py(py, &value)?)?;
     }
-    let pending = info.pending_index_rows;
-    out.set_item("index_type", &spec.index_type)?;
-    out.set_item("metric_type", spec.metric.name())?;
-    out.set_item("field_name", &spec.field)?;
-    out.set_item("index_name", &spec.index_name)?;
+    out.set_item("index_type", index_type)?;
+    out.set_item("metric_type", metric)?;
+    out.set_item("field_name", field)?;
+    out.set_item("index_name", name)?;
     out.set_item("total_rows", info.row_count)?;
     out.set_item("indexed_rows", info.row_count - pending)?;
     out.set_item("pending_index_rows", pending)?;
