@@ -128,7 +128,8 @@ def open_searcher(spec: dict) -> Searcher:
     """Opens the system named by spec["system"] and reports how long each start-up phase took.
 
     spec: system (numpy | hnswlib | milvus | covec-flat | covec-hnsw), path (db or vectors .npy),
-    copy_to_shm (the workaround: private copy of a Milvus Lite db in /dev/shm first).
+    copy_to_shm (the workaround: private copy of a Milvus Lite db in /dev/shm first), output ("ids", the
+    default, or "default": what a search returns by default).
     """
     system = spec["system"]
     phases = {}
@@ -157,12 +158,15 @@ def open_searcher(spec: dict) -> Searcher:
     client.load_collection(COLLECTION)
     phases["load_s"] = time.perf_counter() - t
 
+    # Ids and distances only, as hnswlib returns; or the default output_fields (spec["output"] == "default"),
+    # which also turns each hit's vector into Python floats (Milvus Lite returns every field, and so does covec).
+    output_fields = None if spec.get("output") == "default" else ["id"]
+
     def search(q, ef):
         params = {"metric_type": "IP", "params": {"ef": int(ef)}} if ef else {"metric_type": "IP"}
         # The query as the numpy row an embedding model returns, as hnswlib gets it (both clients also
-        # take lists). Ids and distances only, as hnswlib returns: the default output_fields would also
-        # turn each hit's vector into Python floats (Milvus Lite returns every field, and so does covec).
-        hits = client.search(COLLECTION, data=[q], limit=K, search_params=params, output_fields=["id"])
+        # take lists).
+        hits = client.search(COLLECTION, data=[q], limit=K, search_params=params, output_fields=output_fields)
         return [h["id"] for h in hits[0]]
 
     def close():

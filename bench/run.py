@@ -264,33 +264,43 @@ def sweeps(children: Children, data: dict, builds: dict, set_name: str, work: Pa
     Each system is swept in up to SWEEP_PROCESSES fresh processes, the systems taking turns (in the reverse order
     on every other turn), and each ef keeps its fastest process, as ann-benchmarks keeps the best of its runs: a
     minute of load from another tenant of this shared machine then spoils one process of one system, not a ratio.
-    The systems compared by a target sit next to each other in the plan."""
-    plan = [("numpy", data["base"], [None])]
+    The systems compared by a target sit next to each other in the plan. Milvus Lite and covec's graph are swept
+    twice: ids only (`output_fields=["id"]`, what hnswlib returns) and with the default output (every field, the
+    vectors as Python floats); the second sweep is named `<system>-default`."""
+    plan = [("numpy", "numpy", data["base"], [None], "ids")]
     if builds["covec-flat"]["ok"]:
-        plan.append(("covec-flat", builds["covec-flat"]["path"], [None]))
-    plan.append(("hnswlib", data["base"], EFS))
+        plan.append(("covec-flat", "covec-flat", builds["covec-flat"]["path"], [None], "ids"))
+    plan.append(("hnswlib", "hnswlib", data["base"], EFS, "ids"))
     for system in ("covec-hnsw", "milvus"):
         if builds[system]["ok"]:
-            plan.append((system, builds[system]["path"], EFS))
+            plan.append((system, system, builds[system]["path"], EFS, "ids"))
+            plan.append((f"{system}-default", system, builds[system]["path"], EFS, "default"))
     index_file = work / "hnswlib.bin"
     index_file.unlink(missing_ok=True)  # built by this run's first hnswlib process, loaded by the others
-    runs = {system: [] for system, _, _ in plan}
+    runs = {name: [] for name, *_ in plan}
     for turn in range(SWEEP_PROCESSES):
-        for system, path, efs in plan if turn % 2 == 0 else plan[::-1]:
-            if not sweep_again(runs[system]):
+        for name, system, path, efs, output in plan if turn % 2 == 0 else plan[::-1]:
+            if not sweep_again(runs[name]):
                 continue
-            log(f"  sweep {system} ef={efs} (process {turn + 1})")
-            spec = {"system": system, "path": path, "queries": data["queries"], "truth": data["truth"], "efs": efs}
+            log(f"  sweep {name} ef={efs} (process {turn + 1})")
+            spec = {
+                "system": system,
+                "path": path,
+                "queries": data["queries"],
+                "truth": data["truth"],
+                "efs": efs,
+                "output": output,
+            }
             if system == "milvus":
                 spec["max_queries"] = MILVUS_SWEEP_QUERIES
             if system == "hnswlib":
                 spec["index_file"] = str(index_file)
-            res = children.run("sweep", spec, f"sweep-{set_name}-{system}-{turn + 1}")
+            res = children.run("sweep", spec, f"sweep-{set_name}-{name}-{turn + 1}")
             if not res["ok"]:
                 log(f"    failed: {res['error']}")
-            runs[system].append(res)
+            runs[name].append(res)
     index_file.unlink(missing_ok=True)
-    return [best_of_processes(system, runs[system]) for system, _, _ in plan]
+    return [best_of_processes(name, runs[name]) for name, *_ in plan]
 
 
 def sweep_again(runs: list) -> bool:

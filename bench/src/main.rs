@@ -1,7 +1,7 @@
 //! Kernel throughput: one query scored against many 384-d rows by every kernel set this CPU can run
 //! (`covec::internals::kernels::available()`, `available_f16()`, `available_i8()`; fastest first, scalar
 //! last), for rows that fit in cache and rows that do not: f32 rows (`*_many`), f16 rows against an
-//! f16 or an f32 query, f32 -> f16 encoding, and i8 rows against an i8 or an f32 query. GiB/s counts the row bytes streamed. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
+//! f16 or an f32 query, f32 -> f16 encoding, i8 rows against an i8 or an f32 query, and SQ8 codes (u8) against an f32 query. GiB/s counts the row bytes streamed. Prints a table; `--json PATH` also writes the numbers for bench/run.py's report.
 //!
 //! Fixed pseudo-random data (xorshift, seed constant); no timed assertions, only measurements.
 
@@ -106,6 +106,7 @@ fn measure() -> Vec<Measurement> {
     kernels::f32_to_f16_slice(&query, &mut query16);
     // Codes spread over the whole i8 range.
     let query8: Vec<i8> = query.iter().map(|x| (x * 254.0) as i8).collect();
+    let scale: Vec<f32> = query.iter().map(|x| x.abs() / 255.0).collect();
     let mut found = Vec::new();
     for rows_n in ROW_COUNTS {
         let rows = pseudo_random(rows_n * DIM, 0xD1B5_4A32_D192_ED03);
@@ -153,9 +154,25 @@ fn measure() -> Vec<Measurement> {
                 score_rows(&query[..], &rows8, &mut out, |q, r| set.dot_f32_i8(q, r))
             });
             found.push(measurement(set.isa(), "dot_f32_i8", rows_n, 1, ns));
+            // SQ8 codes are the same bytes read unsigned; `query` stands in for the prepared query side.
+            let codes: &[u8] = as_unsigned(&rows8);
+            let ns = time_passes(rows_n, || {
+                score_rows(&query[..], codes, &mut out, |q, r| set.sq8_dot(q, r))
+            });
+            found.push(measurement(set.isa(), "sq8_dot", rows_n, 1, ns));
+            let ns = time_passes(rows_n, || {
+                score_rows(&query[..], codes, &mut out, |q, r| set.sq8_l2(q, &scale, r))
+            });
+            found.push(measurement(set.isa(), "sq8_l2", rows_n, 1, ns));
         }
     }
     found
+}
+
+/// The same bytes read as unsigned.
+fn as_unsigned(codes: &[i8]) -> &[u8] {
+    // SAFETY: i8 and u8 have the same size, alignment and every bit pattern is valid for both.
+    unsafe { std::slice::from_raw_parts(codes.as_ptr().cast(), codes.len()) }
 }
 
 fn to_json(found: &[Measurement]) -> String {

@@ -1,7 +1,7 @@
 //! Vector kernels: dot product, squared L2 distance and squared norm over `f32` slices, single pairs
 //! and one query against many contiguous rows (the engine's scan loop); the same over float16 and
 //! bfloat16 rows (bit patterns in `u16`, against a row of the same type or an f32 query), int8 codes
-//! (exact i32 results, and an f32 query against i8 codes), and the Hamming and Jaccard counts of
+//! (exact i32 results, and an f32 query against i8 codes or against SQ8's unsigned codes), and the Hamming and Jaccard counts of
 //! binary vectors (bits packed in bytes). docs/kernels.md has the measured throughput.
 //!
 //! Every kernel has a scalar twin in [`scalar`]; the SIMD variant is picked once per process by
@@ -345,6 +345,8 @@ pub const I8_BLOCK: usize = 32_768;
 
 type I8PairFn = unsafe fn(&[i8], &[i8]) -> i32;
 type F32I8PairFn = unsafe fn(&[f32], &[i8]) -> f32;
+type Sq8DotFn = unsafe fn(&[f32], &[u8]) -> f32;
+type Sq8L2Fn = unsafe fn(&[f32], &[f32], &[u8]) -> f32;
 
 /// The int8 kernel set for one instruction set; like [`Kernels`], a value exists only for an
 /// instruction set the running CPU supports. Results are exact integers, identical on every path.
@@ -353,12 +355,17 @@ type F32I8PairFn = unsafe fn(&[f32], &[i8]) -> f32;
 /// the total saturates to `i32::MIN..=i32::MAX`. It is therefore exact whenever the true result
 /// fits in i32, which any input guarantees up to 33025 elements for `l2_squared_i8`
 /// (i32::MAX / 255^2) and 131071 for `dot_i8` (i32::MAX / 128^2).
+///
+/// The same sets score SQ8 codes (unsigned bytes, `x[j] ≈ min[j] + scale[j] * code[j]`) against an
+/// f32 query in f32: `sq8_dot` and `sq8_l2`, within rounding (not bit for bit) across paths.
 #[derive(Clone, Copy)]
 pub struct I8Kernels {
     isa: &'static str,
     dot: I8PairFn,
     l2_squared: I8PairFn,
     dot_f32: F32I8PairFn,
+    sq8_dot: Sq8DotFn,
+    sq8_l2: Sq8L2Fn,
 }
 
 impl std::fmt::Debug for I8Kernels {
@@ -392,6 +399,23 @@ impl I8Kernels {
         // supports; this kernel sums in f32 and has no length limit.
         unsafe { (self.dot_f32)(query, codes) }
     }
+
+    /// `sum(weights[j] * codes[j])` over SQ8 codes, in f32 (an inner product's query side is
+    /// `weights = q * scale`).
+    pub fn sq8_dot(&self, weights: &[f32], codes: &[u8]) -> f32 {
+        debug_assert_eq!(weights.len(), codes.len());
+        // SAFETY: as in `dot_f32_i8`.
+        unsafe { (self.sq8_dot)(weights, codes) }
+    }
+
+    /// `sum((shifted[j] - scale[j] * codes[j])^2)` over SQ8 codes, in f32 (a squared L2 distance's
+    /// query side is `shifted = q - min`).
+    pub fn sq8_l2(&self, shifted: &[f32], scale: &[f32], codes: &[u8]) -> f32 {
+        debug_assert_eq!(shifted.len(), codes.len());
+        debug_assert_eq!(scale.len(), codes.len());
+        // SAFETY: as in `dot_f32_i8`.
+        unsafe { (self.sq8_l2)(shifted, scale, codes) }
+    }
 }
 
 /// Sums `block` over the common prefix in pieces of at most `I8_BLOCK`, saturating to i32.
@@ -410,6 +434,8 @@ const SCALAR_I8: I8Kernels = I8Kernels {
     dot: scalar::dot_i8_block,
     l2_squared: scalar::l2_squared_i8_block,
     dot_f32: scalar::dot_f32_i8,
+    sq8_dot: scalar::sq8_dot,
+    sq8_l2: scalar::sq8_l2,
 };
 
 /// Every int8 kernel set this CPU can run, fastest first; the last is always `scalar`.

@@ -1,6 +1,7 @@
 //! The int8 kernels: every SIMD set this CPU runs gives exactly the scalar twin's (and a plain i64
 //! sum's) result for lengths up to 1100 and unaligned starts, and all sets saturate identically
-//! when the true result leaves i32. `dot_f32_i8` agrees within rounding, exactly on small integers.
+//! when the true result leaves i32. `dot_f32_i8` and the SQ8 kernels (`sq8_dot`, `sq8_l2`, unsigned
+//! codes against an f32 query) agree within rounding, exactly on small integers.
 
 use covec::internals::kernels::{self, I8Kernels, I8_BLOCK};
 use proptest::prelude::*;
@@ -107,6 +108,27 @@ fn dot_f32_i8_is_exact_on_small_integer_queries() {
     }
 }
 
+#[test]
+fn sq8_kernels_are_exact_on_small_integer_inputs() {
+    // Every partial sum stays below 2^24 (l2: 200 terms of at most 259^2), so f32 holds it exactly
+    // in any order; codes cover 0..=255, the unsigned range i8 kernels never see.
+    for n in [
+        0usize, 1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 200,
+    ] {
+        let w: Vec<f32> = (0..n).map(|i| (i % 9) as f32 - 4.0).collect();
+        let s: Vec<f32> = (0..n).map(|i| (i % 2) as f32).collect();
+        let c: Vec<u8> = (0..n).map(|i| (i * 37 % 256) as u8).collect();
+        let dot: i64 = (0..n).map(|i| ((i % 9) as i64 - 4) * i64::from(c[i])).sum();
+        let l2: i64 = (0..n)
+            .map(|i| ((i % 9) as i64 - 4 - (i % 2) as i64 * i64::from(c[i])).pow(2))
+            .sum();
+        for k in kernels::available_i8() {
+            assert_eq!(k.sq8_dot(&w, &c), dot as f32, "{} dot n={n}", k.isa());
+            assert_eq!(k.sq8_l2(&w, &s, &c), l2 as f32, "{} l2 n={n}", k.isa());
+        }
+    }
+}
+
 fn vectors() -> impl Strategy<Value = (Vec<i8>, Vec<i8>, usize, usize)> {
     (0usize..1100, 0usize..32, 0usize..32).prop_flat_map(|(n, off_a, off_b)| {
         (
@@ -141,6 +163,29 @@ proptest! {
         for k in &sets {
             let got = k.dot_f32_i8(q, c);
             prop_assert!(scalar.is_some_and(|s| (got - s).abs() <= tol), "{} {got} vs {scalar:?}", k.isa());
+        }
+    }
+
+    #[test]
+    fn sq8_kernels_agree_with_scalar(
+        (d, s, c, off) in (0usize..1100, 0usize..32).prop_flat_map(|(n, off)| (
+            prop::collection::vec(-2.0f32..2.0, n + off),
+            prop::collection::vec(0.0f32..0.02, n + off),
+            prop::collection::vec(any::<u8>(), n + off),
+            Just(off),
+        ))
+    ) {
+        // The offset starts the slices off any 64-byte boundary.
+        let (d, s, c) = (&d[off..], &s[off..], &c[off..]);
+        let sets = every_set();
+        let scalar = sets.last().map(|k| (k.sq8_dot(d, c), k.sq8_l2(d, s, c)));
+        let dot_scale: f32 = d.iter().zip(c).map(|(x, &y)| (x * f32::from(y)).abs()).sum();
+        let l2_scale: f32 = (0..c.len()).map(|j| (d[j] - s[j] * f32::from(c[j])).powi(2)).sum();
+        let tol = |scale: f32| 1e-5 * scale.max(1.0) * (c.len() as f32).sqrt().max(1.0);
+        for k in &sets {
+            let (dot, l2) = (k.sq8_dot(d, c), k.sq8_l2(d, s, c));
+            prop_assert!(scalar.is_some_and(|(sd, _)| (dot - sd).abs() <= tol(dot_scale)), "{} dot {dot} vs {scalar:?}", k.isa());
+            prop_assert!(scalar.is_some_and(|(_, sl)| (l2 - sl).abs() <= tol(l2_scale)), "{} l2 {l2} vs {scalar:?}", k.isa());
         }
     }
 

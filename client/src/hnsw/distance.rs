@@ -1,9 +1,9 @@
 //! Every distance the index computes goes through `Space`, which scores rows of any dense element
-//! type in place with the runtime-dispatched SIMD kernels (`crate::dense`); SQ8 codes have their
-//! own scorer below.
+//! type in place with the runtime-dispatched SIMD kernels (`crate::dense`); SQ8 codes go through
+//! the int8 kernel set's SQ8 kernels (`Sq8Query`).
 
 use crate::dense::{DenseQuery, DenseRows};
-use crate::kernels::dot;
+use crate::kernels::{dispatched_i8, dot, I8Kernels};
 use crate::schema::Metric;
 
 /// Internal score, smaller is better for every metric: squared L2, or the negated inner product
@@ -74,8 +74,8 @@ impl Space<'_> {
     }
 }
 
-/// A query prepared once for scoring SQ8 codes: with `x ≈ min + scale * c`,
-/// L2: `sum((q - min - scale * c)^2)`, IP: `dot(q, min) + sum(q * scale * c)`.
+/// A query prepared once for scoring SQ8 codes with the int8 kernel set (`kernels::I8Kernels`):
+/// with `x ≈ min + scale * c`, L2: `sum((q - min - scale * c)^2)`, IP: `dot(q, min) + sum(q * scale * c)`.
 pub(crate) struct Sq8Query {
     metric: Metric,
     /// L2: `q - min`; IP/COSINE: `q * scale`.
@@ -83,6 +83,7 @@ pub(crate) struct Sq8Query {
     scale: Vec<f32>,
     /// IP/COSINE: `dot(q, min)`.
     base: f32,
+    kernels: &'static I8Kernels,
 }
 
 impl Sq8Query {
@@ -101,6 +102,7 @@ impl Sq8Query {
             shifted,
             scale: scale.to_vec(),
             base,
+            kernels: dispatched_i8(),
         }
     }
 
@@ -109,36 +111,10 @@ impl Sq8Query {
     pub fn score(&self, codes: &[u8]) -> f32 {
         match self.metric {
             Metric::L2 | Metric::Hamming | Metric::Jaccard => {
-                let mut acc = [0f32; 8];
-                let chunks = self.shifted.chunks_exact(8).zip(self.scale.chunks_exact(8));
-                let mut tail = 0.0;
-                let rem = self.shifted.len() - self.shifted.len() % 8;
-                for (j, &c) in codes[rem..].iter().enumerate() {
-                    let t = self.shifted[rem + j] - self.scale[rem + j] * c as f32;
-                    tail += t * t;
-                }
-                for ((q, s), c) in chunks.zip(codes.chunks_exact(8)) {
-                    for i in 0..8 {
-                        let t = q[i] - s[i] * c[i] as f32;
-                        acc[i] += t * t;
-                    }
-                }
-                acc.iter().sum::<f32>() + tail
+                self.kernels.sq8_l2(&self.shifted, &self.scale, codes)
             }
             Metric::Ip | Metric::Cosine | Metric::Bm25 => {
-                let mut acc = [0f32; 8];
-                let rem = self.shifted.len() - self.shifted.len() % 8;
-                let tail: f32 = codes[rem..]
-                    .iter()
-                    .zip(&self.shifted[rem..])
-                    .map(|(&c, q)| q * c as f32)
-                    .sum();
-                for (q, c) in self.shifted.chunks_exact(8).zip(codes.chunks_exact(8)) {
-                    for i in 0..8 {
-                        acc[i] += q[i] * c[i] as f32;
-                    }
-                }
-                -(self.base + acc.iter().sum::<f32>() + tail)
+                -(self.base + self.kernels.sq8_dot(&self.shifted, codes))
             }
         }
     }

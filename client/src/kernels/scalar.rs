@@ -182,6 +182,38 @@ pub fn dot_f32_i8(query: &[f32], codes: &[i8]) -> f32 {
     reduce_widened(query, codes, |x| x, f32::from, |x, y| x * y)
 }
 
+pub fn sq8_dot(weights: &[f32], codes: &[u8]) -> f32 {
+    reduce_widened(weights, codes, |x| x, f32::from, |x, y| x * y)
+}
+
+pub fn sq8_l2(shifted: &[f32], scale: &[f32], codes: &[u8]) -> f32 {
+    let n = shifted.len().min(scale.len()).min(codes.len());
+    let (d, s, c) = (&shifted[..n], &scale[..n], &codes[..n]);
+    let term = |d: f32, s: f32, c: u8| {
+        let t = d - s * f32::from(c);
+        t * t
+    };
+    let mut acc = [0.0f32; LANES];
+    let (mut cd, mut cs, mut cc) = (
+        d.chunks_exact(LANES),
+        s.chunks_exact(LANES),
+        c.chunks_exact(LANES),
+    );
+    for ((d, s), c) in (&mut cd).zip(&mut cs).zip(&mut cc) {
+        for i in 0..LANES {
+            acc[i] += term(d[i], s[i], c[i]);
+        }
+    }
+    let tail = cd
+        .remainder()
+        .iter()
+        .zip(cs.remainder())
+        .zip(cc.remainder());
+    tail.fold(acc.iter().sum::<f32>(), |sum, ((&d, &s), &c)| {
+        sum + term(d, s, c)
+    })
+}
+
 /// bfloat16 -> binary32: a bfloat16 is the top half of an f32, so this is exact for every pattern.
 pub fn bf16_to_f32(h: u16) -> f32 {
     f32::from_bits(u32::from(h) << 16)
