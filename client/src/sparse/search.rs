@@ -285,8 +285,8 @@ pub(crate) fn exhaustive(
 }
 
 /// The first posting of `p` at or after row `target`, searching from posting `from` (every posting
-/// before `from` is below `target`): gallops over blocks by their last rows, then searches the
-/// block.
+/// before `from` is below `target`): gallops over blocks by their last rows, then within the block
+/// from its first posting not before `from` (most seeks move a few postings).
 fn first_at_or_after(p: &Postings, bs: usize, target: u32, from: usize) -> usize {
     let blocks = p.block_last.len();
     let mut lo = from / bs;
@@ -305,7 +305,23 @@ fn first_at_or_after(p: &Postings, bs: usize, target: u32, from: usize) -> usize
     }
     let start = from.max(block * bs);
     let end = ((block + 1) * bs).min(p.docs.len()).max(start);
-    start + p.docs[start..end].partition_point(|&r| r < target)
+    gallop(&p.docs[..end], start, target)
+}
+
+/// The first of `docs[start..]` at or after `target` (ascending rows), probing `start`, then 2, 6,
+/// 14, ... postings past it before a binary search of the last gap: O(log distance).
+fn gallop(docs: &[u32], start: usize, target: u32) -> usize {
+    // Every posting in `start..lo` is below `target`.
+    let (mut lo, mut step) = (start, 1);
+    let hi = loop {
+        let probe = lo + step - 1;
+        match docs.get(probe) {
+            None => break docs.len(),
+            Some(&row) if row >= target => break probe,
+            Some(_) => (lo, step) = (probe + 1, step * 2),
+        }
+    };
+    lo + docs[lo..hi].partition_point(|&r| r < target)
 }
 
 /// Rows per window of the pruned search (a query-time choice, not part of the layout).
