@@ -341,6 +341,10 @@ impl Rows {
         new
     }
 
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
+    }
+
     fn iter(self) -> impl Iterator<Item = usize> {
         self.0.into_iter().enumerate().flat_map(|(j, mut word)| {
             std::iter::from_fn(move || {
@@ -604,8 +608,8 @@ fn window_row(w: &Window, row: u32, previous: Option<u32>, n: usize) -> Result<u
     }
 }
 
-/// Scores every row of the window from every term, in query order (so the sums are the canonical
-/// scores), and offers the rows an essential term holds.
+/// Offers the rows an essential term holds, each scored from every term in query order (so the sums
+/// are the canonical scores). Other rows are never offered, so their postings are not scored.
 #[allow(clippy::too_many_arguments)]
 fn scan_window(
     w: &mut Window,
@@ -617,22 +621,27 @@ fn scan_window(
     filter: Option<&dyn Fn(u32) -> bool>,
     top: &mut TopK,
 ) -> Result<()> {
-    let mut touched = Rows::EMPTY;
     let mut candidates = Rows::EMPTY;
+    for (t, c) in cursors.iter().enumerate() {
+        if essential[t] {
+            let mut previous = None;
+            for &row in &c.p.docs[w.begin[t]..w.end[t]] {
+                let i = window_row(w, row, previous, n)?;
+                previous = Some(row);
+                if candidates.insert(i) {
+                    w.acc[i] = 0.0;
+                }
+            }
+        }
+    }
     for (t, c) in cursors.iter().enumerate() {
         let mut previous = None;
         for pos in w.begin[t]..w.end[t] {
             let row = c.p.docs[pos];
             let i = window_row(w, row, previous, n)?;
             previous = Some(row);
-            let value = contribution(index, scoring, c.weight, row, c.p.values[pos])?;
-            if touched.insert(i) {
-                w.acc[i] = value;
-            } else {
-                w.acc[i] += value;
-            }
-            if essential[t] {
-                candidates.insert(i);
+            if essential[t] || candidates.contains(i) {
+                w.acc[i] += contribution(index, scoring, c.weight, row, c.p.values[pos])?;
             }
         }
     }
