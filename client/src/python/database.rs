@@ -558,8 +558,10 @@ impl Database {
     /// `search_params` and `arguments` (the keyword arguments `offset`, `round_decimal`,
     /// `group_by_field`, `group_size`, `strict_group_size`) as pymilvus takes them; `ranker` and
     /// `function_chain`: the front's descriptions of `ranker=` and of the one chain of
-    /// `function_chains=`. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, function_chain=None, timezone=None, time_fields=None))]
+    /// `function_chains=`; `star`: `output_fields` held "*". Hits carry the primary key under its
+    /// name, read from the generation searched; their entity carries it too when `names` holds it
+    /// or `star` (as in Milvus).
+    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, star=false, partitions=Vec::new(), filter_params=None, function_chain=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -575,8 +577,7 @@ impl Database {
         anns_field: Option<String>,
         arguments: Option<&Bound<'py, PyAny>>,
         ranker: Option<&Bound<'py, PyAny>>,
-        pk: &str,
-        keep_pk: bool,
+        star: bool,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'py, PyAny>>,
         function_chain: Option<&Bound<'py, PyAny>>,
@@ -593,14 +594,21 @@ impl Database {
             .transpose()?;
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let results = run(py, || self.db.search(target, &request))?;
-        hit_lists(py, &results, &params, pk, keep_pk)
+        let (pk, results) = run(py, || {
+            let pinned = self.db.pin()?;
+            Ok((
+                pinned.primary_field(target)?,
+                pinned.search(target, &request)?,
+            ))
+        })?;
+        let keep_pk = keeps_pk(&request.output, &pk, star);
+        hit_lists(py, &results, &params, &pk, keep_pk)
     }
 
     /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
     /// `ranker`: the front's description of the ranker; `arguments`: `offset`, `round_decimal` and the
-    /// grouping arguments. Every request runs on one generation.
-    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), timezone=None, time_fields=None))]
+    /// grouping arguments; `star` as for `search`. Every request runs on one generation.
+    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, star=false, partitions=Vec::new(), timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn hybrid_search<'py>(
         &self,
@@ -613,8 +621,7 @@ impl Database {
         names: Option<Vec<String>>,
         all: bool,
         arguments: Option<&Bound<'py, PyAny>>,
-        pk: &str,
-        keep_pk: bool,
+        star: bool,
         partitions: Vec<String>,
         timezone: Option<&str>,
         time_fields: Option<&str>,
@@ -634,12 +641,20 @@ impl Database {
         };
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let results = run(py, || self.db.hybrid_search(target, &request))?;
-        hit_lists(py, &results, &params, pk, keep_pk)
+        let (pk, results) = run(py, || {
+            let pinned = self.db.pin()?;
+            Ok((
+                pinned.primary_field(target)?,
+                pinned.hybrid_search(target, &request)?,
+            ))
+        })?;
+        let keep_pk = keeps_pk(&request.output, &pk, star);
+        hit_lists(py, &results, &params, &pk, keep_pk)
     }
 
-    /// A search iterator on the current generation, which it keeps (pages never mix generations).
-    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
+    /// A search iterator on the current generation, which it keeps (pages never mix generations);
+    /// `star` as for `search`.
+    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, star=false, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn search_iterator(
         &self,
@@ -653,8 +668,7 @@ impl Database {
         search_params: Option<&Bound<'_, PyAny>>,
         anns_field: Option<String>,
         arguments: Option<&Bound<'_, PyAny>>,
-        pk: &str,
-        keep_pk: bool,
+        star: bool,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
         timezone: Option<&str>,
@@ -666,8 +680,13 @@ impl Database {
         request.filter_params = convert::filter_params(py, filter_params)?;
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let iter = run(py, || self.db.pin()?.search_iter(target, request))?;
-        Ok(SearchIterator::new(iter, params, pk, keep_pk))
+        let (pk, keep_pk, iter) = run(py, || {
+            let pinned = self.db.pin()?;
+            let pk = pinned.primary_field(target)?;
+            let keep_pk = keeps_pk(&request.output, &pk, star);
+            Ok((pk, keep_pk, pinned.search_iter(target, request)?))
+        })?;
+        Ok(SearchIterator::new(iter, params, &pk, keep_pk))
     }
 
     /// A query iterator on the current generation, which it keeps: matching rows in primary-key
@@ -782,6 +801,12 @@ fn request_time(
     time_fields: Option<&str>,
 ) -> PyResult<RequestTime> {
     RequestTime::parse(timezone, time_fields).map_err(|e| to_py_err(py, e))
+}
+
+/// Whether a hit's entity carries the primary key `pk`: when `output` names it or `output_fields`
+/// held "*" (`star`), as in Milvus.
+fn keeps_pk(output: &OutputFields, pk: &str, star: bool) -> bool {
+    star || output.names.iter().any(|n| n == pk)
 }
 
 /// One list of hits per query vector, shaped as pymilvus's.
