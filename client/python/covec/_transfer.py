@@ -235,7 +235,8 @@ def copy(source, target, names=None, batch=1000, resume=False, quiet=False, out=
     collection) of each of `databases` with their aliases. `databases` defaults to every database of the source
     when no `names` are given, else to the default database. Leaves both clients in the default database."""
     if databases is None:
-        databases = [DEFAULT_DATABASE] if names else sorted(source.list_databases(), key=lambda d: d != DEFAULT_DATABASE)
+        every = sorted(source.list_databases(), key=lambda d: d != DEFAULT_DATABASE)  # "default" first
+        databases = [DEFAULT_DATABASE] if names else every
     try:
         for database, collections in plan(source, target, databases, names, resume):
             source.use_database(database)

@@ -57,8 +57,8 @@ def parser():
     imp = sub.add_parser(
         "import",
         help="copy collections of a Milvus Lite db or a Milvus server into a covec db",
-        description="Copies databases and collections (schema, indexes, partitions, every row, aliases) of a Milvus Lite db or a Milvus "
-        "server into a covec db.",
+        description="Copies databases and collections (schema, indexes, partitions, every row, aliases) of a Milvus "
+        "Lite db or a Milvus server into a covec db.",
         epilog=COPY_EPILOG,
     )
     imp.add_argument("source", help=f"a Milvus Lite db (a directory such as milvus_demo.db) or {SERVER_URI}")
@@ -67,7 +67,8 @@ def parser():
     exp = sub.add_parser(
         "export",
         help="copy collections of a covec db into a Milvus server",
-        description="Copies databases and collections (schema, indexes, partitions, every row, aliases) of a covec db into a Milvus server.",
+        description="Copies databases and collections (schema, indexes, partitions, every row, aliases) of a covec "
+        "db into a Milvus server.",
         epilog=COPY_EPILOG,
     )
     exp.add_argument("source", help="the covec db to copy from, such as schemas.db")
