@@ -7,8 +7,8 @@
 //! sparse ones as `{index: value}` dicts.
 
 use numpy::{PyArrayDescrMethods, PyUntypedArray, PyUntypedArrayMethods};
-use pyo3::prelude::*;
 use pyo3::ffi;
+use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyTuple};
 
 use super::{float_list, to_value, to_vector};
@@ -290,8 +290,8 @@ fn floats_to_py<'py>(py: Python<'py>, values: &[f32]) -> PyResult<Bound<'py, PyL
     // each slot below `len` is set once, PyList_SetItem stealing the new float. A list left with
     // NULL slots on an error is still freed correctly (list_dealloc skips them).
     unsafe {
-        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?
-            .cast_into_unchecked::<PyList>();
+        let list =
+            Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?.cast_into_unchecked::<PyList>();
         for (i, &x) in (0..len).zip(values) {
             let item = ffi::PyFloat_FromDouble(f64::from(x));
             if item.is_null() || ffi::PyList_SetItem(list.as_ptr(), i, item) != 0 {
