@@ -32,6 +32,7 @@ mod route;
 mod search;
 mod write;
 
+pub use ann::MAX_TAIL_ROWS;
 pub use catalog::{
     alias_target, database, entry, list_aliases, plan_add_field, plan_alter_alias,
     plan_alter_collection_properties, plan_alter_database_properties, plan_alter_field,

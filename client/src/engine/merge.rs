@@ -31,7 +31,8 @@ pub(super) enum Rewrite {
 ///
 /// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
 /// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
-/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
+/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows or `MAX_TAIL_ROWS`
+/// (`tail_outgrew_graph`), or when deleted indexed rows exceed
 /// `DELETED_PERCENT` %, or, with `Rewrite::IndexTail`, when there is any live tail row. Otherwise only
 /// the tail parts are ever merged (all of them when more than MAX_DELETED_FRACTION of the tail is
 /// deleted, else the newest by size, `first_merged_part`): a graph is never dropped by a merge.
@@ -72,7 +73,7 @@ pub(super) fn rebuild_entry(
     let rebuild = !fields.is_empty()
         && ((live >= ann::MIN_GRAPH_ROWS
             && (indexed_rows == 0
-                || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
+                || tail_outgrew_graph(indexed_rows, tail_live)
                 || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
                 || (rewrite == Rewrite::IndexTail && tail_live > 0)))
             || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
@@ -133,6 +134,15 @@ pub(super) fn rebuild_entry(
         entry.parts.push(p);
     }
     Ok(entry)
+}
+
+/// Whether `tail_live` rows outside a graph of `indexed_rows` rows are too many to keep scanning
+/// exactly: more than `TAIL_PERCENT` % of the graph's rows (so growth stays amortised on small
+/// collections), or more than `MAX_TAIL_ROWS` (so a search's exact scan is bounded on large ones).
+fn tail_outgrew_graph(indexed_rows: u64, tail_live: u64) -> bool {
+    // Saturating: the counts come from the file.
+    tail_live.saturating_mul(100) > indexed_rows.saturating_mul(ann::TAIL_PERCENT)
+        || tail_live > ann::MAX_TAIL_ROWS
 }
 
 /// Of tail parts holding `rows` (oldest first), the index of the first one to merge with `new` rows into
@@ -204,7 +214,24 @@ fn base_graphs<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::first_merged_part;
+    use super::{first_merged_part, tail_outgrew_graph};
+    use crate::engine::ann::{MAX_TAIL_ROWS, TAIL_PERCENT};
+
+    /// Up to 10 x MAX_TAIL_ROWS indexed rows the percentage is the tighter bound; past that the row
+    /// bound is, at any size.
+    #[test]
+    fn the_tail_is_bounded_by_a_share_or_a_row_count_whichever_is_fewer() {
+        assert_eq!(TAIL_PERCENT, 10);
+        assert!(!tail_outgrew_graph(2000, 200));
+        assert!(tail_outgrew_graph(2000, 201));
+        let crossover = MAX_TAIL_ROWS * 10;
+        assert!(!tail_outgrew_graph(crossover, MAX_TAIL_ROWS));
+        assert!(tail_outgrew_graph(crossover, MAX_TAIL_ROWS + 1));
+        for indexed in [crossover + 1, 1 << 20, 1 << 30, 1 << 40] {
+            assert!(!tail_outgrew_graph(indexed, MAX_TAIL_ROWS), "{indexed}");
+            assert!(tail_outgrew_graph(indexed, MAX_TAIL_ROWS + 1), "{indexed}");
+        }
+    }
 
     /// Commits of equal batches: the tail's parts are the binary digits of the number of commits, and the
     /// merges rewrite each row at most log2(commits) times in all.
