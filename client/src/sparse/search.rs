@@ -285,8 +285,8 @@ pub(crate) fn exhaustive(
 }
 
 /// The first posting of `p` at or after row `target`, searching from posting `from` (every posting
-/// before `from` is below `target`): gallops over blocks by their last rows, then searches the
-/// block.
+/// before `from` is below `target`): gallops over blocks by their last rows, then within the block
+/// from its first posting not before `from` (most seeks move a few postings).
 fn first_at_or_after(p: &Postings, bs: usize, target: u32, from: usize) -> usize {
     let blocks = p.block_last.len();
     let mut lo = from / bs;
@@ -305,7 +305,23 @@ fn first_at_or_after(p: &Postings, bs: usize, target: u32, from: usize) -> usize
     }
     let start = from.max(block * bs);
     let end = ((block + 1) * bs).min(p.docs.len()).max(start);
-    start + p.docs[start..end].partition_point(|&r| r < target)
+    gallop(&p.docs[..end], start, target)
+}
+
+/// The first of `docs[start..]` at or after `target` (ascending rows), probing `start`, then 2, 6,
+/// 14, ... postings past it before a binary search of the last gap: O(log distance).
+fn gallop(docs: &[u32], start: usize, target: u32) -> usize {
+    // Every posting in `start..lo` is below `target`.
+    let (mut lo, mut step) = (start, 1);
+    let hi = loop {
+        let probe = lo + step - 1;
+        match docs.get(probe) {
+            None => break docs.len(),
+            Some(&row) if row >= target => break probe,
+            Some(_) => (lo, step) = (probe + 1, step * 2),
+        }
+    };
+    lo + docs[lo..hi].partition_point(|&r| r < target)
 }
 
 /// Rows per window of the pruned search (a query-time choice, not part of the layout).
@@ -323,6 +339,10 @@ impl Rows {
         let new = self.0[word] & bit == 0;
         self.0[word] |= bit;
         new
+    }
+
+    fn contains(&self, i: usize) -> bool {
+        self.0[i / 64] >> (i % 64) & 1 == 1
     }
 
     fn iter(self) -> impl Iterator<Item = usize> {
@@ -588,8 +608,8 @@ fn window_row(w: &Window, row: u32, previous: Option<u32>, n: usize) -> Result<u
     }
 }
 
-/// Scores every row of the window from every term, in query order (so the sums are the canonical
-/// scores), and offers the rows an essential term holds.
+/// Offers the rows an essential term holds, each scored from every term in query order (so the sums
+/// are the canonical scores). Other rows are never offered, so their postings are not scored.
 #[allow(clippy::too_many_arguments)]
 fn scan_window(
     w: &mut Window,
@@ -601,22 +621,27 @@ fn scan_window(
     filter: Option<&dyn Fn(u32) -> bool>,
     top: &mut TopK,
 ) -> Result<()> {
-    let mut touched = Rows::EMPTY;
     let mut candidates = Rows::EMPTY;
+    for (t, c) in cursors.iter().enumerate() {
+        if essential[t] {
+            let mut previous = None;
+            for &row in &c.p.docs[w.begin[t]..w.end[t]] {
+                let i = window_row(w, row, previous, n)?;
+                previous = Some(row);
+                if candidates.insert(i) {
+                    w.acc[i] = 0.0;
+                }
+            }
+        }
+    }
     for (t, c) in cursors.iter().enumerate() {
         let mut previous = None;
         for pos in w.begin[t]..w.end[t] {
             let row = c.p.docs[pos];
             let i = window_row(w, row, previous, n)?;
             previous = Some(row);
-            let value = contribution(index, scoring, c.weight, row, c.p.values[pos])?;
-            if touched.insert(i) {
-                w.acc[i] = value;
-            } else {
-                w.acc[i] += value;
-            }
-            if essential[t] {
-                candidates.insert(i);
+            if essential[t] || candidates.contains(i) {
+                w.acc[i] += contribution(index, scoring, c.weight, row, c.p.values[pos])?;
             }
         }
     }

@@ -202,10 +202,14 @@ fn at(id: i64) -> Option<i64> {
     (id % 5 != 4).then(|| (EPOCH_2024 + id * 7 * 86_400 + id * 3_661 + round(id)) * 1_000_000 + id)
 }
 
-/// Points, small squares and segments at half-integer coordinates (never on the test box's edges).
+/// Where row `id`'s geometry starts: half-integer coordinates, never on the test box's edges.
+fn place_origin(id: i64) -> (f64, f64) {
+    ((id % 10) as f64 + 0.5, (id % 6 - 2) as f64 + 0.5)
+}
+
+/// Points, small squares and segments at `place_origin`.
 fn place_wkt(id: i64) -> String {
-    let x = (id % 10) as f64 + 0.5;
-    let y = (id % 6 - 2) as f64 + 0.5;
+    let (x, y) = place_origin(id);
     match id % 4 {
         0 => format!("LINESTRING ({x} {y}, {} {})", x + 1.0, y + 1.0),
         1 => {
@@ -218,8 +222,7 @@ fn place_wkt(id: i64) -> String {
 
 /// The vertices of `place_wkt(id)`.
 fn place_vertices(id: i64) -> Vec<(f64, f64)> {
-    let x = (id % 10) as f64 + 0.5;
-    let y = (id % 6 - 2) as f64 + 0.5;
+    let (x, y) = place_origin(id);
     match id % 4 {
         0 => vec![(x, y), (x + 1.0, y + 1.0)],
         1 => vec![(x - 0.25, y - 0.25), (x + 0.25, y + 0.25)],
