@@ -393,31 +393,65 @@ impl crate::segment::ImageSource for CommittedImage {
     }
 }
 
-/// Builds the bytes a commit appends. Sections get absolute offsets starting at `base`.
+/// Builds the bytes a commit appends. Sections get absolute offsets starting at `base`; a prepared
+/// builder (`CommitBuilder::prepared`) encodes a commit's sections before the writer lock is taken, at
+/// offsets relative to its start, and `append` places them in the commit once the lock is held.
 pub struct CommitBuilder {
     base: u64,
-    buf: Vec<u8>,
+    /// The bytes, in order from `base`: a prepared builder's are appended whole, never copied.
+    chunks: Vec<Vec<u8>>,
+    len: u64,
 }
 
 impl CommitBuilder {
     pub fn new(base: u64) -> CommitBuilder {
         CommitBuilder {
             base,
-            buf: Vec::new(),
+            chunks: vec![Vec::new()],
+            len: 0,
         }
+    }
+
+    /// A builder for sections placed later by `append`: its offsets count from 0.
+    pub fn prepared() -> CommitBuilder {
+        CommitBuilder::new(0)
+    }
+
+    /// Pads to the next aligned offset and returns it.
+    fn align(&mut self) -> u64 {
+        let pad = (format::ALIGN - self.len % format::ALIGN) % format::ALIGN;
+        let last = self
+            .chunks
+            .last_mut()
+            .expect("a builder always has a chunk");
+        last.resize(last.len() + pad as usize, 0);
+        self.len += pad;
+        self.base + self.len
     }
 
     /// Appends `bytes` at the next aligned offset and returns where they landed.
     pub fn push(&mut self, bytes: &[u8]) -> Section {
-        let pad = (format::ALIGN - (self.buf.len() as u64 % format::ALIGN)) % format::ALIGN;
-        self.buf.resize(self.buf.len() + pad as usize, 0);
-        let offset = self.base + self.buf.len() as u64;
-        self.buf.extend_from_slice(bytes);
+        let offset = self.align();
+        self.chunks
+            .last_mut()
+            .expect("a builder always has a chunk")
+            .extend_from_slice(bytes);
+        self.len += bytes.len() as u64;
         Section {
             offset,
             len: bytes.len() as u64,
             xxh3: xxh3_64(bytes),
         }
+    }
+
+    /// Appends a prepared builder's bytes at the next aligned offset and returns how far its sections
+    /// moved: add it to each of them (`Part::rebase`). They stay aligned, as the offset is.
+    pub fn append(&mut self, prepared: CommitBuilder) -> u64 {
+        let at = self.align();
+        self.len += prepared.len;
+        self.chunks.extend(prepared.chunks);
+        self.chunks.push(Vec::new());
+        at - prepared.base
     }
 }
 
@@ -510,7 +544,7 @@ impl Writer {
             ));
         }
         let base = builder.base;
-        let catalog_offset = format::align_up(base + builder.buf.len() as u64)
+        let catalog_offset = format::align_up(base + builder.len)
             .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
         let meta = MetaSlot {
             generation: self.meta.generation + 1,
@@ -523,8 +557,13 @@ impl Writer {
         };
         let path = &self.path;
         // Alignment gaps are never written: the file reads them back as zeros.
-        self.file
-            .write_all_at(&builder.buf, base)
+        let mut at = base;
+        let mut sections = Ok(());
+        for chunk in &builder.chunks {
+            sections = sections.and_then(|_| self.file.write_all_at(chunk, at));
+            at += chunk.len() as u64;
+        }
+        sections
             .and_then(|_| self.file.write_all_at(&cat, catalog_offset))
             .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io(path, e))?;
@@ -600,4 +639,51 @@ pub fn verify(path: &Path) -> Result<MetaSlot> {
     )?;
     format::verify_sections(&cat, &map, path)?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommitBuilder;
+    use crate::format::{Section, ALIGN};
+
+    /// The bytes a builder holds from its base, as a commit writes them.
+    fn image(b: &CommitBuilder) -> Vec<u8> {
+        b.chunks.concat()
+    }
+
+    fn read(image: &[u8], base: u64, s: &Section) -> Vec<u8> {
+        let at = (s.offset - base) as usize;
+        image[at..at + s.len as usize].to_vec()
+    }
+
+    /// Sections encoded before the commit's offset is known land, moved by the shift `append` returns,
+    /// on their own bytes, aligned, after what the commit pushed before and before what it pushes after.
+    #[test]
+    fn a_prepared_builder_lands_whole_at_an_aligned_offset() {
+        let base = 4096 + 3 * ALIGN;
+        let mut commit = CommitBuilder::new(base);
+        let before = commit.push(b"written under the lock");
+        let mut prepared = CommitBuilder::prepared();
+        let first = prepared.push(&[7u8; 100]);
+        let second = prepared.push(b"second section");
+        let shift = commit.append(prepared);
+        let after = commit.push(b"a deletion bitmap");
+        let bytes = image(&commit);
+        assert_eq!(read(&bytes, base, &before), b"written under the lock");
+        for (s, want) in [
+            (first, vec![7u8; 100]),
+            (second, b"second section".to_vec()),
+        ] {
+            let moved = Section {
+                offset: s.offset + shift,
+                ..s
+            };
+            assert_eq!(moved.offset % ALIGN, 0);
+            assert!(moved.offset >= before.offset + before.len);
+            assert!(moved.offset + moved.len <= after.offset);
+            assert_eq!(read(&bytes, base, &moved), want);
+        }
+        assert_eq!(read(&bytes, base, &after), b"a deletion bitmap");
+        assert_eq!(commit.len, bytes.len() as u64);
+    }
 }
