@@ -39,6 +39,7 @@ pub use catalog::{
     plan_create_alias, plan_create_database, plan_create_partition, plan_drop_alias,
     plan_drop_database,
 };
+pub use merge::SEAL_ROWS;
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,

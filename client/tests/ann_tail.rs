@@ -5,7 +5,7 @@
 mod hnsw_support;
 mod storage_util;
 
-use covec::internals::engine::MAX_TAIL_ROWS;
+use covec::internals::engine::{MAX_TAIL_ROWS, SEAL_ROWS};
 use covec::internals::hnsw::BATCH;
 use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
 use hnsw_support::clustered;
@@ -24,6 +24,17 @@ fn hnsw() -> IndexSpec {
             ("M".into(), "8".into()),
             ("efConstruction".into(), "64".into()),
         ],
+    }
+}
+
+/// A sparse, cheap graph, for tests about which rows are in it, not how good it is.
+fn cheap_hnsw() -> IndexSpec {
+    IndexSpec {
+        params: vec![
+            ("M".into(), "4".into()),
+            ("efConstruction".into(), "8".into()),
+        ],
+        ..hnsw()
     }
 }
 
@@ -157,13 +168,7 @@ fn a_large_collection_never_scans_more_than_max_tail_rows_exactly() {
     let data = clustered(indexed + 5 * batch, DIM, 50, 9);
     let t = TempDb::new("ann-tail-bound");
     let db = t.open();
-    let mut spec = hnsw();
-    // A sparse, cheap graph: the test is about which rows are in it, not how good it is.
-    spec.params = vec![
-        ("M".into(), "4".into()),
-        ("efConstruction".into(), "8".into()),
-    ];
-    db.create_collection("c", simple_schema(DIM as u32), vec![spec])
+    db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
         .unwrap();
     insert(&db, &data, 0..indexed);
     let p = parts(&t);
@@ -189,6 +194,49 @@ fn a_large_collection_never_scans_more_than_max_tail_rows_exactly() {
     let probe = [3, indexed + 2 * batch + 1, indexed + 5 * batch - 1];
     let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
     assert_eq!(nearest(&db, &data, &probe), want);
+}
+
+/// A tail part of SEAL_ROWS rows or more is sealed: later commits never merge it, even when more than
+/// 30 % of the tail is deleted or a write as large as it would merge with it by size, so a background
+/// build that read it finds it unchanged (its deletion bitmap aside).
+#[test]
+fn a_sealed_tail_part_is_never_merged() {
+    let sealed = SEAL_ROWS as usize;
+    // The graph must be 10 x the sealed part for that part to stay outside it.
+    let indexed = 10 * sealed + 100;
+    let data = clustered(indexed + sealed + 3000, DIM, 50, 3);
+    let t = TempDb::new("ann-sealed");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
+        .unwrap();
+    insert(&db, &data, 0..indexed);
+    insert(&db, &data, indexed..indexed + sealed);
+    let p = parts(&t);
+    assert_eq!(p.len(), 2, "{p:?}");
+    let graph = p[0].2.expect("a graph");
+    assert_eq!(p[1], (sealed as u64, 0, None));
+    // Half the sealed part deleted: the tail is 50 % deleted, but only unsealed parts merge.
+    let doomed: Vec<Pk> = (indexed..indexed + sealed / 2)
+        .map(|i| Pk::Int(i as i64))
+        .collect();
+    db.delete_ids("c", &doomed).unwrap();
+    let at = indexed + sealed;
+    insert(&db, &data, at..at + 10);
+    let p = parts(&t);
+    assert_eq!(p[1], (sealed as u64, sealed as u64 / 2, None), "{p:?}");
+    assert_eq!(p[2], (10, 0, None), "{p:?}");
+    // Unsealed parts still merge by size after it: 10 + 20 rows merge into one part of 30.
+    insert(&db, &data, at + 10..at + 30);
+    let p = parts(&t);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert_eq!((p[0].2, p[1].0, p[2].0), (Some(graph), sealed as u64, 30));
+    // Rows of the sealed part and after it, scanned exactly, are found.
+    let probe = [at - 1, at + 9, at + 29];
+    let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
+    assert_eq!(nearest(&db, &data, &probe), want);
+    // A deleted row of the sealed part is never returned.
+    let hit = nearest(&db, &data, &[indexed])[0].clone();
+    assert!(hit.is_some_and(|id| !doomed.contains(&id)));
 }
 
 #[test]
