@@ -444,6 +444,32 @@ impl CommitBuilder {
         }
     }
 
+    /// The bytes a prepared builder holds, which its sections' offsets index; None once it has appended
+    /// another builder (its bytes are then no longer one run).
+    pub fn prepared_bytes(&self) -> Option<&[u8]> {
+        match self.chunks.as_slice() {
+            [bytes] if self.base == 0 => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` over a prepared builder's bytes (`prepared_bytes`) and a builder whose sections follow
+    /// them, in the same numbering; what `f` pushes becomes part of this builder.
+    pub fn extend_reading<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], &mut CommitBuilder) -> Result<T>,
+    ) -> Result<T> {
+        let at = self.align();
+        let mut more = CommitBuilder::new(at);
+        let bytes = self
+            .prepared_bytes()
+            .ok_or_else(|| Error::Internal("only a prepared builder can be read".into()))?;
+        let out = f(bytes, &mut more)?;
+        self.len += more.len;
+        self.chunks.extend(more.chunks);
+        Ok(out)
+    }
+
     /// Appends a prepared builder's bytes at the next aligned offset and returns how far its sections
     /// moved: add it to each of them (`Part::rebase`). They stay aligned, as the offset is.
     pub fn append(&mut self, prepared: CommitBuilder) -> u64 {

@@ -45,11 +45,25 @@ pub(super) enum Rewrite {
 pub(super) fn rebuild_entry(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
-    mut entry: CollectionEntry,
+    entry: CollectionEntry,
     doomed: &HashSet<RowId>,
     new_rows: Vec<StoredRow>,
     rewrite: Rewrite,
 ) -> Result<CollectionEntry> {
+    rebuild_entry_traced(view, b, entry, doomed, new_rows, rewrite).map(|(entry, _)| entry)
+}
+
+/// `rebuild_entry`, also returning the rows of the view that went into the new part it rewrote, in the
+/// order they went in (before the commit's new rows): the new part's `k`-th inserted row is `fed[k]`.
+/// Empty when nothing was rewritten.
+pub(super) fn rebuild_entry_traced(
+    view: &CollectionView<'_>,
+    b: &mut CommitBuilder,
+    mut entry: CollectionEntry,
+    doomed: &HashSet<RowId>,
+    new_rows: Vec<StoredRow>,
+    rewrite: Rewrite,
+) -> Result<(CollectionEntry, Vec<RowId>)> {
     let fields = ann::graph_fields(&entry)?;
     let sparse = ann::sparse_index_fields(&entry)?;
     // A part is indexed when it carries a graph for every approximate index of the collection.
@@ -119,10 +133,12 @@ pub(super) fn rebuild_entry(
         // Only the merged parts' rows are read: a commit that merges a small tail leaves the indexed
         // part's rows alone.
         let mut rows = Vec::new();
+        let mut fed = Vec::new();
         for pi in (0..entry.parts.len()).filter(|&pi| merged(pi)) {
             for id in live_rows_as_inserted(view, pi)? {
                 if !doomed.contains(&id) {
                     rows.push(view.stored_row(id)?);
+                    fed.push(id);
                 }
             }
         }
@@ -150,13 +166,13 @@ pub(super) fn rebuild_entry(
         if let Some(p) = build_part(&entry.schema, &rows, b, graphs, &bases, &sparse)? {
             entry.parts.push(p);
         }
-        return Ok(entry);
+        return Ok((entry, fed));
     }
     mark_deleted(view, b, &mut entry, doomed)?;
     if let Some(p) = build_part(&entry.schema, &new_rows, b, &[], &[], &sparse)? {
         entry.parts.push(p);
     }
-    Ok(entry)
+    Ok((entry, Vec::new()))
 }
 
 /// Whether `tail_live` rows outside a graph of `indexed_rows` rows are too many to keep scanning
