@@ -34,7 +34,6 @@ mod route;
 mod search;
 mod write;
 
-pub use ann::MAX_TAIL_ROWS;
 pub use build::{plan_take_build, prepare_index_pending, PreparedBuild};
 pub use catalog::{
     alias_target, database, entry, list_aliases, plan_add_field, plan_alter_alias,

@@ -5,7 +5,7 @@
 mod hnsw_support;
 mod storage_util;
 
-use covec::internals::engine::{MAX_TAIL_ROWS, SEAL_ROWS};
+use covec::internals::engine::SEAL_ROWS;
 use covec::internals::hnsw::BATCH;
 use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
 use hnsw_support::clustered;
@@ -145,55 +145,6 @@ fn tail_and_deletions_until_rebuild() {
         nearest(&db, &data, &[700, 2249]),
         vec![Some(Pk::Int(700)), Some(Pk::Int(2249))]
     );
-}
-
-/// Live rows in parts without a graph: the rows every search scans exactly.
-fn unindexed_live_rows(t: &TempDb) -> u64 {
-    parts(t)
-        .iter()
-        .filter(|p| p.2.is_none())
-        .map(|p| p.0 - p.1)
-        .sum()
-}
-
-/// Past 10 x MAX_TAIL_ROWS indexed rows, 10 % of them is more than MAX_TAIL_ROWS: the row bound, not the
-/// share, decides when the tail goes into the graph, so no search scans more than MAX_TAIL_ROWS rows
-/// exactly however large the collection grows.
-#[test]
-fn a_large_collection_never_scans_more_than_max_tail_rows_exactly() {
-    let indexed = 10 * MAX_TAIL_ROWS as usize + 16 * BATCH;
-    // Four writes of `batch` pass MAX_TAIL_ROWS but stay within 10 % of the indexed rows.
-    let batch = MAX_TAIL_ROWS as usize / 4 + 4;
-    assert!(4 * batch > MAX_TAIL_ROWS as usize && 40 * batch <= indexed);
-    let data = clustered(indexed + 5 * batch, DIM, 50, 9);
-    let t = TempDb::new("ann-tail-bound");
-    let db = t.open();
-    db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
-        .unwrap();
-    insert(&db, &data, 0..indexed);
-    let p = parts(&t);
-    assert_eq!((p.len(), p[0].0), (1, indexed as u64));
-    let graph = p[0].2.expect("a graph over every row");
-    let pending = || db.describe_collection("c").unwrap().pending_index_rows;
-    for k in 0..3 {
-        insert(&db, &data, indexed + k * batch..indexed + (k + 1) * batch);
-        assert_eq!(unindexed_live_rows(&t), ((k + 1) * batch) as u64);
-        assert_eq!(pending(), ((k + 1) * batch) as u64);
-        assert_eq!(parts(&t)[0].2, Some(graph), "the graph is kept");
-    }
-    // The fourth write would leave 4 x batch > MAX_TAIL_ROWS rows outside the graph (under 10 % of it):
-    // they go into it.
-    insert(&db, &data, indexed + 3 * batch..indexed + 4 * batch);
-    let p = parts(&t);
-    assert_eq!(p.len(), 1, "{p:?}");
-    assert_eq!(p[0].0, (indexed + 4 * batch) as u64);
-    assert!(p[0].2.is_some_and(|g| g != graph));
-    assert_eq!((unindexed_live_rows(&t), pending()), (0, 0));
-    insert(&db, &data, indexed + 4 * batch..indexed + 5 * batch);
-    assert!(unindexed_live_rows(&t) <= MAX_TAIL_ROWS);
-    let probe = [3, indexed + 2 * batch + 1, indexed + 5 * batch - 1];
-    let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
-    assert_eq!(nearest(&db, &data, &probe), want);
 }
 
 /// A tail part of SEAL_ROWS rows or more is sealed: later commits never merge it, even when more than

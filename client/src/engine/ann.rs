@@ -16,10 +16,7 @@ pub(crate) const MIN_GRAPH_ROWS: u64 = 1024;
 /// Grow the graph when the live rows outside it (the tail, which every search scans exactly) exceed
 /// this fraction (in percent) of the indexed rows...
 pub(crate) const TAIL_PERCENT: u64 = 10;
-/// ...or this many rows, whichever is fewer: a search never scans more live unindexed rows than this,
-/// however large the collection (64 build batches; an exact scan of 16k x 384 rows is about 1.4 ms).
-pub const MAX_TAIL_ROWS: u64 = 64 * hnsw::BATCH as u64;
-/// Rebuild when deleted rows inside the graph exceed this fraction (they still cost traversal).
+/// ...or rebuild it when deleted rows inside it exceed this fraction (they still cost traversal).
 pub(crate) const DELETED_PERCENT: u64 = 20;
 /// Default layer-0 beam: `max(DEFAULT_EF, limit + offset)`.
 const DEFAULT_EF: usize = 64;

@@ -35,8 +35,7 @@ pub(super) enum Rewrite {
 ///
 /// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
 /// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
-/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows or `MAX_TAIL_ROWS`
-/// (`tail_outgrew_graph`), or when deleted indexed rows exceed
+/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
 /// `DELETED_PERCENT` %, or, with `Rewrite::IndexTail`, when there is any live tail row. Otherwise only
 /// the tail parts after the newest sealed one (`first_unsealed`; every tail part without graphs) are
 /// ever merged (all of them when more than MAX_DELETED_FRACTION of their rows are deleted, else the
@@ -92,7 +91,8 @@ pub(super) fn rebuild_entry_traced(
     let rebuild = !fields.is_empty()
         && ((live >= ann::MIN_GRAPH_ROWS
             && (indexed_rows == 0
-                || tail_outgrew_graph(indexed_rows, tail_live)
+                || tail_live.saturating_mul(100)
+                    > indexed_rows.saturating_mul(ann::TAIL_PERCENT)
                 || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
                 || (rewrite == Rewrite::IndexTail && tail_live > 0)))
             || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
@@ -175,15 +175,6 @@ pub(super) fn rebuild_entry_traced(
     Ok((entry, Vec::new()))
 }
 
-/// Whether `tail_live` rows outside a graph of `indexed_rows` rows are too many to keep scanning
-/// exactly: more than `TAIL_PERCENT` % of the graph's rows (so growth stays amortised on small
-/// collections), or more than `MAX_TAIL_ROWS` (so a search's exact scan is bounded on large ones).
-fn tail_outgrew_graph(indexed_rows: u64, tail_live: u64) -> bool {
-    // Saturating: the counts come from the file.
-    tail_live.saturating_mul(100) > indexed_rows.saturating_mul(ann::TAIL_PERCENT)
-        || tail_live > ann::MAX_TAIL_ROWS
-}
-
 /// Of tail parts holding `rows` stored rows (oldest first), the index of the first one after the newest
 /// sealed part (`rows.len()` when the newest is sealed). A part is sealed once it holds `SEAL_ROWS` rows.
 /// Merges only make parts larger, so a sealed part stays sealed, and merges never reach past it.
@@ -262,24 +253,7 @@ fn base_graphs<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::{first_merged_part, first_unsealed, tail_outgrew_graph, SEAL_ROWS};
-    use crate::engine::ann::{MAX_TAIL_ROWS, TAIL_PERCENT};
-
-    /// Up to 10 x MAX_TAIL_ROWS indexed rows the percentage is the tighter bound; past that the row
-    /// bound is, at any size.
-    #[test]
-    fn the_tail_is_bounded_by_a_share_or_a_row_count_whichever_is_fewer() {
-        assert_eq!(TAIL_PERCENT, 10);
-        assert!(!tail_outgrew_graph(2000, 200));
-        assert!(tail_outgrew_graph(2000, 201));
-        let crossover = MAX_TAIL_ROWS * 10;
-        assert!(!tail_outgrew_graph(crossover, MAX_TAIL_ROWS));
-        assert!(tail_outgrew_graph(crossover, MAX_TAIL_ROWS + 1));
-        for indexed in [crossover + 1, 1 << 20, 1 << 30, 1 << 40] {
-            assert!(!tail_outgrew_graph(indexed, MAX_TAIL_ROWS), "{indexed}");
-            assert!(tail_outgrew_graph(indexed, MAX_TAIL_ROWS + 1), "{indexed}");
-        }
-    }
+    use super::{first_merged_part, first_unsealed, SEAL_ROWS};
 
     /// Commits of equal batches: the tail's parts are the binary digits of the number of commits, and the
     /// merges rewrite each row at most log2(commits) times in all.
