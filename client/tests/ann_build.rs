@@ -11,25 +11,11 @@ use std::time::{Duration, Instant};
 
 use covec::internals::engine::{plan_take_build, prepare_index_pending, PreparedBuild, Snapshot};
 use covec::internals::store::{CommittedImage, Writer};
-use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest, Value};
-use hnsw_support::clustered;
+use covec::{Db, OutputFields, Pk, SearchRequest, Value};
+use hnsw_support::{clustered, hnsw_on_v};
 use storage_util::{simple_row, simple_schema, TempDb};
 
 const DIM: usize = 16;
-
-fn hnsw() -> IndexSpec {
-    IndexSpec {
-        field: "v".into(),
-        index_name: "v".into(),
-        index_type: "HNSW".into(),
-        kind: IndexKind::Flat,
-        metric: Metric::L2,
-        params: vec![
-            ("M".into(), "8".into()),
-            ("efConstruction".into(), "64".into()),
-        ],
-    }
-}
 
 fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
     let rows = ids
@@ -41,7 +27,7 @@ fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
 /// A db whose collection "c" has `indexed` rows in its graph and `tail` rows after them.
 fn indexed_with_tail(t: &TempDb, data: &[f32], indexed: usize, tail: usize) -> Db {
     let db = t.open();
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     insert(&db, data, 0..indexed);
     insert(&db, data, indexed..indexed + tail);
@@ -110,6 +96,23 @@ fn row_of(data: &[f32], i: usize) -> &[f32] {
     &data[i * DIM..(i + 1) * DIM]
 }
 
+/// Row `id`'s stored vector, None when there is no such live row.
+fn stored_vector(db: &Db, id: usize) -> Option<Vec<f32>> {
+    let rows = db
+        .get("c", &[Pk::Int(id as i64)], &storage_util::all())
+        .unwrap();
+    rows.first()?.iter().find_map(|(_, v)| match v {
+        Value::FloatVector(x) => Some(x.clone()),
+        _ => None,
+    })
+}
+
+/// A search for row `i`'s vector finds row `i` first.
+fn assert_found(db: &Db, data: &[f32], i: usize) {
+    let want = Some(Pk::Int(i as i64));
+    assert_eq!(nearest(db, row_of(data, i)), want, "row {i}");
+}
+
 #[test]
 fn writes_committed_while_a_build_runs_are_kept_and_its_deletions_carried() {
     let data = clustered(2300, DIM, 20, 11);
@@ -147,17 +150,9 @@ fn writes_committed_while_a_build_runs_are_kept_and_its_deletions_carried() {
             .unwrap()
             .is_empty());
     }
-    let seven = db.get("c", &[Pk::Int(7)], &storage_util::all()).unwrap();
-    assert_eq!(seven.len(), 1);
-    assert!(seven[0]
-        .iter()
-        .any(|(_, v)| *v == Value::FloatVector(row_of(&data, 2299).to_vec())));
+    assert_eq!(stored_vector(&db, 7), Some(row_of(&data, 2299).to_vec()));
     for i in [0, 1999, 2000, 2149, 2169] {
-        assert_eq!(
-            nearest(&db, row_of(&data, i)),
-            Some(Pk::Int(i as i64)),
-            "row {i}"
-        );
+        assert_found(&db, &data, i);
     }
     // What was written meanwhile goes into the graph at the next flush.
     db.flush("c").unwrap();
@@ -264,20 +259,8 @@ fn a_writer_killed_while_it_builds_loses_no_row() {
         assert!(left == tail as u64 || left == 0, "{left} pending");
         committed += u32::from(left == 0);
         for i in (0..indexed + tail).step_by(97).chain([indexed + tail - 1]) {
-            let rows = db
-                .get("c", &[Pk::Int(i as i64)], &storage_util::all())
-                .unwrap();
-            assert!(
-                rows[0]
-                    .iter()
-                    .any(|(_, v)| *v == Value::FloatVector(row_of(&data, i).to_vec())),
-                "row {i}"
-            );
-            assert_eq!(
-                nearest(&db, row_of(&data, i)),
-                Some(Pk::Int(i as i64)),
-                "row {i}"
-            );
+            assert_eq!(stored_vector(&db, i), Some(row_of(&data, i).to_vec()));
+            assert_found(&db, &data, i);
         }
         db.flush("c").unwrap();
         assert_eq!(pending(&db), 0);

@@ -7,25 +7,11 @@ mod storage_util;
 
 use covec::internals::engine::SEAL_ROWS;
 use covec::internals::hnsw::BATCH;
-use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
-use hnsw_support::clustered;
+use covec::{Db, IndexKind, IndexSpec, OutputFields, Pk, SearchRequest};
+use hnsw_support::{clustered, hnsw_on_v};
 use storage_util::{simple_row, simple_schema, TempDb};
 
 const DIM: usize = 16;
-
-fn hnsw() -> IndexSpec {
-    IndexSpec {
-        field: "v".into(),
-        index_name: "v".into(),
-        index_type: "HNSW".into(),
-        kind: IndexKind::Flat,
-        metric: Metric::L2,
-        params: vec![
-            ("M".into(), "8".into()),
-            ("efConstruction".into(), "64".into()),
-        ],
-    }
-}
 
 /// A sparse, cheap graph, for tests about which rows are in it, not how good it is.
 fn cheap_hnsw() -> IndexSpec {
@@ -34,7 +20,7 @@ fn cheap_hnsw() -> IndexSpec {
             ("M".into(), "4".into()),
             ("efConstruction".into(), "8".into()),
         ],
-        ..hnsw()
+        ..hnsw_on_v()
     }
 }
 
@@ -89,7 +75,7 @@ fn tail_and_deletions_until_rebuild() {
     let data = clustered(4000, DIM, 20, 5);
     let t = TempDb::new("ann-tail");
     let db = t.open();
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     // Below 1024 rows: no graph.
     insert(&db, &data, 0..1000);
@@ -195,7 +181,7 @@ fn flush_puts_the_tail_into_the_graph() {
     let data = clustered(2500, DIM, 20, 7);
     let t = TempDb::new("ann-flush");
     let db = t.open();
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     let pending = || db.describe_collection("c").unwrap().pending_index_rows;
     let generation = || db.status().unwrap().generation;
@@ -247,7 +233,7 @@ fn create_index_builds_and_drop_index_removes_the_graph() {
         .unwrap();
     insert(&db, &data, 0..1500);
     assert_eq!(parts(&t)[0].2, None);
-    db.create_index("c", hnsw()).unwrap();
+    db.create_index("c", hnsw_on_v()).unwrap();
     assert!(parts(&t)[0].2.is_some());
     let spec = &db.describe_collection("c").unwrap().indexes[0];
     assert_eq!(
@@ -264,13 +250,13 @@ fn create_index_builds_and_drop_index_removes_the_graph() {
 fn bad_parameters_are_errors() {
     let t = TempDb::new("ann-params");
     let db = t.open();
-    let mut spec = hnsw();
+    let mut spec = hnsw_on_v();
     spec.params = vec![("M".into(), "1".into())];
     let err = db
         .create_collection("c", simple_schema(DIM as u32), vec![spec])
         .unwrap_err();
     assert!(err.to_string().contains("M must be"), "{err}");
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     let request = SearchRequest {
         anns_field: None,
@@ -294,7 +280,7 @@ fn a_graph_grown_by_appends_is_the_graph_one_build_of_all_rows_makes() {
     let (batched, whole) = (TempDb::new("ann-extend-a"), TempDb::new("ann-extend-b"));
     let (a, b) = (batched.open(), whole.open());
     for db in [&a, &b] {
-        db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+        db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
             .unwrap();
     }
     // The first graph ends where a build batch does, so growing it inserts whole batches as one build
