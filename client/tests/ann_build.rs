@@ -191,6 +191,136 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
     assert_eq!(db.count("c", "").unwrap(), 2129);
 }
 
+/// Rounds of: a build prepared, then random writes (deletes, upserts with new vectors, inserts into
+/// `_default` and a partition, the partition dropped and created again), then the build taken if it
+/// still applies (else flushed under the usual path). After every round the collection holds exactly
+/// the rows a model of those writes holds, with their vectors, and the file verifies.
+#[test]
+fn a_build_taken_after_random_writes_leaves_exactly_what_they_wrote() {
+    use std::collections::BTreeMap;
+    let mut rng = hnsw_support::Rng::new(20);
+    let t = TempDb::new("build-random");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
+        .unwrap();
+    let partition = ["p".to_string()];
+    let in_p = covec::Scope {
+        partitions: &partition,
+        ..covec::Scope::from("c")
+    };
+    db.create_partition("c", "p").unwrap();
+    let mut model: BTreeMap<i64, (Vec<f32>, bool)> = BTreeMap::new();
+    let mut next_id = 0i64;
+    let vector =
+        |rng: &mut hnsw_support::Rng| -> Vec<f32> { (0..DIM).map(|_| rng.normal()).collect() };
+    let mut write = |db: &Db,
+                     model: &mut BTreeMap<i64, (Vec<f32>, bool)>,
+                     n: usize,
+                     to_p: bool,
+                     rng: &mut hnsw_support::Rng| {
+        let rows: Vec<_> = (0..n)
+            .map(|_| {
+                next_id += 1;
+                let v = vector(rng);
+                model.insert(next_id, (v.clone(), to_p));
+                simple_row(next_id, v, "r")
+            })
+            .collect();
+        match to_p {
+            true => db.insert(in_p, rows).unwrap(),
+            false => db.insert("c", rows).unwrap(),
+        };
+    };
+    write(&db, &mut model, 1500, false, &mut rng);
+    let (mut kept, mut dropped) = (0, 0);
+    for round in 0..8 {
+        write(&db, &mut model, 60 + round * 7, round % 2 == 1, &mut rng);
+        let build = prepare(&t);
+        for _ in 0..6 {
+            let ids: Vec<i64> = model.keys().copied().collect();
+            let pick = ids[(rng.next_u64() % ids.len() as u64) as usize];
+            match rng.next_u64() % 6 {
+                0 => {
+                    db.delete_ids("c", &[Pk::Int(pick)]).unwrap();
+                    model.remove(&pick);
+                }
+                1 if !model[&pick].1 => {
+                    let v = vector(&mut rng);
+                    db.upsert("c", vec![simple_row(pick, &v, "u")], false)
+                        .unwrap();
+                    model.insert(pick, (v, false));
+                }
+                2 if round == 5 => {
+                    db.drop_partition("c", "p").unwrap();
+                    model.retain(|_, (_, p)| !*p);
+                    db.create_partition("c", "p").unwrap();
+                }
+                3 => write(
+                    &db,
+                    &mut model,
+                    1 + (rng.next_u64() % 40) as usize,
+                    true,
+                    &mut rng,
+                ),
+                _ => write(
+                    &db,
+                    &mut model,
+                    1 + (rng.next_u64() % 40) as usize,
+                    false,
+                    &mut rng,
+                ),
+            }
+        }
+        if take(&t, build) {
+            kept += 1;
+        } else {
+            dropped += 1;
+            db.flush("c").unwrap();
+        }
+        Db::verify(t.path()).unwrap();
+        let rows = db.query("c", "", &storage_util::all(), None, 0).unwrap();
+        let held: BTreeMap<i64, Vec<f32>> = rows
+            .iter()
+            .map(|r| {
+                let id = match r[0].1 {
+                    Value::Int(id) => id,
+                    ref other => panic!("{other:?}"),
+                };
+                match &r[1].1 {
+                    Value::FloatVector(v) => (id, v.clone()),
+                    other => panic!("{other:?}"),
+                }
+            })
+            .collect();
+        let want: BTreeMap<i64, Vec<f32>> =
+            model.iter().map(|(&id, (v, _))| (id, v.clone())).collect();
+        // Compared by id, so a failure names the rows that differ rather than printing them all.
+        let extra: Vec<i64> = held
+            .keys()
+            .filter(|id| !want.contains_key(id))
+            .copied()
+            .collect();
+        let missing: Vec<i64> = want
+            .keys()
+            .filter(|id| !held.contains_key(id))
+            .copied()
+            .collect();
+        let changed: Vec<i64> = want
+            .iter()
+            .filter(|(id, v)| held.get(id).is_some_and(|h| h != *v))
+            .map(|(id, _)| *id)
+            .collect();
+        assert_eq!(
+            (extra, missing, changed),
+            Default::default(),
+            "round {round}: extra, missing, changed"
+        );
+        assert_eq!(db.count("c", "").unwrap(), model.len() as u64);
+    }
+    // Both outcomes happened: the test exercised carrying deletions and dropping a stale build.
+    assert!(kept > 0 && dropped > 0, "{kept} kept, {dropped} dropped");
+}
+
 /// The child's side of the crash test: flush, as a writing process does (see below).
 const CHILD_DB: &str = "COVEC_TEST_BUILD_CHILD_DB";
 
