@@ -17,7 +17,7 @@ use crate::format::DEFAULT_DATABASE;
 use crate::schema::index_names;
 use crate::text::term_id;
 use crate::{
-    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields,
+    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields, Pinned,
     RequestTime, Row, Scope, SearchParams, SearchRequest,
 };
 
@@ -594,15 +594,12 @@ impl Database {
             .transpose()?;
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let (pk, results) = run(py, || {
-            let pinned = self.db.pin()?;
-            Ok((
-                pinned.primary_field(target)?,
-                pinned.search(target, &request)?,
-            ))
-        })?;
-        let keep_pk = keeps_pk(&request.output, &pk, star);
-        hit_lists(py, &results, &params, &pk, keep_pk)
+        let shape = HitShape {
+            params: &params,
+            output: &request.output,
+            star,
+        };
+        self.hit_lists(py, target, shape, |pinned| pinned.search(target, &request))
     }
 
     /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
@@ -641,15 +638,14 @@ impl Database {
         };
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let (pk, results) = run(py, || {
-            let pinned = self.db.pin()?;
-            Ok((
-                pinned.primary_field(target)?,
-                pinned.hybrid_search(target, &request)?,
-            ))
-        })?;
-        let keep_pk = keeps_pk(&request.output, &pk, star);
-        hit_lists(py, &results, &params, &pk, keep_pk)
+        let shape = HitShape {
+            params: &params,
+            output: &request.output,
+            star,
+        };
+        self.hit_lists(py, target, shape, |pinned| {
+            pinned.hybrid_search(target, &request)
+        })
     }
 
     /// A search iterator on the current generation, which it keeps (pages never mix generations);
@@ -809,22 +805,36 @@ fn keeps_pk(output: &OutputFields, pk: &str, star: bool) -> bool {
     star || output.names.iter().any(|n| n == pk)
 }
 
-/// One list of hits per query vector, shaped as pymilvus's.
-fn hit_lists<'py>(
-    py: Python<'py>,
-    results: &[Vec<Hit>],
-    params: &SearchParams,
-    pk: &str,
-    keep_pk: bool,
-) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    for hits in results {
-        out.append(hits_to_py(py, hits, params, pk, keep_pk)?)?;
-    }
-    Ok(out)
+/// How a search's hits are shaped for Python: distances rounded by `params`; the primary key in the
+/// entity as `keeps_pk` says.
+struct HitShape<'a> {
+    params: &'a SearchParams,
+    output: &'a OutputFields,
+    star: bool,
 }
 
 impl Database {
+    /// `search` run on the current generation, its hits as pymilvus's (one list per query vector)
+    /// under the primary key's name in that same generation.
+    fn hit_lists<'py>(
+        &self,
+        py: Python<'py>,
+        target: Scope<'_>,
+        shape: HitShape<'_>,
+        search: impl FnOnce(&Pinned) -> crate::Result<Vec<Vec<Hit>>> + Send,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (pk, results) = run(py, || {
+            let pinned = self.db.pin()?;
+            Ok((pinned.primary_field(target)?, search(&pinned)?))
+        })?;
+        let keep_pk = keeps_pk(shape.output, &pk, shape.star);
+        let out = PyList::empty(py);
+        for hits in &results {
+            out.append(hits_to_py(py, hits, shape.params, &pk, keep_pk)?)?;
+        }
+        Ok(out)
+    }
+
     /// An insert's or upsert's rows, converted with the collection's vector fields in hand; a missing
     /// collection is `DescribeCollectionException`, as pymilvus describes it before it converts rows.
     fn rows(
