@@ -4,7 +4,9 @@
 //!
 //! Builds the graph over BASE (inner product, M 16, efConstruction 200, as bench/common.py gives
 //! hnswlib) on every core, then searches each query at each ef. Prints one JSON line:
-//! `{"ok": true, "build_s": ..., "threads": ..., "ids": {"EF": [[top-10 row ids] per query]}}`;
+//! `{"ok": true, "build_s": ..., "graph_fnv": ..., "threads": ..., "ids": {"EF": [[top-10 row ids] per query]}}`
+//! (`graph_fnv`: a 64-bit FNV-1a hash of the serialized graph, so two builds, e.g. of two commits,
+//! can be checked to have made the same graph);
 //! errors: `{"ok": false, "error": ...}`, exit 1.
 
 use std::path::Path;
@@ -60,6 +62,12 @@ fn measure(base: &Path, queries: &Path, efs: &str) -> Result<Value, Failure> {
     let start = Instant::now();
     let index = build(rows, dim, Metric::Ip, &params).map_err(|e| e.to_string())?;
     let build_s = start.elapsed().as_secs_f64();
+    let graph_fnv = index
+        .to_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
     let view = index.view();
     let mut ids = Map::new();
     for ef in efs {
@@ -75,5 +83,8 @@ fn measure(base: &Path, queries: &Path, efs: &str) -> Result<Value, Failure> {
         ids.insert(ef.to_string(), json!(per_query));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(json!({"ok": true, "build_s": build_s, "threads": threads, "ids": ids}))
+    let graph_fnv = format!("{graph_fnv:016x}");
+    Ok(
+        json!({"ok": true, "build_s": build_s, "graph_fnv": graph_fnv, "threads": threads, "ids": ids}),
+    )
 }
