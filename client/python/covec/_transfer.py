@@ -1,10 +1,11 @@
 """Copying collections between MilvusClient-API stores: covec dbs, Milvus Lite dbs and Milvus servers.
 
 `covec import` and `covec export` are both `copy(source, target, ...)`. Everything is read and written through
-the API both ends share: describe_collection becomes a pymilvus CollectionSchema (``construct_from_dict``, which
-carries every field parameter and function it describes), list_indexes/describe_index become IndexParams,
-list_partitions the partitions, and query_iterator pages of rows in primary-key order. So a field type, index
-type or function that both ends know is copied without code of its own here.
+the API both ends share: list_databases/use_database the databases, describe_collection a pymilvus
+CollectionSchema (``construct_from_dict``, which carries every field parameter and function it describes),
+list_indexes/describe_index IndexParams, list_partitions the partitions, query_iterator pages of rows in
+primary-key order, and list_aliases the aliases. So a field type, index type or function that both ends know is
+copied without code of its own here.
 
 Rows are inserted in primary-key order, one batch per insert, so an interrupted copy leaves in the target the
 rows up to some key: ``resume`` continues each collection (each partition) after the largest key it holds.
@@ -85,7 +86,7 @@ def _index_params(client, name):
 
 def _partitions(client, name, desc):
     """The partitions to copy one by one: [None] (the whole collection) when a partition key places the rows."""
-    if any(f.get("is_partition_key") for f in desc["fields"]) or not hasattr(client, "list_partitions"):
+    if any(f.get("is_partition_key") for f in desc["fields"]):
         return [None]
     return client.list_partitions(name)
 
@@ -94,36 +95,22 @@ def _partition_names(partition):
     return None if partition is None else [partition]
 
 
-def _pages(client, name, pk, filter, partition, batch, output_fields):
+def _pages(client, name, filter, partition, batch, output_fields):
     """The rows `filter` matches in `partition`, in primary-key order, `batch` at a time."""
-    if hasattr(client, "query_iterator"):
-        it = client.query_iterator(
-            name,
-            batch_size=batch,
-            filter=filter,
-            output_fields=output_fields,
-            partition_names=_partition_names(partition),
-        )
-        try:
-            while True:
-                page = it.next()
-                if not page:
-                    return
-                yield page
-        finally:
-            it.close()
-    # covec's MilvusClient has no query_iterator yet: its keys, sorted, then the rows by key.
-    partitions = _partition_names(partition)
-    keys = sorted(r[pk] for r in client.query(name, filter=filter, output_fields=[pk], partition_names=partitions))
-    for start in range(0, len(keys), batch):
-        rows = client.get(name, ids=keys[start : start + batch], output_fields=output_fields, partition_names=partitions)
-        yield sorted(rows, key=lambda r: r[pk])
+    it = client.query_iterator(
+        name, batch_size=batch, filter=filter, output_fields=output_fields, partition_names=_partition_names(partition)
+    )
+    try:
+        while page := it.next():
+            yield page
+    finally:
+        it.close()
 
 
 def _last_key(client, name, pk, partition, batch):
     """The largest primary key in `partition` of `name`, or None when it holds no row."""
     last = None
-    for page in _pages(client, name, pk, "", partition, batch, [pk]):
+    for page in _pages(client, name, "", partition, batch, [pk]):
         last = page[-1][pk]
     return last
 
@@ -135,37 +122,75 @@ def _count(client, name, filter, partition):
     return int(rows[0]["count(*)"])
 
 
-def plan(source, target, names, resume):
-    """The collections to copy, in order; refuses before anything is copied if one is missing from the source or,
-    without ``resume``, already in the target."""
+DEFAULT_DATABASE = "default"
+
+
+def _qualified(database, name):
+    """A collection's name as messages show it: bare in the default database, ``database.name`` elsewhere."""
+    return name if database == DEFAULT_DATABASE else f"{database}.{name}"
+
+
+def _aliases(client, collection=""):
+    """{alias: collection} of the client's database, or of one collection's aliases."""
+    names = client.list_aliases(collection)["aliases"]
+    return {a: collection or client.describe_alias(a)["collection_name"] for a in names}
+
+
+def _plan_database(source, target, database, names, resume, target_has_database):
     available = source.list_collections()
     names = list(names) if names else sorted(available)
-    missing = [n for n in names if n not in available]
+    missing = [_qualified(database, n) for n in names if n not in available]
     if missing:
         raise Refused(f"no collection {', '.join(map(repr, missing))} in the source; it has {sorted(available)}")
-    present = [n for n in names if target.has_collection(n)]
+    if not target_has_database:
+        return names
+    present = [_qualified(database, n) for n in names if target.has_collection(n)]
     if present and not resume:
         raise Refused(
             f"the target already has {', '.join(map(repr, present))}; nothing was copied. Pass --resume to continue "
             "each after the last primary key it holds, or --collections to choose others"
         )
+    held = _aliases(target)
+    for name in names:
+        for alias in _aliases(source, name):
+            shown = repr(_qualified(database, alias))
+            if held.get(alias, name) != name:
+                raise Refused(f"the target's alias {shown} names {held[alias]!r}, not {name!r}; nothing was copied")
+            if alias not in held and target.has_collection(alias):
+                raise Refused(f"the target has a collection {shown}, an alias of {name!r}; nothing was copied")
     return names
 
 
-def copy_collection(source, target, name, batch, quiet, out):
-    """Copies collection `name` (schema, indexes, partitions, rows), after the last key the target holds if it has
-    the collection already; returns the number of rows copied."""
+def plan(source, target, databases, names, resume):
+    """[(database, collections)] to copy, in order; refuses before anything is copied if a database or collection is
+    missing from the source, if, without ``resume``, a collection is already in the target, or if an alias the copy
+    would create already names something else there. Leaves both clients in the last database planned."""
+    available = source.list_databases()
+    missing = [d for d in databases if d not in available]
+    if missing:
+        raise Refused(f"no database {', '.join(map(repr, missing))} in the source; it has {sorted(available)}")
+    in_target = set(target.list_databases())
+    planned = []
+    for database in databases:
+        source.use_database(database)
+        if database in in_target:
+            target.use_database(database)
+        planned.append((database, _plan_database(source, target, database, names, resume, database in in_target)))
+    return planned
+
+
+def copy_collection(source, target, name, batch, quiet, out, label):
+    """Copies collection `name` of the clients' database (schema, indexes, partitions, rows), after the last key the
+    target holds if it has the collection already; shows it as `label`; returns the number of rows copied."""
     pymilvus = _pymilvus()
     desc = source.describe_collection(name)
     pk = _primary_key(desc)
     partitions = _partitions(source, name, desc)
     named = [p for p in partitions if p not in (None, "_default")]
-    if named and not hasattr(target, "create_partition"):
-        raise Refused(f"'{name}' has partitions {named}; the target has no partitions but '_default'")
     exists = target.has_collection(name)
     if exists:
         if _field_signature(target.describe_collection(name)) != _field_signature(desc):
-            raise Refused(f"cannot resume '{name}': the target's collection of that name has other fields")
+            raise Refused(f"cannot resume '{label}': the target's collection of that name has other fields")
     else:
         kwargs = {"properties": desc["properties"]} if desc.get("properties") else {}
         target.create_collection(
@@ -185,19 +210,42 @@ def copy_collection(source, target, name, batch, quiet, out):
         after = _last_key(target, name, pk, partition, batch) if exists else None
         filter = "" if after is None else f"{pk} > {_filter_literal(after)}"
         into = {} if partition is None else {"partition_name": partition}
-        label = name if partition in (None, "_default") else f"{name}/{partition}"
-        with progress_bar(_count(source, name, filter, partition), label, quiet) as bar:
-            for page in _pages(source, name, pk, filter, partition, batch, ["*"]):
+        shown = label if partition in (None, "_default") else f"{label}/{partition}"
+        with progress_bar(_count(source, name, filter, partition), shown, quiet) as bar:
+            for page in _pages(source, name, filter, partition, batch, ["*"]):
                 target.insert(name, [{k: v for k, v in row.items() if k not in computed} for row in page], **into)
                 copied += len(page)
                 bar.update(len(page))
     target.flush(name)
     if not quiet:
-        print(f"{name}: {copied} rows", file=out)
+        print(f"{label}: {copied} rows", file=out)
     return copied
 
 
-def copy(source, target, names=None, batch=1000, resume=False, quiet=False, out=None):
-    """Copies `names` (default: every collection) from `source` to `target`, two MilvusClient-API clients."""
-    for name in plan(source, target, names, resume):
-        copy_collection(source, target, name, batch, quiet, out)
+def copy_aliases(source, target, name):
+    """Gives the target's collection `name` the aliases the source's has (plan checked that none names another)."""
+    held = _aliases(target, name)
+    for alias in _aliases(source, name):
+        if alias not in held:
+            target.create_alias(name, alias)
+
+
+def copy(source, target, names=None, batch=1000, resume=False, quiet=False, out=None, databases=None):
+    """Copies, from `source` to `target` (two MilvusClient-API clients), the collections `names` (default: every
+    collection) of each of `databases` with their aliases. `databases` defaults to every database of the source
+    when no `names` are given, else to the default database. Leaves both clients in the default database."""
+    if databases is None:
+        every = sorted(source.list_databases(), key=lambda d: d != DEFAULT_DATABASE)  # "default" first
+        databases = [DEFAULT_DATABASE] if names else every
+    try:
+        for database, collections in plan(source, target, databases, names, resume):
+            source.use_database(database)
+            if database not in target.list_databases():
+                target.create_database(database)
+            target.use_database(database)
+            for name in collections:
+                copy_collection(source, target, name, batch, quiet, out, _qualified(database, name))
+                copy_aliases(source, target, name)
+    finally:
+        source.use_database(DEFAULT_DATABASE)
+        target.use_database(DEFAULT_DATABASE)

@@ -1,7 +1,9 @@
 """The `covec` command: copy collections from and to Milvus, check and show covec dbs.
 
-    covec import <milvus_demo.db | server uri> <schemas.db> [--collections NAME ...] [--batch N] [--resume] [--quiet]
-    covec export <schemas.db> <server uri> [--collections NAME ...] [--batch N] [--resume] [--quiet]
+    covec import <milvus_demo.db | server uri> <schemas.db> [--databases NAME ...] [--collections NAME ...]
+                 [--batch N] [--resume] [--quiet]
+    covec export <schemas.db> <server uri> [--databases NAME ...] [--collections NAME ...] [--batch N] [--resume]
+                 [--quiet]
     covec status <schemas.db>
     covec verify <schemas.db>
     covec sweep
@@ -18,7 +20,8 @@ from .exceptions import MilvusException
 
 SERVER_URI = "a Milvus server's URI: http://host:19530, https://..., tcp://..., unix:/path"
 COPY_EPILOG = """\
-If the target already has one of the collections, nothing is copied unless --resume is given: each collection
+Each collection is copied with its aliases, into a database of the same name (created if missing). If the target
+already has one of the collections, nothing is copied unless --resume is given: each collection
 then continues after the largest primary key the target holds (rows are copied in primary-key order, one batch
 per insert, so an interrupted copy holds every row up to some key). Copying to or from Milvus needs
 pymilvus and tqdm (pip install "covec[milvus]"); a Milvus Lite db also needs milvus-lite.
@@ -27,7 +30,16 @@ pymilvus and tqdm (pip install "covec[milvus]"); a Milvus Lite db also needs mil
 
 def _copy_arguments(parser):
     parser.add_argument(
-        "--collections", nargs="+", metavar="NAME", help="the collections to copy (default: every collection)"
+        "--databases",
+        nargs="+",
+        metavar="NAME",
+        help="the databases to copy (default: every database, or only 'default' when --collections is given)",
+    )
+    parser.add_argument(
+        "--collections",
+        nargs="+",
+        metavar="NAME",
+        help="the collections to copy, in each database copied (default: every collection)",
     )
     parser.add_argument("--batch", type=int, default=1000, help="rows per read and per insert (default 1000)")
     parser.add_argument(
@@ -45,8 +57,8 @@ def parser():
     imp = sub.add_parser(
         "import",
         help="copy collections of a Milvus Lite db or a Milvus server into a covec db",
-        description="Copies collections (schema, indexes, partitions, every row) of a Milvus Lite db or a Milvus "
-        "server into a covec db.",
+        description="Copies databases and collections (schema, indexes, partitions, every row, aliases) of a Milvus "
+        "Lite db or a Milvus server into a covec db.",
         epilog=COPY_EPILOG,
     )
     imp.add_argument("source", help=f"a Milvus Lite db (a directory such as milvus_demo.db) or {SERVER_URI}")
@@ -55,7 +67,8 @@ def parser():
     exp = sub.add_parser(
         "export",
         help="copy collections of a covec db into a Milvus server",
-        description="Copies collections (schema, indexes, partitions, every row) of a covec db into a Milvus server.",
+        description="Copies databases and collections (schema, indexes, partitions, every row, aliases) of a covec "
+        "db into a Milvus server.",
         epilog=COPY_EPILOG,
     )
     exp.add_argument("source", help="the covec db to copy from, such as schemas.db")
@@ -94,7 +107,9 @@ def _copy(args, out):
             source = _transfer.open_covec(_covec_db(args.source))
             target = _transfer.open_milvus(args.target, args.token)
         try:
-            _transfer.copy(source, target, args.collections, args.batch, args.resume, args.quiet, out)
+            _transfer.copy(
+                source, target, args.collections, args.batch, args.resume, args.quiet, out, args.databases
+            )
         finally:
             target.close()
             source.close()
