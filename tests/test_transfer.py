@@ -451,3 +451,20 @@ def test_an_alias_that_names_another_collection_in_the_target_is_refused_before_
     _transfer.copy(source, fresh, quiet=True)
     _transfer.copy(source, fresh, resume=True, quiet=True)
     assert holdings(fresh, ["default", "clash_db"]) == holdings(source, ["default", "clash_db"])
+
+
+def test_a_quiet_copy_needs_no_tqdm_and_a_shown_one_says_how_to_get_it(tmp_path, shm_dir):
+    db = str(tmp_path / "schemas.db")
+    names = make_source(db, "notqdm", rows=50)
+    script = (
+        "import sys; sys.modules['tqdm'] = None\n"  # as if tqdm were not installed
+        "from covec import MilvusClient, _transfer\n"
+        f"source, target = MilvusClient({db!r}), MilvusClient({str(tmp_path)!r} + '/' + sys.argv[1] + '.db')\n"
+        f"_transfer.copy(source, target, [{names[0]!r}], quiet=sys.argv[1] == 'quiet')\n"
+        f"print(target.query({names[0]!r}, filter='', output_fields=['count(*)'])[0]['count(*)'])\n"
+    )
+    quiet = subprocess.run([sys.executable, "-c", script, "quiet"], capture_output=True, text=True, timeout=300)
+    assert (quiet.returncode, quiet.stdout) == (0, "50\n"), quiet.stderr
+    shown = subprocess.run([sys.executable, "-c", script, "shown"], capture_output=True, text=True, timeout=300)
+    assert shown.returncode == 1
+    assert 'the progress bar needs tqdm: pip install "covec[milvus]" (or pass --quiet)' in shown.stderr

@@ -25,6 +25,10 @@ use crate::store::{self, CommitBuilder, Writer};
 use crate::text::Token;
 use crate::value::{Pk, Row};
 
+/// How many times `flush` builds outside the writer lock before it builds under it (each attempt is
+/// dropped only when a commit meanwhile rewrote a part the build read).
+const FLUSH_ATTEMPTS: usize = 3;
+
 /// A collection's description, as describe_collection shows it.
 #[derive(Debug, Clone)]
 pub struct CollectionInfo {
@@ -478,8 +482,32 @@ impl Db {
     }
     /// Puts the rows written since the graph was last grown into it (one commit; none when nothing is
     /// pending). Every write is already durable; this is what makes it fully indexed, as Milvus's flush.
+    /// The graph is built from the newest generation without the writer lock, so other writers keep
+    /// committing meanwhile; under the lock the build is kept if the parts it read are still there
+    /// (deletions made meanwhile carried over), else built again, the last time under the lock. Rows
+    /// committed while it builds may stay pending.
     pub fn flush<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {
         let t = target.into();
+        let inner = self.inner()?;
+        let path = inner.follower.path();
+        for _ in 0..FLUSH_ATTEMPTS {
+            let image = store::CommittedImage::open(path)?;
+            let map = image.map()?;
+            let prepared = Snapshot::open_root(&map, *image.meta(), path)
+                .and_then(|snap| engine::prepare_index_pending(&snap, t))
+                .map_err(|e| engine::on_file(e, path))?;
+            let Some(build) = prepared else {
+                return Ok(());
+            };
+            let kept = self.write(|snap, b| {
+                let next = engine::plan_take_build(snap, b, build)?;
+                let kept = next.is_some();
+                Ok((next, kept))
+            })?;
+            if kept {
+                return Ok(());
+            }
+        }
         self.write(|snap, b| Ok((engine::plan_index_pending(snap, b, t)?, ())))
     }
     pub fn drop_index<'a>(&self, target: impl Into<Scope<'a>>, index_name: &str) -> Result<()> {

@@ -13,6 +13,7 @@
 //! | `coerce`  | values between the API's forms and the stored forms                                      |
 //! | `write`   | `plan_*`: a mutation of collections and rows as the next catalog                         |
 //! | `merge`   | the merge policy: which parts a commit rewrites, when graphs are built or grown        |
+//! | `build`   | a graph build prepared outside the writer lock, kept under it if what it read still holds |
 //! | `ann`     | which indexes get graphs, their Milvus parameters, a part's graphs and row order        |
 //! | `request` | what a read asks for and what a search answers                                           |
 //!
@@ -20,6 +21,7 @@
 //! collection. A later write of the same key marks the older row deleted, so reads never deduplicate.
 
 mod ann;
+mod build;
 mod catalog;
 mod chain;
 mod coerce;
@@ -32,12 +34,14 @@ mod route;
 mod search;
 mod write;
 
+pub use build::{plan_take_build, prepare_index_pending, PreparedBuild};
 pub use catalog::{
     alias_target, database, entry, list_aliases, plan_add_field, plan_alter_alias,
     plan_alter_collection_properties, plan_alter_database_properties, plan_alter_field,
     plan_create_alias, plan_create_database, plan_create_partition, plan_drop_alias,
     plan_drop_database,
 };
+pub use merge::SEAL_ROWS;
 pub use read::{CollectionView, RowId, Snapshot};
 pub use request::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Decay, DecayFunction, FunctionChain, GroupBy,

@@ -492,23 +492,36 @@ impl Catalog {
 /// Calls `f` on every section the catalog references, in the order `Catalog::sections` yields them.
 pub fn for_each_section_mut(c: &mut Catalog, mut f: impl FnMut(&mut Section)) {
     for part in c.collections.iter_mut().flat_map(|c| c.parts.iter_mut()) {
-        for col in part.columns.iter_mut().chain(part.dynamic.iter_mut()) {
+        part.for_each_section_mut(&mut f);
+    }
+}
+
+impl Part {
+    /// Calls `f` on every section of the part, in the order `Catalog::sections` yields them.
+    pub fn for_each_section_mut(&mut self, mut f: impl FnMut(&mut Section)) {
+        for col in self.columns.iter_mut().chain(self.dynamic.iter_mut()) {
             f(&mut col.data);
             col.offsets.iter_mut().for_each(&mut f);
             col.aux.iter_mut().for_each(&mut f);
             col.validity.iter_mut().for_each(&mut f);
         }
-        f(&mut part.pk_index);
-        part.deleted.iter_mut().for_each(&mut f);
-        for a in &mut part.ann {
+        f(&mut self.pk_index);
+        self.deleted.iter_mut().for_each(&mut f);
+        for a in &mut self.ann {
             f(&mut a.graph);
             a.sq8.iter_mut().for_each(&mut f);
         }
-        part.partitions.rows.iter_mut().for_each(&mut f);
-        for t in &mut part.text {
+        self.partitions.rows.iter_mut().for_each(&mut f);
+        for t in &mut self.text {
             f(&mut t.index);
             t.stats.iter_mut().for_each(&mut f);
         }
+    }
+
+    /// Moves every section of a part encoded into a prepared `CommitBuilder` to where that builder's
+    /// bytes were appended (`CommitBuilder::append` returns `shift`).
+    pub fn rebase(&mut self, shift: u64) {
+        self.for_each_section_mut(|s| s.offset += shift);
     }
 }
 

@@ -393,31 +393,91 @@ impl crate::segment::ImageSource for CommittedImage {
     }
 }
 
-/// Builds the bytes a commit appends. Sections get absolute offsets starting at `base`.
+/// Builds the bytes a commit appends. Sections get absolute offsets starting at `base`; a prepared
+/// builder (`CommitBuilder::prepared`) encodes a commit's sections before the writer lock is taken, at
+/// offsets relative to its start, and `append` places them in the commit once the lock is held.
 pub struct CommitBuilder {
     base: u64,
-    buf: Vec<u8>,
+    /// The bytes, in order from `base`: a prepared builder's are appended whole, never copied.
+    chunks: Vec<Vec<u8>>,
+    len: u64,
 }
 
 impl CommitBuilder {
     pub fn new(base: u64) -> CommitBuilder {
         CommitBuilder {
             base,
-            buf: Vec::new(),
+            chunks: vec![Vec::new()],
+            len: 0,
         }
+    }
+
+    /// A builder for sections placed later by `append`: its offsets count from 0.
+    pub fn prepared() -> CommitBuilder {
+        CommitBuilder::new(0)
+    }
+
+    /// Pads to the next aligned offset and returns it.
+    fn align(&mut self) -> u64 {
+        let pad = (format::ALIGN - self.len % format::ALIGN) % format::ALIGN;
+        let last = self
+            .chunks
+            .last_mut()
+            .expect("a builder always has a chunk");
+        last.resize(last.len() + pad as usize, 0);
+        self.len += pad;
+        self.base + self.len
     }
 
     /// Appends `bytes` at the next aligned offset and returns where they landed.
     pub fn push(&mut self, bytes: &[u8]) -> Section {
-        let pad = (format::ALIGN - (self.buf.len() as u64 % format::ALIGN)) % format::ALIGN;
-        self.buf.resize(self.buf.len() + pad as usize, 0);
-        let offset = self.base + self.buf.len() as u64;
-        self.buf.extend_from_slice(bytes);
+        let offset = self.align();
+        self.chunks
+            .last_mut()
+            .expect("a builder always has a chunk")
+            .extend_from_slice(bytes);
+        self.len += bytes.len() as u64;
         Section {
             offset,
             len: bytes.len() as u64,
             xxh3: xxh3_64(bytes),
         }
+    }
+
+    /// The bytes a prepared builder holds, which its sections' offsets index; None once it has appended
+    /// another builder (its bytes are then no longer one run).
+    pub fn prepared_bytes(&self) -> Option<&[u8]> {
+        match self.chunks.as_slice() {
+            [bytes] if self.base == 0 => Some(bytes),
+            _ => None,
+        }
+    }
+
+    /// Runs `f` over a prepared builder's bytes (`prepared_bytes`) and a builder whose sections follow
+    /// them, in the same numbering; what `f` pushes becomes part of this builder.
+    pub fn extend_reading<T>(
+        &mut self,
+        f: impl FnOnce(&[u8], &mut CommitBuilder) -> Result<T>,
+    ) -> Result<T> {
+        let at = self.align();
+        let mut more = CommitBuilder::new(at);
+        let bytes = self
+            .prepared_bytes()
+            .ok_or_else(|| Error::Internal("only a prepared builder can be read".into()))?;
+        let out = f(bytes, &mut more)?;
+        self.len += more.len;
+        self.chunks.extend(more.chunks);
+        Ok(out)
+    }
+
+    /// Appends a prepared builder's bytes at the next aligned offset and returns how far its sections
+    /// moved: add it to each of them (`Part::rebase`). They stay aligned, as the offset is.
+    pub fn append(&mut self, prepared: CommitBuilder) -> u64 {
+        let at = self.align();
+        self.len += prepared.len;
+        self.chunks.extend(prepared.chunks);
+        self.chunks.push(Vec::new());
+        at - prepared.base
     }
 }
 
@@ -510,7 +570,7 @@ impl Writer {
             ));
         }
         let base = builder.base;
-        let catalog_offset = format::align_up(base + builder.buf.len() as u64)
+        let catalog_offset = format::align_up(base + builder.len)
             .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
         let meta = MetaSlot {
             generation: self.meta.generation + 1,
@@ -523,8 +583,13 @@ impl Writer {
         };
         let path = &self.path;
         // Alignment gaps are never written: the file reads them back as zeros.
-        self.file
-            .write_all_at(&builder.buf, base)
+        let mut at = base;
+        let mut sections = Ok(());
+        for chunk in &builder.chunks {
+            sections = sections.and_then(|_| self.file.write_all_at(chunk, at));
+            at += chunk.len() as u64;
+        }
+        sections
             .and_then(|_| self.file.write_all_at(&cat, catalog_offset))
             .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io(path, e))?;
@@ -600,4 +665,51 @@ pub fn verify(path: &Path) -> Result<MetaSlot> {
     )?;
     format::verify_sections(&cat, &map, path)?;
     Ok(m)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::CommitBuilder;
+    use crate::format::{Section, ALIGN};
+
+    /// The bytes a builder holds from its base, as a commit writes them.
+    fn image(b: &CommitBuilder) -> Vec<u8> {
+        b.chunks.concat()
+    }
+
+    fn read(image: &[u8], base: u64, s: &Section) -> Vec<u8> {
+        let at = (s.offset - base) as usize;
+        image[at..at + s.len as usize].to_vec()
+    }
+
+    /// Sections encoded before the commit's offset is known land, moved by the shift `append` returns,
+    /// on their own bytes, aligned, after what the commit pushed before and before what it pushes after.
+    #[test]
+    fn a_prepared_builder_lands_whole_at_an_aligned_offset() {
+        let base = 4096 + 3 * ALIGN;
+        let mut commit = CommitBuilder::new(base);
+        let before = commit.push(b"written under the lock");
+        let mut prepared = CommitBuilder::prepared();
+        let first = prepared.push(&[7u8; 100]);
+        let second = prepared.push(b"second section");
+        let shift = commit.append(prepared);
+        let after = commit.push(b"a deletion bitmap");
+        let bytes = image(&commit);
+        assert_eq!(read(&bytes, base, &before), b"written under the lock");
+        for (s, want) in [
+            (first, vec![7u8; 100]),
+            (second, b"second section".to_vec()),
+        ] {
+            let moved = Section {
+                offset: s.offset + shift,
+                ..s
+            };
+            assert_eq!(moved.offset % ALIGN, 0);
+            assert!(moved.offset >= before.offset + before.len);
+            assert!(moved.offset + moved.len <= after.offset);
+            assert_eq!(read(&bytes, base, &moved), want);
+        }
+        assert_eq!(read(&bytes, base, &after), b"a deletion bitmap");
+        assert_eq!(commit.len, bytes.len() as u64);
+    }
 }

@@ -5,24 +5,22 @@
 mod hnsw_support;
 mod storage_util;
 
+use covec::internals::engine::SEAL_ROWS;
 use covec::internals::hnsw::BATCH;
-use covec::{Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest};
-use hnsw_support::clustered;
+use covec::{Db, IndexKind, IndexSpec, OutputFields, Pk, SearchRequest};
+use hnsw_support::{clustered, hnsw_on_v};
 use storage_util::{simple_row, simple_schema, TempDb};
 
 const DIM: usize = 16;
 
-fn hnsw() -> IndexSpec {
+/// A sparse, cheap graph, for tests about which rows are in it, not how good it is.
+fn cheap_hnsw() -> IndexSpec {
     IndexSpec {
-        field: "v".into(),
-        index_name: "v".into(),
-        index_type: "HNSW".into(),
-        kind: IndexKind::Flat,
-        metric: Metric::L2,
         params: vec![
-            ("M".into(), "8".into()),
-            ("efConstruction".into(), "64".into()),
+            ("M".into(), "4".into()),
+            ("efConstruction".into(), "8".into()),
         ],
+        ..hnsw_on_v()
     }
 }
 
@@ -77,7 +75,7 @@ fn tail_and_deletions_until_rebuild() {
     let data = clustered(4000, DIM, 20, 5);
     let t = TempDb::new("ann-tail");
     let db = t.open();
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     // Below 1024 rows: no graph.
     insert(&db, &data, 0..1000);
@@ -135,12 +133,55 @@ fn tail_and_deletions_until_rebuild() {
     );
 }
 
+/// A tail part of SEAL_ROWS rows or more is sealed: later commits never merge it, even when more than
+/// 30 % of the tail is deleted or a write as large as it would merge with it by size, so a background
+/// build that read it finds it unchanged (its deletion bitmap aside).
+#[test]
+fn a_sealed_tail_part_is_never_merged() {
+    let sealed = SEAL_ROWS as usize;
+    // The graph must be 10 x the sealed part for that part to stay outside it.
+    let indexed = 10 * sealed + 100;
+    let data = clustered(indexed + sealed + 3000, DIM, 50, 3);
+    let t = TempDb::new("ann-sealed");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
+        .unwrap();
+    insert(&db, &data, 0..indexed);
+    insert(&db, &data, indexed..indexed + sealed);
+    let p = parts(&t);
+    assert_eq!(p.len(), 2, "{p:?}");
+    let graph = p[0].2.expect("a graph");
+    assert_eq!(p[1], (sealed as u64, 0, None));
+    // Half the sealed part deleted: the tail is 50 % deleted, but only unsealed parts merge.
+    let doomed: Vec<Pk> = (indexed..indexed + sealed / 2)
+        .map(|i| Pk::Int(i as i64))
+        .collect();
+    db.delete_ids("c", &doomed).unwrap();
+    let at = indexed + sealed;
+    insert(&db, &data, at..at + 10);
+    let p = parts(&t);
+    assert_eq!(p[1], (sealed as u64, sealed as u64 / 2, None), "{p:?}");
+    assert_eq!(p[2], (10, 0, None), "{p:?}");
+    // Unsealed parts still merge by size after it: 10 + 20 rows merge into one part of 30.
+    insert(&db, &data, at + 10..at + 30);
+    let p = parts(&t);
+    assert_eq!(p.len(), 3, "{p:?}");
+    assert_eq!((p[0].2, p[1].0, p[2].0), (Some(graph), sealed as u64, 30));
+    // Rows of the sealed part and after it, scanned exactly, are found.
+    let probe = [at - 1, at + 9, at + 29];
+    let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
+    assert_eq!(nearest(&db, &data, &probe), want);
+    // A deleted row of the sealed part is never returned.
+    let hit = nearest(&db, &data, &[indexed])[0].clone();
+    assert!(hit.is_some_and(|id| !doomed.contains(&id)));
+}
+
 #[test]
 fn flush_puts_the_tail_into_the_graph() {
     let data = clustered(2500, DIM, 20, 7);
     let t = TempDb::new("ann-flush");
     let db = t.open();
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     let pending = || db.describe_collection("c").unwrap().pending_index_rows;
     let generation = || db.status().unwrap().generation;
@@ -192,7 +233,7 @@ fn create_index_builds_and_drop_index_removes_the_graph() {
         .unwrap();
     insert(&db, &data, 0..1500);
     assert_eq!(parts(&t)[0].2, None);
-    db.create_index("c", hnsw()).unwrap();
+    db.create_index("c", hnsw_on_v()).unwrap();
     assert!(parts(&t)[0].2.is_some());
     let spec = &db.describe_collection("c").unwrap().indexes[0];
     assert_eq!(
@@ -209,13 +250,13 @@ fn create_index_builds_and_drop_index_removes_the_graph() {
 fn bad_parameters_are_errors() {
     let t = TempDb::new("ann-params");
     let db = t.open();
-    let mut spec = hnsw();
+    let mut spec = hnsw_on_v();
     spec.params = vec![("M".into(), "1".into())];
     let err = db
         .create_collection("c", simple_schema(DIM as u32), vec![spec])
         .unwrap_err();
     assert!(err.to_string().contains("M must be"), "{err}");
-    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     let request = SearchRequest {
         anns_field: None,
@@ -239,7 +280,7 @@ fn a_graph_grown_by_appends_is_the_graph_one_build_of_all_rows_makes() {
     let (batched, whole) = (TempDb::new("ann-extend-a"), TempDb::new("ann-extend-b"));
     let (a, b) = (batched.open(), whole.open());
     for db in [&a, &b] {
-        db.create_collection("c", simple_schema(DIM as u32), vec![hnsw()])
+        db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
             .unwrap();
     }
     // The first graph ends where a build batch does, so growing it inserts whole batches as one build

@@ -34,13 +34,28 @@ def _pymilvus():
     return pymilvus
 
 
+class _NoBar:
+    """What a quiet copy updates instead of a progress bar (it needs no tqdm)."""
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def update(self, n):
+        pass
+
+
 def progress_bar(total, name, quiet):
     """tqdm's bar on stderr (a well-kept, dependency-free progress bar); none with ``quiet``."""
+    if quiet:
+        return _NoBar()
     try:
         from tqdm import tqdm
     except ImportError:
         raise Refused('the progress bar needs tqdm: pip install "covec[milvus]" (or pass --quiet)') from None
-    return tqdm(total=total, desc=name, unit=" rows", disable=quiet)
+    return tqdm(total=total, desc=name, unit=" rows")
 
 
 def open_milvus(location, token=""):

@@ -13,9 +13,10 @@ use crate::store::CommitBuilder;
 
 /// Below this many live rows a collection gets no graph: an exact scan is as fast.
 pub(crate) const MIN_GRAPH_ROWS: u64 = 1024;
-/// Rebuild when rows outside the graph exceed this fraction (in percent) of the indexed rows...
+/// Grow the graph when the live rows outside it (the tail, which every search scans exactly) exceed
+/// this fraction (in percent) of the indexed rows...
 pub(crate) const TAIL_PERCENT: u64 = 10;
-/// ...or deleted rows inside it exceed this fraction (they still cost traversal).
+/// ...or rebuild it when deleted rows inside it exceed this fraction (they still cost traversal).
 pub(crate) const DELETED_PERCENT: u64 = 20;
 /// Default layer-0 beam: `max(DEFAULT_EF, limit + offset)`.
 const DEFAULT_EF: usize = 64;

@@ -11,8 +11,12 @@ use crate::format::{CollectionEntry, Part};
 use crate::hnsw::HnswView;
 use crate::store::CommitBuilder;
 
-/// Merge all of a collection's tail parts into one when more than this fraction of their stored rows are
-/// deleted (otherwise they merge by size: `first_merged_part`).
+/// A tail part of a collection with graphs is sealed once it holds this many stored rows (16 build
+/// batches): merges leave it as it is, and a build consumes it with every tail part before it.
+pub const SEAL_ROWS: u64 = 16 * crate::hnsw::BATCH as u64;
+
+/// Merge all of a collection's unsealed tail parts into one when more than this fraction of their
+/// stored rows are deleted (otherwise they merge by size: `first_merged_part`).
 const MAX_DELETED_FRACTION: f64 = 0.3;
 
 /// How much of a collection a commit rewrites beyond what its writes need.
@@ -33,17 +37,32 @@ pub(super) enum Rewrite {
 /// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
 /// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
 /// `DELETED_PERCENT` %, or, with `Rewrite::IndexTail`, when there is any live tail row. Otherwise only
-/// the tail parts are ever merged (all of them when more than MAX_DELETED_FRACTION of the tail is
-/// deleted, else the newest by size, `first_merged_part`): a graph is never dropped by a merge.
+/// the tail parts after the newest sealed one (`first_unsealed`; every tail part without graphs) are
+/// ever merged (all of them when more than MAX_DELETED_FRACTION of their rows are deleted, else the
+/// newest by size, `first_merged_part`): a graph is never dropped by a merge.
 /// `Rewrite::All` rewrites every part, rebuilding the graphs of an indexed collection.
 pub(super) fn rebuild_entry(
+    view: &CollectionView<'_>,
+    b: &mut CommitBuilder,
+    entry: CollectionEntry,
+    doomed: &HashSet<RowId>,
+    new_rows: Vec<StoredRow>,
+    rewrite: Rewrite,
+) -> Result<CollectionEntry> {
+    rebuild_entry_traced(view, b, entry, doomed, new_rows, rewrite).map(|(entry, _)| entry)
+}
+
+/// `rebuild_entry`, also returning the rows of the view that went into the new part it rewrote, in the
+/// order they went in (before the commit's new rows): the new part's `k`-th inserted row is `fed[k]`.
+/// Empty when nothing was rewritten.
+pub(super) fn rebuild_entry_traced(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
     mut entry: CollectionEntry,
     doomed: &HashSet<RowId>,
     new_rows: Vec<StoredRow>,
     rewrite: Rewrite,
-) -> Result<CollectionEntry> {
+) -> Result<(CollectionEntry, Vec<RowId>)> {
     let fields = ann::graph_fields(&entry)?;
     let sparse = ann::sparse_index_fields(&entry)?;
     // A part is indexed when it carries a graph for every approximate index of the collection.
@@ -72,7 +91,8 @@ pub(super) fn rebuild_entry(
     let rebuild = !fields.is_empty()
         && ((live >= ann::MIN_GRAPH_ROWS
             && (indexed_rows == 0
-                || tail_live * 100 > indexed_rows * ann::TAIL_PERCENT
+                || tail_live.saturating_mul(100)
+                    > indexed_rows.saturating_mul(ann::TAIL_PERCENT)
                 || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
                 || (rewrite == Rewrite::IndexTail && tail_live > 0)))
             || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
@@ -81,13 +101,31 @@ pub(super) fn rebuild_entry(
     let extendable =
         indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
     let tail: Vec<usize> = (0..indexed.len()).filter(|&pi| !indexed[pi]).collect();
-    let merged_tail = if rewrite == Rewrite::All
-        || (tail_stored > 0 && tail_deleted as f64 / tail_stored as f64 > MAX_DELETED_FRACTION)
-    {
+    let tail_rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
+    // With graphs, only the parts after the newest sealed one merge: a build consumes the sealed ones
+    // and must find them as it read them.
+    let first = match fields.is_empty() {
+        true => 0,
+        false => first_unsealed(&tail_rows),
+    };
+    let unsealed = &tail[first..];
+    let unsealed_stored = tail_rows[first..].iter().sum::<u64>() + new_rows.len() as u64;
+    let unsealed_deleted = unsealed
+        .iter()
+        .map(|&pi| entry.parts[pi].deleted_count)
+        .sum::<u64>()
+        + doomed
+            .iter()
+            .filter(|id| unsealed.contains(&id.part))
+            .count() as u64;
+    let merged_tail = if rewrite == Rewrite::All {
         &tail[..]
+    } else if unsealed_stored > 0
+        && unsealed_deleted as f64 / unsealed_stored as f64 > MAX_DELETED_FRACTION
+    {
+        unsealed
     } else {
-        let rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
-        &tail[first_merged_part(&rows, new_rows.len() as u64)..]
+        &unsealed[first_merged_part(&tail_rows[first..], new_rows.len() as u64)..]
     };
     if rebuild || !merged_tail.is_empty() {
         // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
@@ -95,10 +133,12 @@ pub(super) fn rebuild_entry(
         // Only the merged parts' rows are read: a commit that merges a small tail leaves the indexed
         // part's rows alone.
         let mut rows = Vec::new();
+        let mut fed = Vec::new();
         for pi in (0..entry.parts.len()).filter(|&pi| merged(pi)) {
             for id in live_rows_as_inserted(view, pi)? {
                 if !doomed.contains(&id) {
                     rows.push(view.stored_row(id)?);
+                    fed.push(id);
                 }
             }
         }
@@ -126,13 +166,22 @@ pub(super) fn rebuild_entry(
         if let Some(p) = build_part(&entry.schema, &rows, b, graphs, &bases, &sparse)? {
             entry.parts.push(p);
         }
-        return Ok(entry);
+        return Ok((entry, fed));
     }
     mark_deleted(view, b, &mut entry, doomed)?;
     if let Some(p) = build_part(&entry.schema, &new_rows, b, &[], &[], &sparse)? {
         entry.parts.push(p);
     }
-    Ok(entry)
+    Ok((entry, Vec::new()))
+}
+
+/// Of tail parts holding `rows` stored rows (oldest first), the index of the first one after the newest
+/// sealed part (`rows.len()` when the newest is sealed). A part is sealed once it holds `SEAL_ROWS` rows.
+/// Merges only make parts larger, so a sealed part stays sealed, and merges never reach past it.
+fn first_unsealed(rows: &[u64]) -> usize {
+    rows.iter()
+        .rposition(|&r| r >= SEAL_ROWS)
+        .map_or(0, |i| i + 1)
 }
 
 /// Of tail parts holding `rows` (oldest first), the index of the first one to merge with `new` rows into
@@ -204,7 +253,7 @@ fn base_graphs<'a>(
 
 #[cfg(test)]
 mod tests {
-    use super::first_merged_part;
+    use super::{first_merged_part, first_unsealed, SEAL_ROWS};
 
     /// Commits of equal batches: the tail's parts are the binary digits of the number of commits, and the
     /// merges rewrite each row at most log2(commits) times in all.
@@ -234,5 +283,32 @@ mod tests {
         assert_eq!(first_merged_part(&[], 5), 0);
         assert_eq!(first_merged_part(&[400, 20, 10], 1000), 0);
         assert_eq!(first_merged_part(&[400, 20, 10], 15), 1);
+    }
+
+    /// Commits of varied sizes into a collection with graphs, merged as `rebuild_entry` does: a part
+    /// once sealed is never changed by a later merge, and the unsealed parts after the newest sealed one
+    /// still merge as a binary counter (each under SEAL_ROWS, so O(log SEAL_ROWS) of them).
+    #[test]
+    fn merges_never_reach_a_sealed_part() {
+        let mut parts: Vec<u64> = Vec::new();
+        for commit in 1..=3000u64 {
+            let new = 1 + commit * 7919 % 1500;
+            let first = first_unsealed(&parts);
+            let merged_from = first + first_merged_part(&parts[first..], new);
+            let sealed_before = parts[..first].to_vec();
+            let merged = parts.drain(merged_from..).sum::<u64>() + new;
+            parts.push(merged);
+            assert_eq!(parts[..first], sealed_before[..], "commit {commit}");
+            let unsealed = &parts[first_unsealed(&parts)..];
+            assert!(unsealed.iter().all(|&r| r < SEAL_ROWS));
+            assert!(unsealed.len() <= 13, "{unsealed:?}");
+        }
+        assert!(
+            first_unsealed(&parts) > 100,
+            "most rows end up in sealed parts"
+        );
+        assert_eq!(first_unsealed(&[]), 0);
+        assert_eq!(first_unsealed(&[SEAL_ROWS, 10, SEAL_ROWS + 1, 5]), 3);
+        assert_eq!(first_unsealed(&[10, SEAL_ROWS - 1]), 0);
     }
 }

@@ -551,7 +551,7 @@ pub fn plan_delete(
     Ok((replace_entry(snap.catalog(), entry), n))
 }
 
-fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
+pub(super) fn replace_entry(cat: &Catalog, entry: CollectionEntry) -> Catalog {
     let mut next = cat.clone();
     if let Some(c) = next.collections.iter_mut().find(|c| c.id == entry.id) {
         *c = entry;

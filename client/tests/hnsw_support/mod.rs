@@ -1,7 +1,7 @@
 //! Seeded synthetic data and an exact reference for the HNSW tests.
 #![allow(dead_code)] // each test binary uses a different subset
 
-use covec::Metric;
+use covec::{IndexKind, IndexSpec, Metric};
 
 /// Debug builds (plain `cargo test`) run the same assertions on fewer rows; release runs the full size.
 pub fn rows(full: usize) -> usize {
@@ -105,4 +105,20 @@ pub fn recall(found: &[(u32, f32)], truth: &[u32]) -> f64 {
         .filter(|t| found.iter().any(|(id, _)| id == *t))
         .count();
     hits as f64 / truth.len() as f64
+}
+
+/// A small HNSW index (M 8, efConstruction 64, L2) on the vector field `v` of storage_util's
+/// `simple_schema`.
+pub fn hnsw_on_v() -> IndexSpec {
+    IndexSpec {
+        field: "v".into(),
+        index_name: "v".into(),
+        index_type: "HNSW".into(),
+        kind: IndexKind::Flat,
+        metric: Metric::L2,
+        params: vec![
+            ("M".into(), "8".into()),
+            ("efConstruction".into(), "64".into()),
+        ],
+    }
 }

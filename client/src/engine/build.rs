@@ -1,0 +1,170 @@
+//! Graph builds outside the writer lock (docs/ann.md, "Growing graphs outside the writer's commit"). A
+//! build reads a committed generation without the lock (`prepare_index_pending`) and encodes its new
+//! part into a prepared builder; under the lock (`plan_take_build`) it is kept only when the collection
+//! still has the same schema and indexes and every part it consumed is still there, and the rows deleted
+//! from those parts meanwhile (deletes, upserts, a dropped partition) are deleted in the new part too.
+
+use std::collections::HashSet;
+
+use super::merge::{rebuild_entry_traced, Rewrite};
+use super::write::replace_entry;
+use super::{part, RowId, Scope, Snapshot};
+use crate::error::Result;
+use crate::format::{Catalog, CollectionEntry, Part};
+use crate::hnsw::HnswView;
+use crate::schema::{CollectionSchema, IndexSpec};
+use crate::store::CommitBuilder;
+
+/// A build encoded from one generation, waiting for the writer lock.
+pub struct PreparedBuild {
+    collection: u64,
+    schema: CollectionSchema,
+    indexes: Vec<IndexSpec>,
+    /// The parts the build rewrote, as that generation had them.
+    consumed: Vec<Part>,
+    /// `rows[k]`: the consumed row (index into `consumed`, row) that became the new part's row `k`.
+    rows: Vec<(usize, usize)>,
+    /// The new part; its sections' offsets index `bytes`.
+    new_part: Part,
+    bytes: CommitBuilder,
+}
+
+impl PreparedBuild {
+    /// Rows the new part holds.
+    pub fn rows(&self) -> u64 {
+        self.new_part.rows
+    }
+}
+
+/// Puts the target collection's live rows outside its graphs into them, as `plan_index_pending` does,
+/// but reading `snap` (a generation opened without the writer lock) and encoding into a prepared
+/// builder. None when nothing is pending.
+pub fn prepare_index_pending(
+    snap: &Snapshot<'_>,
+    target: Scope<'_>,
+) -> Result<Option<PreparedBuild>> {
+    let view = snap.collection(target.db, target.collection)?;
+    if view.pending_index_rows()? == 0 {
+        return Ok(None);
+    }
+    let before = view.entry();
+    let mut bytes = CommitBuilder::prepared();
+    let (after, fed) = rebuild_entry_traced(
+        &view,
+        &mut bytes,
+        before.clone(),
+        &HashSet::new(),
+        Vec::new(),
+        Rewrite::IndexTail,
+    )?;
+    // Without deletions, the parts a rewrite leaves are the view's as they were, and the one it wrote
+    // comes last.
+    let consumed_at: Vec<usize> = (0..before.parts.len())
+        .filter(|&pi| !after.parts.contains(&before.parts[pi]))
+        .collect();
+    let Some(new_part) = after.parts.last().filter(|p| !before.parts.contains(p)) else {
+        return Ok(None);
+    };
+    let order = inserted_order(&bytes, new_part, fed.len())?;
+    let mut rows = vec![(0, 0); fed.len()];
+    for (RowId { part, row }, slot) in fed.into_iter().zip(order) {
+        let ci = consumed_at.iter().position(|&pi| pi == part);
+        rows[slot] = (
+            ci.ok_or_else(|| super::corrupt("a build read a part it kept"))?,
+            row,
+        );
+    }
+    Ok(Some(PreparedBuild {
+        collection: before.id,
+        schema: before.schema.clone(),
+        indexes: before.indexes.clone(),
+        consumed: consumed_at
+            .iter()
+            .map(|&pi| before.parts[pi].clone())
+            .collect(),
+        rows,
+        new_part: new_part.clone(),
+        bytes,
+    }))
+}
+
+/// Where the new part stores its `k`-th inserted row, for `k` in 0..n: its graphs record it; a part
+/// without graphs stores rows as inserted.
+fn inserted_order(bytes: &CommitBuilder, part: &Part, n: usize) -> Result<Vec<usize>> {
+    let Some(index) = part.ann.first() else {
+        return Ok((0..n).collect());
+    };
+    let image = bytes
+        .prepared_bytes()
+        .ok_or_else(|| super::corrupt("a build's bytes are not one run"))?;
+    let graph = HnswView::from_bytes(part::slice(image, &index.graph)?, part.rows as usize)?;
+    Ok((0..n).map(|k| graph.inserted(k) as usize).collect())
+}
+
+/// The part's rows and the sections derived from them alone: what a deletion or a compaction leaves
+/// as it is (a deletion changes the bitmap and BM25's deleted-row statistics; a compaction moves offsets).
+fn content(p: &Part) -> Part {
+    let mut p = p.clone();
+    p.deleted = None;
+    p.deleted_count = 0;
+    p.text.iter_mut().for_each(|t| t.stats = None);
+    p.for_each_section_mut(|s| s.offset = 0);
+    p
+}
+
+/// Under the writer lock, over the newest generation `snap`: the next catalog with `build`'s new part
+/// in place of the parts it consumed, or None when the collection changed so that the build no
+/// longer applies (it is then dropped; the caller may prepare it again).
+pub fn plan_take_build(
+    snap: &Snapshot<'_>,
+    b: &mut CommitBuilder,
+    mut build: PreparedBuild,
+) -> Result<Option<Catalog>> {
+    let Some(now) = snap
+        .catalog()
+        .collections
+        .iter()
+        .find(|c| c.id == build.collection)
+    else {
+        return Ok(None);
+    };
+    if now.schema != build.schema || now.indexes != build.indexes {
+        return Ok(None);
+    }
+    // Each consumed part, found by its content (a part may hold the same rows as another only if it
+    // is empty of live rows, so the first unclaimed match is as good as any).
+    let mut found: Vec<usize> = Vec::with_capacity(build.consumed.len());
+    for c in build.consumed.iter().map(content) {
+        let hit =
+            (0..now.parts.len()).find(|&pi| !found.contains(&pi) && content(&now.parts[pi]) == c);
+        match hit {
+            Some(pi) => found.push(pi),
+            None => return Ok(None),
+        }
+    }
+    let view = snap.collection(&now.db, &now.name)?;
+    let gone: Vec<usize> = (0..build.rows.len())
+        .filter(|&k| {
+            let (ci, row) = build.rows[k];
+            !view.parts[found[ci]].is_live(row)
+        })
+        .collect();
+    let mut new_part = build.new_part;
+    if !gone.is_empty() {
+        build
+            .bytes
+            .extend_reading(|image, more| part::delete_rows(image, &mut new_part, &gone, more))?;
+    }
+    new_part.rebase(b.append(build.bytes));
+    let next = CollectionEntry {
+        parts: std::iter::once(new_part)
+            .chain(
+                (0..now.parts.len())
+                    .filter(|pi| !found.contains(pi))
+                    .map(|pi| now.parts[pi].clone()),
+            )
+            .collect(),
+        ..now.clone()
+    };
+    Ok(Some(replace_entry(snap.catalog(), next)))
+}
