@@ -4,7 +4,11 @@
 //!
 //! Builds the graph over BASE (inner product, M 16, efConstruction 200, as bench/common.py gives
 //! hnswlib) on every core, then searches each query at each ef. Prints one JSON line:
-//! `{"ok": true, "build_s": ..., "threads": ..., "ids": {"EF": [[top-10 row ids] per query]}}`;
+//! `{"ok": true, "build_s": ..., "build_cpu_s": ..., "graph_fnv": ..., "threads": ..., "ids": {"EF": [[top-10
+//! row ids] per query]}}` (`build_cpu_s`: the CPU seconds, user and system, of every thread of this
+//! process during the build)
+//! (`graph_fnv`: a 64-bit FNV-1a hash of the serialized graph, so two builds, e.g. of two commits,
+//! can be checked to have made the same graph);
 //! errors: `{"ok": false, "error": ...}`, exit 1.
 
 use std::path::Path;
@@ -57,9 +61,16 @@ fn measure(base: &Path, queries: &Path, efs: &str) -> Result<Value, Failure> {
         ef_construction: EF_CONSTRUCTION,
         ..HnswParams::default()
     };
-    let start = Instant::now();
+    let (start, start_cpu) = (Instant::now(), cpu_seconds()?);
     let index = build(rows, dim, Metric::Ip, &params).map_err(|e| e.to_string())?;
     let build_s = start.elapsed().as_secs_f64();
+    let build_cpu_s = cpu_seconds()? - start_cpu;
+    let graph_fnv = index
+        .to_bytes()
+        .iter()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, &b| {
+            (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+        });
     let view = index.view();
     let mut ids = Map::new();
     for ef in efs {
@@ -75,5 +86,20 @@ fn measure(base: &Path, queries: &Path, efs: &str) -> Result<Value, Failure> {
         ids.insert(ef.to_string(), json!(per_query));
     }
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
-    Ok(json!({"ok": true, "build_s": build_s, "threads": threads, "ids": ids}))
+    let graph_fnv = format!("{graph_fnv:016x}");
+    Ok(
+        json!({"ok": true, "build_s": build_s, "build_cpu_s": build_cpu_s, "graph_fnv": graph_fnv, "threads": threads, "ids": ids}),
+    )
+}
+
+/// User and system CPU seconds of all this process's threads so far.
+fn cpu_seconds() -> Result<f64, Failure> {
+    // SAFETY: getrusage only writes the struct it is given, which is zeroed plain data.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: as above; RUSAGE_SELF needs nothing else.
+    if unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut usage) } != 0 {
+        return Err(format!("getrusage: {}", std::io::Error::last_os_error()));
+    }
+    let seconds = |t: libc::timeval| t.tv_sec as f64 + t.tv_usec as f64 / 1e6;
+    Ok(seconds(usage.ru_utime) + seconds(usage.ru_stime))
 }

@@ -6,6 +6,7 @@ use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
 
 use super::layout::corrupt;
+use crate::dense::prefetch;
 use crate::error::Result;
 
 /// A node and its score against the current query; smaller scores are better for every metric.
@@ -95,6 +96,20 @@ impl<'a> Graph<'a> {
             )));
         }
         Ok(ids)
+    }
+
+    /// Hints that `node`'s block on `level` is about to be read (nothing for an id past the graph).
+    fn prefetch_neighbours(&self, node: u32, level: usize) {
+        let node = node as usize;
+        let block = if level == 0 {
+            self.layer0.get(node * (self.m0 + 1)..)
+        } else {
+            let start = self.upper_off.get(node).map(|&o| o as usize);
+            start.and_then(|s| self.upper.get(s + (level - 1) * (self.m + 1)..))
+        };
+        if let Some(block) = block {
+            prefetch(block);
+        }
     }
 }
 
@@ -208,6 +223,11 @@ pub(crate) fn search_layer(
     while let Some(Reverse(c)) = s.candidates.pop() {
         if s.results.len() >= ef && s.results.peek().is_some_and(|w| c.d > w.d) {
             break;
+        }
+        // The best remaining candidate is likely the next one expanded: start loading its list now, so
+        // that miss overlaps this node's distances.
+        if let Some(Reverse(next)) = s.candidates.peek() {
+            g.prefetch_neighbours(next.id, level);
         }
         // Hint every unvisited neighbour's row first, then score them: their cache misses overlap
         // instead of each distance waiting for its own row (rows sit far apart in a large collection).
