@@ -169,23 +169,6 @@ fn filtered_recall_with_a_filter_correlated_with_position() {
     }
 }
 
-/// Build speed at the size the design targets. Ignored by default (about a minute of one core); run with
-/// `cargo test --release -p covec --test hnsw_recall -- --ignored --nocapture`.
-#[test]
-#[ignore]
-fn build_100k_x_384_takes_under_two_minutes() {
-    let dim = 384;
-    let vectors = clustered(100_000, dim, 1000, 21);
-    let start = Instant::now();
-    let index = build(&vectors, dim, Metric::L2, &HnswParams::default()).unwrap();
-    let secs = start.elapsed().as_secs_f64();
-    eprintln!(
-        "100k x 384 L2 build: {secs:.1}s, {} bytes",
-        index.to_bytes().len()
-    );
-    assert!(secs < 120.0, "build took {secs:.1}s");
-}
-
 /// The same few vectors stored many times over (one chunk embedded again and again): every row has more
 /// copies than links, which must not cut the copies off from the rest of the graph. Each query is one of
 /// the stored vectors; its ten best hits must score as the brute-force ten do (ties make ids ambiguous).
