@@ -66,6 +66,8 @@ def test_hnsw_recall_tail_deletes_and_describe(make_client, tmp_path):
     make_collection(client, "exact", "FLAT")
     for start in range(0, N, 2500):
         client.insert("ann", rows(base[start : start + 2500], start))
+    # The inserts started a background build; flush waits for it, so the graph holds all N rows.
+    client.flush("ann")
     client.insert("exact", rows(base, 0))
 
     exact = ids(client.search("exact", data=queries, limit=K))

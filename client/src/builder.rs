@@ -1,6 +1,6 @@
 //! The background graph builder (docs/ann.md, "Growing graphs outside the writer's commit"): the build
 //! lock `<db>.build` that elects one builder per db (docs/format.md, "The build lock"), and the thread a
-//! committing process starts. The build itself is `db::index_pending`, which `flush` runs too.
+//! committing process starts; and the build itself (`index_pending`), which `flush` runs too.
 //!
 //! The thread holds only the db's path and the collection's names, never a `Db` or its maps: closing
 //! every `Db` (Python's `close`) returns at once while it finishes its build from its own file handles,
@@ -17,7 +17,12 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::engine::{self, BuildNeed, Scope, Snapshot};
 use crate::error::{Error, Result};
-use crate::store::CommittedImage;
+use crate::format::Catalog;
+use crate::store::{self, CommitBuilder, CommittedImage, Writer};
+
+/// How many times a build runs outside the writer lock before it runs under it (each attempt is
+/// dropped only when a commit meanwhile rewrote a part the build read).
+const BUILD_ATTEMPTS: usize = 3;
 
 /// Descriptors of build locks this process holds (-1: free). A forked child closes them at once
 /// (`close_inherited`): `flock` belongs to the open file, so a child keeping one would hold the lock
@@ -152,7 +157,7 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) {
     loop {
         // Errors end the builder: what it built is committed or dropped whole, and the next commit
         // (or flush) that finds the tail long starts again and reports what is wrong.
-        if crate::db::index_pending(db, target).is_err() {
+        if index_pending(db, target).is_err() {
             return;
         }
         drop(lock);
@@ -173,4 +178,53 @@ fn need(db: &Path, target: Scope<'_>) -> Result<BuildNeed> {
     let map = image.map()?;
     let snap = Snapshot::open_root(&map, *image.meta(), db)?;
     engine::build_need(snap.collection(target.db, target.collection)?.entry())
+}
+
+/// One durable commit on the db at `path`, as `Db::write` makes it; also whether it committed.
+pub(crate) fn commit_at<T>(
+    path: &Path,
+    plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
+) -> Result<(T, bool)> {
+    let writer = Writer::lock(path)?;
+    let mut builder = writer.builder();
+    let (catalog, out) = {
+        let snap = Snapshot::open_at(writer.image(), path)?;
+        plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
+    };
+    let committed = catalog.is_some();
+    if let Some(catalog) = catalog {
+        writer.commit(builder, &catalog)?;
+    }
+    Ok((out, committed))
+}
+
+/// The build (`flush`'s and the builder thread's): puts the target collection's live rows outside its
+/// graphs into them, in one commit; whether it committed. The graph is built from the newest generation
+/// without the writer lock, so other writers keep committing meanwhile; under the lock the build is
+/// kept if the parts it read are still there (deletions made meanwhile carried over), else built
+/// again, the last time under the lock. The caller holds the build lock (`<db>.build`).
+pub(crate) fn index_pending(path: &Path, target: Scope<'_>) -> Result<bool> {
+    for _ in 0..BUILD_ATTEMPTS {
+        let image = store::CommittedImage::open(path)?;
+        let map = image.map()?;
+        let prepared = Snapshot::open_root(&map, *image.meta(), path)
+            .and_then(|snap| engine::prepare_index_pending(&snap, target))
+            .map_err(|e| engine::on_file(e, path))?;
+        let Some(build) = prepared else {
+            return Ok(false);
+        };
+        mid_build(path);
+        let (kept, committed) = commit_at(path, |snap, b| {
+            let next = engine::plan_take_build(snap, b, build)?;
+            let kept = next.is_some();
+            Ok((next, kept))
+        })?;
+        if kept {
+            return Ok(committed);
+        }
+    }
+    commit_at(path, |snap, b| {
+        Ok((engine::plan_index_pending(snap, b, target)?, ()))
+    })
+    .map(|(_, committed)| committed)
 }

@@ -26,59 +26,6 @@ use crate::store::{self, CommitBuilder, Writer};
 use crate::text::Token;
 use crate::value::{Pk, Row};
 
-/// How many times a build runs outside the writer lock before it runs under it (each attempt is
-/// dropped only when a commit meanwhile rewrote a part the build read).
-const BUILD_ATTEMPTS: usize = 3;
-
-/// One durable commit on the db at `path`, as `Db::write` makes it; also whether it committed.
-fn write_at<T>(
-    path: &Path,
-    plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
-) -> Result<(T, bool)> {
-    let writer = Writer::lock(path)?;
-    let mut builder = writer.builder();
-    let (catalog, out) = {
-        let snap = Snapshot::open_at(writer.image(), path)?;
-        plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
-    };
-    let committed = catalog.is_some();
-    if let Some(catalog) = catalog {
-        writer.commit(builder, &catalog)?;
-    }
-    Ok((out, committed))
-}
-
-/// The build (`flush`'s and the builder thread's): puts the target collection's live rows outside its
-/// graphs into them, in one commit; whether it committed. The graph is built from the newest generation
-/// without the writer lock, so other writers keep committing meanwhile; under the lock the build is
-/// kept if the parts it read are still there (deletions made meanwhile carried over), else built
-/// again, the last time under the lock. The caller holds the build lock (`<db>.build`).
-pub(crate) fn index_pending(path: &Path, target: Scope<'_>) -> Result<bool> {
-    for _ in 0..BUILD_ATTEMPTS {
-        let image = store::CommittedImage::open(path)?;
-        let map = image.map()?;
-        let prepared = Snapshot::open_root(&map, *image.meta(), path)
-            .and_then(|snap| engine::prepare_index_pending(&snap, target))
-            .map_err(|e| engine::on_file(e, path))?;
-        let Some(build) = prepared else {
-            return Ok(false);
-        };
-        builder::mid_build(path);
-        let (kept, committed) = write_at(path, |snap, b| {
-            let next = engine::plan_take_build(snap, b, build)?;
-            let kept = next.is_some();
-            Ok((next, kept))
-        })?;
-        if kept {
-            return Ok(committed);
-        }
-    }
-    write_at(path, |snap, b| {
-        Ok((engine::plan_index_pending(snap, b, target)?, ()))
-    })
-    .map(|(_, committed)| committed)
-}
-
 /// A collection's description, as describe_collection shows it.
 #[derive(Debug, Clone)]
 pub struct CollectionInfo {
@@ -199,7 +146,7 @@ impl Db {
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
         let inner = self.inner()?;
-        let (out, committed) = write_at(inner.follower.path(), plan)?;
+        let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
         if committed {
             self.publish(&inner);
         }
@@ -526,12 +473,12 @@ impl Db {
     /// Puts the rows written since the graph was last grown into it (one commit; none when nothing is
     /// pending). Every write is already durable; this is what makes it fully indexed, as Milvus's flush.
     /// It first waits for a build of the db that runs (`<db>.build`), then builds what is left
-    /// (`index_pending`). Rows committed while it builds may stay pending.
+    /// (`builder::index_pending`). Rows committed while it builds may stay pending.
     pub fn flush<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {
         let inner = self.inner()?;
         let path = inner.follower.path();
         let _building = BuildLock::wait(path)?;
-        if index_pending(path, target.into())? {
+        if builder::index_pending(path, target.into())? {
             self.publish(&inner);
         }
         Ok(())
