@@ -492,9 +492,9 @@ beside the repository) and `--no-kernels` narrow a run; a missing set A is repor
 Results land in `bench/out/results-<quick|full>.json` (not committed) and this page is rendered from them.
 Synthetic sets are seeded: 100,000 and 1,000,000 384-d unit vectors around 256 Gaussian centres, ground
 truth by numpy brute force (each set's heading says on how many queries). Process counts whose estimated memory (from the one-process row) exceeds 85 % of available RAM are
-skipped and say so. `python bench/search_parts.py [--ef 32]` splits one search's time on set A (hnswlib, covec
-through its Python front and through the native method alone, ids only and with the default output); it prints,
-it does not write here.
+skipped and say so. `python bench/search_parts.py [--set A] [--ef 32]` splits one search's time on a set (hnswlib,
+covec through its Python front and through the native method alone, ids only and with the default output); it
+prints, it does not write here.
 
 ## What is measured
 

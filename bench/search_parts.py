@@ -1,11 +1,11 @@
-"""Where a single-query search's time goes, from Python: `python bench/search_parts.py [--ef 32]`.
+"""Where a single-query search's time goes, from Python: `python bench/search_parts.py [--set A] [--ef 32]`.
 
 Times, in one process and interleaved round by round (each figure the fastest round, in CPU time, so that
 other tenants of a shared machine disturb it less): hnswlib's `knn_query`; covec's `MilvusClient.search`
 ids only and with the default output (every field, vectors as Python floats); the same two through the
-native method alone (no Python front); and `primary_field`, the one native call the front adds. The
-differences are the parts: front = search - native, conversion of vectors = default - ids. Set A's first
-200 queries; the covec db and hnswlib graph are built under bench/out/parts on the first run. Prints
+native method alone (no Python front). The differences are the parts: front = search - native,
+conversion of vectors = default - ids. The set's first 200 queries (A, or a synthetic set as run.py makes
+it); the covec db and hnswlib graph are built under bench/out/parts/<set> on the first run. Prints
 microseconds per call; nothing here asserts on time.
 """
 
@@ -21,20 +21,22 @@ import numpy as np
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import common
+import run
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--set", default="A", choices=["A", *run.SYNTH])
     ap.add_argument("--ef", type=int, default=32)
     ap.add_argument("--rounds", type=int, default=7)
     args = ap.parse_args()
     import covec
     import hnswlib
 
-    data = common.shared_data_dir()
-    base = np.load(data / "A_base.f32.npy")
-    queries = np.load(data / "A_query.f32.npy")[:200]
-    work = HERE / "out" / "parts"
+    files = run.prepare_set(args.set, run.Mode(quick=True), common.shared_data_dir())
+    base = np.load(files["base"])
+    queries = np.load(files["queries"])[:200]
+    work = HERE / "out" / "parts" / args.set
     work.mkdir(parents=True, exist_ok=True)
     db_path = work / "covec_hnsw.db"
     if not db_path.exists():
@@ -56,10 +58,9 @@ def main() -> int:
         "hnswlib": lambda q: index.knn_query(q, k=k, num_threads=1)[0][0].tolist(),
         "covec ids": lambda q: client.search(name, data=[q], limit=k, search_params=params, output_fields=["id"]),
         "covec default": lambda q: client.search(name, data=[q], limit=k, search_params=params),
-        # As the front calls it: ids only keeps the pk in the entity (asked for by name), the default does not.
-        "native ids": lambda q: native.search("default", name, [q], k, "", ["id"], False, params, keep_pk=True),
-        "native default": lambda q: native.search("default", name, [q], k, "", [], True, params, keep_pk=False),
-        "primary_field": lambda q: native.primary_field("default", name),
+        # As the front calls it (the pk's name, asked for by ids only, keeps it in the entity).
+        "native ids": lambda q: native.search("default", name, [q], k, "", ["id"], False, params),
+        "native default": lambda q: native.search("default", name, [q], k, "", [], True, params),
     }
     best = dict.fromkeys(parts, float("inf"))
     for _ in range(args.rounds):
@@ -68,7 +69,7 @@ def main() -> int:
             for q in queries:
                 call(q)
             best[part] = min(best[part], (time.process_time() - t) / len(queries) * 1e6)
-    print(f"set A, ef={args.ef}, top-{k}, µs per call (fastest of {args.rounds} rounds, CPU time):")
+    print(f"set {args.set}, ef={args.ef}, top-{k}, µs per call (fastest of {args.rounds} rounds, CPU time):")
     for part, us in best.items():
         print(f"  {part:15} {us:8.1f}")
     print(f"  front (search - native, ids)       {best['covec ids'] - best['native ids']:8.1f}")

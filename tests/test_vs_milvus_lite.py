@@ -237,6 +237,29 @@ def test_search_offset_star_and_default_fields_agree(pair):
     )
 
 
+def type_tree(x):
+    """`x`'s types all the way down: a dict (a hit is a dict subclass in both) by its keys, a list (HybridHits
+    too) item by item, anything else by its type."""
+    if isinstance(x, dict):
+        return {k: type_tree(v) for k, v in x.items()}
+    if isinstance(x, list):
+        return [type_tree(v) for v in x]
+    return type(x).__name__
+
+
+@pytest.mark.parametrize("output_fields", [None, ["*"], ["v"], ["id", "v", "age"]])
+def test_search_hits_have_lites_types_and_vector_values(pair, output_fields):
+    """Each hit as Lite gives it, type for type (the float vector a list of Python floats, the entity a
+    plain dict), and every vector the stored float32 values exactly."""
+    ours, lite = pair
+    q = np.random.default_rng(8).standard_normal((2, DIM)).astype(np.float32)
+    a = ours.search("c_ip", q, limit=4, output_fields=output_fields)
+    b = lite.search("c_ip", q.tolist(), limit=4, output_fields=output_fields)
+    assert type_tree(a) == type_tree(b)
+    assert all(type(h["entity"]) is dict and type(h["entity"]["v"]) is list for hits in a for h in hits)
+    assert [[h["entity"]["v"] for h in hits] for hits in a] == [[h["entity"]["v"] for h in hits] for hits in b]
+
+
 def test_upsert_agrees(fresh):
     ours, lite, name = fresh
     changed = make_rows(seed=12, n=10, start=55)  # 5 existing ids, 5 new

@@ -347,11 +347,7 @@ impl Db {
     }
     /// The primary key's name: cheaper than `describe_collection` for calls that need only it.
     pub fn primary_field<'a>(&self, target: impl Into<Scope<'a>>) -> Result<String> {
-        let t = target.into();
-        self.read_catalog(|cat| {
-            let entry = engine::entry(cat, t.db, t.collection)?;
-            Ok(entry.schema.primary().name.clone())
-        })
+        self.pin()?.primary_field(target)
     }
     /// Empties the collection, keeping its schema, indexes, partitions, aliases and properties.
     pub fn truncate_collection<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {

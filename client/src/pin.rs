@@ -86,6 +86,13 @@ impl Pinned {
             .map_err(|e| engine::on_file(e, &self.path))
     }
 
+    /// The name of the target collection's primary key in this generation.
+    pub fn primary_field<'a>(&self, target: impl Into<Scope<'a>>) -> Result<String> {
+        let t = target.into();
+        let entry = engine::entry(&self.mapped.catalog, t.db, t.collection)?;
+        Ok(entry.schema.primary().name.clone())
+    }
+
     /// Rows for these keys, in the order asked; missing keys are left out.
     pub fn get<'a>(
         &self,

@@ -64,6 +64,24 @@ fn check(part: &Part, query: &SparseVector, scoring: Scoring, k: usize, keep: Ke
         exhaustive, expected,
         "exhaustive search differs from brute force"
     );
+    // A floor at a hit's score (the best, a middle and the last one) keeps the hits reaching it,
+    // ties included; just above that score it drops them; above every hit it leaves none.
+    let picked = [0, expected.len() / 2, expected.len().saturating_sub(1)];
+    let scores = picked
+        .into_iter()
+        .filter_map(|i| expected.get(i).map(|&(_, s)| s));
+    let floors = scores.flat_map(|s| [s, f32::from_bits(s.to_bits() + 1)]);
+    for floor in floors.chain([f32::MAX]) {
+        let above = view
+            .search_at_least(query.view(), scoring, k, floor, filter)
+            .unwrap();
+        let reaching: Vec<_> = expected
+            .iter()
+            .copied()
+            .filter(|&(_, s)| s >= floor)
+            .collect();
+        assert_eq!(above, reaching, "search at least {floor} differs");
+    }
 }
 
 /// Row counts: small parts, and parts spanning several of the pruned search's 1024-row windows.

@@ -285,6 +285,11 @@ def _check_batch_size(batch_size):
         raise ParamError(message=f"batch size cannot be larger than {_MAX_BATCH_SIZE}")
 
 
+def _star(output_fields):
+    """Whether `output_fields` holds "*": a search's hits then carry the primary key in their entity too."""
+    return output_fields is not None and "*" in _as_list(output_fields)
+
+
 def _check_limit(limit):
     if isinstance(limit, bool) or not isinstance(limit, int) or limit <= 0:
         raise ParamError(message=f"`limit` value {limit} is illegal")
@@ -1031,7 +1036,6 @@ class MilvusClient:
         _check_limit(limit)
         spec = None if ranker is None else _ranker_spec(ranker, hybrid=False)
         chain = None if function_chains is None else _chain_spec(function_chains)
-        pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
         hits = self._database.search(
             db,
@@ -1043,10 +1047,9 @@ class MilvusClient:
             all_fields,
             search_params,
             anns_field,
-            {k: kwargs.get(k) for k in _SEARCH_KWARGS},
+            {k: kwargs.get(k) for k in _SEARCH_KWARGS} if kwargs else None,
             spec,
-            pk,
-            self._keeps_pk(pk, output_fields),
+            _star(output_fields),
             partitions,
             filter_params=kwargs.get("filter_params"),
             function_chain=chain,
@@ -1080,7 +1083,6 @@ class MilvusClient:
         if ranker is None:
             raise ParamError(message="The hybrid search rerank must be a Function or a Ranker.")
         spec = _ranker_spec(ranker, hybrid=True)
-        pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
         hits = self._database.hybrid_search(
             db,
@@ -1091,8 +1093,7 @@ class MilvusClient:
             names,
             all_fields,
             {k: kwargs.get(k) for k in _SEARCH_KWARGS},
-            pk,
-            self._keeps_pk(pk, output_fields),
+            _star(output_fields),
             partitions,
             **time,
         )
@@ -1134,7 +1135,6 @@ class MilvusClient:
         partitions = self._read_partitions(
             db, collection_name, _names("search_iterator", "partition_names", partition_names)
         )
-        pk = self._pk(db, collection_name)
         names, all_fields = self._output(output_fields)
         native = self._database.search_iterator(
             db,
@@ -1146,8 +1146,7 @@ class MilvusClient:
             search_params,
             anns_field,
             {"round_decimal": round_decimal},
-            pk,
-            self._keeps_pk(pk, output_fields),
+            _star(output_fields),
             partitions,
             filter_params=kwargs.get("filter_params"),
             **time,
@@ -1195,12 +1194,6 @@ class MilvusClient:
             **time,
         )
         return QueryIterator(native, batch_size, left)
-
-    @staticmethod
-    def _keeps_pk(pk, output_fields):
-        """A hit's entity carries the pk only when asked for by name or by "*", as in Milvus."""
-        asked = _as_list(output_fields)
-        return pk in asked or (output_fields is not None and "*" in asked)
 
     # --- what frameworks reach beyond the documented API (docs/frameworks.md) --------------------------
 

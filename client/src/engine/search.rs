@@ -772,8 +772,18 @@ impl PartPlan<'_> {
                     };
                     let filter: Option<&dyn Fn(u32) -> bool> =
                         if all { None } else { Some(&accept) };
-                    let hits = index.search(q.view(), *scoring, keep, filter)?;
+                    // Rows below the k-th score other parts gave cannot enter. A part searched
+                    // with that floor may hold more rows than it returned.
+                    let floor = top.worst().map(|rank| rank.distance(metric));
+                    let hits = index.search_at_least(
+                        q.view(),
+                        *scoring,
+                        keep,
+                        floor.unwrap_or(0.0),
+                        filter,
+                    )?;
                     self.offer_walked(hits, keep, band, |_, d| Rank::of(metric, d), top)
+                        || floor.is_some()
                 } else {
                     // No index (the field has none, or the part predates it): every row scored; as
                     // with the index, only rows scoring above 0 are hits.
@@ -1218,6 +1228,12 @@ impl TopK {
             self.heap.pop();
             self.heap.push(entry);
         }
+    }
+
+    /// The worst rank kept, once `keep` rows are: a row must rank at least this to enter.
+    fn worst(&self) -> Option<Rank> {
+        let worst = self.heap.peek().filter(|_| self.heap.len() == self.keep);
+        worst.map(|std::cmp::Reverse((rank, _))| *rank)
     }
 
     /// Best first; equal scores in row order.

@@ -86,9 +86,11 @@ impl<'a> Graph<'a> {
             )));
         }
         let ids = &words[base + 1..base + 1 + count];
-        if let Some(&bad) = ids.iter().find(|&&id| id as usize >= self.n) {
+        // Only the largest id needs checking: a max over the block is a loop the compiler vectorises.
+        let largest = ids.iter().fold(0, |m, &id| m.max(id));
+        if largest as usize >= self.n {
             return Err(corrupt(format!(
-                "HNSW node {node} links to row {bad}, past the {} rows",
+                "HNSW node {node} links to row {largest}, past the {} rows",
                 self.n
             )));
         }

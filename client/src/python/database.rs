@@ -17,7 +17,7 @@ use crate::format::DEFAULT_DATABASE;
 use crate::schema::index_names;
 use crate::text::term_id;
 use crate::{
-    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields,
+    Db, Filter, Hit, HybridRequest, IndexRequest, NewCollection, OpenOptions, OutputFields, Pinned,
     RequestTime, Row, Scope, SearchParams, SearchRequest,
 };
 
@@ -558,8 +558,10 @@ impl Database {
     /// `search_params` and `arguments` (the keyword arguments `offset`, `round_decimal`,
     /// `group_by_field`, `group_size`, `strict_group_size`) as pymilvus takes them; `ranker` and
     /// `function_chain`: the front's descriptions of `ranker=` and of the one chain of
-    /// `function_chains=`. Hits carry the primary key under `pk`; their entity too when `keep_pk`.
-    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, function_chain=None, timezone=None, time_fields=None))]
+    /// `function_chains=`; `star`: `output_fields` held "*". Hits carry the primary key under its
+    /// name, read from the generation searched; their entity carries it too when `names` holds it
+    /// or `star` (as in Milvus).
+    #[pyo3(signature = (db, name, data, limit, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, ranker=None, star=false, partitions=Vec::new(), filter_params=None, function_chain=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn search<'py>(
         &self,
@@ -575,8 +577,7 @@ impl Database {
         anns_field: Option<String>,
         arguments: Option<&Bound<'py, PyAny>>,
         ranker: Option<&Bound<'py, PyAny>>,
-        pk: &str,
-        keep_pk: bool,
+        star: bool,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'py, PyAny>>,
         function_chain: Option<&Bound<'py, PyAny>>,
@@ -593,14 +594,18 @@ impl Database {
             .transpose()?;
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let results = run(py, || self.db.search(target, &request))?;
-        hit_lists(py, &results, &params, pk, keep_pk)
+        let shape = HitShape {
+            params: &params,
+            output: &request.output,
+            star,
+        };
+        self.hit_lists(py, target, shape, |pinned| pinned.search(target, &request))
     }
 
     /// `reqs`: one dict per AnnSearchRequest (`data`, `anns_field`, `param`, `limit`, `expr`);
     /// `ranker`: the front's description of the ranker; `arguments`: `offset`, `round_decimal` and the
-    /// grouping arguments. Every request runs on one generation.
-    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), timezone=None, time_fields=None))]
+    /// grouping arguments; `star` as for `search`. Every request runs on one generation.
+    #[pyo3(signature = (db, name, reqs, ranker, limit, names=None, all=false, arguments=None, star=false, partitions=Vec::new(), timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn hybrid_search<'py>(
         &self,
@@ -613,8 +618,7 @@ impl Database {
         names: Option<Vec<String>>,
         all: bool,
         arguments: Option<&Bound<'py, PyAny>>,
-        pk: &str,
-        keep_pk: bool,
+        star: bool,
         partitions: Vec<String>,
         timezone: Option<&str>,
         time_fields: Option<&str>,
@@ -634,12 +638,19 @@ impl Database {
         };
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let results = run(py, || self.db.hybrid_search(target, &request))?;
-        hit_lists(py, &results, &params, pk, keep_pk)
+        let shape = HitShape {
+            params: &params,
+            output: &request.output,
+            star,
+        };
+        self.hit_lists(py, target, shape, |pinned| {
+            pinned.hybrid_search(target, &request)
+        })
     }
 
-    /// A search iterator on the current generation, which it keeps (pages never mix generations).
-    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, pk="id", keep_pk=true, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
+    /// A search iterator on the current generation, which it keeps (pages never mix generations);
+    /// `star` as for `search`.
+    #[pyo3(signature = (db, name, data, filter="", names=None, all=false, search_params=None, anns_field=None, arguments=None, star=false, partitions=Vec::new(), filter_params=None, timezone=None, time_fields=None))]
     #[allow(clippy::too_many_arguments)]
     fn search_iterator(
         &self,
@@ -653,8 +664,7 @@ impl Database {
         search_params: Option<&Bound<'_, PyAny>>,
         anns_field: Option<String>,
         arguments: Option<&Bound<'_, PyAny>>,
-        pk: &str,
-        keep_pk: bool,
+        star: bool,
         partitions: Vec<String>,
         filter_params: Option<&Bound<'_, PyAny>>,
         timezone: Option<&str>,
@@ -666,8 +676,13 @@ impl Database {
         request.filter_params = convert::filter_params(py, filter_params)?;
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let iter = run(py, || self.db.pin()?.search_iter(target, request))?;
-        Ok(SearchIterator::new(iter, params, pk, keep_pk))
+        let (pk, keep_pk, iter) = run(py, || {
+            let pinned = self.db.pin()?;
+            let pk = pinned.primary_field(target)?;
+            let keep_pk = keeps_pk(&request.output, &pk, star);
+            Ok((pk, keep_pk, pinned.search_iter(target, request)?))
+        })?;
+        Ok(SearchIterator::new(iter, params, &pk, keep_pk))
     }
 
     /// A query iterator on the current generation, which it keeps: matching rows in primary-key
@@ -784,22 +799,42 @@ fn request_time(
     RequestTime::parse(timezone, time_fields).map_err(|e| to_py_err(py, e))
 }
 
-/// One list of hits per query vector, shaped as pymilvus's.
-fn hit_lists<'py>(
-    py: Python<'py>,
-    results: &[Vec<Hit>],
-    params: &SearchParams,
-    pk: &str,
-    keep_pk: bool,
-) -> PyResult<Bound<'py, PyList>> {
-    let out = PyList::empty(py);
-    for hits in results {
-        out.append(hits_to_py(py, hits, params, pk, keep_pk)?)?;
-    }
-    Ok(out)
+/// Whether a hit's entity carries the primary key `pk`: when `output` names it or `output_fields`
+/// held "*" (`star`), as in Milvus.
+fn keeps_pk(output: &OutputFields, pk: &str, star: bool) -> bool {
+    star || output.names.iter().any(|n| n == pk)
+}
+
+/// How a search's hits are shaped for Python: distances rounded by `params`; the primary key in the
+/// entity as `keeps_pk` says.
+struct HitShape<'a> {
+    params: &'a SearchParams,
+    output: &'a OutputFields,
+    star: bool,
 }
 
 impl Database {
+    /// `search` run on the current generation, its hits as pymilvus's (one list per query vector)
+    /// under the primary key's name in that same generation.
+    fn hit_lists<'py>(
+        &self,
+        py: Python<'py>,
+        target: Scope<'_>,
+        shape: HitShape<'_>,
+        search: impl FnOnce(&Pinned) -> crate::Result<Vec<Vec<Hit>>> + Send,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let (pk, results) = run(py, || {
+            let pinned = self.db.pin()?;
+            Ok((pinned.primary_field(target)?, search(&pinned)?))
+        })?;
+        let keep_pk = keeps_pk(shape.output, &pk, shape.star);
+        let out = PyList::empty(py);
+        for hits in &results {
+            out.append(hits_to_py(py, hits, shape.params, &pk, keep_pk)?)?;
+        }
+        Ok(out)
+    }
+
     /// An insert's or upsert's rows, converted with the collection's vector fields in hand; a missing
     /// collection is `DescribeCollectionException`, as pymilvus describes it before it converts rows.
     fn rows(

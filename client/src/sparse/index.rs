@@ -620,7 +620,21 @@ impl<'a> SparseIndexView<'a> {
         k: usize,
         filter: Option<&dyn Fn(u32) -> bool>,
     ) -> Result<Vec<(u32, f32)>> {
-        search::pruned(self, query, scoring, k, filter)
+        search::pruned(self, query, scoring, k, 0.0, filter)
+    }
+
+    /// The hits of [`search`](Self::search) that score at least `floor` (the best `k` rows reaching
+    /// it), found sooner: a search over several parts passes the `k`-th score it already holds, so
+    /// later parts skip more.
+    pub fn search_at_least(
+        &self,
+        query: SparseRef,
+        scoring: Scoring,
+        k: usize,
+        floor: f32,
+        filter: Option<&dyn Fn(u32) -> bool>,
+    ) -> Result<Vec<(u32, f32)>> {
+        search::pruned(self, query, scoring, k, floor, filter)
     }
 
     /// [`search`](Self::search) by scoring every posting of every query term (term at a time):

@@ -13,11 +13,12 @@
 //! Exactness. Every search scores a row as the sum, in the query's term order, of one `f32`
 //! contribution per query term that holds it (`Scoring::contribution`), so all searches (and
 //! `Scoring::score` over a stored row) agree bit for bit. Hits are ordered by score, then by lower
-//! row; only rows scoring above 0 are hits. Rows are visited in ascending order, so a row enters
-//! the top k only if it scores strictly above `theta` (a tie loses to the lower row already held);
-//! a row is passed over only when a bound of its score is at most `theta`. Bounds are computed in
-//! `f64` from stored maxima that are at least every value they cover, and widened by `beats` to
-//! cover the `f32` rounding of the score, so no row passed over could have entered.
+//! row; only rows scoring above 0, and at least the search's floor if it has one, are hits. Rows
+//! are visited in ascending order, so a row enters the top k only if it scores strictly above
+//! `theta` (a tie loses to the lower row already held; a floor starts `theta` at the largest `f32`
+//! below it); a row is passed over only when a bound of its score is at most `theta`. Bounds are
+//! computed in `f64` from stored maxima that are at least every value they cover, and widened by
+//! `beats` to cover the `f32` rounding of the score, so no row passed over could have entered.
 
 use std::cell::RefCell;
 use std::cmp::Ordering;
@@ -115,30 +116,35 @@ impl PartialEq for Hit {
 }
 impl Eq for Hit {}
 
-/// The best `k` hits offered so far.
+/// The best `k` hits offered so far that score at least a floor.
 struct TopK {
     k: usize,
     heap: BinaryHeap<Hit>,
+    /// A hit scores above this: 0, or the largest `f32` below the floor.
+    below: f32,
 }
 
 impl TopK {
-    fn new(k: usize) -> TopK {
+    /// `floor`: the score a hit must reach (0: any score above 0 will do).
+    fn new(k: usize, floor: f32) -> TopK {
         TopK {
             k,
             heap: BinaryHeap::with_capacity(k + 1),
+            below: below(floor),
         }
     }
 
-    /// A row must score above this to be a hit: the k-th score once there are k, else 0.
+    /// A row must score above this to be a hit: the k-th score once there are k, and at least the
+    /// largest `f32` below the floor.
     fn threshold(&self) -> f32 {
         match self.heap.peek() {
-            Some(worst) if self.heap.len() == self.k => worst.score,
-            _ => 0.0,
+            Some(worst) if self.heap.len() == self.k => worst.score.max(self.below),
+            _ => self.below,
         }
     }
 
     fn offer(&mut self, row: u32, score: f32) {
-        if self.k == 0 || score.partial_cmp(&0.0) != Some(Ordering::Greater) {
+        if self.k == 0 || score.partial_cmp(&self.below) != Some(Ordering::Greater) {
             return;
         }
         let hit = Hit { score, row };
@@ -156,6 +162,16 @@ impl TopK {
             .into_iter()
             .map(|h| (h.row, h.score))
             .collect()
+    }
+}
+
+/// The largest `f32` below `floor` when it is above 0, else 0: for scores above 0,
+/// `score > below(floor)` is `score >= floor`.
+fn below(floor: f32) -> f32 {
+    if floor > 0.0 {
+        f32::from_bits(floor.to_bits() - 1)
+    } else {
+        0.0
     }
 }
 
@@ -240,7 +256,7 @@ pub(crate) fn exhaustive(
     let Some((_, terms)) = prepare(index, query, scoring, k)? else {
         return Ok(Vec::new());
     };
-    let mut top = TopK::new(k);
+    let mut top = TopK::new(k, 0.0);
     let n = index.len();
     let mut run = |acc: &mut Accumulator| -> Result<()> {
         if acc.scores.len() < n {
@@ -465,12 +481,15 @@ impl Window {
     }
 }
 
-/// The pruned search: windowed block-max MaxScore (see the module documentation).
+/// The pruned search: windowed block-max MaxScore (see the module documentation), over the rows
+/// scoring at least `floor` (0: every row scoring above 0). A floor, such as the k-th score other
+/// parts already hold, starts `theta` high.
 pub(crate) fn pruned(
     index: &SparseIndexView,
     query: SparseRef,
     scoring: Scoring,
     k: usize,
+    floor: f32,
     filter: Option<&dyn Fn(u32) -> bool>,
 ) -> Result<Vec<(u32, f32)>> {
     let Some((bounder, terms)) = prepare(index, query, scoring, k)? else {
@@ -500,7 +519,7 @@ pub(crate) fn pruned(
     }
     let mut lead = 0;
 
-    let mut top = TopK::new(k);
+    let mut top = TopK::new(k, floor);
     // The window's bound per term, the terms by ascending window bound and its prefix sums, and
     // which terms are essential in the window.
     let mut bound = vec![0.0f64; m];
@@ -509,7 +528,14 @@ pub(crate) fn pruned(
     let mut essential = vec![false; m];
     let mut w = Window::new(m);
     let mut base = 0u32;
-    while lead < m {
+    loop {
+        let theta = top.threshold();
+        while lead < m && !beats(prefix[lead + 1], theta, m) {
+            lead += 1;
+        }
+        if lead == m {
+            break;
+        }
         let mut start = END;
         for &t in &by_bound[lead..] {
             start = start.min(cursors[t].seek(base, bs, n)?);
@@ -582,10 +608,6 @@ pub(crate) fn pruned(
             break;
         }
         base = last + 1;
-        let theta = top.threshold();
-        while lead < m && !beats(prefix[lead + 1], theta, m) {
-            lead += 1;
-        }
     }
     Ok(top.into_hits())
 }
