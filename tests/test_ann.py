@@ -66,6 +66,8 @@ def test_hnsw_recall_tail_deletes_and_describe(make_client, tmp_path):
     make_collection(client, "exact", "FLAT")
     for start in range(0, N, 2500):
         client.insert("ann", rows(base[start : start + 2500], start))
+    # The inserts started a background build; flush waits for it, so the graph holds all N rows.
+    client.flush("ann")
     client.insert("exact", rows(base, 0))
 
     exact = ids(client.search("exact", data=queries, limit=K))
@@ -133,3 +135,37 @@ def test_bad_ef_is_a_milvus_error(make_client):
     client.insert("ann", rows(clustered(10, seed=4), 0))
     with pytest.raises(covec.MilvusException, match="ef must be"):
         client.search("ann", data=clustered(1, seed=5), limit=3, search_params={"params": {"ef": "many"}})
+
+
+EXIT_MID_BUILD = """
+import sys
+import numpy as np
+from covec import DataType, MilvusClient
+db, n, dim = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+client = MilvusClient(db)
+data = np.random.default_rng(5).standard_normal((n, dim), dtype=np.float32)
+client.insert("ann", [{"id": i, "v": data[i].tolist(), "bucket": i % 100} for i in range(n)])
+client.close()
+print("closed", flush=True)
+"""
+
+
+def test_close_and_exit_do_not_wait_for_a_background_build(make_client, tmp_path):
+    # The insert (within MAX_TAIL_ROWS, 16,384, so it does not wait) starts a background build of its
+    # graph; close returns and the process exits without waiting for it (a build cut short is lost, as
+    # in a crash). No row is lost: the next flush indexes them all.
+    client = make_client()
+    make_collection(client, "ann", "HNSW", M=8, efConstruction=64)
+    n = 16000
+    db = str(tmp_path / "covec.db")
+    out = subprocess.run(
+        [sys.executable, "-c", EXIT_MID_BUILD, db, str(n), str(DIM)],
+        capture_output=True, text=True, timeout=600, check=True,
+    )
+    assert out.stdout.split() == ["closed"]
+    assert client.query("ann", filter="", output_fields=["count(*)"])[0]["count(*)"] == n
+    assert client.describe_index("ann", "v")["pending_index_rows"] in (0, n)
+    client.flush("ann")
+    assert client.describe_index("ann", "v")["pending_index_rows"] == 0
+    hits = client.search("ann", data=[[0.0] * DIM], limit=3)
+    assert len(hits[0]) == 3

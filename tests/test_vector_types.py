@@ -86,6 +86,7 @@ def test_graph_over_typed_rows_finds_the_exact_neighbours(client, field_type, dt
     idx.add_index("v", index_type="HNSW", metric_type="L2", params={"M": 16, "efConstruction": 200})
     client.create_collection("g", schema=schema, index_params=idx)
     client.insert("g", [{"id": i, "v": stored[i]} for i in range(n)])
+    client.flush("g")  # waits for the background build the insert started
     assert client.describe_index("g", "v")["pending_index_rows"] == 0
     queries, qvalues = dense_rows(dtype, n=20, seed=4)
     found = 0

@@ -9,9 +9,10 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
+use crate::builder::{self, BuildLock};
 use crate::engine::{
-    self, CollectionView, Deletion, Hit, HybridRequest, NewCollection, OutputFields, Scope,
-    SearchRequest, Snapshot, WriteMode,
+    self, BuildNeed, CollectionView, Deletion, Hit, HybridRequest, NewCollection, OutputFields,
+    Scope, SearchRequest, Snapshot, WriteMode,
 };
 use crate::error::{Error, Result};
 use crate::filter::Filter;
@@ -24,10 +25,6 @@ use crate::segment;
 use crate::store::{self, CommitBuilder, Writer};
 use crate::text::Token;
 use crate::value::{Pk, Row};
-
-/// How many times `flush` builds outside the writer lock before it builds under it (each attempt is
-/// dropped only when a commit meanwhile rewrote a part the build read).
-const FLUSH_ATTEMPTS: usize = 3;
 
 /// A collection's description, as describe_collection shows it.
 #[derive(Debug, Clone)]
@@ -48,7 +45,7 @@ pub struct CollectionInfo {
     /// Its aliases, in creation order.
     pub aliases: Vec<String>,
     pub row_count: u64,
-    /// Live rows not yet in the graph (searched exactly until `flush` or the tail's growth indexes them).
+    /// Live rows not yet in the graph (searched exactly until `flush` or the builder indexes them).
     pub pending_index_rows: u64,
 }
 
@@ -149,15 +146,8 @@ impl Db {
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
         let inner = self.inner()?;
-        let path = inner.follower.path();
-        let writer = Writer::lock(path)?;
-        let mut builder = writer.builder();
-        let (catalog, out) = {
-            let snap = Snapshot::open_at(writer.image(), path)?;
-            plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
-        };
-        if let Some(catalog) = catalog {
-            writer.commit(builder, &catalog)?;
+        let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
+        if committed {
             self.publish(&inner);
         }
         Ok(out)
@@ -478,33 +468,16 @@ impl Db {
     }
     /// Puts the rows written since the graph was last grown into it (one commit; none when nothing is
     /// pending). Every write is already durable; this is what makes it fully indexed, as Milvus's flush.
-    /// The graph is built from the newest generation without the writer lock, so other writers keep
-    /// committing meanwhile; under the lock the build is kept if the parts it read are still there
-    /// (deletions made meanwhile carried over), else built again, the last time under the lock. Rows
-    /// committed while it builds may stay pending.
+    /// It first waits for a build of the db that runs (`<db>.build`), then builds what is left
+    /// (`builder::index_pending`). Rows committed while it builds may stay pending.
     pub fn flush<'a>(&self, target: impl Into<Scope<'a>>) -> Result<()> {
-        let t = target.into();
         let inner = self.inner()?;
         let path = inner.follower.path();
-        for _ in 0..FLUSH_ATTEMPTS {
-            let image = store::CommittedImage::open(path)?;
-            let map = image.map()?;
-            let prepared = Snapshot::open_root(&map, *image.meta(), path)
-                .and_then(|snap| engine::prepare_index_pending(&snap, t))
-                .map_err(|e| engine::on_file(e, path))?;
-            let Some(build) = prepared else {
-                return Ok(());
-            };
-            let kept = self.write(|snap, b| {
-                let next = engine::plan_take_build(snap, b, build)?;
-                let kept = next.is_some();
-                Ok((next, kept))
-            })?;
-            if kept {
-                return Ok(());
-            }
+        let _building = BuildLock::wait(path)?;
+        if builder::index_pending(path, target.into())? {
+            self.publish(&inner);
         }
-        self.write(|snap, b| Ok((engine::plan_index_pending(snap, b, t)?, ())))
+        Ok(())
     }
     pub fn drop_index<'a>(&self, target: impl Into<Scope<'a>>, index_name: &str) -> Result<()> {
         let t = target.into();
@@ -527,15 +500,30 @@ impl Db {
         self.write_rows(target.into(), rows, WriteMode::Upsert { partial })
     }
 
+    /// A write of rows; then, when the collection's tail asks for it, starts a builder, or (past
+    /// `MAX_TAIL_ROWS`) waits for a build, so no write returns leaving more rows than that unindexed.
     fn write_rows(&self, target: Scope<'_>, rows: Vec<Row>, mode: WriteMode) -> Result<Vec<Pk>> {
-        self.write(|snap, b| {
+        let (ids, need, db, collection) = self.write(|snap, b| {
             if rows.is_empty() {
                 snap.scoped(target)?;
-                return Ok((None, Vec::new()));
+                return Ok((
+                    None,
+                    (Vec::new(), BuildNeed::Nothing, String::new(), String::new()),
+                ));
             }
             let (next, ids) = engine::plan_write(snap, b, target, rows, mode)?;
-            Ok((Some(next), ids))
-        })
+            let entry = engine::entry(&next, target.db, target.collection)?;
+            let need = engine::build_need(entry)?;
+            let (db, name) = (entry.db.clone(), entry.name.clone());
+            Ok((Some(next), (ids, need, db, name)))
+        })?;
+        let path = self.inner()?.follower.path().to_path_buf();
+        match need {
+            BuildNeed::Nothing => {}
+            BuildNeed::Start => builder::start(&path, &db, &collection),
+            BuildNeed::Wait => self.flush(Scope::new(&db, &collection))?,
+        }
+        Ok(ids)
     }
 
     /// Deletes by primary key (in the target's partitions); returns how many rows existed and were

@@ -16,6 +16,7 @@
 //! the test, silently, whenever the feature is off), and cargo unifies features across a workspace
 //! build, so a feature the bench turned on would expose the internals to covecd all the same.
 
+mod builder;
 mod db;
 mod dense;
 mod engine;
@@ -64,6 +65,9 @@ pub use value::{Pk, Row, Value};
 /// Not API: the crate's internals, for its own tests, the bench and the fuzz targets (see above).
 #[doc(hidden)]
 pub mod internals {
+    pub mod builder {
+        pub use crate::builder::{set_mid_build_hook, BuildLock, MidBuildHook};
+    }
     pub mod dense {
         pub use crate::dense::*;
     }

@@ -30,6 +30,8 @@ fn indexed_with_tail(t: &TempDb, data: &[f32], indexed: usize, tail: usize) -> D
     db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     insert(&db, data, 0..indexed);
+    // The first write started a builder; flush waits for it (and builds what it left).
+    db.flush("c").unwrap();
     insert(&db, data, indexed..indexed + tail);
     assert_eq!(pending(&db), tail as u64);
     db

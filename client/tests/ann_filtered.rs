@@ -10,7 +10,7 @@ use covec::{
     CollectionSchema, DataType, Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest,
     Value,
 };
-use hnsw_support::{clustered, rows};
+use hnsw_support::{clustered, rows, wait_for_builder};
 use storage_util::{field, TempDb};
 
 const DIM: usize = 64;
@@ -62,6 +62,7 @@ fn load(db: &Db, name: &str, index_type: &str, metric: Metric, data: &[f32]) {
         })
         .collect();
     db.insert(name, rows).unwrap();
+    wait_for_builder(db.path());
 }
 
 fn top_ids(db: &Db, name: &str, queries: &[f32], filter: &str) -> Vec<Vec<Pk>> {

@@ -5,10 +5,10 @@
 mod hnsw_support;
 mod storage_util;
 
-use covec::internals::engine::SEAL_ROWS;
+use covec::internals::engine::{MAX_TAIL_ROWS, SEAL_ROWS};
 use covec::internals::hnsw::BATCH;
 use covec::{Db, IndexKind, IndexSpec, OutputFields, Pk, SearchRequest};
-use hnsw_support::{clustered, hnsw_on_v};
+use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
 use storage_util::{simple_row, simple_schema, TempDb};
 
 const DIM: usize = 16;
@@ -80,8 +80,9 @@ fn tail_and_deletions_until_rebuild() {
     // Below 1024 rows: no graph.
     insert(&db, &data, 0..1000);
     assert_eq!(parts(&t)[0].2, None);
-    // Crossing 1024 builds one indexed part of every row.
+    // Crossing 1024 starts a builder, which builds one indexed part of every row.
     insert(&db, &data, 1000..2000);
+    wait_for_builder(t.path());
     let built = parts(&t);
     assert_eq!(built.len(), 1);
     let graph = built[0].2.expect("a graph over 2000 rows");
@@ -111,8 +112,10 @@ fn tail_and_deletions_until_rebuild() {
     assert!(p.len() <= 8, "{p:?}");
     assert_eq!(p[0].2, Some(graph));
     assert_eq!(nearest(&db, &data, &[2157]), vec![Some(Pk::Int(2157))]);
-    // The tail passing 10 % of the indexed rows (200) rebuilds: one part, a new graph.
+    // The tail passing 10 % of the indexed rows (200) starts a builder, which rebuilds: one part, a
+    // new graph.
     insert(&db, &data, 2158..2250);
+    wait_for_builder(t.path());
     let p = parts(&t);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].0, 2248);
@@ -133,6 +136,64 @@ fn tail_and_deletions_until_rebuild() {
     );
 }
 
+/// Live rows in parts without a graph: the rows every search scans exactly.
+fn unindexed_live_rows(t: &TempDb) -> u64 {
+    parts(t)
+        .iter()
+        .filter(|p| p.2.is_none())
+        .map(|p| p.0 - p.1)
+        .sum()
+}
+
+/// Past 10 x MAX_TAIL_ROWS indexed rows, 10 % of them is more than MAX_TAIL_ROWS: the row bound, not the
+/// share, decides, so no write returns leaving more than MAX_TAIL_ROWS rows scanned exactly, however
+/// large the collection grows. A write past the bound waits for a build; one within the start threshold
+/// (MAX_TAIL_ROWS / 2 here) starts none.
+#[test]
+fn a_large_collection_never_scans_more_than_max_tail_rows_exactly() {
+    let indexed = 10 * MAX_TAIL_ROWS as usize + 16 * BATCH;
+    let half = MAX_TAIL_ROWS as usize / 2;
+    let batch = MAX_TAIL_ROWS as usize / 4 + 4;
+    let total = indexed + 2 * half + 1 + 6 * batch;
+    let data = clustered(total, DIM, 50, 9);
+    let t = TempDb::new("ann-tail-bound");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
+        .unwrap();
+    insert(&db, &data, 0..indexed);
+    wait_for_builder(t.path());
+    let p = parts(&t);
+    assert_eq!((p.len(), p[0].0), (1, indexed as u64));
+    let graph = p[0].2.expect("a graph over every row");
+    let pending = || db.describe_collection("c").unwrap().pending_index_rows;
+    // MAX_TAIL_ROWS / 2 rows (under 10 % of the graph) is the start threshold, not past it: no build.
+    insert(&db, &data, indexed..indexed + half);
+    assert_eq!(
+        (unindexed_live_rows(&t), pending()),
+        (half as u64, half as u64)
+    );
+    assert_eq!(parts(&t)[0].2, Some(graph), "the graph is kept");
+    // One more write takes the tail past MAX_TAIL_ROWS: it returns only once they are in the graph.
+    let at = indexed + half;
+    insert(&db, &data, at..at + half + 1);
+    let p = parts(&t);
+    assert_eq!(p.len(), 1, "{p:?}");
+    assert_eq!(p[0].0, (at + half + 1) as u64);
+    assert!(p[0].2.is_some_and(|g| g != graph));
+    assert_eq!((unindexed_live_rows(&t), pending()), (0, 0));
+    // Writes past the start threshold start builders, which run while later writes commit: whatever
+    // they have done when a write returns, the tail is within the bound.
+    let at = at + half + 1;
+    for k in 0..6 {
+        insert(&db, &data, at + k * batch..at + (k + 1) * batch);
+        assert!(unindexed_live_rows(&t) <= MAX_TAIL_ROWS, "write {k}");
+    }
+    assert_eq!(db.count("c", "").unwrap(), total as u64);
+    let probe = [3, indexed + half + 1, total - 1];
+    let want: Vec<Option<Pk>> = probe.iter().map(|&i| Some(Pk::Int(i as i64))).collect();
+    assert_eq!(nearest(&db, &data, &probe), want);
+}
+
 /// A tail part of SEAL_ROWS rows or more is sealed: later commits never merge it, even when more than
 /// 30 % of the tail is deleted or a write as large as it would merge with it by size, so a background
 /// build that read it finds it unchanged (its deletion bitmap aside).
@@ -147,6 +208,7 @@ fn a_sealed_tail_part_is_never_merged() {
     db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
         .unwrap();
     insert(&db, &data, 0..indexed);
+    wait_for_builder(t.path());
     insert(&db, &data, indexed..indexed + sealed);
     let p = parts(&t);
     assert_eq!(p.len(), 2, "{p:?}");
@@ -186,6 +248,7 @@ fn flush_puts_the_tail_into_the_graph() {
     let pending = || db.describe_collection("c").unwrap().pending_index_rows;
     let generation = || db.status().unwrap().generation;
     insert(&db, &data, 0..2000);
+    wait_for_builder(t.path());
     let graph = parts(&t)[0].2.expect("a graph over 2000 rows");
     assert_eq!(pending(), 0);
     insert(&db, &data, 2000..2100);
@@ -287,8 +350,11 @@ fn a_graph_grown_by_appends_is_the_graph_one_build_of_all_rows_makes() {
     // does (see `hnsw::extend`).
     let first = 8 * BATCH;
     insert(&a, &data, 0..first);
-    insert(&a, &data, first..2300); // a tail of 12 %: past the threshold, so the graph grows
+    wait_for_builder(batched.path());
+    insert(&a, &data, first..2300); // a tail of 12 %: past the threshold, so the builder grows it
+    wait_for_builder(batched.path());
     insert(&b, &data, 0..2300);
+    wait_for_builder(whole.path());
     let (pa, pb) = (parts(&batched), parts(&whole));
     assert_eq!(pa.len(), 1, "one part after the rebuild: {pa:?}");
     assert!(pa[0].2.is_some());

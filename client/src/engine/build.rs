@@ -6,6 +6,7 @@
 
 use std::collections::HashSet;
 
+use super::ann::{self, MAX_TAIL_ROWS};
 use super::merge::{rebuild_entry_traced, Rewrite};
 use super::write::replace_entry;
 use super::{part, RowId, Scope, Snapshot};
@@ -14,6 +15,44 @@ use crate::format::{Catalog, CollectionEntry, Part};
 use crate::hnsw::HnswView;
 use crate::schema::{CollectionSchema, IndexSpec};
 use crate::store::CommitBuilder;
+
+/// What a write commit that leaves a collection as `entry` asks of the graph builder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildNeed {
+    /// Nothing: no graph is due, or the tail is within its start threshold.
+    Nothing,
+    /// Start a builder, if none runs: the tail passed `min(TAIL_PERCENT % of indexed rows,
+    /// MAX_TAIL_ROWS / 2)` (any tail, when there is no graph yet).
+    Start,
+    /// The tail passed `MAX_TAIL_ROWS`: the writer waits for a build before it returns.
+    Wait,
+}
+
+/// What the commit that left `entry` asks of the builder (docs/ann.md, "The builder").
+pub fn build_need(entry: &CollectionEntry) -> Result<BuildNeed> {
+    let fields = ann::graph_fields(entry)?;
+    if fields.is_empty() {
+        return Ok(BuildNeed::Nothing);
+    }
+    // Saturating: the counts come from the file.
+    let live = |p: &Part| p.rows.saturating_sub(p.deleted_count);
+    let (mut indexed, mut tail, mut all) = (0u64, 0u64, 0u64);
+    for p in &entry.parts {
+        all = all.saturating_add(live(p));
+        match ann::covers(&p.ann, &fields) {
+            true => indexed = indexed.saturating_add(p.rows),
+            false => tail = tail.saturating_add(live(p)),
+        }
+    }
+    let start = (indexed.saturating_mul(ann::TAIL_PERCENT) / 100).min(MAX_TAIL_ROWS / 2);
+    Ok(if all < ann::MIN_GRAPH_ROWS || tail <= start {
+        BuildNeed::Nothing
+    } else if tail > MAX_TAIL_ROWS {
+        BuildNeed::Wait
+    } else {
+        BuildNeed::Start
+    })
+}
 
 /// A build encoded from one generation, waiting for the writer lock.
 pub struct PreparedBuild {

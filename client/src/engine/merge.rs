@@ -1,6 +1,7 @@
 //! The merge policy: which parts a commit rewrites. Each commit's new rows become a part; the newest
 //! parts merge as a binary counter (`first_merged_part`), so a collection keeps O(log n) parts; a
-//! collection with an approximate index gets its graph built, grown or rebuilt here (`rebuild_entry`).
+//! collection with an approximate index gets its graph built, grown or rebuilt here (`rebuild_entry`) when a
+//! build asks (`Rewrite::IndexTail`), or rebuilt past `ann::DELETED_PERCENT` deletions.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -34,9 +35,9 @@ pub(super) enum Rewrite {
 /// `entry` (the view's entry, possibly with a changed index or partition list).
 ///
 /// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
-/// rewritten as one part with a fresh graph when there is no graph yet, when the rows outside the
-/// graph (the tail) exceed `TAIL_PERCENT` % of the indexed rows, or when deleted indexed rows exceed
-/// `DELETED_PERCENT` %, or, with `Rewrite::IndexTail`, when there is any live tail row. Otherwise only
+/// rewritten as one part with a fresh graph when deleted indexed rows exceed `DELETED_PERCENT` %, or,
+/// with `Rewrite::IndexTail` (a build: flush, the builder, create_index), when there is no graph yet or
+/// any live tail row. Otherwise only
 /// the tail parts after the newest sealed one (`first_unsealed`; every tail part without graphs) are
 /// ever merged (all of them when more than MAX_DELETED_FRACTION of their rows are deleted, else the
 /// newest by size, `first_merged_part`): a graph is never dropped by a merge.
@@ -88,13 +89,12 @@ pub(super) fn rebuild_entry_traced(
     // Saturating: the counts come from the file (validated per part, not across the sums).
     let tail_live = tail_stored.saturating_sub(tail_deleted);
     let live = indexed_rows.saturating_sub(indexed_deleted) + tail_live;
+    // A write commit never builds or grows a graph (the builder does, `build_need`); it rebuilds one
+    // only past DELETED_PERCENT deletions.
     let rebuild = !fields.is_empty()
         && ((live >= ann::MIN_GRAPH_ROWS
-            && (indexed_rows == 0
-                || tail_live.saturating_mul(100)
-                    > indexed_rows.saturating_mul(ann::TAIL_PERCENT)
-                || indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
-                || (rewrite == Rewrite::IndexTail && tail_live > 0)))
+            && (indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
+                || (rewrite == Rewrite::IndexTail && (indexed_rows == 0 || tail_live > 0))))
             || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
     // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
     // row: its rows then come first in the merged part, in insertion order, as extending requires.

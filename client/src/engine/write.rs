@@ -229,13 +229,14 @@ pub fn plan_create_index(
     ann::normalise_spec(&mut spec, &entry.schema)?;
     check_index_free(&entry, &spec.field, &spec.index_name)?;
     entry.indexes.push(spec);
+    // The index's graph is built in its own commit, as Milvus's create_index builds before it returns.
     let entry = rebuild_entry(
         &view,
         b,
         entry,
         &HashSet::new(),
         Vec::new(),
-        Rewrite::AsNeeded,
+        Rewrite::IndexTail,
     )?;
     Ok(replace_entry(snap.catalog(), entry))
 }

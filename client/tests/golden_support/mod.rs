@@ -285,12 +285,15 @@ pub fn write(path: &Path, v: &Version) -> covec::Result<()> {
     db.create_collection(NAMES, names_schema(v), vec![names.1])?;
     db.create_collection(SQ8, sq8_schema(v), vec![sq8.1])?;
 
+    // Each write waits for the build it may start, so the file's layout does not depend on timing.
+    let settle = || covec::internals::builder::BuildLock::wait(path).map(drop);
     let [a, b, c, tail] = every_type_batches();
     for batch in [a, b, c] {
         db.insert(
             EVERY_TYPE,
             batch.map(|id| every_type_input(id, 0)).collect(),
         )?;
+        settle()?;
     }
     let doomed: Vec<Pk> = (1..1301)
         .filter(|&id| every_type_deleted(id))
@@ -303,6 +306,7 @@ pub fn write(path: &Path, v: &Version) -> covec::Result<()> {
         .collect();
     db.upsert(EVERY_TYPE, rewritten, false)?;
     db.insert(EVERY_TYPE, tail.map(|id| every_type_input(id, 0)).collect())?;
+    settle()?;
 
     db.insert(NAMES, (0..NAMES_ROWS).map(names_input).collect())?;
     let gone: Vec<Pk> = (0..NAMES_ROWS)
@@ -315,5 +319,5 @@ pub fn write(path: &Path, v: &Version) -> covec::Result<()> {
         .map(|n| vec![("e".to_string(), Value::FloatVector(sq8_vector(n)))])
         .collect();
     db.insert(SQ8, rows)?;
-    Ok(())
+    settle()
 }

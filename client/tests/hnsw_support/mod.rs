@@ -122,3 +122,9 @@ pub fn hnsw_on_v() -> IndexSpec {
         ],
     }
 }
+
+/// Waits until no build of the db at `path` runs: a write that asked for one started it (and took
+/// its lock) before returning, so after this the builder's graph is committed.
+pub fn wait_for_builder(path: &std::path::Path) {
+    drop(covec::internals::builder::BuildLock::wait(path).unwrap());
+}

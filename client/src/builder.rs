@@ -1,0 +1,230 @@
+//! The background graph builder (docs/ann.md, "Growing graphs outside the writer's commit"): the build
+//! lock `<db>.build` that elects one builder per db (docs/format.md, "The build lock"), and the thread a
+//! committing process starts; and the build itself (`index_pending`), which `flush` runs too.
+//!
+//! The thread holds only the db's path and the collection's names, never a `Db` or its maps: closing
+//! every `Db` (Python's `close`) returns at once while it finishes its build from its own file handles,
+//! and a process that exits kills it mid-build, which loses only build work, as a crash does.
+
+use std::fs::File;
+use std::os::fd::AsRawFd;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::{Once, RwLock};
+
+use nix::errno::Errno;
+use nix::fcntl::{Flock, FlockArg};
+
+use crate::engine::{self, BuildNeed, Scope, Snapshot};
+use crate::error::{Error, Result};
+use crate::format::Catalog;
+use crate::store::{self, CommitBuilder, CommittedImage, Writer};
+
+/// How many times a build runs outside the writer lock before it runs under it (each attempt is
+/// dropped only when a commit meanwhile rewrote a part the build read).
+const BUILD_ATTEMPTS: usize = 3;
+
+/// Descriptors of build locks this process holds (-1: free). A forked child closes them at once
+/// (`close_inherited`): `flock` belongs to the open file, so a child keeping one would hold the lock
+/// after its parent released it.
+static HELD: [AtomicI32; 64] = [const { AtomicI32::new(-1) }; 64];
+
+/// In a child just forked: close the build locks the parent held (only `close`, which is
+/// async-signal-safe).
+extern "C" fn close_inherited() {
+    for slot in &HELD {
+        let fd = slot.swap(-1, Ordering::SeqCst);
+        if fd >= 0 {
+            // SAFETY: the fd is this process's copy of a descriptor the parent held; nothing in the
+            // child uses it (its holder was another thread, which the child does not have).
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+/// `<db>.build`.
+pub(crate) fn lock_path(db: &Path) -> PathBuf {
+    let mut name = db.as_os_str().to_owned();
+    name.push(".build");
+    PathBuf::from(name)
+}
+
+/// An exclusive `flock` on `<db>.build`, held until dropped.
+pub struct BuildLock {
+    _lock: Flock<File>,
+    slot: usize,
+}
+
+impl BuildLock {
+    /// Waits until no other build of the db runs (`flush`, a writer past the tail bound).
+    pub fn wait(db: &Path) -> Result<BuildLock> {
+        BuildLock::take(db, FlockArg::LockExclusive)?
+            .ok_or_else(|| Error::io(db, std::io::Error::other("build lock not taken")))
+    }
+
+    /// The lock if no other build of the db runs, else None (a builder then starts nothing).
+    pub fn try_take(db: &Path) -> Result<Option<BuildLock>> {
+        BuildLock::take(db, FlockArg::LockExclusiveNonblock)
+    }
+
+    fn take(db: &Path, how: FlockArg) -> Result<Option<BuildLock>> {
+        static AT_FORK: Once = Once::new();
+        AT_FORK.call_once(|| {
+            // SAFETY: registers a child handler that only calls `close`.
+            unsafe { libc::pthread_atfork(None, None, Some(close_inherited)) };
+        });
+        let path = lock_path(db);
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| Error::io(&path, e))?;
+        let fd = file.as_raw_fd();
+        let slot = HELD
+            .iter()
+            .position(|s| {
+                s.compare_exchange(-1, fd, Ordering::SeqCst, Ordering::SeqCst)
+                    .is_ok()
+            })
+            .ok_or_else(|| Error::io(&path, std::io::Error::other("too many build locks held")))?;
+        let locked = loop {
+            match Flock::lock(file, how) {
+                Ok(l) => break Ok(Some(l)),
+                Err((f, Errno::EINTR)) => file = f,
+                Err((_, Errno::EWOULDBLOCK)) => break Ok(None),
+                Err((_, e)) => break Err(Error::io(&path, e.into())),
+            }
+        };
+        match locked {
+            Ok(Some(lock)) => Ok(Some(BuildLock { _lock: lock, slot })),
+            other => {
+                HELD[slot].store(-1, Ordering::SeqCst);
+                other.map(|_| None)
+            }
+        }
+    }
+}
+
+impl Drop for BuildLock {
+    fn drop(&mut self) {
+        // Cleared before the descriptor closes (the field drops after this), so a child forked in
+        // between closes a descriptor its parent still holds, never another file's.
+        HELD[self.slot].store(-1, Ordering::SeqCst);
+    }
+}
+
+/// Called by a build between preparing its graph (no lock held) and taking the writer lock, with the
+/// db's path: lets a test act while a build is known to be under way. Never set outside tests.
+pub type MidBuildHook = Box<dyn Fn(&Path) + Send + Sync>;
+
+static MID_BUILD: RwLock<Option<MidBuildHook>> = RwLock::new(None);
+
+/// Sets (or clears) the hook every build in this process calls mid-build (tests only).
+pub fn set_mid_build_hook(hook: Option<MidBuildHook>) {
+    if let Ok(mut h) = MID_BUILD.write() {
+        *h = hook;
+    }
+}
+
+pub(crate) fn mid_build(db: &Path) {
+    if let Ok(h) = MID_BUILD.read() {
+        if let Some(hook) = h.as_ref() {
+            hook(db);
+        }
+    }
+}
+
+/// After a commit that asks for a build (`BuildNeed::Start`): starts a builder thread for the
+/// collection unless a build of the db runs already (its lock is taken before the thread starts, so
+/// the caller knows one runs when this returns).
+pub(crate) fn start(db: &Path, database: &str, collection: &str) {
+    let Ok(Some(lock)) = BuildLock::try_take(db) else {
+        return;
+    };
+    let (db, database, collection) = (db.to_path_buf(), database.to_owned(), collection.to_owned());
+    let spawned = std::thread::Builder::new()
+        .name("covec-builder".into())
+        .spawn(move || run(lock, &db, Scope::new(&database, &collection)));
+    // A thread that cannot start leaves the tail to the next commit or flush, as a crash would.
+    drop(spawned);
+}
+
+/// The builder: builds while the collection's tail asks for it. The lock is released before each
+/// check, so a commit that found it taken (and started nothing) is seen by that check.
+fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) {
+    loop {
+        // Errors end the builder: what it built is committed or dropped whole, and the next commit
+        // (or flush) that finds the tail long starts again and reports what is wrong.
+        if index_pending(db, target).is_err() {
+            return;
+        }
+        drop(lock);
+        match need(db, target) {
+            Ok(BuildNeed::Start | BuildNeed::Wait) => {}
+            _ => return,
+        }
+        lock = match BuildLock::try_take(db) {
+            Ok(Some(l)) => l,
+            _ => return,
+        };
+    }
+}
+
+/// What the newest committed generation's collection asks of the builder.
+fn need(db: &Path, target: Scope<'_>) -> Result<BuildNeed> {
+    let image = CommittedImage::open(db)?;
+    let map = image.map()?;
+    let snap = Snapshot::open_root(&map, *image.meta(), db)?;
+    engine::build_need(snap.collection(target.db, target.collection)?.entry())
+}
+
+/// One durable commit on the db at `path`, as `Db::write` makes it; also whether it committed.
+pub(crate) fn commit_at<T>(
+    path: &Path,
+    plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
+) -> Result<(T, bool)> {
+    let writer = Writer::lock(path)?;
+    let mut builder = writer.builder();
+    let (catalog, out) = {
+        let snap = Snapshot::open_at(writer.image(), path)?;
+        plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
+    };
+    let committed = catalog.is_some();
+    if let Some(catalog) = catalog {
+        writer.commit(builder, &catalog)?;
+    }
+    Ok((out, committed))
+}
+
+/// The build (`flush`'s and the builder thread's): puts the target collection's live rows outside its
+/// graphs into them, in one commit; whether it committed. The graph is built from the newest generation
+/// without the writer lock, so other writers keep committing meanwhile; under the lock the build is
+/// kept if the parts it read are still there (deletions made meanwhile carried over), else built
+/// again, the last time under the lock. The caller holds the build lock (`<db>.build`).
+pub(crate) fn index_pending(path: &Path, target: Scope<'_>) -> Result<bool> {
+    for _ in 0..BUILD_ATTEMPTS {
+        let image = store::CommittedImage::open(path)?;
+        let map = image.map()?;
+        let prepared = Snapshot::open_root(&map, *image.meta(), path)
+            .and_then(|snap| engine::prepare_index_pending(&snap, target))
+            .map_err(|e| engine::on_file(e, path))?;
+        let Some(build) = prepared else {
+            return Ok(false);
+        };
+        mid_build(path);
+        let (kept, committed) = commit_at(path, |snap, b| {
+            let next = engine::plan_take_build(snap, b, build)?;
+            let kept = next.is_some();
+            Ok((next, kept))
+        })?;
+        if kept {
+            return Ok(committed);
+        }
+    }
+    commit_at(path, |snap, b| {
+        Ok((engine::plan_index_pending(snap, b, target)?, ()))
+    })
+    .map(|(_, committed)| committed)
+}
