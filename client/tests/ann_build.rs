@@ -11,9 +11,9 @@ use std::time::{Duration, Instant};
 
 use covec::internals::engine::{plan_take_build, prepare_index_pending, PreparedBuild, Snapshot};
 use covec::internals::store::{CommittedImage, Writer};
-use covec::{Db, OutputFields, Pk, SearchRequest, Value};
+use covec::{Db, OutputFields, Pk, Value};
 use hnsw_support::{clustered, hnsw_on_v};
-use storage_util::{simple_row, simple_schema, TempDb};
+use storage_util::{nearest, simple_row, simple_schema, stored_vector, TempDb};
 
 const DIM: usize = 16;
 
@@ -81,32 +81,8 @@ fn parts(t: &TempDb) -> Vec<(u64, u64, bool)> {
         .collect()
 }
 
-/// The top hit's id for `vector`, through the graph (ef 64).
-fn nearest(db: &Db, vector: &[f32]) -> Option<Pk> {
-    let request = SearchRequest {
-        vectors: vector.to_vec().into(),
-        nq: 1,
-        limit: 1,
-        params: vec![("ef".into(), "64".into())],
-        ..SearchRequest::default()
-    };
-    let hits = db.search("c", &request).unwrap();
-    hits[0].first().map(|h| h.id.clone())
-}
-
 fn row_of(data: &[f32], i: usize) -> &[f32] {
     &data[i * DIM..(i + 1) * DIM]
-}
-
-/// Row `id`'s stored vector, None when there is no such live row.
-fn stored_vector(db: &Db, id: usize) -> Option<Vec<f32>> {
-    let rows = db
-        .get("c", &[Pk::Int(id as i64)], &storage_util::all())
-        .unwrap();
-    rows.first()?.iter().find_map(|(_, v)| match v {
-        Value::FloatVector(x) => Some(x.clone()),
-        _ => None,
-    })
 }
 
 /// A search for row `i`'s vector finds row `i` first.

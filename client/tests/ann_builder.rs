@@ -14,9 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use covec::internals::builder::set_mid_build_hook;
-use covec::{Db, Pk, SearchRequest, Value};
+use covec::{Db, Pk};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
-use storage_util::{simple_row, simple_schema, TempDb};
+use storage_util::{nearest, simple_row, simple_schema, stored_vector, TempDb};
 
 const DIM: usize = 16;
 
@@ -47,26 +47,8 @@ fn parts(path: &Path) -> Vec<(u64, bool)> {
 /// Row `i`'s stored vector is found by a search for it, and read back unchanged.
 fn assert_found(db: &Db, data: &[f32], i: usize) {
     let v = &data[i * DIM..(i + 1) * DIM];
-    let request = SearchRequest {
-        vectors: v.to_vec().into(),
-        nq: 1,
-        limit: 1,
-        params: vec![("ef".into(), "64".into())],
-        ..SearchRequest::default()
-    };
-    let hits = db.search("c", &request).unwrap();
-    assert_eq!(
-        hits[0].first().map(|h| h.id.clone()),
-        Some(Pk::Int(i as i64))
-    );
-    let rows = db
-        .get("c", &[Pk::Int(i as i64)], &storage_util::all())
-        .unwrap();
-    let stored = rows[0].iter().find_map(|(_, x)| match x {
-        Value::FloatVector(x) => Some(x.clone()),
-        _ => None,
-    });
-    assert_eq!(stored.as_deref(), Some(v), "row {i}");
+    assert_eq!(nearest(db, v), Some(Pk::Int(i as i64)), "row {i}");
+    assert_eq!(stored_vector(db, i).as_deref(), Some(v), "row {i}");
 }
 
 fn canonical(path: &Path) -> PathBuf {

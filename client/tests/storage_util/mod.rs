@@ -4,10 +4,9 @@
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use covec::Value;
 use covec::{
     CollectionSchema, DataType, Db, FieldSchema, IndexKind, IndexSpec, Metric, OpenOptions,
-    OutputFields, Row,
+    OutputFields, Pk, Row, SearchRequest, Value,
 };
 
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
@@ -93,6 +92,28 @@ pub fn all() -> OutputFields {
         names: vec![],
         all: true,
     }
+}
+
+/// The top hit's id for `vector` in collection "c", through its graph (ef 64).
+pub fn nearest(db: &Db, vector: &[f32]) -> Option<Pk> {
+    let request = SearchRequest {
+        vectors: vector.to_vec().into(),
+        nq: 1,
+        limit: 1,
+        params: vec![("ef".into(), "64".into())],
+        ..SearchRequest::default()
+    };
+    let hits = db.search("c", &request).unwrap();
+    hits[0].first().map(|h| h.id.clone())
+}
+
+/// Row `id`'s stored float vector in collection "c", None when there is no such live row.
+pub fn stored_vector(db: &Db, id: usize) -> Option<Vec<f32>> {
+    let rows = db.get("c", &[Pk::Int(id as i64)], &all()).unwrap();
+    rows.first()?.iter().find_map(|(_, v)| match v {
+        Value::FloatVector(x) => Some(x.clone()),
+        _ => None,
+    })
 }
 
 /// The distance Milvus reports for `metric`, computed in f64 as the reference for searches.
