@@ -249,9 +249,10 @@ def copy(source, target, names=None, batch=1000, resume=False, quiet=False, out=
     """Copies, from `source` to `target` (two MilvusClient-API clients), the collections `names` (default: every
     collection) of each of `databases` with their aliases. `databases` defaults to every database of the source
     when no `names` are given, else to the default database. Leaves both clients in the default database."""
-    if databases is None:
-        every = sorted(source.list_databases(), key=lambda d: d != DEFAULT_DATABASE)  # "default" first
-        databases = [DEFAULT_DATABASE] if names else every
+    if databases is None and names:
+        databases = [DEFAULT_DATABASE]
+    elif databases is None:
+        databases = sorted(source.list_databases(), key=lambda d: d != DEFAULT_DATABASE)  # "default" first
     try:
         for database, collections in plan(source, target, databases, names, resume):
             source.use_database(database)
