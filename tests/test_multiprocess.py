@@ -91,6 +91,8 @@ def make_db(path: Path, rows: int) -> None:
             "docs",
             [{"id": i, "vector": data[i]} for i in range(start, min(rows, start + 5000))],
         )
+    # The graph is built now, so no background build publishes a generation during a test.
+    client.flush("docs")
     client.close()
 
 
