@@ -210,11 +210,14 @@ fn check(metric: Metric, index_type: &str, seed: u64) {
                         "{id} fails {filter}"
                     );
                     // Exact, not the codes' estimate: the f32 walk's own value for the row when it
-                    // found the row too, else the reference distance.
+                    // found the row too (to the last bits: where fewer than 4,096 rows match, as in
+                    // debug builds' filtered searches, the db scans them exactly, whose arithmetic
+                    // differs in the last bit), else the reference distance.
                     match walked.iter().find(|(w, _)| w == id) {
-                        Some((_, want)) => {
-                            assert_eq!(d, want, "row {id}: {d} vs the f32 walk's {want}")
-                        }
+                        Some((_, want)) => assert!(
+                            (d - want).abs() <= 1e-6 * want.abs().max(1.0),
+                            "row {id}: {d} vs the f32 walk's {want}"
+                        ),
                         None => {
                             let row = &rows_data[*id as usize * DIM..(*id as usize + 1) * DIM];
                             let want = brute_force_score(metric, q, row);
