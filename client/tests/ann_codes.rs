@@ -4,87 +4,31 @@
 //! before the codes existed. At each ef the codes walk's recall@10 (against a FLAT collection of the same
 //! rows) is at least the f32 walk's, and every distance it returns is the one the f32 walk computes for
 //! that row. Recall is a pure function of the seed: no timings. Release runs 20k x 64 (`cargo test
-//! --release -p covec --test ann_codes`); debug builds run a fifth of the rows.
+//! --release -p covec --test ann_codes`); debug builds run a fifth of the rows, where the filtered searches
+//! match fewer than 4,096 rows and the db scans them exactly instead.
 
+mod ann_support;
 mod hnsw_support;
 mod storage_util;
 
+use ann_support::{bucket, load, search, DIM, K};
 use covec::internals::dense::DenseRows;
 use covec::internals::engine::Snapshot;
 use covec::internals::format::Section;
 use covec::internals::hnsw::{HnswView, Rows};
-use covec::{
-    CollectionSchema, DataType, Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest,
-    Value,
-};
-use hnsw_support::{clustered, rows, wait_for_builder};
-use storage_util::{brute_force_score, field, TempDb};
+use covec::{Db, Metric, Pk};
+use hnsw_support::{clustered, rows};
+use storage_util::{brute_force_score, TempDb};
 
-const DIM: usize = 64;
-const K: usize = 10;
 const QUERIES: usize = 100;
 const EFS: [usize; 3] = [16, 32, 64];
 /// A filter on `bucket` (a hash of the id) that 30 % of the rows match.
 const FILTER: &str = "bucket < 300";
 
-fn schema() -> CollectionSchema {
-    CollectionSchema::new(
-        vec![
-            field("id", DataType::Int64, |f| f.is_primary = true),
-            field("v", DataType::FloatVector, |f| f.dim = Some(DIM as u32)),
-            field("bucket", DataType::Int64, |_| {}),
-        ],
-        "",
-        false,
-    )
-}
-
-fn bucket(id: i64) -> i64 {
-    ((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as i64 % 1000
-}
-
-/// Creates `name` with `index_type` and inserts `data` (row i has id i) in one commit, its graph built.
-fn load(db: &Db, name: &str, index_type: &str, metric: Metric, data: &[f32]) {
-    let index = IndexSpec {
-        field: "v".into(),
-        index_name: "v".into(),
-        index_type: index_type.into(),
-        kind: IndexKind::Flat,
-        metric,
-        params: vec![],
-    };
-    db.create_collection(name, schema(), vec![index]).unwrap();
-    let rows = data
-        .chunks_exact(DIM)
-        .enumerate()
-        .map(|(i, v)| {
-            vec![
-                ("id".into(), Value::Int(i as i64)),
-                ("v".into(), Value::FloatVector(v.to_vec())),
-                ("bucket".into(), Value::Int(bucket(i as i64))),
-            ]
-        })
-        .collect();
-    db.insert(name, rows).unwrap();
-    wait_for_builder(db.path());
-}
-
-/// The db's hits per query, as (id, distance).
-fn search(db: &Db, name: &str, queries: &[f32], filter: &str, ef: usize) -> Vec<Vec<(i64, f32)>> {
-    let request = SearchRequest {
-        anns_field: None,
-        vectors: queries.to_vec().into(),
-        nq: queries.len() / DIM,
-        limit: K,
-        offset: 0,
-        filter: filter.into(),
-        output: OutputFields::default(),
-        metric: None,
-        params: vec![("ef".into(), ef.to_string())],
-        ..SearchRequest::default()
-    };
-    db.search(name, &request)
-        .unwrap()
+/// The db's hits per query at `ef`, as (id, distance).
+fn hits(db: &Db, name: &str, queries: &[f32], filter: &str, ef: usize) -> Vec<Vec<(i64, f32)>> {
+    let params = vec![("ef".into(), ef.to_string())];
+    search(db, name, queries, filter, params)
         .into_iter()
         .map(|hits| {
             hits.into_iter()
@@ -179,16 +123,16 @@ fn check(metric: Metric, index_type: &str, seed: u64) {
     };
     for filter in ["", FILTER] {
         let keep = |row: u32| filter.is_empty() || bucket(part.ids[row as usize]) < 300;
-        let exact = search(&db, "flat", queries, filter, 64);
+        let exact = hits(&db, "flat", queries, filter, 64);
         for ef in EFS {
-            let codes = search(&db, "graph", queries, filter, ef);
+            let codes = hits(&db, "graph", queries, filter, ef);
             let f32_walk: Vec<Vec<(i64, f32)>> = queries
                 .chunks_exact(DIM)
                 .map(|q| {
                     let filter: Option<&dyn Fn(u32) -> bool> =
                         (!filter.is_empty()).then_some(&keep);
-                    let hits = view.search_rows(stored, q, K, ef, filter).unwrap();
-                    hits.into_iter()
+                    let rows = view.search_rows(stored, q, K, ef, filter).unwrap();
+                    rows.into_iter()
                         .map(|(row, d)| (part.ids[row as usize], d))
                         .collect()
                 })
@@ -266,6 +210,6 @@ fn rows_that_do_not_quantize_keep_the_f32_walk() {
         "rows with an f32-overflowing range carry no codes"
     );
     let query = &data[5 * DIM..6 * DIM];
-    let hits = search(&db, "graph", query, "", 64);
-    assert_eq!(hits[0][0], (5, 0.0), "a stored row finds itself");
+    let found = hits(&db, "graph", query, "", 64);
+    assert_eq!(found[0][0], (5, 0.0), "a stored row finds itself");
 }
