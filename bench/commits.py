@@ -397,6 +397,10 @@ def section(results: dict) -> str:
             f"| {ms(x['commit_max_s'])} → {ms(b['commit_max_s'])} | {ms(b['met_s'])} "
             f"| {ms(x['steady_search_median_s'])} → {ms(b['steady_search_median_s'])} |"
         )
+    outlasted = [f"{x['rows']:,}" for x in s if x["build"]["met_s"] is None]
+    if outlasted:
+        lines += ["", f"n/a: at {', '.join(outlasted)} rows the build outlasted the phase's {BUILD_ROUNDS} rounds of "
+                  "commits, so no commit met its generation (the phase then waited for it without committing)."]
     left_out = [n for n in DEFAULT_SIZES if n not in {x["rows"] for x in s}]
     if left_out:
         lines += ["", f"Not in this run: {', '.join(f'{n:,}' for n in left_out)} rows (`--sizes` left them out; "
