@@ -8,9 +8,10 @@ GAP_S. Measured in one run:
 - each commit's wall time in the writer (the call, publication to the readers included);
 - each reader's first search after it meets a new generation, against its other searches (steady);
 - /dev/shm's allocated bytes, sampled through every commit, against the newest generation's live bytes.
-Then, with the readers still searching, the build phase: the writer inserts BUILD_TAIL rows in one call, which
-starts its background builder (docs/ann.md, "The builder"), and times the same one-row commits until the build's
-generation lands, against the idle phase's figures above.
+Before those (the idle phase), with the readers searching, the build phase: the writer inserts BUILD_TAIL rows in
+one call, which starts its background builder (docs/ann.md, "The builder"), and times the same one-row commits
+until the build's generation lands, against the idle phase's figures. It comes first so that the build grows the
+graph (`hnsw::extend`) instead of rebuilding it: the idle phase's deletes would leave the graph with deleted rows.
 Ratios against the smallest size come from the same run. Seeds are fixed; nothing here asserts on time.
 
 Results: bench/out/commits.json. `--doc` also renders docs/img/commits.png and the "Commits" section of
@@ -176,12 +177,14 @@ def measure_with(readers: list, n: int, db: Path, shm: Path) -> dict:
     existing = iter(np.random.default_rng(SEED).choice(n, size=2 * rounds, replace=False).tolist())
     fresh = iter(synth_vectors(3 * rounds, SEED + 1))
     ids = iter(range(n + 10_000_000, n + 20_000_000))
-    sampler = ShmSampler(shm)
     time.sleep(1.0)  # steady searches before the first commit
+    build = build_phase(writer, existing, fresh, ids)
+    time.sleep(2.0)  # the readers move to the build's generation
+    sampler = ShmSampler(shm)
     idle_start = time.monotonic()
     commits = commit_rounds(writer, COMMITS, existing, fresh, ids)
+    idle_end = time.monotonic()
     sampler.stop()
-    build = build_phase(writer, existing, fresh, ids)
     for r in readers:
         r.stdin.write("stop\n")
         r.stdin.flush()
@@ -192,7 +195,7 @@ def measure_with(readers: list, n: int, db: Path, shm: Path) -> dict:
     for c in commits:
         c["shm_peak_bytes"] = sampler.peak(c["start"], c["start"] + GAP_S)
     build["steady_search_s"] = reader_stats(records, [], build["start"], build["end"])["steady_search_s"]
-    return {"rows": n, "commits": commits, **reader_stats(records, commits, idle_start, build["start"]),
+    return {"rows": n, "commits": commits, **reader_stats(records, commits, idle_start, idle_end),
             "build": build}
 
 
@@ -238,7 +241,7 @@ def build_phase(writer, existing, fresh, ids) -> dict:
     met = pending(writer) < BUILD_TAIL
     while pending(writer) >= BUILD_TAIL:
         assert time.monotonic() - start < BUILD_TIMEOUT_S, "the build did not land"
-        time.sleep(0.1)
+        time.sleep(0.5)
     end = time.monotonic()
     return {"tail_rows": BUILD_TAIL, "tail_insert_s": inserted - start, "start": start, "end": end,
             "build_s": end - start, "commits": commits[:-1] if met else commits,
@@ -372,13 +375,15 @@ def section(results: dict) -> str:
         )
     lines += [
         "",
-        "**While a build runs.** After those commits, with the readers still searching, the writer inserts "
+        "**While a build runs.** Before those commits, with the readers searching, the writer inserts "
         f"{BUILD_TAIL:,} rows in one call; that commit starts its background builder (docs/ann.md, \"The builder\"), "
-        "which grows the graph by the tail and rewrites the collection into one part outside the writer lock, then "
-        "publishes it in a commit of its own. Meanwhile the writer makes the same one-row commits, one every "
+        "which grows the graph by the tail (`hnsw::extend`: this phase runs first, while the graph has no deleted "
+        "rows, so the build extends it instead of rebuilding it) and rewrites the collection into one part outside "
+        "the writer lock, then publishes it in a commit of its own. Meanwhile the writer makes the same one-row commits, one every "
         f"{GAP_S * 1e3:.0f} ms, until the build's generation lands (at most {BUILD_ROUNDS} of each kind). Build: from "
         "the tail's insert until its generation is seen. Each row compares the commits made during the build with "
-        "the same run's commits above (idle: no build running), except the one commit that met the build's "
+        "the same run's commits above (idle: no build running; they come after the build, so their db also holds "
+        "its tail), except the one commit that met the build's "
         "generation (it landed during that commit or just before it), given on its own: that commit may wait for the "
         "writer lock while the build writes its part and syncs it, and may be the one that loads the build's "
         "generation into the readers' segment (the builder thread does not publish it; the first process to read "
