@@ -7,6 +7,7 @@ the tail a writer left when it exited mid-build, and a covecd killed mid-build l
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -135,13 +136,20 @@ def write_and_exit(db: Path) -> None:
     subprocess.run([sys.executable, "-c", WRITER, str(db)], check=True, timeout=DEADLINE_S)
 
 
-def start_daemon(db: Path, sock: Path, **env: str) -> subprocess.Popen:
+@contextlib.contextmanager
+def serving(db: Path, sock: Path, **env: str):
+    """covecd serving `db`, ready; killed on the way out if still running."""
     daemon = subprocess.Popen(
         [DAEMON, "--db", str(db), "--socket", str(sock), "--poll-ms", "50"],
         env=dict(os.environ, **env), stdout=subprocess.PIPE, text=True,
     )
-    assert next_line(daemon).startswith("ready:")
-    return daemon
+    try:
+        assert next_line(daemon).startswith("ready:")
+        yield daemon
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+            daemon.wait()
 
 
 def next_line(daemon: subprocess.Popen) -> str:
@@ -189,8 +197,7 @@ def read_until_indexed(client: MilvusClient, v: np.ndarray) -> None:
 def test_covecd_builds_the_tail_a_writer_left_when_it_exited(tmp_path, shm_dir):
     db, sock = tmp_path / "schemas.db", tmp_path / "covecd.sock"
     hnsw_db(db)
-    daemon = start_daemon(db, sock)
-    try:
+    with serving(db, sock) as daemon:
         write_and_exit(db)
         reader = MilvusClient(str(db))
         read_until_indexed(reader, vectors(ROWS))
@@ -204,9 +211,6 @@ def test_covecd_builds_the_tail_a_writer_left_when_it_exited(tmp_path, shm_dir):
         assert served["build_error"] is None
         reader.close()
         stop(daemon)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
     assert covec.verify(str(db)) > 0
 
 
@@ -215,28 +219,20 @@ def test_covecd_killed_mid_build_loses_no_row_and_a_restarted_covecd_finishes_it
     db, sock = tmp_path / "schemas.db", tmp_path / "covecd.sock"
     v = vectors(ROWS)
     hnsw_db(db)
-    daemon = start_daemon(db, sock, COVECD_TEST_PARK_MID_BUILD="1")
-    try:
+    with serving(db, sock, COVECD_TEST_PARK_MID_BUILD="1") as daemon:
         write_and_exit(db)
         # The writer's build ended with it; covecd's stops mid-build (prepared, before the writer lock).
         assert next_line(daemon).strip() == "mid-build"
         assert status(sock)["dbs"][0]["building"] is True
         daemon.kill()
         daemon.wait(timeout=60)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
     assert covec.verify(str(db)) > 0
     reader = MilvusClient(str(db))
     assert assert_whole(reader, v) == ROWS, "the build was lost, no row was"
 
-    daemon = start_daemon(db, sock)
-    try:
+    with serving(db, sock) as daemon:
         read_until_indexed(reader, v)
         assert status(sock)["dbs"][0]["builds"] >= 1
         reader.close()
         stop(daemon)
-    finally:
-        if daemon.poll() is None:
-            daemon.kill()
     assert covec.verify(str(db)) > 0
