@@ -1,6 +1,7 @@
 //! The background graph builder (docs/ann.md, "Growing graphs outside the writer's commit"): the build
 //! lock `<db>.build` that elects one builder per db (docs/format.md, "The build lock"), and the thread a
-//! committing process starts; and the build itself (`index_pending`), which `flush` runs too.
+//! committing process (or covecd) starts; and the build itself (`index_pending`), which `flush` runs
+//! too.
 //!
 //! The thread holds only the db's path and the collection's names, never a `Db` or its maps: closing
 //! every `Db` (Python's `close`) returns at once while it finishes its build from its own file handles,
@@ -136,38 +137,42 @@ pub(crate) fn mid_build(db: &Path) {
     }
 }
 
-/// After a commit that asks for a build (`BuildNeed::Start`): starts a builder thread for the
-/// collection unless a build of the db runs already (its lock is taken before the thread starts, so
-/// the caller knows one runs when this returns).
-pub(crate) fn start(db: &Path, database: &str, collection: &str) {
-    let Ok(Some(lock)) = BuildLock::try_take(db) else {
-        return;
+/// A running builder thread: joins to the number of builds it committed, or the error that ended it.
+pub type BuilderThread = std::thread::JoinHandle<Result<u64>>;
+
+/// Starts a builder thread for the collection unless a build of the db runs already: None when
+/// another builder (of any process) holds `<db>.build`. The lock is taken before the thread starts, so
+/// the caller knows one runs when this returns. A writer after a commit that asks for a build
+/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it.
+pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Option<BuilderThread>> {
+    let Some(lock) = BuildLock::try_take(db)? else {
+        return Ok(None);
     };
-    let (db, database, collection) = (db.to_path_buf(), database.to_owned(), collection.to_owned());
-    let spawned = std::thread::Builder::new()
+    let (path, database, collection) =
+        (db.to_path_buf(), database.to_owned(), collection.to_owned());
+    std::thread::Builder::new()
         .name("covec-builder".into())
-        .spawn(move || run(lock, &db, Scope::new(&database, &collection)));
-    // A thread that cannot start leaves the tail to the next commit or flush, as a crash would.
-    drop(spawned);
+        .spawn(move || run(lock, &path, Scope::new(&database, &collection)))
+        .map(Some)
+        .map_err(|e| Error::io(db, e))
 }
 
 /// The builder: builds while the collection's tail asks for it. The lock is released before each
-/// check, so a commit that found it taken (and started nothing) is seen by that check.
-fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) {
+/// check, so a commit that found it taken (and started nothing) is seen by that check. Errors end it:
+/// what it built is committed or dropped whole, and the next commit (or flush) that finds the tail
+/// long starts again and meets them.
+fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+    let mut built = 0;
     loop {
-        // Errors end the builder: what it built is committed or dropped whole, and the next commit
-        // (or flush) that finds the tail long starts again and reports what is wrong.
-        if index_pending(db, target).is_err() {
-            return;
-        }
+        built += u64::from(index_pending(db, target)?);
         drop(lock);
-        match need(db, target) {
-            Ok(BuildNeed::Start | BuildNeed::Wait) => {}
-            _ => return,
+        match need(db, target)? {
+            BuildNeed::Start | BuildNeed::Wait => {}
+            BuildNeed::Nothing => return Ok(built),
         }
-        lock = match BuildLock::try_take(db) {
-            Ok(Some(l)) => l,
-            _ => return,
+        lock = match BuildLock::try_take(db)? {
+            Some(l) => l,
+            None => return Ok(built),
         };
     }
 }

@@ -520,7 +520,9 @@ impl Db {
         let path = self.inner()?.follower.path().to_path_buf();
         match need {
             BuildNeed::Nothing => {}
-            BuildNeed::Start => builder::start(&path, &db, &collection),
+            // A builder that cannot start leaves the tail to the next commit or flush, as a crash
+            // would; the thread is not joined (`close` returns while it builds).
+            BuildNeed::Start => drop(builder::start_builder(&path, &db, &collection)),
             BuildNeed::Wait => self.flush(Scope::new(&db, &collection))?,
         }
         Ok(ids)
