@@ -225,7 +225,15 @@ def test_iterators_keep_their_generation_while_another_process_commits(db, shm_d
     iterators."""
     writer = MilvusClient(str(db))
     q = np.random.default_rng(0).random((1, DIM), dtype=np.float32)
-    expected_search = [h["id"] for h in writer.search("docs", q, limit=2000, output_fields=["id"])[0]]
+    # The pages of the same iterator over this generation, read here before any commit. Each page is a graph
+    # walk past the last page's cursor, so the pages are approximate (not a slice of one limit=2000 search),
+    # but a generation's walks are deterministic: a reader pinned to it must page exactly these ids.
+    before = writer.search_iterator("docs", q, batch_size=64, output_fields=["id"])
+    expected_search = []
+    while page := before.next():
+        expected_search += [h["id"] for h in page]
+    before.close()
+    assert len(set(expected_search)) == len(expected_search) > 1900
     expected_query = sorted(range(2000))
     reader = Child("iterate", str(db), "64")
     first = reader.read(timeout=120)
