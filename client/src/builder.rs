@@ -178,15 +178,20 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) {
 }
 
 /// A writer whose commit left the tail past `MAX_TAIL_ROWS` (its rows are durable already): returns once
-/// the tail is back under it, after the build that runs (if that brings it under) or else after one
-/// build of its own of the sealed parts, which leaves at most the unsealed remainder; whether it
-/// committed a build. The worst case is one running build plus one of its own.
+/// the tail is back under it, after the build that runs (if that brings it under) or else after a build
+/// of its own of the sealed parts, which leaves the unsealed remainder; whether it committed a build.
+/// Only when that remainder is itself past the bound (commits of decreasing sizes just under
+/// `SEAL_ROWS`, or writers that committed past it meanwhile) does it build the whole tail too.
 pub(crate) fn wait_under_bound(db: &Path, target: Scope<'_>) -> Result<bool> {
     let _lock = BuildLock::wait(db)?;
     if need(db, target)? != BuildNeed::Wait {
         return Ok(false);
     }
-    index_pending(db, target, BuildScope::Sealed)
+    let sealed = index_pending(db, target, BuildScope::Sealed)?;
+    if need(db, target)? != BuildNeed::Wait {
+        return Ok(sealed);
+    }
+    Ok(index_pending(db, target, BuildScope::Tail)? || sealed)
 }
 
 type Failures = std::sync::Mutex<std::collections::HashMap<(PathBuf, String, String), String>>;

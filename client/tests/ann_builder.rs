@@ -389,6 +389,65 @@ fn a_writer_past_the_bound_returns_once_the_tail_is_back_under_it() {
     }
 }
 
+/// Writers past the bound together can leave more than MAX_TAIL_ROWS in unsealed parts (each commits
+/// before it waits; one writer alone cannot: its part is the only one it adds past the bound). The
+/// writer whose sealed build leaves that much then builds the whole tail too, so it still returns
+/// within the bound.
+#[test]
+fn a_writer_past_the_bound_with_a_large_unsealed_remainder_builds_the_whole_tail() {
+    let seal = covec::internals::engine::SEAL_ROWS as usize;
+    // Shrinking sizes: no part merges with the larger one before it.
+    let sizes = [seal, seal - 1, seal - 2, seal - 3, seal - 4, seal - 5];
+    let n = 2000 + sizes.iter().sum::<usize>();
+    let data = clustered(n, DIM, 20, 27);
+    let t = TempDb::new("builder-bound-unsealed");
+    let db = indexed(&t, &data, 2000);
+    let held = BuildLock::wait(t.path()).unwrap();
+    let mut ranges = Vec::new();
+    let mut at = 2000;
+    for &size in &sizes {
+        ranges.push(at..at + size);
+        at += size;
+    }
+    for r in &ranges[..4] {
+        insert(&db, &data, r.clone());
+    }
+    drop(held);
+    let attempts = count_attempts(t.path());
+    let (mid, go) = stop_first_build(t.path());
+    std::thread::scope(|s| {
+        // Past the bound: commits, then builds the sealed part (stopped mid-build).
+        let a = s.spawn(|| insert(&db, &data, ranges[4].clone()));
+        wait_mid_build(&mid);
+        // Commits, then waits for the build lock the first writer holds.
+        let b = s.spawn(|| insert(&db, &data, ranges[5].clone()));
+        while db.count("c", "").unwrap() < n as u64 {
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        let unsealed: u64 = sizes[1..].iter().map(|&r| r as u64).sum();
+        assert!(unsealed > MAX_TAIL_ROWS);
+        let layout: Vec<u64> = parts(t.path()).iter().map(|p| p.0).collect();
+        let want: Vec<u64> = std::iter::once(2000)
+            .chain(sizes.iter().map(|&r| r as u64))
+            .collect();
+        assert_eq!(layout, want);
+        go.send(()).unwrap();
+        a.join().unwrap();
+        // The first writer returned: its sealed build, then the whole tail's.
+        assert_eq!(attempts.load(Ordering::SeqCst), 2);
+        assert_eq!(parts(t.path()), vec![(n as u64, 0, true)]);
+        b.join().unwrap();
+    });
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        2,
+        "the second writer built nothing"
+    );
+    for i in [0, 2000, n - 1] {
+        assert_found(&db, &data, i);
+    }
+}
+
 /// A background build that fails (here its hook fails it, as a failed write of its commit would)
 /// fails no write: the builder's error and that of a writer past the bound are kept and shown by
 /// describe_collection, the rows are committed and searched exactly, and a build that succeeds (flush)
