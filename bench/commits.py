@@ -8,6 +8,10 @@ GAP_S. Measured in one run:
 - each commit's wall time in the writer (the call, publication to the readers included);
 - each reader's first search after it meets a new generation, against its other searches (steady);
 - /dev/shm's allocated bytes, sampled through every commit, against the newest generation's live bytes.
+Before those (the idle phase), with the readers searching, the build phase: the writer inserts BUILD_TAIL rows in
+one call, which starts its background builder (docs/ann.md, "The builder"), and times the same one-row commits
+until the build's generation lands, against the idle phase's figures. It comes first so that the build grows the
+graph (`hnsw::extend`) instead of rebuilding it: the idle phase's deletes would leave the graph with deleted rows.
 Ratios against the smallest size come from the same run. Seeds are fixed; nothing here asserts on time.
 
 Results: bench/out/commits.json. `--doc` also renders docs/img/commits.png and the "Commits" section of
@@ -49,6 +53,12 @@ PACE_S = 0.01
 EF = 64
 QUERIES = 200
 DEFAULT_SIZES = (10_000, 100_000, 1_000_000)
+KINDS = ("insert", "upsert", "delete")
+# The build phase's tail: past the builder's start threshold at every size, and within MAX_TAIL_ROWS (16,384)
+# with the idle phase's rows and BUILD_ROUNDS rounds of commits added, so no commit waits for the build.
+BUILD_TAIL = 15_000
+BUILD_ROUNDS = 100  # at most; the phase ends when the build lands
+BUILD_TIMEOUT_S = 1800
 SECTION_START = "<!-- commits.py: begin -->"
 SECTION_END = "<!-- commits.py: end -->"
 
@@ -163,29 +173,17 @@ def measure_with(readers: list, n: int, db: Path, shm: Path) -> dict:
         assert json.loads(line) == {"ready": True}, line
     writer = covec.MilvusClient(str(db), shm_dir=str(shm))
     # Distinct existing rows for the upserts and the deletes, so every one of them commits.
-    existing = iter(np.random.default_rng(SEED).choice(n, size=2 * COMMITS, replace=False).tolist())
-    fresh = synth_vectors(3 * COMMITS, SEED + 1)
-    sampler = ShmSampler(shm)
-    commits = []
-    next_id = n + 10_000_000
+    rounds = COMMITS + BUILD_ROUNDS
+    existing = iter(np.random.default_rng(SEED).choice(n, size=2 * rounds, replace=False).tolist())
+    fresh = iter(synth_vectors(3 * rounds, SEED + 1))
+    ids = iter(range(n + 10_000_000, n + 20_000_000))
     time.sleep(1.0)  # steady searches before the first commit
-    for i in range(COMMITS):
-        for kind in ("insert", "upsert", "delete"):
-            row = fresh[len(commits)]
-            t = time.monotonic()
-            if kind == "insert":
-                writer.insert(common.COLLECTION, [{"id": next_id, "vector": row}])
-                next_id += 1
-            elif kind == "upsert":
-                writer.upsert(common.COLLECTION, [{"id": next(existing), "vector": row}])
-            else:
-                writer.delete(common.COLLECTION, ids=[next(existing)])
-            dt = time.monotonic() - t
-            status = writer._db.status()
-            assert not commits or status["generation"] > commits[-1]["generation"], f"{kind} committed nothing"
-            commits.append({"kind": kind, "start": t, "seconds": dt, "generation": status["generation"],
-                            "live_bytes": status["live_bytes"], "segment": status["segment"]})
-            time.sleep(GAP_S)
+    build = build_phase(writer, existing, fresh, ids)
+    time.sleep(2.0)  # the readers move to the build's generation
+    sampler = ShmSampler(shm)
+    idle_start = time.monotonic()
+    commits = commit_rounds(writer, COMMITS, existing, fresh, ids)
+    idle_end = time.monotonic()
     sampler.stop()
     for r in readers:
         r.stdin.write("stop\n")
@@ -196,16 +194,71 @@ def measure_with(readers: list, n: int, db: Path, shm: Path) -> dict:
     writer.close()
     for c in commits:
         c["shm_peak_bytes"] = sampler.peak(c["start"], c["start"] + GAP_S)
-    return {"rows": n, "commits": commits, **reader_stats(records, commits)}
+    build["steady_search_s"] = reader_stats(records, [], build["start"], build["end"])["steady_search_s"]
+    return {"rows": n, "commits": commits, **reader_stats(records, commits, idle_start, idle_end),
+            "build": build}
 
 
-def reader_stats(records: list, commits: list) -> dict:
-    """Each reader's first search at each new generation, and its other searches."""
+def commit_rounds(writer, rounds: int, existing, fresh, ids, until=lambda: False) -> list:
+    """Up to `rounds` rounds of a one-row insert, upsert and delete, one commit every GAP_S, each timed; stops
+    early once `until()` says so (asked after each commit)."""
+    commits = []
+    for i in range(3 * rounds):
+        kind = KINDS[i % 3]
+        row = next(fresh)
+        t = time.monotonic()
+        if kind == "insert":
+            writer.insert(common.COLLECTION, [{"id": next(ids), "vector": row}])
+        elif kind == "upsert":
+            writer.upsert(common.COLLECTION, [{"id": next(existing), "vector": row}])
+        else:
+            writer.delete(common.COLLECTION, ids=[next(existing)])
+        dt = time.monotonic() - t
+        status = writer._db.status()
+        assert not commits or status["generation"] > commits[-1]["generation"], f"{kind} committed nothing"
+        commits.append({"kind": kind, "start": t, "seconds": dt, "generation": status["generation"],
+                        "live_bytes": status["live_bytes"], "segment": status["segment"]})
+        if until():
+            break
+        time.sleep(GAP_S)
+    return commits
+
+
+def pending(writer) -> int:
+    return int(writer.describe_index(common.COLLECTION, "vector")["pending_index_rows"])
+
+
+def build_phase(writer, existing, fresh, ids) -> dict:
+    """Inserts BUILD_TAIL rows, whose commit starts the writer's builder, and times one-row commits until the
+    build's generation lands (the pending rows drop below the tail)."""
+    tail = synth_vectors(BUILD_TAIL, SEED + 2)
+    start = time.monotonic()
+    writer.insert(common.COLLECTION, [{"id": next(ids), "vector": v} for v in tail])
+    inserted = time.monotonic()
+    assert pending(writer) >= BUILD_TAIL, "the tail was indexed before the insert returned"
+    commits = commit_rounds(writer, BUILD_ROUNDS, existing, fresh, ids, until=lambda: pending(writer) < BUILD_TAIL)
+    # The build's generation arrived during the last commit or the gap before it: that commit met it.
+    met = pending(writer) < BUILD_TAIL
+    while pending(writer) >= BUILD_TAIL:
+        assert time.monotonic() - start < BUILD_TIMEOUT_S, "the build did not land"
+        time.sleep(0.5)
+    end = time.monotonic()
+    return {"tail_rows": BUILD_TAIL, "tail_insert_s": inserted - start, "start": start, "end": end,
+            "build_s": end - start, "commits": commits[:-1] if met else commits,
+            "met": commits[-1] if met else None}
+
+
+def reader_stats(records: list, commits: list, start: float, end: float) -> dict:
+    """Each reader's first search at each new generation `commits` made, and its other searches, of those that
+    started between `start` and `end`."""
     first, steady = [], []
     committed = {c["generation"] for c in commits}
     for rec in records:
         previous = None
-        for _t, dt, generation in rec:
+        for t, dt, generation in rec:
+            if not start <= t < end:
+                previous = generation
+                continue
             if previous is not None and generation != previous and generation in committed:
                 first.append(dt)
             elif generation == previous:
@@ -218,14 +271,16 @@ def summary(run: dict) -> dict:
     def med(xs):
         return statistics.median(xs) if xs else None
 
-    kinds = ("insert", "upsert", "delete")
-    by_kind = {k: med([c["seconds"] for c in run["commits"] if c["kind"] == k]) for k in kinds}
-    fastest = {k: min(c["seconds"] for c in run["commits"] if c["kind"] == k) for k in kinds}
+    def commit_med(commits):
+        return {k: med([c["seconds"] for c in commits if c["kind"] == k]) for k in KINDS}
+
+    fastest = {k: min(c["seconds"] for c in run["commits"] if c["kind"] == k) for k in KINDS}
     peaks = [c["shm_peak_bytes"] / c["live_bytes"] for c in run["commits"]]
     first, steady = run["first_search_s"], run["steady_search_s"]
+    build = run["build"]
     return {
         "rows": run["rows"],
-        "commit_median_s": by_kind,
+        "commit_median_s": commit_med(run["commits"]),
         "commit_min_s": fastest,
         "commit_max_s": max(c["seconds"] for c in run["commits"]),
         "first_search_median_s": med(first),
@@ -236,6 +291,16 @@ def summary(run: dict) -> dict:
         "live_bytes": run["commits"][-1]["live_bytes"],
         "segments_seen": len({c["segment"] for c in run["commits"]}),
         "first_samples": len(first),
+        "build": {
+            "tail_rows": build["tail_rows"],
+            "tail_insert_s": build["tail_insert_s"],
+            "build_s": build["build_s"],
+            "commits": len(build["commits"]),
+            "commit_median_s": commit_med(build["commits"]),
+            "commit_max_s": max((c["seconds"] for c in build["commits"]), default=None),
+            "met_s": build["met"]["seconds"] if build["met"] else None,
+            "steady_search_median_s": med(build["steady_search_s"]),
+        },
     }
 
 
@@ -275,7 +340,7 @@ def section(results: dict) -> str:
     m = results["machine"]
 
     def ms(x):
-        return f"{x * 1e3:.1f}"
+        return "n/a" if x is None else f"{x * 1e3:.1f}"
 
     lines = [
         SECTION_START,
@@ -299,16 +364,48 @@ def section(results: dict) -> str:
         "| first / steady | /dev/shm peak / live |",
         "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
-    kinds = ("insert", "upsert", "delete")
     for x in s:
         c, b, f = x["commit_median_s"], base["commit_median_s"], x["commit_min_s"]
-        ratios = " / ".join(f"{c[k] / b[k]:.2f}x" for k in kinds)
+        ratios = " / ".join(f"{c[k] / b[k]:.2f}x" for k in KINDS)
         lines.append(
             f"| {x['rows']:,} | {ms(c['insert'])} | {ms(c['upsert'])} | {ms(c['delete'])} | {ratios} "
-            f"| {' / '.join(ms(f[k]) for k in kinds)} | {ms(x['commit_max_s'])} "
+            f"| {' / '.join(ms(f[k]) for k in KINDS)} | {ms(x['commit_max_s'])} "
             f"| {ms(x['first_search_median_s'])} / {ms(x['first_search_p90_s'])} "
             f"| {ms(x['steady_search_median_s'])} | {x['first_over_steady']:.2f}x | {x['shm_peak_over_live_max']:.3f}x |"
         )
+    lines += [
+        "",
+        "**While a build runs.** Before those commits, with the readers searching, the writer inserts "
+        f"{BUILD_TAIL:,} rows in one call; that commit starts its background builder (docs/ann.md, \"The builder\"), "
+        "which grows the graph by the tail (`hnsw::extend`: this phase runs first, while the graph has no deleted "
+        "rows, so the build extends it instead of rebuilding it) and rewrites the collection into one part outside "
+        "the writer lock, then publishes it in a commit of its own. Meanwhile the writer makes the same one-row commits, one every "
+        f"{GAP_S * 1e3:.0f} ms, until the build's generation lands (at most {BUILD_ROUNDS} of each kind). Build: from "
+        "the tail's insert until its generation is seen. Each row compares the commits made during the build with "
+        "the same run's commits above (idle: no build running; they come after the build, so their db also holds "
+        "its tail), except the one commit that met the build's "
+        "generation (it landed during that commit or just before it), given on its own: that commit may wait for the "
+        "writer lock while the build writes its part and syncs it, and may be the one that loads the build's "
+        "generation into the readers' segment (the builder thread does not publish it; the first process to read "
+        "or commit after it does).",
+        "",
+        "| rows | tail insert s | build s | commits during the build | insert ms idle → build | upsert ms idle → build "
+        "| delete ms idle → build | slowest commit ms idle → build | the commit that met the build's generation ms "
+        "| steady search ms idle → build |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for x in s:
+        b, c = x["build"], x["commit_median_s"]
+        per_kind = " | ".join(f"{ms(c[k])} → {ms(b['commit_median_s'][k])}" for k in KINDS)
+        lines.append(
+            f"| {x['rows']:,} | {b['tail_insert_s']:.1f} | {b['build_s']:.1f} | {b['commits']} | {per_kind} "
+            f"| {ms(x['commit_max_s'])} → {ms(b['commit_max_s'])} | {ms(b['met_s'])} "
+            f"| {ms(x['steady_search_median_s'])} → {ms(b['steady_search_median_s'])} |"
+        )
+    outlasted = [f"{x['rows']:,}" for x in s if x["build"]["met_s"] is None]
+    if outlasted:
+        lines += ["", f"n/a: at {', '.join(outlasted)} rows the build outlasted the phase's {BUILD_ROUNDS} rounds of "
+                  "commits, so no commit met its generation (the phase then waited for it without committing)."]
     left_out = [n for n in DEFAULT_SIZES if n not in {x["rows"] for x in s}]
     if left_out:
         lines += ["", f"Not in this run: {', '.join(f'{n:,}' for n in left_out)} rows (`--sizes` left them out; "

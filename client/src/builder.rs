@@ -1,7 +1,7 @@
 //! The background graph builder (docs/ann.md, "Growing graphs outside the writer's commit"): the build
 //! lock `<db>.build` that elects one builder per db (docs/format.md, "The build lock"), and the thread a
-//! committing process starts; the build itself (`index_pending`), which `flush` and a writer past the
-//! tail bound run too; and the errors of background builds, kept for `build_error`.
+//! committing process (or covecd) starts; the build itself (`index_pending`), which `flush` and a writer
+//! past the tail bound run too; and the errors of background builds, kept for `build_error`.
 //!
 //! The thread holds only the db's path and the collection's names, never a `Db` or its maps: closing
 //! every `Db` (Python's `close`) returns at once while it finishes its build from its own file handles,
@@ -138,41 +138,54 @@ pub(crate) fn mid_build(db: &Path) -> std::io::Result<()> {
     }
 }
 
-/// After a commit that asks for a build (`BuildNeed::Start`): starts a builder thread for the
-/// collection unless a build of the db runs already (its lock is taken before the thread starts, so
-/// the caller knows one runs when this returns).
-pub(crate) fn start(db: &Path, database: &str, collection: &str) {
-    let Ok(Some(lock)) = BuildLock::try_take(db) else {
-        return;
+/// A running builder thread: joins to the number of builds it committed, or the error that ended it.
+pub type BuilderThread = std::thread::JoinHandle<Result<u64>>;
+
+/// Starts a builder thread for the collection unless a build of the db runs already: None when
+/// another builder (of any process) holds `<db>.build`. The lock is taken before the thread starts, so
+/// the caller knows one runs when this returns. A writer after a commit that asks for a build
+/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it.
+pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Option<BuilderThread>> {
+    let Some(lock) = BuildLock::try_take(db)? else {
+        return Ok(None);
     };
-    let (db, database, collection) = (db.to_path_buf(), database.to_owned(), collection.to_owned());
-    let spawned = std::thread::Builder::new()
+    let (path, database, collection) =
+        (db.to_path_buf(), database.to_owned(), collection.to_owned());
+    std::thread::Builder::new()
         .name("covec-builder".into())
-        .spawn(move || run(lock, &db, Scope::new(&database, &collection)));
-    // A thread that cannot start leaves the tail to the next commit or flush, as a crash would.
-    drop(spawned);
+        .spawn(move || run(lock, &path, Scope::new(&database, &collection)))
+        .map(Some)
+        .map_err(|e| Error::io(db, e))
 }
 
-/// The builder: builds (sealed parts first, `BuildScope::Sealed`) while the collection asks for it. The
-/// lock is released before each check, so a commit that found it taken (and started nothing) is seen by
-/// that check.
-fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) {
+/// The builder: builds (the sealed parts first, `BuildScope::Sealed`) while the collection asks for
+/// it; joins to the number of builds it committed. The lock is released before each check, so a
+/// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
+/// kept for the user too (`failed`: the writer that started it never joins it): what it built is
+/// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
+fn run(lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+    let ended = rounds(lock, db, target);
+    if let Err(e) = &ended {
+        failed(db, target, e);
+    }
+    ended
+}
+
+fn rounds(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+    let mut built = 0;
     loop {
-        // What it built is committed or dropped whole; an error is kept for the user
-        // (`build_error`), and the next commit past the threshold (or flush) builds again.
-        match index_pending(db, target, BuildScope::Sealed) {
-            Ok(true) => {}
-            Ok(false) => return,
-            Err(e) => return failed(db, target, &e),
+        if !index_pending(db, target, BuildScope::Sealed)? {
+            return Ok(built);
         }
+        built += 1;
         drop(lock);
-        match need(db, target) {
-            Ok(BuildNeed::Start | BuildNeed::Wait) => {}
-            _ => return,
+        match need(db, target)? {
+            BuildNeed::Start | BuildNeed::Wait => {}
+            BuildNeed::Nothing => return Ok(built),
         }
-        lock = match BuildLock::try_take(db) {
-            Ok(Some(l)) => l,
-            _ => return,
+        lock = match BuildLock::try_take(db)? {
+            Some(l) => l,
+            None => return Ok(built),
         };
     }
 }
@@ -180,8 +193,8 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) {
 /// A writer whose commit left the tail past `MAX_TAIL_ROWS` (its rows are durable already): returns once
 /// the tail is back under it, after the build that runs (if that brings it under) or else after a build
 /// of its own of the sealed parts, which leaves the unsealed remainder; whether it committed a build.
-/// Only when that remainder is itself past the bound (commits of decreasing sizes just under
-/// `SEAL_ROWS`, or writers that committed past it meanwhile) does it build the whole tail too.
+/// Only when that remainder is itself past the bound (writers that crossed it together, each adding a
+/// part before any built) does it build the whole tail too.
 pub(crate) fn wait_under_bound(db: &Path, target: Scope<'_>) -> Result<bool> {
     let _lock = BuildLock::wait(db)?;
     if need(db, target)? != BuildNeed::Wait {

@@ -552,7 +552,9 @@ impl Db {
         let scope = Scope::new(&db, &collection);
         match need {
             BuildNeed::Nothing => {}
-            BuildNeed::Start => builder::start(path, &db, &collection),
+            // A builder that cannot start leaves the tail to the next commit or flush, as a crash
+            // would; the thread is not joined (`close` returns while it builds).
+            BuildNeed::Start => drop(builder::start_builder(path, &db, &collection)),
             BuildNeed::Wait => match builder::wait_under_bound(path, scope) {
                 Ok(true) => self.publish(&inner),
                 Ok(false) => {}

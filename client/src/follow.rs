@@ -8,7 +8,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
-use crate::engine::Snapshot;
+use crate::engine::{self, BuildNeed, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{Catalog, MetaSlot};
 use crate::segment::{self, Attachment, ShmConfig};
@@ -184,6 +184,19 @@ impl Follower {
     /// The generation held now, without looking at the path.
     pub(crate) fn held(&self) -> Result<Arc<Mapped>> {
         Ok(Arc::clone(&*self.current.read().map_err(|_| poisoned())?))
+    }
+
+    /// The collections (database, name) of the generation held now whose tail asks for a build
+    /// (`engine::build_need`): what covecd builds.
+    pub fn builds_wanted(&self) -> Result<Vec<(String, String)>> {
+        let held = self.held()?;
+        let mut wanted = Vec::new();
+        for entry in &held.catalog.collections {
+            if engine::build_need(entry)? != BuildNeed::Nothing {
+                wanted.push((entry.db.clone(), entry.name.clone()));
+            }
+        }
+        Ok(wanted)
     }
 
     /// Follows the path (as `current`) and describes the generation it holds then.

@@ -8,10 +8,10 @@
 //! `follow`); the `python` module is its PyO3 binding.
 //!
 //! The public API is what programs use: `Db` and `OpenOptions`, the request, hit, row, value, schema,
-//! search-parameter and error types, and what covecd runs (`Follower`, and `segment`'s sweep and
-//! status of the shm dir). Every other module is private. The tests in client/tests, the bench and the
-//! fuzz targets reach them through `internals`, which is hidden from the docs and is not API: it
-//! changes whenever the code does. A cargo feature was the other way; it would not work here: an
+//! search-parameter and error types, and what covecd runs (`Follower`, `start_builder`, and
+//! `segment`'s sweep and status of the shm dir). Every other module is private. The tests in
+//! client/tests, the bench, the fuzz targets and covecd's test hook reach them through `internals`,
+//! which is hidden from the docs and is not API: it changes whenever the code does. A cargo feature was the other way; it would not work here: an
 //! integration test cannot turn on a feature of its own crate (only `required-features`, which skips
 //! the test, silently, whenever the feature is off), and cargo unifies features across a workspace
 //! build, so a feature the bench turned on would expose the internals to covecd all the same.
@@ -43,6 +43,7 @@ mod value;
 #[cfg(feature = "python")]
 mod python;
 
+pub use builder::{start_builder, BuilderThread};
 pub use db::{CollectionInfo, DatabaseInfo, Db};
 pub use engine::{
     Boost, ChainArg, ChainFunction, ChainOp, Combine, Cursor, Decay, DecayFunction, FunctionChain,

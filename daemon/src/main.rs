@@ -1,33 +1,43 @@
 //! covecd: keeps the segments of named dbs loaded between worker restarts, moves them to each new
-//! generation as commits land, sweeps references left by dead processes, and answers status queries.
+//! generation as commits land, builds the HNSW graphs those generations ask for, sweeps references left
+//! by dead processes, and answers status queries.
 //!
-//! It is optional: every client can load and publish segments itself. The daemon is one more holder of a
-//! reference, so a segment stays warm while no worker runs, and the one process that does the copying
-//! when a writer commits.
+//! It is optional: every client can load and publish segments, and build, itself. The daemon is one more
+//! holder of a reference, so a segment stays warm while no worker runs, and the one process that does the
+//! copying when a writer commits; and one more builder, which outlives the writers (docs/ann.md, "The
+//! builder").
 
 mod args;
 mod notify;
 mod status;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, tick, Receiver};
 use nix::sys::signal::{SigSet, Signal};
 
 use covec::segment::{self, ShmConfig};
-use covec::{DbStatus, Follower, OpenOptions};
+use covec::{BuilderThread, DbStatus, Follower, OpenOptions};
 
 use args::{Args, Command};
 use status::{DbReport, StatusRequest};
 
-/// One served db: the follower that holds its newest generation (once the file could be opened) and
-/// what the last look found.
+/// One served db: the follower that holds its newest generation (once the file could be opened), what
+/// the last look found, and its builds.
 struct Served {
     path: PathBuf,
     follower: Option<Follower>,
     status: Option<DbStatus>,
     last_error: Option<String>,
+    /// The held generation's build need is still to be looked at: set when covecd moves to a new
+    /// generation, kept while a builder (covecd's own, or another process's) holds `<db>.build`.
+    check_build: bool,
+    /// covecd's builder of this db, while it runs.
+    builder: Option<BuilderThread>,
+    /// Builds covecd's builders committed, and what ended the last one that failed.
+    builds: u64,
+    build_error: Option<String>,
 }
 
 fn main() {
@@ -71,6 +81,10 @@ fn serve(args: &Args) -> i32 {
             follower: None,
             status: None,
             last_error: None,
+            check_build: false,
+            builder: None,
+            builds: 0,
+            build_error: None,
         })
         .collect();
     for db in &mut served {
@@ -79,6 +93,7 @@ fn serve(args: &Args) -> i32 {
             eprintln!("covecd: {}: {err}", db.path.display());
         }
     }
+    park_builds_for_tests();
     let requests = match status::listen(&args.socket) {
         Ok(requests) => requests,
         Err(err) => {
@@ -101,6 +116,7 @@ fn serve(args: &Args) -> i32 {
             recv(poll) -> _ => {
                 for db in &mut served {
                     refresh(&options, db);
+                    build(db);
                 }
             }
             recv(sweep) -> _ => {
@@ -121,7 +137,9 @@ fn serve(args: &Args) -> i32 {
             }
         }
     }
-    // Dropping the followers detaches; a segment nobody else reads is unlinked now.
+    // Dropping the followers detaches; a segment nobody else reads is unlinked now. A build still
+    // running ends with the process, which loses only build work (docs/ann.md, "A builder that
+    // crashes"): the next writer or covecd builds again.
     drop(served);
     let _ = std::fs::remove_file(&args.socket);
     if let Err(err) = segment::sweep(&cfg) {
@@ -132,7 +150,8 @@ fn serve(args: &Args) -> i32 {
 
 /// Moves `db` to its newest committed generation when the file changed since the last look (the
 /// follower attaches the new generation before releasing the old, so it never drops to zero holders in
-/// between). A db that cannot be opened yet is tried again at the next poll.
+/// between). A db that cannot be opened yet is tried again at the next poll. A new generation is a new
+/// build need to look at.
 fn refresh(options: &OpenOptions, db: &mut Served) {
     let followed = match &db.follower {
         Some(follower) => follower.status(),
@@ -144,11 +163,77 @@ fn refresh(options: &OpenOptions, db: &mut Served) {
     };
     match followed {
         Ok(status) => {
+            let before = db.status.as_ref().map(|s| s.generation);
+            db.check_build |= before != Some(status.generation);
             db.status = Some(status);
             db.last_error = None;
         }
         Err(err) => db.last_error = Some(err.to_string()),
     }
+}
+
+/// Runs the build the held generation asks for (docs/ann.md, "The builder"), through the writers' own
+/// builder (`covec::start_builder`): `<db>.build` elects one builder per db, so when a writer's runs,
+/// covecd starts nothing and looks again at the next poll (the writer may exit mid-build, leaving the
+/// build to covecd). One builder per db at a time: a collection whose build waits behind another's is
+/// looked at again once that builder has ended and its generation arrived. A builder that fails is not
+/// restarted until the next generation.
+fn build(db: &mut Served) {
+    if let Some(thread) = db.builder.take_if(|t| t.is_finished()) {
+        match thread.join() {
+            Ok(Ok(built)) => {
+                db.builds += built;
+                db.build_error = None;
+            }
+            Ok(Err(err)) => build_failed(db, err.to_string()),
+            Err(_) => build_failed(db, "the builder thread panicked".into()),
+        }
+    }
+    if !db.check_build || db.builder.is_some() {
+        return;
+    }
+    let Some(follower) = &db.follower else {
+        return;
+    };
+    db.check_build = false;
+    let wanted = match follower.builds_wanted() {
+        Ok(wanted) => wanted,
+        Err(err) => return build_failed(db, err.to_string()),
+    };
+    let Some((database, collection)) = wanted.first() else {
+        return;
+    };
+    // The writers' builders lock `<canonical path>.build`.
+    let started = std::fs::canonicalize(&db.path)
+        .map_err(|err| err.to_string())
+        .and_then(|path| {
+            covec::start_builder(&path, database, collection).map_err(|err| err.to_string())
+        });
+    match started {
+        Ok(Some(thread)) => db.builder = Some(thread),
+        Ok(None) => db.check_build = true,
+        Err(err) => build_failed(db, err),
+    }
+}
+
+fn build_failed(db: &mut Served, message: String) {
+    eprintln!("covecd: {}: build: {message}", db.path.display());
+    db.build_error = Some(message);
+}
+
+/// Tests only (tests/test_daemon.py): with `COVECD_TEST_PARK_MID_BUILD` set, every build prints
+/// "mid-build" and stops between preparing its graph and taking the writer lock, holding `<db>.build`
+/// until the daemon is killed.
+fn park_builds_for_tests() {
+    if std::env::var_os("COVECD_TEST_PARK_MID_BUILD").is_none() {
+        return;
+    }
+    covec::internals::builder::set_mid_build_hook(Some(Box::new(|_: &Path| {
+        println!("mid-build");
+        loop {
+            std::thread::park();
+        }
+    })));
 }
 
 fn report(cfg: &ShmConfig, served: &[Served], started: Instant) -> String {
@@ -160,6 +245,9 @@ fn report(cfg: &ShmConfig, served: &[Served], started: Instant) -> String {
             segment: db.status.as_ref().and_then(|s| s.segment.clone()),
             bytes: db.status.as_ref().map(|s| s.mapped_bytes),
             error: db.last_error.clone(),
+            building: db.builder.is_some(),
+            builds: db.builds,
+            build_error: db.build_error.clone(),
         })
         .collect();
     let segments = segment::status(cfg).map_err(|e| e.to_string());

@@ -14,6 +14,11 @@ pub struct DbReport {
     pub segment: Option<String>,
     pub bytes: Option<u64>,
     pub error: Option<String>,
+    /// covecd's own builder of the db runs now.
+    pub building: bool,
+    /// Builds covecd committed since it started, and what ended the last one that failed.
+    pub builds: u64,
+    pub build_error: Option<String>,
 }
 
 /// A connection waiting for the main loop to describe the state it owns.
@@ -60,7 +65,8 @@ pub fn render(
         .iter()
         .map(|d| {
             json!({"path": d.path, "generation": d.generation, "segment": d.segment,
-                   "bytes": d.bytes, "error": d.error})
+                   "bytes": d.bytes, "error": d.error, "building": d.building,
+                   "builds": d.builds, "build_error": d.build_error})
         })
         .collect();
     let segments = match segments {
