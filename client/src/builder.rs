@@ -163,27 +163,24 @@ pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Opti
 /// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
 /// kept for the user too (`failed`: the writer that started it never joins it): what it built is
 /// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
-fn run(lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
-    let ended = rounds(lock, db, target);
-    if let Err(e) = &ended {
-        failed(db, target, e);
-    }
-    ended
-}
-
-fn rounds(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+    // Kept before the build lock is released, so whoever waits for the build finds it.
+    let kept = |e: Error| {
+        failed(db, target, &e);
+        e
+    };
     let mut built = 0;
     loop {
-        if !index_pending(db, target, BuildScope::Sealed)? {
+        if !index_pending(db, target, BuildScope::Sealed).map_err(kept)? {
             return Ok(built);
         }
         built += 1;
         drop(lock);
-        match need(db, target)? {
+        match need(db, target).map_err(kept)? {
             BuildNeed::Start | BuildNeed::Wait => {}
             BuildNeed::Nothing => return Ok(built),
         }
-        lock = match BuildLock::try_take(db)? {
+        lock = match BuildLock::try_take(db).map_err(kept)? {
             Some(l) => l,
             None => return Ok(built),
         };
