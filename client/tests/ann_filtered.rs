@@ -3,83 +3,19 @@
 //! function of the seed: no timings. Release runs 20k x 64 (`cargo test --release -p covec --test
 //! ann_filtered`); debug builds run a fifth of the rows.
 
+mod ann_support;
 mod hnsw_support;
 mod storage_util;
 
-use covec::{
-    CollectionSchema, DataType, Db, IndexKind, IndexSpec, Metric, OutputFields, Pk, SearchRequest,
-    Value,
-};
-use hnsw_support::{clustered, rows, wait_for_builder};
-use storage_util::{field, TempDb};
+use ann_support::{load, search, DIM};
+use covec::{Db, Metric, Pk};
+use hnsw_support::{clustered, rows};
+use storage_util::TempDb;
 
-const DIM: usize = 64;
-const K: usize = 10;
 const QUERIES: usize = 40;
 
-/// id INT64 pk, v FLOAT_VECTOR(64), bucket INT64 in 0..1000 (a hash of the id: uncorrelated with the
-/// clusters), so `bucket < 10 * p` matches p % of the rows.
-fn schema() -> CollectionSchema {
-    CollectionSchema::new(
-        vec![
-            field("id", DataType::Int64, |f| f.is_primary = true),
-            field("v", DataType::FloatVector, |f| f.dim = Some(DIM as u32)),
-            field("bucket", DataType::Int64, |_| {}),
-        ],
-        "",
-        false,
-    )
-}
-
-fn bucket(id: usize) -> i64 {
-    ((id as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15) >> 32) as i64 % 1000
-}
-
-fn index(index_type: &str, metric: Metric) -> IndexSpec {
-    IndexSpec {
-        field: "v".into(),
-        index_name: "v".into(),
-        index_type: index_type.into(),
-        kind: IndexKind::Flat,
-        metric,
-        params: vec![],
-    }
-}
-
-/// Creates `name` with `index_type` and inserts `data` (row i has id i) in one commit.
-fn load(db: &Db, name: &str, index_type: &str, metric: Metric, data: &[f32]) {
-    db.create_collection(name, schema(), vec![index(index_type, metric)])
-        .unwrap();
-    let rows = data
-        .chunks_exact(DIM)
-        .enumerate()
-        .map(|(i, v)| {
-            vec![
-                ("id".into(), Value::Int(i as i64)),
-                ("v".into(), Value::FloatVector(v.to_vec())),
-                ("bucket".into(), Value::Int(bucket(i))),
-            ]
-        })
-        .collect();
-    db.insert(name, rows).unwrap();
-    wait_for_builder(db.path());
-}
-
 fn top_ids(db: &Db, name: &str, queries: &[f32], filter: &str) -> Vec<Vec<Pk>> {
-    let request = SearchRequest {
-        anns_field: None,
-        vectors: queries.to_vec().into(),
-        nq: queries.len() / DIM,
-        limit: K,
-        offset: 0,
-        filter: filter.into(),
-        output: OutputFields::default(),
-        metric: None,
-        params: vec![],
-        ..SearchRequest::default()
-    };
-    db.search(name, &request)
-        .unwrap()
+    search(db, name, queries, filter, vec![])
         .into_iter()
         .map(|hits| hits.into_iter().map(|h| h.id).collect())
         .collect()

@@ -26,13 +26,14 @@ use golden::Version;
 /// could store, with this covec's schema constructors (what a file holds reads back in today's types),
 /// and what it holds beside the three collections every golden file holds: the data model of catalog
 /// revision 3 (`golden_model`), the column types of catalog revision 3 (`golden_types`), the scalar indexes
-/// of catalog revision 4 (`golden_scalar`).
+/// of catalog revision 4 (`golden_scalar`). `codes`: its HNSW part over FLOAT_VECTOR carries SQ8 codes.
 struct Golden {
     file: &'static str,
     version: Version,
     model: bool,
     types: bool,
     scalar_indexes: bool,
+    codes: bool,
 }
 
 /// Every golden file, oldest first. Add the file of each new format version here (README.md says how).
@@ -45,6 +46,7 @@ fn goldens() -> Vec<Golden> {
             model: false,
             types: false,
             scalar_indexes: false,
+            codes: false,
         },
         // catalog revision 2, HNSW layout 1: graphs in insertion order.
         Golden {
@@ -53,6 +55,7 @@ fn goldens() -> Vec<Golden> {
             model: false,
             types: false,
             scalar_indexes: false,
+            codes: false,
         },
         // catalog revision 2, HNSW layout 2: rows of indexed parts in locality order.
         Golden {
@@ -61,6 +64,7 @@ fn goldens() -> Vec<Golden> {
             model: false,
             types: false,
             scalar_indexes: false,
+            codes: false,
         },
         // catalog revision 3: databases, partitions, field ids (the three collections in "default").
         Golden {
@@ -69,6 +73,7 @@ fn goldens() -> Vec<Golden> {
             model: false,
             types: false,
             scalar_indexes: false,
+            codes: false,
         },
         // catalog revision 3 with its data model: databases, aliases, partitions, properties, an added
         // field, a partition key.
@@ -78,6 +83,7 @@ fn goldens() -> Vec<Golden> {
             model: true,
             types: false,
             scalar_indexes: false,
+            codes: false,
         },
         // catalog revision 3 with every column type it added, a match index and a BM25 function.
         Golden {
@@ -86,6 +92,7 @@ fn goldens() -> Vec<Golden> {
             model: false,
             types: true,
             scalar_indexes: false,
+            codes: false,
         },
         // catalog revision 4: the data model with scalar indexes.
         Golden {
@@ -94,6 +101,16 @@ fn goldens() -> Vec<Golden> {
             model: true,
             types: false,
             scalar_indexes: true,
+            codes: false,
+        },
+        // SQ8 codes beside the HNSW graph of a FLOAT_VECTOR field (catalog revision 4, no new tag).
+        Golden {
+            file: "f1-c4-sq8.covec",
+            version: current(),
+            model: false,
+            types: false,
+            scalar_indexes: false,
+            codes: true,
         },
     ]
 }
@@ -495,6 +512,25 @@ fn types_files_hold_their_index_sections() {
             "{}: an unindexed tail",
             g.file
         );
+    }
+}
+
+/// HNSW parts over FLOAT_VECTOR carry SQ8 codes from the file that brought them on, and not before: the
+/// older files' searches (checked above) walk f32 rows, the newer ones' walk the codes.
+#[test]
+fn hnsw_parts_carry_codes_from_the_files_that_brought_them() {
+    for g in goldens()
+        .into_iter()
+        .filter(|g| g.version.hnsw == IndexKind::Hnsw)
+    {
+        let bytes = std::fs::read(data_dir().join(g.file)).unwrap();
+        let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
+        let every = snap
+            .catalog()
+            .collection("default", golden::EVERY_TYPE)
+            .unwrap();
+        let indexed = every.parts.iter().find(|p| !p.ann.is_empty()).unwrap();
+        assert_eq!(indexed.ann[0].sq8.is_some(), g.codes, "{}", g.file);
     }
 }
 

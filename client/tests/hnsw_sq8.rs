@@ -91,6 +91,11 @@ fn sq8_bad_input_and_damage_are_errors() {
         Err(Error::Invalid { .. })
     ));
     assert!(matches!(quantize(&[1.0; 3], 2), Err(Error::Invalid { .. })));
+    // A range wider than f32 holds would give a scale readers refuse: refused when quantizing.
+    assert!(matches!(
+        quantize(&[f32::MAX, 0.0, -f32::MAX, 0.0], 2),
+        Err(Error::Invalid { .. })
+    ));
     let vectors = clustered(50, 8, 3, 1);
     let good = quantize(&vectors, 8).unwrap().to_bytes();
     assert!(Sq8View::from_bytes(&good, 50).is_ok());

@@ -124,6 +124,12 @@ pub(crate) fn search_ef(params: &[(String, String)], keep: usize) -> Result<usiz
     Ok(ef.max(keep))
 }
 
+/// The beam a codes walk of an HNSW or AUTOINDEX part keeps for a search's `ef`: an eighth wider, so that
+/// after the exact re-rank its recall is at least the f32 walk's at `ef` (docs/ann.md, "The codes walk").
+pub(crate) fn codes_walk_ef(ef: usize) -> usize {
+    ef + ef.div_ceil(8)
+}
+
 /// A vector field that gets a graph.
 pub(crate) struct GraphField {
     /// Schema position.
@@ -218,6 +224,8 @@ pub(crate) struct BuiltGraph<'g> {
     /// FLOAT_VECTOR (hnsw's contract; searches normalise stored rows with their inv_norms), and what
     /// the locality order and SQ8 codes are computed from for every type.
     rows: Vec<f32>,
+    /// The field stores f32 rows (FLOAT_VECTOR): an HNSW graph over them also gets SQ8 codes to walk.
+    f32_rows: bool,
     dim: usize,
 }
 
@@ -247,6 +255,7 @@ pub(crate) fn build_graph<'g>(
             }
         }
     };
+    let f32_rows = matches!(rows, GraphRows::F32(_));
     let (index, vectors) = match rows {
         GraphRows::F32(mut vectors) => {
             normalise(&mut vectors);
@@ -280,6 +289,7 @@ pub(crate) fn build_graph<'g>(
         field: g,
         index,
         rows: vectors,
+        f32_rows,
         dim,
     })
 }
@@ -291,16 +301,18 @@ impl BuiltGraph<'_> {
     }
 
     /// Pushes the graph, renumbered to the rows' storage `slots`, and the SQ8 codes of the rows in
-    /// storage order, into the commit.
+    /// storage order, into the commit. HNSW_SQ needs its codes (rows that do not quantize are an
+    /// error); an HNSW graph over f32 rows gets them when the rows quantize, and is walked on its
+    /// f32 rows otherwise.
     pub(crate) fn push(self, slots: &[u32], b: &mut CommitBuilder) -> Result<AnnIndex> {
         let graph = b.push(&self.index.renumbered(slots).to_bytes());
+        let codes = || hnsw::quantize(&in_storage_order(&self.rows, self.dim, slots), self.dim);
         let sq8 = match self.field.kind {
-            IndexKind::HnswSq8 => {
-                let stored = in_storage_order(&self.rows, self.dim, slots);
-                Some(b.push(&hnsw::quantize(&stored, self.dim)?.to_bytes()))
-            }
+            IndexKind::HnswSq8 => Some(codes()?),
+            IndexKind::Hnsw if self.f32_rows => codes().ok(),
             _ => None,
         };
+        let sq8 = sq8.map(|codes| b.push(&codes.to_bytes()));
         Ok(AnnIndex {
             field: self.field.field as u32,
             graph,

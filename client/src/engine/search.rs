@@ -240,14 +240,18 @@ impl CollectionView<'_> {
                     .map_err(section_error)?;
                 // A graph built for another metric (index dropped and re-created) is not used.
                 if view.metric() == metric && view.dim() == dim {
-                    let sq8 = match (&ann.sq8, graph_kind) {
-                        (Some(s), IndexKind::HnswSq8) => Some(
-                            Sq8View::from_bytes(slice(self.image, s)?, part.rows)
+                    let codes = match &ann.sq8 {
+                        Some(s) => Some(CodesWalk {
+                            codes: Sq8View::from_bytes(slice(self.image, s)?, part.rows)
                                 .map_err(section_error)?,
-                        ),
-                        _ => None,
+                            beam: match graph_kind {
+                                IndexKind::HnswSq8 => |ef| ef,
+                                _ => ann::codes_walk_ef,
+                            },
+                        }),
+                        None => None,
                     };
-                    plan.graph = Some((view, sq8));
+                    plan.graph = Some((view, codes));
                 }
             }
         }
@@ -657,8 +661,15 @@ struct PartPlan<'a> {
     deleted: Option<&'a [u8]>,
     validity: Option<&'a [u8]>,
     eligible: Eligible,
-    graph: Option<(HnswView<'a>, Option<Sq8View<'a>>)>,
+    graph: Option<(HnswView<'a>, Option<CodesWalk<'a>>)>,
     sparse_index: Option<SparseIndexView<'a>>,
+}
+
+/// The SQ8 codes a part's graph is walked on (candidates re-ranked on the stored rows), and the beam the
+/// walk keeps for a search's `ef`: `ef` for HNSW_SQ, wider for the f32 HNSW it stands in for.
+struct CodesWalk<'a> {
+    codes: Sq8View<'a>,
+    beam: fn(usize) -> usize,
 }
 
 impl PartPlan<'_> {
@@ -701,7 +712,7 @@ impl PartPlan<'_> {
                     Metric::Cosine => raw * q_inv * inv_norms[row],
                     _ => raw,
                 };
-                let Some((graph, sq8)) = &self.graph else {
+                let Some((graph, codes)) = &self.graph else {
                     let score = |start: usize, out: &mut [f32]| {
                         rows.raw_many(metric, dim, q, start, out);
                     };
@@ -726,8 +737,11 @@ impl PartPlan<'_> {
                     inv_norms: (metric == Metric::Cosine).then_some(inv_norms),
                 };
                 let v = &q.values;
-                let hits = match sq8 {
-                    Some(codes) => graph.search_sq8_rows(codes, Some(rows), v, keep, ef, filter)?,
+                let hits = match codes {
+                    Some(walk) => {
+                        let beam = (walk.beam)(ef);
+                        graph.search_sq8_rows(&walk.codes, Some(rows), v, keep, beam, filter)?
+                    }
                     None => graph.search_rows(rows, v, keep, ef, filter)?,
                 };
                 let rank = |r: usize, d: f32| {

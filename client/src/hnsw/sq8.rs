@@ -22,7 +22,8 @@ pub struct Sq8 {
     codes: Vec<u8>,
 }
 
-/// Quantizes row-major `vectors` (`n x dim`). Errors on a bad shape or a non-finite value.
+/// Quantizes row-major `vectors` (`n x dim`). Errors on a bad shape, a non-finite value or a dimension
+/// whose range overflows f32 (its scale would not be finite, which readers refuse).
 pub fn quantize(vectors: &[f32], dim: usize) -> Result<Sq8> {
     if dim == 0 || !vectors.len().is_multiple_of(dim) {
         return Err(Error::invalid(format!(
@@ -54,6 +55,11 @@ pub fn quantize(vectors: &[f32], dim: usize) -> Result<Sq8> {
         .zip(&max)
         .map(|(lo, hi)| (hi - lo) / 255.0)
         .collect();
+    if let Some(j) = scale.iter().position(|s| !s.is_finite()) {
+        return Err(Error::invalid(format!(
+            "dimension {j} spans more than a float32 can hold; it cannot be quantized"
+        )));
+    }
     let mut codes = Vec::with_capacity(vectors.len());
     for row in vectors.chunks_exact(dim) {
         for j in 0..dim {
