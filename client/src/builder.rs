@@ -1,7 +1,7 @@
 //! The background graph builder (docs/ann.md, "Growing graphs outside the writer's commit"): the build
 //! lock `<db>.build` that elects one builder per db (docs/format.md, "The build lock"), and the thread a
-//! committing process (or covecd) starts; and the build itself (`index_pending`), which `flush` runs
-//! too.
+//! committing process (or covecd) starts; the build itself (`index_pending`), which `flush` and a writer
+//! past the tail bound run too; and the errors of background builds, kept for `build_error`.
 //!
 //! The thread holds only the db's path and the collection's names, never a `Db` or its maps: closing
 //! every `Db` (Python's `close`) returns at once while it finishes its build from its own file handles,
@@ -16,7 +16,7 @@ use std::sync::{Once, RwLock};
 use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
-use crate::engine::{self, BuildNeed, Scope, Snapshot};
+use crate::engine::{self, BuildNeed, BuildScope, Scope, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::Catalog;
 use crate::store::{self, CommitBuilder, CommittedImage, Writer};
@@ -117,8 +117,10 @@ impl Drop for BuildLock {
 }
 
 /// Called by a build between preparing its graph (no lock held) and taking the writer lock, with the
-/// db's path: lets a test act while a build is known to be under way. Never set outside tests.
-pub type MidBuildHook = Box<dyn Fn(&Path) + Send + Sync>;
+/// db's path: lets a test act while a build is known to be under way, and count a build's attempts (one
+/// call each). An error it returns fails the build, as a failed write of the build would. Never set
+/// outside tests.
+pub type MidBuildHook = Box<dyn Fn(&Path) -> std::io::Result<()> + Send + Sync>;
 
 static MID_BUILD: RwLock<Option<MidBuildHook>> = RwLock::new(None);
 
@@ -129,11 +131,10 @@ pub fn set_mid_build_hook(hook: Option<MidBuildHook>) {
     }
 }
 
-pub(crate) fn mid_build(db: &Path) {
-    if let Ok(h) = MID_BUILD.read() {
-        if let Some(hook) = h.as_ref() {
-            hook(db);
-        }
+pub(crate) fn mid_build(db: &Path) -> std::io::Result<()> {
+    match MID_BUILD.read() {
+        Ok(h) => h.as_ref().map_or(Ok(()), |hook| hook(db)),
+        Err(_) => Ok(()),
     }
 }
 
@@ -157,24 +158,92 @@ pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Opti
         .map_err(|e| Error::io(db, e))
 }
 
-/// The builder: builds while the collection's tail asks for it. The lock is released before each
-/// check, so a commit that found it taken (and started nothing) is seen by that check. Errors end it:
-/// what it built is committed or dropped whole, and the next commit (or flush) that finds the tail
-/// long starts again and meets them.
+/// The builder: builds (the sealed parts first, `BuildScope::Sealed`) while the collection asks for
+/// it; joins to the number of builds it committed. The lock is released before each check, so a
+/// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
+/// kept for the user too (`failed`: the writer that started it never joins it): what it built is
+/// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
 fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+    // Kept before the build lock is released, so whoever waits for the build finds it.
+    let kept = |e: Error| {
+        failed(db, target, &e);
+        e
+    };
     let mut built = 0;
     loop {
-        built += u64::from(index_pending(db, target)?);
+        if !index_pending(db, target, BuildScope::Sealed).map_err(kept)? {
+            return Ok(built);
+        }
+        built += 1;
         drop(lock);
-        match need(db, target)? {
+        match need(db, target).map_err(kept)? {
             BuildNeed::Start | BuildNeed::Wait => {}
             BuildNeed::Nothing => return Ok(built),
         }
-        lock = match BuildLock::try_take(db)? {
+        lock = match BuildLock::try_take(db).map_err(kept)? {
             Some(l) => l,
             None => return Ok(built),
         };
     }
+}
+
+/// A writer whose commit left the tail past `MAX_TAIL_ROWS` (its rows are durable already): returns once
+/// the tail is back under it, after the build that runs (if that brings it under) or else after a build
+/// of its own of the sealed parts, which leaves the unsealed remainder; whether it committed a build.
+/// Only when that remainder is itself past the bound (writers that crossed it together, each adding a
+/// part before any built) does it build the whole tail too.
+pub(crate) fn wait_under_bound(db: &Path, target: Scope<'_>) -> Result<bool> {
+    let _lock = BuildLock::wait(db)?;
+    if need(db, target)? != BuildNeed::Wait {
+        return Ok(false);
+    }
+    let sealed = index_pending(db, target, BuildScope::Sealed)?;
+    if need(db, target)? != BuildNeed::Wait {
+        return Ok(sealed);
+    }
+    Ok(index_pending(db, target, BuildScope::Tail)? || sealed)
+}
+
+type Failures = std::sync::Mutex<std::collections::HashMap<(PathBuf, String, String), String>>;
+
+/// The last error of a background build, per (db path, database, collection), until a build of that
+/// collection succeeds.
+fn failures() -> &'static Failures {
+    static FAILURES: std::sync::OnceLock<Failures> = std::sync::OnceLock::new();
+    FAILURES.get_or_init(Default::default)
+}
+
+fn failure_key(db: &Path, target: Scope<'_>) -> (PathBuf, String, String) {
+    (
+        db.to_path_buf(),
+        target.db.to_owned(),
+        target.collection.to_owned(),
+    )
+}
+
+/// A background build (the builder thread's, or a writer's past the bound) failed: no write fails for
+/// it, since the rows it would index are committed and searched exactly. The error is written to
+/// stderr and kept for `build_error`.
+pub(crate) fn failed(db: &Path, target: Scope<'_>, error: &Error) {
+    eprintln!(
+        "covec: background index build of {}.{} in {} failed (its rows stay searchable, unindexed; the next write or flush builds again): {error}",
+        target.db,
+        target.collection,
+        db.display()
+    );
+    if let Ok(mut f) = failures().lock() {
+        f.insert(failure_key(db, target), error.to_string());
+    }
+}
+
+/// The error of the last background build of the collection in this process, if it failed and no
+/// build of it has succeeded since.
+pub(crate) fn build_error(db: &Path, target: Scope<'_>) -> Option<String> {
+    failures()
+        .lock()
+        .ok()?
+        .get(&failure_key(db, target))
+        .cloned()
 }
 
 /// What the newest committed generation's collection asks of the builder.
@@ -203,22 +272,33 @@ pub(crate) fn commit_at<T>(
     Ok((out, committed))
 }
 
-/// The build (`flush`'s and the builder thread's): puts the target collection's live rows outside its
-/// graphs into them, in one commit; whether it committed. The graph is built from the newest generation
-/// without the writer lock, so other writers keep committing meanwhile; under the lock the build is
-/// kept if the parts it read are still there (deletions made meanwhile carried over), else built
-/// again, the last time under the lock. The caller holds the build lock (`<db>.build`).
-pub(crate) fn index_pending(path: &Path, target: Scope<'_>) -> Result<bool> {
+/// The build (`flush`'s, the builder thread's, a writer's past the bound): puts the target collection's
+/// live rows outside its graphs that `scope` names into them, and rebuilds a graph past
+/// `DELETED_PERCENT` % deletions, in one commit; whether it committed. The graph is built from the newest
+/// generation without the writer lock, so other writers keep committing meanwhile; under the lock the
+/// build is kept if the parts it read are still there (deletions made meanwhile carried over), else
+/// built again, the last time under the lock. With `BuildScope::Sealed` it reads only parts no commit
+/// merges, so only a compaction, a schema or index change, or another build makes it build again. The
+/// caller holds the build lock (`<db>.build`).
+pub(crate) fn index_pending(path: &Path, target: Scope<'_>, scope: BuildScope) -> Result<bool> {
+    let built = build(path, target, scope)?;
+    if let Ok(mut f) = failures().lock() {
+        f.remove(&failure_key(path, target));
+    }
+    Ok(built)
+}
+
+fn build(path: &Path, target: Scope<'_>, scope: BuildScope) -> Result<bool> {
     for _ in 0..BUILD_ATTEMPTS {
         let image = store::CommittedImage::open(path)?;
         let map = image.map()?;
         let prepared = Snapshot::open_root(&map, *image.meta(), path)
-            .and_then(|snap| engine::prepare_index_pending(&snap, target))
+            .and_then(|snap| engine::prepare_index_pending(&snap, target, scope))
             .map_err(|e| engine::on_file(e, path))?;
         let Some(build) = prepared else {
             return Ok(false);
         };
-        mid_build(path);
+        mid_build(path).map_err(|e| Error::io(path, e))?;
         let (kept, committed) = commit_at(path, |snap, b| {
             let next = engine::plan_take_build(snap, b, build)?;
             let kept = next.is_some();
@@ -229,7 +309,7 @@ pub(crate) fn index_pending(path: &Path, target: Scope<'_>) -> Result<bool> {
         }
     }
     commit_at(path, |snap, b| {
-        Ok((engine::plan_index_pending(snap, b, target)?, ()))
+        Ok((engine::plan_index_pending(snap, b, target, scope)?, ()))
     })
     .map(|(_, committed)| committed)
 }

@@ -11,8 +11,8 @@ use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 
 use crate::builder::{self, BuildLock};
 use crate::engine::{
-    self, BuildNeed, CollectionView, Deletion, Hit, HybridRequest, NewCollection, OutputFields,
-    Scope, SearchRequest, Snapshot, WriteMode,
+    self, BuildNeed, BuildScope, CollectionView, Deletion, Hit, HybridRequest, NewCollection,
+    OutputFields, Scope, SearchRequest, Snapshot, WriteMode,
 };
 use crate::error::{Error, Result};
 use crate::filter::Filter;
@@ -47,6 +47,9 @@ pub struct CollectionInfo {
     pub row_count: u64,
     /// Live rows not yet in the graph (searched exactly until `flush` or the builder indexes them).
     pub pending_index_rows: u64,
+    /// Why the last background build of the collection in this process failed, until a build of it
+    /// succeeds (`builder::failed`; describe_index shows it as state "Retry").
+    pub build_error: Option<String>,
 }
 
 /// A database's description.
@@ -343,6 +346,10 @@ impl Db {
                 .collect(),
             row_count: view.row_count(),
             pending_index_rows,
+            build_error: builder::build_error(
+                inner.follower.path(),
+                Scope::new(&entry.db, &entry.name),
+            ),
         })
     }
     /// The primary key's name: cheaper than `describe_collection` for calls that need only it.
@@ -432,7 +439,9 @@ impl Db {
     /// Drops a partition and the rows in it.
     pub fn drop_partition<'a>(&self, target: impl Into<Scope<'a>>, name: &str) -> Result<()> {
         let t = target.into();
-        self.write(|snap, b| Ok((Some(engine::plan_drop_partition(snap, b, t, name)?), ())))
+        self.write_collection(t, |snap, b| {
+            Ok((Some(engine::plan_drop_partition(snap, b, t, name)?), ()))
+        })
     }
     /// The collection's partitions: "_default" first, then the created ones in creation order (a
     /// partition-key collection's buckets in bucket order).
@@ -474,7 +483,7 @@ impl Db {
         let inner = self.inner()?;
         let path = inner.follower.path();
         let _building = BuildLock::wait(path)?;
-        if builder::index_pending(path, target.into())? {
+        if builder::index_pending(path, target.into(), BuildScope::Tail)? {
             self.publish(&inner);
         }
         Ok(())
@@ -500,32 +509,59 @@ impl Db {
         self.write_rows(target.into(), rows, WriteMode::Upsert { partial })
     }
 
-    /// A write of rows; then, when the collection's tail asks for it, starts a builder, or (past
-    /// `MAX_TAIL_ROWS`) waits for a build, so no write returns leaving more rows than that unindexed.
+    /// A write of rows (`write_collection`).
     fn write_rows(&self, target: Scope<'_>, rows: Vec<Row>, mode: WriteMode) -> Result<Vec<Pk>> {
-        let (ids, need, db, collection) = self.write(|snap, b| {
+        self.write_collection(target, |snap, b| {
             if rows.is_empty() {
                 snap.scoped(target)?;
-                return Ok((
-                    None,
-                    (Vec::new(), BuildNeed::Nothing, String::new(), String::new()),
-                ));
+                return Ok((None, Vec::new()));
             }
             let (next, ids) = engine::plan_write(snap, b, target, rows, mode)?;
-            let entry = engine::entry(&next, target.db, target.collection)?;
-            let need = engine::build_need(entry)?;
-            let (db, name) = (entry.db.clone(), entry.name.clone());
-            Ok((Some(next), (ids, need, db, name)))
+            Ok((Some(next), ids))
+        })
+    }
+
+    /// A commit that writes or deletes rows of the target collection; then, when the collection asks
+    /// for it (`engine::build_need`), starts a builder, or (past `MAX_TAIL_ROWS`) waits until a build
+    /// brings the tail back under it (`builder::wait_under_bound`), so no write returns leaving more
+    /// rows than that unindexed unless that build failed. The commit is durable before any build: a
+    /// build that fails is reported as the builder's are (`builder::failed`), never as this write's
+    /// error.
+    fn write_collection<T>(
+        &self,
+        target: Scope<'_>,
+        plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
+    ) -> Result<T> {
+        let (out, need) = self.write(|snap, b| {
+            let (next, out) = plan(snap, b)?;
+            let need = match &next {
+                Some(next) => {
+                    let entry = engine::entry(next, target.db, target.collection)?;
+                    let need = engine::build_need(entry)?;
+                    Some((need, entry.db.clone(), entry.name.clone()))
+                }
+                None => None,
+            };
+            Ok((next, (out, need)))
         })?;
-        let path = self.inner()?.follower.path().to_path_buf();
+        let Some((need, db, collection)) = need else {
+            return Ok(out);
+        };
+        let inner = self.inner()?;
+        let path = inner.follower.path();
+        let scope = Scope::new(&db, &collection);
         match need {
             BuildNeed::Nothing => {}
             // A builder that cannot start leaves the tail to the next commit or flush, as a crash
             // would; the thread is not joined (`close` returns while it builds).
-            BuildNeed::Start => drop(builder::start_builder(&path, &db, &collection)),
-            BuildNeed::Wait => self.flush(Scope::new(&db, &collection))?,
+            BuildNeed::Start => drop(builder::start_builder(path, &db, &collection)),
+            BuildNeed::Wait => match builder::wait_under_bound(path, scope) {
+                Ok(true) => self.publish(&inner),
+                Ok(false) => {}
+                Err(e) => builder::failed(path, scope, &e),
+            },
         }
-        Ok(ids)
+        Ok(out)
     }
 
     /// Deletes by primary key (in the target's partitions); returns how many rows existed and were
@@ -545,7 +581,7 @@ impl Db {
             ));
         }
         let t = target.into();
-        self.write(|snap, b| {
+        self.write_collection(t, |snap, b| {
             let compiled = compile_filter(filter, &snap.scoped(t)?)?;
             let which = Deletion::Filter(compiled.as_deref());
             let (next, n) = engine::plan_delete(snap, b, t, which)?;
@@ -554,7 +590,7 @@ impl Db {
     }
 
     fn delete(&self, target: Scope<'_>, which: Deletion<'_>) -> Result<u64> {
-        self.write(|snap, b| {
+        self.write_collection(target, |snap, b| {
             let (next, n) = engine::plan_delete(snap, b, target, which)?;
             Ok(((n > 0).then_some(next), n))
         })

@@ -35,7 +35,9 @@ mod search;
 mod write;
 
 pub use ann::MAX_TAIL_ROWS;
-pub use build::{build_need, plan_take_build, prepare_index_pending, BuildNeed, PreparedBuild};
+pub use build::{
+    build_need, plan_take_build, prepare_index_pending, BuildNeed, BuildScope, PreparedBuild,
+};
 pub use catalog::{
     alias_target, database, entry, list_aliases, plan_add_field, plan_alter_alias,
     plan_alter_collection_properties, plan_alter_database_properties, plan_alter_field,

@@ -9,7 +9,9 @@ mod storage_util;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use covec::internals::engine::{plan_take_build, prepare_index_pending, PreparedBuild, Snapshot};
+use covec::internals::engine::{
+    plan_take_build, prepare_index_pending, BuildScope, PreparedBuild, Snapshot,
+};
 use covec::internals::store::{CommittedImage, Writer};
 use covec::{Db, OutputFields, Pk, Value};
 use hnsw_support::{clustered, hnsw_on_v};
@@ -46,7 +48,7 @@ fn prepare(t: &TempDb) -> PreparedBuild {
     let image = CommittedImage::open(t.path()).unwrap();
     let map = image.map().unwrap();
     let snap = Snapshot::open_root(&map, *image.meta(), t.path()).unwrap();
-    prepare_index_pending(&snap, "c".into())
+    prepare_index_pending(&snap, "c".into(), BuildScope::Tail)
         .unwrap()
         .expect("rows pending")
 }

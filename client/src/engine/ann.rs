@@ -19,7 +19,8 @@ pub(crate) const TAIL_PERCENT: u64 = 10;
 /// A write never returns leaving more live rows than this outside the graph: past it, the writer waits
 /// for a build (64 build batches; an exact scan of 16k x 384 rows is about 1.4 ms).
 pub const MAX_TAIL_ROWS: u64 = 64 * hnsw::BATCH as u64;
-/// A commit rebuilds the graph when deleted rows inside it exceed this fraction (they still cost traversal).
+/// A build rebuilds the graph when deleted rows inside it exceed this fraction (they still cost
+/// traversal); the commit that passes it starts a builder.
 pub(crate) const DELETED_PERCENT: u64 = 20;
 /// Default layer-0 beam: `max(DEFAULT_EF, limit + offset)`.
 const DEFAULT_EF: usize = 64;

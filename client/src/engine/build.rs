@@ -7,9 +7,9 @@
 use std::collections::HashSet;
 
 use super::ann::{self, MAX_TAIL_ROWS};
-use super::merge::{rebuild_entry_traced, Rewrite};
+use super::merge::{over_deleted, rebuild_entry_traced, Rewrite};
 use super::write::replace_entry;
-use super::{part, RowId, Scope, Snapshot};
+use super::{part, CollectionView, RowId, Scope, Snapshot};
 use crate::error::Result;
 use crate::format::{Catalog, CollectionEntry, Part};
 use crate::hnsw::HnswView;
@@ -19,13 +19,65 @@ use crate::store::CommitBuilder;
 /// What a write commit that leaves a collection as `entry` asks of the graph builder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BuildNeed {
-    /// Nothing: no graph is due, or the tail is within its start threshold.
+    /// Nothing: no graph is due, the tail is within its start threshold and the graph within its
+    /// deletion threshold.
     Nothing,
     /// Start a builder, if none runs: the tail passed `min(TAIL_PERCENT % of indexed rows,
-    /// MAX_TAIL_ROWS / 2)` (any tail, when there is no graph yet).
+    /// MAX_TAIL_ROWS / 2)` (any tail, when there is no graph yet), or deleted rows inside the graph
+    /// passed `DELETED_PERCENT` %.
     Start,
-    /// The tail passed `MAX_TAIL_ROWS`: the writer waits for a build before it returns.
+    /// The tail passed `MAX_TAIL_ROWS`: the writer waits until a build brings it back under.
     Wait,
+}
+
+/// Which rows a build consumes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BuildScope {
+    /// The builder's: the indexed part and the tail parts up to the newest sealed one (which no
+    /// commit merges), or the whole tail when none of them holds a live row.
+    Sealed,
+    /// flush's: the whole tail.
+    Tail,
+}
+
+impl BuildScope {
+    pub(super) fn rewrite(self) -> Rewrite {
+        match self {
+            BuildScope::Sealed => Rewrite::IndexSealed,
+            BuildScope::Tail => Rewrite::IndexTail,
+        }
+    }
+}
+
+/// A collection's live rows: inside its graphs (`indexed`, stored; `indexed_deleted` of them deleted),
+/// outside (`tail`), and in all.
+struct Counts {
+    indexed: u64,
+    indexed_deleted: u64,
+    tail: u64,
+    all: u64,
+}
+
+fn counts(entry: &CollectionEntry, fields: &[ann::GraphField]) -> Counts {
+    // Saturating: the counts come from the file.
+    let live = |p: &Part| p.rows.saturating_sub(p.deleted_count);
+    let mut c = Counts {
+        indexed: 0,
+        indexed_deleted: 0,
+        tail: 0,
+        all: 0,
+    };
+    for p in &entry.parts {
+        c.all = c.all.saturating_add(live(p));
+        match ann::covers(&p.ann, fields) {
+            true => {
+                c.indexed = c.indexed.saturating_add(p.rows);
+                c.indexed_deleted = c.indexed_deleted.saturating_add(p.deleted_count);
+            }
+            false => c.tail = c.tail.saturating_add(live(p)),
+        }
+    }
+    c
 }
 
 /// What the commit that left `entry` asks of the builder (docs/ann.md, "The builder").
@@ -34,24 +86,30 @@ pub fn build_need(entry: &CollectionEntry) -> Result<BuildNeed> {
     if fields.is_empty() {
         return Ok(BuildNeed::Nothing);
     }
-    // Saturating: the counts come from the file.
-    let live = |p: &Part| p.rows.saturating_sub(p.deleted_count);
-    let (mut indexed, mut tail, mut all) = (0u64, 0u64, 0u64);
-    for p in &entry.parts {
-        all = all.saturating_add(live(p));
-        match ann::covers(&p.ann, &fields) {
-            true => indexed = indexed.saturating_add(p.rows),
-            false => tail = tail.saturating_add(live(p)),
-        }
-    }
-    let start = (indexed.saturating_mul(ann::TAIL_PERCENT) / 100).min(MAX_TAIL_ROWS / 2);
-    Ok(if all < ann::MIN_GRAPH_ROWS || tail <= start {
+    let c = counts(entry, &fields);
+    let start = (c.indexed.saturating_mul(ann::TAIL_PERCENT) / 100).min(MAX_TAIL_ROWS / 2);
+    Ok(if c.all < ann::MIN_GRAPH_ROWS {
         BuildNeed::Nothing
-    } else if tail > MAX_TAIL_ROWS {
+    } else if c.tail > MAX_TAIL_ROWS {
         BuildNeed::Wait
-    } else {
+    } else if c.tail > start || over_deleted(c.indexed, c.indexed_deleted) {
         BuildNeed::Start
+    } else {
+        BuildNeed::Nothing
     })
+}
+
+/// Whether a build of the collection would change it: a live row outside the graph, or deleted
+/// rows inside it past `DELETED_PERCENT` %.
+pub(super) fn build_due(view: &CollectionView<'_>) -> Result<bool> {
+    if view.pending_index_rows()? > 0 {
+        return Ok(true);
+    }
+    let fields = ann::graph_fields(view.entry())?;
+    let c = counts(view.entry(), &fields);
+    Ok(!fields.is_empty()
+        && c.all >= ann::MIN_GRAPH_ROWS
+        && over_deleted(c.indexed, c.indexed_deleted))
 }
 
 /// A build encoded from one generation, waiting for the writer lock.
@@ -75,15 +133,17 @@ impl PreparedBuild {
     }
 }
 
-/// Puts the target collection's live rows outside its graphs into them, as `plan_index_pending` does,
-/// but reading `snap` (a generation opened without the writer lock) and encoding into a prepared
-/// builder. None when nothing is pending.
+/// Puts the target collection's live rows outside its graphs (those `scope` names) into them, and
+/// rebuilds graphs past `DELETED_PERCENT` % deletions, as `plan_index_pending` does, but reading `snap`
+/// (a generation opened without the writer lock) and encoding into a prepared builder. None when no
+/// build is due.
 pub fn prepare_index_pending(
     snap: &Snapshot<'_>,
     target: Scope<'_>,
+    scope: BuildScope,
 ) -> Result<Option<PreparedBuild>> {
     let view = snap.collection(target.db, target.collection)?;
-    if view.pending_index_rows()? == 0 {
+    if !build_due(&view)? {
         return Ok(None);
     }
     let before = view.entry();
@@ -94,7 +154,7 @@ pub fn prepare_index_pending(
         before.clone(),
         &HashSet::new(),
         Vec::new(),
-        Rewrite::IndexTail,
+        scope.rewrite(),
     )?;
     // Without deletions, the parts a rewrite leaves are the view's as they were, and the one it wrote
     // comes last.

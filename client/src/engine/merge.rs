@@ -1,7 +1,7 @@
 //! The merge policy: which parts a commit rewrites. Each commit's new rows become a part; the newest
 //! parts merge as a binary counter (`first_merged_part`), so a collection keeps O(log n) parts; a
 //! collection with an approximate index gets its graph built, grown or rebuilt here (`rebuild_entry`) when a
-//! build asks (`Rewrite::IndexTail`), or rebuilt past `ann::DELETED_PERCENT` deletions.
+//! build asks (`Rewrite::IndexTail`, `Rewrite::IndexSealed`); a write commit never builds one.
 
 use std::collections::{BTreeMap, HashSet};
 
@@ -25,8 +25,11 @@ const MAX_DELETED_FRACTION: f64 = 0.3;
 pub(super) enum Rewrite {
     /// What the merge policy asks for.
     AsNeeded,
-    /// Also put every live row outside the graph into it (flush).
+    /// Also put every live row outside the graph into it (flush, create_index).
     IndexTail,
+    /// A background build: put the sealed tail parts into the graph, or the whole tail when none is
+    /// sealed; never merge the unsealed parts (commits merge them meanwhile).
+    IndexSealed,
     /// Every live row into one part, graphs rebuilt: nothing deleted is kept (compact).
     All,
 }
@@ -34,14 +37,15 @@ pub(super) enum Rewrite {
 /// The collection after deleting `doomed` rows and appending `new_rows` as a part, starting from
 /// `entry` (the view's entry, possibly with a changed index or partition list).
 ///
-/// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, every live row is
-/// rewritten as one part with a fresh graph when deleted indexed rows exceed `DELETED_PERCENT` %, or,
-/// with `Rewrite::IndexTail` (a build: flush, the builder, create_index), when there is no graph yet or
-/// any live tail row. Otherwise only
-/// the tail parts after the newest sealed one (`first_unsealed`; every tail part without graphs) are
-/// ever merged (all of them when more than MAX_DELETED_FRACTION of their rows are deleted, else the
-/// newest by size, `first_merged_part`): a graph is never dropped by a merge.
-/// `Rewrite::All` rewrites every part, rebuilding the graphs of an indexed collection.
+/// With an approximate index on a collection of at least `MIN_GRAPH_ROWS` live rows, a build
+/// (`Rewrite::IndexTail`: flush, create_index; `Rewrite::IndexSealed`: the builder) rewrites the indexed
+/// part and the tail parts it consumes (the whole tail, or for `IndexSealed` those up to the newest
+/// sealed one when there is one) as one part with a grown or fresh graph, when there is no graph yet,
+/// any live row among them, or deleted indexed rows past `DELETED_PERCENT` %. A write commit
+/// (`Rewrite::AsNeeded`) never builds: it only merges the tail parts after the newest sealed one
+/// (`first_unsealed`; every tail part without graphs), all of them when more than MAX_DELETED_FRACTION
+/// of their rows are deleted, else the newest by size (`first_merged_part`): a graph is never dropped by
+/// a merge. `Rewrite::All` rewrites every part, rebuilding the graphs of an indexed collection.
 pub(super) fn rebuild_entry(
     view: &CollectionView<'_>,
     b: &mut CommitBuilder,
@@ -89,17 +93,6 @@ pub(super) fn rebuild_entry_traced(
     // Saturating: the counts come from the file (validated per part, not across the sums).
     let tail_live = tail_stored.saturating_sub(tail_deleted);
     let live = indexed_rows.saturating_sub(indexed_deleted) + tail_live;
-    // A write commit never builds or grows a graph (the builder does, `build_need`); it rebuilds one
-    // only past DELETED_PERCENT deletions.
-    let rebuild = !fields.is_empty()
-        && ((live >= ann::MIN_GRAPH_ROWS
-            && (indexed_deleted * 100 > indexed_rows * ann::DELETED_PERCENT
-                || (rewrite == Rewrite::IndexTail && (indexed_rows == 0 || tail_live > 0))))
-            || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
-    // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
-    // row: its rows then come first in the merged part, in insertion order, as extending requires.
-    let extendable =
-        indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
     let tail: Vec<usize> = (0..indexed.len()).filter(|&pi| !indexed[pi]).collect();
     let tail_rows: Vec<u64> = tail.iter().map(|&pi| entry.parts[pi].rows).collect();
     // With graphs, only the parts after the newest sealed one merge: a build consumes the sealed ones
@@ -108,6 +101,34 @@ pub(super) fn rebuild_entry_traced(
         true => 0,
         false => first_unsealed(&tail_rows),
     };
+    let live_in = |parts: &[usize]| -> u64 {
+        parts
+            .iter()
+            .map(|&pi| {
+                entry.parts[pi]
+                    .rows
+                    .saturating_sub(entry.parts[pi].deleted_count)
+            })
+            .sum()
+    };
+    // The tail parts a build consumes: for the builder the sealed ones, unless they hold no live row.
+    let consumed = match rewrite {
+        Rewrite::IndexSealed if live_in(&tail[..first]) > 0 => &tail[..first],
+        _ => &tail[..],
+    };
+    let consumed_live = live_in(consumed);
+    let building = matches!(rewrite, Rewrite::IndexTail | Rewrite::IndexSealed);
+    let rebuild = !fields.is_empty()
+        && ((building
+            && live >= ann::MIN_GRAPH_ROWS
+            && (indexed_rows == 0
+                || consumed_live > 0
+                || over_deleted(indexed_rows, indexed_deleted)))
+            || (rewrite == Rewrite::All && (indexed_rows > 0 || live >= ann::MIN_GRAPH_ROWS)));
+    // The graph is extended rather than rebuilt when the only indexed part is the first and lost no
+    // row: its rows then come first in the merged part, in insertion order, as extending requires.
+    let extendable =
+        indexed_deleted == 0 && indexed.iter().filter(|&&g| g).count() == 1 && indexed[0];
     let unsealed = &tail[first..];
     let unsealed_stored = tail_rows[first..].iter().sum::<u64>() + new_rows.len() as u64;
     let unsealed_deleted = unsealed
@@ -120,6 +141,8 @@ pub(super) fn rebuild_entry_traced(
             .count() as u64;
     let merged_tail = if rewrite == Rewrite::All {
         &tail[..]
+    } else if rewrite == Rewrite::IndexSealed {
+        &[]
     } else if unsealed_stored > 0
         && unsealed_deleted as f64 / unsealed_stored as f64 > MAX_DELETED_FRACTION
     {
@@ -128,8 +151,12 @@ pub(super) fn rebuild_entry_traced(
         &unsealed[first_merged_part(&tail_rows[first..], new_rows.len() as u64)..]
     };
     if rebuild || !merged_tail.is_empty() {
-        // Rewrite every live row of the parts being merged (all parts on a rebuild) as one part.
-        let merged = |pi: usize| rebuild || merged_tail.contains(&pi);
+        // Rewrite every live row of the parts being merged (on a rebuild: all parts, or for
+        // `IndexSealed` the indexed and the consumed ones) as one part.
+        let merged = |pi: usize| match rebuild {
+            true => rewrite != Rewrite::IndexSealed || indexed[pi] || consumed.contains(&pi),
+            false => merged_tail.contains(&pi),
+        };
         // Only the merged parts' rows are read: a commit that merges a small tail leaves the indexed
         // part's rows alone.
         let mut rows = Vec::new();
@@ -173,6 +200,12 @@ pub(super) fn rebuild_entry_traced(
         entry.parts.push(p);
     }
     Ok((entry, Vec::new()))
+}
+
+/// True when deleted rows inside the graphs exceed `DELETED_PERCENT` % of their rows: a build then
+/// rebuilds them (they still cost traversal).
+pub(super) fn over_deleted(indexed_rows: u64, indexed_deleted: u64) -> bool {
+    indexed_deleted.saturating_mul(100) > indexed_rows.saturating_mul(ann::DELETED_PERCENT)
 }
 
 /// Of tail parts holding `rows` stored rows (oldest first), the index of the first one after the newest

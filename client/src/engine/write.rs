@@ -5,6 +5,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use super::build::{build_due, BuildScope};
 use super::catalog::{self, check_free_name, droppable_partition, entry_mut, initial_partitions};
 use super::coerce::{coerce, fill, pk_of, settle_default, split};
 use super::merge::{rebuild_entry, Rewrite};
@@ -265,19 +266,20 @@ fn add_scalar_index(entry: &mut CollectionEntry, spec: ScalarIndexSpec) -> Resul
     Ok(())
 }
 
-/// Puts the live rows outside the graph (the tail) into it now instead of when they pass
-/// `TAIL_PERCENT`: `flush`, as Milvus seals growing segments and indexes them. None when no row is
-/// pending (`CollectionView::pending_index_rows`).
+/// A build under the writer lock (`prepare_index_pending`'s last resort): puts the live rows outside
+/// the graph that `scope` names into it, and rebuilds a graph past `DELETED_PERCENT` % deletions. None
+/// when no build is due.
 pub fn plan_index_pending(
     snap: &Snapshot<'_>,
     b: &mut CommitBuilder,
     target: Scope<'_>,
+    scope: BuildScope,
 ) -> Result<Option<Catalog>> {
     let view = snap.collection(target.db, target.collection)?;
-    if view.pending_index_rows()? == 0 {
+    if !build_due(&view)? {
         return Ok(None);
     }
-    rewrite(snap, b, &view, Rewrite::IndexTail).map(Some)
+    rewrite(snap, b, &view, scope.rewrite()).map(Some)
 }
 
 /// Rewrites the collection's live rows into one part (graphs rebuilt), so nothing deleted, shadowed or

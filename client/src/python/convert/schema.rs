@@ -484,7 +484,8 @@ pub(crate) fn describe_collection<'py>(
 }
 
 /// pymilvus's describe_index dict: the build parameters as given, then type, metric ("NONE" for a
-/// scalar index), names and row counts. None when no index has that name, as pymilvus returns for the
+/// scalar index), names, row counts and state ("Retry" with `index_state_fail_reason` after a failed
+/// background build). None when no index has that name, as pymilvus returns for the
 /// server's "index not found" (Milvus's and Milvus Lite's).
 pub(crate) fn describe_index<'py>(
     py: Python<'py>,
@@ -526,7 +527,14 @@ pub(crate) fn describe_index<'py>(
     out.set_item("total_rows", info.row_count)?;
     out.set_item("indexed_rows", info.row_count - pending)?;
     out.set_item("pending_index_rows", pending)?;
-    out.set_item("state", "Finished")?;
+    // Milvus's IndexState names: a failed background build is retried by the next write or flush.
+    match (&info.build_error, info.indexes.get(at)) {
+        (Some(reason), Some(_)) => {
+            out.set_item("state", "Retry")?;
+            out.set_item("index_state_fail_reason", reason)?;
+        }
+        _ => out.set_item("state", "Finished")?,
+    }
     Ok(Some(out))
 }
 
