@@ -15,32 +15,23 @@ use covec::internals::engine::{
 use covec::internals::store::{CommittedImage, Writer};
 use covec::{Db, OutputFields, Pk, Value};
 use hnsw_support::{clustered, hnsw_on_v};
-use storage_util::{nearest, simple_row, simple_schema, stored_vector, TempDb};
+use storage_util::{
+    insert_rows, nearest, pending_rows, simple_row, simple_schema, stored_vector, TempDb,
+};
 
 const DIM: usize = 16;
-
-fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
-    let rows = ids
-        .map(|i| simple_row(i as i64, &data[i * DIM..(i + 1) * DIM], "t"))
-        .collect();
-    db.insert("c", rows).unwrap();
-}
 
 /// A db whose collection "c" has `indexed` rows in its graph and `tail` rows after them.
 fn indexed_with_tail(t: &TempDb, data: &[f32], indexed: usize, tail: usize) -> Db {
     let db = t.open();
     db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
-    insert(&db, data, 0..indexed);
+    insert_rows(&db, data, DIM, 0..indexed);
     // The first write started a builder; flush waits for it (and builds what it left).
     db.flush("c").unwrap();
-    insert(&db, data, indexed..indexed + tail);
-    assert_eq!(pending(&db), tail as u64);
+    insert_rows(&db, data, DIM, indexed..indexed + tail);
+    assert_eq!(pending_rows(&db), tail as u64);
     db
-}
-
-fn pending(db: &Db) -> u64 {
-    db.describe_collection("c").unwrap().pending_index_rows
 }
 
 /// The newest generation's build, prepared without the writer lock.
@@ -109,7 +100,7 @@ fn writes_committed_while_a_build_runs_are_kept_and_its_deletions_carried() {
         false,
     )
     .unwrap();
-    insert(&db, &data, 2150..2170);
+    insert_rows(&db, &data, DIM, 2150..2170);
     assert!(take(&t, build));
     Db::verify(t.path()).unwrap();
     let p = parts(&t);
@@ -119,7 +110,7 @@ fn writes_committed_while_a_build_runs_are_kept_and_its_deletions_carried() {
     assert!(p[1..].iter().all(|&(_, _, graph)| !graph), "{p:?}");
     assert_eq!(p[1..].iter().map(|x| x.0 - x.1).sum::<u64>(), 21, "{p:?}");
     assert_eq!(db.count("c", "").unwrap(), 2150 - 2 + 20);
-    assert_eq!(pending(&db), 21);
+    assert_eq!(pending_rows(&db), 21);
     for gone in [5, 2060] {
         assert_ne!(
             nearest(&db, row_of(&data, gone)),
@@ -136,7 +127,7 @@ fn writes_committed_while_a_build_runs_are_kept_and_its_deletions_carried() {
     }
     // What was written meanwhile goes into the graph at the next flush.
     db.flush("c").unwrap();
-    assert_eq!(pending(&db), 0);
+    assert_eq!(pending_rows(&db), 0);
     assert_eq!(db.count("c", "").unwrap(), 2168);
 }
 
@@ -157,7 +148,7 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
         "nothing committed"
     );
     // A file compaction moves sections but keeps every part: the build applies.
-    insert(&db, &data, 2100..2150);
+    insert_rows(&db, &data, DIM, 2100..2150);
     let build = prepare(&t);
     for i in 0..20 {
         db.delete_ids("c", &[Pk::Int(100 + i)]).unwrap();
@@ -167,7 +158,7 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
     assert!(take(&t, build));
     Db::verify(t.path()).unwrap();
     assert_eq!(parts(&t), vec![(2149, 20, true)]);
-    assert_eq!(pending(&db), 0);
+    assert_eq!(pending_rows(&db), 0);
     assert_eq!(db.count("c", "").unwrap(), 2129);
 }
 
@@ -365,7 +356,7 @@ fn a_writer_killed_while_it_builds_loses_no_row() {
         Db::verify(t.path()).unwrap();
         let db = t.open();
         assert_eq!(db.count("c", "").unwrap(), (indexed + tail) as u64);
-        let left = pending(&db);
+        let left = pending_rows(&db);
         assert!(left == tail as u64 || left == 0, "{left} pending");
         committed += u32::from(left == 0);
         for i in (0..indexed + tail).step_by(97).chain([indexed + tail - 1]) {
@@ -373,7 +364,7 @@ fn a_writer_killed_while_it_builds_loses_no_row() {
             assert_found(&db, &data, i);
         }
         db.flush("c").unwrap();
-        assert_eq!(pending(&db), 0);
+        assert_eq!(pending_rows(&db), 0);
         assert_eq!(db.count("c", "").unwrap(), (indexed + tail) as u64);
     }
     // The kills landed before the commit at least once (the early ones land in the build).

@@ -20,20 +20,11 @@ use covec::internals::builder::{set_mid_build_hook, BuildLock};
 use covec::internals::engine::MAX_TAIL_ROWS;
 use covec::{Db, Pk};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
-use storage_util::{nearest, simple_row, simple_schema, stored_vector, TempDb};
+use storage_util::{
+    insert_rows, nearest, pending_rows, simple_row, simple_schema, stored_vector, TempDb,
+};
 
 const DIM: usize = 16;
-
-fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
-    let rows = ids
-        .map(|i| simple_row(i as i64, &data[i * DIM..(i + 1) * DIM], "t"))
-        .collect();
-    db.insert("c", rows).unwrap();
-}
-
-fn pending(db: &Db) -> u64 {
-    db.describe_collection("c").unwrap().pending_index_rows
-}
 
 /// Per part: (rows, deleted, has a graph).
 fn parts(path: &Path) -> Vec<(u64, u64, bool)> {
@@ -119,7 +110,7 @@ fn indexed(t: &TempDb, data: &[f32], n: usize) -> Db {
     let db = t.open();
     db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
-    insert(&db, data, 0..n);
+    insert_rows(&db, data, DIM, 0..n);
     wait_for_builder(t.path());
     assert_eq!(parts(t.path()), vec![(n as u64, 0, true)]);
     db
@@ -148,18 +139,18 @@ fn a_write_returns_while_a_build_runs_and_the_build_keeps_it() {
         .unwrap();
     let (mid, go) = stop_first_build(t.path());
     // 2000 rows and no graph: the write starts a builder and returns.
-    insert(&db, &data, 0..2000);
+    insert_rows(&db, &data, DIM, 0..2000);
     wait_mid_build(&mid);
-    insert(&db, &data, 2000..2100);
+    insert_rows(&db, &data, DIM, 2000..2100);
     assert_eq!(db.count("c", "").unwrap(), 2100);
-    assert_eq!(pending(&db), 2100, "nothing is indexed yet");
+    assert_eq!(pending_rows(&db), 2100, "nothing is indexed yet");
     assert!(parts(t.path()).iter().all(|&(_, _, graph)| !graph));
     assert_found(&db, &data, 2050);
     go.send(()).unwrap();
     wait_for_builder(t.path());
     // The builder's commit: the 2000 rows it read in a graph, the write made meanwhile after it.
     assert_eq!(parts(t.path()), vec![(2000, 0, true), (100, 0, false)]);
-    assert_eq!(pending(&db), 100);
+    assert_eq!(pending_rows(&db), 100);
     assert_eq!(db.count("c", "").unwrap(), 2100);
     Db::verify(t.path()).unwrap();
     for i in [0, 999, 1999, 2000, 2099] {
@@ -186,7 +177,7 @@ fn child_builds_in_the_background_when_asked() {
     })));
     let db = Db::open(path.as_ref(), &storage_util::options()).unwrap();
     match write.as_str() {
-        "insert" => insert(&db, &clustered(3000, DIM, 20, 22), 2000..2600),
+        "insert" => insert_rows(&db, &clustered(3000, DIM, 20, 22), DIM, 2000..2600),
         _ => delete(&db, 0..450),
     }
     println!("written");
@@ -233,20 +224,20 @@ fn a_process_killed_mid_background_build_loses_no_row() {
     let t = TempDb::new("builder-killed");
     {
         let db = indexed(&t, &data, 2000);
-        assert_eq!(pending(&db), 0);
+        assert_eq!(pending_rows(&db), 0);
     }
     kill_mid_build(t.path(), "insert");
     Db::verify(t.path()).unwrap();
     let db = t.open();
     assert_eq!(db.count("c", "").unwrap(), 2600);
-    assert_eq!(pending(&db), 600, "the build was lost, no row was");
+    assert_eq!(pending_rows(&db), 600, "the build was lost, no row was");
     for i in (0..2600).step_by(131).chain([2599]) {
         assert_found(&db, &data, i);
     }
     // The next writer's commit finds the tail past the threshold and its builder indexes it.
-    insert(&db, &data, 2600..2610);
+    insert_rows(&db, &data, DIM, 2600..2610);
     wait_for_builder(t.path());
-    assert_eq!(pending(&db), 0);
+    assert_eq!(pending_rows(&db), 0);
     assert_eq!(parts(t.path()), vec![(2610, 0, true)]);
     assert_eq!(db.count("c", "").unwrap(), 2610);
     for i in [0, 2000, 2599, 2609] {
@@ -282,7 +273,7 @@ fn a_delete_past_the_threshold_returns_and_the_builder_rebuilds() {
     // The rebuilt graph holds the 1550 rows the build read, 10 of them deleted meanwhile.
     assert_eq!(parts(t.path()), vec![(1550, 10, true)]);
     assert_eq!(db.count("c", "").unwrap(), 1540);
-    assert_eq!(pending(&db), 0);
+    assert_eq!(pending_rows(&db), 0);
     Db::verify(t.path()).unwrap();
     for i in [460, 1000, 1999] {
         assert_found(&db, &data, i);
@@ -329,14 +320,14 @@ fn a_merge_of_unsealed_parts_during_a_build_of_sealed_parts_does_not_retry() {
     // Holding the build lock, so that no builder starts: a sealed part, then unsealed ones after it.
     let held = BuildLock::wait(t.path()).unwrap();
     let at = 2000 + seal;
-    insert(&db, &data, 2000..at);
-    insert(&db, &data, at..at + 100);
-    insert(&db, &data, at + 100..at + 110);
+    insert_rows(&db, &data, DIM, 2000..at);
+    insert_rows(&db, &data, DIM, at..at + 100);
+    insert_rows(&db, &data, DIM, at + 100..at + 110);
     drop(held);
     let attempts = count_attempts(t.path());
     let (mid, go) = stop_first_build(t.path());
     // This write starts a builder.
-    insert(&db, &data, at + 110..at + 111);
+    insert_rows(&db, &data, DIM, at + 110..at + 111);
     wait_mid_build(&mid);
     let s = seal as u64;
     let before = vec![
@@ -348,14 +339,14 @@ fn a_merge_of_unsealed_parts_during_a_build_of_sealed_parts_does_not_retry() {
     ];
     assert_eq!(parts(t.path()), before);
     // 20 rows merge by size with the parts of 10 and 1 rows.
-    insert(&db, &data, at + 111..at + 131);
+    insert_rows(&db, &data, DIM, at + 111..at + 131);
     assert_eq!(parts(t.path())[3..], [(31, 0, false)]);
     go.send(()).unwrap();
     wait_for_builder(t.path());
     assert_eq!(attempts.load(Ordering::SeqCst), 1, "the build was kept");
     let after = vec![(2000 + s, 0, true), (100, 0, false), (31, 0, false)];
     assert_eq!(parts(t.path()), after);
-    assert_eq!(pending(&db), 131);
+    assert_eq!(pending_rows(&db), 131);
     assert_eq!(db.count("c", "").unwrap(), n as u64);
     for i in [0, 2000, at - 1, at, at + 130] {
         assert_found(&db, &data, i);
@@ -374,16 +365,16 @@ fn a_writer_past_the_bound_returns_once_the_tail_is_back_under_it() {
     let db = indexed(&t, &data, 2000);
     let held = BuildLock::wait(t.path()).unwrap();
     let at = 2000 + sealed;
-    insert(&db, &data, 2000..at);
-    insert(&db, &data, at..at + 100);
+    insert_rows(&db, &data, DIM, 2000..at);
+    insert_rows(&db, &data, DIM, at..at + 100);
     drop(held);
     let attempts = count_attempts(t.path());
     // 300 rows merge with the 100 into 400: the tail is 16 rows past the bound.
-    insert(&db, &data, at + 100..n);
+    insert_rows(&db, &data, DIM, at + 100..n);
     let after = vec![((2000 + sealed) as u64, 0, true), (400, 0, false)];
     assert_eq!(parts(t.path()), after);
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
-    assert_eq!(pending(&db), 400);
+    assert_eq!(pending_rows(&db), 400);
     for i in [0, 2000, at - 1, n - 1] {
         assert_found(&db, &data, i);
     }
@@ -410,17 +401,17 @@ fn a_writer_past_the_bound_with_a_large_unsealed_remainder_builds_the_whole_tail
         at += size;
     }
     for r in &ranges[..4] {
-        insert(&db, &data, r.clone());
+        insert_rows(&db, &data, DIM, r.clone());
     }
     drop(held);
     let attempts = count_attempts(t.path());
     let (mid, go) = stop_first_build(t.path());
     std::thread::scope(|s| {
         // Past the bound: commits, then builds the sealed part (stopped mid-build).
-        let a = s.spawn(|| insert(&db, &data, ranges[4].clone()));
+        let a = s.spawn(|| insert_rows(&db, &data, DIM, ranges[4].clone()));
         wait_mid_build(&mid);
         // Commits, then waits for the build lock the first writer holds.
-        let b = s.spawn(|| insert(&db, &data, ranges[5].clone()));
+        let b = s.spawn(|| insert_rows(&db, &data, DIM, ranges[5].clone()));
         while db.count("c", "").unwrap() < n as u64 {
             std::thread::sleep(Duration::from_millis(5));
         }
@@ -469,11 +460,11 @@ fn a_failed_background_build_fails_no_write_and_is_reported() {
     });
     let error = |db: &Db| db.describe_collection("c").unwrap().build_error;
     // The builder thread's build fails.
-    insert(&db, &data, 0..1100);
+    insert_rows(&db, &data, DIM, 0..1100);
     wait_for_builder(t.path());
     let e = error(&db).expect("the builder's error is kept");
     assert!(e.contains("injected build failure"), "{e}");
-    assert_eq!(pending(&db), 1100);
+    assert_eq!(pending_rows(&db), 1100);
     // A writer past the bound whose build fails: its rows are committed, and it returns them.
     let ids = db
         .insert(
@@ -486,7 +477,7 @@ fn a_failed_background_build_fails_no_write_and_is_reported() {
     assert_eq!(ids.len(), n - 1100);
     assert!(error(&db).is_some_and(|e| e.contains("injected build failure")));
     assert_eq!(
-        (db.count("c", "").unwrap(), pending(&db)),
+        (db.count("c", "").unwrap(), pending_rows(&db)),
         (n as u64, n as u64)
     );
     for i in [0, 1100, n - 1] {
@@ -494,6 +485,6 @@ fn a_failed_background_build_fails_no_write_and_is_reported() {
     }
     failing.store(false, Ordering::SeqCst);
     db.flush("c").unwrap();
-    assert_eq!((error(&db), pending(&db)), (None, 0));
+    assert_eq!((error(&db), pending_rows(&db)), (None, 0));
     assert_eq!(parts(t.path()), vec![(n as u64, 0, true)]);
 }

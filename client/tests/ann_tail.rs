@@ -9,7 +9,7 @@ use covec::internals::engine::{MAX_TAIL_ROWS, SEAL_ROWS};
 use covec::internals::hnsw::BATCH;
 use covec::{Db, IndexKind, IndexSpec, OutputFields, Pk, SearchRequest};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
-use storage_util::{simple_row, simple_schema, TempDb};
+use storage_util::{insert_rows, pending_rows, simple_schema, TempDb};
 
 const DIM: usize = 16;
 
@@ -22,14 +22,6 @@ fn cheap_hnsw() -> IndexSpec {
         ],
         ..hnsw_on_v()
     }
-}
-
-/// Inserts rows `ids` whose vectors are `data`'s rows of the same number.
-fn insert(db: &Db, data: &[f32], ids: std::ops::Range<usize>) {
-    let rows = ids
-        .map(|i| simple_row(i as i64, &data[i * DIM..(i + 1) * DIM], "t"))
-        .collect();
-    db.insert("c", rows).unwrap();
 }
 
 /// Per part: (rows, deleted, graph section checksum: compaction may move it, a rebuild changes it).
@@ -78,18 +70,18 @@ fn tail_and_deletions_until_rebuild() {
     db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
     // Below 1024 rows: no graph.
-    insert(&db, &data, 0..1000);
+    insert_rows(&db, &data, DIM, 0..1000);
     assert_eq!(parts(&t)[0].2, None);
     // Crossing 1024 starts a builder, which builds one indexed part of every row.
-    insert(&db, &data, 1000..2000);
+    insert_rows(&db, &data, DIM, 1000..2000);
     wait_for_builder(t.path());
     let built = parts(&t);
     assert_eq!(built.len(), 1);
     let graph = built[0].2.expect("a graph over 2000 rows");
     // A tail of 10 % or less is searched exactly beside the graph; the second write, as large as the
     // first, merges with it into one tail part.
-    insert(&db, &data, 2000..2075);
-    insert(&db, &data, 2075..2150);
+    insert_rows(&db, &data, DIM, 2000..2075);
+    insert_rows(&db, &data, DIM, 2075..2150);
     let p = parts(&t);
     assert_eq!((p.len(), p[0].2), (2, Some(graph)));
     assert_eq!((p[1].0, p[1].2), (150, None));
@@ -106,7 +98,7 @@ fn tail_and_deletions_until_rebuild() {
     assert_eq!(parts(&t)[0].2, Some(graph), "a delete does not rebuild");
     // Many small tail writes merge the tail parts only; the graph stays.
     for i in 2150..2158 {
-        insert(&db, &data, i..i + 1);
+        insert_rows(&db, &data, DIM, i..i + 1);
     }
     let p = parts(&t);
     assert!(p.len() <= 8, "{p:?}");
@@ -114,7 +106,7 @@ fn tail_and_deletions_until_rebuild() {
     assert_eq!(nearest(&db, &data, &[2157]), vec![Some(Pk::Int(2157))]);
     // The tail passing 10 % of the indexed rows (200) starts a builder, which rebuilds: one part, a
     // new graph.
-    insert(&db, &data, 2158..2250);
+    insert_rows(&db, &data, DIM, 2158..2250);
     wait_for_builder(t.path());
     let p = parts(&t);
     assert_eq!(p.len(), 1, "{p:?}");
@@ -162,32 +154,31 @@ fn a_large_collection_never_scans_more_than_max_tail_rows_exactly() {
     let db = t.open();
     db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
         .unwrap();
-    insert(&db, &data, 0..indexed);
+    insert_rows(&db, &data, DIM, 0..indexed);
     wait_for_builder(t.path());
     let p = parts(&t);
     assert_eq!((p.len(), p[0].0), (1, indexed as u64));
     let graph = p[0].2.expect("a graph over every row");
-    let pending = || db.describe_collection("c").unwrap().pending_index_rows;
     // MAX_TAIL_ROWS / 2 rows (under 10 % of the graph) is the start threshold, not past it: no build.
-    insert(&db, &data, indexed..indexed + half);
+    insert_rows(&db, &data, DIM, indexed..indexed + half);
     assert_eq!(
-        (unindexed_live_rows(&t), pending()),
+        (unindexed_live_rows(&t), pending_rows(&db)),
         (half as u64, half as u64)
     );
     assert_eq!(parts(&t)[0].2, Some(graph), "the graph is kept");
     // One more write takes the tail past MAX_TAIL_ROWS: it returns only once they are in the graph.
     let at = indexed + half;
-    insert(&db, &data, at..at + half + 1);
+    insert_rows(&db, &data, DIM, at..at + half + 1);
     let p = parts(&t);
     assert_eq!(p.len(), 1, "{p:?}");
     assert_eq!(p[0].0, (at + half + 1) as u64);
     assert!(p[0].2.is_some_and(|g| g != graph));
-    assert_eq!((unindexed_live_rows(&t), pending()), (0, 0));
+    assert_eq!((unindexed_live_rows(&t), pending_rows(&db)), (0, 0));
     // Writes past the start threshold start builders, which run while later writes commit: whatever
     // they have done when a write returns, the tail is within the bound.
     let at = at + half + 1;
     for k in 0..6 {
-        insert(&db, &data, at + k * batch..at + (k + 1) * batch);
+        insert_rows(&db, &data, DIM, at + k * batch..at + (k + 1) * batch);
         assert!(unindexed_live_rows(&t) <= MAX_TAIL_ROWS, "write {k}");
     }
     assert_eq!(db.count("c", "").unwrap(), total as u64);
@@ -209,9 +200,9 @@ fn a_sealed_tail_part_is_never_merged() {
     let db = t.open();
     db.create_collection("c", simple_schema(DIM as u32), vec![cheap_hnsw()])
         .unwrap();
-    insert(&db, &data, 0..indexed);
+    insert_rows(&db, &data, DIM, 0..indexed);
     wait_for_builder(t.path());
-    insert(&db, &data, indexed..indexed + sealed);
+    insert_rows(&db, &data, DIM, indexed..indexed + sealed);
     let p = parts(&t);
     assert_eq!(p.len(), 2, "{p:?}");
     let graph = p[0].2.expect("a graph");
@@ -222,12 +213,12 @@ fn a_sealed_tail_part_is_never_merged() {
         .collect();
     db.delete_ids("c", &doomed).unwrap();
     let at = indexed + sealed;
-    insert(&db, &data, at..at + 10);
+    insert_rows(&db, &data, DIM, at..at + 10);
     let p = parts(&t);
     assert_eq!(p[1], (sealed as u64, sealed as u64 / 2, None), "{p:?}");
     assert_eq!(p[2], (10, 0, None), "{p:?}");
     // Unsealed parts still merge by size after it: 10 + 20 rows merge into one part of 30.
-    insert(&db, &data, at + 10..at + 30);
+    insert_rows(&db, &data, DIM, at + 10..at + 30);
     let p = parts(&t);
     assert_eq!(p.len(), 3, "{p:?}");
     assert_eq!((p[0].2, p[1].0, p[2].0), (Some(graph), sealed as u64, 30));
@@ -247,17 +238,16 @@ fn flush_puts_the_tail_into_the_graph() {
     let db = t.open();
     db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
         .unwrap();
-    let pending = || db.describe_collection("c").unwrap().pending_index_rows;
     let generation = || db.status().unwrap().generation;
-    insert(&db, &data, 0..2000);
+    insert_rows(&db, &data, DIM, 0..2000);
     wait_for_builder(t.path());
     let graph = parts(&t)[0].2.expect("a graph over 2000 rows");
-    assert_eq!(pending(), 0);
-    insert(&db, &data, 2000..2100);
-    insert(&db, &data, 2100..2150);
+    assert_eq!(pending_rows(&db), 0);
+    insert_rows(&db, &data, DIM, 2000..2100);
+    insert_rows(&db, &data, DIM, 2100..2150);
     db.delete_ids("c", &[Pk::Int(2120), Pk::Int(7)]).unwrap();
     assert_eq!(
-        pending(),
+        pending_rows(&db),
         149,
         "live tail rows, not deleted or indexed ones"
     );
@@ -267,7 +257,7 @@ fn flush_puts_the_tail_into_the_graph() {
     // The indexed part lost row 7, so its graph is rebuilt over every live row.
     assert_eq!((p[0].0, p[0].1), (2148, 0));
     assert!(p[0].2.is_some_and(|g| g != graph));
-    assert_eq!(pending(), 0);
+    assert_eq!(pending_rows(&db), 0);
     assert_eq!(
         nearest(&db, &data, &[5, 2050, 2149]),
         vec![Some(Pk::Int(5)), Some(Pk::Int(2050)), Some(Pk::Int(2149))]
@@ -277,11 +267,11 @@ fn flush_puts_the_tail_into_the_graph() {
     db.flush("c").unwrap();
     assert_eq!(generation(), before);
     // A tail on an intact graph is inserted into it (the graph's rows stay first, in order).
-    insert(&db, &data, 2150..2200);
-    assert_eq!(pending(), 50);
+    insert_rows(&db, &data, DIM, 2150..2200);
+    assert_eq!(pending_rows(&db), 50);
     db.flush("c").unwrap();
     let p = parts(&t);
-    assert_eq!((p.len(), p[0].0, pending()), (1, 2198, 0));
+    assert_eq!((p.len(), p[0].0, pending_rows(&db)), (1, 2198, 0));
     assert_eq!(nearest(&db, &data, &[2199]), vec![Some(Pk::Int(2199))]);
     assert!(matches!(
         db.flush("missing"),
@@ -296,7 +286,7 @@ fn create_index_builds_and_drop_index_removes_the_graph() {
     let db = t.open();
     db.create_collection("c", simple_schema(DIM as u32), vec![])
         .unwrap();
-    insert(&db, &data, 0..1500);
+    insert_rows(&db, &data, DIM, 0..1500);
     assert_eq!(parts(&t)[0].2, None);
     db.create_index("c", hnsw_on_v()).unwrap();
     assert!(parts(&t)[0].2.is_some());
@@ -351,11 +341,11 @@ fn a_graph_grown_by_appends_is_the_graph_one_build_of_all_rows_makes() {
     // The first graph ends where a build batch does, so growing it inserts whole batches as one build
     // does (see `hnsw::extend`).
     let first = 8 * BATCH;
-    insert(&a, &data, 0..first);
+    insert_rows(&a, &data, DIM, 0..first);
     wait_for_builder(batched.path());
-    insert(&a, &data, first..2300); // a tail of 12 %: past the threshold, so the builder grows it
+    insert_rows(&a, &data, DIM, first..2300); // a tail of 12 %: past the threshold, so the builder grows it
     wait_for_builder(batched.path());
-    insert(&b, &data, 0..2300);
+    insert_rows(&b, &data, DIM, 0..2300);
     wait_for_builder(whole.path());
     let (pa, pb) = (parts(&batched), parts(&whole));
     assert_eq!(pa.len(), 1, "one part after the rebuild: {pa:?}");

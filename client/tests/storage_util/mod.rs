@@ -107,6 +107,19 @@ pub fn nearest(db: &Db, vector: &[f32]) -> Option<Pk> {
     hits[0].first().map(|h| h.id.clone())
 }
 
+/// Inserts rows `ids` into collection "c" in one commit: row i has id i and `data`'s i-th `dim`-wide row.
+pub fn insert_rows(db: &Db, data: &[f32], dim: usize, ids: std::ops::Range<usize>) {
+    let rows = ids
+        .map(|i| simple_row(i as i64, &data[i * dim..(i + 1) * dim], "t"))
+        .collect();
+    db.insert("c", rows).unwrap();
+}
+
+/// Rows of collection "c" not yet in its graph.
+pub fn pending_rows(db: &Db) -> u64 {
+    db.describe_collection("c").unwrap().pending_index_rows
+}
+
 /// Row `id`'s stored float vector in collection "c", None when there is no such live row.
 pub fn stored_vector(db: &Db, id: usize) -> Option<Vec<f32>> {
     let rows = db.get("c", &[Pk::Int(id as i64)], &all()).unwrap();
