@@ -299,13 +299,12 @@ fn build(path: &Path, target: Scope<'_>, scope: BuildScope) -> Result<bool> {
             return Ok(false);
         };
         mid_build(path).map_err(|e| Error::io(path, e))?;
-        let (kept, committed) = commit_at(path, |snap, b| {
-            let next = engine::plan_take_build(snap, b, build)?;
-            let kept = next.is_some();
-            Ok((next, kept))
+        // Not kept (None, nothing committed) when a commit meanwhile rewrote a part the build read.
+        let ((), kept) = commit_at(path, |snap, b| {
+            Ok((engine::plan_take_build(snap, b, build)?, ()))
         })?;
         if kept {
-            return Ok(committed);
+            return Ok(true);
         }
     }
     commit_at(path, |snap, b| {

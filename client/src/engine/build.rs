@@ -58,6 +58,14 @@ struct Counts {
     all: u64,
 }
 
+impl Counts {
+    /// Deleted rows inside the graphs passed `DELETED_PERCENT` % of a collection big enough for a graph:
+    /// a build rebuilds them.
+    fn rebuild_due(&self) -> bool {
+        self.all >= ann::MIN_GRAPH_ROWS && over_deleted(self.indexed, self.indexed_deleted)
+    }
+}
+
 fn counts(entry: &CollectionEntry, fields: &[ann::GraphField]) -> Counts {
     // Saturating: the counts come from the file.
     let live = |p: &Part| p.rows.saturating_sub(p.deleted_count);
@@ -92,7 +100,7 @@ pub fn build_need(entry: &CollectionEntry) -> Result<BuildNeed> {
         BuildNeed::Nothing
     } else if c.tail > MAX_TAIL_ROWS {
         BuildNeed::Wait
-    } else if c.tail > start || over_deleted(c.indexed, c.indexed_deleted) {
+    } else if c.tail > start || c.rebuild_due() {
         BuildNeed::Start
     } else {
         BuildNeed::Nothing
@@ -107,9 +115,7 @@ pub(super) fn build_due(view: &CollectionView<'_>) -> Result<bool> {
     }
     let fields = ann::graph_fields(view.entry())?;
     let c = counts(view.entry(), &fields);
-    Ok(!fields.is_empty()
-        && c.all >= ann::MIN_GRAPH_ROWS
-        && over_deleted(c.indexed, c.indexed_deleted))
+    Ok(!fields.is_empty() && c.rebuild_due())
 }
 
 /// A build encoded from one generation, waiting for the writer lock.
