@@ -16,7 +16,8 @@ use covec::internals::store::{CommittedImage, Writer};
 use covec::{Db, OutputFields, Pk, Value};
 use hnsw_support::{clustered, hnsw_on_v};
 use storage_util::{
-    insert_rows, nearest, pending_rows, simple_row, simple_schema, stored_vector, TempDb,
+    insert_rows, nearest, part_layout, pending_rows, simple_row, simple_schema, stored_vector,
+    TempDb,
 };
 
 const DIM: usize = 16;
@@ -61,19 +62,6 @@ fn take(t: &TempDb, build: PreparedBuild) -> bool {
     }
 }
 
-/// Per part: (rows, deleted, has a graph).
-fn parts(t: &TempDb) -> Vec<(u64, u64, bool)> {
-    let bytes = std::fs::read(t.path()).unwrap();
-    let snap = Snapshot::open(&bytes).unwrap();
-    snap.catalog()
-        .collection("default", "c")
-        .unwrap()
-        .parts
-        .iter()
-        .map(|p| (p.rows, p.deleted_count, !p.ann.is_empty()))
-        .collect()
-}
-
 fn row_of(data: &[f32], i: usize) -> &[f32] {
     &data[i * DIM..(i + 1) * DIM]
 }
@@ -103,7 +91,7 @@ fn writes_committed_while_a_build_runs_are_kept_and_its_deletions_carried() {
     insert_rows(&db, &data, DIM, 2150..2170);
     assert!(take(&t, build));
     Db::verify(t.path()).unwrap();
-    let p = parts(&t);
+    let p = part_layout(t.path());
     // The new part first, holding every row the build read, those deleted meanwhile marked; then
     // the parts written meanwhile, as they were.
     assert_eq!(p[0], (2150, 3, true), "{p:?}");
@@ -157,7 +145,7 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
     assert!(std::fs::metadata(t.path()).unwrap().len() <= moved.committed_len);
     assert!(take(&t, build));
     Db::verify(t.path()).unwrap();
-    assert_eq!(parts(&t), vec![(2149, 20, true)]);
+    assert_eq!(part_layout(t.path()), vec![(2149, 20, true)]);
     assert_eq!(pending_rows(&db), 0);
     assert_eq!(db.count("c", "").unwrap(), 2129);
 }

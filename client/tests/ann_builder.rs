@@ -21,23 +21,11 @@ use covec::internals::engine::MAX_TAIL_ROWS;
 use covec::{Db, Pk};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
 use storage_util::{
-    insert_rows, nearest, pending_rows, simple_row, simple_schema, stored_vector, TempDb,
+    insert_rows, nearest, part_layout, pending_rows, simple_row, simple_schema, stored_vector,
+    TempDb,
 };
 
 const DIM: usize = 16;
-
-/// Per part: (rows, deleted, has a graph).
-fn parts(path: &Path) -> Vec<(u64, u64, bool)> {
-    let bytes = std::fs::read(path).unwrap();
-    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
-    snap.catalog()
-        .collection("default", "c")
-        .unwrap()
-        .parts
-        .iter()
-        .map(|p| (p.rows, p.deleted_count, !p.ann.is_empty()))
-        .collect()
-}
 
 fn delete(db: &Db, ids: std::ops::Range<usize>) {
     let ids: Vec<Pk> = ids.map(|i| Pk::Int(i as i64)).collect();
@@ -112,7 +100,7 @@ fn indexed(t: &TempDb, data: &[f32], n: usize) -> Db {
         .unwrap();
     insert_rows(&db, data, DIM, 0..n);
     wait_for_builder(t.path());
-    assert_eq!(parts(t.path()), vec![(n as u64, 0, true)]);
+    assert_eq!(part_layout(t.path()), vec![(n as u64, 0, true)]);
     db
 }
 
@@ -144,12 +132,15 @@ fn a_write_returns_while_a_build_runs_and_the_build_keeps_it() {
     insert_rows(&db, &data, DIM, 2000..2100);
     assert_eq!(db.count("c", "").unwrap(), 2100);
     assert_eq!(pending_rows(&db), 2100, "nothing is indexed yet");
-    assert!(parts(t.path()).iter().all(|&(_, _, graph)| !graph));
+    assert!(part_layout(t.path()).iter().all(|&(_, _, graph)| !graph));
     assert_found(&db, &data, 2050);
     go.send(()).unwrap();
     wait_for_builder(t.path());
     // The builder's commit: the 2000 rows it read in a graph, the write made meanwhile after it.
-    assert_eq!(parts(t.path()), vec![(2000, 0, true), (100, 0, false)]);
+    assert_eq!(
+        part_layout(t.path()),
+        vec![(2000, 0, true), (100, 0, false)]
+    );
     assert_eq!(pending_rows(&db), 100);
     assert_eq!(db.count("c", "").unwrap(), 2100);
     Db::verify(t.path()).unwrap();
@@ -238,7 +229,7 @@ fn a_process_killed_mid_background_build_loses_no_row() {
     insert_rows(&db, &data, DIM, 2600..2610);
     wait_for_builder(t.path());
     assert_eq!(pending_rows(&db), 0);
-    assert_eq!(parts(t.path()), vec![(2610, 0, true)]);
+    assert_eq!(part_layout(t.path()), vec![(2610, 0, true)]);
     assert_eq!(db.count("c", "").unwrap(), 2610);
     for i in [0, 2000, 2599, 2609] {
         assert_found(&db, &data, i);
@@ -264,14 +255,14 @@ fn a_delete_past_the_threshold_returns_and_the_builder_rebuilds() {
     // 450 of 2000 is past 20 %.
     delete(&db, 0..450);
     wait_mid_build(&mid);
-    assert_eq!(parts(t.path()), vec![(2000, 450, true)]);
+    assert_eq!(part_layout(t.path()), vec![(2000, 450, true)]);
     assert_eq!(db.count("c", "").unwrap(), 1550);
     assert_gone(&db, &data, 7);
     delete(&db, 450..460);
     go.send(()).unwrap();
     wait_for_builder(t.path());
     // The rebuilt graph holds the 1550 rows the build read, 10 of them deleted meanwhile.
-    assert_eq!(parts(t.path()), vec![(1550, 10, true)]);
+    assert_eq!(part_layout(t.path()), vec![(1550, 10, true)]);
     assert_eq!(db.count("c", "").unwrap(), 1540);
     assert_eq!(pending_rows(&db), 0);
     Db::verify(t.path()).unwrap();
@@ -290,7 +281,7 @@ fn a_process_killed_mid_rebuild_after_a_delete_loses_nothing() {
     drop(indexed(&t, &data, 2000));
     kill_mid_build(t.path(), "delete");
     Db::verify(t.path()).unwrap();
-    assert_eq!(parts(t.path()), vec![(2000, 450, true)]);
+    assert_eq!(part_layout(t.path()), vec![(2000, 450, true)]);
     let db = t.open();
     assert_eq!(db.count("c", "").unwrap(), 1550);
     for i in [0, 200, 449] {
@@ -301,7 +292,7 @@ fn a_process_killed_mid_rebuild_after_a_delete_loses_nothing() {
     }
     delete(&db, 450..451);
     wait_for_builder(t.path());
-    assert_eq!(parts(t.path()), vec![(1549, 0, true)]);
+    assert_eq!(part_layout(t.path()), vec![(1549, 0, true)]);
     for i in [451, 1999] {
         assert_found(&db, &data, i);
     }
@@ -337,15 +328,15 @@ fn a_merge_of_unsealed_parts_during_a_build_of_sealed_parts_does_not_retry() {
         (10, 0, false),
         (1, 0, false),
     ];
-    assert_eq!(parts(t.path()), before);
+    assert_eq!(part_layout(t.path()), before);
     // 20 rows merge by size with the parts of 10 and 1 rows.
     insert_rows(&db, &data, DIM, at + 111..at + 131);
-    assert_eq!(parts(t.path())[3..], [(31, 0, false)]);
+    assert_eq!(part_layout(t.path())[3..], [(31, 0, false)]);
     go.send(()).unwrap();
     wait_for_builder(t.path());
     assert_eq!(attempts.load(Ordering::SeqCst), 1, "the build was kept");
     let after = vec![(2000 + s, 0, true), (100, 0, false), (31, 0, false)];
-    assert_eq!(parts(t.path()), after);
+    assert_eq!(part_layout(t.path()), after);
     assert_eq!(pending_rows(&db), 131);
     assert_eq!(db.count("c", "").unwrap(), n as u64);
     for i in [0, 2000, at - 1, at, at + 130] {
@@ -372,7 +363,7 @@ fn a_writer_past_the_bound_returns_once_the_tail_is_back_under_it() {
     // 300 rows merge with the 100 into 400: the tail is 16 rows past the bound.
     insert_rows(&db, &data, DIM, at + 100..n);
     let after = vec![((2000 + sealed) as u64, 0, true), (400, 0, false)];
-    assert_eq!(parts(t.path()), after);
+    assert_eq!(part_layout(t.path()), after);
     assert_eq!(attempts.load(Ordering::SeqCst), 1);
     assert_eq!(pending_rows(&db), 400);
     for i in [0, 2000, at - 1, n - 1] {
@@ -417,7 +408,7 @@ fn a_writer_past_the_bound_with_a_large_unsealed_remainder_builds_the_whole_tail
         }
         let unsealed: u64 = sizes[1..].iter().map(|&r| r as u64).sum();
         assert!(unsealed > MAX_TAIL_ROWS);
-        let layout: Vec<u64> = parts(t.path()).iter().map(|p| p.0).collect();
+        let layout: Vec<u64> = part_layout(t.path()).iter().map(|p| p.0).collect();
         let want: Vec<u64> = std::iter::once(2000)
             .chain(sizes.iter().map(|&r| r as u64))
             .collect();
@@ -426,7 +417,7 @@ fn a_writer_past_the_bound_with_a_large_unsealed_remainder_builds_the_whole_tail
         a.join().unwrap();
         // The first writer returned: its sealed build, then the whole tail's.
         assert_eq!(attempts.load(Ordering::SeqCst), 2);
-        assert_eq!(parts(t.path()), vec![(n as u64, 0, true)]);
+        assert_eq!(part_layout(t.path()), vec![(n as u64, 0, true)]);
         b.join().unwrap();
     });
     assert_eq!(
@@ -486,5 +477,5 @@ fn a_failed_background_build_fails_no_write_and_is_reported() {
     failing.store(false, Ordering::SeqCst);
     db.flush("c").unwrap();
     assert_eq!((error(&db), pending_rows(&db)), (None, 0));
-    assert_eq!(parts(t.path()), vec![(n as u64, 0, true)]);
+    assert_eq!(part_layout(t.path()), vec![(n as u64, 0, true)]);
 }

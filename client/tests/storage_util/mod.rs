@@ -120,6 +120,19 @@ pub fn pending_rows(db: &Db) -> u64 {
     db.describe_collection("c").unwrap().pending_index_rows
 }
 
+/// Collection "c"'s parts in the db file's newest generation: (rows, deleted, has a graph) each.
+pub fn part_layout(db: &Path) -> Vec<(u64, u64, bool)> {
+    let bytes = std::fs::read(db).unwrap();
+    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
+    snap.catalog()
+        .collection("default", "c")
+        .unwrap()
+        .parts
+        .iter()
+        .map(|p| (p.rows, p.deleted_count, !p.ann.is_empty()))
+        .collect()
+}
+
 /// Row `id`'s stored float vector in collection "c", None when there is no such live row.
 pub fn stored_vector(db: &Db, id: usize) -> Option<Vec<f32>> {
     let rows = db.get("c", &[Pk::Int(id as i64)], &all()).unwrap();
