@@ -298,12 +298,20 @@ fn build(path: &Path, target: Scope<'_>, scope: BuildScope) -> Result<bool> {
         let Some(build) = prepared else {
             return Ok(false);
         };
+        // The part's bytes go into the file before the writer lock is taken for its commit, so writers
+        // wait for neither their write nor their sync.
+        let reservation = Writer::lock(path)?.reserve(build.byte_len())?;
+        reservation.fill(build.bytes()?)?;
         mid_build(path).map_err(|e| Error::io(path, e))?;
+        let writer = Writer::lock(path)?;
+        let placed = writer.reserved_at(&reservation)?;
+        let mut b = writer.builder();
         // Not kept (None, nothing committed) when a commit meanwhile rewrote a part the build read.
-        let ((), kept) = commit_at(path, |snap, b| {
-            Ok((engine::plan_take_build(snap, b, build)?, ()))
-        })?;
-        if kept {
+        let catalog = Snapshot::open_at(writer.image(), path)
+            .and_then(|snap| engine::plan_take_build(&snap, &mut b, build, placed))
+            .map_err(|e| engine::on_file(e, path))?;
+        if let Some(catalog) = catalog {
+            writer.commit(b, &catalog)?;
             return Ok(true);
         }
     }

@@ -370,8 +370,9 @@ impl CommittedImage {
         let len = usize::try_from(self.meta.committed_len)
             .map_err(|_| Error::corrupt(path, "image larger than the address space"))?;
         // SAFETY: bytes below committed_len are never modified in place (the meta slots excepted,
-        // which readers do not consult through the map) and the file is never truncated below
-        // committed_len; compaction replaces the file by rename, leaving this inode intact.
+        // which readers do not consult through the map, and a build's reserved gap, which no catalog
+        // of this generation names) and the file is never truncated below committed_len; compaction
+        // replaces the file by rename, leaving this inode intact.
         unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }
             .map_err(|e| Error::io(path, e))
     }
@@ -490,10 +491,41 @@ pub struct Writer {
     map: memmap2::Mmap,
 }
 
+/// Space reserved in a db file (`Writer::reserve`): a dead gap below `committed_len` that only the holder
+/// of the build lock writes, and only before a catalog names it.
+pub struct Reservation {
+    /// A handle on the inode the gap was reserved in.
+    file: File,
+    path: PathBuf,
+    inode: (u64, u64),
+    offset: u64,
+    len: u64,
+}
+
+impl Reservation {
+    /// Writes `bytes` (at most the reserved length) at the gap's start and makes them durable. Needs no
+    /// lock but the build lock: no reader, loader, compaction or writer reads or writes a gap before a
+    /// commit names it.
+    pub fn fill(&self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 > self.len {
+            return Err(Error::Internal("a reservation filled past its end".into()));
+        }
+        self.file
+            .write_all_at(bytes, self.offset)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+fn inode_of(file: &File, path: &Path) -> Result<(u64, u64)> {
+    let m = file.metadata().map_err(|e| Error::io(path, e))?;
+    Ok((m.dev(), m.ino()))
+}
+
 fn same_inode(file: &File, path: &Path) -> Result<bool> {
-    let a = file.metadata().map_err(|e| Error::io(path, e))?;
+    let a = inode_of(file, path)?;
     match std::fs::metadata(path) {
-        Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
+        Ok(b) => Ok(a == (b.dev(), b.ino())),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(path, e)),
     }
@@ -581,27 +613,91 @@ impl Writer {
             committed_len: catalog_offset + cat.len() as u64,
             live_bytes: catalog.live_bytes(cat.len() as u64),
         };
-        let path = &self.path;
-        // Alignment gaps are never written: the file reads them back as zeros.
-        let mut at = base;
-        let mut sections = Ok(());
-        for chunk in &builder.chunks {
-            sections = sections.and_then(|_| self.file.write_all_at(chunk, at));
-            at += chunk.len() as u64;
-        }
-        sections
-            .and_then(|_| self.file.write_all_at(&cat, catalog_offset))
-            .and_then(|_| self.file.sync_data())
-            .map_err(|e| Error::io(path, e))?;
-        let slot = format::SLOT_OFFSETS[meta.slot_index()];
-        self.file
-            .write_all_at(&format::encode_meta(&meta), slot as u64)
-            .and_then(|_| self.file.sync_data())
-            .map_err(|e| Error::io(path, e))?;
+        self.write_generation(base, &builder.chunks, &cat, &meta)?;
         if meta.committed_len > meta.live_bytes.saturating_mul(2) + COMPACT_SLACK {
             return self.compact(catalog, meta);
         }
         Ok(meta)
+    }
+
+    /// Makes `meta` the newest generation, durably: `chunks` from `base` and the catalog `cat` at
+    /// `meta.catalog_offset`, fdatasync, then the slot `meta` uses, fdatasync.
+    fn write_generation(
+        &self,
+        base: u64,
+        chunks: &[Vec<u8>],
+        cat: &[u8],
+        meta: &MetaSlot,
+    ) -> Result<()> {
+        let path = &self.path;
+        // Alignment gaps (and a reservation's gap) are never written here: the file reads them back
+        // as zeros until their owner fills them.
+        let mut at = base;
+        let mut sections = Ok(());
+        for chunk in chunks {
+            sections = sections.and_then(|_| self.file.write_all_at(chunk, at));
+            at += chunk.len() as u64;
+        }
+        sections
+            .and_then(|_| self.file.write_all_at(cat, meta.catalog_offset))
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(path, e))?;
+        let slot = format::SLOT_OFFSETS[meta.slot_index()];
+        self.file
+            .write_all_at(&format::encode_meta(meta), slot as u64)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(path, e))
+    }
+
+    /// Reserves `len` bytes of the file for the holder of the build lock (`<db>.build`), who fills them
+    /// without the writer lock (`Reservation::fill`) and names them in a later commit. The reservation is
+    /// a generation with the newest catalog unchanged, written past a dead gap of `len` bytes at the
+    /// aligned old `committed_len` (docs/format.md, "Invariants and the commit protocol"). Never
+    /// compacts: that would replace the file the gap was reserved in.
+    pub fn reserve(self, len: u64) -> Result<Reservation> {
+        let path = &self.path;
+        let m = self.meta;
+        let cat = self.map[m.catalog_offset as usize..m.committed_len as usize].to_vec();
+        let offset = format::align_up(m.committed_len);
+        let catalog_offset = offset
+            .and_then(|at| at.checked_add(len))
+            .and_then(format::align_up)
+            .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
+        let offset = offset.unwrap_or(u64::MAX);
+        let meta = MetaSlot {
+            generation: m.generation + 1,
+            commit_id: random_u64(),
+            catalog_offset,
+            committed_len: catalog_offset + cat.len() as u64,
+            ..m
+        };
+        // A handle of its own on the inode we hold locked (the path names it while we hold the lock):
+        // the builder fills the gap through it after the lock is released, even if a compaction has
+        // renamed another file over the path by then.
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
+            .map_err(|e| Error::io(path, e))?;
+        let inode = inode_of(&file, path)?;
+        if inode != inode_of(&self.file, path)? {
+            return Err(Error::Internal("db changed under the writer lock".into()));
+        }
+        self.write_generation(offset, &[], &cat, &meta)?;
+        Ok(Reservation {
+            file,
+            path: path.clone(),
+            inode,
+            offset,
+            len,
+        })
+    }
+
+    /// Where `r`'s bytes lie in the file this writer holds, or None when that is not the file they
+    /// were reserved in (a compaction replaced it since: the reservation went with the old file).
+    pub fn reserved_at(&self, r: &Reservation) -> Result<Option<u64>> {
+        let here = inode_of(&self.file, &self.path)? == r.inode
+            && r.offset.checked_add(r.len).is_some_and(|end| end <= self.meta.committed_len);
+        Ok(here.then_some(r.offset))
     }
 
     /// Compacts the file now (`Db::compact`) when it holds bytes no section of the newest generation
