@@ -696,7 +696,9 @@ impl Writer {
     /// were reserved in (a compaction replaced it since: the reservation went with the old file).
     pub fn reserved_at(&self, r: &Reservation) -> Result<Option<u64>> {
         let here = inode_of(&self.file, &self.path)? == r.inode
-            && r.offset.checked_add(r.len).is_some_and(|end| end <= self.meta.committed_len);
+            && r.offset
+                .checked_add(r.len)
+                .is_some_and(|end| end <= self.meta.committed_len);
         Ok(here.then_some(r.offset))
     }
 

@@ -45,13 +45,14 @@ fn prepare(t: &TempDb) -> PreparedBuild {
         .expect("rows pending")
 }
 
-/// Takes the writer lock and commits `build` if it still applies; whether it did.
+/// Takes the writer lock and commits `build` if it still applies, appending its bytes (the path a build
+/// takes when its reservation went with a compacted file); whether it did.
 fn take(t: &TempDb, build: PreparedBuild) -> bool {
     let writer = Writer::lock(t.path()).unwrap();
     let mut b = writer.builder();
     let next = {
         let snap = Snapshot::open(writer.image()).unwrap();
-        plan_take_build(&snap, &mut b, build).unwrap()
+        plan_take_build(&snap, &mut b, build, None).unwrap()
     };
     match next {
         Some(catalog) => {

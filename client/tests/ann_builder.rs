@@ -236,7 +236,10 @@ fn writes_land_while_a_filled_reservation_waits_for_its_commit() {
         assert_found(&db, &data, i);
     }
     assert_gone(&db, &data, 5);
-    assert_eq!(stored_vector(&db, 20).as_deref(), Some(&data[2060 * DIM..2061 * DIM]));
+    assert_eq!(
+        stored_vector(&db, 20).as_deref(),
+        Some(&data[2060 * DIM..2061 * DIM])
+    );
 }
 
 /// A compaction that lands between the build's reservation and its commit replaces the file the gap
@@ -259,7 +262,11 @@ fn a_compaction_between_reservation_and_commit_leaves_the_build_to_append() {
     assert!(newest_meta(t.path()).committed_len < parked.committed_len - (2000 * DIM * 4) as u64);
     go.send(()).unwrap();
     wait_for_builder(t.path());
-    assert_eq!(attempts.load(Ordering::SeqCst), 1, "kept at its first attempt");
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "kept at its first attempt"
+    );
     assert_eq!(part_layout(t.path()), vec![(2000, 0, true)]);
     Db::verify(t.path()).unwrap();
     assert_eq!(pending_rows(&db), 0);
