@@ -17,12 +17,12 @@ use crate::engine::{
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
-use crate::format::Catalog;
+use crate::format::{Catalog, MetaSlot};
 use crate::fulltext::{self, AnalyzerSource};
 use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, FieldSchema, IndexSpec, ScalarIndexSpec};
 use crate::segment;
-use crate::store::{self, CommitBuilder, Writer};
+use crate::store::{self, CommitBuilder};
 use crate::text::Token;
 use crate::value::{Pk, Row};
 
@@ -144,16 +144,29 @@ impl Db {
 
     /// One durable commit: `plan` sees the newest generation under the writer lock and returns the
     /// next catalog (None: nothing to commit) and its result.
+    /// When the file is then past `store::compaction_due`, starts a builder that compacts it.
     fn write<T>(
         &self,
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
-        let inner = self.inner()?;
-        let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
-        if committed {
-            self.publish(&inner);
+        let (out, committed) = self.commit(plan)?;
+        if committed.as_ref().is_some_and(store::compaction_due) {
+            drop(builder::start_compaction(self.inner()?.follower.path()));
         }
         Ok(out)
+    }
+
+    /// One durable commit, published; the generation it committed, if it did.
+    fn commit<T>(
+        &self,
+        plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
+    ) -> Result<(T, Option<MetaSlot>)> {
+        let inner = self.inner()?;
+        let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
+        if committed.is_some() {
+            self.publish(&inner);
+        }
+        Ok((out, committed))
     }
 
     /// After a commit: when other processes are reading this db, load the new generation now, so that
@@ -399,7 +412,12 @@ impl Db {
         let t = target.into();
         self.write(|snap, b| Ok((engine::plan_compact(snap, b, t)?, ())))?;
         let inner = self.inner()?;
-        let meta = Writer::lock(inner.follower.path())?.compact_now()?;
+        let path = inner.follower.path();
+        // Waits for a build (or a background compaction) that runs; compactions run only under it.
+        let meta = {
+            let _build = BuildLock::wait(path)?;
+            store::compact(path, false, || Ok(()))?
+        };
         self.publish(&inner);
         Ok(meta.generation)
     }
@@ -532,7 +550,7 @@ impl Db {
         target: Scope<'_>,
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
-        let (out, need) = self.write(|snap, b| {
+        let (out, committed) = self.commit(|snap, b| {
             let (next, out) = plan(snap, b)?;
             let need = match &next {
                 Some(next) => {
@@ -544,22 +562,30 @@ impl Db {
             };
             Ok((next, (out, need)))
         })?;
+        let (out, need) = out;
         let Some((need, db, collection)) = need else {
             return Ok(out);
         };
         let inner = self.inner()?;
         let path = inner.follower.path();
         let scope = Scope::new(&db, &collection);
+        // The builder compacts after its builds; without one, a compaction due starts a builder that
+        // only compacts. Threads are not joined (`close` returns while they run); one that cannot start
+        // leaves its work to the next commit or flush, as a crash would.
+        let compaction_due = committed.as_ref().is_some_and(store::compaction_due);
         match need {
+            BuildNeed::Nothing if compaction_due => drop(builder::start_compaction(path)),
             BuildNeed::Nothing => {}
-            // A builder that cannot start leaves the tail to the next commit or flush, as a crash
-            // would; the thread is not joined (`close` returns while it builds).
             BuildNeed::Start => drop(builder::start_builder(path, &db, &collection)),
-            BuildNeed::Wait => match builder::wait_under_bound(path, scope) {
-                Ok(true) => self.publish(&inner),
-                Ok(false) => {}
-                Err(e) => builder::failed(path, scope, &e),
-            },
+            BuildNeed::Wait => {
+                match builder::wait_under_bound(path, scope) {
+                    Ok(true) => self.publish(&inner),
+                    Ok(false) => {}
+                    Err(e) => builder::failed(path, scope, &e),
+                }
+                // Its builds may have left the file past the threshold too.
+                drop(builder::start_compaction(path));
+            }
         }
         Ok(out)
     }

@@ -118,10 +118,7 @@ impl CompactLayout {
         mut read: impl FnMut(u64, &mut [u8]) -> Result<()>,
         out: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let mut head = vec![0u8; HEADER_LEN as usize];
-        head[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
-        format::write_both_slots(&mut head, meta)?;
-        out(&head)?;
+        out(&encode_head(preamble, meta)?)?;
         let zeros = [0u8; format::ALIGN as usize];
         let mut buf = vec![0u8; COPY_CHUNK];
         let mut at = HEADER_LEN;
@@ -140,6 +137,14 @@ impl CompactLayout {
         out(&zeros[..(self.catalog_offset - at) as usize])?;
         out(&self.encoded_catalog)
     }
+}
+
+/// The header page of a file whose both slots are at `meta`.
+fn encode_head(preamble: &Preamble, meta: &MetaSlot) -> Result<Vec<u8>> {
+    let mut head = vec![0u8; HEADER_LEN as usize];
+    head[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
+    format::write_both_slots(&mut head, meta)?;
+    Ok(head)
 }
 
 /// Writes `catalog`'s generation, compacted, as a complete new file at `tmp` (its sections read from
@@ -218,8 +223,8 @@ fn temp_name(path: &Path, what: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Compaction runs only under the writer lock, so while we hold it any `<name>.compact-<pid>` file is
-/// left over from a writer that died mid-compaction.
+/// Compaction runs only under the build lock, so while we hold it any `<name>.compact-<pid>` file is
+/// left over from a compaction that died.
 fn remove_stale_compactions(path: &Path) {
     let Some(name) = path.file_name() else {
         return;
@@ -290,6 +295,7 @@ impl ImageIdentity {
 pub struct CommittedImage {
     file: File,
     identity: ImageIdentity,
+    preamble: Preamble,
     /// `identity.db_id()`, computed once: segment names use it on every attach.
     db_id: String,
     meta: MetaSlot,
@@ -311,6 +317,7 @@ impl CommittedImage {
             file,
             db_id: identity.db_id(),
             identity,
+            preamble,
             meta,
             catalog: OnceCell::new(),
         })
@@ -554,7 +561,6 @@ impl Writer {
             if !same_inode(&locked, path)? {
                 continue;
             }
-            remove_stale_compactions(path);
             let (preamble, meta, file_len) = read_header(&locked, path)?;
             if file_len > meta.committed_len {
                 // A torn commit's tail: nothing references it.
@@ -592,8 +598,8 @@ impl Writer {
         CommitBuilder::new(format::align_up(self.meta.committed_len).unwrap_or(u64::MAX))
     }
 
-    /// Makes `catalog` (whose new sections are in `builder`) the next generation, durably.
-    /// Compacts the file afterwards when it has grown past twice its live bytes.
+    /// Makes `catalog` (whose new sections are in `builder`) the next generation, durably. Never
+    /// compacts: a commit after which `compaction_due` holds starts the builder, which compacts.
     pub fn commit(self, builder: CommitBuilder, catalog: &Catalog) -> Result<MetaSlot> {
         let cat = format::encode_catalog(catalog)?;
         if cat.len() > format::CATALOG_LIMIT {
@@ -614,9 +620,6 @@ impl Writer {
             live_bytes: catalog.live_bytes(cat.len() as u64),
         };
         self.write_generation(base, &builder.chunks, &cat, &meta)?;
-        if meta.committed_len > meta.live_bytes.saturating_mul(2) + COMPACT_SLACK {
-            return self.compact(catalog, meta);
-        }
         Ok(meta)
     }
 
@@ -701,53 +704,156 @@ impl Writer {
                 .is_some_and(|end| end <= self.meta.committed_len);
         Ok(here.then_some(r.offset))
     }
+}
 
-    /// Compacts the file now (`Db::compact`) when it holds bytes no section of the newest generation
-    /// references; returns the newest generation's slot (compacted: generation + 1).
-    pub fn compact_now(self) -> Result<MetaSlot> {
-        let meta = self.meta;
-        let catalog = format::decode_catalog(
-            &self.map[meta.catalog_offset as usize..meta.committed_len as usize],
-            meta.catalog_xxh3,
-            meta.committed_len,
-            &self.path,
-        )?;
-        if meta.committed_len <= CompactLayout::plan(&catalog)?.len() {
-            return Ok(meta);
-        }
-        self.compact(&catalog, meta)
+/// Whether the file a commit left is larger than twice its live bytes plus `COMPACT_SLACK`: the builder
+/// then compacts it (`compact`).
+pub fn compaction_due(meta: &MetaSlot) -> bool {
+    meta.committed_len > meta.live_bytes.saturating_mul(2) + COMPACT_SLACK
+}
+
+/// Rewrites the db file at `path` with only the sections its newest generation references, renamed
+/// over the path as generation + 1 (same uuid); readers of the old inode keep their maps. With
+/// `only_if_due`, only when `compaction_due`; else whenever it holds a byte no section references.
+/// Returns the newest generation's slot.
+///
+/// The caller holds the build lock (`<path>.build`): no other compaction runs, and no build's
+/// reservation is thrown away. The live sections of the newest generation are copied into
+/// `<path>.compact-<pid>` and synced without the writer lock (they never change in that inode); under
+/// it, only the sections commits added since (a section at the same offset with the same length is the
+/// same one) are copied, then the catalog and both slots are written, fsync, rename, fsync of the
+/// directory. A compaction that fails leaves the file as it was. `between` runs after the copy, before
+/// the writer lock is taken (a test hook's place).
+pub fn compact(
+    path: &Path,
+    only_if_due: bool,
+    between: impl FnOnce() -> Result<()>,
+) -> Result<MetaSlot> {
+    remove_stale_compactions(path);
+    let image = CommittedImage::open(path)?;
+    let meta = *image.meta();
+    let layout = CompactLayout::plan(image.catalog()?)?;
+    let worth = match only_if_due {
+        true => compaction_due(&meta),
+        false => meta.committed_len > layout.len(),
+    };
+    if !worth {
+        return Ok(meta);
     }
-
-    /// Rewrites the live sections of `meta`'s generation into a fresh file, renamed over the path,
-    /// as generation + 1 (same uuid). Readers of the old inode keep their maps.
-    fn compact(self, catalog: &Catalog, meta: MetaSlot) -> Result<MetaSlot> {
-        let path = self.path.clone();
-        // Re-map: the commit just appended beyond the writer's map.
-        let image = CommittedImage::open(&path)?;
-        if image.commit_id() != meta.commit_id {
-            return Err(Error::Internal("db changed under the writer lock".into()));
-        }
-        let map = image.map()?;
-        let tmp = temp_name(&path, "compact");
+    let tmp = temp_name(path, "compact");
+    let _ = std::fs::remove_file(&tmp);
+    let done = compact_into(path, &tmp, &image, &layout, between);
+    if done.is_err() {
         let _ = std::fs::remove_file(&tmp);
-        let written = write_fresh_file(&tmp, &self.preamble, meta.generation + 1, catalog, &map)
-            .and_then(|m| {
-                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-                Ok(m)
-            });
-        match written {
-            Ok(m) => {
-                sync_dir(&path)?;
-                Ok(m)
-            }
-            // The commit itself is durable; a failed compaction (e.g. a full disk) only leaves the
-            // file large, and the next commit tries again.
-            Err(_) => {
-                let _ = std::fs::remove_file(&tmp);
-                Ok(meta)
-            }
-        }
     }
+    done
+}
+
+fn compact_into(
+    path: &Path,
+    tmp: &Path,
+    image: &CommittedImage,
+    layout: &CompactLayout,
+    between: impl FnOnce() -> Result<()>,
+) -> Result<MetaSlot> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| Error::io(tmp, e))?;
+    // Its slots are rewritten under the writer lock, at the generation the file then gets.
+    let mut w = std::io::BufWriter::with_capacity(COPY_CHUNK, &file);
+    layout.emit(
+        &image.preamble,
+        image.meta(),
+        |from, dst| image.read_at(from, dst),
+        &mut |piece| w.write_all(piece).map_err(|e| Error::io(tmp, e)),
+    )?;
+    w.flush()
+        .and_then(|_| file.sync_data())
+        .map_err(|e| Error::io(tmp, e))?;
+    drop(w);
+    between()?;
+    compact_newest(path, tmp, &file, image, layout)
+}
+
+/// Under the writer lock: completes the compacted copy `file` of `image`'s generation into the newest
+/// generation and renames it over `path`.
+fn compact_newest(
+    path: &Path,
+    tmp: &Path,
+    file: &File,
+    image: &CommittedImage,
+    layout: &CompactLayout,
+) -> Result<MetaSlot> {
+    let writer = Writer::lock(path)?;
+    if inode_of(&writer.file, path)? != inode_of(&image.file, path)? {
+        // Replaced meanwhile (by a covec that compacts under the writer lock alone): nothing to do.
+        let _ = std::fs::remove_file(tmp);
+        return Ok(writer.meta);
+    }
+    let m = writer.meta;
+    let mut moved = format::decode_catalog(
+        &writer.map[m.catalog_offset as usize..m.committed_len as usize],
+        m.catalog_xxh3,
+        m.committed_len,
+        path,
+    )?;
+    let copied: std::collections::HashMap<(u64, u64), u64> = layout
+        .moves
+        .iter()
+        .map(|&(from, to, len)| ((from, len), to))
+        .collect();
+    let mut added = Vec::new();
+    let mut end = layout.catalog_offset;
+    let mut overflow = false;
+    format::for_each_section_mut(&mut moved, |s| {
+        if let Some(&to) = copied.get(&(s.offset, s.len)) {
+            s.offset = to;
+            return;
+        }
+        match format::align_up(end) {
+            Some(at) => {
+                added.push((s.offset, at, s.len));
+                s.offset = at;
+                end = at.saturating_add(s.len);
+            }
+            None => overflow = true,
+        }
+    });
+    let catalog_offset = format::align_up(end).filter(|_| !overflow);
+    let catalog_offset =
+        catalog_offset.ok_or_else(|| Error::Internal("file offset overflow".into()))?;
+    let cat = format::encode_catalog(&moved)?;
+    let meta = MetaSlot {
+        generation: m.generation + 1,
+        commit_id: random_u64(),
+        catalog_offset,
+        catalog_len: cat.len() as u64,
+        catalog_xxh3: xxh3_64(&cat),
+        committed_len: catalog_offset + cat.len() as u64,
+        live_bytes: moved.live_bytes(cat.len() as u64),
+    };
+    let mut written = Ok(());
+    for &(from, to, len) in &added {
+        let src = usize::try_from(from)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(f, l)| writer.map.get(f..f.checked_add(l)?));
+        let src = src.ok_or_else(|| Error::corrupt(path, "section outside the image"))?;
+        written = written.and_then(|_| file.write_all_at(src, to));
+    }
+    written
+        .and_then(|_| file.write_all_at(&cat, catalog_offset))
+        .and_then(|_| file.set_len(meta.committed_len))
+        .map_err(|e| Error::io(tmp, e))?;
+    file.write_all_at(&encode_head(&writer.preamble, &meta)?, 0)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(tmp, e))?;
+    std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))?;
+    sync_dir(path)?;
+    Ok(meta)
 }
 
 /// Full check of a db file: header, catalog, and every section's checksum (`covec verify`).

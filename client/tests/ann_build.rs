@@ -142,7 +142,10 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
     for i in 0..20 {
         db.delete_ids("c", &[Pk::Int(100 + i)]).unwrap();
     }
-    let moved = Writer::lock(t.path()).unwrap().compact_now().unwrap();
+    let moved = {
+        let _build = covec::internals::builder::BuildLock::wait(t.path()).unwrap();
+        covec::internals::store::compact(t.path(), false, || Ok(())).unwrap()
+    };
     assert!(std::fs::metadata(t.path()).unwrap().len() <= moved.committed_len);
     assert!(take(&t, build));
     Db::verify(t.path()).unwrap();
