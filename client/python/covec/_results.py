@@ -94,6 +94,16 @@ class HybridHits(list):
     _lazy = None
     has_materialized = False
 
+    @property
+    def ids(self):
+        """The hits' primary keys, best first, read without materializing (pymilvus's ``HybridHits.ids``)."""
+        return [dict.__getitem__(h, h._pk_name) for h in list.__iter__(self)]
+
+    @property
+    def distances(self):
+        """The hits' distances, best first, read without materializing (pymilvus's ``HybridHits.distances``)."""
+        return [dict.__getitem__(h, "distance") for h in list.__iter__(self)]
+
     def materialize(self):
         if self._lazy is not None:
             self._lazy.fill()
