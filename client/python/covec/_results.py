@@ -105,10 +105,11 @@ class HybridHits(list):
         return [dict.__getitem__(h, "distance") for h in list.__iter__(self)]
 
     def materialize(self):
-        if self._lazy is not None:
-            self._lazy.fill()
-            self._lazy = None
-        self.has_materialized = True
+        if not self.has_materialized:
+            if self._lazy is not None:
+                self._lazy.fill()
+                self._lazy = None
+            self.has_materialized = True
 
     def __getitem__(self, key):
         self.materialize()
