@@ -144,8 +144,15 @@ pub type BuilderThread = std::thread::JoinHandle<Result<u64>>;
 /// Starts a builder thread for the collection unless a build of the db runs already: None when
 /// another builder (of any process) holds `<db>.build`. The lock is taken before the thread starts, so
 /// the caller knows one runs when this returns. A writer after a commit that asks for a build
-/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it.
-pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Option<BuilderThread>> {
+/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it. The thread
+/// calls `publish` after each build it commits, so the caller can load the build's generation into
+/// shared memory there, on the builder thread, rather than in a reader's search or a writer's commit.
+pub fn start_builder(
+    db: &Path,
+    database: &str,
+    collection: &str,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
     let Some(lock) = BuildLock::try_take(db)? else {
         return Ok(None);
     };
@@ -153,7 +160,7 @@ pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Opti
         (db.to_path_buf(), database.to_owned(), collection.to_owned());
     std::thread::Builder::new()
         .name("covec-builder".into())
-        .spawn(move || run(lock, &path, Scope::new(&database, &collection)))
+        .spawn(move || run(lock, &path, Scope::new(&database, &collection), publish))
         .map(Some)
         .map_err(|e| Error::io(db, e))
 }
@@ -163,7 +170,7 @@ pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Opti
 /// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
 /// kept for the user too (`failed`: the writer that started it never joins it): what it built is
 /// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
-fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>, publish: impl Fn()) -> Result<u64> {
     // Kept before the build lock is released, so whoever waits for the build finds it.
     let kept = |e: Error| {
         failed(db, target, &e);
@@ -176,6 +183,7 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
         }
         built += 1;
         drop(lock);
+        publish();
         match need(db, target).map_err(kept)? {
             BuildNeed::Start | BuildNeed::Wait => {}
             BuildNeed::Nothing => return Ok(built),
