@@ -50,6 +50,19 @@ pub(crate) fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether a build of the db runs (a process holds `<db>.build`; this one's builder thread counts): a
+/// non-blocking shared `flock` probe, dropped at once. A builder starting at that instant finds the lock
+/// taken and starts nothing, as when another build runs; the next commit past the threshold starts it.
+pub(crate) fn build_running(db: &Path) -> bool {
+    let Ok(file) = File::open(lock_path(db)) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(file, FlockArg::LockSharedNonblock),
+        Err((_, Errno::EWOULDBLOCK))
+    )
+}
+
 /// An exclusive `flock` on `<db>.build`, held until dropped.
 pub struct BuildLock {
     _lock: Flock<File>,
@@ -182,8 +195,10 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>, publish: impl Fn()) ->
             return Ok(built);
         }
         built += 1;
-        drop(lock);
+        // Still holding `<db>.build`: readers that meet the build's generation meanwhile leave its load
+        // to this thread (`build_running`) and read the db file until it is published.
         publish();
+        drop(lock);
         match need(db, target).map_err(kept)? {
             BuildNeed::Start | BuildNeed::Wait => {}
             BuildNeed::Nothing => return Ok(built),

@@ -81,10 +81,13 @@ impl Inner {
         }
     }
 
-    /// `publish` for the builder thread after it committed a build: the same, but it waits for the
-    /// lock and loads whatever the generation adds (however long), since no caller waits on it.
+    /// For the builder thread after it committed a build: moves this process's follower to the build's
+    /// generation, waiting for the lock and loading whatever it adds (however long), since no caller
+    /// waits on it. Unlike `publish` it does not first ask whether other processes hold the db: readers
+    /// that met the generation while the build ran read it from the db file and may hold no slot then,
+    /// and whoever reads next, in this process or another, would load it anyway.
     fn publish_built(&self) {
-        if self.held_elsewhere(Patience::Wait) {
+        if self.follower.options().use_segment {
             let _ = self.follower.follow_loading();
         }
     }

@@ -12,6 +12,7 @@ use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::builder;
 use crate::engine::{self, BuildNeed, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{Catalog, MetaSlot};
@@ -119,13 +120,15 @@ pub(crate) struct Mapped {
 
 impl Mapped {
     /// The newest committed generation at `path`, its segment attached if the reference file's lock
-    /// comes within `patience` (else the db file is mapped meanwhile: `Backing::Pending`). `held` is
-    /// what the follower holds now: when the newest generation is the same one, its decoded catalog is
-    /// reused, and if its segment is still pending it is returned itself.
+    /// comes within `patience` and (when the generation is not published) `may_load` allows the bytes
+    /// its load writes (else the db file is mapped meanwhile: `Backing::Pending`). `held` is what the follower holds now: when the newest
+    /// generation is the same one, its decoded catalog is reused, and if its segment is still pending it
+    /// is returned itself.
     fn load(
         path: &Path,
         options: &OpenOptions,
         patience: Patience,
+        may_load: &dyn Fn(u64) -> bool,
         held: Option<&Arc<Mapped>>,
     ) -> Result<Arc<Mapped>> {
         let key = stat_key(path)?;
@@ -136,7 +139,7 @@ impl Mapped {
         });
         let backing = match options.use_segment {
             true => {
-                match segment::try_attach(&options.shm_config(), &image, patience) {
+                match segment::try_attach(&options.shm_config(), &image, patience, may_load) {
                     Ok(Some(attachment)) => Backing::Segment(attachment),
                     Ok(None) => match same {
                         Some(h) => return Ok(Arc::clone(h)),
@@ -176,6 +179,21 @@ impl Mapped {
     }
 }
 
+/// The most a reader or writer copies into the segment while a build runs: what a commit of a batch of
+/// rows adds (new parts, bitmaps, a catalog) is below it; a build's rewritten collection (240 MB at 100k
+/// rows of 384 dimensions) is far above it, and is left to the builder.
+const SMALL_LOAD: u64 = 16 << 20;
+
+/// Why a follower moves to the newest generation, which decides how long it waits and whether it loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    /// A call (a read, or a writer's publication after its commit): waits about 2 ms for the lock;
+    /// while a build runs, loads `SMALL_LOAD` at most.
+    Call,
+    /// The builder committed it: waits for the lock and loads, however long.
+    Build,
+}
+
 /// One db path, followed: see the module doc.
 pub struct Follower {
     path: PathBuf,
@@ -190,7 +208,13 @@ impl Follower {
             path: path.to_path_buf(),
             options: options.clone(),
             // A process that holds no generation yet has nothing to serve while it waited: it waits.
-            current: RwLock::new(Mapped::load(path, options, Patience::Wait, None)?),
+            current: RwLock::new(Mapped::load(
+                path,
+                options,
+                Patience::Wait,
+                &|_| true,
+                None,
+            )?),
         })
     }
 
@@ -205,16 +229,16 @@ impl Follower {
     /// The newest generation, remapped when the path's stat changed since the last call (or its
     /// segment was pending); waits for no loader.
     pub(crate) fn current(&self) -> Result<Arc<Mapped>> {
-        self.follow(false)
+        self.follow(Move::Call)
     }
 
     /// Moves to the newest generation, attaching its segment even if that means waiting for the lock
     /// or loading it: for a thread no caller waits on (the builder, after committing a build).
     pub fn follow_loading(&self) -> Result<()> {
-        self.follow(true).map(drop)
+        self.follow(Move::Build).map(drop)
     }
 
-    fn follow(&self, wait: bool) -> Result<Arc<Mapped>> {
+    fn follow(&self, how: Move) -> Result<Arc<Mapped>> {
         let key = stat_key(&self.path)?;
         let held = {
             let cur = self.current.read().map_err(|_| poisoned())?;
@@ -225,12 +249,17 @@ impl Follower {
         };
         // A new generation gets the brief wait; a pending one is retried with a single try, so calls
         // during a long load cost no sleep each.
-        let patience = match (wait, held.key == key) {
-            (true, _) => Patience::Wait,
-            (false, false) => Patience::Briefly,
-            (false, true) => Patience::None,
+        let patience = match (how, held.key == key) {
+            (Move::Build, _) => Patience::Wait,
+            (_, false) => Patience::Briefly,
+            (_, true) => Patience::None,
         };
-        let fresh = Mapped::load(&self.path, &self.options, patience, Some(&held))?;
+        // A running builder publishes the generation of the build it committed (docs/ann.md, "The
+        // builder publishes its generation"): a reader or writer leaves a load that large to it.
+        let may_load = |bytes: u64| {
+            how == Move::Build || bytes <= SMALL_LOAD || !builder::build_running(&self.path)
+        };
+        let fresh = Mapped::load(&self.path, &self.options, patience, &may_load, Some(&held))?;
         let mut cur = self.current.write().map_err(|_| poisoned())?;
         // Another thread may have loaded a newer one meanwhile; never go back a generation.
         if !Arc::ptr_eq(&fresh, &cur)

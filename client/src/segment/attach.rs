@@ -268,18 +268,20 @@ impl Drop for Attachment {
 /// Maps generation `src.meta()` of the db read-only, loading it first if no process has, waiting for
 /// the reference file's lock as long as another process holds it.
 pub fn attach(cfg: &ShmConfig, src: &dyn ImageSource) -> Result<Attachment> {
-    try_attach(cfg, src, Patience::Wait)?.ok_or_else(|| {
+    try_attach(cfg, src, Patience::Wait, &|_| true)?.ok_or_else(|| {
         Error::Internal("creating lock on the reference file returned nothing".into())
     })
 }
 
 /// `attach`, but None when another process holds the reference file's lock longer than `patience`
-/// (loading a generation): the caller reads the db file meanwhile and tries again later, instead of
-/// waiting for that load.
+/// (loading a generation), or when the generation is not published and `may_load` refuses the bytes
+/// its load would write (asked then, under the lock: another process is to load them): the caller reads
+/// the db file meanwhile and tries again later, instead of waiting for that load or making it itself.
 pub fn try_attach(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
     patience: Patience,
+    may_load: &dyn Fn(u64) -> bool,
 ) -> Result<Option<Attachment>> {
     let db_id = src.db_id();
     check_db_id(db_id)?;
@@ -292,11 +294,13 @@ pub fn try_attach(
     };
     release_deferred(cfg, db_id, &mut rf)?;
     let freed = rf.sweep()?;
-    let attached = attach_locked(cfg, src, &mut rf, pid, start);
+    let attached = attach_locked(cfg, src, &mut rf, pid, start, may_load);
     // Collecting garbage (released generations, a dead loader's bytes, an empty ref file) must not
     // fail an attach that worked: whatever stays is removed by the next detach or sweep.
     let _ = finish_locked(cfg, db_id, rf, freed > 0);
-    let (map, published) = attached?;
+    let Some((map, published)) = attached? else {
+        return Ok(None);
+    };
     let meta = published_meta(&published, &map.path)?;
     Ok(Some(Attachment {
         map,
@@ -311,24 +315,29 @@ pub fn try_attach(
     }))
 }
 
-/// Under the exclusive lock: finds or loads the publication, adds our slot, maps its segment.
+/// Under the exclusive lock: finds the publication or (if `may_load` allows the bytes) loads it, adds
+/// our slot, maps its segment.
 fn attach_locked(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
     rf: &mut RefFile,
     pid: u32,
     start: u64,
-) -> Result<(Arc<SegmentMap>, Published)> {
+    may_load: &dyn Fn(u64) -> bool,
+) -> Result<Option<(Arc<SegmentMap>, Published)>> {
     let m = src.meta();
     let published = match rf.find_published(m.generation, m.commit_id) {
         Some(p) => {
             rf.add(pid, start, p.generation, p.commit_id)?;
             p
         }
-        None => load(cfg, src, rf, pid, start)?,
+        None => match load(cfg, src, rf, pid, start, may_load)? {
+            Some(p) => p,
+            None => return Ok(None),
+        },
     };
     match map_segment(cfg, src.db_id(), &published) {
-        Ok(map) => Ok((map, published)),
+        Ok(map) => Ok(Some((map, published))),
         Err(e) => {
             rf.release(pid, start, published.generation, published.commit_id)?;
             Err(e)
