@@ -284,16 +284,28 @@ def ref_lock_held(shm: Path) -> bool:
         return False
 
 
-def publications(shm: Path) -> dict[int, int]:
-    """generation -> loader pid of every publication in the reference file (docs/protocol.md, "Files":
-    b"CVGN", loader pid u32, generation u64, ...), read without the lock: whole records only."""
+def records(shm: Path, magic: bytes) -> list[tuple[int, int]]:
+    """(pid, generation) of every record of one kind in the reference file, read without the lock
+    (docs/protocol.md, "Files": a slot b"CVSL", pid u32, start u64, generation u64, ...; a publication
+    b"CVGN", loader pid u32, generation u64, ...). Each record is written by one 64-byte pwrite."""
     data = ref_file(shm).read_bytes()
-    out = {}
+    out = []
     for at in range(0, len(data) - 63, 64):
-        if data[at:at + 4] == b"CVGN":
-            pid, generation = struct.unpack_from("<IQ", data, at + 4)
-            out[generation] = pid
+        if data[at:at + 4] == magic:
+            pid = struct.unpack_from("<I", data, at + 4)[0]
+            generation = struct.unpack_from("<Q", data, at + (8 if magic == b"CVGN" else 16))[0]
+            out.append((pid, generation))
     return out
+
+
+def publications(shm: Path) -> dict[int, int]:
+    """generation -> loader pid of every publication."""
+    return {generation: pid for pid, generation in records(shm, b"CVGN")}
+
+
+def slots_of(shm: Path, child: Child) -> set[int]:
+    """The generations `child` holds a slot on."""
+    return {generation for pid, generation in records(shm, b"CVSL") if pid == child.proc.pid}
 
 
 def wait_until(what: str, done, timeout: float = 120) -> None:
@@ -308,31 +320,35 @@ def ask(child: Child, command: str = "count") -> dict:
     return child.read(timeout=120)
 
 
-def start_slow_load(db: Path, shm: Path) -> tuple[list[Child], Child]:
+def start_slow_load(db: Path, shm: Path) -> tuple[list[Child], Child, int]:
     """Two readers holding the db's generation, then a writer whose commit of 10 rows publishes its
     generation (other processes hold the db) through a load that pauses SLOW_LOAD_MS halfway: returns
-    (readers, writer) once that load holds the reference file's lock."""
+    (readers, writer, the readers' generation) once that load holds the reference file's lock."""
     readers = [Child("serve", str(db)) for _ in range(2)]
     for r in readers:
         assert ask(r)["count"] == 2000
+    first = ask(readers[0])["generation"]
     loader = Child("writer", str(db), "1", "10", "100000", env={"COVEC_TEST_SLOW_LOAD_MS": str(SLOW_LOAD_MS)})
     wait_until("the writer's load never took the lock", lambda: ref_lock_held(shm))
-    return readers, loader
+    assert all(slots_of(shm, r) == {first} for r in readers)
+    return readers, loader, first
 
 
 def test_nobody_waits_for_a_slow_load_and_everyone_moves_onto_the_segment_after(db, shm_dir):
     # This process writes too; it attaches now, before the load (a first attach may wait).
     writer = MilvusClient(str(db))
-    readers, loader = start_slow_load(db, shm_dir)
+    readers, loader, first = start_slow_load(db, shm_dir)
     # A reader meeting the loader's generation serves it from the db file, with its rows, at once.
     seen = ask(readers[0])
     assert seen["count"] == 2010 and seen["segment"] is None and seen["segment_pending"], seen
     # Another writer's commit returns without waiting for the lock (it leaves the publication to others).
     writer.insert("docs", [{"id": 200_000 + i, "vector": np.ones(DIM, np.float32)} for i in range(5)])
-    # Both readers move on to that generation (and off theirs: a detach waits for nobody either).
+    # Both readers move on to that generation (and off theirs: a detach waits for nobody either, so
+    # the slot on their old generation stays until their next lock of the db).
     for r in readers:
         seen = ask(r)
         assert seen["count"] == 2015 and seen["segment_pending"], seen
+    assert all(slots_of(shm_dir, r) == {first} for r in readers), "a reader released without its lock"
     # Each answer came while the loader still held the lock: nobody waited for its load.
     assert ref_lock_held(shm_dir), "the load ended before the others were done: they may have waited for it"
     assert loader.read(timeout=120)["committed"] == 100_010
@@ -340,6 +356,8 @@ def test_nobody_waits_for_a_slow_load_and_everyone_moves_onto_the_segment_after(
     # Afterwards every process reads the newest generation from one segment again.
     answers = [ask(r) for r in readers]
     assert all(a["count"] == 2015 and not a["segment_pending"] and a["segment"] for a in answers), answers
+    newest = answers[0]["generation"]
+    assert all(slots_of(shm_dir, r) == {newest} for r in readers), "the deferred releases were made"
     assert writer._db.status()["segment"] == answers[0]["segment"] == answers[1]["segment"]
     assert loader.close() == 0
     for r in readers:
@@ -350,7 +368,7 @@ def test_nobody_waits_for_a_slow_load_and_everyone_moves_onto_the_segment_after(
 
 
 def test_a_loader_killed_mid_load_is_cleaned_up_and_the_file_readers_move_onto_a_segment(db, shm_dir):
-    readers, loader = start_slow_load(db, shm_dir)
+    readers, loader, _ = start_slow_load(db, shm_dir)
     for r in readers:
         seen = ask(r)
         assert seen["count"] == 2010 and seen["segment_pending"], seen

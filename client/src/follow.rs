@@ -59,7 +59,8 @@ pub struct DbStatus {
     /// Segment name in the shm dir, or None when the db file is mapped directly.
     pub segment: Option<String>,
     /// The db file is mapped for now because another process held the segment's lock (loading) when
-    /// this generation was met; the next call tries the segment again.
+    /// this generation was met, or a build runs and leaves this generation's large load to its builder;
+    /// the next call tries the segment again (docs/protocol.md, "Waiting for nobody").
     pub segment_pending: bool,
     /// The pid of the process that loaded this generation into the segment.
     pub loaded_by: Option<u32>,
@@ -121,9 +122,9 @@ pub(crate) struct Mapped {
 impl Mapped {
     /// The newest committed generation at `path`, its segment attached if the reference file's lock
     /// comes within `patience` and (when the generation is not published) `may_load` allows the bytes
-    /// its load writes (else the db file is mapped meanwhile: `Backing::Pending`). `held` is what the follower holds now: when the newest
-    /// generation is the same one, its decoded catalog is reused, and if its segment is still pending it
-    /// is returned itself.
+    /// its load writes (else the db file is mapped meanwhile: `Backing::Pending`). `held` is what the
+    /// follower holds now: when the newest generation is the same one, its decoded catalog is reused,
+    /// and if its segment is still pending it is returned itself.
     fn load(
         path: &Path,
         options: &OpenOptions,
