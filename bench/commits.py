@@ -312,7 +312,8 @@ def summary(run: dict) -> dict:
         "first_over_steady": (med(first) / med(steady)) if first and steady else None,
         "shm_peak_over_live_max": max(peaks),
         "live_bytes": run["commits"][-1]["live_bytes"],
-        "segments_seen": len({c["segment"] for c in run["commits"]}),
+        # A commit met while a loader held the segment's lock is served from the db file (segment None).
+        "segments_seen": len({c["segment"] for c in run["commits"]} - {None}),
         "first_samples": len(first),
         "build": {
             "tail_rows": build["tail_rows"],
@@ -411,9 +412,9 @@ def section(results: dict) -> str:
         "the same run's commits above (idle: no build running; they come after the build, so their db also holds "
         "its tail), except the one commit that met the build's "
         "generation (it landed during that commit or just before it), given on its own: that commit may wait for the "
-        "writer lock while the build writes its part and syncs it, and may be the one that loads the build's "
-        "generation into the readers' segment (the builder thread does not publish it; the first process to read "
-        "or commit after it does).",
+        "writer lock while the build writes its part and syncs it. The builder thread then loads the build's "
+        "generation into the readers' segment; a commit or search that meets the generation first reads it from "
+        "the db file instead of waiting for that load (docs/protocol.md, \"Waiting for nobody\").",
         "",
         "| rows | tail insert s | build s | commits during the build | insert ms idle → build | upsert ms idle → build "
         "| delete ms idle → build | slowest commit ms idle → build | the commit that met the build's generation ms "

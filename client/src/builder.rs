@@ -50,6 +50,19 @@ pub(crate) fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether a build of the db runs (a process holds `<db>.build`; this one's builder thread counts): a
+/// non-blocking shared `flock` probe, dropped at once. A builder starting at that instant finds the lock
+/// taken and starts nothing, as when another build runs; the next commit past the threshold starts it.
+pub(crate) fn build_running(db: &Path) -> bool {
+    let Ok(file) = File::open(lock_path(db)) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(file, FlockArg::LockSharedNonblock),
+        Err((_, Errno::EWOULDBLOCK))
+    )
+}
+
 /// An exclusive `flock` on `<db>.build`, held until dropped.
 pub struct BuildLock {
     _lock: Flock<File>,
@@ -144,8 +157,15 @@ pub type BuilderThread = std::thread::JoinHandle<Result<u64>>;
 /// Starts a builder thread for the collection unless a build of the db runs already: None when
 /// another builder (of any process) holds `<db>.build`. The lock is taken before the thread starts, so
 /// the caller knows one runs when this returns. A writer after a commit that asks for a build
-/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it.
-pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Option<BuilderThread>> {
+/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it. The thread
+/// calls `publish` after each build it commits, so the caller can load the build's generation into
+/// shared memory there, on the builder thread, rather than in a reader's search or a writer's commit.
+pub fn start_builder(
+    db: &Path,
+    database: &str,
+    collection: &str,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
     let Some(lock) = BuildLock::try_take(db)? else {
         return Ok(None);
     };
@@ -153,7 +173,7 @@ pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Opti
         (db.to_path_buf(), database.to_owned(), collection.to_owned());
     std::thread::Builder::new()
         .name("covec-builder".into())
-        .spawn(move || run(lock, &path, Scope::new(&database, &collection)))
+        .spawn(move || run(lock, &path, Scope::new(&database, &collection), publish))
         .map(Some)
         .map_err(|e| Error::io(db, e))
 }
@@ -163,7 +183,7 @@ pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Opti
 /// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
 /// kept for the user too (`failed`: the writer that started it never joins it): what it built is
 /// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
-fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
+fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>, publish: impl Fn()) -> Result<u64> {
     // Kept before the build lock is released, so whoever waits for the build finds it.
     let kept = |e: Error| {
         failed(db, target, &e);
@@ -175,6 +195,9 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>) -> Result<u64> {
             return Ok(built);
         }
         built += 1;
+        // Still holding `<db>.build`: readers that meet the build's generation meanwhile leave its load
+        // to this thread (`build_running`) and read the db file until it is published.
+        publish();
         drop(lock);
         match need(db, target).map_err(kept)? {
             BuildNeed::Start | BuildNeed::Wait => {}

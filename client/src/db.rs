@@ -21,7 +21,7 @@ use crate::format::Catalog;
 use crate::fulltext::{self, AnalyzerSource};
 use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, FieldSchema, IndexSpec, ScalarIndexSpec};
-use crate::segment;
+use crate::segment::{self, Patience};
 use crate::store::{self, CommitBuilder, Writer};
 use crate::text::Token;
 use crate::value::{Pk, Row};
@@ -65,6 +65,42 @@ struct Inner {
     follower: Follower,
     /// The process that created it: a forked child builds its own.
     pid: u32,
+}
+
+impl Inner {
+    /// After a commit: when other processes are reading this db, load the new generation now, so that
+    /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
+    /// when it runs; whoever comes first loads, the other finds it published.) It waits for no loader:
+    /// a reference-file lock held past `Patience::Briefly` is another process loading, and whoever next
+    /// needs the generation loads what is left. The commit is durable already, so this never fails the
+    /// write: what goes wrong here (a full /dev/shm, a planted reference file) is met and reported by
+    /// the next call that reads.
+    fn publish(&self) {
+        if self.held_elsewhere(Patience::Briefly) {
+            let _ = self.follower.current();
+        }
+    }
+
+    /// For the builder thread after it committed a build: moves this process's follower to the build's
+    /// generation, waiting for the lock and loading whatever it adds (however long), since no caller
+    /// waits on it. Unlike `publish` it does not first ask whether other processes hold the db: readers
+    /// that met the generation while the build ran read it from the db file and may hold no slot then,
+    /// and whoever reads next, in this process or another, would load it anyway.
+    fn publish_built(&self) {
+        if self.follower.options().use_segment {
+            let _ = self.follower.follow_loading();
+        }
+    }
+
+    /// Whether another live process holds a generation of this db in shared memory.
+    fn held_elsewhere(&self, patience: Patience) -> bool {
+        let options = self.follower.options();
+        options.use_segment
+            && self.follower.held().is_ok_and(|held| {
+                segment::held_elsewhere(&options.shm_config(), &held.db_id, patience)
+                    .unwrap_or(false)
+            })
+    }
 }
 
 type Registry = Mutex<HashMap<PathBuf, Weak<Inner>>>;
@@ -151,27 +187,9 @@ impl Db {
         let inner = self.inner()?;
         let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
         if committed {
-            self.publish(&inner);
+            inner.publish();
         }
         Ok(out)
-    }
-
-    /// After a commit: when other processes are reading this db, load the new generation now, so that
-    /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
-    /// when it runs; whoever comes first loads, the other finds it published.) The commit is durable
-    /// already, so this never fails the write: what goes wrong here (a full /dev/shm, a planted
-    /// reference file) is met and reported by the next call that reads.
-    fn publish(&self, inner: &Inner) {
-        let options = inner.follower.options();
-        if !options.use_segment {
-            return;
-        }
-        let Ok(held) = inner.follower.held() else {
-            return;
-        };
-        if segment::held_elsewhere(&options.shm_config(), &held.db_id).unwrap_or(false) {
-            let _ = inner.follower.current();
-        }
     }
 
     pub fn path(&self) -> &Path {
@@ -400,7 +418,7 @@ impl Db {
         self.write(|snap, b| Ok((engine::plan_compact(snap, b, t)?, ())))?;
         let inner = self.inner()?;
         let meta = Writer::lock(inner.follower.path())?.compact_now()?;
-        self.publish(&inner);
+        inner.publish();
         Ok(meta.generation)
     }
     /// Whether the compaction that returned `job` is complete (every compaction completes before
@@ -484,7 +502,7 @@ impl Db {
         let path = inner.follower.path();
         let _building = BuildLock::wait(path)?;
         if builder::index_pending(path, target.into(), BuildScope::Tail)? {
-            self.publish(&inner);
+            inner.publish();
         }
         Ok(())
     }
@@ -554,9 +572,17 @@ impl Db {
             BuildNeed::Nothing => {}
             // A builder that cannot start leaves the tail to the next commit or flush, as a crash
             // would; the thread is not joined (`close` returns while it builds).
-            BuildNeed::Start => drop(builder::start_builder(path, &db, &collection)),
+            BuildNeed::Start => {
+                let built = Arc::downgrade(&inner);
+                let publish = move || {
+                    if let Some(inner) = built.upgrade() {
+                        inner.publish_built();
+                    }
+                };
+                drop(builder::start_builder(path, &db, &collection, publish));
+            }
             BuildNeed::Wait => match builder::wait_under_bound(path, scope) {
-                Ok(true) => self.publish(&inner),
+                Ok(true) => inner.publish(),
                 Ok(false) => {}
                 Err(e) => builder::failed(path, scope, &e),
             },

@@ -755,6 +755,7 @@ impl Database {
         dict.set_item("path", status.path)?;
         dict.set_item("generation", status.generation)?;
         dict.set_item("segment", status.segment)?;
+        dict.set_item("segment_pending", status.segment_pending)?;
         dict.set_item("loaded_by", status.loaded_by)?;
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
         dict.set_item("live_bytes", status.live_bytes)?;
