@@ -195,6 +195,7 @@ def measure_with(readers: list, n: int, db: Path, shm: Path) -> dict:
     for c in commits:
         c["shm_peak_bytes"] = sampler.peak(c["start"], c["start"] + GAP_S)
     build["steady_search_s"] = reader_stats(records, [], build["start"], build["end"])["steady_search_s"]
+    build.update(build_generation_stats(records, build, idle_start))
     return {"rows": n, "commits": commits, **reader_stats(records, commits, idle_start, idle_end),
             "build": build}
 
@@ -235,6 +236,7 @@ def build_phase(writer, existing, fresh, ids) -> dict:
     start = time.monotonic()
     writer.insert(common.COLLECTION, [{"id": next(ids), "vector": v} for v in tail])
     inserted = time.monotonic()
+    tail_generation = writer._db.status()["generation"]
     assert pending(writer) >= BUILD_TAIL, "the tail was indexed before the insert returned"
     commits = commit_rounds(writer, BUILD_ROUNDS, existing, fresh, ids, until=lambda: pending(writer) < BUILD_TAIL)
     # The build's generation arrived during the last commit or the gap before it: that commit met it.
@@ -243,8 +245,8 @@ def build_phase(writer, existing, fresh, ids) -> dict:
         assert time.monotonic() - start < BUILD_TIMEOUT_S, "the build did not land"
         time.sleep(0.5)
     end = time.monotonic()
-    return {"tail_rows": BUILD_TAIL, "tail_insert_s": inserted - start, "start": start, "end": end,
-            "build_s": end - start, "commits": commits[:-1] if met else commits,
+    return {"tail_rows": BUILD_TAIL, "tail_insert_s": inserted - start, "tail_generation": tail_generation,
+            "start": start, "end": end, "build_s": end - start, "commits": commits[:-1] if met else commits,
             "met": commits[-1] if met else None}
 
 
@@ -265,6 +267,27 @@ def reader_stats(records: list, commits: list, start: float, end: float) -> dict
                 steady.append(dt)
             previous = generation
     return {"first_search_s": first, "steady_search_s": steady}
+
+
+def build_generation_stats(records: list, build: dict, idle_start: float) -> dict:
+    """The readers during the build phase (from the tail's insert until the idle phase starts, 2 s after the
+    build's generation landed): each reader's first search at a generation the writer did not make (the
+    builder's commits), and the slowest search of all."""
+    made_by_writer = {build["tail_generation"]} | {c["generation"] for c in build["commits"]}
+    if build["met"]:
+        made_by_writer.add(build["met"]["generation"])
+    first, slowest = [], 0.0
+    for rec in records:
+        previous = None
+        for t, dt, generation in rec:
+            if not build["start"] <= t < idle_start:
+                previous = generation
+                continue
+            slowest = max(slowest, dt)
+            if previous is not None and generation != previous and generation not in made_by_writer:
+                first.append(dt)
+            previous = generation
+    return {"build_generation_first_search_s": first, "build_phase_slowest_search_s": slowest}
 
 
 def summary(run: dict) -> dict:
@@ -289,7 +312,8 @@ def summary(run: dict) -> dict:
         "first_over_steady": (med(first) / med(steady)) if first and steady else None,
         "shm_peak_over_live_max": max(peaks),
         "live_bytes": run["commits"][-1]["live_bytes"],
-        "segments_seen": len({c["segment"] for c in run["commits"]}),
+        # A commit met while a loader held the segment's lock is served from the db file (segment None).
+        "segments_seen": len({c["segment"] for c in run["commits"]} - {None}),
         "first_samples": len(first),
         "build": {
             "tail_rows": build["tail_rows"],
@@ -300,6 +324,9 @@ def summary(run: dict) -> dict:
             "commit_max_s": max((c["seconds"] for c in build["commits"]), default=None),
             "met_s": build["met"]["seconds"] if build["met"] else None,
             "steady_search_median_s": med(build["steady_search_s"]),
+            "build_generation_first_search_median_s": med(build["build_generation_first_search_s"]),
+            "build_generation_first_search_max_s": max(build["build_generation_first_search_s"], default=None),
+            "slowest_search_s": build["build_phase_slowest_search_s"],
         },
     }
 
@@ -385,14 +412,15 @@ def section(results: dict) -> str:
         "the same run's commits above (idle: no build running; they come after the build, so their db also holds "
         "its tail), except the one commit that met the build's "
         "generation (it landed during that commit or just before it), given on its own: that commit may wait for the "
-        "writer lock while the build writes its part and syncs it, and may be the one that loads the build's "
-        "generation into the readers' segment (the builder thread does not publish it; the first process to read "
-        "or commit after it does).",
+        "writer lock while the build writes its part and syncs it. The builder thread then loads the build's "
+        "generation into the readers' segment; a commit or search that meets the generation first reads it from "
+        "the db file instead of waiting for that load (docs/protocol.md, \"Waiting for nobody\").",
         "",
         "| rows | tail insert s | build s | commits during the build | insert ms idle → build | upsert ms idle → build "
         "| delete ms idle → build | slowest commit ms idle → build | the commit that met the build's generation ms "
-        "| steady search ms idle → build |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| steady search ms idle → build | readers' first search at the build's generation ms (median / max) "
+        "| slowest search during the build ms |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for x in s:
         b, c = x["build"], x["commit_median_s"]
@@ -400,7 +428,9 @@ def section(results: dict) -> str:
         lines.append(
             f"| {x['rows']:,} | {b['tail_insert_s']:.1f} | {b['build_s']:.1f} | {b['commits']} | {per_kind} "
             f"| {ms(x['commit_max_s'])} → {ms(b['commit_max_s'])} | {ms(b['met_s'])} "
-            f"| {ms(x['steady_search_median_s'])} → {ms(b['steady_search_median_s'])} |"
+            f"| {ms(x['steady_search_median_s'])} → {ms(b['steady_search_median_s'])} "
+            f"| {ms(b['build_generation_first_search_median_s'])} / {ms(b['build_generation_first_search_max_s'])} "
+            f"| {ms(b['slowest_search_s'])} |"
         )
     outlasted = [f"{x['rows']:,}" for x in s if x["build"]["met_s"] is None]
     if outlasted:

@@ -129,7 +129,7 @@ def open_searcher(spec: dict) -> Searcher:
 
     spec: system (numpy | hnswlib | milvus | covec-flat | covec-hnsw), path (db or vectors .npy),
     copy_to_shm (the workaround: private copy of a Milvus Lite db in /dev/shm first), output ("ids", the
-    default, or "default": what a search returns by default).
+    default; "default": what a search returns by default; "default-read": that, with every vector read).
     """
     system = spec["system"]
     phases = {}
@@ -158,16 +158,21 @@ def open_searcher(spec: dict) -> Searcher:
     client.load_collection(COLLECTION)
     phases["load_s"] = time.perf_counter() - t
 
-    # Ids and distances only, as hnswlib returns; or the default output_fields (spec["output"] == "default"),
-    # which also turns each hit's vector into Python floats (Milvus Lite returns every field, and so does covec).
-    output_fields = None if spec.get("output") == "default" else ["id"]
+    # Ids and distances only, as hnswlib returns ("ids"); or the default output_fields, every field with each
+    # hit's vector ("default": the hits' `ids` read, which leaves the vectors as pymilvus 3 and covec return
+    # them, unconverted until read; "default-read": every hit's vector read too, which makes it Python floats).
+    output = spec.get("output", "ids")
+    output_fields = ["id"] if output == "ids" else None
 
     def search(q, ef):
         params = {"metric_type": "IP", "params": {"ef": int(ef)}} if ef else {"metric_type": "IP"}
         # The query as the numpy row an embedding model returns, as hnswlib gets it (both clients also
         # take lists).
-        hits = client.search(COLLECTION, data=[q], limit=K, search_params=params, output_fields=output_fields)
-        return [h["id"] for h in hits[0]]
+        hits = client.search(COLLECTION, data=[q], limit=K, search_params=params, output_fields=output_fields)[0]
+        if output == "default-read":
+            for hit in hits:
+                hit["entity"]["vector"]
+        return list(hits.ids)
 
     def close():
         client.close()

@@ -265,8 +265,9 @@ def sweeps(children: Children, data: dict, builds: dict, set_name: str, work: Pa
     on every other turn), and each ef keeps its fastest process, as ann-benchmarks keeps the best of its runs: a
     minute of load from another tenant of this shared machine then spoils one process of one system, not a ratio.
     The systems compared by a target sit next to each other in the plan. Milvus Lite and covec's graph are swept
-    twice: ids only (`output_fields=["id"]`, what hnswlib returns) and with the default output (every field, the
-    vectors as Python floats); the second sweep is named `<system>-default`."""
+    three times: ids only (`output_fields=["id"]`, what hnswlib returns), with the default output (every field;
+    the hits' ids read, the vectors left unconverted as both return them), named `<system>-default`, and with
+    the default output and every vector read (made Python floats), named `<system>-default-read`."""
     plan = [("numpy", "numpy", data["base"], [None], "ids")]
     if builds["covec-flat"]["ok"]:
         plan.append(("covec-flat", "covec-flat", builds["covec-flat"]["path"], [None], "ids"))
@@ -275,6 +276,7 @@ def sweeps(children: Children, data: dict, builds: dict, set_name: str, work: Pa
         if builds[system]["ok"]:
             plan.append((system, system, builds[system]["path"], EFS, "ids"))
             plan.append((f"{system}-default", system, builds[system]["path"], EFS, "default"))
+            plan.append((f"{system}-default-read", system, builds[system]["path"], EFS, "default-read"))
     index_file = work / "hnswlib.bin"
     index_file.unlink(missing_ok=True)  # built by this run's first hnswlib process, loaded by the others
     runs = {name: [] for name, *_ in plan}

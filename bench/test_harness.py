@@ -78,18 +78,20 @@ def test_sweeps_take_turns_in_fresh_processes(tmp_path, monkeypatch):
     assert len(logs) == 6, logs
 
 
-def test_a_default_output_searcher_finds_the_same_ids_as_an_ids_only_one(tmp_path):
+def test_default_output_searchers_find_the_same_ids_as_an_ids_only_one(tmp_path):
     vectors = np.random.default_rng(8).standard_normal((200, common.DIM)).astype(np.float32)
     db = tmp_path / "covec.db"
     common.build_milvus_shaped("covec-hnsw", str(db), vectors, "HNSW")
     spec = {"system": "covec-hnsw", "path": str(db)}
-    ids_only, default = common.open_searcher(spec), common.open_searcher(dict(spec, output="default"))
+    searchers = [common.open_searcher(dict(spec, output=o)) for o in ("ids", "default", "default-read")]
     try:
         for q in vectors[:10]:
-            assert default.search(q, 32) == ids_only.search(q, 32)
+            ids = searchers[0].search(q, 32)
+            assert len(ids) == 10
+            assert all(s.search(q, 32) == ids for s in searchers[1:])
     finally:
-        ids_only.close()
-        default.close()
+        for s in searchers:
+            s.close()
 
 
 def test_hnswlib_loads_the_graph_its_first_process_saved(tmp_path):

@@ -93,7 +93,8 @@ def mode_writer(db: str, batches: str, batch_size: str, first_id: str) -> None:
 
 
 def mode_serve(db: str) -> None:
-    """Answers one line per command on stdin: the row count and generation it sees on that call."""
+    """Answers one line per command on stdin: the row count, generation and where it reads them from
+    (status's segment, segment_pending, loaded_by) on that call; 'index' adds describe_index's counts."""
     from covec import MilvusClient
 
     client = MilvusClient(db)
@@ -101,7 +102,27 @@ def mode_serve(db: str) -> None:
         if command.strip() == "quit":
             break
         count = client.query(COLLECTION, filter="", output_fields=["count(*)"])[0]["count(*)"]
-        say(count=count, generation=status_of(client)["generation"])
+        status = status_of(client)
+        index = {}
+        if command.strip() == "index":
+            desc = client.describe_index(COLLECTION, client.list_indexes(COLLECTION)[0])
+            index = {"indexed_rows": desc["indexed_rows"], "pending_index_rows": desc["pending_index_rows"]}
+        say(count=count, **{k: status[k] for k in ("generation", "segment", "segment_pending", "loaded_by")},
+            **index)
+    client.close()
+
+
+def mode_insert_and_wait(db: str, rows: str, first_id: str) -> None:
+    """Inserts rows in one commit, reports its pid, then does nothing (its background builder may run)
+    until stdin closes."""
+    from covec import MilvusClient
+
+    client = MilvusClient(db)
+    n, start = int(rows), int(first_id)
+    data = vectors(n, start)
+    client.insert(COLLECTION, [{"id": start + k, "vector": data[k]} for k in range(n)])
+    say(pid=os.getpid())
+    sys.stdin.read()
     client.close()
 
 

@@ -3,8 +3,11 @@ readers, and SIGKILL at random moments never leaking a segment, unlinking one in
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import queue
+import struct
 import random
 import signal
 import subprocess
@@ -27,13 +30,14 @@ DIM = 16
 class Child:
     """A child process from procs.py speaking JSON lines."""
 
-    def __init__(self, *args: str):
+    def __init__(self, *args: str, env: dict[str, str] | None = None):
         self.proc = subprocess.Popen(
             [sys.executable, PROCS, *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
+            env=dict(os.environ, **(env or {})),
         )
         # A thread drains stdout into a queue: select() on a buffered pipe misses lines already read.
         self.lines: queue.Queue = queue.Queue()
@@ -256,3 +260,158 @@ def test_iterators_keep_their_generation_while_another_process_commits(db, shm_d
     assert held_generations(shm_dir, reader) == ({newest}, [newest])
     assert reader.close() == 0
     writer.close()
+
+
+# --- nobody waits for another process's load (docs/protocol.md, "Waiting for nobody") --------------------
+
+SLOW_LOAD_MS = 6000  # the loader's pause halfway through its copy (COVEC_TEST_SLOW_LOAD_MS)
+
+
+def ref_file(shm: Path) -> Path:
+    [refs] = [p for p in shm.iterdir() if p.name.endswith(".refs")]
+    return refs
+
+
+def ref_lock_held(shm: Path) -> bool:
+    """Whether a process holds the db's reference-file lock exclusively (a loader, here), asked without
+    waiting: a shared lock taken and dropped at once."""
+    with open(ref_file(shm), "rb") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False
+
+
+def records(shm: Path, magic: bytes) -> list[tuple[int, int]]:
+    """(pid, generation) of every record of one kind in the reference file, read without the lock
+    (docs/protocol.md, "Files": a slot b"CVSL", pid u32, start u64, generation u64, ...; a publication
+    b"CVGN", loader pid u32, generation u64, ...). Each record is written by one 64-byte pwrite."""
+    data = ref_file(shm).read_bytes()
+    out = []
+    for at in range(0, len(data) - 63, 64):
+        if data[at:at + 4] == magic:
+            pid = struct.unpack_from("<I", data, at + 4)[0]
+            generation = struct.unpack_from("<Q", data, at + (8 if magic == b"CVGN" else 16))[0]
+            out.append((pid, generation))
+    return out
+
+
+def publications(shm: Path) -> dict[int, int]:
+    """generation -> loader pid of every publication."""
+    return {generation: pid for pid, generation in records(shm, b"CVGN")}
+
+
+def slots_of(shm: Path, child: Child) -> set[int]:
+    """The generations `child` holds a slot on."""
+    return {generation for pid, generation in records(shm, b"CVSL") if pid == child.proc.pid}
+
+
+def wait_until(what: str, done, timeout: float = 120) -> None:
+    deadline = time.time() + timeout
+    while not done():
+        assert time.time() < deadline, what
+        time.sleep(0.01)
+
+
+def ask(child: Child, command: str = "count") -> dict:
+    child.send(command)
+    return child.read(timeout=120)
+
+
+def start_slow_load(db: Path, shm: Path) -> tuple[list[Child], Child, int]:
+    """Two readers holding the db's generation, then a writer whose commit of 10 rows publishes its
+    generation (other processes hold the db) through a load that pauses SLOW_LOAD_MS halfway: returns
+    (readers, writer, the readers' generation) once that load holds the reference file's lock."""
+    readers = [Child("serve", str(db)) for _ in range(2)]
+    for r in readers:
+        assert ask(r)["count"] == 2000
+    first = ask(readers[0])["generation"]
+    loader = Child("writer", str(db), "1", "10", "100000", env={"COVEC_TEST_SLOW_LOAD_MS": str(SLOW_LOAD_MS)})
+    wait_until("the writer's load never took the lock", lambda: ref_lock_held(shm))
+    assert all(slots_of(shm, r) == {first} for r in readers)
+    return readers, loader, first
+
+
+def test_nobody_waits_for_a_slow_load_and_everyone_moves_onto_the_segment_after(db, shm_dir):
+    # This process writes too; it attaches now, before the load (a first attach may wait).
+    writer = MilvusClient(str(db))
+    readers, loader, first = start_slow_load(db, shm_dir)
+    # A reader meeting the loader's generation serves it from the db file, with its rows, at once.
+    seen = ask(readers[0])
+    assert seen["count"] == 2010 and seen["segment"] is None and seen["segment_pending"], seen
+    # Another writer's commit returns without waiting for the lock (it leaves the publication to others).
+    writer.insert("docs", [{"id": 200_000 + i, "vector": np.ones(DIM, np.float32)} for i in range(5)])
+    # Both readers move on to that generation (and off theirs: a detach waits for nobody either, so
+    # the slot on their old generation stays until their next lock of the db).
+    for r in readers:
+        seen = ask(r)
+        assert seen["count"] == 2015 and seen["segment_pending"], seen
+    assert all(slots_of(shm_dir, r) == {first} for r in readers), "a reader released without its lock"
+    # Each answer came while the loader still held the lock: nobody waited for its load.
+    assert ref_lock_held(shm_dir), "the load ended before the others were done: they may have waited for it"
+    assert loader.read(timeout=120)["committed"] == 100_010
+    wait_until("the load never ended", lambda: not ref_lock_held(shm_dir))
+    # Afterwards every process reads the newest generation from one segment again.
+    answers = [ask(r) for r in readers]
+    assert all(a["count"] == 2015 and not a["segment_pending"] and a["segment"] for a in answers), answers
+    newest = answers[0]["generation"]
+    assert all(slots_of(shm_dir, r) == {newest} for r in readers), "the deferred releases were made"
+    assert writer._db.status()["segment"] == answers[0]["segment"] == answers[1]["segment"]
+    assert loader.close() == 0
+    for r in readers:
+        r.send("quit")
+        assert r.close() == 0
+    writer.close()
+    assert covec_files(shm_dir) == []
+
+
+def test_a_loader_killed_mid_load_is_cleaned_up_and_the_file_readers_move_onto_a_segment(db, shm_dir):
+    readers, loader, _ = start_slow_load(db, shm_dir)
+    for r in readers:
+        seen = ask(r)
+        assert seen["count"] == 2010 and seen["segment_pending"], seen
+    loader.kill()
+    # The next lock holder (a reader's next call) frees the dead loader's slot and bytes, then loads.
+    wait_until("a reader never got a segment", lambda: all(not ask(r)["segment_pending"] for r in readers))
+    answers = [ask(r) for r in readers]
+    assert all(a["count"] == 2010 and a["segment"] == answers[0]["segment"] for a in answers), answers
+    assert loader.proc.pid not in publications(shm_dir).values()
+    segments = [f for f in covec_files(shm_dir) if ".seg." in f]
+    assert segments == [answers[0]["segment"]], segments
+    for r in readers:
+        r.send("quit")
+        assert r.close() == 0
+    assert covec_files(shm_dir) == []
+
+
+def test_the_builder_publishes_its_generation_before_anyone_asks(db, shm_dir):
+    reader = Child("serve", str(db))
+    assert ask(reader)["count"] == 2000
+    # 1000 rows past a 2000-row graph start a background build (docs/ann.md, "The builder"); the writer
+    # then makes no call, so only its builder thread can load the build's generation.
+    writer = Child("insert_and_wait", str(db), "1000", "50000")
+    writer_pid = writer.read(timeout=120)["pid"]
+
+    def built() -> int | None:
+        newest = covec.verify(str(db))
+        return newest if publications(shm_dir).get(newest) == writer_pid else None
+
+    def indexed() -> bool:
+        generation = built()
+        if generation is None:
+            return False
+        seen = ask(reader, "index")
+        return seen["generation"] == generation and seen["pending_index_rows"] == 0
+
+    # The newest generation is published by the writer's process before the reader asks for it; once it
+    # is the build's (every row indexed), the reader finds it published and loads nothing.
+    wait_until("the build's generation was never published by its builder", indexed, timeout=300)
+    seen = ask(reader, "index")
+    assert seen["count"] == 3000 and seen["indexed_rows"] == 3000, seen
+    assert seen["loaded_by"] == writer_pid and not seen["segment_pending"], seen
+    assert writer.close() == 0
+    reader.send("quit")
+    assert reader.close() == 0
+    assert covec_files(shm_dir) == []

@@ -50,6 +50,19 @@ pub(crate) fn lock_path(db: &Path) -> PathBuf {
     PathBuf::from(name)
 }
 
+/// Whether a build of the db runs (a process holds `<db>.build`; this one's builder thread counts): a
+/// non-blocking shared `flock` probe, dropped at once. A builder starting at that instant finds the lock
+/// taken and starts nothing, as when another build runs; the next commit past the threshold starts it.
+pub(crate) fn build_running(db: &Path) -> bool {
+    let Ok(file) = File::open(lock_path(db)) else {
+        return false;
+    };
+    matches!(
+        Flock::lock(file, FlockArg::LockSharedNonblock),
+        Err((_, Errno::EWOULDBLOCK))
+    )
+}
+
 /// An exclusive `flock` on `<db>.build`, held until dropped.
 pub struct BuildLock {
     _lock: Flock<File>,
@@ -162,18 +175,36 @@ pub type BuilderThread = std::thread::JoinHandle<Result<u64>>;
 /// Starts a builder thread for the collection unless a build of the db runs already: None when
 /// another builder (of any process) holds `<db>.build`. The lock is taken before the thread starts, so
 /// the caller knows one runs when this returns. A writer after a commit that asks for a build
-/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it.
-pub fn start_builder(db: &Path, database: &str, collection: &str) -> Result<Option<BuilderThread>> {
-    spawn(db, Some((database.to_owned(), collection.to_owned())))
+/// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it. The thread
+/// calls `publish` after each build (or compaction) it commits, so the caller can load the generation
+/// into shared memory there, on the builder thread, rather than in a reader's search or a writer's commit.
+pub fn start_builder(
+    db: &Path,
+    database: &str,
+    collection: &str,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
+    spawn(
+        db,
+        Some((database.to_owned(), collection.to_owned())),
+        publish,
+    )
 }
 
 /// Starts a builder that only compacts the db file (after a commit that left `store::compaction_due`
 /// and asked for no build), unless a builder of the db runs already, which compacts after its builds.
-pub(crate) fn start_compaction(db: &Path) -> Result<Option<BuilderThread>> {
-    spawn(db, None)
+pub(crate) fn start_compaction(
+    db: &Path,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
+    spawn(db, None, publish)
 }
 
-fn spawn(db: &Path, target: Option<(String, String)>) -> Result<Option<BuilderThread>> {
+fn spawn(
+    db: &Path,
+    target: Option<(String, String)>,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
     let Some(lock) = BuildLock::try_take(db)? else {
         return Ok(None);
     };
@@ -182,7 +213,7 @@ fn spawn(db: &Path, target: Option<(String, String)>) -> Result<Option<BuilderTh
         .name("covec-builder".into())
         .spawn(move || {
             let target = target.as_ref().map(|(d, c)| Scope::new(d, c));
-            run(lock, &path, target)
+            run(lock, &path, target, publish)
         })
         .map(Some)
         .map_err(|e| Error::io(db, e))
@@ -193,9 +224,16 @@ fn spawn(db: &Path, target: Option<(String, String)>) -> Result<Option<BuilderTh
 /// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
 /// kept for the user too (`failed`: the writer that started it never joins it): what it built is
 /// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
-fn run(mut lock: BuildLock, db: &Path, target: Option<Scope<'_>>) -> Result<u64> {
+fn run(
+    mut lock: BuildLock,
+    db: &Path,
+    target: Option<Scope<'_>>,
+    publish: impl Fn(),
+) -> Result<u64> {
     let Some(target) = target else {
-        compact_if_due(db);
+        if compact_if_due(db) {
+            publish();
+        }
         return Ok(0);
     };
     // Kept before the build lock is released, so whoever waits for the build finds it.
@@ -206,8 +244,14 @@ fn run(mut lock: BuildLock, db: &Path, target: Option<Scope<'_>>) -> Result<u64>
     let mut built = 0;
     loop {
         let built_now = index_pending(db, target, BuildScope::Sealed).map_err(kept)?;
-        // Every build leaves the indexed part it replaced dead.
-        compact_if_due(db);
+        // Every build leaves the indexed part it replaced dead. Compacted before the build's generation
+        // is published, so readers copy the compacted file once instead of both.
+        let compacted = compact_if_due(db);
+        // Still holding `<db>.build`: readers that meet the build's generation meanwhile leave its load
+        // to this thread (`build_running`) and read the db file until it is published.
+        if built_now || compacted {
+            publish();
+        }
         if !built_now {
             return Ok(built);
         }
@@ -226,14 +270,18 @@ fn run(mut lock: BuildLock, db: &Path, target: Option<Scope<'_>>) -> Result<u64>
 
 /// Compacts the db file if it is past `store::compaction_due` (the caller holds the build lock). A
 /// compaction that fails changes nothing (the next commit past the threshold starts one again); it is
-/// written to stderr, and fails no write and no build.
-fn compact_if_due(db: &Path) {
+/// written to stderr, and fails no write and no build. Whether it compacted.
+fn compact_if_due(db: &Path) -> bool {
     let mid = || call_hook(&MID_COMPACTION, db).map_err(|e| Error::io(db, e));
-    if let Err(e) = store::compact(db, true, mid) {
-        eprintln!(
-            "covec: background compaction of {} failed (the file stays as it is; the next commit tries again): {e}",
-            db.display()
-        );
+    match store::compact(db, true, mid) {
+        Ok(compacted) => compacted.is_some(),
+        Err(e) => {
+            eprintln!(
+                "covec: background compaction of {} failed (the file stays as it is; the next commit tries again): {e}",
+                db.display()
+            );
+            false
+        }
     }
 }
 

@@ -21,8 +21,8 @@ use crate::format::{Catalog, MetaSlot};
 use crate::fulltext::{self, AnalyzerSource};
 use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, FieldSchema, IndexSpec, ScalarIndexSpec};
-use crate::segment;
-use crate::store::{self, CommitBuilder};
+use crate::segment::{self, Patience};
+use crate::store::{self, CommitBuilder, CommittedImage};
 use crate::text::Token;
 use crate::value::{Pk, Row};
 
@@ -65,6 +65,53 @@ struct Inner {
     follower: Follower,
     /// The process that created it: a forked child builds its own.
     pid: u32,
+}
+
+impl Inner {
+    /// After a commit: when other processes are reading this db, load the new generation now, so that
+    /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
+    /// when it runs; whoever comes first loads, the other finds it published.) It waits for no loader:
+    /// a reference-file lock held past `Patience::Briefly` is another process loading, and whoever next
+    /// needs the generation loads what is left. The commit is durable already, so this never fails the
+    /// write: what goes wrong here (a full /dev/shm, a planted reference file) is met and reported by
+    /// the next call that reads.
+    fn publish(&self) {
+        if self.held_elsewhere(Patience::Briefly) {
+            let _ = self.follower.current();
+        }
+    }
+
+    /// For the builder thread after it committed a build: moves this process's follower to the build's
+    /// generation, waiting for the lock and loading whatever it adds (however long), since no caller
+    /// waits on it. Unlike `publish` it does not first ask whether other processes hold the db: readers
+    /// that met the generation while the build ran read it from the db file and may hold no slot then,
+    /// and whoever reads next, in this process or another, would load it anyway.
+    fn publish_built(&self) {
+        if self.follower.options().use_segment {
+            let _ = self.follower.follow_loading();
+        }
+    }
+
+    /// Whether another live process holds a generation of this db in shared memory.
+    fn held_elsewhere(&self, patience: Patience) -> bool {
+        let options = self.follower.options();
+        options.use_segment
+            && self.follower.held().is_ok_and(|held| {
+                segment::held_elsewhere(&options.shm_config(), &held.db_id, patience)
+                    .unwrap_or(false)
+            })
+    }
+}
+
+/// What a builder thread calls after it commits a build or a compaction (`Inner::publish_built`),
+/// holding the handle weakly so that closing every `Db` is never delayed by it.
+fn publisher(inner: &Arc<Inner>) -> impl Fn() + Send + 'static {
+    let built = Arc::downgrade(inner);
+    move || {
+        if let Some(inner) = built.upgrade() {
+            inner.publish_built();
+        }
+    }
 }
 
 type Registry = Mutex<HashMap<PathBuf, Weak<Inner>>>;
@@ -151,7 +198,11 @@ impl Db {
     ) -> Result<T> {
         let (out, committed) = self.commit(plan)?;
         if committed.as_ref().is_some_and(store::compaction_due) {
-            drop(builder::start_compaction(self.inner()?.follower.path()));
+            let inner = self.inner()?;
+            drop(builder::start_compaction(
+                inner.follower.path(),
+                publisher(&inner),
+            ));
         }
         Ok(out)
     }
@@ -164,27 +215,9 @@ impl Db {
         let inner = self.inner()?;
         let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
         if committed.is_some() {
-            self.publish(&inner);
+            inner.publish();
         }
         Ok((out, committed))
-    }
-
-    /// After a commit: when other processes are reading this db, load the new generation now, so that
-    /// their next call finds it ready instead of one of them paying for the copy. (covecd does the same
-    /// when it runs; whoever comes first loads, the other finds it published.) The commit is durable
-    /// already, so this never fails the write: what goes wrong here (a full /dev/shm, a planted
-    /// reference file) is met and reported by the next call that reads.
-    fn publish(&self, inner: &Inner) {
-        let options = inner.follower.options();
-        if !options.use_segment {
-            return;
-        }
-        let Ok(held) = inner.follower.held() else {
-            return;
-        };
-        if segment::held_elsewhere(&options.shm_config(), &held.db_id).unwrap_or(false) {
-            let _ = inner.follower.current();
-        }
     }
 
     pub fn path(&self) -> &Path {
@@ -416,9 +449,12 @@ impl Db {
         // Waits for a build (or a background compaction) that runs; compactions run only under it.
         let meta = {
             let _build = BuildLock::wait(path)?;
-            store::compact(path, false, || Ok(()))?
+            match store::compact(path, false, || Ok(()))? {
+                Some(compacted) => compacted,
+                None => *CommittedImage::open(path)?.meta(),
+            }
         };
-        self.publish(&inner);
+        inner.publish();
         Ok(meta.generation)
     }
     /// Whether the compaction that returned `job` is complete (every compaction completes before
@@ -502,7 +538,7 @@ impl Db {
         let path = inner.follower.path();
         let _building = BuildLock::wait(path)?;
         if builder::index_pending(path, target.into(), BuildScope::Tail)? {
-            self.publish(&inner);
+            inner.publish();
         }
         Ok(())
     }
@@ -574,17 +610,22 @@ impl Db {
         // leaves its work to the next commit or flush, as a crash would.
         let compaction_due = committed.as_ref().is_some_and(store::compaction_due);
         match need {
-            BuildNeed::Nothing if compaction_due => drop(builder::start_compaction(path)),
+            BuildNeed::Nothing if compaction_due => {
+                drop(builder::start_compaction(path, publisher(&inner)))
+            }
             BuildNeed::Nothing => {}
-            BuildNeed::Start => drop(builder::start_builder(path, &db, &collection)),
+            BuildNeed::Start => {
+                let publish = publisher(&inner);
+                drop(builder::start_builder(path, &db, &collection, publish));
+            }
             BuildNeed::Wait => {
                 match builder::wait_under_bound(path, scope) {
-                    Ok(true) => self.publish(&inner),
+                    Ok(true) => inner.publish(),
                     Ok(false) => {}
                     Err(e) => builder::failed(path, scope, &e),
                 }
                 // Its builds may have left the file past the threshold too.
-                drop(builder::start_compaction(path));
+                drop(builder::start_compaction(path, publisher(&inner)));
             }
         }
         Ok(out)

@@ -3,15 +3,20 @@
 //! before each use it `stat`s the path, and when the file changed it maps the newer generation and lets
 //! the old one go (detaching from its segment). It never goes back a generation. `Db` follows its path
 //! through one; covecd follows each db it serves through one.
+//!
+//! Only opening waits for the segment's reference-file lock. A newer generation met while another
+//! process holds that lock (loading, docs/protocol.md) is read from the db file meanwhile, and its
+//! segment tried again on the next call; the old generation's slot is released without waiting.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
 
+use crate::builder;
 use crate::engine::{self, BuildNeed, Snapshot};
 use crate::error::{Error, Result};
 use crate::format::{Catalog, MetaSlot};
-use crate::segment::{self, Attachment, ShmConfig};
+use crate::segment::{self, Attachment, Patience, ShmConfig};
 use crate::store::CommittedImage;
 
 /// How a db's generations are mapped: where segments live, whether to use them, whom to share them with.
@@ -53,6 +58,10 @@ pub struct DbStatus {
     pub generation: u64,
     /// Segment name in the shm dir, or None when the db file is mapped directly.
     pub segment: Option<String>,
+    /// The db file is mapped for now because another process held the segment's lock (loading) when
+    /// this generation was met, or a build runs and leaves this generation's large load to its builder;
+    /// the next call tries the segment again (docs/protocol.md, "Waiting for nobody").
+    pub segment_pending: bool,
     /// The pid of the process that loaded this generation into the segment.
     pub loaded_by: Option<u32>,
     /// The generation's image length (its committed length in the db file; of it, a segment holds only
@@ -67,6 +76,8 @@ pub struct DbStatus {
 enum Backing {
     /// The db file itself, mapped read-only ([0, committed_len)).
     File(memmap2::Mmap),
+    /// The db file, until the generation's segment can be attached without waiting for a loader.
+    Pending(memmap2::Mmap),
     /// The generation's shared-memory segment; dropping it detaches.
     Segment(Attachment),
 }
@@ -74,7 +85,7 @@ enum Backing {
 impl Backing {
     fn bytes(&self) -> &[u8] {
         match self {
-            Backing::File(m) => m,
+            Backing::File(m) | Backing::Pending(m) => m,
             Backing::Segment(a) => a.image(),
         }
     }
@@ -109,33 +120,79 @@ pub(crate) struct Mapped {
 }
 
 impl Mapped {
-    fn load(path: &Path, options: &OpenOptions) -> Result<Mapped> {
+    /// The newest committed generation at `path`, its segment attached if the reference file's lock
+    /// comes within `patience` and (when the generation is not published) `may_load` allows the bytes
+    /// its load writes (else the db file is mapped meanwhile: `Backing::Pending`). `held` is what the
+    /// follower holds now: when the newest generation is the same one, its decoded catalog is reused,
+    /// and if its segment is still pending it is returned itself.
+    fn load(
+        path: &Path,
+        options: &OpenOptions,
+        patience: Patience,
+        may_load: &dyn Fn(u64) -> bool,
+        held: Option<&Arc<Mapped>>,
+    ) -> Result<Arc<Mapped>> {
         let key = stat_key(path)?;
         let image = CommittedImage::open(path)?;
+        let (generation, commit_id) = (image.meta().generation, image.meta().commit_id);
+        let same = held.filter(|h| {
+            h.key.ino == key.ino && h.meta.generation == generation && h.meta.commit_id == commit_id
+        });
         let backing = match options.use_segment {
-            true => match segment::attach(&options.shm_config(), &image) {
-                Ok(attachment) => Backing::Segment(attachment),
-                // A file in the shm dir we must not trust (planted by another user under a name we
-                // need): this generation is read from the db file itself instead of failing.
-                Err(Error::Untrusted { .. }) => Backing::File(image.map()?),
-                Err(e) => return Err(e),
-            },
+            true => {
+                match segment::try_attach(&options.shm_config(), &image, patience, may_load) {
+                    Ok(Some(attachment)) => Backing::Segment(attachment),
+                    Ok(None) => match same {
+                        Some(h) => return Ok(Arc::clone(h)),
+                        None => Backing::Pending(image.map()?),
+                    },
+                    // A file in the shm dir we must not trust (planted by another user under a name
+                    // we need): this generation is read from the db file itself instead of failing.
+                    Err(Error::Untrusted { .. }) => Backing::File(image.map()?),
+                    Err(e) => return Err(e),
+                }
+            }
             false => Backing::File(image.map()?),
         };
-        let snap = Snapshot::open_root(backing.bytes(), *image.meta(), path)?;
-        let (catalog, meta) = (snap.shared_catalog(), *snap.meta());
-        Ok(Mapped {
+        let (catalog, meta) = match same {
+            Some(h) => (Arc::clone(&h.catalog), h.meta),
+            None => {
+                let snap = Snapshot::open_root(backing.bytes(), *image.meta(), path)?;
+                (snap.shared_catalog(), *snap.meta())
+            }
+        };
+        Ok(Arc::new(Mapped {
             key,
             backing,
             catalog,
             meta,
             db_id: image.db_id().to_string(),
-        })
+        }))
     }
 
     pub(crate) fn snapshot(&self) -> Snapshot<'_> {
         Snapshot::with_catalog(self.backing.bytes(), Arc::clone(&self.catalog), self.meta)
     }
+
+    /// Whether this is the newest generation for `key` as mapped for good (not pending a segment).
+    fn settled(&self, key: &StatKey) -> bool {
+        self.key == *key && !matches!(self.backing, Backing::Pending(_))
+    }
+}
+
+/// The most a reader or writer copies into the segment while a build runs: what a commit of a batch of
+/// rows adds (new parts, bitmaps, a catalog) is below it; a build's rewritten collection (240 MB at 100k
+/// rows of 384 dimensions) is far above it, and is left to the builder.
+const SMALL_LOAD: u64 = 16 << 20;
+
+/// Why a follower moves to the newest generation, which decides how long it waits and whether it loads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Move {
+    /// A call (a read, or a writer's publication after its commit): waits about 2 ms for the lock;
+    /// while a build runs, loads `SMALL_LOAD` at most.
+    Call,
+    /// The builder committed it: waits for the lock and loads, however long.
+    Build,
 }
 
 /// One db path, followed: see the module doc.
@@ -151,7 +208,14 @@ impl Follower {
         Ok(Follower {
             path: path.to_path_buf(),
             options: options.clone(),
-            current: RwLock::new(Arc::new(Mapped::load(path, options)?)),
+            // A process that holds no generation yet has nothing to serve while it waited: it waits.
+            current: RwLock::new(Mapped::load(
+                path,
+                options,
+                Patience::Wait,
+                &|_| true,
+                None,
+            )?),
         })
     }
 
@@ -163,19 +227,48 @@ impl Follower {
         &self.options
     }
 
-    /// The newest generation, remapped when the path's stat changed since the last call.
+    /// The newest generation, remapped when the path's stat changed since the last call (or its
+    /// segment was pending); waits for no loader.
     pub(crate) fn current(&self) -> Result<Arc<Mapped>> {
+        self.follow(Move::Call)
+    }
+
+    /// Moves to the newest generation, attaching its segment even if that means waiting for the lock
+    /// or loading it: for a thread no caller waits on (the builder, after committing a build).
+    pub fn follow_loading(&self) -> Result<()> {
+        self.follow(Move::Build).map(drop)
+    }
+
+    fn follow(&self, how: Move) -> Result<Arc<Mapped>> {
         let key = stat_key(&self.path)?;
-        {
+        let held = {
             let cur = self.current.read().map_err(|_| poisoned())?;
-            if cur.key == key {
+            if cur.settled(&key) {
                 return Ok(Arc::clone(&cur));
             }
-        }
-        let fresh = Arc::new(Mapped::load(&self.path, &self.options)?);
+            Arc::clone(&cur)
+        };
+        // A new generation gets the brief wait; a pending one is retried with a single try, so calls
+        // during a long load cost no sleep each.
+        let patience = match (how, held.key == key) {
+            (Move::Build, _) => Patience::Wait,
+            (_, false) => Patience::Briefly,
+            (_, true) => Patience::None,
+        };
+        // A running builder publishes the generation of the build it committed (docs/ann.md, "The
+        // builder publishes its generation"): a reader or writer leaves a load that large to it.
+        let may_load = |bytes: u64| {
+            how == Move::Build || bytes <= SMALL_LOAD || !builder::build_running(&self.path)
+        };
+        let fresh = Mapped::load(&self.path, &self.options, patience, &may_load, Some(&held))?;
         let mut cur = self.current.write().map_err(|_| poisoned())?;
         // Another thread may have loaded a newer one meanwhile; never go back a generation.
-        if fresh.meta.generation >= cur.meta.generation || fresh.key.ino != cur.key.ino {
+        if !Arc::ptr_eq(&fresh, &cur)
+            && (fresh.meta.generation >= cur.meta.generation || fresh.key.ino != cur.key.ino)
+        {
+            if let Backing::Segment(old) = &cur.backing {
+                old.detach_without_waiting();
+            }
             *cur = Arc::clone(&fresh);
         }
         Ok(Arc::clone(&cur))
@@ -203,7 +296,7 @@ impl Follower {
     pub fn status(&self) -> Result<DbStatus> {
         let cur = self.current()?;
         let (segment, loaded_by, mapped_bytes) = match &cur.backing {
-            Backing::File(map) => (None, None, map.len() as u64),
+            Backing::File(map) | Backing::Pending(map) => (None, None, map.len() as u64),
             Backing::Segment(a) => (
                 Some(a.segment_name()),
                 Some(a.loaded_by()),
@@ -214,10 +307,21 @@ impl Follower {
             path: self.path.clone(),
             generation: cur.meta.generation,
             segment,
+            segment_pending: matches!(cur.backing, Backing::Pending(_)),
             loaded_by,
             mapped_bytes,
             live_bytes: cur.meta.live_bytes,
         })
+    }
+}
+
+impl Drop for Follower {
+    /// A closed db leaves no slot of this process behind: the releases it deferred are made now, with
+    /// the wait that closing allows (the generation held now detaches, waiting too, right after).
+    fn drop(&mut self) {
+        if let Ok(cur) = self.current.get_mut() {
+            let _ = segment::release_deferred_now(&self.options.shm_config(), &cur.db_id);
+        }
     }
 }
 

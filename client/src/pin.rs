@@ -16,6 +16,7 @@ use crate::error::Result;
 use crate::filter::{self, Filter};
 use crate::follow::Mapped;
 use crate::rowview::RowFilter;
+use crate::schema::CollectionSchema;
 use crate::value::{Pk, Row};
 
 /// The compiled filter of `view`'s collection (ISO literals without an offset in its zone), or None when
@@ -86,11 +87,15 @@ impl Pinned {
             .map_err(|e| engine::on_file(e, &self.path))
     }
 
+    /// The target collection's schema in this generation.
+    pub fn schema<'a>(&self, target: impl Into<Scope<'a>>) -> Result<&CollectionSchema> {
+        let t = target.into();
+        Ok(&engine::entry(&self.mapped.catalog, t.db, t.collection)?.schema)
+    }
+
     /// The name of the target collection's primary key in this generation.
     pub fn primary_field<'a>(&self, target: impl Into<Scope<'a>>) -> Result<String> {
-        let t = target.into();
-        let entry = engine::entry(&self.mapped.catalog, t.db, t.collection)?;
-        Ok(entry.schema.primary().name.clone())
+        Ok(self.schema(target)?.primary().name.clone())
     }
 
     /// Rows for these keys, in the order asked; missing keys are left out.

@@ -33,7 +33,8 @@ mod trust;
 
 use std::path::PathBuf;
 
-pub(crate) use attach::{attach, Attachment, ImageSource};
+pub(crate) use attach::{release_deferred_now, try_attach, Attachment, ImageSource};
+pub(crate) use slots::Patience;
 pub(crate) use sweep::held_elsewhere;
 pub use sweep::{status, sweep, DbSegments, SegmentInfo, SlotInfo, SweepReport};
 

@@ -715,7 +715,7 @@ pub fn compaction_due(meta: &MetaSlot) -> bool {
 /// Rewrites the db file at `path` with only the sections its newest generation references, renamed
 /// over the path as generation + 1 (same uuid); readers of the old inode keep their maps. With
 /// `only_if_due`, only when `compaction_due`; else whenever it holds a byte no section references.
-/// Returns the newest generation's slot.
+/// Returns the compacted generation's slot, or None when it did not compact.
 ///
 /// The caller holds the build lock (`<path>.build`): no other compaction runs, and no build's
 /// reservation is thrown away. The live sections of the newest generation are copied into
@@ -728,7 +728,7 @@ pub fn compact(
     path: &Path,
     only_if_due: bool,
     between: impl FnOnce() -> Result<()>,
-) -> Result<MetaSlot> {
+) -> Result<Option<MetaSlot>> {
     remove_stale_compactions(path);
     let image = CommittedImage::open(path)?;
     let meta = *image.meta();
@@ -738,7 +738,7 @@ pub fn compact(
         false => meta.committed_len > layout.len(),
     };
     if !worth {
-        return Ok(meta);
+        return Ok(None);
     }
     let tmp = temp_name(path, "compact");
     let _ = std::fs::remove_file(&tmp);
@@ -755,7 +755,7 @@ fn compact_into(
     image: &CommittedImage,
     layout: &CompactLayout,
     between: impl FnOnce() -> Result<()>,
-) -> Result<MetaSlot> {
+) -> Result<Option<MetaSlot>> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -786,12 +786,12 @@ fn compact_newest(
     file: &File,
     image: &CommittedImage,
     layout: &CompactLayout,
-) -> Result<MetaSlot> {
+) -> Result<Option<MetaSlot>> {
     let writer = Writer::lock(path)?;
     if inode_of(&writer.file, path)? != inode_of(&image.file, path)? {
         // Replaced meanwhile (by a covec that compacts under the writer lock alone): nothing to do.
         let _ = std::fs::remove_file(tmp);
-        return Ok(writer.meta);
+        return Ok(None);
     }
     let m = writer.meta;
     let mut moved = format::decode_catalog(
@@ -853,7 +853,7 @@ fn compact_newest(
         .map_err(|e| Error::io(tmp, e))?;
     std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))?;
     sync_dir(path)?;
-    Ok(meta)
+    Ok(Some(meta))
 }
 
 /// Full check of a db file: header, catalog, and every section's checksum (`covec verify`).

@@ -144,7 +144,9 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
     }
     let moved = {
         let _build = covec::internals::builder::BuildLock::wait(t.path()).unwrap();
-        covec::internals::store::compact(t.path(), false, || Ok(())).unwrap()
+        covec::internals::store::compact(t.path(), false, || Ok(()))
+            .unwrap()
+            .expect("the file held dead bytes")
     };
     assert!(std::fs::metadata(t.path()).unwrap().len() <= moved.committed_len);
     assert!(take(&t, build));

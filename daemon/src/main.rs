@@ -12,6 +12,7 @@ mod notify;
 mod status;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{select, tick, Receiver};
@@ -27,7 +28,8 @@ use status::{DbReport, StatusRequest};
 /// the last look found, and its builds.
 struct Served {
     path: PathBuf,
-    follower: Option<Follower>,
+    /// Shared with the db's builder thread, which moves it to each build it commits.
+    follower: Option<Arc<Follower>>,
     status: Option<DbStatus>,
     last_error: Option<String>,
     /// The held generation's build need is still to be looked at: set when covecd moves to a new
@@ -157,7 +159,7 @@ fn refresh(options: &OpenOptions, db: &mut Served) {
         Some(follower) => follower.status(),
         None => Follower::open(&db.path, options).and_then(|follower| {
             let status = follower.status();
-            db.follower = Some(follower);
+            db.follower = Some(Arc::new(follower));
             status
         }),
     };
@@ -195,6 +197,14 @@ fn build(db: &mut Served) {
     let Some(follower) = &db.follower else {
         return;
     };
+    // The builder loads its build's generation into shared memory (covecd holds every generation it
+    // serves), so no reader's search or writer's commit pays for that copy.
+    let built = Arc::downgrade(follower);
+    let publish = move || {
+        if let Some(follower) = built.upgrade() {
+            let _ = follower.follow_loading();
+        }
+    };
     db.check_build = false;
     let wanted = match follower.builds_wanted() {
         Ok(wanted) => wanted,
@@ -207,7 +217,8 @@ fn build(db: &mut Served) {
     let started = std::fs::canonicalize(&db.path)
         .map_err(|err| err.to_string())
         .and_then(|path| {
-            covec::start_builder(&path, database, collection).map_err(|err| err.to_string())
+            covec::start_builder(&path, database, collection, publish)
+                .map_err(|err| err.to_string())
         });
     match started {
         Ok(Some(thread)) => db.builder = Some(thread),

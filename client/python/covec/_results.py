@@ -81,13 +81,65 @@ class Hit(dict):
 
 
 class HybridHits(list):
-    """The hits of one query vector, best first."""
+    """The hits of one query vector, best first.
+
+    As in pymilvus 3, the hits' vectors and JSON values (JSON fields, dynamic keys) are converted on the
+    first read of the list: ``hits[i]``, slices, iteration (``for``, ``list()``, ``json.dumps``, ``copy``,
+    pickling) and ``str``/``repr`` call ``materialize()``, which puts them into the entities after the
+    keys already there. Until then ``len`` and list methods that bypass those (``list.__getitem__``,
+    ``==``, ``in``, ``copy()``, ``reversed``, ``sort``) see the hits without them, exactly as pymilvus's.
+    """
+
+    # The binding sets ``_lazy`` (a native ``LazyFields``) on hits with values to convert.
+    _lazy = None
+    has_materialized = False
+
+    @property
+    def ids(self):
+        """The hits' primary keys, best first, read without materializing (pymilvus's ``HybridHits.ids``)."""
+        return [dict.__getitem__(h, h._pk_name) for h in list.__iter__(self)]
+
+    @property
+    def distances(self):
+        """The hits' distances, best first, read without materializing (pymilvus's ``HybridHits.distances``)."""
+        return [dict.__getitem__(h, "distance") for h in list.__iter__(self)]
+
+    def materialize(self):
+        if not self.has_materialized:
+            if self._lazy is not None:
+                self._lazy.fill()
+                self._lazy = None
+            self.has_materialized = True
+
+    def __getitem__(self, key):
+        self.materialize()
+        return list.__getitem__(self, key)
+
+    def __iter__(self):
+        self.materialize()
+        return list.__iter__(self)
+
+    def __reduce_ex__(self, protocol):
+        # Copies and pickles carry the converted values, never the native buffer.
+        self.materialize()
+        return list.__reduce_ex__(self, protocol)
+
+    def __repr__(self):
+        self.materialize()
+        return list.__repr__(self)
+
+    __str__ = __repr__
 
 
 class SearchResult(_Extra, list):
     """One HybridHits per query vector, with ``extra`` (empty) and ``recalls`` (None) as in pymilvus."""
 
     recalls = None
+
+    def materialize(self):
+        """Converts every query's lazy values now (pymilvus 3's ``SearchResult.materialize``)."""
+        for hits in list.__iter__(self):
+            hits.materialize()
 
 
 class AnalyzeToken:

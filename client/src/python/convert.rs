@@ -15,7 +15,7 @@ pub(crate) use schema::{
     collection_schema, describe_collection, describe_index, field_schema, index_specs, type_params,
 };
 pub(crate) use search::{
-    filter_params, function_chain, hits_to_py, rerank, search_params, search_request,
+    filter_params, function_chain, hits_to_py, rerank, search_params, search_request, HitLayout,
 };
 pub(crate) use vectors::typed_queries;
 

@@ -9,7 +9,7 @@ use pyo3::types::{PyDict, PyList};
 use super::convert::{
     self, collection_schema, describe_collection, describe_index, field_schema, hits_to_py,
     index_specs, output_fields, pks_to_py, rows_to_py, search_request, to_pks, to_rows,
-    type_params,
+    type_params, HitLayout,
 };
 use super::errors::{invalid, param_error, run, run_in, to_py_err, Call};
 use super::iterators::{QueryIterator, SearchIterator};
@@ -676,13 +676,12 @@ impl Database {
         request.filter_params = convert::filter_params(py, filter_params)?;
         let time = request_time(py, timezone, time_fields)?;
         let target = Scope::new(db, name).partitions(&partitions).time(&time);
-        let (pk, keep_pk, iter) = run(py, || {
+        let (layout, iter) = run(py, || {
             let pinned = self.db.pin()?;
-            let pk = pinned.primary_field(target)?;
-            let keep_pk = keeps_pk(&request.output, &pk, star);
-            Ok((pk, keep_pk, pinned.search_iter(target, request)?))
+            let layout = HitLayout::new(pinned.schema(target)?, &request.output, star);
+            Ok((layout, pinned.search_iter(target, request)?))
         })?;
-        Ok(SearchIterator::new(iter, params, &pk, keep_pk))
+        Ok(SearchIterator::new(iter, params, layout))
     }
 
     /// A query iterator on the current generation, which it keeps: matching rows in primary-key
@@ -756,6 +755,7 @@ impl Database {
         dict.set_item("path", status.path)?;
         dict.set_item("generation", status.generation)?;
         dict.set_item("segment", status.segment)?;
+        dict.set_item("segment_pending", status.segment_pending)?;
         dict.set_item("loaded_by", status.loaded_by)?;
         dict.set_item("mapped_bytes", status.mapped_bytes)?;
         dict.set_item("live_bytes", status.live_bytes)?;
@@ -799,14 +799,8 @@ fn request_time(
     RequestTime::parse(timezone, time_fields).map_err(|e| to_py_err(py, e))
 }
 
-/// Whether a hit's entity carries the primary key `pk`: when `output` names it or `output_fields`
-/// held "*" (`star`), as in Milvus.
-fn keeps_pk(output: &OutputFields, pk: &str, star: bool) -> bool {
-    star || output.names.iter().any(|n| n == pk)
-}
-
 /// How a search's hits are shaped for Python: distances rounded by `params`; the primary key in the
-/// entity as `keeps_pk` says.
+/// entity and the lazy values as `HitLayout` says.
 struct HitShape<'a> {
     params: &'a SearchParams,
     output: &'a OutputFields,
@@ -823,14 +817,14 @@ impl Database {
         shape: HitShape<'_>,
         search: impl FnOnce(&Pinned) -> crate::Result<Vec<Vec<Hit>>> + Send,
     ) -> PyResult<Bound<'py, PyList>> {
-        let (pk, results) = run(py, || {
+        let (layout, results) = run(py, || {
             let pinned = self.db.pin()?;
-            Ok((pinned.primary_field(target)?, search(&pinned)?))
+            let layout = HitLayout::new(pinned.schema(target)?, shape.output, shape.star);
+            Ok((layout, search(&pinned)?))
         })?;
-        let keep_pk = keeps_pk(shape.output, &pk, shape.star);
         let out = PyList::empty(py);
-        for hits in &results {
-            out.append(hits_to_py(py, hits, shape.params, &pk, keep_pk)?)?;
+        for hits in results {
+            out.append(hits_to_py(py, hits, shape.params, &layout)?)?;
         }
         Ok(out)
     }

@@ -6,7 +6,7 @@ use std::sync::Mutex;
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
-use super::convert::{hits_to_py, rows_to_py};
+use super::convert::{hits_to_py, rows_to_py, HitLayout};
 use super::errors::run;
 use crate::{Error, QueryIter, SearchIter, SearchParams};
 
@@ -20,17 +20,15 @@ pub(crate) struct SearchIterator {
     iter: Mutex<SearchIter>,
     /// How distances are rounded.
     params: SearchParams,
-    pk: String,
-    keep_pk: bool,
+    layout: HitLayout,
 }
 
 impl SearchIterator {
-    pub(crate) fn new(iter: SearchIter, params: SearchParams, pk: &str, keep_pk: bool) -> Self {
+    pub(crate) fn new(iter: SearchIter, params: SearchParams, layout: HitLayout) -> Self {
         SearchIterator {
             iter: Mutex::new(iter),
             params,
-            pk: pk.to_string(),
-            keep_pk,
+            layout,
         }
     }
 }
@@ -42,7 +40,7 @@ impl SearchIterator {
         let hits = run(py, || {
             self.iter.lock().map_err(|_| poisoned())?.next_page(count)
         })?;
-        hits_to_py(py, &hits, &self.params, &self.pk, self.keep_pk)
+        hits_to_py(py, hits, &self.params, &self.layout)
     }
 
     /// The generation the pages come from.

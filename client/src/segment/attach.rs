@@ -4,9 +4,15 @@
 //! A process maps each segment once and shares that mapping between its attachments: the mapping
 //! reaches past the file's end, and tmpfs makes bytes appended later visible in it, so moving to a
 //! generation appended to the same segment maps nothing and faults in no page it already had.
+//!
+//! Only a process's first attach of a db waits for the lock (`attach`). Moving to a newer generation
+//! (`try_attach`) and moving off an old one (an `Attachment` marked `detach_without_waiting`) wait
+//! about 2 ms at most (`Patience::Briefly`): a longer holder is loading a generation, so the caller reads
+//! the db file meanwhile, or keeps its released slot in `DEFERRED` until its next lock of the db.
 
 use std::os::unix::fs::MetadataExt;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
 
 use memmap2::Mmap;
@@ -14,7 +20,7 @@ use memmap2::Mmap;
 use super::load::load;
 use super::names::{check_db_id, ref_path, segment_name};
 use super::segfile::{published_meta, SegmentFile};
-use super::slots::{self, Published, RefFile};
+use super::slots::{self, Patience, Published, RefFile};
 use super::sweep::{finish_locked, sweep_others_if_due};
 use super::ShmConfig;
 use crate::error::{Error, Result};
@@ -114,6 +120,62 @@ fn poisoned() -> Error {
     Error::Internal("a thread panicked while holding the segment map list".into())
 }
 
+/// A slot this process no longer uses but could not release without waiting for the lock (held by a
+/// loader): released at its next lock of the db. It keeps its generation's pages meanwhile (memory only).
+struct Deferred {
+    dir: PathBuf,
+    db_id: String,
+    pid: u32,
+    start: u64,
+    generation: u64,
+    commit_id: u64,
+}
+
+static DEFERRED: Mutex<Vec<Deferred>> = Mutex::new(Vec::new());
+
+/// Under db `db_id`'s exclusive lock `rf`: releases the slots this process deferred (a forked child
+/// drops its parent's entries: those slots are the parent's); how many.
+pub(super) fn release_deferred(cfg: &ShmConfig, db_id: &str, rf: &mut RefFile) -> Result<usize> {
+    let pid = std::process::id();
+    let mine: Vec<Deferred> = {
+        let mut deferred = DEFERRED.lock().map_err(|_| poisoned())?;
+        deferred.retain(|d| d.pid == pid);
+        let (mine, rest) = std::mem::take(&mut *deferred)
+            .into_iter()
+            .partition(|d| d.dir == cfg.dir && d.db_id == db_id);
+        *deferred = rest;
+        mine
+    };
+    for d in &mine {
+        rf.release(d.pid, d.start, d.generation, d.commit_id)?;
+    }
+    Ok(mine.len())
+}
+
+/// Whether this process has deferred a release of db `db_id` in `cfg`'s dir.
+fn has_deferred(cfg: &ShmConfig, db_id: &str) -> bool {
+    let pid = std::process::id();
+    DEFERRED.lock().is_ok_and(|deferred| {
+        deferred
+            .iter()
+            .any(|d| d.pid == pid && d.dir == cfg.dir && d.db_id == db_id)
+    })
+}
+
+/// Waits for db `db_id`'s lock and releases the slots this process deferred (a db being closed: nothing
+/// of it should outlive the process's last use).
+pub(crate) fn release_deferred_now(cfg: &ShmConfig, db_id: &str) -> Result<()> {
+    if !has_deferred(cfg, db_id) {
+        return Ok(());
+    }
+    let Some(mut rf) = RefFile::lock(&ref_path(&cfg.dir, db_id), cfg.group, true)? else {
+        return Ok(());
+    };
+    release_deferred(cfg, db_id, &mut rf)?;
+    let freed = rf.sweep()?;
+    finish_locked(cfg, db_id, rf, freed > 0).map(drop)
+}
+
 /// A held generation in a read-only mapping of its segment; dropping it detaches.
 pub struct Attachment {
     map: Arc<SegmentMap>,
@@ -125,6 +187,8 @@ pub struct Attachment {
     pid: u32,
     start: u64,
     attached: bool,
+    /// Set when the process has moved to a newer generation: the detach then waits for no loader.
+    without_waiting: AtomicBool,
 }
 
 impl Attachment {
@@ -158,18 +222,37 @@ impl Attachment {
         self.detach_once()
     }
 
+    /// Makes the detach (when the last user drops this) wait for no loader: if the lock stays held past
+    /// `Patience::Briefly`, the slot is released at this process's next lock of the db.
+    pub fn detach_without_waiting(&self) {
+        self.without_waiting.store(true, Ordering::Relaxed);
+    }
+
     fn detach_once(&mut self) -> Result<()> {
         if !self.attached || std::process::id() != self.pid {
             return Ok(());
         }
         self.attached = false;
-        let Some(mut rf) =
-            RefFile::lock(&ref_path(&self.cfg.dir, &self.db_id), self.cfg.group, true)?
-        else {
+        let path = ref_path(&self.cfg.dir, &self.db_id);
+        let p = &self.published;
+        let patience = match self.without_waiting.load(Ordering::Relaxed) {
+            true => Patience::Briefly,
+            false => Patience::Wait,
+        };
+        let locked = RefFile::lock_with(&path, self.cfg.group, true, patience)?;
+        let Some(mut rf) = locked else {
+            DEFERRED.lock().map_err(|_| poisoned())?.push(Deferred {
+                dir: self.cfg.dir.clone(),
+                db_id: self.db_id.clone(),
+                pid: self.pid,
+                start: self.start,
+                generation: p.generation,
+                commit_id: p.commit_id,
+            });
             return Ok(());
         };
-        let p = &self.published;
         rf.release(self.pid, self.start, p.generation, p.commit_id)?;
+        release_deferred(&self.cfg, &self.db_id, &mut rf)?;
         let freed = rf.sweep()?;
         finish_locked(&self.cfg, &self.db_id, rf, freed > 0).map(drop)
     }
@@ -182,26 +265,44 @@ impl Drop for Attachment {
     }
 }
 
-/// Maps generation `src.meta()` of the db read-only, loading it first if no process has.
+/// Maps generation `src.meta()` of the db read-only, loading it first if no process has, waiting for
+/// the reference file's lock as long as another process holds it.
 pub fn attach(cfg: &ShmConfig, src: &dyn ImageSource) -> Result<Attachment> {
+    try_attach(cfg, src, Patience::Wait, &|_| true)?.ok_or_else(|| {
+        Error::Internal("creating lock on the reference file returned nothing".into())
+    })
+}
+
+/// `attach`, but None when another process holds the reference file's lock longer than `patience`
+/// (loading a generation), or when the generation is not published and `may_load` refuses the bytes
+/// its load would write (asked then, under the lock: another process is to load them): the caller reads
+/// the db file meanwhile and tries again later, instead of waiting for that load or making it itself.
+pub fn try_attach(
+    cfg: &ShmConfig,
+    src: &dyn ImageSource,
+    patience: Patience,
+    may_load: &dyn Fn(u64) -> bool,
+) -> Result<Option<Attachment>> {
     let db_id = src.db_id();
     check_db_id(db_id)?;
     let (pid, start) = slots::self_identity()?;
     // Before taking our own lock: the other dbs' locks are only ever tried, never waited for.
     sweep_others_if_due(cfg, db_id);
-    let Some(mut rf) = RefFile::lock(&ref_path(&cfg.dir, db_id), cfg.group, true)? else {
-        return Err(Error::Internal(
-            "creating lock on the reference file returned nothing".into(),
-        ));
+    let path = ref_path(&cfg.dir, db_id);
+    let Some(mut rf) = RefFile::lock_with(&path, cfg.group, true, patience)? else {
+        return Ok(None);
     };
+    release_deferred(cfg, db_id, &mut rf)?;
     let freed = rf.sweep()?;
-    let attached = attach_locked(cfg, src, &mut rf, pid, start);
+    let attached = attach_locked(cfg, src, &mut rf, pid, start, may_load);
     // Collecting garbage (released generations, a dead loader's bytes, an empty ref file) must not
     // fail an attach that worked: whatever stays is removed by the next detach or sweep.
     let _ = finish_locked(cfg, db_id, rf, freed > 0);
-    let (map, published) = attached?;
+    let Some((map, published)) = attached? else {
+        return Ok(None);
+    };
     let meta = published_meta(&published, &map.path)?;
-    Ok(Attachment {
+    Ok(Some(Attachment {
         map,
         published,
         meta,
@@ -210,27 +311,33 @@ pub fn attach(cfg: &ShmConfig, src: &dyn ImageSource) -> Result<Attachment> {
         pid,
         start,
         attached: true,
-    })
+        without_waiting: AtomicBool::new(false),
+    }))
 }
 
-/// Under the exclusive lock: finds or loads the publication, adds our slot, maps its segment.
+/// Under the exclusive lock: finds the publication or (if `may_load` allows the bytes) loads it, adds
+/// our slot, maps its segment.
 fn attach_locked(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
     rf: &mut RefFile,
     pid: u32,
     start: u64,
-) -> Result<(Arc<SegmentMap>, Published)> {
+    may_load: &dyn Fn(u64) -> bool,
+) -> Result<Option<(Arc<SegmentMap>, Published)>> {
     let m = src.meta();
     let published = match rf.find_published(m.generation, m.commit_id) {
         Some(p) => {
             rf.add(pid, start, p.generation, p.commit_id)?;
             p
         }
-        None => load(cfg, src, rf, pid, start)?,
+        None => match load(cfg, src, rf, pid, start, may_load)? {
+            Some(p) => p,
+            None => return Ok(None),
+        },
     };
     match map_segment(cfg, src.db_id(), &published) {
-        Ok(map) => Ok((map, published)),
+        Ok(map) => Ok(Some((map, published))),
         Err(e) => {
             rf.release(pid, start, published.generation, published.commit_id)?;
             Err(e)

@@ -21,16 +21,18 @@ use crate::format::Section;
 /// write (as `cp`'s own buffer does), large enough that syscalls are cheap.
 const COPY_CHUNK: usize = 128 << 10;
 
-/// Loads and publishes generation `src`. Our slot on it is written first, so a loader killed at any
-/// point leaves a dead slot of an unpublished generation, which tells the next lock holder to remove
-/// what it wrote (`finish_locked` with `scan`); on an error, we remove it ourselves.
+/// Loads and publishes generation `src`, unless `may_write` refuses the bytes the load would write
+/// (None: nothing written, nothing published). Our slot on it is written first, so a loader killed at
+/// any point leaves a dead slot of an unpublished generation, which tells the next lock holder to remove
+/// what it wrote (`finish_locked` with `scan`); on an error or a refusal, we remove it ourselves.
 pub(super) fn load(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
     rf: &mut RefFile,
     pid: u32,
     start: u64,
-) -> Result<Published> {
+    may_write: &dyn Fn(u64) -> bool,
+) -> Result<Option<Published>> {
     let meta = *src.meta();
     let catalog_range = Section {
         offset: meta.catalog_offset,
@@ -39,7 +41,10 @@ pub(super) fn load(
     };
     let ranges = generation_ranges(src.catalog()?, catalog_range);
     rf.add(pid, start, meta.generation, meta.commit_id)?;
-    let loaded = place(cfg, src, rf, pid, &ranges).and_then(|segment| {
+    let loaded = place(cfg, src, rf, pid, &ranges, may_write).and_then(|placed| {
+        let Some(segment) = placed else {
+            return Ok(None);
+        };
         let p = Published {
             loaded_by: pid,
             generation: meta.generation,
@@ -50,9 +55,9 @@ pub(super) fn load(
             catalog_xxh3: meta.catalog_xxh3,
         };
         rf.publish(&p)?;
-        Ok(p)
+        Ok(Some(p))
     });
-    if loaded.is_err() {
+    if !matches!(loaded, Ok(Some(_))) {
         rf.release(pid, start, meta.generation, meta.commit_id)?;
     }
     loaded
@@ -60,14 +65,15 @@ pub(super) fn load(
 
 /// Where the bytes go: an existing segment that can take them (`plan_append`), the one holding the
 /// newest published generation tried first, else a new one. Returns the segment's id once every range
-/// is written.
+/// is written, or None when `may_write` refused that many bytes.
 fn place(
     cfg: &ShmConfig,
     src: &dyn ImageSource,
     rf: &RefFile,
     pid: u32,
     ranges: &[Section],
-) -> Result<u64> {
+    may_write: &dyn Fn(u64) -> bool,
+) -> Result<Option<u64>> {
     let db_id = src.db_id();
     let mut by_segment: BTreeMap<u64, Vec<Published>> = BTreeMap::new();
     for p in rf.published() {
@@ -91,6 +97,9 @@ fn place(
         let held: Vec<Section> = held.into_iter().flatten().collect();
         if let Some(write) = plan_append(&held, ranges) {
             let needed: u64 = write.iter().map(|s| s.len).sum();
+            if !may_write(needed) {
+                return Ok(None);
+            }
             check_space(cfg, needed)?;
             if let Err(e) = copy(cfg, src, &seg, &write, needed) {
                 // Give back what we wrote; the held ranges' pages are never touched.
@@ -101,7 +110,7 @@ fn place(
                 seg.punch(&dead_pages(&held, &written));
                 return Err(e);
             }
-            return Ok(id);
+            return Ok(Some(id));
         }
     }
     let needed = ranges
@@ -109,13 +118,16 @@ fn place(
         .map(|s| s.len)
         .sum::<u64>()
         .saturating_add(HEADER_LEN as u64);
+    if !may_write(needed) {
+        return Ok(None);
+    }
     check_space(cfg, needed)?;
     let seg = SegmentFile::create(cfg, db_id, pid)?;
     if let Err(e) = copy(cfg, src, &seg, ranges, needed) {
         let _ = std::fs::remove_file(&seg.path);
         return Err(e);
     }
-    Ok(seg.id)
+    Ok(Some(seg.id))
 }
 
 fn check_space(cfg: &ShmConfig, needed: u64) -> Result<()> {

@@ -252,6 +252,18 @@ pub fn is_alive(slot: &Slot) -> bool {
     alive
 }
 
+/// How long to wait for a reference file's lock. It is free, or held for microseconds, unless its
+/// holder is loading a generation, which takes as long as copying what the generation adds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Patience {
+    /// As long as it is held.
+    Wait,
+    /// About 2 ms (a few tries with short sleeps): longer only behind a load.
+    Briefly,
+    /// One try.
+    None,
+}
+
 /// A reference file held under `flock`: shared for reading (`status`), exclusive for everything else.
 pub struct RefFile {
     file: Flock<File>,
@@ -271,6 +283,27 @@ impl RefFile {
     /// `lock` without waiting: `None` also when another process holds a lock that conflicts.
     pub fn try_lock(path: &Path, group: Option<u32>, create: bool) -> Result<Option<RefFile>> {
         RefFile::open_locked(path, group, create, false)
+    }
+
+    /// `lock`, waiting as `patience` says: `None` also when the lock stayed held that long.
+    pub fn lock_with(
+        path: &Path,
+        group: Option<u32>,
+        create: bool,
+        patience: Patience,
+    ) -> Result<Option<RefFile>> {
+        let pauses: &[u64] = match patience {
+            Patience::Wait => return RefFile::lock(path, group, create),
+            Patience::Briefly => &[250, 500, 1000],
+            Patience::None => &[],
+        };
+        for &pause_us in pauses {
+            if let Some(rf) = RefFile::try_lock(path, group, create)? {
+                return Ok(Some(rf));
+            }
+            std::thread::sleep(std::time::Duration::from_micros(pause_us));
+        }
+        RefFile::try_lock(path, group, create)
     }
 
     fn open_locked(

@@ -15,7 +15,7 @@ use super::header::HEADER_LEN;
 use super::names::{legacy_ref_path, list, ref_path, Entry, Name};
 use super::pages::dead_pages;
 use super::segfile::SegmentFile;
-use super::slots::{self, Published, RefFile};
+use super::slots::{self, Patience, Published, RefFile};
 use super::trust::{owned_by_caller, remove_ours};
 use super::ShmConfig;
 use crate::error::{Error, Result};
@@ -153,11 +153,12 @@ fn give_back(
 }
 
 /// Whether a live process other than this one holds a generation of db `db_id` (a shared lock; no
-/// reference file: no).
-pub(crate) fn held_elsewhere(cfg: &ShmConfig, db_id: &str) -> Result<bool> {
+/// reference file: no). A lock still held when `patience` runs out also answers no: its holder is
+/// loading, and whoever next needs the generation loads what is left.
+pub(crate) fn held_elsewhere(cfg: &ShmConfig, db_id: &str, patience: Patience) -> Result<bool> {
     let me = std::process::id();
-    Ok(RefFile::lock(&ref_path(&cfg.dir, db_id), cfg.group, false)?
-        .is_some_and(|rf| rf.slots().any(|s| s.pid != me && slots::is_alive(s))))
+    let rf = RefFile::lock_with(&ref_path(&cfg.dir, db_id), cfg.group, false, patience)?;
+    Ok(rf.is_some_and(|rf| rf.slots().any(|s| s.pid != me && slots::is_alive(s))))
 }
 
 /// Frees dead slots and removes what no live process holds for every db in the dir, including dbs
@@ -203,6 +204,7 @@ fn sweep_locked(
     mut rf: RefFile,
     report: &mut SweepReport,
 ) -> Result<()> {
+    super::attach::release_deferred(cfg, db_id, &mut rf)?;
     report.dead_slots += rf.sweep()?;
     let (unlinked, removed, ref_removed) = finish_locked(cfg, db_id, rf, true)?;
     report.segments_unlinked += unlinked;

@@ -8,8 +8,8 @@ use pyo3::types::{PyDict, PyList, PyString, PyType};
 use super::{float_list, pk_to_py, to_json, to_vector, value_to_py};
 use crate::python::errors::{param_error, to_py_err};
 use crate::{
-    chain_of, rerank_of, Error, FilterParams, FunctionChain, Hit, OutputFields, QueryVectors,
-    Rerank, SearchParams, SearchRequest,
+    chain_of, rerank_of, CollectionSchema, DataType, Error, FilterParams, FunctionChain, Hit,
+    OutputFields, QueryVectors, Rerank, SearchParams, SearchRequest, Value,
 };
 
 /// Query vectors as one float32 buffer, one vector after another, and their count. A list of lists of
@@ -202,27 +202,76 @@ fn result_types(py: Python<'_>) -> PyResult<&(Py<PyType>, Py<PyType>)> {
     })
 }
 
+/// Where a search's values go in its hits, from the schema of the generation searched: the primary
+/// key's name, whether the entity carries it (when `output` names it or `output_fields` held "*", as
+/// in Milvus), and the fields whose nulls wait with their values (vector and JSON fields: pymilvus 3
+/// decides by the field's type).
+pub(crate) struct HitLayout {
+    pk: String,
+    keep_pk: bool,
+    lazy_nulls: Vec<String>,
+}
+
+impl HitLayout {
+    pub(crate) fn new(schema: &CollectionSchema, output: &OutputFields, star: bool) -> Self {
+        let pk = schema.primary().name.clone();
+        HitLayout {
+            keep_pk: star || output.names.contains(&pk),
+            pk,
+            lazy_nulls: schema
+                .fields
+                .iter()
+                .filter(|f| f.nullable && (f.dtype.is_vector() || f.dtype == DataType::Json))
+                .map(|f| f.name.clone())
+                .collect(),
+        }
+    }
+
+    /// Whether `name`'s `value` is converted on first read rather than on arrival, as pymilvus 3's
+    /// search results convert vectors of every type and JSON (JSON fields and dynamic keys).
+    fn is_lazy(&self, name: &str, value: &Value) -> bool {
+        match value {
+            Value::FloatVector(_)
+            | Value::Float16Vector(_)
+            | Value::BFloat16Vector(_)
+            | Value::Int8Vector(_)
+            | Value::BinaryVector(_)
+            | Value::SparseFloatVector(_)
+            | Value::Json(_) => true,
+            Value::Null => self.lazy_nulls.iter().any(|n| n == name),
+            _ => false,
+        }
+    }
+}
+
 /// One query's hits as `HybridHits` of `Hit`s: `{pk: id, "distance": d, "entity": {...}}`, distances
-/// as `params` rounds them. The entity carries the primary key only when `keep_pk` (asked for by name
-/// or by "*", as in Milvus), first unless the engine already placed it.
+/// as `params` rounds them. The entity carries the primary key only when the layout keeps it, first
+/// unless the engine already placed it. The lazy values (`HitLayout::is_lazy`) stay native, in the
+/// list's `_lazy` `LazyFields`.
 pub(crate) fn hits_to_py<'py>(
     py: Python<'py>,
-    hits: &[Hit],
+    hits: Vec<Hit>,
     params: &SearchParams,
-    pk: &str,
-    keep_pk: bool,
+    layout: &HitLayout,
 ) -> PyResult<Bound<'py, PyList>> {
     let (hit_type, hits_type) = result_types(py)?;
+    let pk = layout.pk.as_str();
     let list = hits_type.bind(py).call0()?.cast_into::<PyList>()?;
+    let mut cells = Vec::new();
     for hit in hits {
         let id = pk_to_py(py, &hit.id)?;
         let entity = PyDict::new(py);
-        if keep_pk && !hit.entity.iter().any(|(name, _)| name == pk) {
+        if layout.keep_pk && !hit.entity.iter().any(|(name, _)| name == pk) {
             entity.set_item(pk, &id)?;
         }
-        for (name, value) in &hit.entity {
-            if keep_pk || name != pk {
-                entity.set_item(name, value_to_py(py, value)?)?;
+        for (name, value) in hit.entity {
+            if !layout.keep_pk && name == pk {
+                continue;
+            }
+            if layout.is_lazy(&name, &value) {
+                cells.push((entity.clone().unbind(), name, value));
+            } else {
+                entity.set_item(name, value_to_py(py, &value)?)?;
             }
         }
         let item = hit_type.bind(py).call0()?.cast_into::<PyDict>()?;
@@ -234,5 +283,30 @@ pub(crate) fn hits_to_py<'py>(
         }
         list.append(item)?;
     }
+    if !cells.is_empty() {
+        list.setattr("_lazy", LazyFields { cells })?;
+    }
     Ok(list)
+}
+
+/// The lazy values (`HitLayout::is_lazy`) of one query's hits, owned: the engine copied them out of the
+/// generation it searched, so no later commit or released segment reaches them. `fill` puts them
+/// into their hits' entities as `value_to_py` makes them, the objects an eager result held.
+#[pyclass(module = "covec._covec")]
+pub(crate) struct LazyFields {
+    /// (entity, field name, value), hit after hit and in entity order within a hit; empty once filled.
+    cells: Vec<(Py<PyDict>, String, Value)>,
+}
+
+#[pymethods]
+impl LazyFields {
+    /// Sets each value in its entity, after the keys it holds (where pymilvus 3 puts them too); a
+    /// second call finds nothing left. The entities are the hits' own dicts, wherever the list
+    /// moved them.
+    fn fill(&mut self, py: Python<'_>) -> PyResult<()> {
+        for (entity, name, value) in std::mem::take(&mut self.cells) {
+            entity.bind(py).set_item(name, value_to_py(py, &value)?)?;
+        }
+        Ok(())
+    }
 }
