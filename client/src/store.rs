@@ -6,6 +6,7 @@
 //! old slot newest (the tail is truncated by the next writer); a torn slot fails its checksum.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -68,17 +69,34 @@ struct CompactLayout {
 
 impl CompactLayout {
     fn plan(catalog: &Catalog) -> Result<CompactLayout> {
+        CompactLayout::plan_from(catalog, HEADER_LEN, &HashMap::new())
+    }
+
+    /// The layout of `catalog` in an image whose sections at (source offset, length) in `placed` are
+    /// already copied (to the offset it maps them to), the others placed back to back from `start`;
+    /// `moves` lists those others only.
+    fn plan_from(
+        catalog: &Catalog,
+        start: u64,
+        placed: &HashMap<(u64, u64), u64>,
+    ) -> Result<CompactLayout> {
         let mut moved = catalog.clone();
         let mut moves = Vec::new();
-        let mut end = HEADER_LEN;
+        let mut end = start;
         let mut overflow = false;
-        format::for_each_section_mut(&mut moved, |s| match format::align_up(end) {
-            Some(at) => {
-                moves.push((s.offset, at, s.len));
-                s.offset = at;
-                end = at.saturating_add(s.len);
+        format::for_each_section_mut(&mut moved, |s| {
+            if let Some(&to) = placed.get(&(s.offset, s.len)) {
+                s.offset = to;
+                return;
             }
-            None => overflow = true,
+            match format::align_up(end) {
+                Some(at) => {
+                    moves.push((s.offset, at, s.len));
+                    s.offset = at;
+                    end = at.saturating_add(s.len);
+                }
+                None => overflow = true,
+            }
         });
         let catalog_offset = format::align_up(end).filter(|_| !overflow);
         let catalog_offset =
@@ -794,49 +812,22 @@ fn compact_newest(
         return Ok(None);
     }
     let m = writer.meta;
-    let mut moved = format::decode_catalog(
+    let newest = format::decode_catalog(
         &writer.map[m.catalog_offset as usize..m.committed_len as usize],
         m.catalog_xxh3,
         m.committed_len,
         path,
     )?;
-    let copied: std::collections::HashMap<(u64, u64), u64> = layout
+    // A section at the same offset with the same length in this inode is the same one.
+    let copied: HashMap<(u64, u64), u64> = layout
         .moves
         .iter()
         .map(|&(from, to, len)| ((from, len), to))
         .collect();
-    let mut added = Vec::new();
-    let mut end = layout.catalog_offset;
-    let mut overflow = false;
-    format::for_each_section_mut(&mut moved, |s| {
-        if let Some(&to) = copied.get(&(s.offset, s.len)) {
-            s.offset = to;
-            return;
-        }
-        match format::align_up(end) {
-            Some(at) => {
-                added.push((s.offset, at, s.len));
-                s.offset = at;
-                end = at.saturating_add(s.len);
-            }
-            None => overflow = true,
-        }
-    });
-    let catalog_offset = format::align_up(end).filter(|_| !overflow);
-    let catalog_offset =
-        catalog_offset.ok_or_else(|| Error::Internal("file offset overflow".into()))?;
-    let cat = format::encode_catalog(&moved)?;
-    let meta = MetaSlot {
-        generation: m.generation + 1,
-        commit_id: random_u64(),
-        catalog_offset,
-        catalog_len: cat.len() as u64,
-        catalog_xxh3: xxh3_64(&cat),
-        committed_len: catalog_offset + cat.len() as u64,
-        live_bytes: moved.live_bytes(cat.len() as u64),
-    };
+    let added = CompactLayout::plan_from(&newest, layout.catalog_offset, &copied)?;
+    let meta = added.meta(m.generation + 1, random_u64());
     let mut written = Ok(());
-    for &(from, to, len) in &added {
+    for &(from, to, len) in &added.moves {
         let src = usize::try_from(from)
             .ok()
             .zip(usize::try_from(len).ok())
@@ -845,7 +836,7 @@ fn compact_newest(
         written = written.and_then(|_| file.write_all_at(src, to));
     }
     written
-        .and_then(|_| file.write_all_at(&cat, catalog_offset))
+        .and_then(|_| file.write_all_at(&added.encoded_catalog, meta.catalog_offset))
         .and_then(|_| file.set_len(meta.committed_len))
         .map_err(|e| Error::io(tmp, e))?;
     file.write_all_at(&encode_head(&writer.preamble, &meta)?, 0)
