@@ -18,7 +18,7 @@ use nix::fcntl::{Flock, FlockArg};
 
 use crate::engine::{self, BuildNeed, BuildScope, Scope, Snapshot};
 use crate::error::{Error, Result};
-use crate::format::Catalog;
+use crate::format::{Catalog, MetaSlot};
 use crate::store::{self, CommitBuilder, CommittedImage, Writer};
 
 /// How many times a build runs outside the writer lock before it runs under it (each attempt is
@@ -137,18 +137,36 @@ pub type MidBuildHook = Box<dyn Fn(&Path) -> std::io::Result<()> + Send + Sync>;
 
 static MID_BUILD: RwLock<Option<MidBuildHook>> = RwLock::new(None);
 
+/// Called by a builder's compaction between its copy without the writer lock and taking the lock (tests
+/// only, as `MidBuildHook`).
+static MID_COMPACTION: RwLock<Option<MidBuildHook>> = RwLock::new(None);
+
 /// Sets (or clears) the hook every build in this process calls mid-build (tests only).
 pub fn set_mid_build_hook(hook: Option<MidBuildHook>) {
-    if let Ok(mut h) = MID_BUILD.write() {
+    set_hook(&MID_BUILD, hook);
+}
+
+/// Sets (or clears) the hook every builder's compaction in this process calls mid-compaction (tests
+/// only).
+pub fn set_mid_compaction_hook(hook: Option<MidBuildHook>) {
+    set_hook(&MID_COMPACTION, hook);
+}
+
+fn set_hook(at: &RwLock<Option<MidBuildHook>>, hook: Option<MidBuildHook>) {
+    if let Ok(mut h) = at.write() {
         *h = hook;
     }
 }
 
-pub(crate) fn mid_build(db: &Path) -> std::io::Result<()> {
-    match MID_BUILD.read() {
+fn call_hook(at: &RwLock<Option<MidBuildHook>>, db: &Path) -> std::io::Result<()> {
+    match at.read() {
         Ok(h) => h.as_ref().map_or(Ok(()), |hook| hook(db)),
         Err(_) => Ok(()),
     }
+}
+
+pub(crate) fn mid_build(db: &Path) -> std::io::Result<()> {
+    call_hook(&MID_BUILD, db)
 }
 
 /// A running builder thread: joins to the number of builds it committed, or the error that ended it.
@@ -158,22 +176,45 @@ pub type BuilderThread = std::thread::JoinHandle<Result<u64>>;
 /// another builder (of any process) holds `<db>.build`. The lock is taken before the thread starts, so
 /// the caller knows one runs when this returns. A writer after a commit that asks for a build
 /// (`BuildNeed::Start`) and covecd (for every db it serves) both start builders through it. The thread
-/// calls `publish` after each build it commits, so the caller can load the build's generation into
-/// shared memory there, on the builder thread, rather than in a reader's search or a writer's commit.
+/// calls `publish` after each build (or compaction) it commits, so the caller can load the generation
+/// into shared memory there, on the builder thread, rather than in a reader's search or a writer's commit.
 pub fn start_builder(
     db: &Path,
     database: &str,
     collection: &str,
     publish: impl Fn() + Send + 'static,
 ) -> Result<Option<BuilderThread>> {
+    spawn(
+        db,
+        Some((database.to_owned(), collection.to_owned())),
+        publish,
+    )
+}
+
+/// Starts a builder that only compacts the db file (after a commit that left `store::compaction_due`
+/// and asked for no build), unless a builder of the db runs already, which compacts after its builds.
+pub(crate) fn start_compaction(
+    db: &Path,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
+    spawn(db, None, publish)
+}
+
+fn spawn(
+    db: &Path,
+    target: Option<(String, String)>,
+    publish: impl Fn() + Send + 'static,
+) -> Result<Option<BuilderThread>> {
     let Some(lock) = BuildLock::try_take(db)? else {
         return Ok(None);
     };
-    let (path, database, collection) =
-        (db.to_path_buf(), database.to_owned(), collection.to_owned());
+    let path = db.to_path_buf();
     std::thread::Builder::new()
         .name("covec-builder".into())
-        .spawn(move || run(lock, &path, Scope::new(&database, &collection), publish))
+        .spawn(move || {
+            let target = target.as_ref().map(|(d, c)| Scope::new(d, c));
+            run(lock, &path, target, publish)
+        })
         .map(Some)
         .map_err(|e| Error::io(db, e))
 }
@@ -183,7 +224,18 @@ pub fn start_builder(
 /// commit that found it taken (and started nothing) is seen by that check. An error ends it, and is
 /// kept for the user too (`failed`: the writer that started it never joins it): what it built is
 /// committed or dropped whole, and the next commit past a threshold (or flush) builds again.
-fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>, publish: impl Fn()) -> Result<u64> {
+fn run(
+    mut lock: BuildLock,
+    db: &Path,
+    target: Option<Scope<'_>>,
+    publish: impl Fn(),
+) -> Result<u64> {
+    let Some(target) = target else {
+        if compact_if_due(db) {
+            publish();
+        }
+        return Ok(0);
+    };
     // Kept before the build lock is released, so whoever waits for the build finds it.
     let kept = |e: Error| {
         failed(db, target, &e);
@@ -191,13 +243,19 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>, publish: impl Fn()) ->
     };
     let mut built = 0;
     loop {
-        if !index_pending(db, target, BuildScope::Sealed).map_err(kept)? {
+        let built_now = index_pending(db, target, BuildScope::Sealed).map_err(kept)?;
+        // Every build leaves the indexed part it replaced dead. Compacted before the build's generation
+        // is published, so readers copy the compacted file once instead of both.
+        let compacted = compact_if_due(db);
+        // Still holding `<db>.build`: readers that meet the build's generation meanwhile leave its load
+        // to this thread (`build_running`) and read the db file until it is published.
+        if built_now || compacted {
+            publish();
+        }
+        if !built_now {
             return Ok(built);
         }
         built += 1;
-        // Still holding `<db>.build`: readers that meet the build's generation meanwhile leave its load
-        // to this thread (`build_running`) and read the db file until it is published.
-        publish();
         drop(lock);
         match need(db, target).map_err(kept)? {
             BuildNeed::Start | BuildNeed::Wait => {}
@@ -207,6 +265,23 @@ fn run(mut lock: BuildLock, db: &Path, target: Scope<'_>, publish: impl Fn()) ->
             Some(l) => l,
             None => return Ok(built),
         };
+    }
+}
+
+/// Compacts the db file if it is past `store::compaction_due` (the caller holds the build lock). A
+/// compaction that fails changes nothing (the next commit past the threshold starts one again); it is
+/// written to stderr, and fails no write and no build. Whether it compacted.
+fn compact_if_due(db: &Path) -> bool {
+    let mid = || call_hook(&MID_COMPACTION, db).map_err(|e| Error::io(db, e));
+    match store::compact(db, true, mid) {
+        Ok(compacted) => compacted.is_some(),
+        Err(e) => {
+            eprintln!(
+                "covec: background compaction of {} failed (the file stays as it is; the next commit tries again): {e}",
+                db.display()
+            );
+            false
+        }
     }
 }
 
@@ -277,21 +352,22 @@ fn need(db: &Path, target: Scope<'_>) -> Result<BuildNeed> {
     engine::build_need(snap.collection(target.db, target.collection)?.entry())
 }
 
-/// One durable commit on the db at `path`, as `Db::write` makes it; also whether it committed.
+/// One durable commit on the db at `path`, as `Db::write` makes it; also the generation it committed,
+/// if it did.
 pub(crate) fn commit_at<T>(
     path: &Path,
     plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
-) -> Result<(T, bool)> {
+) -> Result<(T, Option<MetaSlot>)> {
     let writer = Writer::lock(path)?;
     let mut builder = writer.builder();
     let (catalog, out) = {
         let snap = Snapshot::open_at(writer.image(), path)?;
         plan(&snap, &mut builder).map_err(|e| engine::on_file(e, path))?
     };
-    let committed = catalog.is_some();
-    if let Some(catalog) = catalog {
-        writer.commit(builder, &catalog)?;
-    }
+    let committed = match catalog {
+        Some(catalog) => Some(writer.commit(builder, &catalog)?),
+        None => None,
+    };
     Ok((out, committed))
 }
 
@@ -321,17 +397,25 @@ fn build(path: &Path, target: Scope<'_>, scope: BuildScope) -> Result<bool> {
         let Some(build) = prepared else {
             return Ok(false);
         };
+        // The part's bytes go into the file before the writer lock is taken for its commit, so writers
+        // wait for neither their write nor their sync.
+        let reservation = Writer::lock(path)?.reserve(build.byte_len())?;
+        reservation.fill(build.bytes()?)?;
         mid_build(path).map_err(|e| Error::io(path, e))?;
+        let writer = Writer::lock(path)?;
+        let placed = writer.reserved_at(&reservation)?;
+        let mut b = writer.builder();
         // Not kept (None, nothing committed) when a commit meanwhile rewrote a part the build read.
-        let ((), kept) = commit_at(path, |snap, b| {
-            Ok((engine::plan_take_build(snap, b, build)?, ()))
-        })?;
-        if kept {
+        let catalog = Snapshot::open_at(writer.image(), path)
+            .and_then(|snap| engine::plan_take_build(&snap, &mut b, build, placed))
+            .map_err(|e| engine::on_file(e, path))?;
+        if let Some(catalog) = catalog {
+            writer.commit(b, &catalog)?;
             return Ok(true);
         }
     }
     commit_at(path, |snap, b| {
         Ok((engine::plan_index_pending(snap, b, target, scope)?, ()))
     })
-    .map(|(_, committed)| committed)
+    .map(|(_, committed)| committed.is_some())
 }

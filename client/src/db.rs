@@ -17,12 +17,12 @@ use crate::engine::{
 use crate::error::{Error, Result};
 use crate::filter::Filter;
 use crate::follow::{poisoned, DbStatus, Follower, Mapped, OpenOptions};
-use crate::format::Catalog;
+use crate::format::{Catalog, MetaSlot};
 use crate::fulltext::{self, AnalyzerSource};
 use crate::pin::{compile_filter, Pinned};
 use crate::schema::{CollectionSchema, FieldSchema, IndexSpec, ScalarIndexSpec};
 use crate::segment::{self, Patience};
-use crate::store::{self, CommitBuilder, Writer};
+use crate::store::{self, CommitBuilder, CommittedImage};
 use crate::text::Token;
 use crate::value::{Pk, Row};
 
@@ -103,6 +103,17 @@ impl Inner {
     }
 }
 
+/// What a builder thread calls after it commits a build or a compaction (`Inner::publish_built`),
+/// holding the handle weakly so that closing every `Db` is never delayed by it.
+fn publisher(inner: &Arc<Inner>) -> impl Fn() + Send + 'static {
+    let built = Arc::downgrade(inner);
+    move || {
+        if let Some(inner) = built.upgrade() {
+            inner.publish_built();
+        }
+    }
+}
+
 type Registry = Mutex<HashMap<PathBuf, Weak<Inner>>>;
 
 fn registry() -> &'static Registry {
@@ -180,16 +191,33 @@ impl Db {
 
     /// One durable commit: `plan` sees the newest generation under the writer lock and returns the
     /// next catalog (None: nothing to commit) and its result.
+    /// When the file is then past `store::compaction_due`, starts a builder that compacts it.
     fn write<T>(
         &self,
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
-        let inner = self.inner()?;
-        let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
-        if committed {
-            inner.publish();
+        let (out, committed) = self.commit(plan)?;
+        if committed.as_ref().is_some_and(store::compaction_due) {
+            let inner = self.inner()?;
+            drop(builder::start_compaction(
+                inner.follower.path(),
+                publisher(&inner),
+            ));
         }
         Ok(out)
+    }
+
+    /// One durable commit, published; the generation it committed, if it did.
+    fn commit<T>(
+        &self,
+        plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
+    ) -> Result<(T, Option<MetaSlot>)> {
+        let inner = self.inner()?;
+        let (out, committed) = builder::commit_at(inner.follower.path(), plan)?;
+        if committed.is_some() {
+            inner.publish();
+        }
+        Ok((out, committed))
     }
 
     pub fn path(&self) -> &Path {
@@ -417,7 +445,15 @@ impl Db {
         let t = target.into();
         self.write(|snap, b| Ok((engine::plan_compact(snap, b, t)?, ())))?;
         let inner = self.inner()?;
-        let meta = Writer::lock(inner.follower.path())?.compact_now()?;
+        let path = inner.follower.path();
+        // Waits for a build (or a background compaction) that runs; compactions run only under it.
+        let meta = {
+            let _build = BuildLock::wait(path)?;
+            match store::compact(path, false, || Ok(()))? {
+                Some(compacted) => compacted,
+                None => *CommittedImage::open(path)?.meta(),
+            }
+        };
         inner.publish();
         Ok(meta.generation)
     }
@@ -550,7 +586,7 @@ impl Db {
         target: Scope<'_>,
         plan: impl FnOnce(&Snapshot<'_>, &mut CommitBuilder) -> Result<(Option<Catalog>, T)>,
     ) -> Result<T> {
-        let (out, need) = self.write(|snap, b| {
+        let (out, committed) = self.commit(|snap, b| {
             let (next, out) = plan(snap, b)?;
             let need = match &next {
                 Some(next) => {
@@ -562,30 +598,35 @@ impl Db {
             };
             Ok((next, (out, need)))
         })?;
+        let (out, need) = out;
         let Some((need, db, collection)) = need else {
             return Ok(out);
         };
         let inner = self.inner()?;
         let path = inner.follower.path();
         let scope = Scope::new(&db, &collection);
+        // The builder compacts after its builds; without one, a compaction due starts a builder that
+        // only compacts. Threads are not joined (`close` returns while they run); one that cannot start
+        // leaves its work to the next commit or flush, as a crash would.
+        let compaction_due = committed.as_ref().is_some_and(store::compaction_due);
         match need {
+            BuildNeed::Nothing if compaction_due => {
+                drop(builder::start_compaction(path, publisher(&inner)))
+            }
             BuildNeed::Nothing => {}
-            // A builder that cannot start leaves the tail to the next commit or flush, as a crash
-            // would; the thread is not joined (`close` returns while it builds).
             BuildNeed::Start => {
-                let built = Arc::downgrade(&inner);
-                let publish = move || {
-                    if let Some(inner) = built.upgrade() {
-                        inner.publish_built();
-                    }
-                };
+                let publish = publisher(&inner);
                 drop(builder::start_builder(path, &db, &collection, publish));
             }
-            BuildNeed::Wait => match builder::wait_under_bound(path, scope) {
-                Ok(true) => inner.publish(),
-                Ok(false) => {}
-                Err(e) => builder::failed(path, scope, &e),
-            },
+            BuildNeed::Wait => {
+                match builder::wait_under_bound(path, scope) {
+                    Ok(true) => inner.publish(),
+                    Ok(false) => {}
+                    Err(e) => builder::failed(path, scope, &e),
+                }
+                // Its builds may have left the file past the threshold too.
+                drop(builder::start_compaction(path, publisher(&inner)));
+            }
         }
         Ok(out)
     }

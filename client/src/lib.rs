@@ -67,7 +67,9 @@ pub use value::{Pk, Row, Value};
 #[doc(hidden)]
 pub mod internals {
     pub mod builder {
-        pub use crate::builder::{set_mid_build_hook, BuildLock, MidBuildHook};
+        pub use crate::builder::{
+            set_mid_build_hook, set_mid_compaction_hook, BuildLock, MidBuildHook,
+        };
     }
     pub mod dense {
         pub use crate::dense::*;

@@ -6,6 +6,7 @@
 //! old slot newest (the tail is truncated by the next writer); a torn slot fails its checksum.
 
 use std::cell::OnceCell;
+use std::collections::HashMap;
 use std::fs::{File, OpenOptions};
 use std::io::{ErrorKind, Write};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -68,17 +69,34 @@ struct CompactLayout {
 
 impl CompactLayout {
     fn plan(catalog: &Catalog) -> Result<CompactLayout> {
+        CompactLayout::plan_from(catalog, HEADER_LEN, &HashMap::new())
+    }
+
+    /// The layout of `catalog` in an image whose sections at (source offset, length) in `placed` are
+    /// already copied (to the offset it maps them to), the others placed back to back from `start`;
+    /// `moves` lists those others only.
+    fn plan_from(
+        catalog: &Catalog,
+        start: u64,
+        placed: &HashMap<(u64, u64), u64>,
+    ) -> Result<CompactLayout> {
         let mut moved = catalog.clone();
         let mut moves = Vec::new();
-        let mut end = HEADER_LEN;
+        let mut end = start;
         let mut overflow = false;
-        format::for_each_section_mut(&mut moved, |s| match format::align_up(end) {
-            Some(at) => {
-                moves.push((s.offset, at, s.len));
-                s.offset = at;
-                end = at.saturating_add(s.len);
+        format::for_each_section_mut(&mut moved, |s| {
+            if let Some(&to) = placed.get(&(s.offset, s.len)) {
+                s.offset = to;
+                return;
             }
-            None => overflow = true,
+            match format::align_up(end) {
+                Some(at) => {
+                    moves.push((s.offset, at, s.len));
+                    s.offset = at;
+                    end = at.saturating_add(s.len);
+                }
+                None => overflow = true,
+            }
         });
         let catalog_offset = format::align_up(end).filter(|_| !overflow);
         let catalog_offset =
@@ -118,10 +136,7 @@ impl CompactLayout {
         mut read: impl FnMut(u64, &mut [u8]) -> Result<()>,
         out: &mut dyn FnMut(&[u8]) -> Result<()>,
     ) -> Result<()> {
-        let mut head = vec![0u8; HEADER_LEN as usize];
-        head[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
-        format::write_both_slots(&mut head, meta)?;
-        out(&head)?;
+        out(&encode_head(preamble, meta)?)?;
         let zeros = [0u8; format::ALIGN as usize];
         let mut buf = vec![0u8; COPY_CHUNK];
         let mut at = HEADER_LEN;
@@ -140,6 +155,14 @@ impl CompactLayout {
         out(&zeros[..(self.catalog_offset - at) as usize])?;
         out(&self.encoded_catalog)
     }
+}
+
+/// The header page of a file whose both slots are at `meta`.
+fn encode_head(preamble: &Preamble, meta: &MetaSlot) -> Result<Vec<u8>> {
+    let mut head = vec![0u8; HEADER_LEN as usize];
+    head[..format::PREAMBLE_LEN].copy_from_slice(&format::encode_preamble(preamble));
+    format::write_both_slots(&mut head, meta)?;
+    Ok(head)
 }
 
 /// Writes `catalog`'s generation, compacted, as a complete new file at `tmp` (its sections read from
@@ -218,8 +241,8 @@ fn temp_name(path: &Path, what: &str) -> PathBuf {
     PathBuf::from(name)
 }
 
-/// Compaction runs only under the writer lock, so while we hold it any `<name>.compact-<pid>` file is
-/// left over from a writer that died mid-compaction.
+/// Compaction runs only under the build lock, so while we hold it any `<name>.compact-<pid>` file is
+/// left over from a compaction that died.
 fn remove_stale_compactions(path: &Path) {
     let Some(name) = path.file_name() else {
         return;
@@ -290,6 +313,7 @@ impl ImageIdentity {
 pub struct CommittedImage {
     file: File,
     identity: ImageIdentity,
+    preamble: Preamble,
     /// `identity.db_id()`, computed once: segment names use it on every attach.
     db_id: String,
     meta: MetaSlot,
@@ -311,6 +335,7 @@ impl CommittedImage {
             file,
             db_id: identity.db_id(),
             identity,
+            preamble,
             meta,
             catalog: OnceCell::new(),
         })
@@ -370,8 +395,9 @@ impl CommittedImage {
         let len = usize::try_from(self.meta.committed_len)
             .map_err(|_| Error::corrupt(path, "image larger than the address space"))?;
         // SAFETY: bytes below committed_len are never modified in place (the meta slots excepted,
-        // which readers do not consult through the map) and the file is never truncated below
-        // committed_len; compaction replaces the file by rename, leaving this inode intact.
+        // which readers do not consult through the map, and a build's reserved gap, which no catalog
+        // of this generation names) and the file is never truncated below committed_len; compaction
+        // replaces the file by rename, leaving this inode intact.
         unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }
             .map_err(|e| Error::io(path, e))
     }
@@ -490,10 +516,41 @@ pub struct Writer {
     map: memmap2::Mmap,
 }
 
+/// Space reserved in a db file (`Writer::reserve`): a dead gap below `committed_len` that only the holder
+/// of the build lock writes, and only before a catalog names it.
+pub struct Reservation {
+    /// A handle on the inode the gap was reserved in.
+    file: File,
+    path: PathBuf,
+    inode: (u64, u64),
+    offset: u64,
+    len: u64,
+}
+
+impl Reservation {
+    /// Writes `bytes` (at most the reserved length) at the gap's start and makes them durable. Needs no
+    /// lock but the build lock: no reader, loader, compaction or writer reads or writes a gap before a
+    /// commit names it.
+    pub fn fill(&self, bytes: &[u8]) -> Result<()> {
+        if bytes.len() as u64 > self.len {
+            return Err(Error::Internal("a reservation filled past its end".into()));
+        }
+        self.file
+            .write_all_at(bytes, self.offset)
+            .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(&self.path, e))
+    }
+}
+
+fn inode_of(file: &File, path: &Path) -> Result<(u64, u64)> {
+    let m = file.metadata().map_err(|e| Error::io(path, e))?;
+    Ok((m.dev(), m.ino()))
+}
+
 fn same_inode(file: &File, path: &Path) -> Result<bool> {
-    let a = file.metadata().map_err(|e| Error::io(path, e))?;
+    let a = inode_of(file, path)?;
     match std::fs::metadata(path) {
-        Ok(b) => Ok(a.dev() == b.dev() && a.ino() == b.ino()),
+        Ok(b) => Ok(a == (b.dev(), b.ino())),
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(false),
         Err(e) => Err(Error::io(path, e)),
     }
@@ -522,7 +579,6 @@ impl Writer {
             if !same_inode(&locked, path)? {
                 continue;
             }
-            remove_stale_compactions(path);
             let (preamble, meta, file_len) = read_header(&locked, path)?;
             if file_len > meta.committed_len {
                 // A torn commit's tail: nothing references it.
@@ -560,8 +616,8 @@ impl Writer {
         CommitBuilder::new(format::align_up(self.meta.committed_len).unwrap_or(u64::MAX))
     }
 
-    /// Makes `catalog` (whose new sections are in `builder`) the next generation, durably.
-    /// Compacts the file afterwards when it has grown past twice its live bytes.
+    /// Makes `catalog` (whose new sections are in `builder`) the next generation, durably. Never
+    /// compacts: a commit after which `compaction_due` holds starts the builder, which compacts.
     pub fn commit(self, builder: CommitBuilder, catalog: &Catalog) -> Result<MetaSlot> {
         let cat = format::encode_catalog(catalog)?;
         if cat.len() > format::CATALOG_LIMIT {
@@ -581,75 +637,214 @@ impl Writer {
             committed_len: catalog_offset + cat.len() as u64,
             live_bytes: catalog.live_bytes(cat.len() as u64),
         };
+        self.write_generation(base, &builder.chunks, &cat, &meta)?;
+        Ok(meta)
+    }
+
+    /// Makes `meta` the newest generation, durably: `chunks` from `base` and the catalog `cat` at
+    /// `meta.catalog_offset`, fdatasync, then the slot `meta` uses, fdatasync.
+    fn write_generation(
+        &self,
+        base: u64,
+        chunks: &[Vec<u8>],
+        cat: &[u8],
+        meta: &MetaSlot,
+    ) -> Result<()> {
         let path = &self.path;
-        // Alignment gaps are never written: the file reads them back as zeros.
+        // Alignment gaps (and a reservation's gap) are never written here: the file reads them back
+        // as zeros until their owner fills them.
         let mut at = base;
         let mut sections = Ok(());
-        for chunk in &builder.chunks {
+        for chunk in chunks {
             sections = sections.and_then(|_| self.file.write_all_at(chunk, at));
             at += chunk.len() as u64;
         }
         sections
-            .and_then(|_| self.file.write_all_at(&cat, catalog_offset))
+            .and_then(|_| self.file.write_all_at(cat, meta.catalog_offset))
             .and_then(|_| self.file.sync_data())
             .map_err(|e| Error::io(path, e))?;
         let slot = format::SLOT_OFFSETS[meta.slot_index()];
         self.file
-            .write_all_at(&format::encode_meta(&meta), slot as u64)
+            .write_all_at(&format::encode_meta(meta), slot as u64)
             .and_then(|_| self.file.sync_data())
+            .map_err(|e| Error::io(path, e))
+    }
+
+    /// Reserves `len` bytes of the file for the holder of the build lock (`<db>.build`), who fills them
+    /// without the writer lock (`Reservation::fill`) and names them in a later commit. The reservation is
+    /// a generation with the newest catalog unchanged, written past a dead gap of `len` bytes at the
+    /// aligned old `committed_len` (docs/format.md, "Invariants and the commit protocol"). Never
+    /// compacts: that would replace the file the gap was reserved in.
+    pub fn reserve(self, len: u64) -> Result<Reservation> {
+        let path = &self.path;
+        let m = self.meta;
+        let cat = self.map[m.catalog_offset as usize..m.committed_len as usize].to_vec();
+        let offset = format::align_up(m.committed_len);
+        let catalog_offset = offset
+            .and_then(|at| at.checked_add(len))
+            .and_then(format::align_up)
+            .ok_or_else(|| Error::Internal("file offset overflow".into()))?;
+        let offset = offset.unwrap_or(u64::MAX);
+        let meta = MetaSlot {
+            generation: m.generation + 1,
+            commit_id: random_u64(),
+            catalog_offset,
+            committed_len: catalog_offset + cat.len() as u64,
+            ..m
+        };
+        // A handle of its own on the inode we hold locked (the path names it while we hold the lock):
+        // the builder fills the gap through it after the lock is released, even if a compaction has
+        // renamed another file over the path by then.
+        let file = OpenOptions::new()
+            .write(true)
+            .open(path)
             .map_err(|e| Error::io(path, e))?;
-        if meta.committed_len > meta.live_bytes.saturating_mul(2) + COMPACT_SLACK {
-            return self.compact(catalog, meta);
-        }
-        Ok(meta)
-    }
-
-    /// Compacts the file now (`Db::compact`) when it holds bytes no section of the newest generation
-    /// references; returns the newest generation's slot (compacted: generation + 1).
-    pub fn compact_now(self) -> Result<MetaSlot> {
-        let meta = self.meta;
-        let catalog = format::decode_catalog(
-            &self.map[meta.catalog_offset as usize..meta.committed_len as usize],
-            meta.catalog_xxh3,
-            meta.committed_len,
-            &self.path,
-        )?;
-        if meta.committed_len <= CompactLayout::plan(&catalog)?.len() {
-            return Ok(meta);
-        }
-        self.compact(&catalog, meta)
-    }
-
-    /// Rewrites the live sections of `meta`'s generation into a fresh file, renamed over the path,
-    /// as generation + 1 (same uuid). Readers of the old inode keep their maps.
-    fn compact(self, catalog: &Catalog, meta: MetaSlot) -> Result<MetaSlot> {
-        let path = self.path.clone();
-        // Re-map: the commit just appended beyond the writer's map.
-        let image = CommittedImage::open(&path)?;
-        if image.commit_id() != meta.commit_id {
+        let inode = inode_of(&file, path)?;
+        if inode != inode_of(&self.file, path)? {
             return Err(Error::Internal("db changed under the writer lock".into()));
         }
-        let map = image.map()?;
-        let tmp = temp_name(&path, "compact");
-        let _ = std::fs::remove_file(&tmp);
-        let written = write_fresh_file(&tmp, &self.preamble, meta.generation + 1, catalog, &map)
-            .and_then(|m| {
-                std::fs::rename(&tmp, &path).map_err(|e| Error::io(&path, e))?;
-                Ok(m)
-            });
-        match written {
-            Ok(m) => {
-                sync_dir(&path)?;
-                Ok(m)
-            }
-            // The commit itself is durable; a failed compaction (e.g. a full disk) only leaves the
-            // file large, and the next commit tries again.
-            Err(_) => {
-                let _ = std::fs::remove_file(&tmp);
-                Ok(meta)
-            }
-        }
+        self.write_generation(offset, &[], &cat, &meta)?;
+        Ok(Reservation {
+            file,
+            path: path.clone(),
+            inode,
+            offset,
+            len,
+        })
     }
+
+    /// Where `r`'s bytes lie in the file this writer holds, or None when that is not the file they
+    /// were reserved in (a compaction replaced it since: the reservation went with the old file).
+    pub fn reserved_at(&self, r: &Reservation) -> Result<Option<u64>> {
+        let here = inode_of(&self.file, &self.path)? == r.inode
+            && r.offset
+                .checked_add(r.len)
+                .is_some_and(|end| end <= self.meta.committed_len);
+        Ok(here.then_some(r.offset))
+    }
+}
+
+/// Whether the file a commit left is larger than twice its live bytes plus `COMPACT_SLACK`: the builder
+/// then compacts it (`compact`).
+pub fn compaction_due(meta: &MetaSlot) -> bool {
+    meta.committed_len > meta.live_bytes.saturating_mul(2) + COMPACT_SLACK
+}
+
+/// Rewrites the db file at `path` with only the sections its newest generation references, renamed
+/// over the path as generation + 1 (same uuid); readers of the old inode keep their maps. With
+/// `only_if_due`, only when `compaction_due`; else whenever it holds a byte no section references.
+/// Returns the compacted generation's slot, or None when it did not compact.
+///
+/// The caller holds the build lock (`<path>.build`): no other compaction runs, and no build's
+/// reservation is thrown away. The live sections of the newest generation are copied into
+/// `<path>.compact-<pid>` and synced without the writer lock (they never change in that inode); under
+/// it, only the sections commits added since (a section at the same offset with the same length is the
+/// same one) are copied, then the catalog and both slots are written, fsync, rename, fsync of the
+/// directory. A compaction that fails leaves the file as it was. `between` runs after the copy, before
+/// the writer lock is taken (a test hook's place).
+pub fn compact(
+    path: &Path,
+    only_if_due: bool,
+    between: impl FnOnce() -> Result<()>,
+) -> Result<Option<MetaSlot>> {
+    remove_stale_compactions(path);
+    let image = CommittedImage::open(path)?;
+    let meta = *image.meta();
+    let layout = CompactLayout::plan(image.catalog()?)?;
+    let worth = match only_if_due {
+        true => compaction_due(&meta),
+        false => meta.committed_len > layout.len(),
+    };
+    if !worth {
+        return Ok(None);
+    }
+    let tmp = temp_name(path, "compact");
+    let _ = std::fs::remove_file(&tmp);
+    let done = compact_into(path, &tmp, &image, &layout, between);
+    if done.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    done
+}
+
+fn compact_into(
+    path: &Path,
+    tmp: &Path,
+    image: &CommittedImage,
+    layout: &CompactLayout,
+    between: impl FnOnce() -> Result<()>,
+) -> Result<Option<MetaSlot>> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create_new(true)
+        .open(tmp)
+        .map_err(|e| Error::io(tmp, e))?;
+    // Its slots are rewritten under the writer lock, at the generation the file then gets.
+    let mut w = std::io::BufWriter::with_capacity(COPY_CHUNK, &file);
+    layout.emit(
+        &image.preamble,
+        image.meta(),
+        |from, dst| image.read_at(from, dst),
+        &mut |piece| w.write_all(piece).map_err(|e| Error::io(tmp, e)),
+    )?;
+    w.flush()
+        .and_then(|_| file.sync_data())
+        .map_err(|e| Error::io(tmp, e))?;
+    drop(w);
+    between()?;
+    compact_newest(path, tmp, &file, image, layout)
+}
+
+/// Under the writer lock: completes the compacted copy `file` of `image`'s generation into the newest
+/// generation and renames it over `path`.
+fn compact_newest(
+    path: &Path,
+    tmp: &Path,
+    file: &File,
+    image: &CommittedImage,
+    layout: &CompactLayout,
+) -> Result<Option<MetaSlot>> {
+    let writer = Writer::lock(path)?;
+    if inode_of(&writer.file, path)? != inode_of(&image.file, path)? {
+        // Replaced meanwhile (by a covec that compacts under the writer lock alone): nothing to do.
+        let _ = std::fs::remove_file(tmp);
+        return Ok(None);
+    }
+    let m = writer.meta;
+    let newest = format::decode_catalog(
+        &writer.map[m.catalog_offset as usize..m.committed_len as usize],
+        m.catalog_xxh3,
+        m.committed_len,
+        path,
+    )?;
+    // A section at the same offset with the same length in this inode is the same one.
+    let copied: HashMap<(u64, u64), u64> = layout
+        .moves
+        .iter()
+        .map(|&(from, to, len)| ((from, len), to))
+        .collect();
+    let added = CompactLayout::plan_from(&newest, layout.catalog_offset, &copied)?;
+    let meta = added.meta(m.generation + 1, random_u64());
+    let mut written = Ok(());
+    for &(from, to, len) in &added.moves {
+        let src = usize::try_from(from)
+            .ok()
+            .zip(usize::try_from(len).ok())
+            .and_then(|(f, l)| writer.map.get(f..f.checked_add(l)?));
+        let src = src.ok_or_else(|| Error::corrupt(path, "section outside the image"))?;
+        written = written.and_then(|_| file.write_all_at(src, to));
+    }
+    written
+        .and_then(|_| file.write_all_at(&added.encoded_catalog, meta.catalog_offset))
+        .and_then(|_| file.set_len(meta.committed_len))
+        .map_err(|e| Error::io(tmp, e))?;
+    file.write_all_at(&encode_head(&writer.preamble, &meta)?, 0)
+        .and_then(|_| file.sync_all())
+        .map_err(|e| Error::io(tmp, e))?;
+    std::fs::rename(tmp, path).map_err(|e| Error::io(path, e))?;
+    sync_dir(path)?;
+    Ok(Some(meta))
 }
 
 /// Full check of a db file: header, catalog, and every section's checksum (`covec verify`).

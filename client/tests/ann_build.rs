@@ -45,13 +45,14 @@ fn prepare(t: &TempDb) -> PreparedBuild {
         .expect("rows pending")
 }
 
-/// Takes the writer lock and commits `build` if it still applies; whether it did.
+/// Takes the writer lock and commits `build` if it still applies, appending its bytes (the path a build
+/// takes when its reservation went with a compacted file); whether it did.
 fn take(t: &TempDb, build: PreparedBuild) -> bool {
     let writer = Writer::lock(t.path()).unwrap();
     let mut b = writer.builder();
     let next = {
         let snap = Snapshot::open(writer.image()).unwrap();
-        plan_take_build(&snap, &mut b, build).unwrap()
+        plan_take_build(&snap, &mut b, build, None).unwrap()
     };
     match next {
         Some(catalog) => {
@@ -141,7 +142,12 @@ fn a_build_whose_parts_were_rewritten_is_dropped_and_one_whose_parts_moved_is_ke
     for i in 0..20 {
         db.delete_ids("c", &[Pk::Int(100 + i)]).unwrap();
     }
-    let moved = Writer::lock(t.path()).unwrap().compact_now().unwrap();
+    let moved = {
+        let _build = covec::internals::builder::BuildLock::wait(t.path()).unwrap();
+        covec::internals::store::compact(t.path(), false, || Ok(()))
+            .unwrap()
+            .expect("the file held dead bytes")
+    };
     assert!(std::fs::metadata(t.path()).unwrap().len() <= moved.committed_len);
     assert!(take(&t, build));
     Db::verify(t.path()).unwrap();

@@ -9,6 +9,7 @@
 mod hnsw_support;
 mod storage_util;
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use covec::internals::builder::{set_mid_build_hook, BuildLock};
 use covec::internals::engine::MAX_TAIL_ROWS;
+use covec::internals::format::{self, MetaSlot};
 use covec::{Db, Pk};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
 use storage_util::{
@@ -149,6 +151,132 @@ fn a_write_returns_while_a_build_runs_and_the_build_keeps_it() {
     }
 }
 
+/// The newest generation's slot in the db file.
+fn newest_meta(path: &Path) -> MetaSlot {
+    let bytes = std::fs::read(path).unwrap();
+    format::decode_header(&bytes, bytes.len() as u64, path)
+        .unwrap()
+        .1
+}
+
+/// The lowest offset of a section of collection "c"'s graph part in the newest generation.
+fn graph_part_start(path: &Path) -> u64 {
+    let bytes = std::fs::read(path).unwrap();
+    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
+    let mut part = snap
+        .catalog()
+        .collection("default", "c")
+        .unwrap()
+        .parts
+        .iter()
+        .find(|p| !p.ann.is_empty())
+        .unwrap()
+        .clone();
+    let mut start = u64::MAX;
+    part.for_each_section_mut(|s| start = start.min(s.offset));
+    start
+}
+
+/// Bytes of the db file the newest generation does not reference.
+fn dead_bytes(path: &Path) -> u64 {
+    let m = newest_meta(path);
+    m.committed_len - m.live_bytes
+}
+
+/// Runs `commit` on another thread and fails (instead of hanging) unless it returns within a minute:
+/// a commit that waited for a writer lock the parked builder held would never return.
+fn lands(commit: impl FnOnce() + Send + 'static) {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        commit();
+        tx.send(()).unwrap();
+    });
+    rx.recv_timeout(Duration::from_secs(60))
+        .expect("the commit landed while the builder was parked");
+}
+
+/// The builder writes its part into a reservation before it takes the writer lock for its commit.
+/// Parked after the fill, the file already holds the part (dead bytes the newest generation does not
+/// name, at least its vectors), and an insert, a delete and an upsert (each taking the writer lock
+/// through its own open file, so the builder thread holding it would block them) land meanwhile. The
+/// build's commit names the bytes in the gap, reserved before those writes (so below their commits),
+/// carries the delete and the upsert's deletion into its part, and keeps the writes.
+#[test]
+fn writes_land_while_a_filled_reservation_waits_for_its_commit() {
+    let data = clustered(2100, DIM, 20, 24);
+    let t = TempDb::new("builder-reserved");
+    let db = Arc::new(t.open());
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
+        .unwrap();
+    let (mid, go) = stop_first_build(t.path());
+    insert_rows(&db, &data, DIM, 0..2000);
+    wait_mid_build(&mid);
+    let parked = newest_meta(t.path());
+    assert!(
+        dead_bytes(t.path()) >= (2000 * DIM * 4) as u64,
+        "the reservation holds the part"
+    );
+    let (d, v) = (Arc::clone(&db), data.clone());
+    lands(move || insert_rows(&d, &v, DIM, 2000..2050));
+    let d = Arc::clone(&db);
+    lands(move || delete(&d, 0..10));
+    let (d, moved) = (Arc::clone(&db), data[2060 * DIM..2061 * DIM].to_vec());
+    lands(move || {
+        d.upsert("c", vec![simple_row(20, &moved, "t")], false)
+            .unwrap();
+    });
+    go.send(()).unwrap();
+    wait_for_builder(t.path());
+    let layout = part_layout(t.path());
+    assert_eq!(layout[0], (2000, 11, true), "{layout:?}");
+    assert!(graph_part_start(t.path()) < parked.committed_len);
+    Db::verify(t.path()).unwrap();
+    assert_eq!(db.count("c", "").unwrap(), 2040);
+    for i in [10, 999, 1999, 2000, 2049] {
+        assert_found(&db, &data, i);
+    }
+    assert_gone(&db, &data, 5);
+    assert_eq!(
+        stored_vector(&db, 20).as_deref(),
+        Some(&data[2060 * DIM..2061 * DIM])
+    );
+}
+
+/// A compaction that lands between the build's reservation and its commit replaces the file the gap
+/// was reserved in: the build's commit appends its part under the lock instead, and is correct. covec
+/// compacts only under the build lock, so the compaction here is one that does not take it (as an
+/// earlier covec's writer compacted, under the writer lock alone).
+#[test]
+fn a_compaction_between_reservation_and_commit_leaves_the_build_to_append() {
+    let data = clustered(2000, DIM, 20, 25);
+    let t = TempDb::new("builder-compacted");
+    let db = t.open();
+    db.create_collection("c", simple_schema(DIM as u32), vec![hnsw_on_v()])
+        .unwrap();
+    let (mid, go) = stop_first_build(t.path());
+    let attempts = count_attempts(t.path());
+    insert_rows(&db, &data, DIM, 0..2000);
+    wait_mid_build(&mid);
+    let inode = std::fs::metadata(t.path()).unwrap().ino();
+    let parked = newest_meta(t.path());
+    covec::internals::store::compact(t.path(), false, || Ok(())).unwrap();
+    assert_ne!(std::fs::metadata(t.path()).unwrap().ino(), inode);
+    assert!(newest_meta(t.path()).committed_len < parked.committed_len - (2000 * DIM * 4) as u64);
+    go.send(()).unwrap();
+    wait_for_builder(t.path());
+    assert_eq!(
+        attempts.load(Ordering::SeqCst),
+        1,
+        "kept at its first attempt"
+    );
+    assert_eq!(part_layout(t.path()), vec![(2000, 0, true)]);
+    Db::verify(t.path()).unwrap();
+    assert_eq!(pending_rows(&db), 0);
+    for i in [0, 777, 1999] {
+        assert_found(&db, &data, i);
+    }
+}
+
 /// The children's side of the kill tests: the db's path, and which write the child makes.
 const CHILD_DB: &str = "COVEC_TEST_BUILDER_CHILD_DB";
 const CHILD_WRITE: &str = "COVEC_TEST_BUILDER_CHILD_WRITE";
@@ -219,6 +347,8 @@ fn a_process_killed_mid_background_build_loses_no_row() {
     }
     kill_mid_build(t.path(), "insert");
     Db::verify(t.path()).unwrap();
+    // The builder was parked after filling its reservation: the gap is dead space.
+    assert!(dead_bytes(t.path()) >= (2600 * DIM * 4) as u64);
     let db = t.open();
     assert_eq!(db.count("c", "").unwrap(), 2600);
     assert_eq!(pending_rows(&db), 600, "the build was lost, no row was");
@@ -234,6 +364,10 @@ fn a_process_killed_mid_background_build_loses_no_row() {
     for i in [0, 2000, 2599, 2609] {
         assert_found(&db, &data, i);
     }
+    // A compaction reclaims the dead gap (what stays dead is the header and alignment).
+    db.compact("c").unwrap();
+    assert!(dead_bytes(t.path()) < 8192, "{}", dead_bytes(t.path()));
+    Db::verify(t.path()).unwrap();
 }
 
 /// The search for row `i`'s vector does not return it (it is deleted).

@@ -120,13 +120,14 @@ fn a_copy_reads_back_its_own_generation_after_later_commits_and_a_compaction() {
         .unwrap();
     let image = CommittedImage::open(t.path()).unwrap();
     assert_eq!(image.db_id().len(), 16);
-    // Enough dead bytes (each insert rewrites the newest parts) to make the writer compact the file,
-    // which writes one more generation than the commit did.
+    // Enough dead bytes (each insert rewrites the newest parts) to make a builder compact the file
+    // after a commit, which writes one more generation than the commit did.
     let mut compactions = 0;
     let mut generation = image.generation();
     for i in 2..300 {
         db.insert("c", vec![simple_row(i, [1.0; 256], "b")])
             .unwrap();
+        drop(covec::internals::builder::BuildLock::wait(t.path()).unwrap());
         let now = CommittedImage::open(t.path()).unwrap().generation();
         compactions += usize::from(now == generation + 2);
         generation = now;

@@ -137,6 +137,19 @@ impl PreparedBuild {
     pub fn rows(&self) -> u64 {
         self.new_part.rows
     }
+
+    /// The new part's bytes, which its sections' offsets index from 0: a reservation of `byte_len()` bytes
+    /// holds them, its sections then moved by the reservation's offset (`plan_take_build`).
+    pub fn bytes(&self) -> Result<&[u8]> {
+        self.bytes
+            .prepared_bytes()
+            .ok_or_else(|| super::corrupt("a build's bytes are not one run"))
+    }
+
+    /// How many bytes `bytes` holds.
+    pub fn byte_len(&self) -> u64 {
+        self.bytes.prepared_bytes().map_or(0, |b| b.len() as u64)
+    }
 }
 
 /// Puts the target collection's live rows outside its graphs (those `scope` names) into them, and
@@ -220,10 +233,14 @@ fn content(p: &Part) -> Part {
 /// Under the writer lock, over the newest generation `snap`: the next catalog with `build`'s new part
 /// in place of the parts it consumed, or None when the collection changed so that the build no
 /// longer applies (it is then dropped; the caller may prepare it again).
+///
+/// `placed`: where the newest generation's file already holds the build's bytes (a filled reservation);
+/// None appends them to `b`.
 pub fn plan_take_build(
     snap: &Snapshot<'_>,
     b: &mut CommitBuilder,
     mut build: PreparedBuild,
+    placed: Option<u64>,
 ) -> Result<Option<Catalog>> {
     let Some(now) = snap
         .catalog()
@@ -255,12 +272,22 @@ pub fn plan_take_build(
         })
         .collect();
     let mut new_part = build.new_part;
-    if !gone.is_empty() {
-        build
-            .bytes
-            .extend_reading(|image, more| part::delete_rows(image, &mut new_part, &gone, more))?;
+    match placed {
+        Some(at) => {
+            new_part.rebase(at);
+            if !gone.is_empty() {
+                part::delete_rows(snap.image(), &mut new_part, &gone, b)?;
+            }
+        }
+        None => {
+            if !gone.is_empty() {
+                build.bytes.extend_reading(|image, more| {
+                    part::delete_rows(image, &mut new_part, &gone, more)
+                })?;
+            }
+            new_part.rebase(b.append(build.bytes));
+        }
     }
-    new_part.rebase(b.append(build.bytes));
     let next = CollectionEntry {
         parts: std::iter::once(new_part)
             .chain(
