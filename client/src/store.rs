@@ -554,8 +554,10 @@ impl Reservation {
 /// disk and waits for them. A one-row commit's `fdatasync` writes back every dirty page of the db file,
 /// and on ext4 (ordered data) its journal commit waits for other files' newly written pages too: a 1.7 GB
 /// part written whole and synced at the end made a one-row commit meanwhile wait 6.8 s (bench/commits.py
-/// at 1M). Written back a piece at a time, such a commit waits for one piece at most.
-const WRITEBACK_CHUNK: usize = 8 << 20;
+/// at 1M). Written back a piece at a time, such a commit waits for about one piece: with 8 MiB pieces
+/// one-row commits during a 1M build's fill took 46-95 ms (the disk writes ~300 MB/s here), with 1 MiB
+/// pieces mostly 10-21 ms (docs/ann.md, "Not done / known weak").
+const WRITEBACK_CHUNK: usize = 1 << 20;
 
 /// Starts writing `file`'s bytes `[offset, offset + len)` to disk and waits until they are written
 /// (`sync_file_range`: data only, no disk cache flush; the write's final `fdatasync` makes it durable).
