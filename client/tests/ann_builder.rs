@@ -23,8 +23,8 @@ use covec::internals::format::{self, MetaSlot};
 use covec::{Db, Pk};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
 use storage_util::{
-    insert_rows, nearest, part_layout, pending_rows, simple_row, simple_schema, stored_vector,
-    TempDb,
+    insert_rows, nearest, part_layout, parts_of_c, pending_rows, simple_row, simple_schema,
+    stored_vector, TempDb,
 };
 
 const DIM: usize = 16;
@@ -161,17 +161,10 @@ fn newest_meta(path: &Path) -> MetaSlot {
 
 /// The lowest offset of a section of collection "c"'s graph part in the newest generation.
 fn graph_part_start(path: &Path) -> u64 {
-    let bytes = std::fs::read(path).unwrap();
-    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
-    let mut part = snap
-        .catalog()
-        .collection("default", "c")
-        .unwrap()
-        .parts
-        .iter()
+    let mut part = parts_of_c(path)
+        .into_iter()
         .find(|p| !p.ann.is_empty())
-        .unwrap()
-        .clone();
+        .unwrap();
     let mut start = u64::MAX;
     part.for_each_section_mut(|s| start = start.min(s.offset));
     start

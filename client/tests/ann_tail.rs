@@ -9,7 +9,7 @@ use covec::internals::engine::{MAX_TAIL_ROWS, SEAL_ROWS};
 use covec::internals::hnsw::BATCH;
 use covec::{Db, IndexKind, IndexSpec, OutputFields, Pk, SearchRequest};
 use hnsw_support::{clustered, hnsw_on_v, wait_for_builder};
-use storage_util::{insert_rows, pending_rows, simple_schema, TempDb};
+use storage_util::{insert_rows, parts_of_c, pending_rows, simple_schema, TempDb};
 
 const DIM: usize = 16;
 
@@ -26,12 +26,7 @@ fn cheap_hnsw() -> IndexSpec {
 
 /// Per part: (rows, deleted, graph section checksum: compaction may move it, a rebuild changes it).
 fn parts(t: &TempDb) -> Vec<(u64, u64, Option<u64>)> {
-    let bytes = std::fs::read(t.path()).unwrap();
-    let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
-    snap.catalog()
-        .collection("default", "c")
-        .unwrap()
-        .parts
+    parts_of_c(t.path())
         .iter()
         .map(|p| (p.rows, p.deleted_count, p.ann.first().map(|a| a.graph.xxh3)))
         .collect()

@@ -120,14 +120,20 @@ pub fn pending_rows(db: &Db) -> u64 {
     db.describe_collection("c").unwrap().pending_index_rows
 }
 
-/// Collection "c"'s parts in the db file's newest generation: (rows, deleted, has a graph) each.
-pub fn part_layout(db: &Path) -> Vec<(u64, u64, bool)> {
+/// Collection "c"'s parts in the db file's newest generation.
+pub fn parts_of_c(db: &Path) -> Vec<covec::internals::format::Part> {
     let bytes = std::fs::read(db).unwrap();
     let snap = covec::internals::engine::Snapshot::open(&bytes).unwrap();
     snap.catalog()
         .collection("default", "c")
         .unwrap()
         .parts
+        .clone()
+}
+
+/// Collection "c"'s parts in the db file's newest generation: (rows, deleted, has a graph) each.
+pub fn part_layout(db: &Path) -> Vec<(u64, u64, bool)> {
+    parts_of_c(db)
         .iter()
         .map(|p| (p.rows, p.deleted_count, !p.ann.is_empty()))
         .collect()
