@@ -399,8 +399,9 @@ fn build(path: &Path, target: Scope<'_>, scope: BuildScope) -> Result<bool> {
         };
         // The part's bytes go into the file before the writer lock is taken for its commit, so writers
         // wait for neither their write nor their sync.
-        let reservation = Writer::lock(path)?.reserve(build.byte_len())?;
-        reservation.fill(build.bytes()?)?;
+        let bytes = build.bytes()?;
+        let reservation = Writer::lock(path)?.reserve(bytes.len() as u64)?;
+        reservation.fill(bytes)?;
         mid_build(path).map_err(|e| Error::io(path, e))?;
         let writer = Writer::lock(path)?;
         let placed = writer.reserved_at(&reservation)?;

@@ -138,17 +138,12 @@ impl PreparedBuild {
         self.new_part.rows
     }
 
-    /// The new part's bytes, which its sections' offsets index from 0: a reservation of `byte_len()` bytes
+    /// The new part's bytes, which its sections' offsets index from 0: a reservation of their length
     /// holds them, its sections then moved by the reservation's offset (`plan_take_build`).
     pub fn bytes(&self) -> Result<&[u8]> {
         self.bytes
             .prepared_bytes()
             .ok_or_else(|| super::corrupt("a build's bytes are not one run"))
-    }
-
-    /// How many bytes `bytes` holds.
-    pub fn byte_len(&self) -> u64 {
-        self.bytes.prepared_bytes().map_or(0, |b| b.len() as u64)
     }
 }
 

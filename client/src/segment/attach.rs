@@ -168,9 +168,15 @@ pub(crate) fn release_deferred_now(cfg: &ShmConfig, db_id: &str) -> Result<()> {
     if !has_deferred(cfg, db_id) {
         return Ok(());
     }
-    let Some(mut rf) = RefFile::lock(&ref_path(&cfg.dir, db_id), cfg.group, true)? else {
-        return Ok(());
-    };
+    match RefFile::lock(&ref_path(&cfg.dir, db_id), cfg.group, true)? {
+        Some(rf) => release_and_finish(cfg, db_id, rf),
+        None => Ok(()),
+    }
+}
+
+/// Under db `db_id`'s exclusive lock `rf`, after a detach: releases the slots this process deferred,
+/// frees dead slots and finishes (`finish_locked`), unlocking.
+fn release_and_finish(cfg: &ShmConfig, db_id: &str, mut rf: RefFile) -> Result<()> {
     release_deferred(cfg, db_id, &mut rf)?;
     let freed = rf.sweep()?;
     finish_locked(cfg, db_id, rf, freed > 0).map(drop)
@@ -252,9 +258,7 @@ impl Attachment {
             return Ok(());
         };
         rf.release(self.pid, self.start, p.generation, p.commit_id)?;
-        release_deferred(&self.cfg, &self.db_id, &mut rf)?;
-        let freed = rf.sweep()?;
-        finish_locked(&self.cfg, &self.db_id, rf, freed > 0).map(drop)
+        release_and_finish(&self.cfg, &self.db_id, rf)
     }
 }
 
